@@ -1,0 +1,188 @@
+"""Config fields that carry their own range and help text.
+
+Every demo has one frozen dataclass of settings, valid with no arguments. Each field is declared
+with :func:`param`, which stores the allowed range (or choices) and a one-line help text in the
+field's metadata. The command line, the app's widgets and shareable links all read them from
+there, and :class:`DemoConfig` checks every value when a config is made, so a bad value fails in
+one place with one kind of message: "gap must be in [0, 1], got 1.7".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Sequence
+
+from tl_core.runtime import DEVICE_CHOICES
+
+
+def param(default: Any, help: str, *, low: float | None = None, high: float | None = None,
+          choices: Sequence[Any] | None = None, log: bool = False) -> Any:
+    """Declare a config field with its default, allowed values and help text.
+
+    `low`/`high` bound numbers (inclusive); `choices` lists the allowed values of a text field,
+    or, for a tuple field, the allowed members. `log` hints that a slider should be logarithmic.
+    """
+    meta = {"help": help, "low": low, "high": high,
+            "choices": tuple(choices) if choices is not None else None, "log": log}
+    if isinstance(default, tuple):
+        return dataclasses.field(default_factory=lambda: default, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What a user may set a config field to: everything a widget or a parser needs."""
+
+    name: str
+    kind: type  # int, float, bool, str or tuple (a tuple of str)
+    default: Any
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple | None = None
+    log: bool = False
+
+    def allowed(self) -> str:
+        """The allowed values in words, for error messages and help."""
+        if self.kind is tuple:
+            return f"a comma-separated subset of {', '.join(self.choices)}"
+        if self.choices is not None:
+            return "one of " + ", ".join(str(c) for c in self.choices)
+        if self.kind is bool:
+            return "true or false"
+        kind = "an integer" if self.kind is int else "a number"
+        if self.low is not None and self.high is not None:
+            return f"{kind} in [{_fmt(self.low)}, {_fmt(self.high)}]"
+        if self.low is not None:
+            return f"{kind} >= {_fmt(self.low)}"
+        if self.high is not None:
+            return f"{kind} <= {_fmt(self.high)}"
+        return kind
+
+    def check(self, value: Any) -> Any:
+        """Return `value` in this field's type, or raise ValueError saying what is allowed."""
+        problem = ValueError(f"{self.name} must be {self.allowed()}, got {value!r}")
+        if self.kind is tuple:
+            if isinstance(value, str):
+                value = tuple(v.strip() for v in value.split(",") if v.strip())
+            if not isinstance(value, (tuple, list)) or not value:
+                raise problem
+            value = tuple(value)
+            if any(v not in self.choices for v in value):
+                raise problem
+            return value
+        if self.kind is bool:
+            if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "false", "0", "no"):
+                return value.strip().lower() in ("true", "1", "yes")
+            if isinstance(value, bool):
+                return value
+            raise problem
+        if self.kind in (int, float):
+            value = _to_number(value, self.kind, problem)
+            if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+                raise problem
+            return value
+        if not isinstance(value, str):
+            raise problem
+        if self.choices is not None and value not in self.choices:
+            raise problem
+        return value
+
+    def parse(self, text: str) -> Any:
+        """Parse text from a command line or a link into this field's type (then check it)."""
+        return self.check(text)
+
+
+def _to_number(value: Any, kind: type, problem: ValueError) -> float | int:
+    if isinstance(value, bool):
+        raise problem
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise problem from None
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise problem
+    if kind is int:
+        if float(value) != int(value):
+            raise problem
+        return int(value)
+    return float(value)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _kind_of(annotation: Any) -> type:
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    for name, kind in (("tuple", tuple), ("bool", bool), ("int", int), ("float", float), ("str", str)):
+        if text.startswith(name):
+            return kind
+    raise TypeError(f"unsupported config field type {annotation!r}")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Base of every demo's config: checks each field against its spec when made.
+
+    Subclasses are frozen dataclasses whose fields are declared with :func:`param`. The common
+    fields every demo shares are declared here with `seed` and `device`; `scenario`, `gap`,
+    `n_target`, `lam`, `epochs` and `lr` are declared by each demo with its own defaults.
+    """
+
+    demo: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for spec in self.fields():
+            object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
+
+    @classmethod
+    def fields(cls) -> list[FieldSpec]:
+        """The spec of every field, in declaration order."""
+        return [
+            FieldSpec(name=f.name, kind=_kind_of(f.type),
+                      default=f.default if f.default is not dataclasses.MISSING else f.default_factory(),
+                      help=f.metadata.get("help", ""), low=f.metadata.get("low"),
+                      high=f.metadata.get("high"), choices=f.metadata.get("choices"),
+                      log=f.metadata.get("log", False))
+            for f in dataclasses.fields(cls)
+        ]
+
+    @classmethod
+    def field(cls, name: str) -> FieldSpec:
+        for spec in cls.fields():
+            if spec.name == name:
+                return spec
+        raise ValueError(f"{cls.demo} has no setting {name!r}; it has {', '.join(cls.field_names())}")
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "DemoConfig":
+        """Make a config from a mapping of names to values or texts; unknown names are an error."""
+        unknown = set(values) - set(cls.field_names())
+        if unknown:
+            raise ValueError(f"{cls.demo} has no setting {sorted(unknown)[0]!r}; "
+                             f"it has {', '.join(cls.field_names())}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def replace(self, **changes: Any) -> "DemoConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def seed_field() -> Any:
+    return param(0, "random seed: the same seed gives the same numbers", low=0, high=2**31 - 1)
+
+
+def device_field() -> Any:
+    return param("auto", "where torch computes: auto picks CUDA, then Apple MPS, then the CPU",
+                 choices=DEVICE_CHOICES)

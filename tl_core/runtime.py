@@ -1,0 +1,49 @@
+"""The one place that picks the device and the one place that seeds.
+
+torch is imported lazily so that the linear demos, the command line's help and the app's first
+page do not pay for importing it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def pick_device(requested: str = "auto") -> str:
+    """Name the torch device to use.
+
+    An explicit `requested` device wins; with "auto", the environment variable TL_DEVICE decides
+    when set, else CUDA when present, else Apple's MPS, else the CPU.
+    """
+    choice = requested if requested != "auto" else os.environ.get("TL_DEVICE", "auto").strip().lower()
+    if choice not in DEVICE_CHOICES:
+        raise ValueError(f"TL_DEVICE must be one of {', '.join(DEVICE_CHOICES)}, got {choice!r}")
+    if choice != "auto":
+        return choice
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed python, numpy and (when imported) torch; return a numpy Generator for that seed.
+
+    Demos draw their data from the returned generator rather than global state, so that two runs
+    in one process (or two sessions of the app) never disturb each other's numbers.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+    return np.random.default_rng(seed)
