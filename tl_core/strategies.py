@@ -34,3 +34,8 @@ def label(name: str) -> str:
 
 def color(name: str) -> str:
     return STRATEGIES[name].color if name in STRATEGIES else "#333333"
+
+
+def with_baseline(names: tuple[str, ...] | list[str]) -> list[str]:
+    """The strategies to run: those asked for, with scratch first, since every gain is against it."""
+    return [BASELINE] + [n for n in names if n != BASELINE]
