@@ -1,0 +1,16 @@
+"""Transfer Lab's pure core: demos, strategies, results, sweeps and plotly figures. No Streamlit here.
+
+    import tl_core
+    result = tl_core.run("linear", n_target=5)
+    table = tl_core.sweep("linear", over="n_target", values=[2, 5, 10, 50], seeds=5)
+    tl_core.plots.source_vs_target(result).show()
+    tl_core.plots.data_efficiency(table).show()
+"""
+
+from tl_core import plots
+from tl_core.api import make_config, run, summarize, sweep
+from tl_core.demos import available_demos, get_demo
+from tl_core.result import RunResult, StrategyResult
+
+__all__ = ["run", "sweep", "summarize", "make_config", "plots", "available_demos", "get_demo",
+           "RunResult", "StrategyResult"]

@@ -1,0 +1,106 @@
+"""The Python API, as short as the command line: `run`, `sweep`, `summarize`.
+
+    import tl_core
+    result = tl_core.run("linear", n_target=5)
+    table = tl_core.sweep("linear", over="n_target", values=[2, 5, 10, 50], seeds=5)
+    tl_core.plots.data_efficiency(table).show()
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+
+from tl_core.config import DemoConfig
+from tl_core.demos import get_demo
+from tl_core.result import RunResult
+from tl_core.strategies import BASELINE
+
+Progress = Callable[[float, str], None]
+
+# Columns of a sweep table, after the swept field's own column.
+SWEEP_COLUMNS = ["seed", "strategy", "source_metric", "target_metric", "source_loss", "target_loss",
+                 "gain", "wall_time"]
+
+
+def make_config(demo: str, **fields: Any) -> DemoConfig:
+    """The config of `demo` with `fields` changed from the defaults (checked: ValueError if bad)."""
+    return get_demo(demo).Config.from_dict(fields)
+
+
+def run(demo: str, config: DemoConfig | None = None, progress: Progress | None = None,
+        **fields: Any) -> RunResult:
+    """Run one experiment of `demo`: every strategy from the source to the target task."""
+    module = get_demo(demo)
+    config = config if config is not None else module.Config.from_dict(fields)
+    started = time.perf_counter()
+    result = module.run(config, progress=progress)
+    result.wall_time = time.perf_counter() - started
+    return result
+
+
+def sweep_configs(demo: str, over: str, values: Sequence[Any], seeds: int | Sequence[int] = 5,
+                  **fields: Any) -> list[DemoConfig]:
+    """One config per (value, seed): `seeds` is a count (seed, seed+1, ...) or a list of seeds."""
+    Config = get_demo(demo).Config
+    spec = Config.field(over)
+    if over == "seed":
+        raise ValueError("sweep over seeds with seeds=..., not over='seed'")
+    base = Config.from_dict(fields)
+    seed_list = list(range(base.seed, base.seed + seeds)) if isinstance(seeds, int) else list(seeds)
+    if not seed_list or not values:
+        raise ValueError("a sweep needs at least one value and one seed")
+    return [base.replace(**{over: spec.check(v), "seed": s}) for v in values for s in seed_list]
+
+
+def sweep(demo: str, over: str, values: Sequence[Any], seeds: int | Sequence[int] = 5,
+          progress: Progress | None = None, **fields: Any) -> pd.DataFrame:
+    """Run `demo` over `values` of the config field `over`, times several seeds.
+
+    Returns a tidy table, one row per value x seed x strategy, with the target-metric gain over
+    scratch for the same value and seed in `gain`. Demos with a batched `run_many` train all the
+    small target models together; the numbers are the same either way.
+    """
+    module = get_demo(demo)
+    configs = sweep_configs(demo, over, values, seeds, **fields)
+    if hasattr(module, "run_many"):
+        results = module.run_many(configs, progress=progress)
+    else:
+        results = []
+        for i, config in enumerate(configs):
+            results.append(module.run(config))
+            if progress:
+                progress((i + 1) / len(configs), f"run {i + 1} of {len(configs)}")
+    return sweep_table(results, over)
+
+
+def sweep_table(results: Sequence[RunResult], over: str) -> pd.DataFrame:
+    """The tidy table of a sweep's results (see `sweep`)."""
+    rows = []
+    for result in results:
+        baseline = result.strategy(BASELINE).target_metric if BASELINE in result.names() else float("nan")
+        for s in result.strategies:
+            rows.append({over: result.config[over], "seed": result.config["seed"],
+                         "strategy": s.strategy, "source_metric": s.source_metric,
+                         "target_metric": s.target_metric, "source_loss": s.source_loss,
+                         "target_loss": s.target_loss, "gain": s.target_metric - baseline,
+                         "wall_time": s.wall_time})
+    table = pd.DataFrame(rows, columns=[over] + SWEEP_COLUMNS)
+    table.attrs["over"] = over
+    if results:
+        table.attrs.update(demo=results[0].demo, metric=results[0].metric_name)
+    return table
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean, standard deviation and count over seeds, per swept value and strategy."""
+    over = table.columns[0]
+    metrics = ["source_metric", "target_metric", "gain"]
+    summary = (table.groupby([over, "strategy"], sort=False)[metrics]
+               .agg(["mean", "std", "count"]))
+    summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
+    summary = summary.reset_index()
+    summary.attrs = dict(table.attrs)
+    return summary

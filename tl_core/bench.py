@@ -1,0 +1,44 @@
+"""`python -m tl_core bench`: wall time per demo and per strategy, and a 6-value x 5-seed sweep.
+
+Figures are printed, never asserted: the machines are shared and timings are noisy. Each figure is
+the median of a few repeats, so that one slow moment does not decide it.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Sequence
+
+from tl_core import api
+from tl_core.demos import available_demos, get_demo
+
+SWEEP_VALUES = {"n_target": [1, 2, 5, 10, 20, 50]}
+
+
+def _median_seconds(fn, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def bench_demo(demo: str) -> None:
+    api.run(demo)  # warm-up: imports, cached data and source models
+    run_seconds = _median_seconds(lambda: api.run(demo))
+    result = api.run(demo)
+    print(f"{demo}: default run {run_seconds * 1000:.0f} ms (median of 3)")
+    for s in result.strategies:
+        print(f"  {s.strategy:<20} {s.wall_time * 1000:8.1f} ms   target {result.metric_name} "
+              f"{s.target_metric:.3f}   source {s.source_metric:.3f}")
+    values = SWEEP_VALUES["n_target"]
+    sweep_seconds = _median_seconds(lambda: api.sweep(demo, over="n_target", values=values, seeds=5), 1)
+    print(f"  sweep n_target={values} x 5 seeds: {sweep_seconds:.2f} s")
+
+
+def main(demos: Sequence[str] = ()) -> None:
+    for demo in demos or available_demos():
+        get_demo(demo)  # a clear error for an unknown demo before any timing
+        bench_demo(demo)

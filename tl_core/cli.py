@@ -1,0 +1,130 @@
+"""Command line: `python -m tl_core run|sweep|bench ...`.
+
+    python -m tl_core run linear --n_target 5 --gap 0.3
+    python -m tl_core run logistic --json
+    python -m tl_core sweep linear --over n_target --values 2,5,10,50 --seeds 5 --csv
+    python -m tl_core run linear --help      # every setting with its default, range and help
+
+A bad value prints one line saying what was wrong and what is allowed, and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+import pandas as pd
+
+from tl_core import api
+from tl_core.config import FieldSpec
+from tl_core.demos import available_demos, get_demo
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command in one line (exit 2) instead of usage plus message."""
+
+    def error(self, message: str) -> None:  # noqa: D102 - argparse hook
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _field_help(spec: FieldSpec) -> str:
+    default = ",".join(spec.default) if spec.kind is tuple else spec.default
+    return f"{spec.help}. Allowed: {spec.allowed()}. Default: {default}."
+
+
+def _add_demo_parsers(subparsers: argparse._SubParsersAction, command: str, helptext: str) -> None:
+    parser = subparsers.add_parser(command, help=helptext, description=helptext)
+    demos = parser.add_subparsers(dest="demo", metavar="DEMO", required=True, parser_class=_Parser)
+    for name in available_demos():
+        Config = get_demo(name).Config
+        demo_parser = demos.add_parser(name, help=f"the {name} demo", description=(
+            f"{helptext} ({name} demo). Settings left out keep their defaults."))
+        for spec in Config.fields():
+            demo_parser.add_argument(f"--{spec.name}", metavar="VALUE", help=_field_help(spec))
+        if command == "run":
+            out = demo_parser.add_mutually_exclusive_group()
+            out.add_argument("--json", action="store_true", help="print one JSON object")
+            out.add_argument("--csv", action="store_true", help="print a CSV table")
+        else:
+            demo_parser.add_argument("--over", required=True, metavar="FIELD",
+                                     help="the setting to vary, e.g. n_target or gap")
+            demo_parser.add_argument("--values", required=True, metavar="V1,V2,...",
+                                     help="comma-separated values of that setting")
+            demo_parser.add_argument("--seeds", type=int, default=5, metavar="N",
+                                     help="seeds per value, counting up from --seed (default 5)")
+            demo_parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m tl_core", description=(
+        "Transfer Lab: train on a source task, carry the model to a target task with several "
+        f"strategies, and compare source and target accuracy. Demos: {', '.join(available_demos())}. "
+        "`python -m tl_core run DEMO --help` lists every setting with its default, range and help."))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+    _add_demo_parsers(commands, "run", "run every strategy once and print source and target metrics")
+    _add_demo_parsers(commands, "sweep", "run over several values of one setting times several seeds")
+    bench = commands.add_parser("bench", help="time each demo and strategy, and a 6 x 5 sweep")
+    bench.add_argument("demos", nargs="*", metavar="DEMO", help="demos to time (default: all)")
+    return parser
+
+
+def _fields(args: argparse.Namespace) -> dict[str, str]:
+    names = get_demo(args.demo).Config.field_names()
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def result_table(result) -> pd.DataFrame:
+    return pd.DataFrame([{"strategy": s.strategy, f"source {result.metric_name}": s.source_metric,
+                          f"target {result.metric_name}": s.target_metric,
+                          f"source {result.loss_name}": s.source_loss,
+                          f"target {result.loss_name}": s.target_loss,
+                          "seconds": s.wall_time} for s in result.strategies])
+
+
+def _run(args: argparse.Namespace) -> None:
+    result = api.run(args.demo, **_fields(args))
+    if args.json:
+        print(json.dumps({"demo": result.demo, "config": result.config,
+                          "metric": result.metric_name, "loss": result.loss_name,
+                          "results": [{"strategy": s.strategy, "source_metric": s.source_metric,
+                                       "target_metric": s.target_metric,
+                                       "source_loss": s.source_loss, "target_loss": s.target_loss,
+                                       "params": s.params, "wall_time": s.wall_time}
+                                      for s in result.strategies]}, indent=2))
+    elif args.csv:
+        print(result_table(result).to_csv(index=False), end="")
+    else:
+        settings = ", ".join(f"{k}={v}" for k, v in result.config.items() if k != "strategies")
+        print(f"{args.demo}: {settings}")
+        print(result_table(result).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+
+
+def _sweep(args: argparse.Namespace) -> None:
+    values = [v.strip() for v in args.values.split(",") if v.strip()]
+    if args.seeds < 1:
+        raise ValueError(f"seeds must be an integer >= 1, got {args.seeds}")
+    table = api.sweep(args.demo, over=args.over, values=values, seeds=args.seeds, **_fields(args))
+    if args.csv:
+        print(table.to_csv(index=False), end="")
+    else:
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        print()
+        print(api.summarize(table).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            _run(args)
+        elif args.command == "sweep":
+            _sweep(args)
+        else:
+            from tl_core.bench import main as bench_main
+            bench_main(args.demos)
+    except ValueError as err:
+        print(f"python -m tl_core: error: {err}", file=sys.stderr)
+        return 2
+    return 0
