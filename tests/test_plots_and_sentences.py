@@ -1,0 +1,100 @@
+"""Shared charts and the sentences under them, checked on small hand-made results."""
+
+import pandas as pd
+import pytest
+
+from tl_core import narrate, plots
+from tl_core.api import summarize, sweep_table
+from tl_core.result import RunResult, StrategyResult
+
+
+def make_result(n_target=5, gap=0.3, seed=0, scratch=0.60, fine_tune=0.85, fine_tune_source=0.70):
+    return RunResult(
+        demo="toy", config={"n_target": n_target, "gap": gap, "seed": seed},
+        metric_name="accuracy", loss_name="log-loss",
+        strategies=[
+            StrategyResult("scratch", source_metric=0.50, target_metric=scratch),
+            StrategyResult("source_only", source_metric=0.95, target_metric=0.70),
+            StrategyResult("fine_tune", source_metric=fine_tune_source, target_metric=fine_tune,
+                           history={"step": [1, 2, 3], "source_metric": [0.95, 0.8, fine_tune_source],
+                                    "target_metric": [0.7, 0.8, fine_tune],
+                                    "source_loss": [0.1, 0.3, 0.5], "target_loss": [0.9, 0.5, 0.3]}),
+        ])
+
+
+def test_source_vs_target_has_one_point_per_strategy_at_its_two_metrics():
+    fig = plots.source_vs_target(make_result())
+    points = {t.name: (t.x[0], t.y[0]) for t in fig.data}
+    assert points == {"Scratch": (0.50, 0.60), "Source only": (0.95, 0.70), "Fine-tune": (0.70, 0.85)}
+
+
+def test_training_curves_draw_only_strategies_with_a_history():
+    fig = plots.training_curves(make_result())
+    assert {t.name for t in fig.data} == {"Fine-tune"}
+    assert [list(t.y) for t in fig.data] == [[0.7, 0.8, 0.85], [0.95, 0.8, 0.70]]
+
+
+def sweep_of(over, values, seeds=(0, 1)):
+    results = []
+    for v in values:
+        for s in seeds:
+            kwargs = {over: v, "seed": s}
+            if over == "n_target":  # the gain shrinks as labels grow
+                kwargs.update(scratch=0.5 + 0.04 * v, fine_tune=0.8 + 0.01 * v + 0.02 * s)
+            else:  # the gain turns negative as the gap grows
+                kwargs.update(scratch=0.7, fine_tune=0.9 - 0.4 * v)
+            results.append(make_result(**kwargs))
+    return sweep_table(results, over)
+
+
+def test_sweep_table_is_tidy_with_gain_over_scratch():
+    table = sweep_of("n_target", [1, 5])
+    assert len(table) == 2 * 2 * 3
+    row = table[(table.n_target == 5) & (table.seed == 1) & (table.strategy == "fine_tune")].iloc[0]
+    assert row.gain == pytest.approx((0.8 + 0.05 + 0.02) - (0.5 + 0.2))
+    assert (table[table.strategy == "scratch"].gain == 0).all()
+
+
+def test_summary_gives_mean_and_spread_over_seeds():
+    summary = summarize(sweep_of("n_target", [1, 5]))
+    row = summary[(summary.n_target == 1) & (summary.strategy == "fine_tune")].iloc[0]
+    assert row.target_metric_mean == pytest.approx(0.82)
+    assert row.target_metric_std == pytest.approx(pd.Series([0.81, 0.83]).std())
+    assert row.target_metric_count == 2
+
+
+def test_data_efficiency_curve_has_a_band_and_a_mean_line_per_strategy():
+    fig = plots.data_efficiency(sweep_of("n_target", [1, 5, 10]))
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    assert [t.name for t in lines] == ["Scratch", "Source only", "Fine-tune"]
+    assert list(lines[0].x) == [1, 5, 10]
+    assert len([t for t in fig.data if t.fill == "toself"]) == 3
+    assert fig.layout.xaxis.type == "log"
+
+
+def test_gap_curve_plots_gains_with_the_zero_line():
+    fig = plots.gap_curve(sweep_of("gap", [0.0, 0.5, 1.0]))
+    fine_tune = next(t for t in fig.data if t.name == "Fine-tune")
+    assert list(fine_tune.y) == pytest.approx([0.2, 0.0, -0.2])
+    assert "Scratch" not in {t.name for t in fig.data}
+    assert any(shape.y0 == 0 and shape.y1 == 0 for shape in fig.layout.shapes)
+
+
+def test_sentences_are_computed_from_the_numbers():
+    assert narrate.describe_result(make_result()) == (
+        "With 5 labels per class, fine-tune beats scratch on the target by 25 points (85% against 60%).")
+    assert narrate.describe_result(make_result(fine_tune=0.55, scratch=0.8)).startswith(
+        "With 5 labels per class, source only still loses to scratch on the target by 10 points")
+    assert "fine-tune keeps the least (70%)" in narrate.describe_source_vs_target(make_result())
+    assert "Fine-tune: target 70% → 85%, source 95% → 70%" in narrate.describe_history(make_result())
+
+
+def test_data_efficiency_sentence_says_when_scratch_catches_up():
+    text = narrate.describe_data_efficiency(sweep_of("n_target", [1, 8]))
+    assert text.startswith("With 1 label per class, fine-tune beats scratch by 28 points on average")
+    assert text.endswith("scratch has caught up.")
+
+
+def test_gap_sentence_says_where_transfer_turns_negative():
+    text = narrate.describe_gap_curve(sweep_of("gap", [0.0, 0.25, 0.75, 1.0]))
+    assert "fine-tune falls below scratch from gap 0.75 (−10 points)" in text
