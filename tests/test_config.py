@@ -66,3 +66,24 @@ def test_to_dict_is_plain_and_round_trips():
     values = config.to_dict()
     assert values["strategies"] == ["scratch", "fine_tune"]
     assert ToyConfig.from_dict(values) == config
+
+
+def test_a_hosts_cap_narrows_the_range_and_lowers_a_default_above_it(monkeypatch):
+    from tl_core import config as config_module
+    from tl_core.limits import Limits
+
+    monkeypatch.setattr(config_module, "LIMITS", Limits(max_n_target=3))
+    assert ToyConfig.field("n_target").high == 3
+    assert ToyConfig().n_target == 3  # the default 5 is above the cap
+    assert ToyConfig(n_target=2).n_target == 2
+    with pytest.raises(ValueError, match=r"n_target must be an integer in \[1, 3\], got 4"):
+        ToyConfig(n_target=4)
+
+
+def test_caps_are_read_from_the_environment_with_clear_errors():
+    from tl_core.limits import Limits
+
+    assert Limits.from_environment({"TL_MAX_EPOCHS": "40"}).max_epochs == 40
+    assert Limits.from_environment({}).max_epochs == Limits().max_epochs
+    with pytest.raises(ValueError, match="TL_MAX_SEEDS must be a whole number >= 1, got 'lots'"):
+        Limits.from_environment({"TL_MAX_SEEDS": "lots"})

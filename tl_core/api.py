@@ -15,6 +15,7 @@ import pandas as pd
 
 from tl_core.config import DemoConfig
 from tl_core.demos import get_demo
+from tl_core.limits import LIMITS
 from tl_core.result import RunResult
 from tl_core.strategies import BASELINE
 
@@ -52,6 +53,10 @@ def sweep_configs(demo: str, over: str, values: Sequence[Any], seeds: int | Sequ
     seed_list = list(range(base.seed, base.seed + seeds)) if isinstance(seeds, int) else list(seeds)
     if not seed_list or not values:
         raise ValueError("a sweep needs at least one value and one seed")
+    if len(values) > LIMITS.max_sweep_values:
+        raise ValueError(f"a sweep takes at most {LIMITS.max_sweep_values} values, got {len(values)}")
+    if len(seed_list) > LIMITS.max_seeds:
+        raise ValueError(f"a sweep takes at most {LIMITS.max_seeds} seeds, got {len(seed_list)}")
     return [base.replace(**{over: spec.check(v), "seed": s}) for v in values for s in seed_list]
 
 

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Sequence
 
+from tl_core.limits import LIMITS
 from tl_core.runtime import DEVICE_CHOICES
 
 
@@ -116,6 +117,23 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
+def _spec(f: dataclasses.Field) -> FieldSpec:
+    """A field's spec; a cap set by the host (tl_core.limits) lowers its upper bound."""
+    high, cap = f.metadata.get("high"), LIMITS.field_cap(f.name)
+    if cap is not None:
+        high = cap if high is None else min(high, cap)
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    if cap is not None and default > high:
+        default = high
+    return FieldSpec(name=f.name, kind=_kind_of(f.type), default=default,
+                     help=f.metadata.get("help", ""), low=f.metadata.get("low"), high=high,
+                     choices=f.metadata.get("choices"), log=f.metadata.get("log", False))
+
+
+def _is_default(f: dataclasses.Field, value: Any) -> bool:
+    return f.default is not dataclasses.MISSING and type(value) is type(f.default) and value == f.default
+
+
 def _kind_of(annotation: Any) -> type:
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
     for name, kind in (("tuple", tuple), ("bool", bool), ("int", int), ("float", float), ("str", str)):
@@ -136,20 +154,17 @@ class DemoConfig:
     demo: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
+        declared = {f.name: f for f in dataclasses.fields(self)}
         for spec in self.fields():
-            object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
+            value = getattr(self, spec.name)
+            if _is_default(declared[spec.name], value):
+                value = spec.default  # a default above a host's cap is lowered to the cap
+            object.__setattr__(self, spec.name, spec.check(value))
 
     @classmethod
     def fields(cls) -> list[FieldSpec]:
-        """The spec of every field, in declaration order."""
-        return [
-            FieldSpec(name=f.name, kind=_kind_of(f.type),
-                      default=f.default if f.default is not dataclasses.MISSING else f.default_factory(),
-                      help=f.metadata.get("help", ""), low=f.metadata.get("low"),
-                      high=f.metadata.get("high"), choices=f.metadata.get("choices"),
-                      log=f.metadata.get("log", False))
-            for f in dataclasses.fields(cls)
-        ]
+        """The spec of every field, in declaration order, with the host's caps applied."""
+        return [_spec(f) for f in dataclasses.fields(cls)]
 
     @classmethod
     def field(cls, name: str) -> FieldSpec:
