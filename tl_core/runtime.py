@@ -47,3 +47,17 @@ def seed_everything(seed: int) -> np.random.Generator:
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(seed)
     return np.random.default_rng(seed)
+
+
+def configure_torch_threads(threads: int = 0, jobs: int = 1) -> int:
+    """Set torch's CPU threads for a process that runs `jobs` trainings at once; return the count.
+
+    torch's intra-op pool is shared by the whole process, so two sessions training at once on a
+    2-core server would each ask for 2 threads and thrash. With `threads` = 0 the cores are split
+    evenly between the concurrent jobs. Call once at start-up (the app does), not per run.
+    """
+    import torch
+
+    count = threads or max(1, (os.cpu_count() or 1) // max(1, jobs))
+    torch.set_num_threads(count)
+    return count
