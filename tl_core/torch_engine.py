@@ -1,0 +1,703 @@
+"""The PyTorch transfer engine shared by the CNN and RNN demos.
+
+A demo supplies data (two :class:`Domain` objects) and a model factory; the engine trains the
+source model once (:func:`train_source`), then carries it to the target with each strategy and
+returns plain :class:`tl_core.result.StrategyResult` objects.
+
+Model convention
+----------------
+``make_model(n_classes) -> nn.Module`` builds a model with
+
+- ``blocks``: an ``nn.ModuleDict`` of named feature blocks, in order ("conv1", "conv2", "fc"...);
+- ``head``: the classifier, features -> ``n_classes`` logits;
+- ``features(x)``: runs the blocks (and any reshaping between them); ``forward(x) = head(features(x))``.
+
+Strategies freeze blocks by name. Models must be pure functions of their parameters so that
+``torch.func`` can batch them: no BatchNorm, no dropout, no in-place changes of inputs.
+(``nn.RNN``/``nn.GRU``/``nn.LSTM`` modules cannot be vmapped; write the recurrence with
+``nn.Linear`` cells, or call :func:`run_many` with ``batched=False``.)
+
+Strategies (``settings`` = :class:`TransferSettings`)
+------------------------------------------------------
+Every strategy starts from ``copy.deepcopy`` of the source model (or a fresh model), so the source
+model is never changed. Let f = blocks, h = head, θ₀ the source weights.
+
+- ``scratch``: fresh f and h, trained on the target only. The baseline.
+- ``source_only``: the source model as it is (only when source and target classes match).
+- ``feature_extraction``: f = source blocks, all frozen; a new h is trained.
+- ``partial_fine_tune``: the first ``partial_blocks`` blocks frozen; the rest and h trained.
+- ``fine_tune``: everything trained from θ₀; transferred blocks use the learning rate
+  ``lr * backbone_lr_scale``.
+- ``regularized`` (L2-SP): fine-tune minimising L_target + λ‖θ − θ₀‖² over the transferred
+  parameters (the blocks, and the head when the classes match). λ = 0 is exactly ``fine_tune``.
+- ``joint``: from θ₀, minimise L_source + w·L_target (w = ``target_weight``); each target batch is
+  paired with a random source batch of the same size. With different classes, the source head is
+  kept and trained beside the new target head.
+
+The head: when source and target share classes (``Domain.classes`` equal), ``partial_fine_tune``,
+``fine_tune``, ``regularized`` and ``joint`` keep and train the source head; otherwise (and always
+for ``feature_extraction``) a fresh head is trained.
+
+What is measured
+----------------
+``target_metric``/``target_loss``: accuracy and mean cross-entropy on the target test set.
+``source_metric``/``source_loss``: on the source test set, with the SOURCE head applied to the
+strategy's (possibly changed) blocks; where the strategy trains that same head itself (same
+classes: scratch, fine-tune, partial, regularized, joint; or joint's own source head) the
+strategy's model is used as it is. So feature extraction keeps the source accuracy exactly and
+fine-tuning shows what the shared blocks forgot.
+
+``history`` (one entry per epoch of target training, epoch 0 = before training): "step",
+"source_metric", "target_metric", "source_loss", "target_loss". ``extras``: "confusion_matrix"
+(target test, rows = true class, sklearn's convention) and "misclassified" (up to
+``N_MISCLASSIFIED`` target test examples: index, true, predicted, input as nested lists).
+
+Training
+--------
+Adam, minibatches drawn as index slices of a permutation from a ``torch.Generator`` seeded by the
+run's seed (the same batch order for every strategy of a run); an epoch is one pass over the
+target training set. Data lives on the device; evaluation runs under ``torch.inference_mode``.
+The engine never sets the number of threads and leaves no global state changed (model
+initialisation runs inside ``torch.random.fork_rng``).
+
+Batched sweeps
+--------------
+:func:`run_many` trains many target models at once: the models of one strategy (and equal
+shapes) are stacked and trained with ``torch.func.vmap`` over ``functional_call`` and ``grad``,
+with a hand-written Adam that matches ``torch.optim.Adam`` step for step. It equals running
+:func:`run_strategies` one job at a time up to float rounding (grouped convolutions round
+differently), which the tests check.
+
+Public interface (stable): Domain, TransferSettings, SourceSettings, TransferJob, init_model,
+train_source, evaluate, run_strategies, run_many, same_classes, N_MISCLASSIFIED.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tl_core.result import StrategyResult
+
+Progress = Callable[[float, str], None] | None
+MakeModel = Callable[[int], nn.Module]
+
+TRANSFER_STRATEGIES = ("scratch", "source_only", "feature_extraction", "partial_fine_tune",
+                       "fine_tune", "regularized", "joint")
+N_MISCLASSIFIED = 8
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+
+
+# ----------------------------------------------------------------------------------------- data
+@dataclass
+class Domain:
+    """One domain's data, already on the device: inputs as float tensors, labels as class indices.
+
+    `classes` names the classes the label indices stand for (e.g. (5, 6, 7, 8, 9)); two domains
+    with equal `classes` share a head.
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: tuple
+
+    @classmethod
+    def from_arrays(cls, x_train, y_train, x_test, y_test, classes, device: str = "cpu") -> "Domain":
+        """Make a domain from numpy arrays (or tensors), moved to `device` once."""
+        def floats(a):
+            return torch.as_tensor(np.asarray(a, dtype=np.float32)).to(device)
+
+        def labels(a):
+            return torch.as_tensor(np.asarray(a, dtype=np.int64)).to(device)
+
+        return cls(floats(x_train), labels(y_train), floats(x_test), labels(y_test), tuple(classes))
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def n_train(self) -> int:
+        return int(self.y_train.shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        return self.x_train.device
+
+
+def same_classes(source: Domain, target: Domain) -> bool:
+    """Whether the source head can be used on the target as it is."""
+    return tuple(source.classes) == tuple(target.classes)
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """How the source model is trained (the app caches it per these settings and the seed)."""
+
+    epochs: int = 10
+    lr: float = 3e-3
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """How every strategy trains on the target."""
+
+    epochs: int = 30             # passes over the target training set
+    lr: float = 3e-3             # Adam learning rate of new and fine-tuned layers
+    batch_size: int = 64         # target minibatch size (a tiny target set is one batch)
+    lam: float = 1.0             # λ of L2-SP (regularized)
+    partial_blocks: int = 1      # k: how many leading blocks partial_fine_tune freezes
+    backbone_lr_scale: float = 1.0  # transferred blocks learn at lr * this (fine-tune family)
+    target_weight: float = 1.0   # w in L_source + w·L_target (joint)
+
+
+@dataclass
+class TransferJob:
+    """One run's worth of transfer: what run_strategies takes, bundled for run_many."""
+
+    strategies: Sequence[str]
+    source_model: nn.Module
+    make_model: MakeModel
+    source: Domain
+    target: Domain
+    settings: TransferSettings
+    seed: int
+
+
+# --------------------------------------------------------------------------------------- models
+def init_model(make_model: MakeModel, n_classes: int, seed: int, device: str | torch.device) -> nn.Module:
+    """Build a model with weights drawn from `seed` (on the CPU, so every device starts alike).
+
+    The global torch RNG is forked and restored, so nothing outside changes.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = make_model(n_classes)
+    return model.to(device)
+
+
+class _Twin(nn.Module):
+    """A model plus the head used to measure it on the source.
+
+    forward(x, head="target") = model.head(model.features(x)); head="source" uses `source_head`,
+    or the model's own head when `tied` (the strategy trains the source head itself).
+    """
+
+    def __init__(self, model: nn.Module, source_head: nn.Module | None):
+        super().__init__()
+        self.model = model
+        self.tied = source_head is None
+        if source_head is not None:
+            self.source_head = source_head
+
+    def forward(self, x: torch.Tensor, head: str = "target") -> torch.Tensor:
+        features = self.model.features(x)
+        if head == "source" and not self.tied:
+            return self.source_head(features)
+        return self.model.head(features)
+
+
+
+# Seeds of the separate random streams of one run, as offsets from the run's seed.
+_FRESH_INIT, _TARGET_BATCHES, _SOURCE_BATCHES = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a strategy trains, derived from its name, the settings and the two domains."""
+
+    strategy: str
+    from_source: bool          # blocks start from the source weights
+    keep_head: bool            # the target head starts as the source head (same classes)
+    tied: bool                 # the source is measured with the model's own head
+    frozen: tuple              # names of frozen blocks
+    lr_scale_blocks: float     # lr multiplier of transferred, trained blocks
+    lam: float                 # L2-SP strength
+    joint: bool                # adds the source loss
+    train_source_head: bool    # joint with different classes trains the source head too
+
+
+def _plan(strategy: str, settings: TransferSettings, block_names: list[str], shared: bool) -> _Plan:
+    """Translate a strategy name into what it trains (see the module docstring)."""
+    scale, k = settings.backbone_lr_scale, min(settings.partial_blocks, len(block_names))
+    plans = {
+        "scratch": _Plan(strategy, False, False, shared, (), 1.0, 0.0, False, False),
+        "feature_extraction": _Plan(strategy, True, False, False, tuple(block_names), 1.0, 0.0,
+                                    False, False),
+        "partial_fine_tune": _Plan(strategy, True, shared, shared, tuple(block_names[:k]), scale,
+                                   0.0, False, False),
+        "fine_tune": _Plan(strategy, True, shared, shared, (), scale, 0.0, False, False),
+        "regularized": _Plan(strategy, True, shared, shared, (), scale, settings.lam, False, False),
+        "joint": _Plan(strategy, True, shared, shared, (), 1.0, 0.0, True, not shared),
+    }
+    if strategy not in plans:
+        raise ValueError(f"strategy must be one of {', '.join(plans)}, got {strategy!r}")
+    return plans[strategy]
+
+
+def _build_twin(plan: _Plan, source_model: nn.Module, make_model: MakeModel, target: Domain,
+                seed: int) -> _Twin:
+    """The strategy's starting model, made of copies: the source model is never touched."""
+    fresh = init_model(make_model, target.n_classes, seed + _FRESH_INIT, target.device)
+    if plan.from_source:
+        model = copy.deepcopy(source_model)
+        if not plan.keep_head:
+            model.head = fresh.head
+    else:
+        model = fresh
+    twin = _Twin(model, None if plan.tied else copy.deepcopy(source_model.head))
+    for name, p in twin.named_parameters():
+        p.requires_grad_(_trainable(name, plan))
+    return twin
+
+
+def _trainable(name: str, plan: _Plan) -> bool:
+    """Whether parameter `name` (of a _Twin) is trained under `plan`."""
+    if name.startswith("source_head."):
+        return plan.train_source_head
+    if name.startswith("model.blocks."):
+        return name.split(".")[2] not in plan.frozen
+    return True
+
+
+def _lr_multiplier(name: str, plan: _Plan) -> float:
+    return plan.lr_scale_blocks if plan.from_source and name.startswith("model.blocks.") else 1.0
+
+
+def _anchored(name: str, plan: _Plan) -> bool:
+    """Whether L2-SP pulls parameter `name` to its source value: transferred, trained layers."""
+    if plan.strategy != "regularized" or not _trainable(name, plan):
+        return False
+    return name.startswith("model.blocks.") or (name.startswith("model.head.") and plan.keep_head)
+
+
+# ------------------------------------------------------------------------------------ measuring
+def _scores(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Accuracy and mean cross-entropy over the last-but-one axis (works batched over models)."""
+    accuracy = (logits.argmax(-1) == labels).float().mean(-1)
+    loss = F.cross_entropy(logits.transpose(-1, -2) if logits.dim() == 3 else logits, labels,
+                           reduction="none").mean(-1)
+    return accuracy, loss
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, domain: Domain) -> dict[str, float]:
+    """Accuracy and mean cross-entropy of a plain model on a domain's test set, as floats."""
+    model.eval()
+    accuracy, loss = _scores(model(domain.x_test), domain.y_test)
+    return {"accuracy": float(accuracy), "loss": float(loss)}
+
+
+@torch.inference_mode()
+def _measure(twin: _Twin, source: Domain, target: Domain) -> dict[str, float]:
+    twin.eval()
+    source_accuracy, source_loss = _scores(twin(source.x_test, head="source"), source.y_test)
+    target_accuracy, target_loss = _scores(twin(target.x_test), target.y_test)
+    return {"source_metric": float(source_accuracy), "target_metric": float(target_accuracy),
+            "source_loss": float(source_loss), "target_loss": float(target_loss)}
+
+
+def _empty_history() -> dict[str, list[float]]:
+    return {"step": [], "source_metric": [], "target_metric": [], "source_loss": [], "target_loss": []}
+
+
+def _append(history: dict[str, list], step: int, scores: dict[str, float]) -> None:
+    history["step"].append(step)
+    for key, value in scores.items():
+        history[key].append(value)
+
+
+def _target_extras(predicted: np.ndarray, target: Domain) -> dict:
+    """Confusion matrix on the target test set and the first few misclassified examples."""
+    from sklearn.metrics import confusion_matrix
+
+    truth = target.y_test.cpu().numpy()
+    matrix = confusion_matrix(truth, predicted, labels=list(range(target.n_classes)))
+    wrong = np.flatnonzero(predicted != truth)[:N_MISCLASSIFIED]
+    inputs = target.x_test[torch.as_tensor(wrong, device=target.device)].cpu()
+    misclassified = [{"index": int(i), "true": int(truth[i]), "predicted": int(predicted[i]),
+                      "input": x.tolist()} for i, x in zip(wrong, inputs)]
+    return {"confusion_matrix": matrix.tolist(), "misclassified": misclassified}
+
+
+def _result(strategy: str, history: dict, predicted: np.ndarray, target: Domain,
+            wall_time: float) -> StrategyResult:
+    last = {key: values[-1] for key, values in history.items() if key != "step"}
+    return StrategyResult(strategy=strategy, history=history, wall_time=wall_time,
+                          extras=_target_extras(predicted, target), **last)
+
+
+@torch.inference_mode()
+def _predict(twin: _Twin, target: Domain) -> np.ndarray:
+    twin.eval()
+    return twin(target.x_test).argmax(-1).cpu().numpy()
+
+
+# ------------------------------------------------------------------------------ one at a time
+def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Index slices of one random permutation of range(n): one epoch's minibatches (on the CPU)."""
+    order = torch.randperm(n, generator=generator)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def train_source(make_model: MakeModel, source: Domain, settings: SourceSettings, seed: int) -> nn.Module:
+    """Train the source model on the source training set; minimise mean cross-entropy with Adam.
+
+    Returns the model in eval mode with every parameter's requires_grad off: it is meant to be
+    cached and shared, and no strategy changes it (they all work on copies).
+    """
+    model = init_model(make_model, source.n_classes, seed, source.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in range(settings.epochs):
+        for idx in _batches(source.n_train, settings.batch_size, generator):
+            idx = idx.to(source.device)
+            loss = F.cross_entropy(model(source.x_train[idx]), source.y_train[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def _fit(twin: _Twin, plan: _Plan, source: Domain, target: Domain, settings: TransferSettings,
+         seed: int) -> dict[str, list[float]]:
+    """Train `twin` on the target under `plan`; the per-epoch history (epoch 0 = the start).
+
+    Loss per batch: L_target (mean cross-entropy), as L_source + w·L_target for joint, plus
+    λ·Σ‖θ − θ₀‖² over the anchored parameters for regularized.
+    """
+    trained = [(n, p) for n, p in twin.named_parameters() if p.requires_grad]
+    groups: dict[float, list] = {}
+    for name, p in trained:
+        groups.setdefault(settings.lr * _lr_multiplier(name, plan), []).append(p)
+    optimizer = torch.optim.Adam([{"params": ps, "lr": lr} for lr, ps in groups.items()],
+                                 betas=ADAM_BETAS, eps=ADAM_EPS)
+    anchor = {n: p.detach().clone() for n, p in trained if _anchored(n, plan)}
+    target_batches = torch.Generator().manual_seed(seed + _TARGET_BATCHES)
+    source_batches = torch.Generator().manual_seed(seed + _SOURCE_BATCHES)
+    history = _empty_history()
+    _append(history, 0, _measure(twin, source, target))
+    for epoch in range(1, settings.epochs + 1):
+        twin.train()
+        for idx in _batches(target.n_train, settings.batch_size, target_batches):
+            loss = F.cross_entropy(twin(target.x_train[idx.to(target.device)]),
+                                   target.y_train[idx.to(target.device)])
+            if plan.joint:
+                sidx = torch.randint(source.n_train, (len(idx),), generator=source_batches)
+                sidx = sidx.to(source.device)
+                source_loss = F.cross_entropy(twin(source.x_train[sidx], head="source"),
+                                              source.y_train[sidx])
+                loss = source_loss + settings.target_weight * loss
+            if anchor and plan.lam != 0.0:
+                params = dict(trained)
+                loss = loss + plan.lam * sum(((params[n] - a) ** 2).sum() for n, a in anchor.items())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        _append(history, epoch, _measure(twin, source, target))
+    return history
+
+
+def _source_only(source_model: nn.Module, source: Domain, target: Domain) -> StrategyResult:
+    start = time.perf_counter()
+    twin = _Twin(source_model, None)
+    scores = _measure(twin, source, target)
+    return StrategyResult(strategy="source_only", wall_time=time.perf_counter() - start,
+                          extras=_target_extras(_predict(twin, target), target), **scores)
+
+
+def run_strategies(strategies: Sequence[str], source_model: nn.Module, make_model: MakeModel,
+                   source: Domain, target: Domain, settings: TransferSettings, seed: int,
+                   progress: Progress = None) -> list[StrategyResult]:
+    """Carry `source_model` to `target` with each strategy, one after another, in the given order.
+
+    `source_only` is left out when the classes differ (the source head cannot name them).
+    """
+    shared = same_classes(source, target)
+    names = [s for s in strategies if shared or s != "source_only"]
+    block_names = list(source_model.blocks.keys())
+    results = []
+    for i, name in enumerate(names):
+        if progress:
+            progress(i / len(names), f"training {name}")
+        if name == "source_only":
+            results.append(_source_only(source_model, source, target))
+            continue
+        start = time.perf_counter()
+        plan = _plan(name, settings, block_names, shared)
+        twin = _build_twin(plan, source_model, make_model, target, seed)
+        history = _fit(twin, plan, source, target, settings, seed)
+        results.append(_result(name, history, _predict(twin, target), target,
+                               time.perf_counter() - start))
+    if progress:
+        progress(1.0, "done")
+    return results
+
+
+# ---------------------------------------------------------------------------------- batched
+@dataclass
+class _Member:
+    """One (job, strategy) pair inside a batched group."""
+
+    job: int
+    plan: _Plan
+    twin: _Twin
+    source: Domain
+    target: Domain
+    settings: TransferSettings
+    seed: int
+
+
+def _group_key(m: _Member) -> tuple:
+    """Members with equal keys train together: same structure, same schedule, same shapes."""
+    structure = tuple((n, tuple(p.shape), p.requires_grad) for n, p in m.twin.named_parameters())
+    plan = replace(m.plan, lam=0.0, lr_scale_blocks=1.0)
+    return (plan, structure, m.settings.epochs, m.settings.batch_size, str(m.target.device),
+            tuple(m.target.x_train.shape[1:]), tuple(m.target.x_test.shape),
+            tuple(m.source.x_test.shape), tuple(m.source.x_train.shape[1:]))
+
+
+class _Pool:
+    """The distinct tensors of several members concatenated once, with each member's offset.
+
+    Members often share a domain (seeds of one source, say); each distinct tensor is stored once.
+    """
+
+    def __init__(self, tensors: list[torch.Tensor]):
+        distinct: dict[int, int] = {}
+        parts, offsets, start = [], [], 0
+        for t in tensors:
+            if id(t) not in distinct:
+                distinct[id(t)] = start
+                parts.append(t)
+                start += t.shape[0]
+            offsets.append(distinct[id(t)])
+        self.data = torch.cat(parts) if len(parts) > 1 else parts[0]
+        self.offsets = torch.tensor(offsets, device=self.data.device)
+
+    def take(self, idx: torch.Tensor) -> torch.Tensor:
+        """Rows idx[m, ...] of member m's tensor, for the first len(idx) members."""
+        shift = self.offsets[: idx.shape[0]].view(-1, *([1] * (idx.dim() - 1)))
+        return self.data[idx + shift]
+
+
+def _epoch_indices(members: list[_Member], gens: list[torch.Generator], joint_gens: list,
+                   batch_size: int, joint: bool):
+    """This epoch's minibatches of every member, padded to one [M, S, B] block.
+
+    Returns target indices, their weights (1 = real sample, 0 = padding), source indices for
+    joint (or None) and the number of steps of each member. The random draws are exactly those
+    of _fit, member by member, so both paths see the same batches.
+    """
+    steps = [-(-m.target.n_train // batch_size) for m in members]
+    shape = (len(members), max(steps), batch_size)
+    idx = torch.zeros(shape, dtype=torch.long)
+    weight = torch.zeros(shape)
+    source_idx = torch.zeros(shape, dtype=torch.long) if joint else None
+    for i, m in enumerate(members):
+        for s, batch in enumerate(_batches(m.target.n_train, batch_size, gens[i])):
+            idx[i, s, :len(batch)] = batch
+            weight[i, s, :len(batch)] = 1.0
+            if joint:
+                source_idx[i, s, :len(batch)] = torch.randint(m.source.n_train, (len(batch),),
+                                                              generator=joint_gens[i])
+    return idx, weight, source_idx, steps
+
+
+def _group_loss(base: _Twin, joint: bool, anchored: list[str]):
+    """The training loss of one member as a function of its parameters, ready for vmap(grad)."""
+    from torch.func import functional_call
+
+    def mean_ce(params, x, y, w, head):
+        logits = functional_call(base, params, (x,), {"head": head})
+        return (F.cross_entropy(logits, y, reduction="none") * w).sum() / w.sum()
+
+    def loss(trained, fixed, anchor, x, y, w, xs, ys, lam, target_weight):
+        params = {**fixed, **trained}
+        value = mean_ce(params, x, y, w, "target")
+        if joint:
+            value = mean_ce(params, xs, ys, w, "source") + target_weight * value
+        if anchored:
+            value = value + lam * sum(((trained[n] - anchor[n]) ** 2).sum() for n in anchored)
+        return value
+
+    return loss
+
+
+def _adam_step(params, grads, exp_avg, exp_avg_sq, step, lrs, k):
+    """torch.optim.Adam's update (no weight decay) on the first k stacked members, each with its
+    own step count and learning rate: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
+    θ ← θ − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε)."""
+    beta1, beta2 = ADAM_BETAS
+    step[:k] += 1
+    t = step[:k].double()
+    bias1 = 1 - beta1 ** t
+    bias2_sqrt = torch.sqrt(1 - beta2 ** t)
+    for name, g in grads.items():
+        shape = (k,) + (1,) * (g.dim() - 1)
+        m, v = exp_avg[name][:k], exp_avg_sq[name][:k]
+        m.lerp_(g, 1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        step_size = (lrs[name][:k] / bias1).to(g.dtype).view(shape)
+        denom = (v.sqrt() / bias2_sqrt.to(g.dtype).view(shape)).add_(ADAM_EPS)
+        params[name][:k].sub_(step_size * m / denom)
+
+
+@torch.inference_mode()
+def _measure_group(base: _Twin, params: dict, sources: _Pool, targets: _Pool, n_source: int,
+                   n_target: int, source_y: _Pool, target_y: _Pool):
+    """Per-member scores on their own source and target test sets: four [M] tensors, predictions."""
+    from torch.func import functional_call, vmap
+
+    count = next(iter(params.values())).shape[0]
+    def rows(n):
+        return torch.arange(n, device=sources.data.device).expand(count, n)
+    out = {}
+    for domain, pool, labels, n, head in (("source", sources, source_y, n_source, "source"),
+                                          ("target", targets, target_y, n_target, "target")):
+        x, y = pool.take(rows(n)), labels.take(rows(n))
+        logits = vmap(lambda p, xi: functional_call(base, p, (xi,), {"head": head}))(params, x)
+        out[f"{domain}_metric"], out[f"{domain}_loss"] = _scores(logits, y)
+        if domain == "target":
+            out["predicted"] = logits.argmax(-1)
+    return out
+
+
+def _fit_group(members: list[_Member], progress: Callable[[float], None]) -> list[StrategyResult]:
+    """Train a group of like members together: _fit for all of them at once, with vmap."""
+    from torch.func import grad, vmap
+
+    start = time.perf_counter()
+    plan, settings = members[0].plan, members[0].settings
+    # Members with more steps per epoch go first, so at every step the active ones are a prefix.
+    order = sorted(range(len(members)), key=lambda i: -members[i].target.n_train)
+    members = [members[i] for i in order]
+    base = members[0].twin
+    names = [n for n, _ in base.named_parameters()]
+    trained_names = [n for n, p in base.named_parameters() if p.requires_grad]
+    anchored = [n for n in trained_names if _anchored(n, plan)]
+    stacked = {n: torch.stack([dict(m.twin.named_parameters())[n].detach() for m in members])
+               for n in names}
+    anchor = {n: stacked[n].clone() for n in anchored}
+    exp_avg = {n: torch.zeros_like(stacked[n]) for n in trained_names}
+    exp_avg_sq = {n: torch.zeros_like(stacked[n]) for n in trained_names}
+    device = stacked[names[0]].device
+    step = torch.zeros(len(members), dtype=torch.long)
+    lrs = {n: torch.tensor([m.settings.lr * _lr_multiplier(n, m.plan) for m in members],
+                           dtype=torch.float64) for n in trained_names}
+    lam = torch.tensor([m.plan.lam for m in members], device=device)
+    target_weight = torch.tensor([m.settings.target_weight for m in members], device=device)
+    pools = {key: _Pool([getattr(getattr(m, dom), attr) for m in members]) for key, dom, attr in (
+        ("tx", "target", "x_train"), ("ty", "target", "y_train"), ("sx", "source", "x_train"),
+        ("sy", "source", "y_train"), ("tex", "target", "x_test"), ("tey", "target", "y_test"),
+        ("sex", "source", "x_test"), ("sey", "source", "y_test"))}
+    n_source_test, n_target_test = members[0].source.x_test.shape[0], members[0].target.x_test.shape[0]
+
+    def measure():
+        return _measure_group(base, stacked, pools["sex"], pools["tex"], n_source_test,
+                              n_target_test, pools["sey"], pools["tey"])
+
+    histories = [_empty_history() for _ in members]
+    def record(epoch, scores):
+        columns = {k: v.tolist() for k, v in scores.items() if k != "predicted"}
+        for i, h in enumerate(histories):
+            _append(h, epoch, {k: columns[k][i] for k in
+                               ("source_metric", "target_metric", "source_loss", "target_loss")})
+
+    record(0, measure())
+    loss = vmap(grad(_group_loss(base, plan.joint, anchored)))
+    gens = [torch.Generator().manual_seed(m.seed + _TARGET_BATCHES) for m in members]
+    joint_gens = [torch.Generator().manual_seed(m.seed + _SOURCE_BATCHES) for m in members]
+    fixed_names = [n for n in names if n not in trained_names]
+    for epoch in range(1, settings.epochs + 1):
+        idx, weight, source_idx, steps = _epoch_indices(members, gens, joint_gens,
+                                                        settings.batch_size, plan.joint)
+        idx, weight = idx.to(device), weight.to(device)
+        for s in range(max(steps)):
+            k = sum(1 for n in steps if n > s)
+            x, y = pools["tx"].take(idx[:k, s]), pools["ty"].take(idx[:k, s])
+            if plan.joint:
+                sidx = source_idx[:k, s].to(device)
+                xs, ys = pools["sx"].take(sidx), pools["sy"].take(sidx)
+            else:
+                xs, ys = x, y  # unused by the loss
+            grads = loss({n: stacked[n][:k] for n in trained_names},
+                         {n: stacked[n][:k] for n in fixed_names},
+                         {n: anchor[n][:k] for n in anchored},
+                         x, y, weight[:k, s], xs, ys, lam[:k], target_weight[:k])
+            _adam_step(stacked, grads, exp_avg, exp_avg_sq, step, lrs, k)
+        scores = measure()
+        record(epoch, scores)
+        progress(epoch / settings.epochs)
+    predicted = scores["predicted"].cpu().numpy() if settings.epochs else measure()["predicted"].cpu().numpy()
+    wall_time = (time.perf_counter() - start) / len(members)
+    results = [_result(m.plan.strategy, h, predicted[i], m.target, wall_time)
+               for i, (m, h) in enumerate(zip(members, histories))]
+    # Give the trained weights back to each member's model, so callers can inspect them.
+    for i, m in enumerate(members):
+        with torch.no_grad():
+            for n, p in m.twin.named_parameters():
+                p.copy_(stacked[n][i])
+    restore = sorted(range(len(order)), key=lambda i: order[i])
+    return [results[i] for i in restore]
+
+
+def run_many(jobs: Sequence[TransferJob], progress: Progress = None,
+             batched: bool = True) -> list[list[StrategyResult]]:
+    """run_strategies for every job, with like target models trained together.
+
+    Returns one list of StrategyResult per job, in the job's strategy order. Models of the same
+    strategy whose shapes and schedule (epochs, batch size) agree form one group, trained at once
+    by :func:`_fit_group`; with `batched=False` each job simply goes through run_strategies
+    (for models that torch.func cannot vmap).
+    """
+    if not batched:
+        out = []
+        for j, job in enumerate(jobs):
+            out.append(run_strategies(job.strategies, job.source_model, job.make_model, job.source,
+                                      job.target, job.settings, job.seed))
+            if progress:
+                progress((j + 1) / len(jobs), f"run {j + 1} of {len(jobs)}")
+        return out
+    slots: list[list] = []
+    groups: dict[tuple, list[tuple[int, int, _Member]]] = {}
+    for j, job in enumerate(jobs):
+        shared = same_classes(job.source, job.target)
+        names = [s for s in job.strategies if shared or s != "source_only"]
+        slots.append([None] * len(names))
+        block_names = list(job.source_model.blocks.keys())
+        for i, name in enumerate(names):
+            if name == "source_only":
+                slots[j][i] = _source_only(job.source_model, job.source, job.target)
+                continue
+            plan = _plan(name, job.settings, block_names, shared)
+            twin = _build_twin(plan, job.source_model, job.make_model, job.target, job.seed)
+            member = _Member(j, plan, twin, job.source, job.target, job.settings, job.seed)
+            groups.setdefault(_group_key(member), []).append((j, i, member))
+    done, total = 0, sum(len(g) for g in groups.values())
+    for group in groups.values():
+        def report(fraction, done=done, size=len(group)):
+            if progress:
+                progress((done + fraction * size) / total, f"training {size} models together")
+        results = _fit_group([m for _, _, m in group], report)
+        for (j, i, _), result in zip(group, results):
+            slots[j][i] = result
+        done += len(group)
+    if progress:
+        progress(1.0, "done")
+    return slots
