@@ -25,7 +25,7 @@ bench: $(STAMP)
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP):  # named by the hash of requirements.txt, so a change makes a new stamp
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	rm -f $(VENV)/.requirements-*
