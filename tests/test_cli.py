@@ -1,0 +1,85 @@
+"""The command line: tables, JSON, CSV, help from the config fields, one-line errors with exit 2."""
+
+import io
+import json
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+
+import pandas as pd
+import pytest
+
+import tl_core
+from tl_core.cli import main
+
+
+def cli(*args):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:
+            code = exit_.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_run_json_matches_the_python_api():
+    code, out, _ = cli("run", "linear", "--n_target", "7", "--gap", "0.4", "--json")
+    assert code == 0
+    data = json.loads(out)
+    expected = tl_core.run("linear", n_target=7, gap=0.4)
+    assert data["demo"] == "linear" and data["config"] == expected.config
+    assert [r["strategy"] for r in data["results"]] == expected.names()
+    assert [r["target_metric"] for r in data["results"]] == [s.target_metric for s in expected.strategies]
+
+
+def test_run_prints_a_readable_table_by_default():
+    code, out, _ = cli("run", "logistic", "--seed", "3")
+    assert code == 0
+    assert "seed=3" in out.splitlines()[0]
+    assert "target accuracy" in out and "scratch" in out
+
+
+def test_run_csv_has_one_row_per_strategy():
+    code, out, _ = cli("run", "linear", "--csv", "--strategies", "scratch,fine_tune")
+    table = pd.read_csv(io.StringIO(out))
+    assert code == 0 and table.strategy.tolist() == ["scratch", "fine_tune"]
+
+
+def test_sweep_prints_the_tidy_table_as_csv():
+    code, out, _ = cli("sweep", "linear", "--over", "n_target", "--values", "3,30", "--seeds", "2", "--csv")
+    table = pd.read_csv(io.StringIO(out))
+    assert code == 0
+    assert sorted(set(table.n_target)) == [3, 30] and sorted(set(table.seed)) == [0, 1]
+    assert len(table) == 2 * 2 * len(set(table.strategy))
+
+
+@pytest.mark.parametrize("args, message", [
+    (("run", "linear", "--gap", "1.7"), "gap must be a number in [0, 1], got '1.7'"),
+    (("run", "linear", "--n_target", "many"), "n_target must be an integer in ["),
+    (("run", "linear", "--colour", "red"), "unrecognized arguments: --colour red"),
+    (("run", "quantum"), "invalid choice: 'quantum'"),
+    (("sweep", "linear", "--over", "speed", "--values", "1,2"), "linear has no setting 'speed'"),
+    (("sweep", "linear", "--over", "gap", "--values", "0.1,9"), "gap must be a number in [0, 1], got '9'"),
+])
+def test_bad_input_is_one_line_on_stderr_and_exit_code_2(args, message):
+    code, out, err = cli(*args)
+    assert code == 2 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_help_lists_every_field_with_default_range_and_help():
+    code, out, _ = cli("run", "linear", "--help")
+    assert code == 0
+    flat = " ".join(out.split())
+    for spec in tl_core.get_demo("linear").Config.fields():
+        assert f"--{spec.name}" in flat
+        assert " ".join(spec.help.split()) in flat
+        assert " ".join(f"Allowed: {spec.allowed()}.".split()) in flat
+
+
+def test_module_entry_point_exits_2_without_a_traceback():
+    proc = subprocess.run([sys.executable, "-m", "tl_core", "run", "linear", "--gap", "-1"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "gap must be a number in [0, 1]" in proc.stderr
