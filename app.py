@@ -1,0 +1,39 @@
+"""Transfer Lab: the frame of the app. Page config, the menu of pages, the device in use.
+
+    streamlit run app.py
+
+Each page is a short script in pages/; the demo pages share tl_app/demo_page.py.
+"""
+
+import streamlit as st
+
+from tl_app.catalog import COMPARE, DEMO_PAGES, HOME, THEORY
+from tl_core.limits import LIMITS
+from tl_core.runtime import configure_torch_threads, pick_device
+
+st.set_page_config(page_title="Transfer Lab", page_icon=":material/school:", layout="wide")
+
+
+@st.cache_resource
+def start_up() -> tuple[str, int]:
+    """Once per server process: the device every page computes on, and torch's CPU threads."""
+    threads = configure_torch_threads(LIMITS.torch_threads, LIMITS.max_jobs)
+    return pick_device("auto"), threads
+
+
+def page(entry: tuple[str, str, str], default: bool = False) -> st.Page:
+    path, title, icon = entry
+    return st.Page(path, title=title, icon=icon, default=default)
+
+
+navigation = st.navigation({
+    "Transfer Lab": [page(HOME, default=True)],
+    "Demos": [st.Page(d.path, title=d.title, icon=d.icon) for d in DEMO_PAGES],
+    "All demos together": [page(COMPARE), page(THEORY)],
+})
+device, threads = start_up()
+navigation.run()
+st.sidebar.divider()
+st.sidebar.caption(f"Computing on **{device}**"
+                   + (f" ({threads} CPU thread{'s' if threads > 1 else ''} per run)" if device == "cpu" else "")
+                   + ". Same settings and seed give the same numbers.")

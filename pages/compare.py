@@ -1,0 +1,69 @@
+"""Compare: every demo's transfer gain on the same axes, against target labels and against the gap."""
+
+import streamlit as st
+
+import tl_core
+from tl_app import cached, controls, sweeps
+from tl_app.catalog import DEMO_BY_NAME
+from tl_core.config import FieldSpec
+from tl_core.strategies import BASELINE, STRATEGIES, label
+
+available = tl_core.available_demos()
+strategies = [s for s in STRATEGIES if s != BASELINE
+              and any(s in tl_core.get_demo(d).STRATEGIES for d in available)]
+DEMOS = FieldSpec("demos", tuple, tuple(available), "demos to put on the charts, each with its "
+                  "default settings", choices=tuple(available))
+STRATEGY = FieldSpec("strategy", str, "fine_tune" if "fine_tune" in strategies else strategies[0],
+                     "whose gain over scratch to draw (a demo without it is left out)",
+                     choices=tuple(strategies))
+SPECS = [DEMOS, STRATEGY, sweeps.SWEEP_SEEDS, controls.SEED]
+titles = {d: DEMO_BY_NAME[d].title for d in available}
+
+controls.enter_page("compare", SPECS)
+with st.sidebar:
+    st.header("Compare")
+    controls.widget(DEMOS, format_func=titles.get)
+    controls.widget(STRATEGY, format_func=label)
+    controls.widget(sweeps.SWEEP_SEEDS)
+    controls.widget(controls.SEED)
+    st.button("Reset to defaults", key="reset", on_click=controls.reset, args=(SPECS,),
+              icon=":material/restart_alt:", width="stretch")
+controls.write_link(SPECS)
+controls.remember("compare", SPECS)
+
+st.title("Compare the demos")
+controls.show_link_warnings()
+st.markdown("The same two questions for every demo, each at its default settings: how does the "
+            "**gain over scratch** change as the target gets **more labels**, and as the **gap** "
+            "between source and target grows? Above the dashed line transfer helps; below it, it hurts.")
+chosen = [d for d in st.session_state["demos"] if d in available]
+strategy, seeds, seed = st.session_state["strategy"], st.session_state["sweep_seeds"], st.session_state["seed"]
+missing = [titles[d] for d in chosen if strategy not in tl_core.get_demo(d).STRATEGIES]
+if missing:
+    st.info(f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no "
+            f"{label(strategy).lower()}: left out of the charts.")
+chosen = [d for d in chosen if strategy in tl_core.get_demo(d).STRATEGIES]
+if not chosen:
+    st.warning("Pick at least one demo (sidebar, “Demos”).")
+
+for over, heading, button in (("n_target", "Gain vs number of target labels", "Run the label sweeps"),
+                              ("gap", "Gain vs gap", "Run the gap sweeps")):
+    st.subheader(heading)
+    if not chosen:
+        continue
+    plan = {}
+    for demo in chosen:
+        module = tl_core.get_demo(demo)
+        base = module.Config(seed=seed)
+        plan[demo] = (tuple(sweeps.sweep_values(module, base, over)), {"seed": seed})
+    runs = sum(len(values) * seeds for values, _ in plan.values())
+    work = repr(("compare", over, sorted(plan.items()), seeds))
+    if work not in st.session_state.get("_tl_asked", {}):
+        st.caption(f"{runs} runs in all ({seeds} seed{'s' if seeds > 1 else ''} per value); "
+                   "the torch demos take longest.")
+    if not controls.requested(work, button, key=f"run_{over}_sweeps"):
+        continue
+    tables = {demo: cached.sweep(demo, over, values, seeds, fields) for demo, (values, fields) in plan.items()}
+    st.plotly_chart(sweeps.gain_figure(tables, titles, strategy, over), key=f"compare_{over}_chart",
+                    config={"displaylogo": False})
+    st.markdown(sweeps.describe_gains(tables, titles, strategy, over))

@@ -1,0 +1,300 @@
+"""Sidebar controls built from config fields, mirrored into the page's link.
+
+Every `FieldSpec` becomes one widget whose key is the field's name, so a test finds it with
+`at.slider(key="gap")`:
+
+| field | widget |
+|---|---|
+| number with both bounds, logarithmic | select-slider on a 1-2-5 ladder (0.0001 ... 1) |
+| number with both bounds | slider (epochs and lr stop at the field's upper bound) |
+| number with an open or huge range (the seed) | number input |
+| text with choices | selectbox |
+| tuple (the strategies) | multiselect |
+| bool | checkbox |
+
+A page's control values live in `st.session_state` under the field names. When a page is entered
+(first load, or a switch from another page) each value comes from the link (`st.query_params`)
+when the link has it, else from what this session last used on that page, else from the default.
+A link value that is unknown, malformed or out of range is ignored or clamped, and the page shows
+a warning naming it and what is allowed. After the widgets, the link is rewritten from the values,
+so the address bar always holds the experiment on screen.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import streamlit as st
+
+from tl_core.config import DemoConfig, FieldSpec, seed_field
+from tl_core.strategies import label as strategy_label
+
+
+@dataclass(frozen=True)
+class _Shared(DemoConfig):
+    """The settings every experiment page shares (so the seed has one spec, the core's)."""
+
+    seed: int = seed_field()
+
+
+SEED = _Shared.field("seed")
+SHARED = {"seed"}  # remembered across pages: a teacher sets the seed once
+HIDDEN = {"device"}  # the server picks the device; a link cannot
+
+LABELS = {
+    "scenario": "Scenario",
+    "gap": "Gap between source and target",
+    "n_target": "Labelled target samples",
+    "strategies": "Strategies to compare with scratch",
+    "lam": "λ of regularized transfer",
+    "epochs": "Epochs of target training",
+    "lr": "Learning rate",
+    "seed": "Seed",
+}
+MAIN_FIELDS = ["scenario", "gap", "n_target", "strategies", "lam", "epochs", "lr"]
+MAX_LINK_TEXT = 200  # longer link values are not even parsed
+SLIDER_MAX_STEPS = 10_000  # wider integer ranges get a number input
+MAX_ASKED = 32  # sweeps a session keeps on screen once asked for
+
+
+def label_of(spec: FieldSpec) -> str:
+    return LABELS.get(spec.name, spec.name.replace("_", " ").capitalize())
+
+
+def controls_of(Config: type[DemoConfig]) -> list[FieldSpec]:
+    """The fields a user sets on a demo page: the main ones first, then the rest, the seed last."""
+    specs = [s for s in Config.fields() if s.name not in HIDDEN]
+    rank = {name: i for i, name in enumerate(MAIN_FIELDS)}
+    return sorted(specs, key=lambda s: (s.name == "seed", rank.get(s.name, len(rank))))
+
+
+# ----------------------------------------------------------------------------------------------
+# Values: to and from the text of a link
+
+
+def to_text(value: Any) -> str:
+    """A value as a link writes it; `FieldSpec.check` reads it back to the same value."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def show(value: Any) -> str:
+    """A value in a sentence: numbers as short as they are exact, text as it is."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (tuple, list)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def escape(text: str) -> str:
+    """Text that may hold what a visitor sent, made safe for Markdown (no links, LaTeX or HTML)."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]()<>#+-.!|$~:" else ch for ch in text)
+
+
+def from_link(spec: FieldSpec, text: str) -> tuple[Any, str | None]:
+    """The value a link's `text` gives `spec`: (value, None) when valid; (value or None, why) else.
+
+    Numbers out of range are clamped to the nearest bound; a strategy list keeps its known
+    members; anything else that `FieldSpec.check` refuses is ignored (None).
+    """
+    if len(text) > MAX_LINK_TEXT:
+        return None, f"`{spec.name}` in the link is {len(text)} characters long; ignored"
+    try:
+        return spec.check(text), None
+    except ValueError as err:
+        problem = str(err)
+    value = _salvage(spec, text)
+    if value is None:
+        return None, f"{problem}; ignored"
+    return value, f"{problem}; using {show(value)} instead"
+
+
+def _salvage(spec: FieldSpec, text: str) -> Any:
+    if spec.kind is tuple:
+        kept = tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip() in spec.choices))
+        return kept or None
+    if spec.kind in (int, float):
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        if not math.isfinite(number):
+            return None
+        low = -math.inf if spec.low is None else spec.low
+        high = math.inf if spec.high is None else spec.high
+        number = min(max(number, low), high)
+        number = int(round(number)) if spec.kind is int else number
+        try:
+            return spec.check(number)
+        except ValueError:
+            return None
+    return None
+
+
+def read_link(specs: Iterable[FieldSpec]) -> tuple[dict[str, Any], list[str]]:
+    """The values the page's link sets, checked, and a warning for each value it ignored or changed."""
+    by_name = {s.name: s for s in specs}
+    values, warnings = {}, []
+    for key in st.query_params:
+        texts = st.query_params.get_all(key)
+        if key in HIDDEN:
+            warnings.append(f"`{escape(key)}` in the link is ignored: the server picks where to compute")
+            continue
+        if key not in by_name:
+            allowed = ", ".join(by_name) or "none"
+            warnings.append(f"`{escape(key)}` in the link is not a setting of this page; ignored "
+                            f"(settings here: {escape(allowed)})")
+            continue
+        if len(texts) > 1:
+            warnings.append(f"`{escape(key)}` appears {len(texts)} times in the link; using the last")
+        value, problem = from_link(by_name[key], texts[-1] if texts else "")
+        if problem:
+            warnings.append("Link: " + escape(problem))
+        if value is not None:
+            values[key] = value
+    return values, warnings
+
+
+def write_link(specs: Iterable[FieldSpec]) -> dict[str, str]:
+    """Put the controls' current values in the address bar; return the query as a dict."""
+    query = {s.name: to_text(value_of(s)) for s in specs}
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+    return query
+
+
+# ----------------------------------------------------------------------------------------------
+# Session state: entering a page, remembering it, resetting it
+
+
+def enter_page(page: str, specs: list[FieldSpec]) -> None:
+    """Set the page's controls in session state when the page is entered (see module doc)."""
+    state = st.session_state
+    if state.get("_tl_page") == page and all(s.name in state for s in specs):
+        return
+    linked, warnings = read_link(specs)
+    saved = state.get("_tl_saved", {})
+    for spec in specs:
+        remembered = saved.get(_scope(page, spec), {}).get(spec.name, spec.default)
+        try:
+            remembered = spec.check(remembered)
+        except ValueError:  # a cap changed since, or another page's value: start from the default
+            remembered = spec.default
+        state[spec.name] = _widget_value(linked.get(spec.name, remembered))
+    state["_tl_page"] = page
+    state["_tl_link_warnings"] = warnings
+
+
+def remember(page: str, specs: list[FieldSpec]) -> None:
+    """Keep this page's values so that coming back to it later finds them."""
+    saved = st.session_state.setdefault("_tl_saved", {})
+    for spec in specs:
+        saved.setdefault(_scope(page, spec), {})[spec.name] = value_of(spec)
+
+
+def reset(specs: list[FieldSpec]) -> None:
+    """Callback of "Reset to defaults" (runs before the script, so widgets may be set)."""
+    for spec in specs:
+        st.session_state[spec.name] = _widget_value(spec.default)
+    st.session_state["_tl_link_warnings"] = []
+
+
+def requested(work: str, button: str, key: str, icon: str = ":material/play_arrow:") -> bool:
+    """A button for slow work that, once pressed, stays pressed for exactly that work.
+
+    `work` names the work and every setting it depends on; while they stay the same the result
+    stays on screen across reruns (its cache makes that instant), and a changed setting brings
+    the button back instead of starting slow work unasked.
+    """
+    asked = st.session_state.setdefault("_tl_asked", {})  # a dict keeps the order they came in
+    if work in asked:
+        return True
+    if st.button(button, key=key, icon=icon):
+        asked[work] = True
+        while len(asked) > MAX_ASKED:
+            del asked[next(iter(asked))]
+        return True
+    return False
+
+
+def show_link_warnings() -> None:
+    for warning in st.session_state.get("_tl_link_warnings", []):
+        st.warning(warning, icon=":material/link_off:")
+
+
+def value_of(spec: FieldSpec) -> Any:
+    """The control's value in the config field's type."""
+    value = st.session_state[spec.name]
+    return tuple(value) if spec.kind is tuple else value
+
+
+def _scope(page: str, spec: FieldSpec) -> str:
+    return "_shared" if spec.name in SHARED else page
+
+
+def _widget_value(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+# ----------------------------------------------------------------------------------------------
+# Widgets
+
+
+def widget(spec: FieldSpec, format_func: Callable[[Any], str] | None = None) -> Any:
+    """One widget for `spec`, keyed by its name, its value already in session state.
+
+    `format_func` names the choices (default: strategy labels for a tuple, words for text).
+    """
+    common = dict(label=label_of(spec), key=spec.name, help=spec.help[:1].upper() + spec.help[1:])
+    if spec.kind is tuple:
+        return st.multiselect(options=list(spec.choices), format_func=format_func or strategy_label,
+                              **common)
+    if spec.kind is bool:
+        return st.checkbox(**common)
+    if spec.choices is not None:
+        return st.selectbox(options=list(spec.choices), format_func=format_func or _words, **common)
+    if spec.kind is str:
+        return st.text_input(max_chars=MAX_LINK_TEXT, **common)
+    bounded = spec.low is not None and spec.high is not None
+    if bounded and spec.log:
+        options = ladder(spec.low, spec.high, extra=(spec.default, st.session_state[spec.name]))
+        return st.select_slider(options=options, format_func=show, **common)
+    if bounded and (spec.kind is float or spec.high - spec.low <= SLIDER_MAX_STEPS):
+        low, high = spec.kind(spec.low), spec.kind(spec.high)
+        return st.slider(min_value=low, max_value=high, step=_step(spec), **common)
+    return st.number_input(min_value=spec.kind(spec.low) if spec.low is not None else None,
+                           max_value=spec.kind(spec.high) if spec.high is not None else None,
+                           step=1 if spec.kind is int else None, **common)
+
+
+def ladder(low: float, high: float, extra: Iterable[float] = ()) -> list[float]:
+    """1, 2, 5 times the powers of ten from `low` to `high` (0 first when low is 0), plus `extra`.
+
+    A logarithmic knob such as λ or the learning rate matters by its order of magnitude, so the
+    slider steps through orders rather than through equal increments.
+    """
+    start = low if low > 0 else high / 1e5
+    values = {0.0} if low <= 0 else set()
+    for exponent in range(math.floor(math.log10(start)), math.ceil(math.log10(high)) + 1):
+        for mantissa in (1, 2, 5):
+            value = float(f"{mantissa}e{exponent}")
+            if start <= value <= high:
+                values.add(value)
+    values |= {float(v) for v in extra if low <= v <= high}
+    return sorted(values)
+
+
+def _step(spec: FieldSpec) -> int | float:
+    if spec.kind is int:
+        return 1
+    return 10.0 ** math.floor(math.log10((spec.high - spec.low) / 100)) if spec.high > spec.low else 0.01
+
+
+def _words(value: Any) -> str:
+    return str(value).replace("_", " ")

@@ -1,0 +1,274 @@
+"""The page every demo uses: controls in the sidebar, then samples, headline, charts, model view.
+
+A demo page is `tl_app.demo_page.show("linear")`. It reads the demo's module interface only
+(Config, METRIC, run via the cache, samples_figure, model_figure, confusion_figure when there is
+one), so a demo lights up here the moment its module lands in `tl_core/demos/`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import streamlit as st
+
+import tl_core
+from tl_core import narrate, plots
+from tl_core.config import FieldSpec
+from tl_core.result import RunResult
+from tl_core.strategies import BASELINE, label
+from tl_app import cached, controls, exports
+from tl_app.sweeps import SWEEP_SEEDS, sweep_values
+from tl_app.catalog import DEMO_BY_NAME, DemoPage
+
+CHART_CONFIG = {"displaylogo": False}
+
+
+def show(demo: str) -> None:
+    page = DEMO_BY_NAME[demo]
+    st.title(page.title)
+    if demo not in tl_core.available_demos():
+        st.info(f"The {page.title} demo is coming soon: its part of the lab is still being "
+                "written. The other demos in the menu on the left work already.",
+                icon=":material/construction:")
+        return
+    module = tl_core.get_demo(demo)
+    specs = controls.controls_of(module.Config)
+    config = sidebar(demo, specs + [SWEEP_SEEDS])
+    controls.show_link_warnings()
+    if config is None:
+        return
+    st.caption(f"**{controls.show(config.scenario).capitalize()} scenario** — "
+               f"{module.Config.field('scenario').help}.")
+    samples_section(demo, config)
+    result = cached.run(demo, config.to_dict())
+    headline(result)
+    source_vs_target_section(demo, result)
+    sweeps = {"n_target": sweep_section(demo, module, config, "n_target"),
+              "gap": sweep_section(demo, module, config, "gap")}
+    model_section(demo, module, result)
+    take_away(page, module, config, result, {k: v for k, v in sweeps.items() if v})
+
+
+# ----------------------------------------------------------------------------------------------
+# Sidebar
+
+
+def sidebar(demo: str, specs: list[FieldSpec]):
+    """Draw the controls; put them in the link; return the demo config, or None when invalid."""
+    controls.enter_page(demo, specs)
+    main = [s for s in specs if s.name in controls.MAIN_FIELDS]
+    more = [s for s in specs if s.name not in controls.MAIN_FIELDS and s.name not in ("seed", "sweep_seeds")]
+    with st.sidebar:
+        st.header("Experiment")
+        for spec in main:
+            controls.widget(spec)
+        if more:
+            with st.expander("More settings"):
+                for spec in more:
+                    controls.widget(spec)
+        controls.widget(SWEEP_SEEDS)
+        controls.widget(next(s for s in specs if s.name == "seed"))
+        st.button("Reset to defaults", key="reset", on_click=controls.reset, args=(specs,),
+                  icon=":material/restart_alt:", width="stretch")
+        st.caption("The address bar always holds this experiment: copy it to share it.")
+    controls.write_link(specs)
+    controls.remember(demo, specs)
+    values = {s.name: controls.value_of(s) for s in specs if s.name != "sweep_seeds"}
+    if not values.get("strategies", ("x",)):
+        st.warning("Pick at least one strategy to compare with scratch (sidebar, "
+                   "“Strategies to compare with scratch”).")
+        return None
+    Config = tl_core.get_demo(demo).Config
+    try:
+        return Config.from_dict(values)
+    except ValueError as err:  # a rule between fields, e.g. diabetes has at most 150 target samples
+        st.warning(f"These settings do not go together: {controls.escape(str(err))}. "
+                   "Change one of them in the sidebar.")
+        return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Main sections
+
+
+def samples_section(demo: str, config) -> None:
+    st.subheader("Source and target samples")
+    st.plotly_chart(cached.samples_figure(demo, config.to_dict()), key="samples_chart",
+                    config=CHART_CONFIG)
+    metric = tl_core.get_demo(demo).METRIC
+    st.markdown(f"The target models learn from {narrate.labels_phrase(config.n_target, metric)}; "
+                f"the gap is {config.gap:g} (0: the two tasks are the same, 1: very different).")
+
+
+def source_before(result: RunResult) -> float | None:
+    """The source model's own source metric, before any target training."""
+    if "source_metric_before" in result.extras:
+        return result.extras["source_metric_before"]
+    if "source_only" in result.names():
+        return result.strategy("source_only").source_metric
+    return None
+
+
+def signed(value: float, metric: str) -> str:
+    """A difference as st.metric's delta: a sign, then points (accuracy) or two decimals (R²)."""
+    sign = "-" if value < 0 else "+"
+    return sign + narrate.fmt_diff(value, metric)
+
+
+def headline(result: RunResult) -> None:
+    metric = result.metric_name
+    best = narrate.best_transfer(result)
+    scratch = result.strategy(BASELINE)
+    columns = st.columns(3)
+    if best is None:
+        columns[0].metric(f"Target {metric}: scratch", narrate.fmt(scratch.target_metric, metric))
+    else:
+        chosen = result.strategy(best)
+        columns[0].metric(f"Target {metric}: {label(best).lower()} (best transfer)",
+                          narrate.fmt(chosen.target_metric, metric),
+                          delta=signed(result.gain(best), metric) + " vs scratch")
+        columns[1].metric(f"Target {metric}: scratch (target data only)",
+                          narrate.fmt(scratch.target_metric, metric))
+        before = source_before(result)
+        columns[2].metric(f"Source {metric} after {label(best).lower()}",
+                          narrate.fmt(chosen.source_metric, metric),
+                          delta=None if before is None else
+                          signed(chosen.source_metric - before, metric) + " vs the source model")
+    st.markdown("**" + narrate.describe_result(result) + "**")
+
+
+def chart(fig, key: str) -> None:
+    st.plotly_chart(fig, key=key, config=CHART_CONFIG)
+
+
+def source_vs_target_section(demo: str, result: RunResult) -> None:
+    st.subheader("Source vs target")
+    left, right = st.columns([3, 2])
+    with left:
+        chart(plots.source_vs_target(result), "source_vs_target_chart")
+    with right:
+        st.markdown("**The numbers** (test sets of both tasks)")
+        st.dataframe(exports.results_table(result), hide_index=True, key="results_table")
+    st.markdown(narrate.describe_source_vs_target(result))
+    if any(s.history.get("step") for s in result.strategies):
+        chart(plots.training_curves(result), "training_curves_chart")
+        st.markdown(narrate.describe_history(result))
+
+
+SWEEP_TEXT = {
+    "n_target": ("Data efficiency: how many target labels does transfer save?",
+                 "Run the data-efficiency sweep", "labelled target samples"),
+    "gap": ("Gap: when does transfer hurt?", "Run the gap sweep", "gap"),
+}
+
+
+def sweep_section(demo: str, module, config, over: str):
+    """A sweep of `over` on a button; once run for these settings it stays on screen.
+
+    Returns (values, seeds) when the sweep is shown, for the notebook; else None.
+    """
+    title, button, words = SWEEP_TEXT[over]
+    st.subheader(title)
+    values, seeds = sweep_values(module, config, over), st.session_state["sweep_seeds"]
+    fields = {k: v for k, v in config.to_dict().items() if k != over}
+    work = repr((demo, over, values, seeds, sorted(fields.items())))
+    if work not in st.session_state.get("_tl_asked", ()):
+        st.caption(f"Runs every strategy for {words} = {', '.join(f'{v:g}' for v in values)}, "
+                   f"{seeds} seed{'s' if seeds > 1 else ''} each ({len(values) * seeds} runs).")
+    if not controls.requested(work, button, key=f"run_{over}_sweep"):
+        return None
+    table = cached.sweep(demo, over, tuple(values), seeds, fields)
+    if over == "n_target":
+        chart(plots.data_efficiency(table), "efficiency_chart")
+        st.markdown(narrate.describe_data_efficiency(table))
+    else:
+        chart(plots.gap_curve(table), "gap_chart")
+        st.markdown(narrate.describe_gap_curve(table))
+    return values, seeds
+
+
+def model_section(demo: str, module, result: RunResult) -> None:
+    st.subheader("Inside the models")
+    chart(module.model_figure(result), "model_chart")
+    if hasattr(module, "describe_model"):
+        st.markdown(module.describe_model(result))
+    else:
+        st.markdown(best_and_worst(result))
+    if hasattr(module, "confusion_figure"):
+        chart(module.confusion_figure(result), "confusion_chart")
+
+
+def best_and_worst(result: RunResult) -> str:
+    metric = result.metric_name
+    ranked = sorted(result.strategies, key=lambda s: s.target_metric)
+    best, worst = ranked[-1], ranked[0]
+    if best is worst:
+        return ""
+    return (f"Best on the target: {label(best.strategy).lower()} ({metric} "
+            f"{narrate.fmt(best.target_metric, metric)}); worst: {label(worst.strategy).lower()} "
+            f"({narrate.fmt(worst.target_metric, metric)}).")
+
+
+# ----------------------------------------------------------------------------------------------
+# Share, export, reproduce
+
+
+def share_link(query: dict[str, str]) -> str:
+    """The link of this experiment: absolute when the browser's address is known, else relative."""
+    url = getattr(st.context, "url", None)
+    base = url.split("?")[0] if url else ""
+    return f"{base}?{urlencode(query)}"
+
+
+def take_away(page: DemoPage, module, config, result: RunResult, sweeps: dict) -> None:
+    st.subheader("Share, export, reproduce")
+    specs = controls.controls_of(module.Config) + [SWEEP_SEEDS]
+    query = {s.name: controls.to_text(controls.value_of(s)) for s in specs}
+    with st.expander("Share this experiment", icon=":material/share:"):
+        st.markdown("Send this link: it opens this page with every control as it is now "
+                    "(same seed, same numbers). The address bar holds the same link.")
+        st.code(share_link(query), language=None, wrap_lines=True)
+    with st.expander("Export", icon=":material/download:"):
+        export_buttons(page, module, config, result)
+    with st.expander("Reproduce in a notebook", icon=":material/code:"):
+        cells = exports.reproduce_cells(page.demo, config.to_dict(), sweeps,
+                                        confusion=hasattr(module, "confusion_figure"))
+        st.markdown("These lines of Python rerun exactly this experiment and draw its charts "
+                    "(`pip install` this repository, or run them from its folder).")
+        st.code("\n\n".join(cells), language="python")
+        notebook = exports.notebook_bytes(f"Transfer Lab: {page.title}", what_it_shows(page, result),
+                                          cells)
+        st.download_button("Download as a Jupyter notebook", notebook, key="download_notebook",
+                           file_name=f"transfer_lab_{page.demo}.ipynb",
+                           mime="application/x-ipynb+json", icon=":material/download:")
+
+
+def what_it_shows(page: DemoPage, result: RunResult) -> str:
+    return (f"{page.lesson}\n\nThis notebook reruns the experiment of the {page.title} page with "
+            f"every setting as it was (seed {result.config['seed']}). On the page: "
+            f"{narrate.describe_result(result)}")
+
+
+def export_buttons(page: DemoPage, module, config, result: RunResult) -> None:
+    name = f"transfer_lab_{page.demo}_seed{config.seed}"
+    left, right = st.columns(2)
+    left.download_button("Results as CSV", exports.csv_bytes(result), file_name=f"{name}.csv",
+                         mime="text/csv", key="download_csv")
+    right.download_button("Results as JSON (config + metrics + history)", exports.json_bytes(result),
+                          file_name=f"{name}.json", mime="application/json", key="download_json")
+    st.markdown("Each chart as a standalone HTML file (opens offline in any browser):")
+    charts = {"samples": lambda: cached.samples_figure(page.demo, config.to_dict()),
+              "source_vs_target": lambda: plots.source_vs_target(result),
+              "training_curves": lambda: plots.training_curves(result),
+              "model": lambda: module.model_figure(result)}
+    columns = st.columns(len(charts))
+    for column, (chart_name, make) in zip(columns, charts.items()):
+        column.download_button(chart_name.replace("_", " "), lambda make=make: exports.chart_html(make()),
+                               file_name=f"{name}_{chart_name}.html", mime="text/html",
+                               key=f"download_{chart_name}_html")
+    weights = getattr(module, "target_weights", None)
+    if weights is not None:  # a torch demo: the trained target model, on request
+        st.download_button("Trained target model weights (safetensors)",
+                           lambda: weights(config, narrate.best_transfer(result) or BASELINE),
+                           file_name=f"{name}_target.safetensors", mime="application/octet-stream",
+                           key="download_weights")

@@ -1,0 +1,121 @@
+"""What a page offers to take away: result tables, CSV, JSON, chart HTML, a notebook.
+
+The notebook's code is the few `tl_core` lines that reproduce the run on screen, every setting
+written out, so it gives the same numbers wherever it runs (same config and seed, same numbers).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import nbformat
+import pandas as pd
+import plotly.graph_objects as go
+
+from tl_core.result import RunResult
+from tl_core.strategies import BASELINE, label
+
+
+def results_table(result: RunResult) -> pd.DataFrame:
+    """One row per strategy: its source and target metric, the gain over scratch, the losses."""
+    metric, loss = result.metric_name, result.loss_name
+    rows = [{"strategy": label(s.strategy), f"source {metric}": s.source_metric,
+             f"target {metric}": s.target_metric,
+             "target gain over scratch": result.gain(s.strategy) if BASELINE in result.names() else None,
+             f"source {loss}": s.source_loss, f"target {loss}": s.target_loss}
+            for s in result.strategies]
+    return pd.DataFrame(rows)
+
+
+def csv_bytes(result: RunResult) -> bytes:
+    """The results table with the run's settings as leading columns (one row per strategy)."""
+    rows = [{"demo": result.demo, **{k: _cell(v) for k, v in result.config.items()},
+             "strategy": s.strategy, "metric": result.metric_name, "source_metric": s.source_metric,
+             "target_metric": s.target_metric,
+             "gain": result.gain(s.strategy) if BASELINE in result.names() else None,
+             "loss": result.loss_name, "source_loss": s.source_loss, "target_loss": s.target_loss}
+            for s in result.strategies]
+    return pd.DataFrame(rows).to_csv(index=False).encode()
+
+
+def json_bytes(result: RunResult) -> bytes:
+    """The whole result, config and per-epoch history included (`RunResult.from_json` reads it)."""
+    return result.to_json(indent=2).encode()
+
+
+def chart_html(fig: go.Figure) -> bytes:
+    """A chart as one HTML file that opens anywhere, offline too (plotly.js inside, ~5 MB)."""
+    return fig.to_html(include_plotlyjs=True, full_html=True).encode()
+
+
+def _cell(value: Any) -> Any:
+    return ";".join(value) if isinstance(value, (list, tuple)) else value
+
+
+# ----------------------------------------------------------------------------------------------
+# Reproduce in a notebook
+
+
+def config_code(demo: str, config: dict[str, Any]) -> str:
+    """`config = tl_core.make_config(...)` with every setting written out (the device left to auto)."""
+    lines = [f"    {name}={_literal(value)}," for name, value in config.items() if name != "device"]
+    return "config = tl_core.make_config(\n    " + repr(demo) + ",\n" + "\n".join(lines) + "\n)"
+
+
+def _literal(value: Any) -> str:
+    return repr(tuple(value)) if isinstance(value, list) else repr(value)
+
+
+def sweep_code(demo: str, name: str, over: str, values: Sequence[Any], seeds: int) -> str:
+    """A sweep around the config, as the page runs it."""
+    return (f"{name} = tl_core.sweep({demo!r}, over={over!r}, values={list(values)!r}, seeds={seeds},\n"
+            f"                       **config.to_dict())")
+
+
+def reproduce_cells(demo: str, config: dict[str, Any],
+                    sweeps: dict[str, tuple[Sequence[Any], int]] | None = None,
+                    confusion: bool = False) -> list[str]:
+    """The code cells that reproduce a demo page: the run, its table and charts, and the sweeps.
+
+    `sweeps` maps "n_target" and/or "gap" to (values, seeds) for the sweeps the page has shown.
+    """
+    cells = [
+        "import tl_core\nfrom tl_core import narrate, plots\n\n"
+        f"demo = tl_core.get_demo({demo!r})\n" + config_code(demo, config) + "\n"
+        f"result = tl_core.run({demo!r}, config=config)\n"
+        "print(narrate.describe_result(result))",
+        "for s in result.strategies:\n"
+        "    print(f\"{s.strategy:20} source {result.metric_name} {s.source_metric:.3f}   \"\n"
+        "          f\"target {result.metric_name} {s.target_metric:.3f}\")",
+        "demo.samples_figure(config).show()",
+        "plots.source_vs_target(result).show()\nprint(narrate.describe_source_vs_target(result))",
+        "plots.training_curves(result).show()\nprint(narrate.describe_history(result))",
+        "demo.model_figure(result).show()" + ("\ndemo.confusion_figure(result).show()" if confusion else ""),
+    ]
+    sweeps = sweeps or {}
+    if "n_target" in sweeps:
+        values, seeds = sweeps["n_target"]
+        cells.append(sweep_code(demo, "efficiency", "n_target", values, seeds) + "\n"
+                     "plots.data_efficiency(efficiency).show()\n"
+                     "print(narrate.describe_data_efficiency(efficiency))")
+    if "gap" in sweeps:
+        values, seeds = sweeps["gap"]
+        cells.append(sweep_code(demo, "gaps", "gap", values, seeds) + "\n"
+                     "plots.gap_curve(gaps).show()\nprint(narrate.describe_gap_curve(gaps))")
+    return cells
+
+
+def notebook_bytes(title: str, what_it_shows: str, cells: list[str]) -> bytes:
+    """A Jupyter notebook: one Markdown cell saying what the experiment shows, then the code, no outputs."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\n{what_it_shows}")]
+    notebook.cells += [nbformat.v4.new_code_cell(code) for code in cells]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.validate(notebook)
+    return nbformat.writes(notebook).encode()
+
+
+def code_of_notebook(data: bytes) -> list[str]:
+    """The code cells of a notebook (for tests, and for anyone checking a download)."""
+    notebook = nbformat.reads(data.decode(), as_version=4)
+    return [cell.source for cell in notebook.cells if cell.cell_type == "code"]
