@@ -42,7 +42,10 @@ Strategies (every model is a line w·x + b = 0; positive scores mean class 1)
   mean μ_t onto the source mean μ_s), then apply the source model. It uses the target *inputs*
   (the unlabelled target pool) and no target label. Because the map is affine, the result is a
   line on the raw target inputs too: `params` holds that line. On source inputs nothing is
-  re-coloured, so its source accuracy is the source model's.
+  re-coloured, so its source accuracy is the source model's. CORAL assumes only the inputs
+  moved: it undoes ``shift`` but not a turned boundary, and on breast_cancer it does worse than
+  the source model, because there the class balance moved too (more malignant, larger tumours
+  in the target), and pulling the target mean onto the source's drags the boundary the wrong way.
 
 Metric: accuracy on each domain's held-out test set, log-loss beside it (sklearn.metrics).
 """
