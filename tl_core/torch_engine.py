@@ -88,6 +88,7 @@ from tl_core.result import StrategyResult
 
 Progress = Callable[[float, str], None] | None
 MakeModel = Callable[[int], nn.Module]
+Inspect = Callable[[nn.Module], dict] | None  # trained model -> plain data added to extras
 
 TRANSFER_STRATEGIES = ("scratch", "source_only", "feature_extraction", "partial_fine_tune",
                        "fine_tune", "regularized", "joint")
@@ -114,11 +115,11 @@ class Domain:
     @classmethod
     def from_arrays(cls, x_train, y_train, x_test, y_test, classes, device: str = "cpu") -> "Domain":
         """Make a domain from numpy arrays (or tensors), moved to `device` once."""
-        def floats(a):
-            return torch.as_tensor(np.asarray(a, dtype=np.float32)).to(device)
+        def floats(a):  # torch.tensor copies, so cached read-only arrays are fine
+            return torch.tensor(np.asarray(a, dtype=np.float32), device=device)
 
         def labels(a):
-            return torch.as_tensor(np.asarray(a, dtype=np.int64)).to(device)
+            return torch.tensor(np.asarray(a, dtype=np.int64), device=device)
 
         return cls(floats(x_train), labels(y_train), floats(x_test), labels(y_test), tuple(classes))
 
@@ -332,10 +333,13 @@ def _target_extras(predicted: np.ndarray, target: Domain) -> dict:
 
 
 def _result(strategy: str, history: dict, predicted: np.ndarray, target: Domain,
-            wall_time: float) -> StrategyResult:
+            wall_time: float, twin: _Twin, inspect: Inspect) -> StrategyResult:
     last = {key: values[-1] for key, values in history.items() if key != "step"}
+    extras = _target_extras(predicted, target)
+    if inspect:
+        extras.update(inspect(twin.model))
     return StrategyResult(strategy=strategy, history=history, wall_time=wall_time,
-                          extras=_target_extras(predicted, target), **last)
+                          extras=extras, **last)
 
 
 @torch.inference_mode()
@@ -413,20 +417,26 @@ def _fit(twin: _Twin, plan: _Plan, source: Domain, target: Domain, settings: Tra
     return history
 
 
-def _source_only(source_model: nn.Module, source: Domain, target: Domain) -> StrategyResult:
+def _source_only(source_model: nn.Module, source: Domain, target: Domain,
+                 inspect: Inspect = None) -> StrategyResult:
     start = time.perf_counter()
     twin = _Twin(source_model, None)
     scores = _measure(twin, source, target)
+    extras = _target_extras(_predict(twin, target), target)
+    if inspect:
+        extras.update(inspect(source_model))
     return StrategyResult(strategy="source_only", wall_time=time.perf_counter() - start,
-                          extras=_target_extras(_predict(twin, target), target), **scores)
+                          extras=extras, **scores)
 
 
 def run_strategies(strategies: Sequence[str], source_model: nn.Module, make_model: MakeModel,
                    source: Domain, target: Domain, settings: TransferSettings, seed: int,
-                   progress: Progress = None) -> list[StrategyResult]:
+                   progress: Progress = None, inspect: Inspect = None) -> list[StrategyResult]:
     """Carry `source_model` to `target` with each strategy, one after another, in the given order.
 
     `source_only` is left out when the classes differ (the source head cannot name them).
+    `inspect(model)`, when given, is called with each strategy's trained model (blocks + target
+    head) and what it returns (plain data) is added to that strategy's extras.
     """
     shared = same_classes(source, target)
     names = [s for s in strategies if shared or s != "source_only"]
@@ -436,14 +446,14 @@ def run_strategies(strategies: Sequence[str], source_model: nn.Module, make_mode
         if progress:
             progress(i / len(names), f"training {name}")
         if name == "source_only":
-            results.append(_source_only(source_model, source, target))
+            results.append(_source_only(source_model, source, target, inspect))
             continue
         start = time.perf_counter()
         plan = _plan(name, settings, block_names, shared)
         twin = _build_twin(plan, source_model, make_model, target, seed)
         history = _fit(twin, plan, source, target, settings, seed)
         results.append(_result(name, history, _predict(twin, target), target,
-                               time.perf_counter() - start))
+                               time.perf_counter() - start, twin, inspect))
     if progress:
         progress(1.0, "done")
     return results
@@ -578,7 +588,8 @@ def _measure_group(base: _Twin, params: dict, sources: _Pool, targets: _Pool, n_
     return out
 
 
-def _fit_group(members: list[_Member], progress: Callable[[float], None]) -> list[StrategyResult]:
+def _fit_group(members: list[_Member], progress: Callable[[float], None],
+               inspect: Inspect = None) -> list[StrategyResult]:
     """Train a group of like members together: _fit for all of them at once, with vmap."""
     from torch.func import grad, vmap
 
@@ -645,20 +656,20 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None]) -> lis
         record(epoch, scores)
         progress(epoch / settings.epochs)
     predicted = scores["predicted"].cpu().numpy() if settings.epochs else measure()["predicted"].cpu().numpy()
-    wall_time = (time.perf_counter() - start) / len(members)
-    results = [_result(m.plan.strategy, h, predicted[i], m.target, wall_time)
-               for i, (m, h) in enumerate(zip(members, histories))]
-    # Give the trained weights back to each member's model, so callers can inspect them.
+    # Give the trained weights back to each member's model, for `inspect`.
     for i, m in enumerate(members):
         with torch.no_grad():
             for n, p in m.twin.named_parameters():
                 p.copy_(stacked[n][i])
+    wall_time = (time.perf_counter() - start) / len(members)
+    results = [_result(m.plan.strategy, h, predicted[i], m.target, wall_time, m.twin, inspect)
+               for i, (m, h) in enumerate(zip(members, histories))]
     restore = sorted(range(len(order)), key=lambda i: order[i])
     return [results[i] for i in restore]
 
 
-def run_many(jobs: Sequence[TransferJob], progress: Progress = None,
-             batched: bool = True) -> list[list[StrategyResult]]:
+def run_many(jobs: Sequence[TransferJob], progress: Progress = None, batched: bool = True,
+             inspect: Inspect = None) -> list[list[StrategyResult]]:
     """run_strategies for every job, with like target models trained together.
 
     Returns one list of StrategyResult per job, in the job's strategy order. Models of the same
@@ -670,7 +681,7 @@ def run_many(jobs: Sequence[TransferJob], progress: Progress = None,
         out = []
         for j, job in enumerate(jobs):
             out.append(run_strategies(job.strategies, job.source_model, job.make_model, job.source,
-                                      job.target, job.settings, job.seed))
+                                      job.target, job.settings, job.seed, inspect=inspect))
             if progress:
                 progress((j + 1) / len(jobs), f"run {j + 1} of {len(jobs)}")
         return out
@@ -683,7 +694,7 @@ def run_many(jobs: Sequence[TransferJob], progress: Progress = None,
         block_names = list(job.source_model.blocks.keys())
         for i, name in enumerate(names):
             if name == "source_only":
-                slots[j][i] = _source_only(job.source_model, job.source, job.target)
+                slots[j][i] = _source_only(job.source_model, job.source, job.target, inspect)
                 continue
             plan = _plan(name, job.settings, block_names, shared)
             twin = _build_twin(plan, job.source_model, job.make_model, job.target, job.seed)
@@ -694,7 +705,7 @@ def run_many(jobs: Sequence[TransferJob], progress: Progress = None,
         def report(fraction, done=done, size=len(group)):
             if progress:
                 progress((done + fraction * size) / total, f"training {size} models together")
-        results = _fit_group([m for _, _, m in group], report)
+        results = _fit_group([m for _, _, m in group], report, inspect)
         for (j, i, _), result in zip(group, results):
             slots[j][i] = result
         done += len(group)

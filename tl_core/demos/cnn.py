@@ -1,0 +1,211 @@
+"""The CNN demo: a small convolutional net carried from one kind of digit to another.
+
+Scenarios (``scenario``):
+
+- ``sim2real``: source = printed digits rendered from the fonts matplotlib ships (random
+  rotation, slant, width, pen and a slight warp); target = sklearn's handwritten digits, the same
+  ten classes. A net trained on fonts reads handwriting only so-so; a few handwritten labels
+  fix that far faster than training from scratch.
+- ``new_classes``: source = handwritten 0-4, target = handwritten 5-9: new classes, so the
+  strategies get a new head (and ``source_only`` is left out: the source head cannot name them).
+- ``shift``: source = handwritten digits; target = other handwritten digits rotated, blurred,
+  partly inverted and noisy, with strength ``gap``.
+
+Images are sklearn's 8x8 digits (values 0..16, scaled to 0..1 for the net). The net has three
+named blocks, "conv1" and "conv2" (3x3 convolutions of stride 2: 8x8 -> 4x4 -> 2x2) and "fc"
+(a dense layer), then the classifier ``head``. Training and the strategies are those of
+:mod:`tl_core.torch_engine`; the source model is cached per (scenario, seed, source settings,
+device) and never changed by a strategy.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, ClassVar, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from tl_core import torch_engine as engine
+from tl_core.config import DemoConfig, device_field, param, seed_field
+from tl_core.demos import cnn_data
+from tl_core.result import RunResult
+from tl_core.runtime import pick_device
+
+STRATEGIES = ("scratch", "source_only", "feature_extraction", "partial_fine_tune", "fine_tune",
+              "regularized", "joint")
+METRIC = "accuracy"
+LOSS = "cross-entropy"
+SCENARIOS = cnn_data.SCENARIOS
+SOURCE_LR = 3e-3         # Adam learning rate of source training
+BATCH_SIZE = 64          # minibatch size, source and target
+N_FILTERS = 16           # first-layer filters, shown by model_figure
+
+Progress = Callable[[float, str], None] | None
+
+
+@dataclass(frozen=True)
+class Config(DemoConfig):
+    """Settings of one CNN experiment; every field has a range a slider can offer."""
+
+    demo: ClassVar[str] = "cnn"
+
+    scenario: str = param("sim2real", "source to target: printed to handwritten digits (sim2real), "
+                          "digits 0-4 to 5-9 (new_classes), or digits to transformed digits (shift)",
+                          choices=SCENARIOS)
+    gap: float = param(0.5, "shift scenario: how strongly target digits are rotated, blurred, "
+                       "inverted and noised (0 = unchanged); the other scenarios ignore it",
+                       low=0.0, high=1.0)
+    n_target: int = param(2, "labelled target digits per class", low=1, high=40)
+    lam: float = param(0.1, "λ of regularized transfer: how hard the weights are pulled back "
+                       "to the source weights", low=0.0, high=1000.0, log=True)
+    epochs: int = param(20, "passes over the labelled target digits", low=1, high=200)
+    lr: float = param(1e-2, "learning rate (Adam) of target training", low=1e-4, high=0.1, log=True)
+    seed: int = seed_field()
+    device: str = device_field()
+    strategies: tuple = param(STRATEGIES, "strategies to compare (scratch always runs)",
+                              choices=STRATEGIES)
+    partial_blocks: int = param(1, "partial fine-tune: how many leading blocks stay frozen",
+                                low=1, high=3)
+    backbone_lr_scale: float = param(1.0, "fine-tune: learning rate of the transferred blocks, "
+                                     "as a fraction of lr (0 = frozen)", low=0.0, high=1.0)
+    target_weight: float = param(1.0, "joint training: weight w of the target loss in "
+                                 "L_source + w·L_target", low=0.1, high=10.0, log=True)
+    n_source: int = param(2000, "sim2real: how many printed digits the source model learns from",
+                          low=200, high=10000)
+    source_epochs: int = param(10, "passes over the source digits", low=1, high=50)
+
+
+class SmallCNN(nn.Module):
+    """Conv(1→16, 3x3, stride 2) → ReLU → Conv(16→32, 3x3, stride 2) → ReLU → Linear(128→128) →
+    ReLU, then a linear head to the classes. Input: [N, 1, 8, 8] ink in 0..1."""
+
+    def __init__(self, n_classes: int):
+        super().__init__()
+        self.blocks = nn.ModuleDict({
+            "conv1": nn.Sequential(nn.Conv2d(1, N_FILTERS, 3, stride=2, padding=1), nn.ReLU()),
+            "conv2": nn.Sequential(nn.Conv2d(N_FILTERS, 32, 3, stride=2, padding=1), nn.ReLU()),
+            "fc": nn.Sequential(nn.Flatten(), nn.Linear(32 * 2 * 2, 128), nn.ReLU()),
+        })
+        self.head = nn.Linear(128, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks.values():
+            x = block(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+# ----------------------------------------------------------------------------------------- data
+def _as_input(images: np.ndarray) -> np.ndarray:
+    """[N, 8, 8] values 0..16 -> the net's [N, 1, 8, 8] ink in 0..1."""
+    return np.asarray(images, dtype=np.float32)[:, None] / 16.0
+
+
+def _domain(digits: cnn_data.Digits, device: str, train: np.ndarray | None = None) -> engine.Domain:
+    rows = slice(None) if train is None else train
+    return engine.Domain.from_arrays(_as_input(digits.x_train[rows]), digits.y_train[rows],
+                                     _as_input(digits.x_test), digits.y_test, digits.classes, device)
+
+
+def source_settings(config: Config) -> engine.SourceSettings:
+    return engine.SourceSettings(epochs=config.source_epochs, lr=SOURCE_LR, batch_size=BATCH_SIZE)
+
+
+def transfer_settings(config: Config) -> engine.TransferSettings:
+    return engine.TransferSettings(epochs=config.epochs, lr=config.lr, batch_size=BATCH_SIZE,
+                                   lam=config.lam, partial_blocks=config.partial_blocks,
+                                   backbone_lr_scale=config.backbone_lr_scale,
+                                   target_weight=config.target_weight)
+
+
+def _source_key(config: Config) -> tuple:
+    """What the source model depends on (the app may cache on it too)."""
+    n_source = config.n_source if config.scenario == "sim2real" else 0
+    return (config.scenario, n_source, config.source_epochs, config.seed, pick_device(config.device))
+
+
+@lru_cache(maxsize=8)
+def _trained_source(scenario: str, n_source: int, source_epochs: int, seed: int,
+                    device: str) -> tuple[nn.Module, engine.Domain]:
+    digits = cnn_data.source_digits(scenario, max(n_source, 1), seed)
+    source = _domain(digits, device)
+    settings = engine.SourceSettings(epochs=source_epochs, lr=SOURCE_LR, batch_size=BATCH_SIZE)
+    return engine.train_source(SmallCNN, source, settings, seed), source
+
+
+def source_model(config: Config) -> tuple[nn.Module, engine.Domain]:
+    """The trained source model and the source domain, cached (a few at a time): never mutate
+    the model. The same (scenario, seed, source settings, device) gives the same model."""
+    return _trained_source(*_source_key(config))
+
+
+def target_domain(config: Config) -> engine.Domain:
+    """The target domain: `n_target` labelled digits per class and the whole target test set."""
+    digits = cnn_data.target_digits(config.scenario, config.gap, config.seed)
+    labelled = cnn_data.labelled_subset(digits.y_train, config.n_target, config.seed)
+    return _domain(digits, pick_device(config.device), labelled)
+
+
+def _inspect(model: nn.Module) -> dict[str, Any]:
+    """What model_figure needs of a trained model: its first-layer filters, as plain lists."""
+    return {"filters": model.blocks["conv1"][0].weight.detach()[:, 0].cpu().tolist()}
+
+
+def _job(config: Config) -> engine.TransferJob:
+    model, source = source_model(config)
+    return engine.TransferJob(strategies=_strategies(config), source_model=model,
+                              make_model=SmallCNN, source=source, target=target_domain(config),
+                              settings=transfer_settings(config), seed=config.seed)
+
+
+def _strategies(config: Config) -> list[str]:
+    from tl_core.strategies import with_baseline
+
+    return with_baseline(config.strategies)
+
+
+def _run_result(config: Config, job: engine.TransferJob, results: list, wall_time: float) -> RunResult:
+    source_scores = engine.evaluate(job.source_model, job.source)
+    extras = {"source_model_accuracy": source_scores["accuracy"],
+              "source_classes": list(job.source.classes), "target_classes": list(job.target.classes),
+              "source_filters": _inspect(job.source_model)["filters"],
+              "n_target_train": job.target.n_train, "device": str(job.target.device)}
+    return RunResult(demo="cnn", config=config.to_dict(), metric_name=METRIC, loss_name=LOSS,
+                     strategies=results, extras=extras, wall_time=wall_time)
+
+
+# ------------------------------------------------------------------------------------------ run
+def run(config: Config | None = None, progress: Progress = None) -> RunResult:
+    """Train (or fetch) the source model, then carry it to the target with each strategy."""
+    config = config or Config()
+    start = time.perf_counter()
+    if progress:
+        progress(0.0, "training the source model")
+    job = _job(config)
+    results = engine.run_strategies(job.strategies, job.source_model, job.make_model, job.source,
+                                    job.target, job.settings, job.seed, progress=progress,
+                                    inspect=_inspect)
+    return _run_result(config, job, results, time.perf_counter() - start)
+
+
+def run_many(configs: Sequence[Config], progress: Progress = None) -> list[RunResult]:
+    """`run` for each config, with the target models of all of them trained together (batched
+    with torch.func.vmap); equal to running them one by one up to float rounding."""
+    start = time.perf_counter()
+    jobs = []
+    for i, config in enumerate(configs):
+        if progress:
+            progress(0.2 * i / max(len(configs), 1), "preparing source models and data")
+        jobs.append(_job(config))
+    def report(fraction: float, message: str) -> None:
+        if progress:
+            progress(0.2 + 0.8 * fraction, message)
+    many = engine.run_many(jobs, progress=report, inspect=_inspect)
+    wall_time = (time.perf_counter() - start) / max(len(configs), 1)
+    return [_run_result(c, j, r, wall_time) for c, j, r in zip(configs, jobs, many)]
