@@ -1,0 +1,116 @@
+"""Regularized transfer for linear regression, as a scikit-learn estimator.
+
+The target model is the least-squares fit to the few target samples, pulled toward the source
+model's coefficients by a penalty of strength λ (``lam``):
+
+    w, b = argmin  ‖X w + b − y‖²  +  λ ‖w − w_source‖²  +  λ (b − b_source)²
+
+The first term is the *sum* of squared errors, so λ counts like λ extra samples that agree with
+the source model: with 5 target samples, λ = 5 gives the source as much say as the data.
+
+- λ = 0 is ordinary least squares on the target alone (training from scratch);
+- λ → ∞ gives back the source model exactly (the source model applied as it is).
+- With no source coefficients (``coef_source=None``) the pull is toward zero: ridge regression.
+- The intercept is pulled toward ``intercept_source`` when one is given (as ADAPT's
+  RegularTransferLR does, so a large λ returns the source *line*, not only its slope). When it is
+  None the intercept is left free, as in scikit-learn's ``Ridge``: then ``coef_source=None``
+  gives exactly ``Ridge(alpha=lam)``.
+
+Relation to ADAPT: ``adapt.parameter_based.RegularTransferLR(lambda_=μ)`` solves the same
+problem with ``scipy.sparse.linalg.lsqr(X, y, damp=μ, x0=β_source)``, whose damping enters the
+objective squared (‖Xβ − y‖² + μ²‖β − β_source‖²). So its ``lambda_ = μ`` is our ``lam = μ²``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+class RegularTransferRegressor(RegressorMixin, BaseEstimator):
+    """Least squares pulled toward a source model: argmin ‖Xw + b − y‖² + λ‖(w, b) − (w_s, b_s)‖².
+
+    Parameters
+    ----------
+    coef_source : array-like of shape (n_features,) or None, default=None
+        The source model's coefficients w_s. None pulls toward zero (ridge regression).
+    intercept_source : float or None, default=None
+        The source model's intercept b_s. A number pulls the intercept toward it with the same λ;
+        None leaves the intercept free (unpenalized, as in ``Ridge``). Ignored without an intercept.
+    lam : float, default=1.0
+        λ ≥ 0, the strength of the pull. 0 gives ordinary least squares.
+    fit_intercept : bool, default=True
+        Whether to fit an intercept b (else b = 0).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    n_features_in_ : int
+    """
+
+    def __init__(self, coef_source=None, intercept_source=None, lam=1.0, fit_intercept=True):
+        self.coef_source = coef_source
+        self.intercept_source = intercept_source
+        self.lam = lam
+        self.fit_intercept = fit_intercept
+
+    def fit(self, X, y):
+        """Solve the normal equations for the change δ = θ − θ_s from the source model.
+
+        With A = [X, 1] (or X without an intercept) and r = y − A θ_s, what the source model leaves
+        unexplained, the objective is ‖A δ − r‖² + λ‖δ‖², so (AᵀA + λI) δ = Aᵀ r. A free
+        intercept is first removed by centring X and r, as scikit-learn's Ridge does. Solving for
+        the change keeps a huge λ exact: the answer is then θ_s plus a tiny δ.
+        """
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+        lam = self._checked_lam()
+        coef_source = self._source_coefs(X.shape[1])
+        pull_intercept = self.fit_intercept and self.intercept_source is not None
+        intercept_source = float(self.intercept_source) if pull_intercept else 0.0
+        residual = y - X @ coef_source - intercept_source
+        if pull_intercept:
+            change = _ridge_change(np.hstack([X, np.ones((len(y), 1))]), residual, lam)
+            coef_change, intercept = change[:-1], intercept_source + change[-1]
+        elif self.fit_intercept:  # free intercept: it absorbs the means
+            x_mean, residual_mean = X.mean(axis=0), residual.mean()
+            coef_change = _ridge_change(X - x_mean, residual - residual_mean, lam)
+            intercept = residual_mean - x_mean @ coef_change
+        else:
+            coef_change, intercept = _ridge_change(X, residual, lam), 0.0
+        self.coef_ = coef_source + coef_change
+        self.intercept_ = float(intercept)
+        return self
+
+    def predict(self, X):
+        """X w + b."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return X @ self.coef_ + self.intercept_
+
+    def _checked_lam(self) -> float:
+        lam = self.lam
+        if isinstance(lam, bool) or not isinstance(lam, (int, float, np.number)) \
+                or not np.isfinite(lam) or lam < 0:
+            raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+        return float(lam)
+
+    def _source_coefs(self, n_features: int) -> np.ndarray:
+        if self.coef_source is None:
+            return np.zeros(n_features)
+        coef_source = np.asarray(self.coef_source, dtype=np.float64).ravel()
+        if coef_source.shape[0] != n_features:
+            raise ValueError(f"coef_source must have one value per feature ({n_features}), "
+                             f"got {coef_source.shape[0]}")
+        return coef_source
+
+
+def _ridge_change(A: np.ndarray, residual: np.ndarray, lam: float) -> np.ndarray:
+    """δ solving the normal equations (AᵀA + λI) δ = Aᵀ residual.
+
+    lstsq rather than solve: with λ = 0 and fewer samples than unknowns AᵀA is singular, and
+    lstsq then gives the smallest change, i.e. the fit closest to the source (or to zero).
+    """
+    lhs = A.T @ A + lam * np.eye(A.shape[1])
+    return np.linalg.lstsq(lhs, A.T @ residual, rcond=None)[0]
