@@ -10,7 +10,8 @@
 from tl_core import plots
 from tl_core.api import make_config, run, summarize, sweep
 from tl_core.demos import available_demos, get_demo
+from tl_core.estimators import RegularTransferClassifier, RegularTransferRegressor
 from tl_core.result import RunResult, StrategyResult
 
 __all__ = ["run", "sweep", "summarize", "make_config", "plots", "available_demos", "get_demo",
-           "RunResult", "StrategyResult"]
+           "RunResult", "StrategyResult", "RegularTransferRegressor", "RegularTransferClassifier"]
