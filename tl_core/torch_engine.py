@@ -478,8 +478,7 @@ def _group_key(m: _Member) -> tuple:
     structure = tuple((n, tuple(p.shape), p.requires_grad) for n, p in m.twin.named_parameters())
     plan = replace(m.plan, lam=0.0, lr_scale_blocks=1.0)
     return (plan, structure, m.settings.epochs, m.settings.batch_size, str(m.target.device),
-            tuple(m.target.x_train.shape[1:]), tuple(m.target.x_test.shape),
-            tuple(m.source.x_test.shape), tuple(m.source.x_train.shape[1:]))
+            tuple(m.target.x_train.shape[1:]), tuple(m.source.x_train.shape[1:]))
 
 
 class _Pool:
@@ -569,23 +568,22 @@ def _adam_step(params, grads, exp_avg, exp_avg_sq, step, lrs, k):
 
 
 @torch.inference_mode()
-def _measure_group(base: _Twin, params: dict, sources: _Pool, targets: _Pool, n_source: int,
-                   n_target: int, source_y: _Pool, target_y: _Pool):
-    """Per-member scores on their own source and target test sets: four [M] tensors, predictions."""
-    from torch.func import functional_call, vmap
+def _measure_group(base: _Twin, stacked: dict, members: list[_Member]) -> dict[str, torch.Tensor]:
+    """Each member's scores on its own source and target test sets ([M] tensors) and its target
+    predictions ([M, N]). A plain loop over members: evaluation is compute-bound, and on the CPU
+    vmap's grouped convolutions are slower than one model at a time."""
+    from torch.func import functional_call
 
-    count = next(iter(params.values())).shape[0]
-    def rows(n):
-        return torch.arange(n, device=sources.data.device).expand(count, n)
-    out = {}
-    for domain, pool, labels, n, head in (("source", sources, source_y, n_source, "source"),
-                                          ("target", targets, target_y, n_target, "target")):
-        x, y = pool.take(rows(n)), labels.take(rows(n))
-        logits = vmap(lambda p, xi: functional_call(base, p, (xi,), {"head": head}))(params, x)
-        out[f"{domain}_metric"], out[f"{domain}_loss"] = _scores(logits, y)
-        if domain == "target":
-            out["predicted"] = logits.argmax(-1)
-    return out
+    columns: dict[str, list] = {}
+    for i, m in enumerate(members):
+        params = {n: t[i] for n, t in stacked.items()}
+        for domain, data, head in (("source", m.source, "source"), ("target", m.target, "target")):
+            logits = functional_call(base, params, (data.x_test,), {"head": head})
+            accuracy, loss = _scores(logits, data.y_test)
+            columns.setdefault(f"{domain}_metric", []).append(accuracy)
+            columns.setdefault(f"{domain}_loss", []).append(loss)
+        columns.setdefault("predicted", []).append(logits.argmax(-1))
+    return {k: torch.stack(v) for k, v in columns.items()}
 
 
 def _fit_group(members: list[_Member], progress: Callable[[float], None],
@@ -615,13 +613,10 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
     target_weight = torch.tensor([m.settings.target_weight for m in members], device=device)
     pools = {key: _Pool([getattr(getattr(m, dom), attr) for m in members]) for key, dom, attr in (
         ("tx", "target", "x_train"), ("ty", "target", "y_train"), ("sx", "source", "x_train"),
-        ("sy", "source", "y_train"), ("tex", "target", "x_test"), ("tey", "target", "y_test"),
-        ("sex", "source", "x_test"), ("sey", "source", "y_test"))}
-    n_source_test, n_target_test = members[0].source.x_test.shape[0], members[0].target.x_test.shape[0]
+        ("sy", "source", "y_train"))}
 
     def measure():
-        return _measure_group(base, stacked, pools["sex"], pools["tex"], n_source_test,
-                              n_target_test, pools["sey"], pools["tey"])
+        return _measure_group(base, stacked, members)
 
     histories = [_empty_history() for _ in members]
     def record(epoch, scores):

@@ -26,7 +26,9 @@ from functools import lru_cache
 from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
+import plotly.graph_objects as go
 import torch
+from plotly.subplots import make_subplots
 from torch import nn
 
 from tl_core import torch_engine as engine
@@ -34,6 +36,7 @@ from tl_core.config import DemoConfig, device_field, param, seed_field
 from tl_core.demos import cnn_data
 from tl_core.result import RunResult
 from tl_core.runtime import pick_device
+from tl_core.strategies import label
 
 STRATEGIES = ("scratch", "source_only", "feature_extraction", "partial_fine_tune", "fine_tune",
               "regularized", "joint")
@@ -43,6 +46,8 @@ SCENARIOS = cnn_data.SCENARIOS
 SOURCE_LR = 3e-3         # Adam learning rate of source training
 BATCH_SIZE = 64          # minibatch size, source and target
 N_FILTERS = 16           # first-layer filters, shown by model_figure
+N_CONV2 = 16             # second-layer filters
+N_HIDDEN = 64            # units of the dense block "fc": the features a new head reads
 
 Progress = Callable[[float, str], None] | None
 
@@ -56,7 +61,7 @@ class Config(DemoConfig):
     scenario: str = param("sim2real", "source to target: printed to handwritten digits (sim2real), "
                           "digits 0-4 to 5-9 (new_classes), or digits to transformed digits (shift)",
                           choices=SCENARIOS)
-    gap: float = param(0.5, "shift scenario: how strongly target digits are rotated, blurred, "
+    gap: float = param(0.25, "shift scenario: how strongly target digits are rotated, blurred, "
                        "inverted and noised (0 = unchanged); the other scenarios ignore it",
                        low=0.0, high=1.0)
     n_target: int = param(2, "labelled target digits per class", low=1, high=40)
@@ -87,10 +92,10 @@ class SmallCNN(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleDict({
             "conv1": nn.Sequential(nn.Conv2d(1, N_FILTERS, 3, stride=2, padding=1), nn.ReLU()),
-            "conv2": nn.Sequential(nn.Conv2d(N_FILTERS, 32, 3, stride=2, padding=1), nn.ReLU()),
-            "fc": nn.Sequential(nn.Flatten(), nn.Linear(32 * 2 * 2, 128), nn.ReLU()),
+            "conv2": nn.Sequential(nn.Conv2d(N_FILTERS, N_CONV2, 3, stride=2, padding=1), nn.ReLU()),
+            "fc": nn.Sequential(nn.Flatten(), nn.Linear(N_CONV2 * 2 * 2, N_HIDDEN), nn.ReLU()),
         })
-        self.head = nn.Linear(128, n_classes)
+        self.head = nn.Linear(N_HIDDEN, n_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks.values():
@@ -209,3 +214,105 @@ def run_many(configs: Sequence[Config], progress: Progress = None) -> list[RunRe
     many = engine.run_many(jobs, progress=report, inspect=_inspect)
     wall_time = (time.perf_counter() - start) / max(len(configs), 1)
     return [_run_result(c, j, r, wall_time) for c, j, r in zip(configs, jobs, many)]
+
+
+# -------------------------------------------------------------------------------------- figures
+def _digit_trace(image: Any, zmin: float = 0.0, zmax: float = 16.0, colorscale: str = "gray_r",
+                 name: str = "") -> go.Heatmap:
+    return go.Heatmap(z=np.asarray(image, dtype=float).reshape(-1, np.asarray(image).shape[-1]),
+                      zmin=zmin, zmax=zmax, colorscale=colorscale, showscale=False, name=name,
+                      hovertemplate="%{z:.1f}<extra>" + name + "</extra>")
+
+
+def _hide_axes(fig: go.Figure) -> None:
+    """Bare square pixels: no ticks, row 0 at the top, each y axis scaled to its own x axis."""
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
+                     constrain="domain")
+    fig.for_each_yaxis(lambda axis: axis.update(scaleanchor=axis.anchor))
+
+
+DOMAIN_WORDS = {"sim2real": ("printed digits rendered from fonts", "handwritten digits"),
+                "new_classes": ("handwritten digits 0-4", "handwritten digits 5-9"),
+                "shift": ("handwritten digits", "transformed handwritten digits")}
+
+
+def _examples(digits: cnn_data.Digits, per_row: int) -> tuple[np.ndarray, list[str]]:
+    """The first test examples of each class in turn, `per_row` in all."""
+    per_class = -(-per_row // len(digits.classes))
+    picks = [i for c in range(len(digits.classes)) for i in np.flatnonzero(digits.y_test == c)[:per_class]]
+    picks = sorted(picks, key=lambda i: (list(picks).index(i) % per_class, digits.y_test[i]))[:per_row]
+    return digits.x_test[picks], [str(digits.classes[digits.y_test[i]]) for i in picks]
+
+
+def samples_figure(config: Config | None = None) -> go.Figure:
+    """Ten source digits (top row) above ten target digits (bottom row), as the net sees them
+    (8x8, ink 0..16), so the gap between the domains is visible."""
+    config = config or Config()
+    source = cnn_data.source_digits(config.scenario, config.n_source, config.seed)
+    target = cnn_data.target_digits(config.scenario, config.gap, config.seed)
+    (source_images, source_labels), (target_images, target_labels) = (
+        _examples(source, 10), _examples(target, 10))
+    fig = make_subplots(rows=2, cols=10, subplot_titles=source_labels + target_labels,
+                        horizontal_spacing=0.01, vertical_spacing=0.12)
+    for row, images, words in ((1, source_images, "source"), (2, target_images, "target")):
+        for col, image in enumerate(images, start=1):
+            fig.add_trace(_digit_trace(image, name=words), row=row, col=col)
+    _hide_axes(fig)
+    source_words, target_words = DOMAIN_WORDS[config.scenario]
+    gap_words = f" (gap {config.gap:g})" if config.scenario == "shift" else ""
+    fig.update_layout(template="plotly_white", height=320, margin=dict(l=20, r=20, t=80, b=10),
+                      title=f"Top: source, {source_words}. Bottom: target, {target_words}{gap_words}")
+    return fig
+
+
+def _pick(result: RunResult, strategy: str | None) -> engine.StrategyResult:
+    if strategy is not None:
+        return result.strategy(strategy)
+    for name in ("fine_tune", "partial_fine_tune", "regularized", "feature_extraction", "scratch"):
+        if name in result.names():
+            return result.strategy(name)
+    return result.strategies[0]
+
+
+def model_figure(result: RunResult, strategy: str | None = None) -> go.Figure:
+    """The model view: the source model's first-layer filters (row 1), the same filters after
+    the strategy's target training (row 2; fine-tune by default), and target digits the strategy
+    got wrong, titled "true→predicted" (row 3)."""
+    chosen = _pick(result, strategy)
+    source_filters = result.extras["source_filters"]
+    filters = chosen.extras.get("filters", source_filters)
+    wrong = chosen.extras.get("misclassified", [])
+    classes = result.extras["target_classes"]
+    cols = len(source_filters)
+    titles = [""] * (2 * cols) + [f"{classes[w['true']]}→{classes[w['predicted']]}" for w in wrong]
+    fig = make_subplots(rows=3, cols=cols, subplot_titles=titles + [""] * (cols - len(wrong)),
+                        horizontal_spacing=0.005, vertical_spacing=0.08)
+    scale = max(abs(v) for f in source_filters + filters for row in f for v in row)
+    for row, bank, words in ((1, source_filters, "source filter"), (2, filters, "after transfer")):
+        for col, weights in enumerate(bank, start=1):
+            fig.add_trace(_digit_trace(weights, -scale, scale, "RdBu", words), row=row, col=col)
+    for col, w in enumerate(wrong, start=1):
+        fig.add_trace(_digit_trace(np.asarray(w["input"])[0] * 16.0, name="misclassified"),
+                      row=3, col=col)
+    _hide_axes(fig)
+    fig.update_layout(template="plotly_white", height=420, margin=dict(l=20, r=20, t=80, b=10),
+                      title=f"First-layer filters: source model (top) and after "
+                            f"{label(chosen.strategy)} (middle); target digits it got wrong, "
+                            f"true→predicted (bottom)")
+    return fig
+
+
+def confusion_figure(result: RunResult, strategy: str | None = None) -> go.Figure:
+    """The strategy's confusion matrix on the target test set: rows true digit, columns predicted."""
+    chosen = _pick(result, strategy)
+    matrix = np.asarray(chosen.extras["confusion_matrix"])
+    names = [str(c) for c in result.extras["target_classes"]]
+    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, colorscale="Blues", text=matrix,
+                               texttemplate="%{text}", showscale=False,
+                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_layout(template="plotly_white", title=f"{label(chosen.strategy)}: target test digits "
+                      f"(accuracy {chosen.target_metric:.2f})",
+                      xaxis=dict(title="predicted", type="category"),
+                      yaxis=dict(title="true", type="category", autorange="reversed"))
+    return fig

@@ -127,10 +127,10 @@ def handwritten_digits() -> tuple[np.ndarray, np.ndarray]:
 # ------------------------------------------------------------------------------------ scenarios
 SCENARIOS = ("sim2real", "new_classes", "shift")
 N_SOURCE_TEST = 500            # rendered source test digits (sim2real)
-MAX_SHIFT_ROTATION = 60.0      # degrees the shift scenario rotates target digits at gap = 1
-MAX_SHIFT_BLUR = 1.0           # Gaussian blur sigma (pixels) at gap = 1
-MAX_SHIFT_NOISE = 0.25         # noise sigma, as a fraction of full ink, at gap = 1
-MAX_SHIFT_INVERTED = 0.5       # fraction of target digits drawn light-on-dark at gap = 1
+MAX_SHIFT_ROTATION = 90.0      # degrees the shift scenario rotates target digits at gap = 1
+MAX_SHIFT_BLUR = 0.8           # Gaussian blur sigma (pixels) at gap = 1
+MAX_SHIFT_NOISE = 0.15         # noise sigma, as a fraction of full ink, at gap = 1
+# From gap = 0.5 on, a growing fraction 2·gap − 1 of target digits is drawn light-on-dark.
 
 
 @dataclass(frozen=True)
@@ -167,9 +167,11 @@ def _handwritten_halves(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return _split(labels, 0.5, _rng(seed, 1))
 
 
+@lru_cache(maxsize=8)
 def source_digits(scenario: str, n_source: int, seed: int) -> Digits:
     """The source domain: rendered printed digits (sim2real), handwritten 0-4 (new_classes), or
-    one half of the handwritten digits (shift). `n_source` applies to rendered digits only."""
+    one half of the handwritten digits (shift). `n_source` applies to rendered digits only.
+    Cached: treat the arrays as read-only."""
     images, labels = handwritten_digits()
     if scenario == "sim2real":
         x, y = render_printed_digits(n_source, _rng(seed, 2))
@@ -188,9 +190,9 @@ def source_digits(scenario: str, n_source: int, seed: int) -> Digits:
 
 
 def shift_digits(images: np.ndarray, gap: float, seed: int) -> np.ndarray:
-    """The shift of strength `gap` with torchvision.transforms.v2: rotate by gap·60°, blur
-    (sigma gap·1 px), draw a fraction gap/2 of the digits light-on-dark, add Gaussian noise
-    (sigma gap·25% of full ink). gap = 0 leaves the digits as they are."""
+    """The shift of strength `gap`, with torchvision.transforms.v2: rotate every digit by
+    gap·90°, blur it (sigma gap·0.8 px), add Gaussian noise (sigma gap·15% of full ink) and, past
+    gap 0.5, draw a fraction 2·gap − 1 of the digits light-on-dark. gap = 0 changes nothing."""
     from torchvision.transforms import v2
 
     if gap == 0:
@@ -199,10 +201,10 @@ def shift_digits(images: np.ndarray, gap: float, seed: int) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))[:, None] / 16.0
     x = v2.functional.rotate(x, gap * MAX_SHIFT_ROTATION, interpolation=v2.InterpolationMode.BILINEAR)
     x = v2.functional.gaussian_blur(x, kernel_size=[3, 3], sigma=[gap * MAX_SHIFT_BLUR] * 2)
-    inverted = torch.from_numpy(rng.random(len(x)) < gap * MAX_SHIFT_INVERTED)
-    x[inverted] = v2.functional.invert(x[inverted])
     noise = torch.from_numpy(rng.standard_normal(x.shape).astype(np.float32))
     x = (x + gap * MAX_SHIFT_NOISE * noise).clamp(0.0, 1.0)
+    inverted = torch.from_numpy(rng.random(len(x)) < 2 * gap - 1)
+    x[inverted] = v2.functional.invert(x[inverted])
     return (x[:, 0] * 16.0).numpy()
 
 
