@@ -1,0 +1,222 @@
+"""The shared PyTorch transfer engine, on a tiny synthetic problem (fast, CPU).
+
+Three Gaussian blobs in 4-D are the source; the target moves them, and the `new classes` target
+uses its own blobs. The model is a two-block MLP following the engine's convention.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from tl_core import torch_engine as engine
+from tl_core.result import RunResult
+
+ALL = ("scratch", "source_only", "feature_extraction", "partial_fine_tune", "fine_tune",
+       "regularized", "joint")
+
+
+class TinyNet(nn.Module):
+    def __init__(self, n_classes: int):
+        super().__init__()
+        self.blocks = nn.ModuleDict({"a": nn.Sequential(nn.Linear(4, 16), nn.ReLU()),
+                                     "b": nn.Sequential(nn.Linear(16, 16), nn.ReLU())})
+        self.head = nn.Linear(16, n_classes)
+
+    def features(self, x):
+        for block in self.blocks.values():
+            x = block(x)
+        return x
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def blobs(centres: np.ndarray, n_per_class: int, seed: int, classes=(0, 1, 2)) -> engine.Domain:
+    rng = np.random.default_rng(seed)
+    def draw(n):
+        y = np.repeat(np.arange(len(centres)), n)
+        return centres[y] + rng.normal(size=(len(y), 4)), y
+    x_train, y_train = draw(n_per_class)
+    x_test, y_test = draw(50)
+    return engine.Domain.from_arrays(x_train, y_train, x_test, y_test, classes)
+
+
+CENTRES = np.array([[3.0, 0, 0, 0], [0, 3.0, 0, 0], [0, 0, 3.0, 0]])
+SETTINGS = engine.TransferSettings(epochs=5, lr=1e-2, batch_size=16, lam=0.5)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Two cores shared with other jobs: one thread is faster and steadier. Restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def source():
+    return blobs(CENTRES, 100, seed=0)
+
+
+@pytest.fixture(scope="module")
+def target():
+    return blobs(CENTRES + np.array([0, 0, 0, 1.5]), 4, seed=1)
+
+
+@pytest.fixture(scope="module")
+def source_model(source):
+    return engine.train_source(TinyNet, source, engine.SourceSettings(epochs=5, lr=1e-2), seed=0)
+
+
+def run(source_model, source, target, strategies=ALL, settings=SETTINGS, seed=0, inspect=None):
+    return engine.run_strategies(strategies, source_model, TinyNet, source, target, settings, seed,
+                                 inspect=inspect)
+
+
+def parameters(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_source_model_learns_the_source(source_model, source):
+    assert engine.evaluate(source_model, source)["accuracy"] > 0.9
+
+
+def test_no_strategy_changes_the_source_model(source_model, source, target):
+    before = copy.deepcopy(source_model.state_dict())
+    run(source_model, source, target)
+    engine.run_many([engine.TransferJob(ALL, source_model, TinyNet, source, target, SETTINGS, 0)])
+    after = source_model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_feature_extraction_keeps_the_source_accuracy_exactly(source_model, source, target):
+    result = run(source_model, source, target, ("feature_extraction",))[0]
+    source_accuracy = engine.evaluate(source_model, source)["accuracy"]
+    assert result.source_metric == source_accuracy
+    assert set(result.history["source_metric"]) == {source_accuracy}
+
+
+def test_history_has_one_entry_per_epoch_and_ends_at_the_final_metrics(source_model, source, target):
+    for result in run(source_model, source, target):
+        if result.strategy == "source_only":
+            assert result.history == {}
+            continue
+        assert result.history["step"] == list(range(SETTINGS.epochs + 1))
+        for key in ("source_metric", "target_metric", "source_loss", "target_loss"):
+            assert len(result.history[key]) == SETTINGS.epochs + 1
+            assert result.history[key][-1] == getattr(result, key)
+
+
+def test_l2sp_with_zero_lambda_is_exactly_fine_tuning(source_model, source, target):
+    settings = engine.TransferSettings(epochs=5, lr=1e-2, batch_size=16, lam=0.0)
+    fine_tune, regularized = run(source_model, source, target, ("fine_tune", "regularized"), settings)
+    assert fine_tune.history == regularized.history
+
+
+def test_l2sp_with_huge_lambda_keeps_the_weights_at_the_source(source_model, source, target):
+    def inspect(model):
+        moved = parameters(model.blocks) - parameters(source_model.blocks)
+        return {"largest_move": float(moved.abs().max())}
+    largest_move = {}
+    for lam in (0.0, 1e4):
+        settings = engine.TransferSettings(epochs=40, lr=1e-2, batch_size=16, lam=lam)
+        largest_move[lam] = run(source_model, source, target, ("regularized",), settings,
+                                inspect=inspect)[0].extras["largest_move"]
+    # Adam's steps are about lr in size, so a huge pull keeps every weight within a few lr of
+    # its source value, while plain fine-tuning (λ = 0) walks much further.
+    assert largest_move[1e4] < 3 * settings.lr
+    assert largest_move[0.0] > 10 * largest_move[1e4]
+
+
+def test_partial_fine_tune_freezes_the_first_k_blocks(source_model, source, target):
+    def inspect(model):
+        return {name: bool(torch.equal(parameters(model.blocks[name]), parameters(source_model.blocks[name])))
+                for name in ("a", "b")}
+    for k, frozen in ((1, {"a": True, "b": False}), (2, {"a": True, "b": True})):
+        settings = engine.TransferSettings(epochs=3, lr=1e-2, batch_size=16, partial_blocks=k)
+        result = run(source_model, source, target, ("partial_fine_tune",), settings, inspect=inspect)[0]
+        assert {name: result.extras[name] for name in ("a", "b")} == frozen
+
+
+def test_backbone_lr_scale_zero_fine_tunes_the_head_only(source_model, source, target):
+    def inspect(model):
+        return {"blocks_unchanged": bool(torch.equal(parameters(model.blocks), parameters(source_model.blocks))),
+                "head_unchanged": bool(torch.equal(parameters(model.head), parameters(source_model.head)))}
+    settings = engine.TransferSettings(epochs=3, lr=1e-2, batch_size=16, backbone_lr_scale=0.0)
+    extras = run(source_model, source, target, ("fine_tune",), settings, inspect=inspect)[0].extras
+    assert extras["blocks_unchanged"] and not extras["head_unchanged"]
+
+
+def test_new_classes_leave_out_source_only_and_train_a_new_head(source_model, source):
+    other = blobs(np.array([[-2.0, 0, 0, 0], [0, -2.0, 0, 0]]), 5, seed=2, classes=(3, 4))
+    results = run(source_model, source, other)
+    assert [r.strategy for r in results] == [s for s in ALL if s != "source_only"]
+    for r in results:
+        assert np.asarray(r.extras["confusion_matrix"]).shape == (2, 2)
+    # Feature extraction measures the source with the source head on unchanged blocks.
+    fe = next(r for r in results if r.strategy == "feature_extraction")
+    assert fe.source_metric == engine.evaluate(source_model, source)["accuracy"]
+
+
+def test_extras_agree_with_the_target_accuracy(source_model, source, target):
+    n_test = len(target.y_test)
+    for r in run(source_model, source, target):
+        matrix = np.asarray(r.extras["confusion_matrix"])
+        assert matrix.sum() == n_test
+        assert np.trace(matrix) / n_test == pytest.approx(r.target_metric)
+        for wrong in r.extras["misclassified"]:
+            assert wrong["true"] != wrong["predicted"]
+            assert wrong["true"] == int(target.y_test[wrong["index"]])
+            assert np.allclose(wrong["input"], target.x_test[wrong["index"]].numpy())
+
+
+def test_same_seed_same_numbers_and_nothing_global_changes(source_model, source, target):
+    rng_state, threads = torch.get_rng_state(), torch.get_num_threads()
+    first = [r.history for r in run(source_model, source, target, seed=3)]
+    second = [r.history for r in run(source_model, source, target, seed=3)]
+    assert first == second
+    assert torch.equal(torch.get_rng_state(), rng_state)
+    assert torch.get_num_threads() == threads
+    other_seed = [r.history for r in run(source_model, source, target, seed=4)]
+    assert other_seed != first
+
+
+def test_run_many_equals_run_one_by_one(source_model, source, target):
+    """Batched training (vmap) rounds differently from one model at a time, so metrics agree to
+    float tolerance: losses to 1e-4, accuracies to within one test example."""
+    small = blobs(CENTRES + np.array([0, 0, 0, 1.5]), 2, seed=5)
+    jobs = [engine.TransferJob(ALL, source_model, TinyNet, source, target, SETTINGS, 0),
+            engine.TransferJob(ALL, source_model, TinyNet, source, small, SETTINGS, 1),
+            engine.TransferJob(ALL, source_model, TinyNet, source, target,
+                               engine.TransferSettings(epochs=5, lr=3e-3, batch_size=16, lam=2.0,
+                                                       target_weight=0.5), 2)]
+    batched = engine.run_many(jobs)
+    for job, results in zip(jobs, batched):
+        alone = run(job.source_model, job.source, job.target, job.strategies, job.settings, job.seed)
+        assert [r.strategy for r in results] == [r.strategy for r in alone]
+        for a, b in zip(alone, results):
+            for key in ("source_metric", "target_metric"):
+                assert np.allclose(a.history.get(key, []), b.history.get(key, []), atol=1.5 / 150)
+                assert getattr(a, key) == pytest.approx(getattr(b, key), abs=1.5 / 150)
+            for key in ("source_loss", "target_loss"):
+                assert np.allclose(a.history.get(key, []), b.history.get(key, []), rtol=1e-4, atol=1e-5)
+
+
+def test_results_are_plain_json(source_model, source, target):
+    results = run(source_model, source, target)
+    result = RunResult(demo="test", config={}, metric_name="accuracy", loss_name="cross-entropy",
+                       strategies=results)
+    assert RunResult.from_json(result.to_json()) == result
+    json.loads(result.to_json())  # strict JSON: no NaN, no tensors
+
+
+def test_unknown_strategy_is_a_value_error(source_model, source, target):
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        run(source_model, source, target, ("coral",))
