@@ -135,7 +135,7 @@ def _source_key(config: Config) -> tuple:
     return (config.scenario, n_source, config.source_epochs, config.seed, pick_device(config.device))
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=16)
 def _trained_source(scenario: str, n_source: int, source_epochs: int, seed: int,
                     device: str) -> tuple[nn.Module, engine.Domain]:
     digits = cnn_data.source_digits(scenario, max(n_source, 1), seed)

@@ -167,7 +167,7 @@ def _handwritten_halves(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return _split(labels, 0.5, _rng(seed, 1))
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=16)
 def source_digits(scenario: str, n_source: int, seed: int) -> Digits:
     """The source domain: rendered printed digits (sim2real), handwritten 0-4 (new_classes), or
     one half of the handwritten digits (shift). `n_source` applies to rendered digits only.

@@ -1,0 +1,206 @@
+"""The CNN demo: the lessons its defaults must show (mean over 5 seeds), and its contracts.
+
+Trained source models are cached by the demo (per scenario, seed and source settings), and the
+sweeps below are module-scoped fixtures, so each is trained once for the whole file.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tl_core import backbones
+from tl_core.demos import cnn
+from tl_core.result import RunResult
+
+SEEDS = range(5)
+FEW = (1, 2, 5)          # labels per class where transfer must beat scratch
+MANY = 20                # labels per class where scratch has caught up (most of) the way
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Two cores shared with other jobs: one thread is faster and steadier. Restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def sim2real():
+    """Default config (sim2real) at several label counts and 5 seeds, batched: {n: [results]}."""
+    configs = [cnn.Config(n_target=n, seed=seed) for n in FEW + (MANY,) for seed in SEEDS]
+    results = cnn.run_many(configs)
+    table = {}
+    for config, result in zip(configs, results):
+        table.setdefault(config.n_target, []).append(result)
+    return table
+
+
+def mean(results, strategy, key="target_metric"):
+    return float(np.mean([getattr(r.strategy(strategy), key) for r in results]))
+
+
+def gain(results, strategy):
+    return mean(results, strategy) - mean(results, "scratch")
+
+
+# ------------------------------------------------------------------------------------- lessons
+@pytest.mark.parametrize("n_target", FEW)
+def test_with_few_labels_transfer_beats_scratch(sim2real, n_target):
+    for strategy in ("fine_tune", "feature_extraction"):
+        assert gain(sim2real[n_target], strategy) > 0.02, (strategy, n_target)
+
+
+def test_the_gain_shrinks_as_labels_grow(sim2real):
+    for strategy in ("fine_tune", "feature_extraction"):
+        gains = [gain(sim2real[n], strategy) for n in FEW + (MANY,)]
+        assert gains[0] > gains[-1] + 0.05, (strategy, gains)
+        assert gains[-1] < 0.05, (strategy, gains)
+
+
+def test_fine_tuning_forgets_the_source_and_feature_extraction_keeps_it(sim2real):
+    results = [r for rs in sim2real.values() for r in rs]
+    for r in results:
+        assert r.strategy("feature_extraction").source_metric == r.extras["source_model_accuracy"]
+    source_accuracy = float(np.mean([r.extras["source_model_accuracy"] for r in results]))
+    assert mean(results, "fine_tune", "source_metric") < source_accuracy - 0.1
+
+
+def test_source_only_target_accuracy_falls_as_the_gap_grows():
+    gaps = (0.0, 0.5, 1.0)
+    configs = [cnn.Config(scenario="shift", gap=g, seed=s, strategies=("source_only",))
+               for g in gaps for s in SEEDS]
+    results = cnn.run_many(configs)
+    by_gap = [mean(results[i * len(SEEDS):(i + 1) * len(SEEDS)], "source_only") for i in range(len(gaps))]
+    assert by_gap[0] > by_gap[1] > by_gap[2], by_gap
+    assert by_gap[0] > 0.8  # gap 0: the same kind of digits, the source model reads them well
+
+
+def test_lambda_zero_is_fine_tuning_and_huge_lambda_stays_at_the_source():
+    plain, zero = cnn.run(cnn.Config(lam=0.0, strategies=("fine_tune", "regularized"))).strategies[1:]
+    assert plain.history == zero.history
+    huge = cnn.run(cnn.Config(lam=1000.0, strategies=("fine_tune", "regularized")))
+    source_accuracy = huge.extras["source_model_accuracy"]
+    assert huge.strategy("regularized").source_metric == pytest.approx(source_accuracy, abs=0.02)
+    assert huge.strategy("fine_tune").source_metric < source_accuracy - 0.1
+    # The filters barely move from the source's.
+    moved = np.abs(np.subtract(huge.strategy("regularized").extras["filters"],
+                               huge.extras["source_filters"])).max()
+    assert moved < 3 * cnn.Config().lr
+
+
+# ----------------------------------------------------------------------------------- contracts
+def test_training_never_changes_the_source_model():
+    config = cnn.Config(seed=11, epochs=3)
+    model, _ = cnn.source_model(config)
+    before = copy.deepcopy(model.state_dict())
+    cnn.run(config)
+    cnn.run_many([config])
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_same_config_and_seed_give_identical_numbers():
+    config = cnn.Config(seed=5, epochs=5)
+    first, second = cnn.run(config).to_dict(), cnn.run(config).to_dict()
+    for d in (first, second):
+        d.pop("wall_time")
+        for s in d["results"]:
+            s.pop("wall_time")
+    assert first == second
+
+
+def test_run_many_equals_run_one_by_one(sim2real):
+    """The batched sweep rounds differently (grouped convolutions), so it agrees with run to
+    float tolerance: losses to 1e-3 relative, accuracies within one test digit."""
+    batched = [sim2real[1][0], sim2real[5][3], sim2real[MANY][1]]
+    for b in batched:
+        alone = cnn.run(cnn.Config.from_dict(b.config))
+        n_test = sum(map(sum, alone.strategy("scratch").extras["confusion_matrix"]))
+        assert alone.names() == b.names()
+        for x, y in zip(alone.strategies, b.strategies):
+            assert x.target_metric == pytest.approx(y.target_metric, abs=1.01 / n_test)
+            assert np.allclose(x.history.get("target_loss", []), y.history.get("target_loss", []),
+                               rtol=1e-3)
+            assert np.allclose(x.history.get("source_metric", []),
+                               y.history.get("source_metric", []), atol=0.003)
+
+
+def test_new_classes_get_a_new_head_and_no_source_only():
+    result = cnn.run(cnn.Config(scenario="new_classes", epochs=3))
+    assert "source_only" not in result.names()
+    assert result.extras["source_classes"] == [0, 1, 2, 3, 4]
+    assert result.extras["target_classes"] == [5, 6, 7, 8, 9]
+    for s in result.strategies:
+        assert np.asarray(s.extras["confusion_matrix"]).shape == (5, 5)
+
+
+def test_results_round_trip_through_json(sim2real):
+    result = sim2real[1][0]
+    text = result.to_json()
+    json.loads(text)
+    assert RunResult.from_json(text) == result
+
+
+def test_bad_settings_are_value_errors_naming_the_field():
+    with pytest.raises(ValueError, match="n_target"):
+        cnn.Config(n_target=0)
+    with pytest.raises(ValueError, match="scenario"):
+        cnn.Config(scenario="imagenet")
+    with pytest.raises(ValueError, match="gap"):
+        cnn.Config(gap=1.5)
+
+
+# ------------------------------------------------------------------------------------- figures
+def test_samples_figure_shows_ten_source_and_ten_target_digits():
+    for scenario in cnn.SCENARIOS:
+        fig = cnn.samples_figure(cnn.Config(scenario=scenario))
+        assert [t.type for t in fig.data] == ["heatmap"] * 20
+        assert all(np.asarray(t.z).shape == (8, 8) for t in fig.data)
+        assert {t.name for t in fig.data} == {"source", "target"}
+
+
+def test_model_and_confusion_figures(sim2real):
+    result = sim2real[1][0]
+    fig = cnn.model_figure(result)
+    names = [t.name for t in fig.data]
+    assert names.count("source filter") == names.count("after transfer") == cnn.N_FILTERS
+    wrong = result.strategy("fine_tune").extras["misclassified"]
+    assert names.count("misclassified") == len(wrong) > 0
+    confusion = cnn.confusion_figure(result, "scratch")
+    matrix = np.asarray(confusion.data[0].z)
+    assert matrix.shape == (10, 10)
+    assert np.trace(matrix) / matrix.sum() == pytest.approx(result.strategy("scratch").target_metric)
+
+
+# ------------------------------------------------------------------------------ device, backbone
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_tiny_run_on_cuda():
+    config = cnn.Config(device="cuda", epochs=2, n_source=200, source_epochs=1)
+    result = cnn.run(config)
+    assert result.extras["device"].startswith("cuda")
+    assert all(0.0 <= s.target_metric <= 1.0 for s in result.strategies)
+    assert len(cnn.run_many([config])[0].strategies) == len(result.strategies)
+
+
+def test_resnet18_loads_from_a_weights_file_on_disk(tmp_path):
+    from torchvision.models import resnet18
+
+    path = tmp_path / backbones.RESNET18_FILE
+    torch.save(resnet18(weights=None).state_dict(), path)
+    assert backbones.resnet18_unavailable(path) is None
+    features = backbones.extract_features(backbones.load_resnet18(path), torch.rand(3, 1, 8, 8))
+    assert features.shape == (3, 512)
+
+
+def test_missing_resnet18_weights_give_a_one_line_message(tmp_path):
+    missing = tmp_path / "nowhere.pth"
+    message = backbones.resnet18_unavailable(missing)
+    assert "\n" not in message and backbones.RESNET18_URL in message and str(missing) in message
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        backbones.load_resnet18(missing)
