@@ -19,6 +19,9 @@ from tl_app.sweeps import SWEEP_SEEDS
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 60  # seconds per script run: CI is a slow shared 2-core box
 AVAILABLE = tl_core.available_demos()
+# The numpy demos train in a blink; tests of code that is the same for every demo (reset, sweeps,
+# every widget kind in a link) run on them, and the torch demos get the per-page checks.
+CHEAP = [d for d in AVAILABLE if d in ("linear", "logistic")]
 DEMOS = [page.demo for page in DEMO_PAGES]
 PATH = {page.demo: page.path for page in DEMO_PAGES}
 MAIN = ["scenario", "gap", "n_target", "strategies", "lam", "epochs", "lr", "seed"]
@@ -26,11 +29,15 @@ WIDGETS = ("slider", "select_slider", "selectbox", "multiselect", "checkbox", "n
 
 
 def fast(demo: str) -> dict[str, str]:
-    """Small settings for tests that are not about the defaults: few epochs for the torch demos."""
+    """Small settings for tests that are not about the defaults: short training for torch demos."""
     if demo in ("linear", "logistic"):
         return {}
-    spec = tl_core.get_demo(demo).Config.field("epochs")
-    return {"epochs": controls.to_text(spec.check(max(spec.low, min(spec.default, 3))))}
+    Config, small = tl_core.get_demo(demo).Config, {}
+    for name, value in (("epochs", 3), ("source_epochs", 2), ("n_source", 500), ("hidden", 16)):
+        if name in Config.field_names():
+            spec = Config.field(name)
+            small[name] = controls.to_text(spec.check(max(spec.low, min(spec.default, value))))
+    return small
 
 
 def open_page(path: str, query: dict[str, str] | None = None) -> AppTest:
@@ -71,7 +78,8 @@ def other_value(spec, current):
     if spec.name == "seed":
         return current + 1
     delta = max(1, round((spec.high - spec.low) / 10)) if spec.kind is int else (spec.high - spec.low) / 10
-    value = current - delta if current - delta >= spec.low else current + delta
+    # downward where there is room: fewer epochs and samples keep the test quick
+    value = current - delta if current - delta >= spec.low else spec.low if current > spec.low else current + delta
     return spec.check(round(value, 6) if spec.kind is float else value)
 
 
@@ -90,7 +98,8 @@ def test_every_page_renders_without_an_exception(path):
     assert not at.exception, [e.message for e in at.exception]
     assert at.title, "every page has a title"
     if demo in AVAILABLE:
-        assert len(at.metric) >= 2 and len(at.get("plotly_chart")) >= 3
+        assert len(at.metric) >= 2
+        assert "source_vs_target_chart" in [chart.key for chart in at.get("plotly_chart")]
     elif demo is not None:
         assert "coming soon" in at.info[0].value
 
@@ -111,10 +120,12 @@ def test_each_main_control_changes_what_the_page_shows(demo, name):
 
 @pytest.mark.parametrize("demo", AVAILABLE)
 def test_a_link_restores_every_control_and_is_written_back_unchanged(demo):
+    """Every control of the numpy demos (all widget kinds); the main ones of the torch demos."""
     specs = controls.controls_of(tl_core.get_demo(demo).Config) + [SWEEP_SEEDS]
-    values = {s.name: other_value(s, s.default) for s in specs}
-    values.update({k: s.check(v) for k, v in fast(demo).items()
-                   for s in specs if s.name == k})
+    values = {s.name: s.default for s in specs}
+    values.update({s.name: other_value(s, s.default) for s in specs
+                   if demo in CHEAP or s.name in MAIN + ["sweep_seeds"]})
+    values.update({k: s.check(v) for k, v in fast(demo).items() for s in specs if s.name == k})
     try:
         tl_core.make_config(demo, **{k: v for k, v in values.items() if k != "sweep_seeds"})
     except ValueError:  # e.g. the other scenario has fewer target samples: keep the default one
@@ -152,7 +163,7 @@ def test_a_malformed_link_on_the_other_pages_warns_without_an_exception(path):
     assert all("](http" not in w.value for w in at.warning), "visitor text is never a live link"
 
 
-@pytest.mark.parametrize("demo", AVAILABLE)
+@pytest.mark.parametrize("demo", CHEAP)
 def test_reset_to_defaults_restores_every_control(demo):
     specs = controls.controls_of(tl_core.get_demo(demo).Config)
     at = open_page(PATH[demo], {s.name: controls.to_text(other_value(s, s.default)) for s in specs})
@@ -162,7 +173,7 @@ def test_reset_to_defaults_restores_every_control(demo):
         assert control(at, spec.name).value == widget_value(spec.default), spec.name
 
 
-@pytest.mark.parametrize("demo", AVAILABLE)
+@pytest.mark.parametrize("demo", CHEAP)
 def test_sweeps_run_on_their_buttons_and_stay_until_a_setting_changes(demo):
     at = open_page(PATH[demo], {"sweep_seeds": "1", **fast(demo)})
     charts = len(at.get("plotly_chart"))

@@ -21,6 +21,8 @@ from tl_app.sweeps import SWEEP_SEEDS, sweep_values
 from tl_app.catalog import DEMO_BY_NAME, DemoPage
 
 CHART_CONFIG = {"displaylogo": False}
+# Where a demo's RunResult.extras may hold its source model's own source metric (before transfer).
+SOURCE_MODEL_METRIC = ("source_model_metric", "source_model_accuracy")
 
 
 def show(demo: str) -> None:
@@ -91,19 +93,30 @@ def sidebar(demo: str, specs: list[FieldSpec]):
 # Main sections
 
 
+def not_yet(module, name: str) -> bool:
+    """True (with a note) when a demo module has not grown `name` yet; its page still works."""
+    if hasattr(module, name):
+        return False
+    st.info(f"This view is coming soon: the demo has no `{name}` yet.", icon=":material/construction:")
+    return True
+
+
 def samples_section(demo: str, config) -> None:
     st.subheader("Source and target samples")
-    st.plotly_chart(cached.samples_figure(demo, config.to_dict()), key="samples_chart",
-                    config=CHART_CONFIG)
-    metric = tl_core.get_demo(demo).METRIC
+    module = tl_core.get_demo(demo)
+    if not not_yet(module, "samples_figure"):
+        st.plotly_chart(cached.samples_figure(demo, config.to_dict()), key="samples_chart",
+                        config=CHART_CONFIG)
+    metric = module.METRIC
     st.markdown(f"The target models learn from {narrate.labels_phrase(config.n_target, metric)}; "
                 f"the gap is {config.gap:g} (0: the two tasks are the same, 1: very different).")
 
 
 def source_before(result: RunResult) -> float | None:
     """The source model's own source metric, before any target training."""
-    if "source_metric_before" in result.extras:
-        return result.extras["source_metric_before"]
+    for key in SOURCE_MODEL_METRIC:
+        if key in result.extras:
+            return result.extras[key]
     if "source_only" in result.names():
         return result.strategy("source_only").source_metric
     return None
@@ -189,6 +202,8 @@ def sweep_section(demo: str, module, config, over: str):
 
 def model_section(demo: str, module, result: RunResult) -> None:
     st.subheader("Inside the models")
+    if not_yet(module, "model_figure"):
+        return
     chart(module.model_figure(result), "model_chart")
     if hasattr(module, "describe_model"):
         st.markdown(module.describe_model(result))
@@ -231,8 +246,7 @@ def take_away(page: DemoPage, module, config, result: RunResult, sweeps: dict) -
     with st.expander("Export", icon=":material/download:"):
         export_buttons(page, module, config, result)
     with st.expander("Reproduce in a notebook", icon=":material/code:"):
-        cells = exports.reproduce_cells(page.demo, config.to_dict(), sweeps,
-                                        confusion=hasattr(module, "confusion_figure"))
+        cells = exports.reproduce_cells(page.demo, config.to_dict(), sweeps, exports.views_of(module))
         st.markdown("These lines of Python rerun exactly this experiment and draw its charts "
                     "(`pip install` this repository, or run them from its folder).")
         st.code("\n\n".join(cells), language="python")
@@ -257,10 +271,12 @@ def export_buttons(page: DemoPage, module, config, result: RunResult) -> None:
     right.download_button("Results as JSON (config + metrics + history)", exports.json_bytes(result),
                           file_name=f"{name}.json", mime="application/json", key="download_json")
     st.markdown("Each chart as a standalone HTML file (opens offline in any browser):")
-    charts = {"samples": lambda: cached.samples_figure(page.demo, config.to_dict()),
-              "source_vs_target": lambda: plots.source_vs_target(result),
-              "training_curves": lambda: plots.training_curves(result),
-              "model": lambda: module.model_figure(result)}
+    charts = {"source_vs_target": lambda: plots.source_vs_target(result),
+              "training_curves": lambda: plots.training_curves(result)}
+    if hasattr(module, "samples_figure"):
+        charts["samples"] = lambda: cached.samples_figure(page.demo, config.to_dict())
+    if hasattr(module, "model_figure"):
+        charts["model"] = lambda: module.model_figure(result)
     columns = st.columns(len(charts))
     for column, (chart_name, make) in zip(columns, charts.items()):
         column.download_button(chart_name.replace("_", " "), lambda make=make: exports.chart_html(make()),

@@ -72,12 +72,22 @@ def sweep_code(demo: str, name: str, over: str, values: Sequence[Any], seeds: in
             f"                       **config.to_dict())")
 
 
+VIEWS = ("samples_figure", "model_figure", "confusion_figure")  # a demo's own figures, in page order
+
+
+def views_of(module) -> list[str]:
+    """The demo's own figure functions that exist (a demo may grow them one by one)."""
+    return [name for name in VIEWS if hasattr(module, name)]
+
+
 def reproduce_cells(demo: str, config: dict[str, Any],
                     sweeps: dict[str, tuple[Sequence[Any], int]] | None = None,
-                    confusion: bool = False) -> list[str]:
+                    views: Sequence[str] = VIEWS) -> list[str]:
     """The code cells that reproduce a demo page: the run, its table and charts, and the sweeps.
 
-    `sweeps` maps "n_target" and/or "gap" to (values, seeds) for the sweeps the page has shown.
+    `sweeps` maps "n_target" and/or "gap" to (values, seeds) for the sweeps the page has shown;
+    `views` names the demo's own figures to draw (samples_figure takes the config, the rest the
+    result).
     """
     cells = [
         "import tl_core\nfrom tl_core import narrate, plots\n\n"
@@ -87,11 +97,14 @@ def reproduce_cells(demo: str, config: dict[str, Any],
         "for s in result.strategies:\n"
         "    print(f\"{s.strategy:20} source {result.metric_name} {s.source_metric:.3f}   \"\n"
         "          f\"target {result.metric_name} {s.target_metric:.3f}\")",
-        "demo.samples_figure(config).show()",
-        "plots.source_vs_target(result).show()\nprint(narrate.describe_source_vs_target(result))",
-        "plots.training_curves(result).show()\nprint(narrate.describe_history(result))",
-        "demo.model_figure(result).show()" + ("\ndemo.confusion_figure(result).show()" if confusion else ""),
     ]
+    if "samples_figure" in views:
+        cells.append("demo.samples_figure(config).show()")
+    cells += ["plots.source_vs_target(result).show()\nprint(narrate.describe_source_vs_target(result))",
+              "plots.training_curves(result).show()\nprint(narrate.describe_history(result))"]
+    model_views = [f"demo.{name}(result).show()" for name in views if name != "samples_figure"]
+    if model_views:
+        cells.append("\n".join(model_views))
     sweeps = sweeps or {}
     if "n_target" in sweeps:
         values, seeds = sweeps["n_target"]
