@@ -196,6 +196,9 @@ def test_resnet18_loads_from_a_weights_file_on_disk(tmp_path):
     assert backbones.resnet18_unavailable(path) is None
     features = backbones.extract_features(backbones.load_resnet18(path), torch.rand(3, 1, 8, 8))
     assert features.shape == (3, 512)
+    assert cnn.imagenet_unavailable(str(path)) is None
+    probe = cnn.imagenet_feature_extraction(cnn.Config(scenario="new_classes"), weights=str(path))
+    assert 0.0 <= probe["target_accuracy"] <= 1.0
 
 
 def test_missing_resnet18_weights_give_a_one_line_message(tmp_path):
@@ -204,3 +207,4 @@ def test_missing_resnet18_weights_give_a_one_line_message(tmp_path):
     assert "\n" not in message and backbones.RESNET18_URL in message and str(missing) in message
     with pytest.raises(FileNotFoundError, match="never downloads"):
         backbones.load_resnet18(missing)
+    assert cnn.imagenet_unavailable(str(missing)) == message

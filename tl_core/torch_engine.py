@@ -69,7 +69,9 @@ with a hand-written Adam that matches ``torch.optim.Adam`` step for step. It equ
 differently), which the tests check.
 
 Public interface (stable): Domain, TransferSettings, SourceSettings, TransferJob, init_model,
-train_source, evaluate, run_strategies, run_many, same_classes, N_MISCLASSIFIED.
+train_source, evaluate, run_strategies, run_many, same_classes, N_MISCLASSIFIED. Since the first
+version, run_strategies and run_many take an optional ``inspect(model) -> dict`` whose plain
+data is added to each strategy's extras (the CNN stores first-layer filters this way).
 """
 
 from __future__ import annotations

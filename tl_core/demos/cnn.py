@@ -16,6 +16,10 @@ named blocks, "conv1" and "conv2" (3x3 convolutions of stride 2: 8x8 -> 4x4 -> 2
 (a dense layer), then the classifier ``head``. Training and the strategies are those of
 :mod:`tl_core.torch_engine`; the source model is cached per (scenario, seed, source settings,
 device) and never changed by a strategy.
+
+Beyond the demo interface: :func:`confusion_figure`, :func:`source_model` (cacheable), and
+:func:`imagenet_feature_extraction`, a frozen ImageNet ResNet-18 with a fitted head, offered
+only when the weights are already on disk (:func:`imagenet_unavailable` says how to get them).
 """
 
 from __future__ import annotations
@@ -237,11 +241,11 @@ DOMAIN_WORDS = {"sim2real": ("printed digits rendered from fonts", "handwritten 
                 "shift": ("handwritten digits", "transformed handwritten digits")}
 
 
-def _examples(digits: cnn_data.Digits, per_row: int) -> tuple[np.ndarray, list[str]]:
-    """The first test examples of each class in turn, `per_row` in all."""
-    per_class = -(-per_row // len(digits.classes))
-    picks = [i for c in range(len(digits.classes)) for i in np.flatnonzero(digits.y_test == c)[:per_class]]
-    picks = sorted(picks, key=lambda i: (list(picks).index(i) % per_class, digits.y_test[i]))[:per_row]
+def _examples(digits: cnn_data.Digits, count: int) -> tuple[np.ndarray, list[str]]:
+    """`count` test digits, the classes in turn (0, 1, ..., 0, 1, ...), and their names."""
+    k = len(digits.classes)
+    per_class = [np.flatnonzero(digits.y_test == c)[:-(-count // k)] for c in range(k)]
+    picks = [per_class[c][r] for r in range(-(-count // k)) for c in range(k)][:count]
     return digits.x_test[picks], [str(digits.classes[digits.y_test[i]]) for i in picks]
 
 
@@ -316,3 +320,34 @@ def confusion_figure(result: RunResult, strategy: str | None = None) -> go.Figur
                       xaxis=dict(title="predicted", type="category"),
                       yaxis=dict(title="true", type="category", autorange="reversed"))
     return fig
+
+
+# ------------------------------------------------------------------------ ImageNet (optional)
+def imagenet_unavailable(weights: str | None = None) -> str | None:
+    """None when ResNet-18's ImageNet weights are on disk, else one line on how to get them."""
+    from tl_core import backbones
+
+    return backbones.resnet18_unavailable(weights)
+
+
+def imagenet_feature_extraction(config: Config | None = None, weights: str | None = None) -> dict:
+    """Feature extraction from ImageNet instead of from the source digits: a frozen ResNet-18
+    (ImageNet weights from disk, see :mod:`tl_core.backbones`) reads the 8x8 digits scaled to
+    32x32, and a logistic-regression head is fitted on the `n_target` labelled digits per class.
+
+    Returns plain values, the head's target test accuracy among them, to set beside the demo's
+    own feature extraction. Raises FileNotFoundError with a one-line message when the weights are
+    not on disk; nothing is downloaded.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from tl_core import backbones
+
+    config = config or Config()
+    backbone = backbones.load_resnet18(weights).to(pick_device(config.device))
+    target = target_domain(config)
+    train = backbones.extract_features(backbone, target.x_train).cpu().numpy()
+    test = backbones.extract_features(backbone, target.x_test).cpu().numpy()
+    head = LogisticRegression(max_iter=2000).fit(train, target.y_train.cpu().numpy())
+    return {"backbone": "resnet18 (ImageNet)", "n_target": config.n_target,
+            "target_accuracy": float(head.score(test, target.y_test.cpu().numpy()))}
