@@ -564,8 +564,10 @@ def _adam_step(params, grads, exp_avg, exp_avg_sq, step, lrs, k):
         m, v = exp_avg[name][:k], exp_avg_sq[name][:k]
         m.lerp_(g, 1 - beta1)
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        step_size = (lrs[name][:k] / bias1).to(g.dtype).view(shape)
-        denom = (v.sqrt() / bias2_sqrt.to(g.dtype).view(shape)).add_(ADAM_EPS)
+        # Per-member scalars are worked out in float64 on the CPU (as torch.optim.Adam does in
+        # Python floats), then cast and moved next to the parameters (CUDA and MPS alike).
+        step_size = (lrs[name][:k] / bias1).to(g.dtype).to(g.device).view(shape)
+        denom = (v.sqrt() / bias2_sqrt.to(g.dtype).to(g.device).view(shape)).add_(ADAM_EPS)
         params[name][:k].sub_(step_size * m / denom)
 
 
