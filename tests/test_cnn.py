@@ -131,6 +131,18 @@ def test_run_many_equals_run_one_by_one(sim2real):
                                y.history.get("source_metric", []), atol=0.003)
 
 
+def test_run_many_equals_run_across_gaps_and_lambdas():
+    configs = [cnn.Config(scenario="shift", gap=0.25, lam=0.1, epochs=5, strategies=("regularized", "joint")),
+               cnn.Config(scenario="shift", gap=0.75, lam=1.0, epochs=5, seed=1,
+                          strategies=("regularized", "joint"))]
+    for config, batched in zip(configs, cnn.run_many(configs)):
+        alone = cnn.run(config)
+        for x, y in zip(alone.strategies, batched.strategies):
+            assert x.strategy == y.strategy
+            assert np.allclose(x.history["target_loss"], y.history["target_loss"], rtol=1e-3)
+            assert np.allclose(x.history["source_metric"], y.history["source_metric"], atol=0.005)
+
+
 def test_new_classes_get_a_new_head_and_no_source_only():
     result = cnn.run(cnn.Config(scenario="new_classes", epochs=3))
     assert "source_only" not in result.names()

@@ -147,8 +147,10 @@ def test_partial_fine_tune_freezes_the_first_k_blocks(source_model, source, targ
 
 def test_backbone_lr_scale_zero_fine_tunes_the_head_only(source_model, source, target):
     def inspect(model):
-        return {"blocks_unchanged": bool(torch.equal(parameters(model.blocks), parameters(source_model.blocks))),
-                "head_unchanged": bool(torch.equal(parameters(model.head), parameters(source_model.head)))}
+        def same(part):
+            now, before = getattr(model, part), getattr(source_model, part)
+            return bool(torch.equal(parameters(now), parameters(before)))
+        return {"blocks_unchanged": same("blocks"), "head_unchanged": same("head")}
     settings = engine.TransferSettings(epochs=3, lr=1e-2, batch_size=16, backbone_lr_scale=0.0)
     extras = run(source_model, source, target, ("fine_tune",), settings, inspect=inspect)[0].extras
     assert extras["blocks_unchanged"] and not extras["head_unchanged"]
