@@ -2,7 +2,9 @@
 
     streamlit run app.py
 
-Each page is a short script in pages/; the demo pages share tl_app/demo_page.py.
+Each page is a short script in app_pages/; the demo pages share tl_app/demo_page.py. (Not
+`pages/`: Streamlit treats a folder of that name as an old-style multipage app, and a shared link
+such as /linear opened on a fresh server would run the page without this frame.)
 """
 
 import streamlit as st

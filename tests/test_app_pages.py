@@ -57,10 +57,10 @@ def control(at: AppTest, name: str):
 
 
 def shown(at: AppTest) -> tuple:
-    """What the page shows: every chart's figure, every table, every sentence and headline."""
+    """What the page shows of its results: every chart's figure, every table, the headline."""
     return ([chart.proto.spec for chart in at.get("plotly_chart")],
             [table.value.to_json() for table in at.dataframe],
-            [m.value for m in at.markdown] + [(m.label, m.value, m.delta) for m in at.metric])
+            [(m.label, m.value, m.delta) for m in at.metric])
 
 
 def other_value(spec, current):
@@ -90,7 +90,7 @@ def widget_value(value):
 # ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["pages/home.py", "pages/compare.py", "pages/theory.py"]
+@pytest.mark.parametrize("path", ["app_pages/home.py", "app_pages/compare.py", "app_pages/theory.py"]
                          + [PATH[d] for d in DEMOS])
 def test_every_page_renders_without_an_exception(path):
     demo = next((d for d in DEMOS if PATH[d] == path), None)
@@ -107,15 +107,22 @@ def test_every_page_renders_without_an_exception(path):
 @pytest.mark.parametrize("demo,name", [(d, n) for d in AVAILABLE for n in MAIN
                                        if n in tl_core.get_demo(d).Config.field_names()])
 def test_each_main_control_changes_what_the_page_shows(demo, name):
-    at = open_page(PATH[demo], fast(demo))
-    before = shown(at)
-    spec = tl_core.get_demo(demo).Config.field(name)
-    current = control(at, name).value
-    new = other_value(spec, tuple(current) if spec.kind is tuple else current)
-    control(at, name).set_value(widget_value(new)).run()
-    assert not at.exception, [e.message for e in at.exception]
-    assert shown(at) != before, f"changing {name} to {new!r} changed nothing on the {demo} page"
-    assert at.query_params[name] == controls.to_text(new), "the link follows the control"
+    """In the default scenario, or else in another one (the gap may only shape one scenario)."""
+    spec, scenario = tl_core.get_demo(demo).Config.field(name), tl_core.get_demo(demo).Config.field("scenario")
+    scenarios = [scenario.default] if name == "scenario" else \
+        [scenario.default] + [c for c in scenario.choices if c != scenario.default]
+    for choice in scenarios:
+        at = open_page(PATH[demo], {**fast(demo), "scenario": choice})
+        before = shown(at)
+        current = control(at, name).value
+        new = other_value(spec, tuple(current) if spec.kind is tuple else current)
+        control(at, name).set_value(widget_value(new)).run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert at.query_params[name] == controls.to_text(new), "the link follows the control"
+        if shown(at) != before:
+            return
+    pytest.fail(f"changing {name} changed no chart, table or headline on the {demo} page "
+                f"in any scenario ({', '.join(scenarios)})")
 
 
 @pytest.mark.parametrize("demo", AVAILABLE)
@@ -155,7 +162,7 @@ def test_a_malformed_link_warns_and_falls_back_without_an_exception(demo):
     assert at.metric, "the page still shows its results"
 
 
-@pytest.mark.parametrize("path", ["pages/home.py", "pages/compare.py", "pages/theory.py"])
+@pytest.mark.parametrize("path", ["app_pages/home.py", "app_pages/compare.py", "app_pages/theory.py"])
 def test_a_malformed_link_on_the_other_pages_warns_without_an_exception(path):
     at = open_page(path, {"bogus": "[x](http://example.com)", "seed": "abc"})
     assert not at.exception, [e.message for e in at.exception]
@@ -192,7 +199,7 @@ def test_sweeps_run_on_their_buttons_and_stay_until_a_setting_changes(demo):
 
 
 def test_home_draws_the_transfer_flow_and_links_every_demo():
-    at = open_page("pages/home.py")
+    at = open_page("app_pages/home.py")
     flow = at.get("graphviz_chart")[0].proto.spec
     for step in ("Source data", "Features", "Knowledge", "Target data", "Adaptation", "Target prediction"):
         assert step in flow
@@ -202,7 +209,7 @@ def test_home_draws_the_transfer_flow_and_links_every_demo():
 
 
 def test_theory_writes_the_maths_and_links_each_formula_to_its_page():
-    at = open_page("pages/theory.py")
+    at = open_page("app_pages/theory.py")
     maths = " ".join(latex.value for latex in at.latex)
     for formula in (r"X^\top X\,\hat w = X^\top y", r"\sigma(w^\top x + b)", r"(X * K)_{ij}",
                     r"h_t = \tanh", r"\lambda \lVert \theta - \theta_s \rVert^2", r"L_s(\theta) + w \cdot L_t"):
@@ -212,7 +219,7 @@ def test_theory_writes_the_maths_and_links_each_formula_to_its_page():
 
 def test_compare_draws_one_gain_curve_per_demo_on_its_button():
     demos = AVAILABLE[:2]
-    at = open_page("pages/compare.py", {"demos": ",".join(demos), "sweep_seeds": "1"})
+    at = open_page("app_pages/compare.py", {"demos": ",".join(demos), "sweep_seeds": "1"})
     assert not at.get("plotly_chart"), "no sweep runs before its button"
     at.button(key="run_gap_sweeps").click().run()
     assert not at.exception, [e.message for e in at.exception]

@@ -93,12 +93,13 @@ def page(browser):
 
 
 def wait_until_idle(page: Page) -> None:
-    """Wait for the script run to finish: the "running" indicator gone, then a quiet moment."""
+    """Wait for the script run to finish: app.py's last line drawn, the "running" indicator gone."""
     page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=PAGE_TIMEOUT_MS)
+    page.get_by_text("Computing on").wait_for(timeout=PAGE_TIMEOUT_MS)
     page.wait_for_function(
         """() => !document.querySelector('[data-testid="stStatusWidget"]')""",
-        timeout=PAGE_TIMEOUT_MS)
-    page.wait_for_timeout(1500)
+        polling=250, timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_timeout(1000)
 
 
 def charts_data(page: Page) -> str:
@@ -107,8 +108,11 @@ def charts_data(page: Page) -> str:
 
 
 def no_exception(page: Page) -> None:
+    """No Streamlit exception on screen, and the app's frame (app.py) ran around the page."""
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, errors.first.inner_text()
+    assert page.get_by_text("Computing on").count() == 1, "the page ran without app.py's frame"
+    assert page.get_by_role("link", name="Linear regression").count() >= 1, "the app's menu"
 
 
 def screenshot(page: Page, name: str) -> Path:
@@ -131,11 +135,11 @@ def move_slider(page: Page, label: str, presses: int) -> str:
     slider.focus()
     for _ in range(presses):
         slider.press("ArrowRight")
-    return repr(float(slider.input_value()))  # as the app writes it into the link
+    return slider.input_value()
 
 
 @pytest.mark.parametrize("demo_page", DEMO_PAGES, ids=lambda p: p.demo)
-def test_demo_page_redraws_when_the_gap_slider_moves(server, page, demo_page):
+def test_demo_page_redraws_when_a_slider_moves(server, page, demo_page):
     page.goto(f"{server}/{demo_page.demo}", timeout=PAGE_TIMEOUT_MS)
     wait_until_idle(page)
     no_exception(page)
@@ -146,12 +150,12 @@ def test_demo_page_redraws_when_the_gap_slider_moves(server, page, demo_page):
     page.wait_for_selector('.js-plotly-plot, [data-testid="stException"]', timeout=PAGE_TIMEOUT_MS)
     no_exception(page)
     before = charts_data(page)
-    gap = move_slider(page, "Gap between source and target", presses=20)
+    n_target = move_slider(page, "Labelled target samples", presses=3)  # matters in every scenario
     page.wait_for_function(
         """before => JSON.stringify([...document.querySelectorAll('.js-plotly-plot')]
                                     .map(p => p.data)) !== before""",
-        arg=before, timeout=PAGE_TIMEOUT_MS)
-    page.wait_for_url(f"**gap={gap}&**", timeout=PAGE_TIMEOUT_MS)  # the link follows the slider
+        arg=before, polling=1000, timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_url(f"**n_target={int(float(n_target))}&**", timeout=PAGE_TIMEOUT_MS)  # the link follows
     wait_until_idle(page)
     no_exception(page)
     screenshot(page, demo_page.demo)

@@ -107,9 +107,9 @@ def samples_section(demo: str, config) -> None:
     if not not_yet(module, "samples_figure"):
         st.plotly_chart(cached.samples_figure(demo, config.to_dict()), key="samples_chart",
                         config=CHART_CONFIG)
-    metric = module.METRIC
-    st.markdown(f"The target models learn from {narrate.labels_phrase(config.n_target, metric)}; "
-                f"the gap is {config.gap:g} (0: the two tasks are the same, 1: very different).")
+    gap_help = module.Config.field("gap").help
+    st.markdown(f"The target models learn from {narrate.labels_phrase(config.n_target, module.METRIC)}. "
+                f"Gap {config.gap:g}: {gap_help}.")
 
 
 def source_before(result: RunResult) -> float | None:
@@ -129,24 +129,24 @@ def signed(value: float, metric: str) -> str:
 
 
 def headline(result: RunResult) -> None:
+    """Two numbers: what the best transfer gains on the target, and what it costs on the source."""
     metric = result.metric_name
     best = narrate.best_transfer(result)
     scratch = result.strategy(BASELINE)
-    columns = st.columns(3)
     if best is None:
-        columns[0].metric(f"Target {metric}: scratch", narrate.fmt(scratch.target_metric, metric))
+        st.metric(f"Target {metric} of scratch", narrate.fmt(scratch.target_metric, metric))
     else:
-        chosen = result.strategy(best)
-        columns[0].metric(f"Target {metric}: {label(best).lower()} (best transfer)",
-                          narrate.fmt(chosen.target_metric, metric),
-                          delta=signed(result.gain(best), metric) + " vs scratch")
-        columns[1].metric(f"Target {metric}: scratch (target data only)",
-                          narrate.fmt(scratch.target_metric, metric))
-        before = source_before(result)
-        columns[2].metric(f"Source {metric} after {label(best).lower()}",
-                          narrate.fmt(chosen.source_metric, metric),
-                          delta=None if before is None else
-                          signed(chosen.source_metric - before, metric) + " vs the source model")
+        chosen, before = result.strategy(best), source_before(result)
+        left, right = st.columns(2)
+        left.metric(f"Target {metric} of the best transfer: {label(best).lower()}",
+                    narrate.fmt(chosen.target_metric, metric),
+                    delta=f"{signed(result.gain(best), metric)} vs scratch "
+                          f"({narrate.fmt(scratch.target_metric, metric)})")
+        right.metric(f"Source {metric} after {label(best).lower()}",
+                     narrate.fmt(chosen.source_metric, metric),
+                     delta=None if before is None else
+                     f"{signed(chosen.source_metric - before, metric)} vs the source model "
+                     f"({narrate.fmt(before, metric)})")
     st.markdown("**" + narrate.describe_result(result) + "**")
 
 
@@ -156,16 +156,25 @@ def chart(fig, key: str) -> None:
 
 def source_vs_target_section(demo: str, result: RunResult) -> None:
     st.subheader("Source vs target")
-    left, right = st.columns([3, 2])
-    with left:
-        chart(plots.source_vs_target(result), "source_vs_target_chart")
-    with right:
-        st.markdown("**The numbers** (test sets of both tasks)")
-        st.dataframe(exports.results_table(result), hide_index=True, key="results_table")
+    chart(plots.source_vs_target(result), "source_vs_target_chart")
     st.markdown(narrate.describe_source_vs_target(result))
+    with st.expander(f"The numbers: source and target {result.metric_name} of every strategy",
+                     expanded=True):
+        st.dataframe(exports.results_table(result), hide_index=True, key="results_table",
+                     column_config=number_columns(result))
     if any(s.history.get("step") for s in result.strategies):
         chart(plots.training_curves(result), "training_curves_chart")
         st.markdown(narrate.describe_history(result))
+
+
+def number_columns(result: RunResult) -> dict:
+    """Accuracies as percentages, R² and losses with three decimals."""
+    percent = result.metric_name == "accuracy"
+    metric_format = "percent" if percent else "%.3f"
+    columns = {f"source {result.metric_name}": metric_format, f"target {result.metric_name}": metric_format,
+               "target gain over scratch": "percent" if percent else "%+.3f",
+               f"source {result.loss_name}": "%.3f", f"target {result.loss_name}": "%.3f"}
+    return {name: st.column_config.NumberColumn(format=fmt) for name, fmt in columns.items()}
 
 
 SWEEP_TEXT = {
