@@ -35,7 +35,6 @@ navigation = st.navigation({
 })
 device, threads = start_up()
 navigation.run()
-st.sidebar.divider()
 st.sidebar.caption(f"Computing on **{device}**"
                    + (f" ({threads} CPU thread{'s' if threads > 1 else ''} per run)" if device == "cpu" else "")
                    + ". Same settings and seed give the same numbers.")

@@ -40,7 +40,7 @@ st.subheader("The four demos")
 available = tl_core.available_demos()
 for column, page in zip(st.columns(len(DEMO_PAGES)), DEMO_PAGES):
     with column.container(border=True, height="stretch"):
-        st.markdown(f"#### {page.title}")
+        st.markdown(f"##### {page.title}")
         st.markdown(page.lesson)
         st.caption(f"Shows {page.shows}.")
         if page.demo in available:

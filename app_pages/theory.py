@@ -46,13 +46,15 @@ with left:
     st.markdown("A filter $K$ of size $k \\times k$ slides over the image; each output pixel is a "
                 "weighted sum of the pixels under it. Early filters find edges and strokes, which is "
                 "why they transfer between digit sets.")
-    st.latex(r"(X * K)_{ij} = \sum_{u=0}^{k-1} \sum_{v=0}^{k-1} X_{i+u,\, j+v}\, K_{uv} + b, \qquad h = \mathrm{ReLU}(X * K)")
+    st.latex(r"(X * K)_{ij} = \sum_{u=0}^{k-1} \sum_{v=0}^{k-1} X_{i+u,\, j+v}\, K_{uv} + b")
+    st.latex(r"h = \mathrm{ReLU}(X * K)")
     shown_on("cnn", ": its filters")
 with right:
     st.subheader("RNN: the recurrence")
     st.markdown("The hidden state $h_t$ carries a summary of the sequence so far; the same weights "
                 "are used at every step, and the last state is classified.")
-    st.latex(r"h_t = \tanh(W_x x_t + W_h h_{t-1} + b), \qquad \hat y = \mathrm{softmax}(W_o h_T)")
+    st.latex(r"h_t = \tanh(W_x x_t + W_h h_{t-1} + b)")
+    st.latex(r"\hat y = \mathrm{softmax}(W_o h_T)")
     shown_on("rnn", ": its hidden-state paths")
 
 st.header("The strategies")
@@ -67,8 +69,8 @@ with left:
     st.markdown("The target loss plus a pull toward the source weights. λ trades the two: "
                 "λ = 0 is scratch, λ → ∞ is the source model as it is.")
     st.latex(r"\hat\theta = \arg\min_\theta\; L_t(\theta) + \lambda \lVert \theta - \theta_s \rVert^2")
-    st.markdown("For least squares it has a closed form: "
-                "$(X^\\top X + \\lambda I)\\,\\hat w = X^\\top y + \\lambda w_s$.")
+    st.markdown("For least squares it has a closed form:")
+    st.latex(r"(X^\top X + \lambda I)\,\hat w = X^\top y + \lambda w_s")
     shown_on("linear", ": move λ")
 with right:
     st.subheader("Joint training")
@@ -80,9 +82,9 @@ with right:
     st.markdown("Split the network into feature blocks $f = f_K \\circ \\dots \\circ f_1$ and a head "
                 "$g$. Feature extraction freezes all of $f$ at the source and trains a new head; "
                 "partial fine-tuning freezes the first $k$ blocks only.")
-    st.latex(r"\hat y = g_\phi\big(f_{\theta_s}(x)\big), \qquad "
-             r"\min_{\phi}\, L_t(\phi) \;\; \text{(feature extraction)}, \qquad "
-             r"\min_{\theta_{k+1..K},\, \phi} L_t \;\; \text{(partial)}")
+    st.latex(r"\hat y = g_\phi\big(f_{\theta_s}(x)\big)")
+    st.latex(r"\text{feature extraction: } \min_{\phi}\, L_t(\phi)")
+    st.latex(r"\text{partial fine-tune: } \min_{\theta_{k+1}, \dots, \theta_K,\, \phi}\, L_t")
     shown_on("cnn", ": feature extraction and partial fine-tune")
     st.subheader("CORAL: align the covariances")
     st.markdown("No target labels at all: whiten the source features and re-colour them with the "

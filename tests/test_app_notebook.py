@@ -65,7 +65,7 @@ def test_the_notebook_reproduces_the_numbers_on_the_page(demo, monkeypatch):
 
     namespace = run_cells(exports.code_of_notebook(nbformat.writes(notebook).encode()), monkeypatch)
     page_table = at.dataframe[0].value
-    notebook_table = exports.results_table(namespace["result"])
+    notebook_table = exports.display_table(namespace["result"])
     assert page_table.equals(notebook_table), "same strategies, same numbers, to the last digit"
     assert namespace["result"].config["seed"] == 7 and namespace["result"].config["gap"] == 0.55
     if not sweep:

@@ -162,6 +162,14 @@ def test_a_malformed_link_warns_and_falls_back_without_an_exception(demo):
     assert at.metric, "the page still shows its results"
 
 
+def test_a_repeated_link_setting_counts_once_with_a_warning():
+    demo = CHEAP[0]
+    at = open_page(PATH[demo], {"gap": ["0.1", "0.9"]})
+    assert not at.exception
+    assert control(at, "gap").value == 0.9
+    assert any("appears 2 times" in w.value for w in at.warning)
+
+
 @pytest.mark.parametrize("path", ["app_pages/home.py", "app_pages/compare.py", "app_pages/theory.py"])
 def test_a_malformed_link_on_the_other_pages_warns_without_an_exception(path):
     at = open_page(path, {"bogus": "[x](http://example.com)", "seed": "abc"})

@@ -93,13 +93,11 @@ def page(browser):
 
 
 def wait_until_idle(page: Page) -> None:
-    """Wait for the script run to finish: app.py's last line drawn, the "running" indicator gone."""
-    page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=PAGE_TIMEOUT_MS)
-    page.get_by_text("Computing on").wait_for(timeout=PAGE_TIMEOUT_MS)
-    page.wait_for_function(
-        """() => !document.querySelector('[data-testid="stStatusWidget"]')""",
-        polling=250, timeout=PAGE_TIMEOUT_MS)
-    page.wait_for_timeout(1000)
+    """Wait for the script run to finish (Streamlit marks its app element "notRunning")."""
+    page.get_by_text("Computing on").wait_for(timeout=PAGE_TIMEOUT_MS)  # app.py's last line
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
+                           timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_timeout(500)  # plotly draws after the run's last message
 
 
 def charts_data(page: Page) -> str:
@@ -159,6 +157,15 @@ def test_demo_page_redraws_when_a_slider_moves(server, page, demo_page):
     wait_until_idle(page)
     no_exception(page)
     screenshot(page, demo_page.demo)
+    if demo_page.demo == "linear":  # the sweeps, on their buttons, drawn once
+        for button in ("Run the data-efficiency sweep", "Run the gap sweep"):
+            charts = page.locator(".js-plotly-plot").count()
+            page.get_by_role("button", name=button).click()
+            page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length > {charts}",
+                                   polling=500, timeout=PAGE_TIMEOUT_MS)
+            wait_until_idle(page)
+        no_exception(page)
+        screenshot(page, "linear_sweeps")
 
 
 def test_home_theory_and_compare_pages(server, page):

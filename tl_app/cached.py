@@ -59,7 +59,7 @@ def sweep(demo: str, over: str, values: tuple, seeds: int, config: dict[str, Any
     return table
 
 
-@st.cache_data(max_entries=LIMITS.cache_entries, show_spinner=False)
+@st.cache_data(max_entries=LIMITS.cache_entries, show_spinner="Drawing source and target samples...")
 def samples_figure(demo: str, config: dict[str, Any]) -> go.Figure:
     """The demo's source-and-target samples figure (drawing digits takes a moment: keep it)."""
     return tl_core.get_demo(demo).samples_figure(tl_core.make_config(demo, **config))

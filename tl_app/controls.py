@@ -137,28 +137,29 @@ def _salvage(spec: FieldSpec, text: str) -> Any:
     return None
 
 
-def read_link(specs: Iterable[FieldSpec]) -> tuple[dict[str, Any], list[str]]:
-    """The values the page's link sets, checked, and a warning for each value it ignored or changed."""
+def read_link(specs: Iterable[FieldSpec]) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """What the page's link says: (checked values, why a setting's value was refused or changed,
+    warnings about keys that are no settings here), all texts safe for Markdown."""
     by_name = {s.name: s for s in specs}
-    values, warnings = {}, []
+    values, problems, others = {}, {}, []
     for key in st.query_params:
         texts = st.query_params.get_all(key)
         if key in HIDDEN:
-            warnings.append(f"`{escape(key)}` in the link is ignored: the server picks where to compute")
-            continue
-        if key not in by_name:
+            others.append(f"`{escape(key)}` in the link is ignored: the server picks where to compute")
+        elif key not in by_name:
             allowed = ", ".join(by_name) or "none"
-            warnings.append(f"`{escape(key)}` in the link is not a setting of this page; ignored "
-                            f"(settings here: {escape(allowed)})")
-            continue
-        if len(texts) > 1:
-            warnings.append(f"`{escape(key)}` appears {len(texts)} times in the link; using the last")
-        value, problem = from_link(by_name[key], texts[-1] if texts else "")
-        if problem:
-            warnings.append("Link: " + escape(problem))
-        if value is not None:
-            values[key] = value
-    return values, warnings
+            others.append(f"`{escape(key)}` in the link is not a setting of this page; ignored "
+                          f"(settings here: {escape(allowed)})")
+        else:
+            value, problem = from_link(by_name[key], texts[-1] if texts else "")
+            if len(texts) > 1:
+                problem = f"{key} appears {len(texts)} times in the link; the last one counts" + \
+                    (f", and {problem}" if problem else "")
+            if problem:
+                problems[key] = escape(problem)
+            if value is not None:
+                values[key] = value
+    return values, problems, others
 
 
 def write_link(specs: Iterable[FieldSpec]) -> dict[str, str]:
@@ -178,8 +179,8 @@ def enter_page(page: str, specs: list[FieldSpec]) -> None:
     state = st.session_state
     if state.get("_tl_page") == page and all(s.name in state for s in specs):
         return
-    linked, warnings = read_link(specs)
-    saved = state.get("_tl_saved", {})
+    linked, problems, others = read_link(specs)
+    saved, warnings = state.get("_tl_saved", {}), []
     for spec in specs:
         remembered = saved.get(_scope(page, spec), {}).get(spec.name, spec.default)
         try:
@@ -187,8 +188,11 @@ def enter_page(page: str, specs: list[FieldSpec]) -> None:
         except ValueError:  # a cap changed since, or another page's value: start from the default
             remembered = spec.default
         state[spec.name] = _widget_value(linked.get(spec.name, remembered))
+        if spec.name in problems:
+            kept = "" if spec.name in linked else f" — {escape(label_of(spec))} stays {escape(show(remembered))}"
+            warnings.append(f"Link: {problems[spec.name]}{kept}")
     state["_tl_page"] = page
-    state["_tl_link_warnings"] = warnings
+    state["_tl_link_warnings"] = warnings + others
 
 
 def remember(page: str, specs: list[FieldSpec]) -> None:

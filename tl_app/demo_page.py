@@ -39,7 +39,7 @@ def show(demo: str) -> None:
     controls.show_link_warnings()
     if config is None:
         return
-    st.caption(f"**{controls.show(config.scenario).capitalize()} scenario** — "
+    st.caption(f"**{str(config.scenario).replace('_', ' ').capitalize()} scenario** — "
                f"{module.Config.field('scenario').help}.")
     samples_section(demo, config)
     result = cached.run(demo, config.to_dict())
@@ -102,7 +102,7 @@ def not_yet(module, name: str) -> bool:
 
 
 def samples_section(demo: str, config) -> None:
-    st.subheader("Source and target samples")
+    st.subheader("1 · The two tasks: source and target samples")
     module = tl_core.get_demo(demo)
     if not not_yet(module, "samples_figure"):
         st.plotly_chart(cached.samples_figure(demo, config.to_dict()), key="samples_chart",
@@ -130,6 +130,7 @@ def signed(value: float, metric: str) -> str:
 
 def headline(result: RunResult) -> None:
     """Two numbers: what the best transfer gains on the target, and what it costs on the source."""
+    st.subheader("2 · Does transfer help on the target?")
     metric = result.metric_name
     best = narrate.best_transfer(result)
     scratch = result.strategy(BASELINE)
@@ -138,11 +139,11 @@ def headline(result: RunResult) -> None:
     else:
         chosen, before = result.strategy(best), source_before(result)
         left, right = st.columns(2)
-        left.metric(f"Target {metric} of the best transfer: {label(best).lower()}",
+        left.metric(f"Target {metric} of the best transfer: {name_in_text(best)}",
                     narrate.fmt(chosen.target_metric, metric),
                     delta=f"{signed(result.gain(best), metric)} vs scratch "
                           f"({narrate.fmt(scratch.target_metric, metric)})")
-        right.metric(f"Source {metric} after {label(best).lower()}",
+        right.metric(f"Source {metric} after {name_in_text(best)}",
                      narrate.fmt(chosen.source_metric, metric),
                      delta=None if before is None else
                      f"{signed(chosen.source_metric - before, metric)} vs the source model "
@@ -155,32 +156,30 @@ def chart(fig, key: str) -> None:
 
 
 def source_vs_target_section(demo: str, result: RunResult) -> None:
-    st.subheader("Source vs target")
+    st.subheader("3 · Source vs target: what each strategy gains and keeps")
     chart(plots.source_vs_target(result), "source_vs_target_chart")
     st.markdown(narrate.describe_source_vs_target(result))
     with st.expander(f"The numbers: source and target {result.metric_name} of every strategy",
                      expanded=True):
-        st.dataframe(exports.results_table(result), hide_index=True, key="results_table",
-                     column_config=number_columns(result))
+        table = exports.display_table(result)
+        st.dataframe(table, hide_index=True, key="results_table", column_config=number_columns(table))
     if any(s.history.get("step") for s in result.strategies):
         chart(plots.training_curves(result), "training_curves_chart")
         st.markdown(narrate.describe_history(result))
 
 
-def number_columns(result: RunResult) -> dict:
-    """Accuracies as percentages, R² and losses with three decimals."""
-    percent = result.metric_name == "accuracy"
-    metric_format = "percent" if percent else "%.3f"
-    columns = {f"source {result.metric_name}": metric_format, f"target {result.metric_name}": metric_format,
-               "target gain over scratch": "percent" if percent else "%+.3f",
-               f"source {result.loss_name}": "%.3f", f"target {result.loss_name}": "%.3f"}
-    return {name: st.column_config.NumberColumn(format=fmt) for name, fmt in columns.items()}
+def number_columns(table) -> dict:
+    """One decimal for percentages and points, three for R² and losses; gains with their sign."""
+    def style(name: str) -> str:
+        decimals = 1 if name.endswith(("(%)", "(points)")) else 3
+        return f"%{'+' if 'gain' in name else ''}.{decimals}f"
+    return {name: st.column_config.NumberColumn(format=style(name)) for name in table.columns[1:]}
 
 
 SWEEP_TEXT = {
-    "n_target": ("Data efficiency: how many target labels does transfer save?",
+    "n_target": ("4 · Data efficiency: how many target labels does transfer save?",
                  "Run the data-efficiency sweep", "labelled target samples"),
-    "gap": ("Gap: when does transfer hurt?", "Run the gap sweep", "gap"),
+    "gap": ("5 · The gap: when does transfer hurt?", "Run the gap sweep", "gap"),
 }
 
 
@@ -210,7 +209,7 @@ def sweep_section(demo: str, module, config, over: str):
 
 
 def model_section(demo: str, module, result: RunResult) -> None:
-    st.subheader("Inside the models")
+    st.subheader("6 · Inside the models")
     if not_yet(module, "model_figure"):
         return
     chart(module.model_figure(result), "model_chart")
@@ -222,14 +221,20 @@ def model_section(demo: str, module, result: RunResult) -> None:
         chart(module.confusion_figure(result), "confusion_chart")
 
 
+def name_in_text(strategy: str) -> str:
+    """A strategy's label inside a sentence: lower case, except an acronym such as CORAL."""
+    name = label(strategy)
+    return name if name.isupper() else name.lower()
+
+
 def best_and_worst(result: RunResult) -> str:
     metric = result.metric_name
     ranked = sorted(result.strategies, key=lambda s: s.target_metric)
     best, worst = ranked[-1], ranked[0]
     if best is worst:
         return ""
-    return (f"Best on the target: {label(best.strategy).lower()} ({metric} "
-            f"{narrate.fmt(best.target_metric, metric)}); worst: {label(worst.strategy).lower()} "
+    return (f"Best on the target: {name_in_text(best.strategy)} ({metric} "
+            f"{narrate.fmt(best.target_metric, metric)}); worst: {name_in_text(worst.strategy)} "
             f"({narrate.fmt(worst.target_metric, metric)}).")
 
 
@@ -241,14 +246,14 @@ def share_link(query: dict[str, str]) -> str:
     """The link of this experiment: absolute when the browser's address is known, else relative."""
     url = getattr(st.context, "url", None)
     base = url.split("?")[0] if url else ""
-    return f"{base}?{urlencode(query)}"
+    return f"{base}?{urlencode(query, safe=',')}"
 
 
 def take_away(page: DemoPage, module, config, result: RunResult, sweeps: dict) -> None:
     st.subheader("Share, export, reproduce")
     specs = controls.controls_of(module.Config) + [SWEEP_SEEDS]
     query = {s.name: controls.to_text(controls.value_of(s)) for s in specs}
-    with st.expander("Share this experiment", icon=":material/share:"):
+    with st.expander("Share this experiment", icon=":material/share:", expanded=True):
         st.markdown("Send this link: it opens this page with every control as it is now "
                     "(same seed, same numbers). The address bar holds the same link.")
         st.code(share_link(query), language=None, wrap_lines=True)

@@ -27,6 +27,16 @@ def results_table(result: RunResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def display_table(result: RunResult) -> pd.DataFrame:
+    """The results table as a student reads it: accuracy in percent and gains in points, R² as is."""
+    table = results_table(result)
+    if result.metric_name != "accuracy":
+        return table
+    metric_columns = [c for c in table.columns if c.endswith(" accuracy") or c == "target gain over scratch"]
+    table[metric_columns] = table[metric_columns] * 100
+    return table.rename(columns={c: c + (" (points)" if "gain" in c else " (%)") for c in metric_columns})
+
+
 def csv_bytes(result: RunResult) -> bytes:
     """The results table with the run's settings as leading columns (one row per strategy)."""
     rows = [{"demo": result.demo, **{k: _cell(v) for k, v in result.config.items()},

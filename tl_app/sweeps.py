@@ -66,7 +66,8 @@ def gain_figure(tables: dict[str, pd.DataFrame], titles: dict[str, str], strateg
         name = f"{titles[demo]} ({table.attrs.get('metric', 'metric')})"
         colour = DEMO_COLORS.get(demo, "#333333")
         fig.add_trace(go.Scatter(x=x + x[::-1], y=(mean + sd).tolist() + (mean - sd).tolist()[::-1],
-                                 fill="toself", fillcolor=colour, opacity=0.15, line=dict(width=0),
+                                 mode="lines", fill="toself", fillcolor=colour, opacity=0.15,
+                                 line=dict(width=0),
                                  hoverinfo="skip", showlegend=False, legendgroup=demo))
         fig.add_trace(go.Scatter(x=x, y=mean.tolist(), mode="lines+markers", name=name,
                                  legendgroup=demo, line=dict(color=colour)))
@@ -76,8 +77,9 @@ def gain_figure(tables: dict[str, pd.DataFrame], titles: dict[str, str], strateg
     fig.update_layout(title=f"{label(strategy)}: target gain over scratch vs {what.split(' (')[0]}",
                       xaxis_title=what, yaxis_title="target gain over scratch (accuracy or R²)",
                       **LAYOUT)
-    if over == "n_target":
-        fig.update_xaxes(type="log")
+    if over == "n_target":  # labels at the swept values only: a log axis's minor ticks clutter
+        swept = sorted({v for table in tables.values() for v in table[over]})
+        fig.update_xaxes(type="log", tickvals=swept, ticktext=[f"{v:g}" for v in swept])
     return fig
 
 
