@@ -1,0 +1,241 @@
+"""The RNN demo (MNIST-1D): the lessons its defaults must show, and its contracts.
+
+Lessons are checked on the mean over five seeds. Source models are cached by the module (one per
+scenario, cell, shape and quality), so every test here shares them. Torch runs on one thread
+while this file runs: these small recurrences gain nothing from more, and a busy machine makes
+two threads far slower than one.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tl_core.demos import get_demo, rnn, rnn_data
+from tl_core.result import RunResult
+
+SEEDS = range(5)
+FEW, MANY = (1, 5), 30  # labelled target sequences per digit
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def mean_over_seeds(results: list[RunResult], strategy: str, what: str = "target_metric") -> float:
+    return float(np.mean([getattr(r.strategy(strategy), what) for r in results]))
+
+
+@pytest.fixture(scope="module")
+def data_efficiency() -> dict[int, list[RunResult]]:
+    """new_classes at the defaults, for few and many labels, five seeds each."""
+    strategies = ("feature_extraction", "fine_tune")
+    return {n: [rnn.run(rnn.Config(n_target=n, seed=s, strategies=strategies)) for s in SEEDS]
+            for n in (*FEW, MANY)}
+
+
+# ------------------------------------------------------------------------------------- lessons
+@pytest.mark.parametrize("n_target", FEW)
+@pytest.mark.parametrize("strategy", ["fine_tune", "feature_extraction"])
+def test_with_few_labels_transfer_beats_scratch(data_efficiency, n_target, strategy):
+    results = data_efficiency[n_target]
+    gain = mean_over_seeds(results, strategy) - mean_over_seeds(results, "scratch")
+    assert gain > 0.10, f"{strategy} with {n_target} labels per digit gains only {gain:.3f}"
+
+
+@pytest.mark.parametrize("strategy", ["fine_tune", "feature_extraction"])
+def test_the_gain_shrinks_as_labels_grow(data_efficiency, strategy):
+    def gain(n):
+        results = data_efficiency[n]
+        return mean_over_seeds(results, strategy) - mean_over_seeds(results, "scratch")
+
+    assert gain(MANY) < gain(FEW[-1]) - 0.10
+    # ...because scratch catches up, not because transfer got worse
+    assert mean_over_seeds(data_efficiency[MANY], "scratch") > mean_over_seeds(
+        data_efficiency[FEW[-1]], "scratch") + 0.3
+
+
+def test_fine_tuning_forgets_the_source_while_feature_extraction_keeps_it(data_efficiency):
+    results = data_efficiency[5]
+    source_accuracy = rnn.source_accuracy(rnn.Config())
+    assert source_accuracy > 0.9
+    for r in results:  # the frozen features and the source head are untouched
+        assert r.strategy("feature_extraction").source_metric == pytest.approx(source_accuracy)
+    assert mean_over_seeds(results, "fine_tune", "source_metric") < source_accuracy - 0.1
+    # ...while fine-tuning is the better target model
+    assert mean_over_seeds(results, "fine_tune") > mean_over_seeds(results, "scratch")
+
+
+def test_in_shift_source_only_falls_as_the_gap_grows():
+    accuracy = []
+    for gap in (0.0, 0.5, 1.0):
+        r = rnn.run(rnn.Config(scenario="shift", gap=gap, epochs=1, strategies=("source_only",)))
+        accuracy.append(r.strategy("source_only").target_metric)
+    assert accuracy[0] > 0.85, "at gap 0 the target is the source's own distribution"
+    assert accuracy[0] > accuracy[1] + 0.05 > accuracy[2] + 0.10
+
+
+def test_source_only_runs_only_where_the_classes_match():
+    shift = rnn.run(rnn.Config(scenario="shift", epochs=1, strategies=("source_only",)))
+    new_classes = rnn.run(rnn.Config(epochs=1, strategies=("source_only",)))
+    assert shift.names() == ["scratch", "source_only"]
+    assert new_classes.names() == ["scratch"]
+
+
+def test_lambda_runs_from_fine_tuning_to_the_source_model():
+    def regularized(lam):
+        r = rnn.run(rnn.Config(lam=lam, epochs=10, strategies=("fine_tune", "regularized")))
+        return r, r.strategy("regularized")
+
+    r, at_zero = regularized(0.0)
+    assert at_zero.target_metric == r.strategy("fine_tune").target_metric
+    assert at_zero.source_metric == r.strategy("fine_tune").source_metric
+    _, strong = regularized(100.0)
+    assert strong.source_metric > at_zero.source_metric + 0.1
+
+
+# ------------------------------------------------------------------------- the source model
+def test_full_quality_gru_passes_the_published_accuracy_on_ten_digits():
+    """Greydanus (2020) reports 91% for a GRU on MNIST-1D; the full preset must reach 90%."""
+    config = rnn.Config(scenario="shift", quality="full")
+    source, _ = rnn.domains(config, "cpu")
+    assert source.classes == tuple(range(10))
+    assert len(source.y_test) == 1000  # the published test split
+    assert rnn.source_accuracy(config) >= 0.90
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_every_cell_runs(cell):
+    r = rnn.run(rnn.Config(cell=cell, epochs=2, strategies=("fine_tune",)))
+    assert r.names() == ["scratch", "fine_tune"]
+    for s in r.strategies:
+        assert 0.0 <= s.target_metric <= 1.0 and np.isfinite(s.target_loss)
+        assert s.history["step"] == [0, 1, 2]
+
+
+def test_the_recurrence_written_out_equals_torchs_kernels():
+    """The batched path (vmap) runs the step-by-step loop; it must match nn.GRU/LSTM/RNN."""
+    from torch.func import functional_call, vmap
+
+    from tl_core.demos.rnn_model import SequenceClassifier
+
+    x = torch.randn(2, 8, 40, generator=torch.Generator().manual_seed(0))
+    for cell in ("rnn", "gru", "lstm"):
+        models = [SequenceClassifier(5, cell, hidden=16, layers=2) for _ in range(2)]
+        fused = torch.stack([m(xi) for m, xi in zip(models, x)])
+        params = {n: torch.stack([dict(m.named_parameters())[n] for m in models])
+                  for n, _ in models[0].named_parameters()}
+        looped = vmap(lambda p, xi: functional_call(models[0], p, (xi,)))(params, x)
+        assert torch.allclose(fused, looped, atol=1e-5), cell
+
+
+# ---------------------------------------------------------------------------------- contracts
+def small(**fields) -> rnn.Config:
+    return rnn.Config(**{"epochs": 3, "strategies": ("feature_extraction", "fine_tune"), **fields})
+
+
+def test_same_config_and_seed_give_identical_numbers():
+    first, second = rnn.run(small(seed=3)), rnn.run(small(seed=3))
+    for a, b in zip(first.strategies, second.strategies):
+        assert (a.source_metric, a.target_metric, a.target_loss, a.history) == \
+               (b.source_metric, b.target_metric, b.target_loss, b.history)
+    other = rnn.run(small(seed=4))
+    assert other.strategy("scratch").history != first.strategy("scratch").history
+
+
+@pytest.mark.parametrize("field, value", [("gap", 1.7), ("n_target", 0), ("cell", "transformer"),
+                                          ("scenario", "cats"), ("hidden", 1000), ("lr", -1.0),
+                                          ("quality", "best"), ("strategies", ("coral",))])
+def test_bad_values_raise_value_errors_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=f"^{field} must be"):
+        rnn.Config(**{field: value})
+
+
+def test_partial_fine_tune_cannot_freeze_more_layers_than_there_are():
+    with pytest.raises(ValueError, match="partial_blocks must be at most layers"):
+        rnn.Config(layers=1, partial_blocks=2)
+
+
+def test_result_round_trips_through_json():
+    result = rnn.run(small())
+    again = RunResult.from_json(result.to_json())
+    assert again.to_dict() == json.loads(result.to_json())
+    assert again.strategy("fine_tune").history == result.strategy("fine_tune").history
+
+
+def test_result_carries_history_confusion_and_hidden_paths():
+    result = rnn.run(small(n_target=2))
+    fine_tune = result.strategy("fine_tune")
+    assert set(fine_tune.history) == {"step", "source_metric", "target_metric", "source_loss",
+                                      "target_loss"}
+    assert len(fine_tune.history["target_metric"]) == 4
+    matrix = np.array(fine_tune.extras["confusion_matrix"])
+    assert matrix.shape == (5, 5) and matrix.sum() == result.extras["n_target_test"]
+    assert np.trace(matrix) / matrix.sum() == pytest.approx(fine_tune.target_metric)
+    for example in fine_tune.extras["misclassified"]:
+        assert example["true"] != example["predicted"] and len(example["input"]) == 40
+    paths = result.extras["hidden_paths"]
+    assert [p["digit"] for p in paths["target"]] == [5, 6, 7, 8, 9]
+    assert all(np.array(p["path"]).shape == (rnn_data.SEQUENCE_LENGTH, 2) for p in paths["target"])
+    assert result.extras["n_target_train"] == 10
+
+
+def test_run_many_matches_run():
+    configs = [small(n_target=n, seed=s) for n in (1, 3) for s in (0, 1)]
+    for one, many in zip([rnn.run(c) for c in configs], rnn.run_many(configs)):
+        for a, b in zip(one.strategies, many.strategies):
+            assert a.strategy == b.strategy
+            assert a.target_metric == pytest.approx(b.target_metric, abs=0.01)
+
+
+def test_the_demo_is_registered():
+    assert get_demo("rnn") is rnn
+
+
+# ------------------------------------------------------------------------------------ figures
+def test_samples_figure_shows_one_sequence_per_digit_on_each_side():
+    fig = rnn.samples_figure(rnn.Config())
+    assert [t.name for t in fig.data] == [f"digit {d}" for d in range(10)]
+    assert {t.xaxis for t in fig.data[:5]} != {t.xaxis for t in fig.data[5:]}
+    assert all(len(t.y) == rnn_data.SEQUENCE_LENGTH for t in fig.data)
+    shift = rnn.samples_figure(rnn.Config(scenario="shift", gap=1.0))
+    assert len(shift.data) == 20
+
+
+def test_model_figure_draws_each_hidden_path():
+    result = rnn.run(small())
+    fig = rnn.model_figure(result)
+    paths = result.extras["hidden_paths"]
+    assert len(fig.data) == len(paths["source"]) + len(paths["target"]) == 10
+    assert all(len(t.x) == rnn_data.SEQUENCE_LENGTH for t in fig.data)
+
+
+# --------------------------------------------------------------------------------------- data
+def test_data_is_generated_offline_and_cached():
+    first = rnn_data.mnist1d(0.0, 5000)
+    assert rnn_data.mnist1d(0.0, 5000) is first
+    train, test = first
+    assert train.x.shape == (4000, 40) and test.x.shape == (1000, 40)
+    assert not train.x.flags.writeable
+    state = np.random.get_state()[1].copy()
+    rnn_data.mnist1d(0.3, 500)  # the generator seeds numpy's global state: it is put back
+    assert (np.random.get_state()[1] == state).all()
+
+
+def test_gap_raises_every_distortion():
+    calm, rough = rnn_data.generator_settings(0.0), rnn_data.generator_settings(1.0)
+    for name in rnn_data.GAP_GROWTH:
+        assert rough[name] > calm[name], name
+
+
+def test_labelled_subset_draws_n_per_class():
+    pool = rnn_data.load_domains("new_classes", 0.0, 5000, 2500).target_pool
+    rows = rnn_data.labelled_subset(pool, 3, np.random.default_rng(0))
+    assert np.bincount(pool.y[rows]).tolist() == [3] * 5

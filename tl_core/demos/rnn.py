@@ -1,0 +1,380 @@
+"""RNN transfer on MNIST-1D: a recurrent classifier learnt on a source task, carried to a target.
+
+Data (:mod:`tl_core.demos.rnn_data`): MNIST-1D, 40-step sequences of ten digit shapes, generated
+offline by the `mnist1d` package. Scenarios:
+
+- ``new_classes``: learn digits 0-4 on the source, then digits 5-9 on the target from
+  ``n_target`` labelled sequences per digit. The source head cannot name the new digits, so there
+  is no "source only" here, and every transfer strategy trains a new head.
+- ``shift``: the same ten digits; the target sequences are generated with more noise, shear,
+  scale and translation, raised by ``gap`` (0 = the source's own distribution).
+
+Model (:mod:`tl_core.demos.rnn_model`): ``layers`` recurrent layers of a plain RNN
+(h_t = tanh(W_hh h_{t−1} + W_xh x_t + b)), a GRU or an LSTM with ``hidden`` units, a dense layer
+on the last hidden state h_T and a linear head. Cross-entropy loss, Adam. The engine's blocks
+are "layer1".."layerN" and "dense": feature extraction freezes them all, partial fine-tuning the
+first ``partial_blocks`` recurrent layers (the dense layer is retrained), fine-tuning none.
+
+The source model is trained once per scenario, model shape and ``quality`` (its seed is fixed:
+it plays the part of a pre-trained model, shared by every run), and cached. The run's ``seed``
+draws the labelled target sequences, the fresh weights of new layers and the batch order.
+
+Strategies, their per-epoch history of source and target test accuracy and loss, the confusion
+matrix and misclassified examples come from the shared engine, :mod:`tl_core.torch_engine`.
+This module adds the hidden-state paths of the model view: a few sequences' h_1..h_T under the
+source model's features (what feature extraction reads), projected to 2-D with PCA.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from tl_core.config import DemoConfig, device_field, param, seed_field
+from tl_core.demos import rnn_data
+from tl_core.demos.rnn_model import CELLS
+from tl_core.result import RunResult
+from tl_core.runtime import pick_device, seed_everything
+from tl_core.strategies import with_baseline
+
+STRATEGIES = ("scratch", "source_only", "feature_extraction", "partial_fine_tune", "fine_tune",
+              "regularized", "joint")
+METRIC = "accuracy"
+LOSS = "cross-entropy"
+SCENARIOS = ("new_classes", "shift")
+QUALITIES = ("fast", "full")
+SOURCE_SEED = 0  # one source model per setting: the "pre-trained" model every run starts from
+TARGET_SAMPLES = 2500  # sequences generated for a shift target: 60% pool (150 per digit), 40% test
+MAX_N_TARGET = 100  # labelled target sequences per digit (the shift pool has 150 of each)
+TARGET_BATCH_SIZE = 16  # target minibatch: a tiny target set is one batch, a large one several
+N_PATHS_PER_CLASS = 1  # hidden-state paths drawn per digit in the model view
+N_PCA_SEQUENCES = 200  # sequences whose hidden states fit the 2-D projection
+
+
+@dataclass(frozen=True)
+class SourcePreset:
+    """How the source model is trained (Adam on mean cross-entropy)."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+
+
+# Source training per (quality, cell). "fast" takes seconds, for the lecture; "full" trains long
+# enough for the GRU to pass the published MNIST-1D GRU accuracy (91%) on all ten digits.
+# The gated cells (GRU, LSTM) carry a signal over 40 steps easily. The plain RNN learns slowly
+# and, without gradient clipping, sometimes blows up when trained longer, so it keeps the fast
+# setting at both qualities: it reaches about 55-60%, which is itself the lesson of gates.
+PRESETS = {
+    ("fast", "gru"): SourcePreset(epochs=20, lr=1e-2, batch_size=64),
+    ("fast", "lstm"): SourcePreset(epochs=20, lr=1e-2, batch_size=64),
+    ("fast", "rnn"): SourcePreset(epochs=50, lr=1e-3, batch_size=32),
+    ("full", "gru"): SourcePreset(epochs=40, lr=5e-3, batch_size=64),
+    ("full", "lstm"): SourcePreset(epochs=40, lr=5e-3, batch_size=64),
+    ("full", "rnn"): SourcePreset(epochs=50, lr=1e-3, batch_size=32),
+}
+NUM_SAMPLES = 5000  # MNIST-1D sequences generated for the source, as published (80% train)
+
+
+@dataclass(frozen=True)
+class Config(DemoConfig):
+    """Settings of the RNN demo; every default teaches without tuning."""
+
+    demo = "rnn"
+
+    scenario: str = param("new_classes", "new_classes: learn digits 0-4, then 5-9 from few labels; "
+                          "shift: the same digits, target sequences noisier and more distorted",
+                          choices=SCENARIOS)
+    gap: float = param(0.5, "shift: how much stronger the target's noise, shear, scale and "
+                       "translation are (0 = like the source, 1 = strongest)", low=0.0, high=1.0)
+    n_target: int = param(5, "labelled target sequences per digit the target models learn from",
+                          low=1, high=MAX_N_TARGET)
+    lam: float = param(0.1, "λ of regularized transfer: the pull λ‖θ − θ_source‖² toward the "
+                       "source weights (0 = plain fine-tuning)", low=0.0, high=100.0, log=True)
+    epochs: int = param(30, "passes over the labelled target sequences", low=1, high=200)
+    lr: float = param(2e-2, "learning rate (Adam) of target training", low=1e-4, high=0.1, log=True)
+    cell: str = param("gru", "recurrent cell: rnn (h_t = tanh(W_hh h_t−1 + W_xh x_t + b): forgets "
+                      "over 40 steps, so it learns MNIST-1D poorly), gru or lstm (gated: they "
+                      "remember)", choices=CELLS)
+    hidden: int = param(32, "hidden units per recurrent layer (the size of h_t)", low=4, high=128)
+    layers: int = param(1, "stacked recurrent layers", low=1, high=3)
+    partial_blocks: int = param(1, "partial fine-tune: how many recurrent layers stay frozen (the "
+                                "dense layer on top is always retrained)", low=1, high=3)
+    backbone_lr_scale: float = param(1.0, "fine-tune family: learning rate of the transferred "
+                                     "layers, as a fraction of lr (0 = frozen)", low=0.0, high=1.0)
+    target_weight: float = param(1.0, "joint training: weight w of the target loss in "
+                                 "L_source + w·L_target", low=0.1, high=10.0, log=True)
+    quality: str = param("fast", "source training: fast (seconds, for the lecture) or full (the "
+                         "published MNIST-1D accuracy, over a minute)", choices=QUALITIES)
+    strategies: tuple[str, ...] = param(STRATEGIES, "strategies to run (scratch always runs)",
+                                        choices=STRATEGIES)
+    seed: int = seed_field()
+    device: str = device_field()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.partial_blocks > self.layers:
+            raise ValueError(f"partial_blocks must be at most layers ({self.layers}), "
+                             f"got {self.partial_blocks}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Data and the source model
+
+
+def load_domains(config: Config) -> rnn_data.Domains:
+    """The scenario's MNIST-1D data as numpy arrays (cached by the generation settings)."""
+    gap = config.gap if config.scenario == "shift" else 0.0  # new_classes ignores the gap
+    return rnn_data.load_domains(config.scenario, float(gap), NUM_SAMPLES, TARGET_SAMPLES)
+
+
+@lru_cache(maxsize=8)
+def _device_tensors(scenario: str, gap: float, device: str):
+    """Source domain and the target test/pool tensors on `device`, made once per data and device."""
+    from tl_core.torch_engine import Domain
+
+    data = load_domains(Config(scenario=scenario, gap=gap))
+    source = Domain.from_arrays(data.source_train.x, data.source_train.y, data.source_test.x,
+                                data.source_test.y, data.source_digits, device)
+    pool = Domain.from_arrays(data.target_pool.x, data.target_pool.y, data.target_test.x,
+                              data.target_test.y, data.target_digits, device)
+    return data, source, pool
+
+
+def domains(config: Config, device: str):
+    """(source, target) engine domains: the target's training set is `n_target` sequences per
+    digit drawn from the target pool with the run's seed (a larger draw is not a superset)."""
+    from tl_core.torch_engine import Domain
+
+    gap = config.gap if config.scenario == "shift" else 0.0
+    data, source, pool = _device_tensors(config.scenario, gap, device)
+    rows = rnn_data.labelled_subset(data.target_pool, config.n_target, seed_everything(config.seed))
+    rows = pool.x_train.new_tensor(rows, dtype=pool.y_train.dtype)
+    target = Domain(pool.x_train[rows], pool.y_train[rows], pool.x_test, pool.y_test, pool.classes)
+    return source, target
+
+
+def model_factory(config: Config) -> Callable:
+    """make_model(n_classes) for the engine: a fresh recurrent classifier of the config's shape."""
+    from tl_core.demos.rnn_model import SequenceClassifier
+
+    cell, hidden, layers = config.cell, config.hidden, config.layers
+
+    def make_model(n_classes: int):
+        return SequenceClassifier(n_classes, cell=cell, hidden=hidden, layers=layers)
+
+    return make_model
+
+
+def source_model(config: Config, device: str):
+    """The trained source model of the config's scenario, model shape and quality (cached)."""
+    return _source_model(config.scenario, config.cell, config.hidden, config.layers,
+                         config.quality, device)
+
+
+@lru_cache(maxsize=8)
+def _source_model(scenario: str, cell: str, hidden: int, layers: int, quality: str, device: str):
+    from tl_core.torch_engine import SourceSettings, train_source
+
+    config = Config(scenario=scenario, cell=cell, hidden=hidden, layers=layers, quality=quality)
+    _, source, _ = _device_tensors(scenario, 0.0, device)
+    preset = PRESETS[quality, cell]
+    settings = SourceSettings(epochs=preset.epochs, lr=preset.lr, batch_size=preset.batch_size)
+    return train_source(model_factory(config), source, settings, SOURCE_SEED)
+
+
+def source_accuracy(config: Config) -> float:
+    """Test accuracy of the source model on its own task (the ten digits in ``shift``)."""
+    from tl_core.torch_engine import evaluate
+
+    device = pick_device(config.device)
+    source, _ = domains(config, device)
+    return evaluate(source_model(config, device), source)["accuracy"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Runs
+
+
+def transfer_settings(config: Config):
+    from tl_core.torch_engine import TransferSettings
+
+    return TransferSettings(epochs=config.epochs, lr=config.lr, batch_size=TARGET_BATCH_SIZE,
+                            lam=config.lam, partial_blocks=config.partial_blocks,
+                            backbone_lr_scale=config.backbone_lr_scale,
+                            target_weight=config.target_weight)
+
+
+def transfer_job(config: Config):
+    """Everything the engine needs to carry the source model to the target for `config`."""
+    from tl_core.torch_engine import TransferJob
+
+    device = pick_device(config.device)
+    source, target = domains(config, device)
+    return TransferJob(strategies=with_baseline(config.strategies),
+                       source_model=source_model(config, device), make_model=model_factory(config),
+                       source=source, target=target, settings=transfer_settings(config),
+                       seed=config.seed)
+
+
+def run(config: Config | None = None, progress: Callable[[float, str], None] | None = None) -> RunResult:
+    """Train (or reuse) the source model, then every strategy on the target; score both domains."""
+    from tl_core.torch_engine import run_strategies
+
+    config = config if config is not None else Config()
+    started = time.perf_counter()
+    if progress:
+        progress(0.0, "training the source model (once per setting)")
+    job = transfer_job(config)
+    results = run_strategies(job.strategies, job.source_model, job.make_model, job.source,
+                             job.target, job.settings, job.seed, progress=progress)
+    return _run_result(config, job, results, time.perf_counter() - started)
+
+
+def run_many(configs: Sequence[Config], progress: Callable[[float, str], None] | None = None) -> list[RunResult]:
+    """run() for every config, the same numbers up to float rounding.
+
+    On a GPU, like target models are trained together (the engine's vmap, which runs the
+    recurrence step by step). On a CPU the configs simply run one after another: torch's fused
+    recurrent kernels train one small model faster than the step-by-step loop trains a batch of
+    them (benchmarks/bench_rnn.py --batched measures both).
+    """
+    from tl_core.torch_engine import run_many as engine_run_many
+
+    started = time.perf_counter()
+    jobs = [transfer_job(c) for c in configs]
+    on_cpu = all(job.target.device.type == "cpu" for job in jobs)
+    all_results = engine_run_many(jobs, progress=progress, batched=not on_cpu)
+    wall_time = (time.perf_counter() - started) / max(1, len(configs))
+    return [_run_result(c, job, results, wall_time)
+            for c, job, results in zip(configs, jobs, all_results)]
+
+
+def _run_result(config: Config, job, results, wall_time: float) -> RunResult:
+    extras = {"n_source_train": job.source.n_train, "n_source_test": int(job.source.y_test.shape[0]),
+              "n_target_train": job.target.n_train, "n_target_test": int(job.target.y_test.shape[0]),
+              "source_digits": list(job.source.classes), "target_digits": list(job.target.classes),
+              "hidden_paths": hidden_paths(config)}
+    return RunResult(demo=Config.demo, config=config.to_dict(), metric_name=METRIC, loss_name=LOSS,
+                     strategies=results, extras=extras, wall_time=wall_time)
+
+
+# ----------------------------------------------------------------------------------------------
+# Hidden-state paths for the model view
+
+
+def hidden_paths(config: Config) -> dict:
+    """Hidden states h_1..h_T of a few source and target test sequences, projected to 2-D.
+
+    The states come from the source model's recurrent layers (the frozen features of feature
+    extraction). PCA is fitted on all steps of the first N_PCA_SEQUENCES test sequences of both
+    domains, so source and target paths share one plane. Plain lists, so they go into the result.
+    The paths depend on the data and the source model, not on the seed: cached.
+    """
+    gap = config.gap if config.scenario == "shift" else 0.0
+    paths = _hidden_paths(config.scenario, gap, config.cell, config.hidden, config.layers,
+                          config.quality, pick_device(config.device))
+    return copy.deepcopy(paths)  # the cached copy must not change with a caller's result
+
+
+@lru_cache(maxsize=16)
+def _hidden_paths(scenario, gap, cell, hidden, layers, quality, device) -> dict:
+    import torch
+    from sklearn.decomposition import PCA
+
+    model = _source_model(scenario, cell, hidden, layers, quality, device)
+    data, source, pool = _device_tensors(scenario, gap, device)
+    with torch.inference_mode():
+        states = {"source": model.hidden_states(source.x_test[:N_PCA_SEQUENCES]).cpu().numpy(),
+                  "target": model.hidden_states(pool.x_test[:N_PCA_SEQUENCES]).cpu().numpy()}
+    pca = PCA(n_components=2, random_state=0)
+    pca.fit(np.concatenate([s.reshape(-1, s.shape[-1]) for s in states.values()]))
+    out = {"explained_variance": pca.explained_variance_ratio_.tolist()}
+    for domain, split, digits in (("source", data.source_test, data.source_digits),
+                                  ("target", data.target_test, data.target_digits)):
+        labels = split.y[:N_PCA_SEQUENCES]
+        shown = [int(i) for c in range(len(digits))
+                 for i in np.flatnonzero(labels == c)[:N_PATHS_PER_CLASS]]
+        out[domain] = [{"index": i, "digit": int(digits[labels[i]]),
+                        "path": pca.transform(states[domain][i]).round(4).tolist()} for i in shown]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Figures
+
+DIGIT_COLORS = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b",
+                "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac")  # one colour per digit
+SAMPLE_OFFSET = 3.0  # vertical space between stacked sequences in the samples figure
+
+
+def _panel_titles(config: Config) -> tuple[str, str]:
+    if config.scenario == "new_classes":
+        return ("Source: digits 0-4", f"Target: new digits 5-9, {config.n_target} labelled each")
+    return ("Source: MNIST-1D as published",
+            f"Target: gap {config.gap:g} (more noise, shear, scale, translation)")
+
+
+def samples_figure(config: Config | None = None) -> go.Figure:
+    """One test sequence of each digit from the source (left) and the target (right).
+
+    Sequences are stacked, one digit per row, so their shapes can be compared; in ``shift`` the
+    same digit sits on the same row on both sides, so the gap is visible.
+    """
+    config = config if config is not None else Config()
+    data = load_domains(config)
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=_panel_titles(config))
+    for col, split, digits in ((1, data.source_test, data.source_digits),
+                               (2, data.target_test, data.target_digits)):
+        for c, digit in enumerate(digits):
+            x = split.x[np.flatnonzero(split.y == c)[0]]
+            row = digit % 5 if config.scenario == "new_classes" else digit
+            fig.add_trace(go.Scatter(
+                x=np.arange(len(x)), y=x - SAMPLE_OFFSET * row, mode="lines", name=f"digit {digit}",
+                line=dict(color=DIGIT_COLORS[digit], width=2),
+                hovertemplate=f"digit {digit}<br>step %{{x}}<extra></extra>"), row=1, col=col)
+    rows = 5 if config.scenario == "new_classes" else 10
+    fig.update_yaxes(tickvals=[-SAMPLE_OFFSET * r for r in range(rows)],
+                     ticktext=[f"row {r}" for r in range(rows)], showticklabels=False)
+    fig.update_xaxes(title_text="time step t")
+    fig.update_layout(template="plotly_white", title="Source and target sequences (one per digit)",
+                      legend=dict(orientation="h", yanchor="top", y=-0.2))
+    return fig
+
+
+def model_figure(result: RunResult) -> go.Figure:
+    """Hidden-state paths h_1..h_T of source (left) and target (right) test sequences.
+
+    Each line is one sequence read by the source model's recurrent layers, projected to the 2-D
+    plane (PCA) that best spreads both domains' states; the marker is h_T, what the head reads.
+    Where target paths end apart by digit, frozen features (feature extraction) already separate
+    the target digits; where they end on top of each other, the layers must be fine-tuned.
+    """
+    paths = result.extras["hidden_paths"]
+    explained = paths["explained_variance"]
+    fig = make_subplots(rows=1, cols=2, shared_xaxes=True, shared_yaxes=True,
+                        subplot_titles=("Source sequences", "Target sequences"))
+    for col, domain in ((1, "source"), (2, "target")):
+        for p in paths[domain]:
+            xy = np.asarray(p["path"])
+            digit = p["digit"]
+            fig.add_trace(go.Scatter(
+                x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=f"{domain} digit {digit}",
+                legendgroup=domain, line=dict(color=DIGIT_COLORS[digit], width=2),
+                marker=dict(size=[0] * (len(xy) - 1) + [12], color=DIGIT_COLORS[digit],
+                            symbol="circle" if domain == "source" else "diamond"),
+                hovertemplate=f"{domain} digit {digit}<br>step %{{pointNumber}}<extra></extra>"),
+                row=1, col=col)
+    fig.update_xaxes(title_text=f"PC 1 ({explained[0]:.0%} of variance)")
+    fig.update_yaxes(title_text=f"PC 2 ({explained[1]:.0%})", row=1, col=1)
+    fig.update_layout(template="plotly_white",
+                      title="Hidden-state paths through the source model (marker: last state h_T)",
+                      legend=dict(orientation="h", yanchor="top", y=-0.2))
+    return fig

@@ -1,0 +1,130 @@
+"""The recurrent classifier of the RNN demo: RNN, GRU or LSTM layers, read out from the last step.
+
+One recurrent layer turns a sequence x_1..x_T into hidden states h_1..h_T:
+
+- plain RNN:  h_t = tanh(W_hh h_{t-1} + W_xh x_t + b)
+- GRU:        r = σ(W_xr x_t + W_hr h_{t-1} + b_r),  z = σ(W_xz x_t + W_hz h_{t-1} + b_z),
+              n = tanh(W_xn x_t + b_xn + r ⊙ (W_hn h_{t-1} + b_hn)),  h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
+- LSTM:       i, f, o = σ(·), g = tanh(·) of W_x x_t + W_h h_{t-1} + b,
+              c_t = f ⊙ c_{t-1} + i ⊙ g,  h_t = o ⊙ tanh(c_t)
+
+with h_0 = c_0 = 0. Layer l > 1 reads the hidden states of layer l − 1 as its input.
+
+The class scores are a linear head on a dense layer, tanh(W_d h_T + b_d), of the last hidden
+state h_T of the last layer. The model follows the transfer engine's convention: `blocks` holds
+one block per recurrent layer ("layer1", "layer2", ...) and then "dense", so partial
+fine-tuning can freeze the recurrent layers and retrain the dense layer, between feature
+extraction (everything frozen) and fine-tuning (nothing frozen); `head` is the classifier.
+
+Two ways to compute the same recurrence: torch's fused kernels (nn.RNN / nn.GRU / nn.LSTM), used
+for ordinary training because they are about three times faster on a CPU, and the loop above
+written out in tensor operations, used inside torch.func transforms (the engine's batched
+`run_many` trains many models at once with vmap, which the fused kernels do not support). Both
+read the same parameters, laid out as torch's modules lay them out.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+CELLS = ("rnn", "gru", "lstm")
+_MODULES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+def _inside_torch_func() -> bool:
+    """Whether a torch.func transform (vmap, grad) is running: the fused kernels cannot be used."""
+    return torch._C._functorch.maybe_current_level() is not None
+
+
+def unrolled(cell: str, x: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor,
+             b_ih: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
+    """Hidden states (B, T, H) of one layer on inputs x (B, T, n_in), step by step (see module doc).
+
+    Gate order is torch's: GRU (r, z, n), LSTM (i, f, g, o).
+    """
+    batch, steps, hidden = x.shape[0], x.shape[1], w_hh.shape[1]
+    from_input = x @ w_ih.T + b_ih  # W_x x_t + b for every step at once: it does not depend on h
+    h = x.new_zeros(batch, hidden)
+    c = x.new_zeros(batch, hidden)
+    states = []
+    for t in range(steps):
+        from_state = h @ w_hh.T + b_hh
+        if cell == "rnn":
+            h = torch.tanh(from_input[:, t] + from_state)
+        elif cell == "gru":
+            x_r, x_z, x_n = from_input[:, t].chunk(3, dim=-1)
+            h_r, h_z, h_n = from_state.chunk(3, dim=-1)
+            r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+            n = torch.tanh(x_n + r * h_n)
+            h = n + z * (h - n)
+        else:
+            i, f, g, o = (from_input[:, t] + from_state).chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        states.append(h)
+    return torch.stack(states, dim=1)
+
+
+def _initialise(rnn: nn.Module, cell: str, hidden: int) -> None:
+    """Start each cell where it learns long sequences well (torch's uniform init otherwise).
+
+    Plain RNN: an orthogonal W_hh keeps ‖h‖ from exploding or vanishing over the 40 steps at the
+    start. LSTM: a forget-gate bias of 1 lets the cell remember by default (Jozefowicz et al.
+    2015). The GRU needs neither.
+    """
+    with torch.no_grad():
+        if cell == "rnn":
+            nn.init.orthogonal_(rnn.weight_hh_l0)
+        elif cell == "lstm":
+            rnn.bias_ih_l0[hidden:2 * hidden].fill_(1.0)
+            rnn.bias_hh_l0[hidden:2 * hidden].fill_(0.0)
+
+
+class RecurrentLayer(nn.Module):
+    """One recurrent layer: a sequence (B, T, n_in) in, every hidden state (B, T, H) out."""
+
+    def __init__(self, cell: str, n_in: int, hidden: int):
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+        self.cell = cell
+        self.rnn = _MODULES[cell](n_in, hidden, batch_first=True)  # nn.RNN's default is tanh
+        _initialise(self.rnn, cell, hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _inside_torch_func():
+            r = self.rnn
+            return unrolled(self.cell, x, r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0)
+        return self.rnn(x)[0]
+
+
+class SequenceClassifier(nn.Module):
+    """Recurrent layers on a 1-D sequence, a dense layer on the last hidden state, a linear head.
+
+    features(x) = tanh(W_d h_T + b_d): the dense block "dense" reads the last hidden state h_T
+    of the last recurrent layer; the head turns it into class scores.
+    """
+
+    def __init__(self, n_classes: int, cell: str = "gru", hidden: int = 32, layers: int = 1):
+        super().__init__()
+        sizes = [1] + [hidden] * layers
+        blocks = {f"layer{i + 1}": RecurrentLayer(cell, sizes[i], hidden) for i in range(layers)}
+        blocks["dense"] = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh())
+        self.blocks = nn.ModuleDict(blocks)
+        self.head = nn.Linear(hidden, n_classes)
+
+    def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden states of the last recurrent layer at every step: (B, T) in, (B, T, H) out."""
+        h = x.unsqueeze(-1)  # one number per step
+        for name, block in self.blocks.items():
+            if name != "dense":
+                h = block(h)
+        return h
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """What the head reads: the dense layer on h_T, the last hidden state."""
+        return self.blocks["dense"](self.hidden_states(x)[:, -1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
