@@ -58,10 +58,9 @@ for over, heading, button in (("n_target", "Gain vs number of target labels", "R
         plan[demo] = (tuple(sweeps.sweep_values(module, base, over)), {"seed": seed})
     runs = sum(len(values) * seeds for values, _ in plan.values())
     work = repr(("compare", over, sorted(plan.items()), seeds))
-    if work not in st.session_state.get("_tl_asked", {}):
-        st.caption(f"{runs} runs in all ({seeds} seed{'s' if seeds > 1 else ''} per value); "
-                   "the torch demos take longest.")
-    if not controls.requested(work, button, key=f"run_{over}_sweeps"):
+    note = (f"{runs} runs in all ({seeds} seed{'s' if seeds > 1 else ''} per value); "
+            "the torch demos take longest.")
+    if not controls.requested(work, button, key=f"run_{over}_sweeps", note=note):
         continue
     tables = {demo: cached.sweep(demo, over, values, seeds, fields) for demo, (values, fields) in plan.items()}
     st.plotly_chart(sweeps.gain_figure(tables, titles, strategy, over), key=f"compare_{over}_chart",

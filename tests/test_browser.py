@@ -8,6 +8,7 @@ Chromium comes from the system (`apt-get install chromium`); Playwright never do
 Without /usr/bin/chromium the test is skipped on a developer's machine, and fails in CI (CI=true).
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -192,6 +193,19 @@ def test_a_shared_link_opens_the_same_experiment(server, page):
     assert page.locator('[data-testid="stSlider"]', has_text="Gap between").get_by_role(
         "slider").input_value() == "0.8"
     assert page.get_by_text("With 12 labelled target samples").count() >= 1
+    # exports: a chart as standalone HTML (made on click) and the notebook
+    page.get_by_text("Export", exact=True).click()
+    with page.expect_download(timeout=PAGE_TIMEOUT_MS) as download:
+        page.get_by_role("button", name="source vs target").click()
+    html = Path(download.value.path()).read_text()
+    assert html.lstrip().lower().startswith("<!doctype html>") and "Plotly.newPlot" in html \
+        and "Fine-tune" in html and len(html) > 1_000_000  # plotly.js inside: opens offline
+    page.get_by_text("Reproduce in a notebook", exact=True).click()
+    with page.expect_download(timeout=PAGE_TIMEOUT_MS) as download:
+        page.get_by_role("button", name="Download as a Jupyter notebook").click()
+    notebook = json.loads(Path(download.value.path()).read_text())
+    code = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code")
+    assert "gap=0.8" in code and "n_target=12" in code and "seed=3" in code
     page.goto(f"{server}/linear?gap=banana&nonsense=1", timeout=PAGE_TIMEOUT_MS)
     wait_until_idle(page)
     no_exception(page)

@@ -209,22 +209,30 @@ def reset(specs: list[FieldSpec]) -> None:
     st.session_state["_tl_link_warnings"] = []
 
 
-def requested(work: str, button: str, key: str, icon: str = ":material/play_arrow:") -> bool:
-    """A button for slow work that, once pressed, stays pressed for exactly that work.
+def requested(work: str, button: str, key: str, note: str = "",
+              icon: str = ":material/play_arrow:") -> bool:
+    """A button (with a `note` above it) for slow work that, once pressed, stays pressed for it.
 
     `work` names the work and every setting it depends on; while they stay the same the result
     stays on screen across reruns (its cache makes that instant), and a changed setting brings
-    the button back instead of starting slow work unasked.
+    the button back instead of starting slow work unasked. The button and note vanish once
+    pressed, so the result takes their place.
     """
     asked = st.session_state.setdefault("_tl_asked", {})  # a dict keeps the order they came in
     if work in asked:
         return True
-    if st.button(button, key=key, icon=icon):
-        asked[work] = True
-        while len(asked) > MAX_ASKED:
-            del asked[next(iter(asked))]
-        return True
-    return False
+    slot = st.empty()
+    with slot.container():
+        if note:
+            st.caption(note)
+        pressed = st.button(button, key=key, icon=icon)
+    if not pressed:
+        return False
+    slot.empty()
+    asked[work] = True
+    while len(asked) > MAX_ASKED:
+        del asked[next(iter(asked))]
+    return True
 
 
 def show_link_warnings() -> None:

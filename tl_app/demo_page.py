@@ -193,10 +193,9 @@ def sweep_section(demo: str, module, config, over: str):
     values, seeds = sweep_values(module, config, over), st.session_state["sweep_seeds"]
     fields = {k: v for k, v in config.to_dict().items() if k != over}
     work = repr((demo, over, values, seeds, sorted(fields.items())))
-    if work not in st.session_state.get("_tl_asked", ()):
-        st.caption(f"Runs every strategy for {words} = {', '.join(f'{v:g}' for v in values)}, "
-                   f"{seeds} seed{'s' if seeds > 1 else ''} each ({len(values) * seeds} runs).")
-    if not controls.requested(work, button, key=f"run_{over}_sweep"):
+    note = (f"Runs every strategy for {words} = {', '.join(f'{v:g}' for v in values)}, "
+            f"{seeds} seed{'s' if seeds > 1 else ''} each ({len(values) * seeds} runs).")
+    if not controls.requested(work, button, key=f"run_{over}_sweep", note=note):
         return None
     table = cached.sweep(demo, over, tuple(values), seeds, fields)
     if over == "n_target":
