@@ -1,6 +1,7 @@
 """Link values: every control's value survives the trip through a link; bad values never pass."""
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 import tl_core
 from tl_app import controls
@@ -71,3 +72,28 @@ def test_the_log_ladder_steps_through_orders_of_magnitude_within_the_range():
     lam = controls.ladder(0.0, 10000.0, extra=(3.3, 20000.0))
     assert lam[:6] == [0.0, 0.1, 0.2, 0.5, 1.0, 2.0] and lam[-1] == 10000.0
     assert 3.3 in lam and 20000.0 not in lam  # extra values join only inside the range
+
+
+def test_every_field_kind_gets_its_widget_and_a_range_capped_to_one_value_still_renders():
+    def page():
+        import streamlit as st
+        from tl_app import controls
+        from tl_core.config import FieldSpec
+
+        specs = [FieldSpec("gap", float, 0.3, "gap", low=0.0, high=1.0),
+                 FieldSpec("lr", float, 0.01, "lr", low=0.0001, high=1.0, log=True),
+                 FieldSpec("seed", int, 0, "seed", low=0, high=2**31 - 1),
+                 FieldSpec("scenario", str, "a", "scenario", choices=("a", "b")),
+                 FieldSpec("strategies", tuple, ("fine_tune",), "s", choices=("scratch", "fine_tune")),
+                 FieldSpec("flag", bool, False, "flag"),
+                 FieldSpec("epochs", int, 1, "capped by the host", low=1, high=1)]
+        controls.enter_page("test", specs)
+        for spec in specs:
+            controls.widget(spec)
+
+    at = AppTest.from_function(page, default_timeout=30).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.slider(key="gap").value == 0.3 and at.select_slider(key="lr").value == 0.01
+    assert at.number_input(key="seed").value == 0 and at.selectbox(key="scenario").value == "a"
+    assert at.multiselect(key="strategies").value == ["fine_tune"] and at.checkbox(key="flag").value is False
+    assert at.number_input(key="epochs").value == 1 and at.number_input(key="epochs").disabled

@@ -239,3 +239,13 @@ def test_compare_draws_one_gain_curve_per_demo_on_its_button():
     before = chart.proto.spec
     control(at, "strategy").set_value("joint").run()  # same sweeps, another strategy's gain
     assert at.get("plotly_chart")[0].proto.spec != before
+
+
+def test_a_demo_whose_module_has_not_landed_says_coming_soon(monkeypatch):
+    monkeypatch.setattr(tl_core, "available_demos", lambda: ["linear"])
+    at = open_page(PATH["rnn"])
+    assert not at.exception and "coming soon" in at.info[0].value
+    assert not at.metric and not at.sidebar.slider, "no controls for a demo that is not there"
+    home = open_page("app_pages/home.py")
+    assert not home.exception
+    assert {link.proto.page for link in home.get("page_link")} & {"cnn", "rnn", "logistic"} == set()

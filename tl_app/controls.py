@@ -274,6 +274,8 @@ def widget(spec: FieldSpec, format_func: Callable[[Any], str] | None = None) -> 
     if spec.kind is str:
         return st.text_input(max_chars=MAX_LINK_TEXT, **common)
     bounded = spec.low is not None and spec.high is not None
+    if bounded and spec.low == spec.high:  # a host capped it to one value: show it, fixed
+        return st.number_input(disabled=True, **common)
     if bounded and spec.log:
         options = ladder(spec.low, spec.high, extra=(spec.default, st.session_state[spec.name]))
         return st.select_slider(options=options, format_func=show, **common)
