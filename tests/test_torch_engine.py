@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -112,6 +113,41 @@ def test_history_has_one_entry_per_epoch_and_ends_at_the_final_metrics(source_mo
         for key in ("source_metric", "target_metric", "source_loss", "target_loss"):
             assert len(result.history[key]) == SETTINGS.epochs + 1
             assert result.history[key][-1] == getattr(result, key)
+
+
+def test_history_every_measures_fewer_epochs_and_keeps_the_final_metrics(source_model, source, target):
+    every_epoch = {r.strategy: r for r in run(source_model, source, target)}
+    sparse = run(source_model, source, target, settings=replace(SETTINGS, history_every=2))
+    for r in sparse:
+        if r.strategy == "source_only":
+            continue
+        full = every_epoch[r.strategy]
+        assert r.history["step"] == [0, 2, 4, 5]  # the true epochs, the last one always
+        for key in ("source_metric", "target_metric", "source_loss", "target_loss"):
+            assert r.history[key] == [full.history[key][step] for step in r.history["step"]]
+            assert getattr(r, key) == getattr(full, key)
+        assert r.extras == full.extras
+
+
+def test_run_many_measuring_only_the_ends_gives_the_final_metrics_of_run(source_model, source, target):
+    settings = replace(SETTINGS, history_every=SETTINGS.epochs)
+    batched = engine.run_many([engine.TransferJob(ALL, source_model, TinyNet, source, target, settings, 0)])[0]
+    for a, b in zip(run(source_model, source, target), batched):
+        assert a.strategy == b.strategy
+        if a.strategy == "source_only":
+            assert a.source_metric == b.source_metric and a.target_metric == b.target_metric
+            continue
+        assert b.history["step"] == [0, SETTINGS.epochs]
+        for key in ("source_metric", "target_metric"):
+            assert getattr(a, key) == pytest.approx(getattr(b, key), abs=1.5 / 150)
+        for key in ("source_loss", "target_loss"):
+            assert getattr(a, key) == pytest.approx(getattr(b, key), rel=1e-4, abs=1e-5)
+
+
+def test_history_every_must_be_a_positive_whole_number():
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="history_every"):
+            engine.TransferSettings(history_every=bad)
 
 
 def test_l2sp_with_zero_lambda_is_exactly_fine_tuning(source_model, source, target):

@@ -47,10 +47,13 @@ classes: scratch, fine-tune, partial, regularized, joint; or joint's own source 
 strategy's model is used as it is. So feature extraction keeps the source accuracy exactly and
 fine-tuning shows what the shared blocks forgot.
 
-``history`` (one entry per epoch of target training, epoch 0 = before training): "step",
-"source_metric", "target_metric", "source_loss", "target_loss". ``extras``: "confusion_matrix"
-(target test, rows = true class, sklearn's convention) and "misclassified" (up to
-``N_MISCLASSIFIED`` target test examples: index, true, predicted, input as nested lists).
+``history`` (epoch 0 = before training, then every ``history_every`` epochs and always the last
+one; by default every epoch): "step" (the true epoch numbers), "source_metric",
+"target_metric", "source_loss", "target_loss". Measuring never changes training, so the final
+metrics do not depend on ``history_every``; a sweep that needs only them measures the two ends.
+``extras``: "confusion_matrix" (target test, rows = true class, sklearn's convention) and
+"misclassified" (up to ``N_MISCLASSIFIED`` target test examples: index, true, predicted, input
+as nested lists).
 
 Training
 --------
@@ -63,23 +66,28 @@ initialisation runs inside ``torch.random.fork_rng``).
 Batched sweeps
 --------------
 :func:`run_many` trains many target models at once: the models of one strategy (and equal
-shapes) are stacked and trained with ``torch.func.vmap`` over ``functional_call`` and ``grad``,
-with a hand-written Adam that matches ``torch.optim.Adam`` step for step, and the same batches
-drawn from the same generators. It equals running :func:`run_strategies` one job at a time up
-to float rounding (vmap's grouped convolutions sum in another order): the tests allow losses
-1e-4 to 1e-3 relative and accuracies one test example apart. Evaluation stays one model at a
-time (on the CPU it is compute-bound, and grouped convolutions are slower there), so the
-speed-up comes from training: see benchmarks/bench_cnn.py.
+shapes and schedule) are stacked; one ``torch.func.vmap`` over ``functional_call`` runs the
+forward pass of all of them, plain autograd of the sum of their losses gives each its own
+gradient, and a hand-written Adam matching ``torch.optim.Adam`` steps them, with the same
+batches drawn from the same generators. It equals running :func:`run_strategies` one job at a
+time up to float rounding (vmap's grouped convolutions sum in another order): the tests allow
+losses 1e-4 to 1e-3 relative and accuracies one test example apart. Evaluation stays one model
+at a time (on the CPU it is compute-bound, and grouped convolutions are slower there), but a
+measurement is reused where the same weights meet the same test data again (at epoch 0, every
+target size of one seed starts alike). The speed-up comes from training, and on the CPU it is
+capped by how fast grouped convolutions run: see benchmarks/bench_cnn.py.
 
 Public interface (stable): Domain, TransferSettings, SourceSettings, TransferJob, init_model,
 train_source, evaluate, run_strategies, run_many, same_classes, N_MISCLASSIFIED. Since the first
 version, run_strategies and run_many take an optional ``inspect(model) -> dict`` whose plain
-data is added to each strategy's extras (the CNN stores first-layer filters this way).
+data is added to each strategy's extras (the CNN stores first-layer filters this way); since
+the second, ``TransferSettings.history_every`` (default 1: every epoch, as before).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
@@ -166,6 +174,17 @@ class TransferSettings:
     partial_blocks: int = 1      # k: how many leading blocks partial_fine_tune freezes
     backbone_lr_scale: float = 1.0  # transferred blocks learn at lr * this (fine-tune family)
     target_weight: float = 1.0   # w in L_source + w·L_target (joint)
+    history_every: int = 1       # measure every this many epochs (and always at 0 and the last)
+
+    def __post_init__(self):
+        if not isinstance(self.history_every, (int, np.integer)) or self.history_every < 1:
+            raise ValueError(f"history_every must be a whole number of epochs >= 1, "
+                             f"got {self.history_every!r}")
+
+    def measures_at(self, epoch: int) -> bool:
+        """Whether the history records `epoch`: the start, every `history_every` epochs, and the
+        last epoch (so the final metrics are the same whatever `history_every` is)."""
+        return epoch % self.history_every == 0 or epoch == self.epochs
 
 
 @dataclass
@@ -418,7 +437,8 @@ def _fit(twin: _Twin, plan: _Plan, source: Domain, target: Domain, settings: Tra
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        _append(history, epoch, _measure(twin, source, target))
+        if settings.measures_at(epoch):
+            _append(history, epoch, _measure(twin, source, target))
     return history
 
 
@@ -482,8 +502,9 @@ def _group_key(m: _Member) -> tuple:
     """Members with equal keys train together: same structure, same schedule, same shapes."""
     structure = tuple((n, tuple(p.shape), p.requires_grad) for n, p in m.twin.named_parameters())
     plan = replace(m.plan, lam=0.0, lr_scale_blocks=1.0)
-    return (plan, structure, m.settings.epochs, m.settings.batch_size, str(m.target.device),
-            tuple(m.target.x_train.shape[1:]), tuple(m.source.x_train.shape[1:]))
+    return (plan, structure, m.settings.epochs, m.settings.batch_size, m.settings.history_every,
+            str(m.target.device), tuple(m.target.x_train.shape[1:]),
+            tuple(m.source.x_train.shape[1:]))
 
 
 class _Pool:
@@ -533,24 +554,37 @@ def _epoch_indices(members: list[_Member], gens: list[torch.Generator], joint_ge
     return idx, weight, source_idx, steps
 
 
-def _group_loss(base: _Twin, joint: bool, anchored: list[str]):
-    """The training loss of one member as a function of its parameters, ready for vmap(grad)."""
-    from torch.func import functional_call
+def _group_gradients(base: _Twin, joint: bool, anchored: list[str]):
+    """A function giving every member's gradient of its own training loss (the loss of _fit).
 
-    def mean_ce(params, x, y, w, head):
-        logits = functional_call(base, params, (x,), {"head": head})
-        return (F.cross_entropy(logits, y, reduction="none") * w).sum() / w.sum()
+    The forward pass is vmapped over members (one grouped convolution for all of them); the
+    backward pass is plain autograd of the SUM of the members' losses: member m's loss depends on
+    its own parameters only, so ∂(Σ losses)/∂θ_m = ∂loss_m/∂θ_m. These are the numbers
+    vmap(grad(loss)) gives, found faster: the backward runs as ordinary batched operations.
+    """
+    from torch.func import functional_call, vmap
 
-    def loss(trained, fixed, anchor, x, y, w, xs, ys, lam, target_weight):
-        params = {**fixed, **trained}
-        value = mean_ce(params, x, y, w, "target")
-        if joint:
-            value = mean_ce(params, xs, ys, w, "source") + target_weight * value
-        if anchored:
-            value = value + lam * sum(((trained[n] - anchor[n]) ** 2).sum() for n in anchored)
-        return value
+    def logits(head):
+        return vmap(lambda params, x: functional_call(base, params, (x,), {"head": head}))
 
-    return loss
+    target_logits, source_logits = logits("target"), logits("source")
+
+    def mean_ce(scores, y, w):  # [k, B, classes], [k, B], [k, B] -> [k]: each member's mean
+        return (F.cross_entropy(scores.transpose(1, 2), y, reduction="none") * w).sum(1) / w.sum(1)
+
+    def gradients(trained, fixed, anchor, x, y, w, xs, ys, lam, target_weight):
+        with torch.enable_grad():
+            leaves = {n: t.detach().requires_grad_() for n, t in trained.items()}
+            params = {**fixed, **leaves}
+            losses = mean_ce(target_logits(params, x), y, w)
+            if joint:
+                losses = mean_ce(source_logits(params, xs), ys, w) + target_weight * losses
+            if anchored:
+                losses = losses + lam * sum(((leaves[n] - anchor[n]) ** 2).flatten(1).sum(1)
+                                            for n in anchored)
+            return dict(zip(leaves, torch.autograd.grad(losses.sum(), list(leaves.values()))))
+
+    return gradients
 
 
 def _adam_step(params, grads, exp_avg, exp_avg_sq, step, lrs, k):
@@ -574,30 +608,48 @@ def _adam_step(params, grads, exp_avg, exp_avg_sq, step, lrs, k):
         params[name][:k].sub_(step_size * m / denom)
 
 
+def _fingerprint(tensors: list[torch.Tensor]) -> bytes:
+    """A short digest of the exact values of some tensors (equal digests: equal values)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for t in tensors:
+        digest.update(t.detach().cpu().numpy().tobytes())
+    return digest.digest()
+
+
 @torch.inference_mode()
-def _measure_group(base: _Twin, stacked: dict, members: list[_Member]) -> dict[str, torch.Tensor]:
-    """Each member's scores on its own source and target test sets ([M] tensors) and its target
-    predictions ([M, N]). A plain loop over members: evaluation is compute-bound, and on the CPU
-    vmap's grouped convolutions are slower than one model at a time."""
+def _measure_group(base: _Twin, stacked: dict, members: list[_Member], seen: dict) -> dict[str, list]:
+    """Each member's scores on its own source and target test sets, and its target predictions.
+
+    A plain loop over members: on the CPU, vmap's grouped convolutions evaluate slower than one
+    model at a time. A measurement is reused when the same parameter values meet the same test
+    data again (`seen` remembers them, keyed by a digest of the values): at epoch 0 the members
+    of one seed start alike whatever their target size, and the source score of feature
+    extraction never changes (frozen blocks, the source's own head). Reuse is exact.
+    """
     from torch.func import functional_call
 
+    # The parameters each measurement reads: the source one skips the head it does not use.
+    unused = {"source": "source_head." if base.tied else "model.head.", "target": "source_head."}
     columns: dict[str, list] = {}
     for i, m in enumerate(members):
-        params = {n: t[i] for n, t in stacked.items()}
-        for domain, data, head in (("source", m.source, "source"), ("target", m.target, "target")):
-            logits = functional_call(base, params, (data.x_test,), {"head": head})
-            accuracy, loss = _scores(logits, data.y_test)
+        for domain, data in (("source", m.source), ("target", m.target)):
+            path = {n: t[i] for n, t in stacked.items() if not n.startswith(unused[domain])}
+            key = (domain, id(data.x_test), id(data.y_test), _fingerprint(list(path.values())))
+            if key not in seen:
+                logits = functional_call(base, {n: t[i] for n, t in stacked.items()},
+                                         (data.x_test,), {"head": domain})
+                accuracy, loss = _scores(logits, data.y_test)
+                seen[key] = (float(accuracy), float(loss), logits.argmax(-1))
+            accuracy, loss, predicted = seen[key]
             columns.setdefault(f"{domain}_metric", []).append(accuracy)
             columns.setdefault(f"{domain}_loss", []).append(loss)
-        columns.setdefault("predicted", []).append(logits.argmax(-1))
-    return {k: torch.stack(v) for k, v in columns.items()}
+        columns.setdefault("predicted", []).append(predicted)
+    return columns
 
 
 def _fit_group(members: list[_Member], progress: Callable[[float], None],
                inspect: Inspect = None) -> list[StrategyResult]:
     """Train a group of like members together: _fit for all of them at once, with vmap."""
-    from torch.func import grad, vmap
-
     start = time.perf_counter()
     plan, settings = members[0].plan, members[0].settings
     # Members with more steps per epoch go first, so at every step the active ones are a prefix.
@@ -622,18 +674,20 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
         ("tx", "target", "x_train"), ("ty", "target", "y_train"), ("sx", "source", "x_train"),
         ("sy", "source", "y_train"))}
 
+    seen: dict = {}  # measurements already made, for _measure_group to reuse
+
     def measure():
-        return _measure_group(base, stacked, members)
+        return _measure_group(base, stacked, members, seen)
 
     histories = [_empty_history() for _ in members]
     def record(epoch, scores):
-        columns = {k: v.tolist() for k, v in scores.items() if k != "predicted"}
         for i, h in enumerate(histories):
-            _append(h, epoch, {k: columns[k][i] for k in
+            _append(h, epoch, {k: scores[k][i] for k in
                                ("source_metric", "target_metric", "source_loss", "target_loss")})
 
-    record(0, measure())
-    loss = vmap(grad(_group_loss(base, plan.joint, anchored)))
+    scores = measure()
+    record(0, scores)
+    gradients = _group_gradients(base, plan.joint, anchored)
     gens = [torch.Generator().manual_seed(m.seed + _TARGET_BATCHES) for m in members]
     joint_gens = [torch.Generator().manual_seed(m.seed + _SOURCE_BATCHES) for m in members]
     fixed_names = [n for n in names if n not in trained_names]
@@ -649,15 +703,16 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
                 xs, ys = pools["sx"].take(sidx), pools["sy"].take(sidx)
             else:
                 xs, ys = x, y  # unused by the loss
-            grads = loss({n: stacked[n][:k] for n in trained_names},
+            grads = gradients({n: stacked[n][:k] for n in trained_names},
                          {n: stacked[n][:k] for n in fixed_names},
                          {n: anchor[n][:k] for n in anchored},
                          x, y, weight[:k, s], xs, ys, lam[:k], target_weight[:k])
             _adam_step(stacked, grads, exp_avg, exp_avg_sq, step, lrs, k)
-        scores = measure()
-        record(epoch, scores)
+        if settings.measures_at(epoch):
+            scores = measure()
+            record(epoch, scores)
         progress(epoch / settings.epochs)
-    predicted = scores["predicted"].cpu().numpy() if settings.epochs else measure()["predicted"].cpu().numpy()
+    predicted = [p.cpu().numpy() for p in scores["predicted"]]
     # Give the trained weights back to each member's model, for `inspect`.
     for i, m in enumerate(members):
         with torch.no_grad():
