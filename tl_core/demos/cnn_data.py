@@ -112,6 +112,31 @@ def render_printed_digits(n: int, rng: np.random.Generator) -> tuple[np.ndarray,
     return to_digits_format(moved).numpy(), digits
 
 
+def warp_digits(images: np.ndarray, copies: int, rng: np.random.Generator) -> np.ndarray:
+    """`copies` randomly warped versions of every 8x8 digit, [copies * N, 8, 8] (all N digits,
+    then all N again...): each is read at 32x32 (bilinear), rotated by up to ±WARP_ROTATION
+    degrees, slanted by up to ±WARP_SHEAR, scaled by a factor in WARP_SCALE and moved by up to
+    ±WARP_SHIFT of its width, then counted back into 4x4 blocks like sklearn's digits.
+
+    The same kind of variety a new writer brings; a net trained on it learns strokes rather than
+    the exact pixels of its few training digits."""
+    n = len(images) * copies
+    x = torch.from_numpy(np.tile(np.asarray(images, dtype=np.float32), (copies, 1, 1)))[:, None] / 16.0
+    angle = np.deg2rad(rng.uniform(-WARP_ROTATION, WARP_ROTATION, n))
+    shear = rng.uniform(-WARP_SHEAR, WARP_SHEAR, n)
+    shrink = 1.0 / rng.uniform(*WARP_SCALE, n)
+    shift = rng.uniform(-2 * WARP_SHIFT, 2 * WARP_SHIFT, (n, 2))  # [-1, 1] spans the width
+    # Sampling matrix = (rotation @ shear) / scale, plus the shift: output pixel -> where it reads.
+    cos, sin = np.cos(angle), np.sin(angle)
+    theta = np.zeros((n, 2, 3), dtype=np.float32)
+    theta[:, 0, 0], theta[:, 0, 1] = cos * shrink, (cos * shear - sin) * shrink
+    theta[:, 1, 0], theta[:, 1, 1] = sin * shrink, (sin * shear + cos) * shrink
+    theta[:, :, 2] = shift
+    grid = F.affine_grid(torch.from_numpy(theta), (n, 1, 32, 32), align_corners=False)
+    fine = F.grid_sample(x, grid, align_corners=False)
+    return (F.avg_pool2d(fine, 4) * 16.0)[:, 0].numpy()
+
+
 @lru_cache(maxsize=1)
 def handwritten_digits() -> tuple[np.ndarray, np.ndarray]:
     """sklearn's bundled handwritten digits: [1797, 8, 8] values 0..16, and their labels."""
@@ -131,6 +156,10 @@ MAX_SHIFT_ROTATION = 90.0      # degrees the shift scenario rotates target digit
 MAX_SHIFT_BLUR = 0.8           # Gaussian blur sigma (pixels) at gap = 1
 MAX_SHIFT_NOISE = 0.15         # noise sigma, as a fraction of full ink, at gap = 1
 # From gap = 0.5 on, a growing fraction 2·gap − 1 of target digits is drawn light-on-dark.
+WARP_ROTATION = 20.0           # degrees: random rotation of a warped source copy (new_classes)
+WARP_SHEAR = 0.3               # random slant of a warped copy
+WARP_SCALE = (0.85, 1.15)      # random size of a warped copy
+WARP_SHIFT = 0.15              # random move of a warped copy, as a fraction of its width
 
 
 @dataclass(frozen=True)
@@ -168,10 +197,11 @@ def _handwritten_halves(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=16)
-def source_digits(scenario: str, n_source: int, seed: int) -> Digits:
+def source_digits(scenario: str, n_source: int, seed: int, copies: int = 0) -> Digits:
     """The source domain: rendered printed digits (sim2real), handwritten 0-4 (new_classes), or
-    one half of the handwritten digits (shift). `n_source` applies to rendered digits only.
-    Cached: treat the arrays as read-only."""
+    one half of the handwritten digits (shift). `n_source` applies to rendered digits only;
+    `copies` randomly warped copies of each handwritten 0-4 training digit join them in
+    new_classes (the test digits stay as they are). Cached: treat the arrays as read-only."""
     images, labels = handwritten_digits()
     if scenario == "sim2real":
         x, y = render_printed_digits(n_source, _rng(seed, 2))
@@ -185,8 +215,11 @@ def source_digits(scenario: str, n_source: int, seed: int) -> Digits:
         raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}, got {scenario!r}")
     train, test = _split(labels[pool], 2 / 3, _rng(seed, 4))
     classes = tuple(int(c) for c in np.unique(labels[pool]))
-    return Digits(images[pool[train]], labels[pool[train]], images[pool[test]], labels[pool[test]],
-                  classes)
+    x, y = images[pool[train]], labels[pool[train]]
+    if scenario == "new_classes" and copies:
+        x = np.concatenate([x, warp_digits(x, copies, _rng(seed, 8))])
+        y = np.tile(y, copies + 1)
+    return Digits(x, y, images[pool[test]], labels[pool[test]], classes)
 
 
 def shift_digits(images: np.ndarray, gap: float, seed: int) -> np.ndarray:
