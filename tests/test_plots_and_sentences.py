@@ -98,3 +98,20 @@ def test_data_efficiency_sentence_says_when_scratch_catches_up():
 def test_gap_sentence_says_where_transfer_turns_negative():
     text = narrate.describe_gap_curve(sweep_of("gap", [0.0, 0.25, 0.75, 1.0]))
     assert "fine-tune falls below scratch from gap 0.75 (−10 points)" in text
+
+
+def test_sentences_keep_acronyms_say_one_point_and_call_a_rounded_zero_a_tie():
+    result = make_result(scratch=0.70, fine_tune=0.71)
+    result.strategies.append(StrategyResult("coral", source_metric=0.9, target_metric=0.20))
+    assert "fine-tune beats scratch on the target by 1 point (71% against 70%)" in narrate.describe_result(result)
+    result.strategies[-1].source_metric = 0.99
+    assert narrate.describe_source_vs_target(result).startswith("CORAL keeps the most")
+    tie = make_result(scratch=0.851, fine_tune=0.853)
+    assert "fine-tune ties with scratch on the target (85% against 85%)" in narrate.describe_result(tie)
+
+
+def test_sweep_axes_are_named_in_words_with_ticks_at_the_swept_values():
+    fig = plots.data_efficiency(sweep_of("n_target", [1, 5, 10]))
+    assert fig.layout.xaxis.title.text == "labelled target samples"
+    assert list(fig.layout.xaxis.tickvals) == [1, 5, 10]
+    assert "target accuracy" in fig.layout.title.text

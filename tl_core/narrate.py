@@ -9,6 +9,12 @@ from tl_core.result import RunResult
 from tl_core.strategies import BASELINE, label
 
 
+def name_in_text(strategy: str) -> str:
+    """A strategy's label inside a sentence: lower case, but acronyms (CORAL) stay as they are."""
+    text = label(strategy)
+    return text if text.isupper() else text[0].lower() + text[1:]
+
+
 def fmt(value: float, metric: str) -> str:
     """A metric value as a student reads it: accuracy in percent, R² with two decimals."""
     return f"{100 * value:.0f}%" if metric == "accuracy" else f"{value:.2f}"
@@ -17,7 +23,8 @@ def fmt(value: float, metric: str) -> str:
 def fmt_diff(value: float, metric: str) -> str:
     """A difference of metrics: accuracy in percentage points, R² with two decimals."""
     if metric == "accuracy":
-        return f"{abs(100 * value):.0f} points"
+        points = round(abs(100 * value))
+        return f"{points} point{'s' if points != 1 else ''}"
     return f"{abs(value):.2f}"
 
 
@@ -41,10 +48,12 @@ def describe_result(result: RunResult) -> str:
         return f"Only scratch was run: target {metric} {fmt(result.strategy(BASELINE).target_metric, metric)}."
     gain = result.gain(best)
     scratch = result.strategy(BASELINE).target_metric
-    verb = "beats" if gain > 0 else ("ties with" if gain == 0 else "still loses to")
-    return (f"With {labels_phrase(result.config['n_target'], metric)}, "
-            f"{label(best).lower()} {verb} scratch on the target by {fmt_diff(gain, metric)} "
-            f"({fmt(result.strategy(best).target_metric, metric)} against {fmt(scratch, metric)}).")
+    scores = f"({fmt(result.strategy(best).target_metric, metric)} against {fmt(scratch, metric)})"
+    opening = f"With {labels_phrase(result.config['n_target'], metric)}, {name_in_text(best)}"
+    if fmt_diff(gain, metric) in ("0 points", "0.00"):
+        return f"{opening} ties with scratch on the target {scores}."
+    verb = "beats" if gain > 0 else "still loses to"
+    return f"{opening} {verb} scratch on the target by {fmt_diff(gain, metric)} {scores}."
 
 
 def describe_source_vs_target(result: RunResult) -> str:
@@ -58,7 +67,7 @@ def describe_source_vs_target(result: RunResult) -> str:
     text = (f"{label(kept.strategy)} keeps the most of the source task "
             f"(source {metric} {fmt(kept.source_metric, metric)})")
     if lost is not kept:
-        text += (f"; {label(lost.strategy).lower()} keeps the least "
+        text += (f"; {name_in_text(lost.strategy)} keeps the least "
                  f"({fmt(lost.source_metric, metric)}): what it learned for the target overwrote "
                  f"some of the source")
     return text + "."
@@ -89,7 +98,7 @@ def describe_data_efficiency(table: pd.DataFrame) -> str:
     fewest, most = summary[over].min(), summary[over].max()
     at_fewest = transfer[transfer[over] == fewest].sort_values("gain_mean").iloc[-1]
     at_most = transfer[transfer[over] == most].sort_values("gain_mean").iloc[-1]
-    return (f"With {labels_phrase(int(fewest), metric)}, {label(at_fewest.strategy).lower()} beats scratch "
+    return (f"With {labels_phrase(int(fewest), metric)}, {name_in_text(at_fewest.strategy)} beats scratch "
             f"by {fmt_diff(at_fewest.gain_mean, metric)} on average"
             + ("" if at_fewest.gain_mean > 0 else " (it loses)")
             + f"; with {labels_phrase(int(most), metric)} the best gain is "
@@ -106,9 +115,9 @@ def describe_gap_curve(table: pd.DataFrame) -> str:
         rows = rows.sort_values(over)
         negative = rows[rows.gain_mean < 0]
         if negative.empty:
-            parts.append(f"{label(name).lower()} stays above scratch up to {over} {rows[over].max():g}")
+            parts.append(f"{name_in_text(name)} stays above scratch up to {over} {rows[over].max():g}")
         else:
             first = negative.iloc[0]
-            parts.append(f"{label(name).lower()} falls below scratch from {over} {first[over]:g} "
+            parts.append(f"{name_in_text(name)} falls below scratch from {over} {first[over]:g} "
                          f"({'−'}{fmt_diff(first.gain_mean, metric)})")
     return ("As the domains drift apart, " + "; ".join(parts) + ".") if parts else ""

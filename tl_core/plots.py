@@ -14,6 +14,9 @@ from tl_core.api import summarize
 from tl_core.result import RunResult
 from tl_core.strategies import BASELINE, color, label
 
+LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)
+FIELD_TITLES = {"n_target": "labelled target samples", "gap": "gap between source and target",
+                "lam": "λ of regularized transfer", "epochs": "epochs of target training"}
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50),
               legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
 
@@ -28,13 +31,15 @@ def source_vs_target(result: RunResult) -> go.Figure:
     for s in result.strategies:
         fig.add_trace(go.Scatter(
             x=[s.source_metric], y=[s.target_metric], name=label(s.strategy), mode="markers+text",
-            text=[label(s.strategy)], textposition="top center",
+            text=[label(s.strategy)], textposition="top center", cliponaxis=False,
             marker=dict(size=14, color=color(s.strategy)),
             hovertemplate=f"{label(s.strategy)}<br>source {result.metric_name} %{{x:.3f}}"
                           f"<br>target {result.metric_name} %{{y:.3f}}<extra></extra>"))
     fig.update_layout(title=f"Source vs target {result.metric_name} per strategy",
                       xaxis_title=f"source {result.metric_name} (test)",
                       yaxis_title=f"target {result.metric_name} (test)", showlegend=False, **LAYOUT)
+    fig.update_layout(margin=dict(t=90, r=60))  # room for labels of points at the edges
+    fig.update_xaxes(automargin=True)
     return fig
 
 
@@ -67,7 +72,7 @@ def training_curves(result: RunResult) -> go.Figure:
     fig.update_xaxes(title_text="epoch of target training")
     fig.update_yaxes(title_text=f"{result.metric_name} (test)", row=1, col=1)
     fig.update_layout(title="During target training: what the target gains, what the source keeps",
-                      **LAYOUT)
+                      **{**LAYOUT, "legend": LEGEND_BELOW})
     return fig
 
 
@@ -84,12 +89,15 @@ def sweep_curve(table: pd.DataFrame, y: str = "target_metric", title: str | None
         rows = rows.sort_values(over)
         x, mean, std = rows[over].tolist(), rows[f"{y}_mean"], rows[f"{y}_std"].fillna(0.0)
         fig.add_trace(go.Scatter(x=x + x[::-1], y=(mean + std).tolist() + (mean - std).tolist()[::-1],
-                                 fill="toself", fillcolor=color(name), opacity=0.15, line=dict(width=0),
-                                 hoverinfo="skip", showlegend=False, legendgroup=name))
+                                 mode="lines", fill="toself", fillcolor=color(name), opacity=0.15,
+                                 line=dict(width=0), hoverinfo="skip", showlegend=False,
+                                 legendgroup=name))
         fig.add_trace(go.Scatter(x=x, y=mean.tolist(), mode="lines+markers", name=label(name),
                                  legendgroup=name, line=dict(color=color(name))))
     y_title = f"target {metric} gain over scratch" if y == "gain" else y.replace("_metric", f" {metric}")
-    fig.update_layout(title=title, xaxis_title=over, yaxis_title=y_title, **LAYOUT)
+    fig.update_layout(title=title, xaxis_title=FIELD_TITLES.get(over, over), yaxis_title=y_title, **LAYOUT)
+    swept = sorted(summary[over].unique())
+    fig.update_xaxes(tickvals=swept, ticktext=[f"{v:g}" for v in swept])  # ticks at the swept values
     if log_x:
         fig.update_xaxes(type="log")
     return fig
@@ -97,8 +105,9 @@ def sweep_curve(table: pd.DataFrame, y: str = "target_metric", title: str | None
 
 def data_efficiency(table: pd.DataFrame) -> go.Figure:
     """Target metric against the number of labelled target samples: where scratch catches up."""
+    metric = table.attrs.get("metric", "accuracy")
     return sweep_curve(table, "target_metric", log_x=True,
-                       title="Data efficiency: target accuracy vs labelled target samples "
+                       title=f"Data efficiency: target {metric} vs labelled target samples "
                              "(mean ± 1 sd over seeds)")
 
 
