@@ -643,7 +643,8 @@ def _measure_group(base: _Twin, stacked: dict, members: list[_Member], seen: dic
             accuracy, loss, predicted = seen[key]
             columns.setdefault(f"{domain}_metric", []).append(accuracy)
             columns.setdefault(f"{domain}_loss", []).append(loss)
-        columns.setdefault("predicted", []).append(predicted)
+            if domain == "target":
+                columns.setdefault("predicted", []).append(predicted)
     return columns
 
 
