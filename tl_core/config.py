@@ -152,6 +152,9 @@ class DemoConfig:
     """
 
     demo: ClassVar[str] = ""
+    # Settings a scenario ignores, e.g. {"diabetes": ("noise", "n_source")}: the app greys them
+    # out, so that a student never moves a slider that changes nothing.
+    ignored_by_scenario: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __post_init__(self) -> None:
         declared = {f.name: f for f in dataclasses.fields(self)}
@@ -185,6 +188,10 @@ class DemoConfig:
             raise ValueError(f"{cls.demo} has no setting {sorted(unknown)[0]!r}; "
                              f"it has {', '.join(cls.field_names())}")
         return cls(**values)
+
+    def ignored_fields(self) -> tuple[str, ...]:
+        """The settings this config's scenario ignores."""
+        return self.ignored_by_scenario.get(getattr(self, "scenario", ""), ())
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (tuples become lists)."""

@@ -79,6 +79,7 @@ class Config(DemoConfig):
     """Settings of the linear regression demo; every default teaches without tuning."""
 
     demo = "linear"
+    ignored_by_scenario = {"diabetes": ("noise", "n_source", "n_features", "shift_inputs")}
 
     scenario: str = param("synthetic", "synthetic: y = 3x + 2 + noise to a shifted line; "
                           "diabetes: sklearn's diabetes patients, one sex to the other",
@@ -360,7 +361,9 @@ def run(config: Config | None = None,
         if progress is not None:
             progress((i + 1) / len(names), f"{label(name)} done")
     extras = {"n_source_train": len(data.source.y_train), "n_source_test": len(data.source.y_test),
-              "n_target_test": len(data.target.y_test), "feature_names": data.feature_names}
+              "n_target_test": len(data.target.y_test), "feature_names": data.feature_names,
+              "source_model_metric": float(r2_score(data.source.y_test,
+                                                    source_model.predict(data.source.X_test)))}
     if data.truth is not None:
         extras["true_lines"] = data.truth
     else:

@@ -93,6 +93,7 @@ class Config(DemoConfig):
     """Settings of the logistic regression demo; every default teaches without tuning."""
 
     demo = "logistic"
+    ignored_by_scenario = {"breast_cancer": ("shift", "label_noise", "n_source")}
 
     scenario: str = param("synthetic", "synthetic: 2-D points labelled by 2·x0 + x1 + 0.5 > 1, the "
                           "target's boundary rotated; breast_cancer: sklearn's tumours, smooth "
@@ -405,7 +406,9 @@ def run(config: Config | None = None, progress: Callable[[float, str], None] | N
             progress((i + 1) / len(names), f"{label(name)} done")
     extras = {"n_source_train": len(data.source.y_train), "n_source_test": len(data.source.y_test),
               "n_target_train": len(data.target.y_train), "n_target_test": len(data.target.y_test),
-              "feature_names": data.feature_names, "class_names": data.class_names}
+              "feature_names": data.feature_names, "class_names": data.class_names,
+              "source_model_metric": float(accuracy_score(data.source.y_test,
+                                                          source_model.predict(data.source.X_test)))}
     if data.truth is not None:
         extras["true_boundaries"] = data.truth
     else:
