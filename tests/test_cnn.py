@@ -176,6 +176,17 @@ def test_run_many_equals_run_across_gaps_and_lambdas():
             assert np.allclose(x.history["source_metric"], y.history["source_metric"], atol=0.005)
 
 
+def test_settings_a_scenario_ignores_change_nothing():
+    for scenario, ignored in cnn.Config.ignored_by_scenario.items():
+        base = cnn.Config(scenario=scenario, epochs=2, n_source=200, source_epochs=1,
+                          strategies=("fine_tune",))
+        expected = [s.target_metric for s in cnn.run(base).strategies]
+        for name in ignored:
+            spec = cnn.Config.field(name)
+            changed = cnn.run(base.replace(**{name: spec.high if spec.default != spec.high else spec.low}))
+            assert [s.target_metric for s in changed.strategies] == expected, (scenario, name)
+
+
 def test_new_classes_get_a_new_head_and_no_source_only():
     result = cnn.run(cnn.Config(scenario="new_classes", epochs=3))
     assert "source_only" not in result.names()

@@ -72,6 +72,11 @@ class Config(DemoConfig):
     """Settings of one CNN experiment; every field has a range a slider can offer."""
 
     demo: ClassVar[str] = "cnn"
+    ignored_by_scenario: ClassVar[dict[str, tuple[str, ...]]] = {
+        "sim2real": ("gap", "source_copies"),
+        "new_classes": ("gap", "n_source"),
+        "shift": ("n_source", "source_copies"),
+    }
 
     scenario: str = param("sim2real", "source to target: printed to handwritten digits (sim2real), "
                           "digits 0-4 to 5-9 (new_classes, where transfer hurts: features of 0-4 "
@@ -217,6 +222,7 @@ def _strategies(config: Config) -> list[str]:
 def _run_result(config: Config, job: engine.TransferJob, results: list, wall_time: float) -> RunResult:
     source_scores = engine.evaluate(job.source_model, job.source)
     extras = {"source_model_accuracy": source_scores["accuracy"],
+              "source_model_metric": source_scores["accuracy"],
               "source_classes": list(job.source.classes), "target_classes": list(job.target.classes),
               "source_filters": _inspect(job.source_model)["filters"],
               "n_target_train": job.target.n_train, "device": str(job.target.device)}
