@@ -187,12 +187,20 @@ def test_result_carries_history_confusion_and_hidden_paths():
     assert result.extras["n_target_train"] == 10
 
 
-def test_run_many_matches_run():
-    configs = [small(n_target=n, seed=s) for n in (1, 3) for s in (0, 1)]
-    for one, many in zip([rnn.run(c) for c in configs], rnn.run_many(configs)):
-        for a, b in zip(one.strategies, many.strategies):
-            assert a.strategy == b.strategy
-            assert a.target_metric == pytest.approx(b.target_metric, abs=0.01)
+def test_run_many_and_the_batched_engine_path_match_run():
+    """rnn.run_many (one by one on a CPU) and the engine's vmap path (a GPU's) give run's numbers."""
+    from tl_core.torch_engine import run_many as engine_run_many
+
+    configs = [small(n_target=n, seed=s, strategies=("fine_tune", "regularized", "joint"))
+               for n in (1, 3) for s in (0, 1)]
+    one_by_one = [rnn.run(c) for c in configs]
+    batched = engine_run_many([rnn.transfer_job(c) for c in configs], batched=True)
+    for one, many, vmapped in zip(one_by_one, rnn.run_many(configs), batched):
+        assert many.names() == one.names() == [s.strategy for s in vmapped]
+        for a, b, c in zip(one.strategies, many.strategies, vmapped):
+            assert b.history == a.history
+            assert c.target_loss == pytest.approx(a.target_loss, abs=1e-3)
+            assert c.source_loss == pytest.approx(a.source_loss, abs=1e-3)
 
 
 def test_the_demo_is_registered():
@@ -236,6 +244,6 @@ def test_gap_raises_every_distortion():
 
 
 def test_labelled_subset_draws_n_per_class():
-    pool = rnn_data.load_domains("new_classes", 0.0, 5000, 2500).target_pool
+    pool = rnn_data.load_domains("new_classes", 0.0, rnn.NUM_SAMPLES, rnn.TARGET_SAMPLES).target_pool
     rows = rnn_data.labelled_subset(pool, 3, np.random.default_rng(0))
     assert np.bincount(pool.y[rows]).tolist() == [3] * 5

@@ -29,6 +29,7 @@ import numpy as np
 SEQUENCE_LENGTH = 40  # MNIST-1D's final_seq_length
 SOURCE_DATA_SEED = 42  # the published MNIST-1D set is generated with seed 42
 TARGET_DATA_SEED = 43  # fresh sequences for the target, even at gap 0
+TARGET_POOL_SHARE = 0.75  # of a shift target set: the pool labels are drawn from; the rest tests
 
 # How much each distortion grows at gap = 1: a setting d becomes d·(1 + g·gap). Correlated noise
 # hides a digit fastest (doubling it halves a source model's accuracy), so it grows least; shear,
@@ -150,7 +151,7 @@ def load_domains(scenario: str, gap: float, num_samples: int, target_samples: in
     """The source and target data of a scenario (see the module docstring).
 
     `num_samples` sets the size of the source set (80% train, 20% test, as published); in
-    ``shift`` the target set has `target_samples` sequences (60% pool, 40% test), generated with a
+    ``shift`` the target set has `target_samples` sequences (75% pool, 25% test), generated with a
     different data seed so that even at gap 0 they are new sequences from the same distribution.
     """
     if scenario == "new_classes":
@@ -159,7 +160,7 @@ def load_domains(scenario: str, gap: float, num_samples: int, target_samples: in
                        _keep(train, NEW_DIGITS), _keep(test, NEW_DIGITS), SOURCE_DIGITS, NEW_DIGITS)
     if scenario == "shift":
         train, test = mnist1d(0.0, num_samples)
-        pool, target_test = mnist1d(float(gap), target_samples, 0.6, TARGET_DATA_SEED)
+        pool, target_test = mnist1d(float(gap), target_samples, TARGET_POOL_SHARE, TARGET_DATA_SEED)
         return Domains(train, test, pool, target_test, ALL_DIGITS, ALL_DIGITS)
     raise ValueError(f"scenario must be one of new_classes, shift, got {scenario!r}")
 
