@@ -217,12 +217,27 @@ def test_samples_figure_shows_one_sequence_per_digit_on_each_side():
     assert len(shift.data) == 20
 
 
-def test_model_figure_draws_each_hidden_path():
+def test_model_figure_draws_each_hidden_path_and_the_mistakes():
     result = rnn.run(small())
     fig = rnn.model_figure(result)
     paths = result.extras["hidden_paths"]
-    assert len(fig.data) == len(paths["source"]) + len(paths["target"]) == 10
-    assert all(len(t.x) == rnn_data.SEQUENCE_LENGTH for t in fig.data)
+    drawn = [t for t in fig.data if t.name.startswith(("source digit", "target digit"))]
+    assert len(drawn) == len(paths["source"]) + len(paths["target"]) == 10
+    assert all(len(t.x) == rnn_data.SEQUENCE_LENGTH for t in drawn)
+    best = max(result.strategies, key=lambda s: (s.target_metric, s.strategy != "scratch"))
+    mistakes = [t for t in fig.data if "→" in t.name]
+    assert len(mistakes) == min(4, len(best.extras["misclassified"])) > 0
+    for trace, example in zip(mistakes, best.extras["misclassified"]):
+        true, predicted = (int(d) for d in trace.name.split(" → "))
+        assert (true - 5, predicted - 5) == (example["true"], example["predicted"])
+    assert "feature extraction reaches" in rnn.describe_model(result)
+
+
+def test_confusion_figure_shows_the_chosen_strategy():
+    result = rnn.run(small())
+    fig = rnn.confusion_figure(result, "fine_tune")
+    assert np.array_equal(fig.data[0].z, result.strategy("fine_tune").extras["confusion_matrix"])
+    assert list(fig.data[0].x) == ["5", "6", "7", "8", "9"]
 
 
 # --------------------------------------------------------------------------------------- data

@@ -42,7 +42,7 @@ from tl_core.demos import rnn_data
 from tl_core.demos.rnn_model import CELLS
 from tl_core.result import RunResult
 from tl_core.runtime import pick_device, seed_everything
-from tl_core.strategies import with_baseline
+from tl_core.strategies import label, with_baseline
 
 STRATEGIES = ("scratch", "source_only", "feature_extraction", "partial_fine_tune", "fine_tune",
               "regularized", "joint")
@@ -313,6 +313,7 @@ def _hidden_paths(scenario, gap, cell, hidden, layers, quality, device) -> dict:
 DIGIT_COLORS = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b",
                 "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac")  # one colour per digit
 SAMPLE_OFFSET = 3.0  # vertical space between stacked sequences in the samples figure
+N_MISCLASSIFIED_SHOWN = 4
 
 
 def _panel_titles(config: Config) -> tuple[str, str]:
@@ -349,18 +350,29 @@ def samples_figure(config: Config | None = None) -> go.Figure:
     return fig
 
 
-def model_figure(result: RunResult) -> go.Figure:
-    """Hidden-state paths h_1..h_T of source (left) and target (right) test sequences.
+def _best_transfer(result: RunResult):
+    """The strategy with the best target accuracy, scratch last in line (ties go to transfer)."""
+    ranked = sorted(result.strategies, key=lambda s: (s.target_metric, s.strategy != "scratch"))
+    return ranked[-1]
 
-    Each line is one sequence read by the source model's recurrent layers, projected to the 2-D
-    plane (PCA) that best spreads both domains' states; the marker is h_T, what the head reads.
-    Where target paths end apart by digit, frozen features (feature extraction) already separate
-    the target digits; where they end on top of each other, the layers must be fine-tuned.
+
+def model_figure(result: RunResult) -> go.Figure:
+    """Hidden-state paths h_1..h_T of source and target test sequences, and what went wrong.
+
+    Left and middle: each line is one sequence read by the source model's recurrent layers,
+    projected to the 2-D plane (PCA) that best spreads both domains' states; the big marker is
+    h_T, what the dense layer and head read. Where the target paths end apart by digit, frozen
+    features (feature extraction) already separate the target digits; where they end on top of
+    each other, the layers must be fine-tuned. Right: target test sequences the best strategy
+    got wrong, labelled true → predicted.
     """
     paths = result.extras["hidden_paths"]
     explained = paths["explained_variance"]
-    fig = make_subplots(rows=1, cols=2, shared_xaxes=True, shared_yaxes=True,
-                        subplot_titles=("Source sequences", "Target sequences"))
+    best = _best_transfer(result)
+    fig = make_subplots(rows=1, cols=3, column_widths=[0.35, 0.35, 0.3],
+                        subplot_titles=("Source sequences' hidden states",
+                                        "Target sequences' hidden states",
+                                        f"Misclassified by {label(best.strategy).lower()}"))
     for col, domain in ((1, "source"), (2, "target")):
         for p in paths[domain]:
             xy = np.asarray(p["path"])
@@ -368,13 +380,65 @@ def model_figure(result: RunResult) -> go.Figure:
             fig.add_trace(go.Scatter(
                 x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=f"{domain} digit {digit}",
                 legendgroup=domain, line=dict(color=DIGIT_COLORS[digit], width=2),
-                marker=dict(size=[0] * (len(xy) - 1) + [12], color=DIGIT_COLORS[digit],
+                marker=dict(size=[3] * (len(xy) - 1) + [13], color=DIGIT_COLORS[digit],
                             symbol="circle" if domain == "source" else "diamond"),
                 hovertemplate=f"{domain} digit {digit}<br>step %{{pointNumber}}<extra></extra>"),
                 row=1, col=col)
-    fig.update_xaxes(title_text=f"PC 1 ({explained[0]:.0%} of variance)")
-    fig.update_yaxes(title_text=f"PC 2 ({explained[1]:.0%})", row=1, col=1)
+    digits = result.extras["target_digits"]
+    for row, example in enumerate(best.extras.get("misclassified", [])[:N_MISCLASSIFIED_SHOWN]):
+        x = np.asarray(example["input"])
+        true, predicted = digits[example["true"]], digits[example["predicted"]]
+        fig.add_trace(go.Scatter(
+            x=np.arange(len(x)), y=x - SAMPLE_OFFSET * row, mode="lines", showlegend=False,
+            name=f"{true} → {predicted}", line=dict(color=DIGIT_COLORS[true], width=2),
+            hovertemplate=f"true {true}, predicted {predicted}<extra></extra>"), row=1, col=3)
+        fig.add_annotation(x=len(x) - 1, y=-SAMPLE_OFFSET * row + 1.2, text=f"{true} → {predicted}",
+                           showarrow=False, xanchor="right", row=1, col=3)
+    for col in (1, 2):
+        fig.update_xaxes(title_text=f"PC 1 ({explained[0]:.0%} of variance)", row=1, col=col)
+        fig.update_yaxes(title_text=f"PC 2 ({explained[1]:.0%})", row=1, col=col)
+    fig.update_xaxes(matches="x", row=1, col=2)  # one plane: the same scale on both panels
+    fig.update_yaxes(matches="y", row=1, col=2)
+    fig.update_xaxes(title_text="time step t", row=1, col=3)
+    fig.update_yaxes(showticklabels=False, row=1, col=3)
     fig.update_layout(template="plotly_white",
-                      title="Hidden-state paths through the source model (marker: last state h_T)",
+                      title="Inside the source model: hidden-state paths (big marker: the last state h_T)",
                       legend=dict(orientation="h", yanchor="top", y=-0.2))
+    return fig
+
+
+def describe_model(result: RunResult) -> str:
+    """One sentence under the model view, computed from the paths and the scores shown."""
+    ends = {d: np.array([p["path"][-1] for p in result.extras["hidden_paths"][d]])
+            for d in ("source", "target")}
+
+    def spread(points):  # mean distance between the last states of different digits
+        gaps = np.linalg.norm(points[:, None] - points[None], axis=-1)
+        return float(gaps[np.triu_indices(len(points), 1)].mean())
+
+    ratio = spread(ends["target"]) / max(spread(ends["source"]), 1e-9)
+    best = _best_transfer(result)
+    sentence = (f"In the source model's plane, the last states of the target digits lie "
+                f"{ratio:.1f} times as far apart as those of the source digits")
+    if "feature_extraction" in result.names():
+        sentence += (f"; reading them as they are, feature extraction reaches "
+                     f"{result.strategy('feature_extraction').target_metric:.0%} on the target")
+    return sentence + (f". Best on the target: {label(best.strategy).lower()} "
+                       f"({best.target_metric:.0%}).")
+
+
+def confusion_figure(result: RunResult, strategy: str | None = None) -> go.Figure:
+    """A strategy's confusion matrix on the target test set (rows true digit, columns predicted);
+    by default the strategy best on the target."""
+    chosen = result.strategy(strategy) if strategy else _best_transfer(result)
+    matrix = np.asarray(chosen.extras["confusion_matrix"])
+    names = [str(d) for d in result.extras["target_digits"]]
+    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, colorscale="Blues", text=matrix,
+                               texttemplate="%{text}", showscale=False,
+                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_layout(template="plotly_white",
+                      title=f"{label(chosen.strategy)}: target test sequences "
+                            f"(accuracy {chosen.target_metric:.0%})",
+                      xaxis=dict(title="predicted digit", type="category"),
+                      yaxis=dict(title="true digit", type="category", autorange="reversed"))
     return fig
