@@ -5,21 +5,25 @@
 Each page is a short script in app_pages/; the demo pages share tl_app/demo_page.py. (Not
 `pages/`: Streamlit treats a folder of that name as an old-style multipage app, and a shared link
 such as /linear opened on a fresh server would run the page without this frame.)
+
+Hosting a class (see the README): the CPU threads are shared out once per process, training waits
+for one of TL_MAX_JOBS worker slots, and an unexpected error in a page becomes a message saying
+what to do while the server log keeps its traceback.
 """
 
 import streamlit as st
 
 from tl_app.catalog import COMPARE, DEMO_PAGES, HOME, THEORY
-from tl_core.limits import LIMITS
-from tl_core.runtime import configure_torch_threads, pick_device
+from tl_app.server import limit_cpu_threads, report_failure
+from tl_core.runtime import pick_device
 
 st.set_page_config(page_title="Transfer Lab", page_icon=":material/school:", layout="wide")
 
 
 @st.cache_resource
 def start_up() -> tuple[str, int]:
-    """Once per server process: the device every page computes on, and torch's CPU threads."""
-    threads = configure_torch_threads(LIMITS.torch_threads, LIMITS.max_jobs)
+    """Once per server process: the device every page computes on, and the CPU threads per run."""
+    threads = limit_cpu_threads()
     return pick_device("auto"), threads
 
 
@@ -34,7 +38,10 @@ navigation = st.navigation({
     "All demos together": [page(COMPARE), page(THEORY)],
 })
 device, threads = start_up()
-navigation.run()
+try:
+    navigation.run()
+except Exception as error:  # Streamlit's stop and rerun signals are BaseExceptions: they pass
+    report_failure(error)
 st.sidebar.caption(f"Computing on **{device}**"
                    + (f" ({threads} CPU thread{'s' if threads > 1 else ''} per run)" if device == "cpu" else "")
                    + ". Same settings and seed give the same numbers.")

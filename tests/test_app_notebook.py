@@ -13,7 +13,7 @@ from tl_app import controls, exports
 from tl_app.sweeps import sweep_values
 from tl_core import narrate
 from tl_app.catalog import DEMO_BY_NAME
-from test_app_pages import fast
+from test_app_pages import failures, fast
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 AVAILABLE = tl_core.available_demos()
@@ -33,7 +33,7 @@ def page_with(demo: str, values: dict, sweep: bool) -> AppTest:
     at.switch_page(DEMO_BY_NAME[demo].path).run()
     if sweep:
         at.button(key="run_n_target_sweep").click().run()
-    assert not at.exception, [e.message for e in at.exception]
+    assert not failures(at), failures(at)
     return at
 
 

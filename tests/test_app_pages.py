@@ -47,6 +47,12 @@ def open_page(path: str, query: dict[str, str] | None = None) -> AppTest:
     return at.switch_page(path).run()
 
 
+def failures(at: AppTest) -> list[str]:
+    """What went wrong on the page: exceptions, and the message app.py shows in place of one
+    (the page never shows a traceback to a visitor; the log keeps it)."""
+    return [e.message for e in at.exception] + [e.value for e in at.error]
+
+
 def control(at: AppTest, name: str):
     for kind in WIDGETS:
         try:
@@ -95,7 +101,7 @@ def widget_value(value):
 def test_every_page_renders_without_an_exception(path):
     demo = next((d for d in DEMOS if PATH[d] == path), None)
     at = open_page(path, fast(demo) if demo in AVAILABLE else None)
-    assert not at.exception, [e.message for e in at.exception]
+    assert not failures(at), failures(at)
     assert at.title, "every page has a title"
     if demo in AVAILABLE:
         assert len(at.metric) >= 2
@@ -117,7 +123,7 @@ def test_each_main_control_changes_what_the_page_shows(demo, name):
         current = control(at, name).value
         new = other_value(spec, tuple(current) if spec.kind is tuple else current)
         control(at, name).set_value(widget_value(new)).run()
-        assert not at.exception, [e.message for e in at.exception]
+        assert not failures(at), failures(at)
         assert at.query_params[name] == controls.to_text(new), "the link follows the control"
         if shown(at) != before:
             return
@@ -139,7 +145,7 @@ def test_a_link_restores_every_control_and_is_written_back_unchanged(demo):
         values["scenario"] = tl_core.get_demo(demo).Config.field("scenario").default
     link = {name: controls.to_text(value) for name, value in values.items()}
     at = open_page(PATH[demo], link)
-    assert not at.exception and not at.warning, [w.value for w in at.warning]
+    assert not failures(at) and not at.warning, failures(at) + [w.value for w in at.warning]
     for name, value in values.items():
         assert control(at, name).value == widget_value(value), name
     assert at.query_params == link
@@ -151,7 +157,7 @@ def test_a_malformed_link_warns_and_falls_back_without_an_exception(demo):
     bad = {"gap": "abc", "n_target": "1e9", "strategies": "bogus,fine_tune", "lam": "nan",
            "seed": "-3", "nonsense": "<b>1</b>", "device": "cuda", **fast(demo)}
     at = open_page(PATH[demo], bad)
-    assert not at.exception, [e.message for e in at.exception]
+    assert not failures(at), failures(at)
     warnings = " ".join(w.value for w in at.warning)
     for name in ("gap", "n_target", "lam", "seed", "nonsense", "device"):
         assert name.replace("_", "\\_") in warnings or name in warnings, name
@@ -165,7 +171,7 @@ def test_a_malformed_link_warns_and_falls_back_without_an_exception(demo):
 def test_a_repeated_link_setting_counts_once_with_a_warning():
     demo = CHEAP[0]
     at = open_page(PATH[demo], {"gap": ["0.1", "0.9"]})
-    assert not at.exception
+    assert not failures(at), failures(at)
     assert control(at, "gap").value == 0.9
     assert any("appears 2 times" in w.value for w in at.warning)
 
@@ -173,7 +179,7 @@ def test_a_repeated_link_setting_counts_once_with_a_warning():
 @pytest.mark.parametrize("path", ["app_pages/home.py", "app_pages/compare.py", "app_pages/theory.py"])
 def test_a_malformed_link_on_the_other_pages_warns_without_an_exception(path):
     at = open_page(path, {"bogus": "[x](http://example.com)", "seed": "abc"})
-    assert not at.exception, [e.message for e in at.exception]
+    assert not failures(at), failures(at)
     assert any("bogus" in w.value for w in at.warning)
     assert all("](http" not in w.value for w in at.warning), "visitor text is never a live link"
 
@@ -183,7 +189,7 @@ def test_reset_to_defaults_restores_every_control(demo):
     specs = controls.controls_of(tl_core.get_demo(demo).Config)
     at = open_page(PATH[demo], {s.name: controls.to_text(other_value(s, s.default)) for s in specs})
     at.button(key="reset").click().run()
-    assert not at.exception
+    assert not failures(at), failures(at)
     for spec in specs:
         assert control(at, spec.name).value == widget_value(spec.default), spec.name
 
@@ -194,7 +200,7 @@ def test_sweeps_run_on_their_buttons_and_stay_until_a_setting_changes(demo):
     charts = len(at.get("plotly_chart"))
     at.button(key="run_n_target_sweep").click().run()
     at.button(key="run_gap_sweep").click().run()
-    assert not at.exception, [e.message for e in at.exception]
+    assert not failures(at), failures(at)
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     assert len(specs) == charts + 2
     assert any("Data efficiency" in s for s in specs) and any("negative transfer" in s for s in specs)
@@ -230,7 +236,7 @@ def test_compare_draws_one_gain_curve_per_demo_on_its_button():
     at = open_page("app_pages/compare.py", {"demos": ",".join(demos), "sweep_seeds": "1"})
     assert not at.get("plotly_chart"), "no sweep runs before its button"
     at.button(key="run_gap_sweeps").click().run()
-    assert not at.exception, [e.message for e in at.exception]
+    assert not failures(at), failures(at)
     (chart,) = at.get("plotly_chart")
     titles = [page.title for page in DEMO_PAGES if page.demo in demos]
     assert all(title in chart.proto.spec for title in titles)
@@ -244,8 +250,8 @@ def test_compare_draws_one_gain_curve_per_demo_on_its_button():
 def test_a_demo_whose_module_has_not_landed_says_coming_soon(monkeypatch):
     monkeypatch.setattr(tl_core, "available_demos", lambda: ["linear"])
     at = open_page(PATH["rnn"])
-    assert not at.exception and "coming soon" in at.info[0].value
+    assert not failures(at) and "coming soon" in at.info[0].value
     assert not at.metric and not at.sidebar.slider, "no controls for a demo that is not there"
     home = open_page("app_pages/home.py")
-    assert not home.exception
+    assert not failures(home), failures(home)
     assert {link.proto.page for link in home.get("page_link")} & {"cnn", "rnn", "logistic"} == set()

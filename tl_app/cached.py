@@ -8,12 +8,16 @@ The progress bar is made inside the cached function, as Streamlit replays the el
 function drew; it is emptied at the end, so a cache hit replays nothing visible. Each progress
 call is also where Streamlit stops a run whose controls changed meanwhile: the next call raises
 Streamlit's rerun signal through the core, so no training keeps running behind a newer request.
+
+Training waits for one of the server's few worker slots (`tl_app.workers`); while it waits, the
+progress bar's place says so, with the number of runs ahead of it.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -22,13 +26,13 @@ import streamlit as st
 import tl_core
 from tl_core.limits import LIMITS
 from tl_core.result import RunResult
+from tl_app import workers as worker_pool
 
 PROGRESS_EVERY_S = 0.1  # redraw the bar at most this often
 
 
-def _progress_bar(what: str) -> tuple[Callable[[float, str], None], Any]:
-    """A progress callback for the core drawing into a fresh slot, and the slot to clear."""
-    slot = st.empty()
+def _progress(slot, what: str) -> Callable[[float, str], None]:
+    """A progress callback for the core that draws a bar into `slot` (at most every 0.1 s)."""
     slot.progress(0.0, text=f"{what}: starting")
     last = [0.0]
 
@@ -38,14 +42,54 @@ def _progress_bar(what: str) -> tuple[Callable[[float, str], None], Any]:
             last[0] = now
             slot.progress(min(max(float(fraction), 0.0), 1.0), text=f"{what}: {message}")
 
-    return report, slot
+    return report
+
+
+def waiting_message(ahead: int, busy: int, slots: int) -> str:
+    """What a queued run shows: its place, and why it waits."""
+    place = "yours is next" if ahead == 0 else f"{ahead} ahead of yours"
+    at_once = f"{slots} experiment{'s' if slots > 1 else ''} at a time"
+    return (f"**Waiting for a free worker** ({place}). This server trains {at_once} for everyone "
+            f"using it and {busy} {'is' if busy == 1 else 'are'} under way; yours starts by itself "
+            "when a worker is free.")
+
+
+def _stop_check() -> Callable[[], None] | None:
+    """Streamlit's "should this run stop?" check for the current script run, when it offers one."""
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yield_check
+    except ImportError:
+        return None
+    return get_run_yield_check()
+
+
+@contextmanager
+def training_slot(slot, workers: worker_pool.Workers | None = None) -> Iterator[None]:
+    """Hold a worker slot while training; meanwhile `slot` shows the run's place in the queue.
+
+    A run whose controls change while it waits leaves the queue: Streamlit's stop check raises its
+    rerun signal. (Where Streamlit has no such check, redrawing the message is the check: every
+    element a run draws is a point where Streamlit may stop it.)
+    """
+    workers = workers or worker_pool.WORKERS
+    shown = [""]
+
+    def on_wait(ahead: int, busy: int) -> None:
+        shown[0] = waiting_message(ahead, busy, workers.slots)
+        slot.info(shown[0], icon=":material/hourglass_top:")
+
+    check = _stop_check() or (lambda: slot.info(shown[0], icon=":material/hourglass_top:"))
+    with workers.slot(on_wait=on_wait, check=check):
+        yield
 
 
 @st.cache_data(max_entries=LIMITS.cache_entries, show_spinner=False)
 def run(demo: str, config: dict[str, Any]) -> RunResult:
     """`tl_core.run` for one config (a plain dict of every field, seed included)."""
-    report, slot = _progress_bar("Training")
-    result = tl_core.run(demo, config=tl_core.make_config(demo, **config), progress=report)
+    slot = st.empty()
+    with training_slot(slot):
+        report = _progress(slot, "Training")
+        result = tl_core.run(demo, config=tl_core.make_config(demo, **config), progress=report)
     slot.empty()
     return result
 
@@ -53,8 +97,11 @@ def run(demo: str, config: dict[str, Any]) -> RunResult:
 @st.cache_data(max_entries=LIMITS.cache_entries, show_spinner=False)
 def sweep(demo: str, over: str, values: tuple, seeds: int, config: dict[str, Any]) -> pd.DataFrame:
     """`tl_core.sweep` of `over` through `values`, `seeds` seeds from config's seed up."""
-    report, slot = _progress_bar(f"{demo}: sweeping {over} over {len(values)} values × {seeds} seeds")
-    table = tl_core.sweep(demo, over=over, values=list(values), seeds=seeds, progress=report, **config)
+    slot = st.empty()
+    with training_slot(slot):
+        report = _progress(slot, f"{demo}: sweeping {over} over {len(values)} values × {seeds} seeds")
+        table = tl_core.sweep(demo, over=over, values=list(values), seeds=seeds, progress=report,
+                              **config)
     slot.empty()
     return table
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import streamlit as st
 
@@ -55,6 +55,8 @@ LABELS = {
 }
 MAIN_FIELDS = ["scenario", "gap", "n_target", "strategies", "lam", "epochs", "lr"]
 MAX_LINK_TEXT = 200  # longer link values are not even parsed
+QUOTE_CHARS = 40  # a visitor's key or value is quoted at most this long in a warning
+MAX_OTHER_KEYS = 5  # unknown link keys named in a warning; the rest are counted
 SLIDER_MAX_STEPS = 10_000  # wider integer ranges get a number input
 MAX_ASKED = 32  # sweeps a session keeps on screen once asked for
 
@@ -104,7 +106,7 @@ def from_link(spec: FieldSpec, text: str) -> tuple[Any, str | None]:
     members; anything else that `FieldSpec.check` refuses is ignored (None).
     """
     if len(text) > MAX_LINK_TEXT:
-        return None, f"`{spec.name}` in the link is {len(text)} characters long; ignored"
+        return None, f"{spec.name} in the link is {len(text)} characters long; ignored"
     try:
         return spec.check(text), None
     except ValueError as err:
@@ -138,28 +140,56 @@ def _salvage(spec: FieldSpec, text: str) -> Any:
 
 
 def read_link(specs: Iterable[FieldSpec]) -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    """What the page's link says: (checked values, why a setting's value was refused or changed,
-    warnings about keys that are no settings here), all texts safe for Markdown."""
+    """What the page's link says (see `parse_link`)."""
+    return parse_link({key: st.query_params.get_all(key) for key in st.query_params}, specs)
+
+
+def parse_link(query: Mapping[str, Sequence[str]], specs: Iterable[FieldSpec]
+               ) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """What a link's `query` (each key with all its values, in order) says for these settings.
+
+    Returns (checked values, why a setting's value was refused or changed, warnings about keys
+    that are no settings here). Every text is safe for Markdown and short: a visitor's key or
+    value is quoted at most `QUOTE_CHARS` characters long, and at most `MAX_OTHER_KEYS` unknown
+    keys are named one by one.
+    """
     by_name = {s.name: s for s in specs}
     values, problems, others = {}, {}, []
-    for key in st.query_params:
-        texts = st.query_params.get_all(key)
+    unknown = [key for key in query if key not in by_name and key not in HIDDEN]
+    for key, texts in query.items():
+        texts = list(texts)
         if key in HIDDEN:
-            others.append(f"`{escape(key)}` in the link is ignored: the server picks where to compute")
-        elif key not in by_name:
-            allowed = ", ".join(by_name) or "none"
-            others.append(f"`{escape(key)}` in the link is not a setting of this page; ignored "
-                          f"(settings here: {escape(allowed)})")
-        else:
+            others.append(f"“{quote(key)}” in the link is ignored: the server picks where to compute")
+        elif key in by_name:
             value, problem = from_link(by_name[key], texts[-1] if texts else "")
             if len(texts) > 1:
-                problem = f"{key} appears {len(texts)} times in the link; the last one counts" + \
-                    (f", and {problem}" if problem else "")
+                dropped = ", ".join(f"“{shorten(t)}”" for t in texts[:-1][:3])
+                problem = (f"{key} appears {len(texts)} times in the link; the last one counts and "
+                           f"{dropped}{', ...' if len(texts) > 4 else ''} "
+                           f"{'is' if len(texts) == 2 else 'are'} ignored"
+                           + (f", and {problem}" if problem else ""))
             if problem:
                 problems[key] = escape(problem)
             if value is not None:
                 values[key] = value
+    if unknown:
+        allowed = escape(", ".join(by_name) or "none")
+        named = ", ".join(f"“{quote(key)}”" for key in unknown[:MAX_OTHER_KEYS])
+        more = f" and {len(unknown) - MAX_OTHER_KEYS} more" if len(unknown) > MAX_OTHER_KEYS else ""
+        which = "is not a setting" if len(unknown) == 1 else "are not settings"
+        others.append(f"{named}{more} in the link {which} of this page; ignored (settings here: {allowed})")
     return values, problems, others
+
+
+def shorten(text: str) -> str:
+    """A visitor's text at most `QUOTE_CHARS` long, control characters written as escapes."""
+    short = text[:QUOTE_CHARS] + ("…" if len(text) > QUOTE_CHARS else "")
+    return short if short.isprintable() else short.encode("unicode_escape").decode("ascii")
+
+
+def quote(text: str) -> str:
+    """A visitor's text, shortened, safe in Markdown (no link, LaTeX, HTML or heading)."""
+    return escape(shorten(text))
 
 
 def write_link(specs: Iterable[FieldSpec]) -> dict[str, str]:

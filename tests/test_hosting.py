@@ -1,0 +1,345 @@
+"""A class on one server: training slots, CPU threads, errors visitors may see, nothing unsafe.
+
+- Worker slots: at most `slots` trainings at once, the rest queue first come first served and are
+  told their place; a run that stops (its controls changed, its tab closed) gives back its slot or
+  its place in the queue.
+- CPU threads: torch and every BLAS/OpenMP pool get the cores divided by the trainings at once.
+- A failing page shows what to do and a reference, never a traceback; the log keeps the traceback.
+- Nothing a visitor sends is unpickled, executed or used as a file path; torch loads weights only.
+"""
+
+import ast
+import os
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+from threadpoolctl import ThreadpoolController, threadpool_info
+
+import tl_core
+from tl_app import cached, server
+from tl_app import workers as worker_pool
+from tl_app.workers import Workers
+from tl_core.limits import Limits
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+WAIT_S = 10  # generous bound on a thread handshake; a test never sleeps this long when it passes
+
+
+class Stop(BaseException):
+    """Stands for Streamlit's stop and rerun signals (BaseExceptions, as Streamlit's are)."""
+
+
+def start(target, *args) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, daemon=True)
+    thread.start()
+    return thread
+
+
+def eventually(condition, what: str) -> None:
+    """Wait until `condition()` holds (threads hand over through the pool's condition)."""
+    done = threading.Event()
+    for _ in range(int(WAIT_S / 0.01)):
+        if condition():
+            return
+        done.wait(0.01)
+    pytest.fail(f"never happened: {what}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Worker slots
+
+
+def hold(workers: Workers, entered: threading.Event, leave: threading.Event, places: list | None = None):
+    with workers.slot(on_wait=(lambda ahead, busy: places.append((ahead, busy))) if places is not None else None,
+                      poll_s=0.01):
+        entered.set()
+        leave.wait(WAIT_S)
+
+
+def test_a_burst_queues_in_arrival_order_and_is_told_its_place():
+    workers = Workers(2)
+    entered = [threading.Event() for _ in range(4)]
+    leave = [threading.Event() for _ in range(4)]
+    places = [[] for _ in range(4)]
+    threads = [start(hold, workers, entered[0], leave[0]), start(hold, workers, entered[1], leave[1])]
+    assert entered[0].wait(WAIT_S) and entered[1].wait(WAIT_S)
+    threads.append(start(hold, workers, entered[2], leave[2], places[2]))
+    eventually(lambda: workers.waiting == 1, "the third run queues")
+    threads.append(start(hold, workers, entered[3], leave[3], places[3]))
+    eventually(lambda: workers.waiting == 2, "the fourth run queues behind it")
+    assert workers.busy == 2 and not entered[2].is_set() and not entered[3].is_set()
+    eventually(lambda: places[3], "the fourth run is told its place")
+    assert places[2][0] == (0, 2) and places[3][0] == (1, 2)  # next / one ahead, two training
+    leave[0].set()
+    assert entered[2].wait(WAIT_S), "the first in the queue takes the freed slot"
+    assert not entered[3].is_set() and workers.busy == 2
+    eventually(lambda: (0, 2) in places[3], "the fourth run moves up")
+    for event in leave:
+        event.set()
+    for thread in threads:
+        thread.join(WAIT_S)
+    assert workers.busy == 0 and workers.waiting == 0
+
+
+def test_a_run_stopped_while_waiting_leaves_the_queue():
+    workers = Workers(1)
+    entered, leave = threading.Event(), threading.Event()
+    holder = start(hold, workers, entered, leave)
+    assert entered.wait(WAIT_S)
+    checks = []
+
+    def check():  # Streamlit's check raises once the visitor changed a control
+        checks.append(1)
+        if len(checks) == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        with workers.slot(check=check, poll_s=0.01):
+            pytest.fail("a stopped run must not train")
+    assert workers.waiting == 0 and workers.busy == 1, "only the holder is left"
+    leave.set()
+    holder.join(WAIT_S)
+    assert workers.busy == 0
+    with workers.slot():  # the slot is free again for the next run
+        assert workers.busy == 1
+
+
+def test_a_run_stopped_while_training_gives_its_slot_back():
+    workers = Workers(1)
+    with pytest.raises(Stop):
+        with workers.slot():
+            assert workers.busy == 1
+            raise Stop  # a rerun arriving at a progress call, deep in the core
+    assert workers.busy == 0
+    with pytest.raises(ValueError):
+        with workers.slot():
+            raise ValueError("a failing run")
+    assert workers.busy == 0
+
+
+def test_a_server_needs_a_slot():
+    with pytest.raises(ValueError, match="at least one"):
+        Workers(0)
+
+
+class Slot:
+    """Stands for an st.empty() placeholder: remembers what was drawn into it."""
+
+    def __init__(self):
+        self.drawn = []
+
+    def info(self, text, icon=None):
+        self.drawn.append(text)
+
+
+def test_the_waiting_message_says_the_place_and_a_changed_control_ends_the_wait(monkeypatch):
+    workers = Workers(1)
+    entered, leave = threading.Event(), threading.Event()
+    holder = start(hold, workers, entered, leave)
+    assert entered.wait(WAIT_S)
+    polls = []
+
+    def streamlit_check():
+        polls.append(1)
+        if len(polls) > 2:
+            raise Stop  # the visitor moved a slider: Streamlit wants a rerun
+
+    monkeypatch.setattr(cached, "_stop_check", lambda: streamlit_check)
+    monkeypatch.setattr(worker_pool, "POLL_S", 0.01)
+    slot = Slot()
+    with pytest.raises(Stop):
+        with cached.training_slot(slot, workers):
+            pytest.fail("must not train while the only slot is busy")
+    assert slot.drawn and "Waiting for a free worker" in slot.drawn[0] and "yours is next" in slot.drawn[0]
+    assert workers.waiting == 0
+    leave.set()
+    holder.join(WAIT_S)
+    assert "3 ahead of yours" in cached.waiting_message(3, 2, 2)
+    assert "2 experiments at a time" in cached.waiting_message(3, 2, 2)
+
+
+def test_a_page_waits_for_a_busy_worker_then_shows_its_results(monkeypatch):
+    """The app's real path: every slot busy, the page queues, shows why, and finishes when freed."""
+    workers = Workers(1)
+    monkeypatch.setattr(worker_pool, "WORKERS", workers)
+    shown = []
+    real = cached.waiting_message
+    monkeypatch.setattr(cached, "waiting_message", lambda *a: shown.append(real(*a)) or shown[-1])
+    entered, leave = threading.Event(), threading.Event()
+    holder = start(hold, workers, entered, leave)
+    assert entered.wait(WAIT_S)
+
+    def release_once_queued():
+        eventually(lambda: workers.waiting == 1, "the page queues for the busy worker")
+        leave.set()
+
+    releaser = start(release_once_queued)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"seed": "424242"})  # a config no other test computed: a cache miss
+    at.switch_page("app_pages/linear.py").run()
+    releaser.join(WAIT_S)
+    holder.join(WAIT_S)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(at.metric) >= 2, "the results came once the worker was free"
+    assert shown and "Waiting for a free worker" in shown[0]
+    assert workers.busy == 0 and workers.waiting == 0
+    again = AppTest.from_file(APP, default_timeout=60)
+    again.query_params.update({"seed": "424242"})
+    entered.clear()
+    leave.clear()
+    holder = start(hold, workers, entered, leave)  # every slot busy again: a cache hit needs none
+    assert entered.wait(WAIT_S)
+    again.switch_page("app_pages/linear.py").run()
+    leave.set()
+    holder.join(WAIT_S)
+    assert len(again.metric) >= 2 and len(shown) == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# CPU threads
+
+
+@pytest.fixture
+def restore_threads():
+    torch_threads = torch.get_num_threads()
+    with ThreadpoolController().limit(limits=None):  # puts every pool back as it was
+        yield
+    torch.set_num_threads(torch_threads)
+
+
+@pytest.mark.parametrize("limits", [Limits(max_jobs=1), Limits(max_jobs=2), Limits(max_jobs=64),
+                                    Limits(torch_threads=3, max_jobs=2)],
+                         ids=lambda l: f"threads{l.torch_threads}-jobs{l.max_jobs}")
+def test_torch_and_blas_threads_share_the_cores_between_concurrent_trainings(limits, restore_threads):
+    expected = limits.torch_threads or max(1, (os.cpu_count() or 1) // limits.max_jobs)
+    assert server.limit_cpu_threads(limits) == expected
+    assert torch.get_num_threads() == expected
+    pools = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    assert pools, "numpy's BLAS is loaded"
+    assert {p["num_threads"] for p in pools} == {expected}, pools
+
+
+# ----------------------------------------------------------------------------------------------
+# Errors a visitor may see
+
+
+def test_a_failing_page_says_what_to_do_and_the_log_keeps_the_traceback(monkeypatch, caplog):
+    def broken_run(*args, **kwargs):
+        raise RuntimeError("internal detail /srv/secret/path.py")
+
+    monkeypatch.setattr(tl_core, "run", broken_run)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"seed": "515151"})  # a cache miss, so the broken run is called
+    with caplog.at_level("ERROR", logger="tl_app"):
+        at.switch_page("app_pages/linear.py").run()
+    assert not at.exception, "no traceback element on the page"
+    (error,) = at.error
+    assert "Something went wrong" in error.value and "Reset to defaults" in error.value
+    assert "teacher" in error.value
+    page_text = " ".join(str(e.value) for e in at.markdown) + error.value
+    assert "secret" not in page_text and "RuntimeError" not in page_text
+    (record,) = [r for r in caplog.records if r.name == "tl_app"]
+    reference = record.args[0]
+    assert reference in error.value, "the visitor's reference finds the log entry"
+    assert record.exc_info and "internal detail" in str(record.exc_info[1])
+    assert at.sidebar.caption and "Computing on" in at.sidebar.caption[-1].value, "the frame still ran"
+
+
+def test_a_host_who_asks_for_error_details_sees_the_traceback_too(monkeypatch):
+    monkeypatch.setattr(tl_core, "run", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(server, "show_details", lambda: True)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"seed": "525252"})
+    at.switch_page("app_pages/linear.py").run()
+    assert at.error and at.exception and "division by zero" in at.exception[0].message
+
+
+def test_the_repository_hides_error_details_from_visitors():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"  # "false" still shows the stack trace
+
+
+# ----------------------------------------------------------------------------------------------
+# Nothing unsafe
+
+
+def python_files(*folders: str) -> list[Path]:
+    files = []
+    for folder in folders:
+        path = ROOT / folder
+        files += [path] if path.suffix == ".py" else sorted(path.rglob("*.py"))
+    return files
+
+
+def calls(path: Path):
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Call):
+            yield node
+
+
+def call_name(node: ast.Call) -> str:
+    func = node.func
+    parts = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if isinstance(func, ast.Name):
+        parts.append(func.id)
+    return ".".join(reversed(parts))
+
+
+def test_torch_loads_weights_only():
+    loads = [(path, node) for path in python_files("tl_core", "tl_app", "app_pages", "app.py", "benchmarks")
+             for node in calls(path) if call_name(node) == "torch.load"]
+    assert loads, "the ResNet-18 backbone is loaded with torch.load"
+    for path, node in loads:
+        keywords = {k.arg: k.value for k in node.keywords}
+        assert isinstance(keywords.get("weights_only"), ast.Constant) and keywords["weights_only"].value is True, \
+            f"{path.relative_to(ROOT)}:{node.lineno} torch.load without weights_only=True"
+
+
+UNSAFE_MODULES = {"pickle", "cloudpickle", "dill", "joblib", "marshal", "shelve", "subprocess"}
+
+
+def test_no_pickle_eval_or_exec_in_the_app_or_the_core():
+    for path in python_files("tl_core", "tl_app", "app_pages", "app.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names = {(node.module or "").split(".")[0]}
+            else:
+                names = set()
+            assert not names & UNSAFE_MODULES, f"{path.relative_to(ROOT)}:{node.lineno} imports {names}"
+        for node in calls(path):
+            assert call_name(node) not in ("eval", "exec", "compile", "__import__"), \
+                f"{path.relative_to(ROOT)}:{node.lineno} calls {call_name(node)}"
+
+
+FILE_CALLS = {"open", "io.open", "Path", "pathlib.Path", "os.open", "os.remove", "os.path.join",
+              "os.listdir", "shutil.rmtree", "shutil.copy"}
+
+
+def test_the_app_never_touches_files_and_renders_no_raw_html():
+    """The Streamlit side reads links and widgets only: no file is opened, no HTML let through."""
+    for path in python_files("tl_app", "app_pages", "app.py"):
+        for node in calls(path):
+            name = call_name(node)
+            assert name not in FILE_CALLS, f"{path.relative_to(ROOT)}:{node.lineno} calls {name}"
+            for keyword in node.keywords:
+                assert keyword.arg not in ("unsafe_allow_html", "allow_html"), \
+                    f"{path.relative_to(ROOT)}:{node.lineno} lets raw HTML through"
+
+
+def test_every_text_setting_is_a_choice_so_no_link_can_name_a_file():
+    for demo in tl_core.available_demos():
+        for spec in tl_core.get_demo(demo).Config.fields():
+            if spec.kind in (str, tuple):
+                assert spec.choices, f"{demo}.{spec.name} takes free text"
