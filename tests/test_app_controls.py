@@ -97,3 +97,22 @@ def test_every_field_kind_gets_its_widget_and_a_range_capped_to_one_value_still_
     assert at.number_input(key="seed").value == 0 and at.selectbox(key="scenario").value == "a"
     assert at.multiselect(key="strategies").value == ["fine_tune"] and at.checkbox(key="flag").value is False
     assert at.number_input(key="epochs").value == 1 and at.number_input(key="epochs").disabled
+
+
+def test_a_strategy_listed_twice_counts_once_with_a_reason():
+    value, why = controls.from_link(STRATEGIES, "fine_tune,scratch,fine_tune")
+    assert value == ("fine_tune", "scratch") and "twice" in why
+
+
+def test_a_reason_quotes_a_visitor_value_short_and_a_negative_zero_reads_as_zero():
+    value, why = controls.from_link(N_TARGET, "7" * 150)
+    assert value == 500 and "7" * controls.QUOTE_CHARS + "…" in why and "7" * 60 not in why
+    assert controls.from_link(GAP, "-0") == (0.0, None) and str(controls.from_link(GAP, "-0")[0]) == "0.0"
+
+
+def test_unknown_link_keys_are_named_a_few_at_a_time_and_counted():
+    query = {f"key{i}": ["1"] for i in range(300)}
+    values, problems, others = controls.parse_link(query, [GAP])
+    assert not values and not problems and len(others) == 1
+    assert "key0" in others[0] and f"key{controls.MAX_OTHER_KEYS}" not in others[0]
+    assert f"and {300 - controls.MAX_OTHER_KEYS} more" in others[0] and len(others[0]) < 400

@@ -103,14 +103,20 @@ def from_link(spec: FieldSpec, text: str) -> tuple[Any, str | None]:
     """The value a link's `text` gives `spec`: (value, None) when valid; (value or None, why) else.
 
     Numbers out of range are clamped to the nearest bound; a strategy list keeps its known
-    members; anything else that `FieldSpec.check` refuses is ignored (None).
+    members, each once; anything else that `FieldSpec.check` refuses is ignored (None). The
+    reason quotes the text at most `QUOTE_CHARS` long.
     """
     if len(text) > MAX_LINK_TEXT:
         return None, f"{spec.name} in the link is {len(text)} characters long; ignored"
     try:
-        return spec.check(text), None
+        value = spec.check(text)
     except ValueError as err:
-        problem = str(err)
+        problem = str(err).replace(repr(text), repr(shorten(text)))
+    else:
+        if spec.kind is tuple and len(set(value)) < len(value):
+            value = tuple(dict.fromkeys(value))
+            return value, f"{spec.name} lists a member twice in the link; using {show(value)}"
+        return (value + 0.0 if spec.kind is float else value), None  # -0 reads as 0
     value = _salvage(spec, text)
     if value is None:
         return None, f"{problem}; ignored"
