@@ -78,7 +78,11 @@ target size of one seed starts alike). The speed-up comes from training, and on 
 capped by how fast grouped convolutions run: see benchmarks/bench_cnn.py.
 
 Public interface (stable): Domain, TransferSettings, SourceSettings, TransferJob, init_model,
-train_source, evaluate, run_strategies, run_many, same_classes, N_MISCLASSIFIED. Since the first
+train_source, evaluate, run_strategies, run_many, same_classes, N_MISCLASSIFIED; since the
+third version also allowed_strategies, trained_model (one strategy's trained target model, for
+export), weights_bytes (safetensors), SourceCache, train_source's `progress`, and
+``clip_grad_norm`` in both settings (None = no clipping, as before; in run_many each model's
+gradient is clipped by its own norm). Since the first
 version, run_strategies and run_many take an optional ``inspect(model) -> dict`` whose plain
 data is added to each strategy's extras (the CNN stores first-layer filters this way); since
 the second, ``TransferSettings.history_every`` (default 1: every epoch, as before).
@@ -88,7 +92,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
@@ -154,6 +160,19 @@ def same_classes(source: Domain, target: Domain) -> bool:
     return tuple(source.classes) == tuple(target.classes)
 
 
+def _check_clip(value) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or not value > 0):
+        raise ValueError(f"clip_grad_norm must be None (no clipping) or a number > 0, got {value!r}")
+
+
+def _clip(parameters, max_norm: float | None) -> None:
+    """Gradient clipping: g ← g · min(1, max_norm / ‖g‖), ‖g‖ over all trained parameters
+    together (torch.nn.utils.clip_grad_norm_). It tames the exploding gradients of a plain RNN."""
+    if max_norm is not None:
+        torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+
+
 @dataclass(frozen=True)
 class SourceSettings:
     """How the source model is trained (the app caches it per these settings and the seed)."""
@@ -161,6 +180,10 @@ class SourceSettings:
     epochs: int = 10
     lr: float = 3e-3
     batch_size: int = 64
+    clip_grad_norm: float | None = None  # rescale each step's gradient to at most this norm
+
+    def __post_init__(self):
+        _check_clip(self.clip_grad_norm)
 
 
 @dataclass(frozen=True)
@@ -175,8 +198,10 @@ class TransferSettings:
     backbone_lr_scale: float = 1.0  # transferred blocks learn at lr * this (fine-tune family)
     target_weight: float = 1.0   # w in L_source + w·L_target (joint)
     history_every: int = 1       # measure every this many epochs (and always at 0 and the last)
+    clip_grad_norm: float | None = None  # rescale each step's gradient to at most this norm
 
     def __post_init__(self):
+        _check_clip(self.clip_grad_norm)
         if not isinstance(self.history_every, (int, np.integer)) or self.history_every < 1:
             raise ValueError(f"history_every must be a whole number of epochs >= 1, "
                              f"got {self.history_every!r}")
@@ -379,23 +404,37 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def train_source(make_model: MakeModel, source: Domain, settings: SourceSettings, seed: int) -> nn.Module:
+PROGRESS_INTERVAL = 0.25  # seconds: source training reports at least this often (and per epoch)
+
+
+def train_source(make_model: MakeModel, source: Domain, settings: SourceSettings, seed: int,
+                 progress: Progress = None) -> nn.Module:
     """Train the source model on the source training set; minimise mean cross-entropy with Adam.
 
     Returns the model in eval mode with every parameter's requires_grad off: it is meant to be
-    cached and shared, and no strategy changes it (they all work on copies).
+    cached and shared, and no strategy changes it (they all work on copies). `progress(fraction,
+    message)` is called after every epoch and at least every PROGRESS_INTERVAL seconds, so a
+    caller can stop stale work there (by raising from it).
     """
     model = init_model(make_model, source.n_classes, seed, source.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     generator = torch.Generator().manual_seed(seed)
     model.train()
-    for _ in range(settings.epochs):
-        for idx in _batches(source.n_train, settings.batch_size, generator):
+    last_report = time.perf_counter()
+    for epoch in range(settings.epochs):
+        batches = _batches(source.n_train, settings.batch_size, generator)
+        for b, idx in enumerate(batches):
             idx = idx.to(source.device)
             loss = F.cross_entropy(model(source.x_train[idx]), source.y_train[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            _clip(model.parameters(), settings.clip_grad_norm)
             optimizer.step()
+            if progress and (b + 1 == len(batches)
+                             or time.perf_counter() - last_report > PROGRESS_INTERVAL):
+                progress((epoch + (b + 1) / len(batches)) / settings.epochs,
+                         f"training the source model: epoch {epoch + 1} of {settings.epochs}")
+                last_report = time.perf_counter()
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -436,6 +475,7 @@ def _fit(twin: _Twin, plan: _Plan, source: Domain, target: Domain, settings: Tra
                 loss = loss + plan.lam * sum(((params[n] - a) ** 2).sum() for n, a in anchor.items())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            _clip([p for _, p in trained], settings.clip_grad_norm)
             optimizer.step()
         if settings.measures_at(epoch):
             _append(history, epoch, _measure(twin, source, target))
@@ -484,6 +524,64 @@ def run_strategies(strategies: Sequence[str], source_model: nn.Module, make_mode
     return results
 
 
+def allowed_strategies(source: Domain, target: Domain) -> tuple[str, ...]:
+    """The strategies that apply to this pair of domains (source_only needs the same classes)."""
+    return tuple(s for s in TRANSFER_STRATEGIES if same_classes(source, target) or s != "source_only")
+
+
+def trained_model(strategy: str, job: TransferJob) -> nn.Module:
+    """The target model `strategy` ends with in `job` (blocks + target head): the very model
+    run_strategies trains for it, re-trained alone (every strategy's random streams come from
+    the job's seed, not from its place in the run, so alone it trains the same)."""
+    allowed = allowed_strategies(job.source, job.target)
+    if strategy not in allowed:
+        raise ValueError(f"strategy must be one of {', '.join(allowed)} here, got {strategy!r}")
+    if strategy == "source_only":
+        return job.source_model
+    kept: list[nn.Module] = []
+    run_strategies([strategy], job.source_model, job.make_model, job.source, job.target,
+                   job.settings, job.seed, inspect=lambda model: kept.append(model) or {})
+    return kept[0]
+
+
+def weights_bytes(model: nn.Module) -> bytes:
+    """The model's state_dict in the safetensors format (contiguous CPU tensors, copied)."""
+    from safetensors.torch import save
+
+    return save({name: t.detach().cpu().contiguous().clone()
+                 for name, t in model.state_dict().items()})
+
+
+class SourceCache:
+    """Trained source models by key, the `size` most recently used kept; thread-safe.
+
+    Unlike functools.lru_cache, `get(key, build)` lets the caller hand a progress callback to
+    `build` on a miss without it becoming part of the key.
+    """
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, build: Callable[[], object]):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = build()  # outside the lock: a long training must not block other keys
+        with self._lock:
+            self._items.setdefault(key, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+            return self._items[key]
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
 # ---------------------------------------------------------------------------------- batched
 @dataclass
 class _Member:
@@ -503,7 +601,7 @@ def _group_key(m: _Member) -> tuple:
     structure = tuple((n, tuple(p.shape), p.requires_grad) for n, p in m.twin.named_parameters())
     plan = replace(m.plan, lam=0.0, lr_scale_blocks=1.0)
     return (plan, structure, m.settings.epochs, m.settings.batch_size, m.settings.history_every,
-            str(m.target.device), tuple(m.target.x_train.shape[1:]),
+            m.settings.clip_grad_norm, str(m.target.device), tuple(m.target.x_train.shape[1:]),
             tuple(m.source.x_train.shape[1:]))
 
 
@@ -585,6 +683,18 @@ def _group_gradients(base: _Twin, joint: bool, anchored: list[str]):
             return dict(zip(leaves, torch.autograd.grad(losses.sum(), list(leaves.values()))))
 
     return gradients
+
+
+def _clip_each(grads: dict[str, torch.Tensor], max_norm: float | None) -> None:
+    """_clip for every stacked member at once: member m's gradient (first axis) is rescaled by
+    min(1, max_norm / (‖g_m‖ + 1e-6)), its norm over all its trained parameters, as
+    torch.nn.utils.clip_grad_norm_ does for one model."""
+    if max_norm is None:
+        return
+    norms = torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in grads.values()))
+    scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    for g in grads.values():
+        g.mul_(scale.view((-1,) + (1,) * (g.dim() - 1)))
 
 
 def _adam_step(params, grads, exp_avg, exp_avg_sq, step, lrs, k):
@@ -708,6 +818,7 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
                          {n: stacked[n][:k] for n in fixed_names},
                          {n: anchor[n][:k] for n in anchored},
                          x, y, weight[:k, s], xs, ys, lam[:k], target_weight[:k])
+            _clip_each(grads, settings.clip_grad_norm)
             _adam_step(stacked, grads, exp_avg, exp_avg_sq, step, lrs, k)
         if settings.measures_at(epoch):
             scores = measure()

@@ -162,19 +162,23 @@ def _source_key(config: Config) -> tuple:
             pick_device(config.device))
 
 
-@lru_cache(maxsize=16)
-def _trained_source(scenario: str, n_source: int, copies: int, source_epochs: int, seed: int,
-                    device: str) -> tuple[nn.Module, engine.Domain]:
+_SOURCES = engine.SourceCache(size=16)
+
+
+def _train_source(scenario: str, n_source: int, copies: int, source_epochs: int, seed: int,
+                  device: str, progress: Progress = None) -> tuple[nn.Module, engine.Domain]:
     digits = cnn_data.source_digits(scenario, max(n_source, 1), seed, copies)
     source = _domain(digits, device)
     settings = engine.SourceSettings(epochs=source_epochs, lr=SOURCE_LR, batch_size=BATCH_SIZE)
-    return engine.train_source(SmallCNN, source, settings, seed), source
+    return engine.train_source(SmallCNN, source, settings, seed, progress=progress), source
 
 
-def source_model(config: Config) -> tuple[nn.Module, engine.Domain]:
+def source_model(config: Config, progress: Progress = None) -> tuple[nn.Module, engine.Domain]:
     """The trained source model and the source domain, cached (a few at a time): never mutate
-    the model. The same (scenario, seed, source settings, device) gives the same model."""
-    return _trained_source(*_source_key(config))
+    the model. The same (scenario, seed, source settings, device) gives the same model.
+    `progress(fraction, message)` hears from the source training when it has to run."""
+    key = _source_key(config)
+    return _SOURCES.get(key, lambda: _train_source(*key, progress=progress))
 
 
 def _tensors(images: np.ndarray, labels: np.ndarray, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -206,8 +210,8 @@ def _inspect(model: nn.Module) -> dict[str, Any]:
     return {"filters": model.blocks["conv1"][0].weight.detach()[:, 0].cpu().tolist()}
 
 
-def _job(config: Config, history_every: int = 1) -> engine.TransferJob:
-    model, source = source_model(config)
+def _job(config: Config, history_every: int = 1, progress: Progress = None) -> engine.TransferJob:
+    model, source = source_model(config, progress)
     return engine.TransferJob(strategies=_strategies(config), source_model=model,
                               make_model=SmallCNN, source=source, target=target_domain(config),
                               settings=transfer_settings(config, history_every), seed=config.seed)
@@ -242,7 +246,7 @@ def run(config: Config | None = None, progress: Progress = None,
     start = time.perf_counter()
     if progress:
         progress(0.0, "training the source model")
-    job = _job(config, history_every)
+    job = _job(config, history_every, progress)
     results = engine.run_strategies(job.strategies, job.source_model, job.make_model, job.source,
                                     job.target, job.settings, job.seed, progress=progress,
                                     inspect=_inspect)
@@ -262,13 +266,29 @@ def run_many(configs: Sequence[Config], progress: Progress = None,
     for i, config in enumerate(configs):
         if progress:
             progress(0.2 * i / max(len(configs), 1), "preparing source models and data")
-        jobs.append(_job(config, history_every or config.epochs))
+        def preparing(fraction: float, message: str, i: int = i) -> None:
+            if progress:
+                progress(0.2 * (i + fraction) / len(configs), message)
+        jobs.append(_job(config, history_every or config.epochs, preparing))
     def report(fraction: float, message: str) -> None:
         if progress:
             progress(0.2 + 0.8 * fraction, message)
     many = engine.run_many(jobs, progress=report, inspect=_inspect)
     wall_time = (time.perf_counter() - start) / max(len(configs), 1)
     return [_run_result(c, j, r, wall_time) for c, j, r in zip(configs, jobs, many)]
+
+
+def target_weights(config: Config | dict, strategy: str) -> bytes:
+    """The trained target model of `strategy` for `config`, as safetensors bytes (a SmallCNN
+    state_dict: blocks.conv1.0.weight, ..., head.weight). Re-trained alone with the config's
+    seed, it is the very model `run(config)` trained (the page's run); the source model comes
+    from the cache. Raises ValueError naming the strategies the scenario allows."""
+    config = Config.from_dict(config) if isinstance(config, dict) else config
+    allowed = [s for s in STRATEGIES if s != "source_only" or config.scenario != "new_classes"]
+    if strategy not in allowed:  # before any training: the answer needs no model
+        raise ValueError(f"strategy must be one of {', '.join(allowed)} in {config.scenario}, "
+                         f"got {strategy!r}")
+    return engine.weights_bytes(engine.trained_model(strategy, _job(config)))
 
 
 # -------------------------------------------------------------------------------------- figures

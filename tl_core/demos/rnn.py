@@ -41,6 +41,7 @@ from tl_core.config import DemoConfig, device_field, param, seed_field
 from tl_core.demos import rnn_data
 from tl_core.demos.rnn_model import CELLS
 from tl_core.result import RunResult
+from tl_core.torch_engine import SourceCache
 from tl_core.runtime import pick_device, seed_everything
 from tl_core.strategies import label, with_baseline
 
@@ -65,6 +66,7 @@ class SourcePreset:
     epochs: int
     lr: float
     batch_size: int
+    clip_grad_norm: float | None = None  # gradient norm cap (None = no clipping)
 
 
 # Source training per (quality, cell). "fast" takes seconds, for the lecture; "full" trains long
@@ -81,6 +83,9 @@ PRESETS = {
     ("full", "rnn"): SourcePreset(epochs=50, lr=1e-3, batch_size=32),
 }
 NUM_SAMPLES = 5000  # MNIST-1D sequences generated for the source, as published (80% train)
+# Target training clips the gradient norm for these cells (None elsewhere: today's behaviour).
+TARGET_CLIP: dict[str, float] = {}
+_SOURCES = SourceCache(size=8)  # trained source models by (scenario, cell, hidden, layers, quality, device)
 
 
 @dataclass(frozen=True)
@@ -174,21 +179,32 @@ def model_factory(config: Config) -> Callable:
     return make_model
 
 
-def source_model(config: Config, device: str):
-    """The trained source model of the config's scenario, model shape and quality (cached)."""
+def source_model(config: Config, device: str, progress: Callable[[float, str], None] | None = None):
+    """The trained source model of the config's scenario, model shape and quality (cached).
+    `progress(fraction, message)` hears from the source training when it has to run."""
     return _source_model(config.scenario, config.cell, config.hidden, config.layers,
-                         config.quality, device)
+                         config.quality, device, progress)
 
 
-@lru_cache(maxsize=8)
-def _source_model(scenario: str, cell: str, hidden: int, layers: int, quality: str, device: str):
-    from tl_core.torch_engine import SourceSettings, train_source
+def _source_settings(quality: str, cell: str):
+    from tl_core.torch_engine import SourceSettings
 
-    config = Config(scenario=scenario, cell=cell, hidden=hidden, layers=layers, quality=quality)
-    _, source, _ = _device_tensors(scenario, 0.0, device)
     preset = PRESETS[quality, cell]
-    settings = SourceSettings(epochs=preset.epochs, lr=preset.lr, batch_size=preset.batch_size)
-    return train_source(model_factory(config), source, settings, SOURCE_SEED)
+    return SourceSettings(epochs=preset.epochs, lr=preset.lr, batch_size=preset.batch_size,
+                          clip_grad_norm=preset.clip_grad_norm)
+
+
+def _source_model(scenario: str, cell: str, hidden: int, layers: int, quality: str, device: str,
+                  progress: Callable[[float, str], None] | None = None):
+    from tl_core.torch_engine import train_source
+
+    def build():
+        config = Config(scenario=scenario, cell=cell, hidden=hidden, layers=layers, quality=quality)
+        _, source, _ = _device_tensors(scenario, 0.0, device)
+        return train_source(model_factory(config), source, _source_settings(quality, cell),
+                            SOURCE_SEED, progress=progress)
+
+    return _SOURCES.get((scenario, cell, hidden, layers, quality, device), build)
 
 
 def source_accuracy(config: Config) -> float:
@@ -204,25 +220,46 @@ def source_accuracy(config: Config) -> float:
 # Runs
 
 
-def transfer_settings(config: Config):
+def transfer_settings(config: Config, history_every: int = 1):
+    """The engine's target-training settings; `history_every` = how often the history measures
+    (1 = every epoch, for the curves; a sweep, reading only final metrics, measures the ends)."""
     from tl_core.torch_engine import TransferSettings
 
     return TransferSettings(epochs=config.epochs, lr=config.lr, batch_size=TARGET_BATCH_SIZE,
                             lam=config.lam, partial_blocks=config.partial_blocks,
                             backbone_lr_scale=config.backbone_lr_scale,
-                            target_weight=config.target_weight)
+                            target_weight=config.target_weight, history_every=history_every,
+                            clip_grad_norm=TARGET_CLIP.get(config.cell))
 
 
-def transfer_job(config: Config):
-    """Everything the engine needs to carry the source model to the target for `config`."""
+def transfer_job(config: Config, history_every: int = 1,
+                 progress: Callable[[float, str], None] | None = None):
+    """Everything the engine needs to carry the source model to the target for `config`;
+    `progress` hears from the source training if the source model is not cached yet."""
     from tl_core.torch_engine import TransferJob
 
     device = pick_device(config.device)
     source, target = domains(config, device)
     return TransferJob(strategies=with_baseline(config.strategies),
-                       source_model=source_model(config, device), make_model=model_factory(config),
-                       source=source, target=target, settings=transfer_settings(config),
-                       seed=config.seed)
+                       source_model=source_model(config, device, progress),
+                       make_model=model_factory(config), source=source, target=target,
+                       settings=transfer_settings(config, history_every), seed=config.seed)
+
+
+def target_weights(config: Config | dict, strategy: str) -> bytes:
+    """The trained target model of `strategy` for `config`, as safetensors bytes (a
+    SequenceClassifier state_dict: blocks.layer1.rnn.weight_ih_l0, ..., head.weight). Re-trained
+    alone with the config's seed, it is the very model `run(config)` trained (the page's run);
+    the source model comes from the cache. Raises ValueError naming the strategies the scenario
+    allows (no source_only in new_classes)."""
+    from tl_core.torch_engine import trained_model, weights_bytes
+
+    config = Config.from_dict(config) if isinstance(config, dict) else config
+    allowed = [s for s in STRATEGIES if s != "source_only" or config.scenario != "new_classes"]
+    if strategy not in allowed:  # before any training: the answer needs no model
+        raise ValueError(f"strategy must be one of {', '.join(allowed)} in {config.scenario}, "
+                         f"got {strategy!r}")
+    return weights_bytes(trained_model(strategy, transfer_job(config)))
 
 
 def run(config: Config | None = None, progress: Callable[[float, str], None] | None = None) -> RunResult:
@@ -233,7 +270,7 @@ def run(config: Config | None = None, progress: Callable[[float, str], None] | N
     started = time.perf_counter()
     if progress:
         progress(0.0, "training the source model (once per setting)")
-    job = transfer_job(config)
+    job = transfer_job(config, progress=progress)
     results = run_strategies(job.strategies, job.source_model, job.make_model, job.source,
                              job.target, job.settings, job.seed, progress=progress)
     return _run_result(config, job, results, time.perf_counter() - started)
@@ -250,7 +287,13 @@ def run_many(configs: Sequence[Config], progress: Callable[[float, str], None] |
     from tl_core.torch_engine import run_many as engine_run_many
 
     started = time.perf_counter()
-    jobs = [transfer_job(c) for c in configs]
+    jobs = []
+    for c in configs:
+        def preparing(fraction: float, message: str) -> None:
+            if progress:
+                progress(0.0, message)  # source training, before any target model
+        # A sweep reads only the final metrics: measure the start and the end, not every epoch.
+        jobs.append(transfer_job(c, history_every=c.epochs, progress=preparing))
     on_cpu = all(job.target.device.type == "cpu" for job in jobs)
     all_results = engine_run_many(jobs, progress=progress, batched=not on_cpu)
     wall_time = (time.perf_counter() - started) / max(1, len(configs))
