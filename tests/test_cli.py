@@ -83,3 +83,20 @@ def test_module_entry_point_exits_2_without_a_traceback():
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "gap must be a number in [0, 1]" in proc.stderr
+
+
+@pytest.mark.parametrize("demo", tl_core.available_demos())
+def test_bench_sweeps_six_target_sizes_each_demo_allows(demo):
+    from tl_core.bench import sweep_sizes
+
+    spec = tl_core.get_demo(demo).Config.field("n_target")
+    sizes = sweep_sizes(demo)
+    assert len(sizes) == 6 and all(spec.low <= n <= spec.high for n in sizes)
+
+
+def test_bench_prints_time_per_strategy_and_the_sweep():
+    code, out, _ = cli("bench", "linear")
+    assert code == 0
+    assert "linear: default run" in out and "sweep n_target=" in out
+    for strategy in tl_core.get_demo("linear").STRATEGIES:
+        assert strategy in out

@@ -13,7 +13,7 @@ from typing import Sequence
 from tl_core import api
 from tl_core.demos import available_demos, get_demo
 
-SWEEP_VALUES = {"n_target": [1, 2, 5, 10, 20, 50]}
+CANDIDATE_SIZES = (1, 2, 5, 10, 20, 50, 100, 200)
 
 
 def _median_seconds(fn, repeats: int = 3) -> float:
@@ -33,9 +33,15 @@ def bench_demo(demo: str) -> None:
     for s in result.strategies:
         print(f"  {s.strategy:<20} {s.wall_time * 1000:8.1f} ms   target {result.metric_name} "
               f"{s.target_metric:.3f}   source {s.source_metric:.3f}")
-    values = SWEEP_VALUES["n_target"]
+    values = sweep_sizes(demo)
     sweep_seconds = _median_seconds(lambda: api.sweep(demo, over="n_target", values=values, seeds=5), 1)
     print(f"  sweep n_target={values} x 5 seeds: {sweep_seconds:.2f} s")
+
+
+def sweep_sizes(demo: str, count: int = 6) -> list[int]:
+    """The first `count` of 1, 2, 5, 10, ... that the demo's n_target range allows."""
+    spec = get_demo(demo).Config.field("n_target")
+    return [n for n in CANDIDATE_SIZES if spec.low <= n <= spec.high][:count]
 
 
 def main(demos: Sequence[str] = ()) -> None:
