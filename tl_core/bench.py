@@ -13,7 +13,7 @@ from typing import Sequence
 from tl_core import api
 from tl_core.demos import available_demos, get_demo
 
-CANDIDATE_SIZES = (1, 2, 5, 10, 20, 50, 100, 200)
+CANDIDATE_SIZES = (1, 2, 5, 10, 20, 40, 50, 100, 200)
 
 
 def _median_seconds(fn, repeats: int = 3) -> float:
@@ -39,7 +39,7 @@ def bench_demo(demo: str) -> None:
 
 
 def sweep_sizes(demo: str, count: int = 6) -> list[int]:
-    """The first `count` of 1, 2, 5, 10, ... that the demo's n_target range allows."""
+    """The first `count` of 1, 2, 5, 10, 20, 40, ... that the demo's n_target range allows."""
     spec = get_demo(demo).Config.field("n_target")
     return [n for n in CANDIDATE_SIZES if spec.low <= n <= spec.high][:count]
 
