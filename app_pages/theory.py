@@ -54,7 +54,7 @@ with right:
     st.markdown("The hidden state $h_t$ carries a summary of the sequence so far; the same weights "
                 "are used at every step, and the last state is classified.")
     st.latex(r"h_t = \tanh(W_x x_t + W_h h_{t-1} + b)")
-    st.latex(r"\hat y = \mathrm{softmax}(W_o h_T)")
+    st.latex(r"\hat y = \mathrm{softmax}\big(W_o \tanh(W_d h_T + b_d)\big)")
     shown_on("rnn", ": its hidden-state paths")
 
 st.header("The strategies")
@@ -87,9 +87,12 @@ with right:
     st.latex(r"\text{partial fine-tune: } \min_{\theta_{k+1}, \dots, \theta_K,\, \phi}\, L_t")
     shown_on("cnn", ": feature extraction and partial fine-tune")
     st.subheader("CORAL: align the covariances")
-    st.markdown("No target labels at all: whiten the source features and re-colour them with the "
-                "target's covariance, then train on the result.")
-    st.latex(r"X_s' = X_s\, C_s^{-1/2}\, C_t^{1/2}, \qquad C = \mathrm{cov}(X) + I")
+    st.markdown("No target labels at all: whiten the target inputs with their own covariance, "
+                "re-colour them with the source's (and move their mean onto the source's), then "
+                "apply the source model as it is. It undoes a shift of the inputs, not a turned "
+                "boundary.")
+    st.latex(r"x' = (x - \mu_t)\, C_t^{-1/2}\, C_s^{1/2} + \mu_s, \qquad "
+             r"C = \mathrm{cov}(X) + \varepsilon I")
     shown_on("logistic", ": CORAL")
 
 st.header("The taxonomy")
