@@ -264,3 +264,14 @@ def test_missing_resnet18_weights_give_a_one_line_message(tmp_path):
     with pytest.raises(FileNotFoundError, match="never downloads"):
         backbones.load_resnet18(missing)
     assert cnn.imagenet_unavailable(str(missing)) == message
+
+
+def test_progress_is_reported_during_source_training():
+    """The app stops stale work only at progress calls: a source model not cached yet must report
+    as it trains, not only once the target strategies start."""
+    calls = []
+    config = cnn.Config(source_epochs=3, seed=11, epochs=1, strategies=("fine_tune",))
+    cnn.run(config, progress=lambda fraction, message: calls.append(message))
+    source_calls = [m for m in calls if m.startswith("training the source model: epoch")]
+    assert len(source_calls) >= 3
+    assert calls.index(source_calls[-1]) < calls.index("training scratch")

@@ -258,3 +258,52 @@ def test_results_are_plain_json(source_model, source, target):
 def test_unknown_strategy_is_a_value_error(source_model, source, target):
     with pytest.raises(ValueError, match="strategy must be one of"):
         run(source_model, source, target, ("coral",))
+
+
+# ------------------------------------------------------------------------- gradient clipping
+CLIPPED = replace(SETTINGS, lr=5e-2, clip_grad_norm=0.05)
+
+
+def test_clipping_changes_training_and_none_is_todays_behaviour(source_model, source, target):
+    plain = run(source_model, source, target, ("fine_tune",))
+    explicit_none = run(source_model, source, target, ("fine_tune",),
+                        replace(SETTINGS, clip_grad_norm=None))
+    clipped = run(source_model, source, target, ("fine_tune",), replace(SETTINGS, clip_grad_norm=0.05))
+    assert plain[0].history == explicit_none[0].history
+    assert clipped[0].history["target_loss"] != plain[0].history["target_loss"]
+
+
+def test_clipped_run_many_equals_run_one_by_one(source_model, source, target):
+    """The batched path clips each model's gradient by its own norm, as one model at a time does."""
+    small = blobs(CENTRES + np.array([0, 0, 0, 1.5]), 2, seed=5)
+    jobs = [engine.TransferJob(ALL, source_model, TinyNet, source, target, CLIPPED, 0),
+            engine.TransferJob(ALL, source_model, TinyNet, source, small, CLIPPED, 1)]
+    for job, results in zip(jobs, engine.run_many(jobs)):
+        alone = run(job.source_model, job.source, job.target, job.strategies, job.settings, job.seed)
+        for a, b in zip(alone, results):
+            assert a.target_metric == pytest.approx(b.target_metric, abs=1.5 / 150)
+            assert np.allclose(a.history.get("target_loss", []), b.history.get("target_loss", []), rtol=1e-3,
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("value", [0, -1.0, "1", True])
+def test_clip_grad_norm_must_be_none_or_positive(value):
+    for settings in (engine.TransferSettings, engine.SourceSettings):
+        with pytest.raises(ValueError, match="clip_grad_norm"):
+            settings(clip_grad_norm=value)
+
+
+def test_source_training_reports_progress_every_epoch(source):
+    calls = []
+    engine.train_source(TinyNet, source, engine.SourceSettings(epochs=4, lr=1e-2), seed=0,
+                        progress=lambda fraction, message: calls.append(fraction))
+    assert len(calls) >= 4 and calls[-1] == 1.0 and calls == sorted(calls)
+
+
+def test_trained_model_is_the_model_run_strategies_trained(source_model, source, target):
+    results = run(source_model, source, target, ("scratch", "fine_tune", "joint"))
+    job = engine.TransferJob(ALL, source_model, TinyNet, source, target, SETTINGS, 0)
+    for r in results:
+        model = engine.trained_model(r.strategy, job)
+        assert engine.evaluate(model, target)["accuracy"] == r.target_metric
+    assert parameters(source_model).equal(parameters(engine.trained_model("source_only", job)))
