@@ -116,3 +116,16 @@ def test_unknown_link_keys_are_named_a_few_at_a_time_and_counted():
     assert not values and not problems and len(others) == 1
     assert "key0" in others[0] and f"key{controls.MAX_OTHER_KEYS}" not in others[0]
     assert f"and {300 - controls.MAX_OTHER_KEYS} more" in others[0] and len(others[0]) < 400
+
+
+def test_settings_the_scenario_ignores_are_greyed_out():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_string(
+        "from tl_app import demo_page\ndemo_page.show('linear')", default_timeout=120).run()
+    assert not at.slider(key="noise").disabled
+    at.selectbox(key="scenario").set_value("diabetes").run()
+    assert not at.exception
+    assert at.slider(key="noise").disabled and at.checkbox(key="shift_inputs").disabled
+    assert "ignores" in at.slider(key="noise").help
+    assert not at.slider(key="gap").disabled

@@ -294,12 +294,17 @@ def _widget_value(value: Any) -> Any:
 # Widgets
 
 
-def widget(spec: FieldSpec, format_func: Callable[[Any], str] | None = None) -> Any:
+def widget(spec: FieldSpec, format_func: Callable[[Any], str] | None = None,
+           ignored: bool = False) -> Any:
     """One widget for `spec`, keyed by its name, its value already in session state.
 
     `format_func` names the choices (default: strategy labels for a tuple, words for text).
+    `ignored`: the current scenario ignores this setting, so the widget is greyed out and says so.
     """
-    common = dict(label=label_of(spec), key=spec.name, help=spec.help[:1].upper() + spec.help[1:])
+    help_text = spec.help[:1].upper() + spec.help[1:]
+    if ignored:
+        help_text = "This scenario ignores this setting. " + help_text
+    common = dict(label=label_of(spec), key=spec.name, help=help_text, disabled=ignored)
     if spec.kind is tuple:
         return st.multiselect(options=list(spec.choices), format_func=format_func or strategy_label,
                               **common)
@@ -311,7 +316,7 @@ def widget(spec: FieldSpec, format_func: Callable[[Any], str] | None = None) -> 
         return st.text_input(max_chars=MAX_LINK_TEXT, **common)
     bounded = spec.low is not None and spec.high is not None
     if bounded and spec.low == spec.high:  # a host capped it to one value: show it, fixed
-        return st.number_input(disabled=True, **common)
+        return st.number_input(**{**common, "disabled": True})
     if bounded and spec.log:
         options = ladder(spec.low, spec.high, extra=(spec.default, st.session_state[spec.name]))
         return st.select_slider(options=options, format_func=show, **common)

@@ -60,14 +60,18 @@ def sidebar(demo: str, specs: list[FieldSpec]):
     controls.enter_page(demo, specs)
     main = [s for s in specs if s.name in controls.MAIN_FIELDS]
     more = [s for s in specs if s.name not in controls.MAIN_FIELDS and s.name not in ("seed", "sweep_seeds")]
+    Config = tl_core.get_demo(demo).Config
     with st.sidebar:
         st.header("Experiment")
-        for spec in main:
-            controls.widget(spec)
+        ignored: tuple[str, ...] = ()
+        for spec in main:  # the scenario comes first: it decides which settings matter
+            value = controls.widget(spec, ignored=spec.name in ignored)
+            if spec.name == "scenario":
+                ignored = Config.ignored_by_scenario.get(value, ())
         if more:
             with st.expander("More settings"):
                 for spec in more:
-                    controls.widget(spec)
+                    controls.widget(spec, ignored=spec.name in ignored)
         controls.widget(SWEEP_SEEDS)
         controls.widget(next(s for s in specs if s.name == "seed"))
         st.button("Reset to defaults", key="reset", on_click=controls.reset, args=(specs,),
