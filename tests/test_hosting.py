@@ -9,7 +9,10 @@
 """
 
 import ast
+import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -200,7 +203,7 @@ def test_a_page_waits_for_a_busy_worker_then_shows_its_results(monkeypatch):
 
 
 # ----------------------------------------------------------------------------------------------
-# CPU threads
+# Sessions are threads of one process
 
 
 @pytest.fixture
@@ -209,6 +212,48 @@ def restore_threads():
     with ThreadpoolController().limit(limits=None):  # puts every pool back as it was
         yield
     torch.set_num_threads(torch_threads)
+
+
+def numbers(result) -> list[tuple]:
+    return [(s.strategy, s.source_metric, s.target_metric, s.source_loss, s.target_loss)
+            for s in result.strategies]
+
+
+def test_sessions_in_threads_never_change_each_others_numbers(restore_threads):
+    """Streamlit runs every session in a thread of one process. While one session's RNN builds
+    its data and models, other sessions keep starting runs (each seeds the generators); the RNN's
+    numbers must still equal those of the same config run alone in a fresh process."""
+    if "rnn" not in tl_core.available_demos():
+        pytest.skip("the RNN demo has not landed")
+    fields = {"scenario": "shift", "gap": 0.37, "n_target": 3, "epochs": 2, "cell": "lstm", "hidden": 4,
+              "seed": 11}  # new target data, a small source model: quick, and built while others run
+    torch.set_num_threads(1)  # as on a hosted server with two trainings at once on two cores
+    alone = subprocess.run(
+        [sys.executable, "-c", "import json, sys, torch, tl_core; torch.set_num_threads(int(sys.argv[2])); "
+         "r = tl_core.run('rnn', **json.loads(sys.argv[1])); "
+         "print(json.dumps([[s.strategy, s.source_metric, s.target_metric, s.source_loss, s.target_loss] "
+         "for s in r.strategies]))", json.dumps(fields), str(torch.get_num_threads())],
+        cwd=ROOT, capture_output=True, text=True, check=True)
+    expected = [tuple(row) for row in json.loads(alone.stdout)]
+    stop = threading.Event()
+
+    def other_sessions():
+        seed = 0
+        while not stop.is_set():
+            tl_core.run("linear", seed=seed)
+            seed += 1
+
+    others = start(other_sessions)
+    try:
+        result = tl_core.run("rnn", **fields)
+    finally:
+        stop.set()
+        others.join(WAIT_S)
+    assert numbers(result) == expected
+
+
+# ----------------------------------------------------------------------------------------------
+# CPU threads
 
 
 @pytest.mark.parametrize("limits", [Limits(max_jobs=1), Limits(max_jobs=2), Limits(max_jobs=64),

@@ -1,0 +1,422 @@
+"""Load test: N browser sessions open the app at once, each running its own experiment.
+
+    python benchmarks/load_test.py                      # 10 pages at once on a fresh server
+    python benchmarks/load_test.py --pages 4 --jobs 1   # TL_MAX_JOBS=1 on the server
+    python benchmarks/load_test.py --series 2,4,6,10    # a fresh server for each N; a summary table
+    python benchmarks/load_test.py --warm               # source models trained before the clock starts
+
+Starts `streamlit run app.py` headless on a free localhost port, opens N pages in headless Chromium
+at once (each its own browser context, so its own Streamlit session), each page a different demo
+config given by its link: the four demos in turn, default settings with their own seed, gap and
+number of target labels. Prints:
+- completion: pages whose charts and headline arrived with no error;
+- time to charts: from opening the link to the page's run finished with its headline numbers and
+  charts on screen (p50, p95 by linear interpolation between ranks, max; and per demo);
+- the server's peak resident memory (VmHWM in /proc/<pid>/status) and its CPU time;
+- no cross-talk: each page's exported results (its "Results as JSON" download: every strategy's
+  source and target metric and loss, and the config) equal `tl_core.run` for the same config in
+  this process, with the server's CPU thread count; and its headline numbers equal the reference's.
+
+Chromium runs at a lower CPU priority (nice 10) than the server, as a class's browsers would run on
+their own machines; `--no-nice` measures them competing as equals. The machine's other load (other
+users of a shared box) is not controlled: repeat a run before trusting a figure.
+
+Needs Debian's Chromium at /usr/bin/chromium and Playwright's Python package (never downloads a
+browser). Only loopback addresses are used. tests/test_load.py runs a 4-page version as a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import tl_core  # noqa: E402
+from tl_core import narrate  # noqa: E402
+from tl_core.limits import Limits  # noqa: E402
+from tl_core.result import RunResult  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+DEMO_ORDER = ("linear", "logistic", "cnn", "rnn")
+NUMBERS = ("source_metric", "target_metric", "source_loss", "target_loss")
+# Small settings for a quick correctness run (tests/test_load.py): short training on torch demos.
+CHEAP = {"epochs": 3, "source_epochs": 2, "n_source": 500, "hidden": 16}
+
+# The page is done: app.py's last line drawn, the run finished, headline numbers and charts there;
+# or it failed (an exception element, or app.py's error message).
+DONE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const failed = document.querySelector('[data-testid="stException"], [data-testid="stAlertContentError"]');
+  const idle = app && app.getAttribute('data-test-script-state') === 'notRunning';
+  const framed = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+                 .some(c => c.innerText.includes('Computing on'));
+  const ready = document.querySelectorAll('[data-testid="stMetricValue"]').length > 0
+                && document.querySelectorAll('.js-plotly-plot').length >= 2;
+  return idle && framed && (ready || failed !== null);
+}"""
+
+
+WAITING = "Waiting for a free worker"
+
+
+@dataclass
+class Visit:
+    demo: str
+    fields: dict[str, Any]
+
+    def query(self) -> str:
+        from tl_app.controls import to_text  # the app's own way of writing a value in a link
+
+        return urlencode({k: to_text(v) for k, v in self.fields.items()}, safe=",")
+
+    def label(self) -> str:
+        return f"{self.demo}(" + ", ".join(f"{k}={v}" for k, v in self.fields.items()
+                                           if k not in CHEAP) + ")"
+
+
+@dataclass
+class Outcome:
+    visit: Visit
+    seconds: float = math.nan
+    completed: bool = False
+    error: str = ""
+    headline: list[str] = field(default_factory=list)
+    exported: RunResult | None = None
+    same_numbers: bool | None = None
+    why_not: str = ""
+
+
+# ----------------------------------------------------------------------------------------------
+# What each page runs
+
+
+def plan(pages: int, cheap: bool = False) -> list[Visit]:
+    """`pages` different experiments: the demos in turn, each near its defaults (own seed, gap and
+    number of target labels), all valid."""
+    demos = [d for d in DEMO_ORDER if d in tl_core.available_demos()]
+    visits = []
+    for i in range(pages):
+        demo, round_ = demos[i % len(demos)], i // len(demos)
+        Config = tl_core.get_demo(demo).Config
+        gap, n_target = Config.field("gap"), Config.field("n_target")
+        fields = {"seed": 100 + i,
+                  "gap": round(min(gap.high, max(gap.low, gap.default + 0.05 * (round_ % 3 - 1))), 4),
+                  "n_target": min(n_target.high, n_target.default + round_)}
+        if cheap:
+            fields.update({k: v for k, v in CHEAP.items() if k in Config.field_names()})
+        Config.from_dict(fields)  # a valid experiment, or a clear error here
+        visits.append(Visit(demo, fields))
+    return visits
+
+
+def reference(visit: Visit) -> RunResult:
+    """The single-session numbers: `tl_core.run` in this process, nothing else running."""
+    return tl_core.run(visit.demo, **visit.fields)
+
+
+def compare(outcome: Outcome, ref: RunResult) -> tuple[bool, str]:
+    """Whether the page's exported result and headline equal the reference; why not if not."""
+    got = outcome.exported
+    if got is None:
+        return False, "no exported result"
+    for name, value in outcome.visit.fields.items():
+        if got.config.get(name) != value:
+            return False, f"the page ran {name}={got.config.get(name)!r}, not {value!r}"
+    if got.names() != ref.names():
+        return False, f"strategies {got.names()} != {ref.names()}"
+    for mine, theirs in zip(got.strategies, ref.strategies):
+        for number in NUMBERS:
+            a, b = getattr(mine, number), getattr(theirs, number)
+            if a != b:
+                return False, f"{mine.strategy} {number}: page {a!r}, tl_core.run {b!r}"
+    expected = expected_headline(ref)
+    if outcome.headline != expected:
+        return False, f"headline {outcome.headline} != {expected}"
+    return True, ""
+
+
+def expected_headline(ref: RunResult) -> list[str]:
+    """The st.metric values the page shows for this result (see tl_app.demo_page.headline)."""
+    metric, best = ref.metric_name, narrate.best_transfer(ref)
+    if best is None:
+        return [narrate.fmt(ref.strategy("scratch").target_metric, metric)]
+    chosen = ref.strategy(best)
+    return [narrate.fmt(chosen.target_metric, metric), narrate.fmt(chosen.source_metric, metric)]
+
+
+# ----------------------------------------------------------------------------------------------
+# The server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+    def status(self, key: str) -> int:
+        """A memory figure of the server process in kB (VmHWM: peak resident; VmRSS: now)."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+        raise KeyError(key)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far."""
+        parts = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+    def healthy(self) -> bool:
+        try:
+            return urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=5).read() == b"ok"
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_server(env: dict[str, str] | None = None, log: Path | None = None) -> Server:
+    """`streamlit run app.py` headless on a free loopback port, as a host starts it."""
+    port = free_port()
+    log = log or ROOT / "artifacts" / "load_test_streamlit.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 120
+    while not server.healthy():
+        if process.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"streamlit did not start; see {log}")
+        time.sleep(0.3)
+    return server
+
+
+# ----------------------------------------------------------------------------------------------
+# The browsers
+
+
+async def open_page(browser, url: str, visit: Visit, timeout_s: float, screenshots: Path | None,
+                    name: str) -> Outcome:
+    """One student: open the link, wait for the charts, read the headline, download the JSON."""
+    outcome = Outcome(visit)
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = await context.new_page()
+    try:
+        started = time.perf_counter()
+        await page.goto(f"{url}/{visit.demo}?{visit.query()}", timeout=timeout_s * 1000)
+        if screenshots:  # what a student sees while queued for a worker (if ever)
+            await page.wait_for_function(f"() => document.body.innerText.includes({WAITING!r}) "
+                                         f"|| ({DONE_JS})()", polling=100, timeout=timeout_s * 1000)
+            await page.screenshot(path=str(screenshots / f"{name}_busy.png"))
+        await page.wait_for_function(DONE_JS, polling=100, timeout=timeout_s * 1000)
+        outcome.seconds = time.perf_counter() - started
+        failed = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
+        if await failed.count():
+            outcome.error = (await failed.first.inner_text())[:300]
+            return outcome
+        outcome.headline = [t.strip() for t in
+                            await page.locator('[data-testid="stMetricValue"]').all_inner_texts()]
+        outcome.completed = True
+        await page.get_by_text("Export", exact=True).click()
+        async with page.expect_download(timeout=60_000) as download:
+            await page.get_by_role("button", name="Results as JSON").click()
+        path = await (await download.value).path()
+        outcome.exported = RunResult.from_json(Path(path).read_text())
+        if screenshots:
+            await page.screenshot(path=str(screenshots / f"{name}_done.png"))
+    except Exception as error:  # a timeout or a closed page: this student did not get a result
+        outcome.error = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
+    finally:
+        await context.close()
+    return outcome
+
+
+def niced_chromium() -> str:
+    """A launcher that starts Chromium at nice 10: it yields the CPU to the server."""
+    folder = Path(tempfile.mkdtemp(prefix="tl_load_"))
+    launcher = folder / "chromium"
+    launcher.write_text(f'#!/bin/sh\nexec nice -n 10 {CHROMIUM} "$@"\n')
+    launcher.chmod(0o700)
+    return str(launcher)
+
+
+async def open_all(url: str, visits: list[Visit], timeout_s: float, screenshots: Path | None,
+                   nice: bool) -> list[Outcome]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=niced_chromium() if nice else CHROMIUM,
+                                          args=CHROMIUM_ARGS)
+        try:
+            return list(await asyncio.gather(*(
+                open_page(browser, url, v, timeout_s, screenshots, f"page{i:02d}_{v.demo}")
+                for i, v in enumerate(visits))))
+        finally:
+            await browser.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# One load test
+
+
+@dataclass
+class Report:
+    pages: int
+    jobs: int
+    threads: int
+    outcomes: list[Outcome]
+    peak_rss_mb: float
+    start_rss_mb: float
+    cpu_s: float
+    wall_s: float
+    healthy_after: bool
+
+    @property
+    def completed(self) -> int:
+        return sum(o.completed for o in self.outcomes)
+
+    @property
+    def same(self) -> int:
+        return sum(bool(o.same_numbers) for o in self.outcomes)
+
+    def times(self, demo: str | None = None) -> list[float]:
+        return sorted(o.seconds for o in self.outcomes if o.completed and (demo is None or o.visit.demo == demo))
+
+    def summary(self) -> dict[str, float]:
+        times = self.times()
+        return {"pages": self.pages, "completed": self.completed, "same_numbers": self.same,
+                "p50_s": percentile(times, 50), "p95_s": percentile(times, 95),
+                "max_s": max(times) if times else math.nan, "peak_rss_mb": self.peak_rss_mb,
+                "cpu_s": self.cpu_s, "wall_s": self.wall_s}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear interpolation between ranks (numpy's default), nan for no values."""
+    if not values:
+        return math.nan
+    values = sorted(values)
+    rank = (len(values) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return values[low] + (values[high] - values[low]) * (rank - low)
+
+
+def warm_up(url: str, timeout_s: float, cheap: bool) -> None:
+    """One page per demo, one after the other: source models trained, data generated, cached."""
+    visits = [Visit(v.demo, {**v.fields, "seed": 0}) for v in plan(len(tl_core.available_demos()), cheap)]
+    for visit in visits:
+        asyncio.run(open_all(url, [visit], timeout_s, None, nice=False))
+
+
+def load_test(pages: int, jobs: int | None = None, cheap: bool = False, warm: bool = False,
+              timeout_s: float = 600, screenshots: Path | None = None, nice: bool = True,
+              log: Path | None = None) -> Report:
+    """Start a server, open `pages` pages at once, check their numbers; the figures."""
+    env = {"TL_MAX_JOBS": str(jobs)} if jobs else {}
+    limits = Limits.from_environment({**os.environ, **env})
+    visits = plan(pages, cheap)
+    if screenshots:
+        screenshots.mkdir(parents=True, exist_ok=True)
+    server = start_server(env, log)
+    try:
+        if warm:
+            warm_up(server.url, timeout_s, cheap)
+        start_rss, cpu_before, started = server.status("VmRSS") / 1024, server.cpu_seconds(), time.perf_counter()
+        outcomes = asyncio.run(open_all(server.url, visits, timeout_s, screenshots, nice))
+        wall, cpu = time.perf_counter() - started, server.cpu_seconds() - cpu_before
+        peak, healthy = server.status("VmHWM") / 1024, server.healthy()
+    finally:
+        server.stop()
+    from tl_app.server import limit_cpu_threads  # the server's thread count, for equal numbers
+
+    threads = limit_cpu_threads(limits)
+    for outcome in outcomes:
+        if outcome.completed:
+            outcome.same_numbers, outcome.why_not = compare(outcome, reference(outcome.visit))
+    return Report(pages, limits.max_jobs, threads, outcomes, peak, start_rss, cpu, wall, healthy)
+
+
+def print_report(report: Report, warm: bool) -> None:
+    mix = ", ".join(f"{d} {sum(o.visit.demo == d for o in report.outcomes)}" for d in DEMO_ORDER
+                    if any(o.visit.demo == d for o in report.outcomes))
+    print(f"\n{report.pages} pages at once ({mix}); TL_MAX_JOBS={report.jobs}, "
+          f"{report.threads} CPU thread(s) per training; {'warm' if warm else 'cold'} server caches")
+    for i, o in enumerate(report.outcomes):
+        state = (f"{o.seconds:6.1f} s  numbers {'equal' if o.same_numbers else 'DIFFER: ' + o.why_not}"
+                 if o.completed else f"   --    FAILED: {o.error}")
+        print(f"  page {i:2d} {o.visit.label():60.60} {state}")
+    s = report.summary()
+    print(f"completed {report.completed}/{report.pages}; numbers equal to tl_core.run: {report.same}/{report.pages}")
+    print(f"time to charts: p50 {s['p50_s']:.1f} s, p95 {s['p95_s']:.1f} s, max {s['max_s']:.1f} s")
+    per_demo = {d: report.times(d) for d in DEMO_ORDER if report.times(d)}
+    print("  median per demo: " + ", ".join(f"{d} {statistics.median(t):.1f} s" for d, t in per_demo.items()))
+    print(f"server memory: {report.start_rss_mb:.0f} MB at the start, peak {report.peak_rss_mb:.0f} MB (VmHWM); "
+          f"CPU {report.cpu_s:.0f} s in {report.wall_s:.0f} s wall ({report.cpu_s / report.wall_s:.1f} cores busy)")
+    print(f"server healthy afterwards: {report.healthy_after}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages", type=int, default=10, help="pages opened at once (default 10)")
+    parser.add_argument("--series", help="comma-separated page counts, a fresh server for each (e.g. 2,4,6,10)")
+    parser.add_argument("--jobs", type=int, help="TL_MAX_JOBS for the server (default: its own, 2)")
+    parser.add_argument("--warm", action="store_true", help="train the source models before timing")
+    parser.add_argument("--cheap", action="store_true", help="short torch training (the test's settings)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds a page may take (default 600)")
+    parser.add_argument("--screenshots", type=Path, help="folder for a busy and a done screenshot per page")
+    parser.add_argument("--no-nice", action="store_true", help="run Chromium at the server's CPU priority")
+    args = parser.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print(f"{CHROMIUM} is missing (apt-get install chromium)", file=sys.stderr)
+        return 2
+    counts = [int(n) for n in args.series.split(",")] if args.series else [args.pages]
+    summaries = []
+    for n in counts:
+        report = load_test(n, args.jobs, args.cheap, args.warm, args.timeout, args.screenshots,
+                           nice=not args.no_nice)
+        print_report(report, args.warm)
+        summaries.append(report.summary())
+    if len(summaries) > 1:
+        print("\npages  completed  equal  p50 s  p95 s  max s  peak MB")
+        for s in summaries:
+            print(f"{s['pages']:5d}  {s['completed']:9d}  {s['same_numbers']:5d}  {s['p50_s']:5.1f}  "
+                  f"{s['p95_s']:5.1f}  {s['max_s']:5.1f}  {s['peak_rss_mb']:7.0f}")
+        print(json.dumps(summaries))
+    return 0 if all(s["completed"] == s["pages"] == s["same_numbers"] for s in summaries) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Four students open their links at once on one server: no cross-talk between their sessions.
+
+The small version of benchmarks/load_test.py (which times 10 pages and prints figures): a fresh
+`streamlit run app.py`, four headless Chromium pages at once, one per demo, each with its own seed,
+gap and number of target labels (short torch training). Every page must finish without an error,
+and the results it exports must equal `tl_core.run` for the same config and seed run alone, number
+for number, as must its headline. Nothing here is timed.
+
+Chromium comes from the system, as in test_browser.py: skipped without /usr/bin/chromium on a
+developer's machine, a failure in CI (CI=true).
+"""
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+import tl_core
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{CHROMIUM} is missing; CI must install chromium (see .ci/run)", pytrace=False)
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); required in CI",
+                allow_module_level=True)
+
+
+def load_test_module():
+    spec = importlib.util.spec_from_file_location("load_test", ROOT / "benchmarks" / "load_test.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["load_test"] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_four_sessions_at_once_each_get_their_own_numbers():
+    load_test = load_test_module()
+    report = load_test.load_test(4, cheap=True, timeout_s=400,
+                                 log=ROOT / "artifacts" / "load_test_streamlit.log")
+    demos = {o.visit.demo for o in report.outcomes}
+    assert len(demos) == min(4, len(tl_core.available_demos())), "one page per demo"
+    for outcome in report.outcomes:
+        assert outcome.completed, f"{outcome.visit.label()}: {outcome.error}"
+        assert outcome.same_numbers, f"{outcome.visit.label()}: {outcome.why_not}"
+    assert len({o.visit.fields["seed"] for o in report.outcomes}) == 4, "four different experiments"
+    assert report.healthy_after, "the server still answers its health check"
