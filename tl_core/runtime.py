@@ -8,10 +8,25 @@ from __future__ import annotations
 
 import os
 import random
+import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+# Python's, numpy's and torch's global generators are shared by every thread of a process, and a
+# hosted app runs each session in a thread. Code that seeds or draws from them holds this lock, so
+# one session's seeding can never slip between another's seeding and drawing.
+_GLOBAL_RANDOM = threading.RLock()
+
+
+@contextmanager
+def global_random() -> Iterator[None]:
+    """Hold the process's global generators for a seed-then-draw step (e.g. initialising a model)."""
+    with _GLOBAL_RANDOM:
+        yield
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -40,12 +55,13 @@ def seed_everything(seed: int) -> np.random.Generator:
     Demos draw their data from the returned generator rather than global state, so that two runs
     in one process (or two sessions of the app) never disturb each other's numbers.
     """
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
     import sys
 
-    if "torch" in sys.modules:
-        sys.modules["torch"].manual_seed(seed)
+    with global_random():
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        if "torch" in sys.modules:
+            sys.modules["torch"].manual_seed(seed)
     return np.random.default_rng(seed)
 
 

@@ -104,6 +104,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tl_core.result import StrategyResult
+from tl_core.runtime import global_random
 
 Progress = Callable[[float, str], None] | None
 MakeModel = Callable[[int], nn.Module]
@@ -229,9 +230,10 @@ class TransferJob:
 def init_model(make_model: MakeModel, n_classes: int, seed: int, device: str | torch.device) -> nn.Module:
     """Build a model with weights drawn from `seed` (on the CPU, so every device starts alike).
 
-    The global torch RNG is forked and restored, so nothing outside changes.
+    The global torch RNG is forked and restored, so nothing outside changes; the lock keeps
+    another session's thread from seeding it in between.
     """
-    with torch.random.fork_rng(devices=[]):
+    with global_random(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = make_model(n_classes)
     return model.to(device)

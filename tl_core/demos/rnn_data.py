@@ -26,6 +26,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from tl_core.runtime import global_random
+
 SEQUENCE_LENGTH = 40  # MNIST-1D's final_seq_length
 SOURCE_DATA_SEED = 42  # the published MNIST-1D set is generated with seed 42
 TARGET_DATA_SEED = 43  # fresh sequences for the target, even at gap 0
@@ -101,12 +103,13 @@ def _private_global_random():
 
     `mnist1d.make_dataset` seeds and draws from the global generators; we put them back after.
     """
-    numpy_state, python_state = np.random.get_state(), random.getstate()
-    try:
-        yield
-    finally:
-        np.random.set_state(numpy_state)
-        random.setstate(python_state)
+    with global_random():  # no other session's thread seeds them meanwhile
+        numpy_state, python_state = np.random.get_state(), random.getstate()
+        try:
+            yield
+        finally:
+            np.random.set_state(numpy_state)
+            random.setstate(python_state)
 
 
 @lru_cache(maxsize=16)
