@@ -4,6 +4,7 @@
     python benchmarks/load_test.py --pages 4 --jobs 1   # TL_MAX_JOBS=1 on the server
     python benchmarks/load_test.py --series 2,4,6,10    # a fresh server for each N; a summary table
     python benchmarks/load_test.py --warm               # source models trained before the clock starts
+    python benchmarks/load_test.py --client socket      # no browser: the server's own share
 
 Starts `streamlit run app.py` headless on a free localhost port, opens N pages in headless Chromium
 at once (each its own browser context, so its own Streamlit session), each page a different demo
@@ -18,8 +19,12 @@ number of target labels. Prints:
   this process, with the server's CPU thread count; and its headline numbers equal the reference's.
 
 Chromium runs at a lower CPU priority (nice 10) than the server, as a class's browsers would run on
-their own machines; `--no-nice` measures them competing as equals. The machine's other load (other
-users of a shared box) is not controlled: repeat a run before trusting a figure.
+their own machines; `--no-nice` measures them competing as equals. On a small machine the browsers
+themselves can take most of the time (Streamlit's page and every chart are drawn by each of them),
+so `--client socket` replaces them by Streamlit's own protocol over the websocket: the same
+requests, the same work on the server, nothing drawn. That is the figure that sizes a server. The
+machine's other load (other users of a shared box) is not controlled: repeat a run before trusting
+a figure.
 
 Needs Debian's Chromium at /usr/bin/chromium and Playwright's Python package (never downloads a
 browser). Only loopback addresses are used. tests/test_load.py runs a 4-page version as a test.
@@ -108,10 +113,10 @@ class Outcome:
 # What each page runs
 
 
-def plan(pages: int, cheap: bool = False) -> list[Visit]:
+def plan(pages: int, cheap: bool = False, demos: tuple[str, ...] = DEMO_ORDER) -> list[Visit]:
     """`pages` different experiments: the demos in turn, each near its defaults (own seed, gap and
     number of target labels), all valid."""
-    demos = [d for d in DEMO_ORDER if d in tl_core.available_demos()]
+    demos = [d for d in demos if d in tl_core.available_demos()]
     visits = []
     for i in range(pages):
         demo, round_ = demos[i % len(demos)], i // len(demos)
@@ -136,7 +141,7 @@ def compare(outcome: Outcome, ref: RunResult) -> tuple[bool, str]:
     """Whether the page's exported result and headline equal the reference; why not if not."""
     got = outcome.exported
     if got is None:
-        return False, "no exported result"
+        return False, f"no exported result ({outcome.error or 'no download'})"
     for name, value in outcome.visit.fields.items():
         if got.config.get(name) != value:
             return False, f"the page ran {name}={got.config.get(name)!r}, not {value!r}"
@@ -247,14 +252,14 @@ async def open_page(browser, url: str, visit: Visit, timeout_s: float, screensho
         if await failed.count():
             outcome.error = (await failed.first.inner_text())[:300]
             return outcome
-        outcome.headline = [t.strip() for t in
-                            await page.locator('[data-testid="stMetricValue"]').all_inner_texts()]
         outcome.completed = True
         await page.get_by_text("Export", exact=True).click()
-        async with page.expect_download(timeout=60_000) as download:
+        async with page.expect_download(timeout=timeout_s * 1000) as download:
             await page.get_by_role("button", name="Results as JSON").click()
         path = await (await download.value).path()
         outcome.exported = RunResult.from_json(Path(path).read_text())
+        outcome.headline = [t.strip() for t in  # read once the page has settled
+                            await page.locator('[data-testid="stMetricValue"]').all_inner_texts()]
         if screenshots:
             await page.screenshot(path=str(screenshots / f"{name}_done.png"))
     except Exception as error:  # a timeout or a closed page: this student did not get a result
@@ -288,6 +293,58 @@ async def open_all(url: str, visits: list[Visit], timeout_s: float, screenshots:
             await browser.close()
 
 
+async def open_socket(url: str, visit: Visit, timeout_s: float) -> Outcome:
+    """One student without a browser: Streamlit's own protocol on its websocket, as the browser
+    speaks it (ask for the page with its link; read every element until the run finishes). The
+    server does the same work as for a browser; no time goes into drawing. The headline numbers
+    are the metric elements; the exported result is fetched from the JSON download's address."""
+    import websockets
+    from streamlit.proto.Alert_pb2 import Alert
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    outcome, json_url = Outcome(visit), None
+    try:
+        started = time.perf_counter()
+        async with websockets.connect(url.replace("http://", "ws://") + "/_stcore/stream",
+                                      subprotocols=["streamlit"], max_size=None, origin=url) as socket:
+            ask = BackMsg()
+            ask.rerun_script.query_string = visit.query()
+            ask.rerun_script.page_name = visit.demo
+            await socket.send(ask.SerializeToString())
+            while True:
+                message = ForwardMsg()
+                message.ParseFromString(await asyncio.wait_for(socket.recv(), timeout_s))
+                kind = message.WhichOneof("type")
+                if kind == "script_finished":
+                    break
+                if kind != "delta" or message.delta.WhichOneof("type") != "new_element":
+                    continue
+                element = message.delta.new_element
+                shown = element.WhichOneof("type")
+                if shown == "metric":
+                    outcome.headline.append(element.metric.body)
+                elif shown == "download_button" and "JSON" in element.download_button.label:
+                    json_url = element.download_button.url
+                elif shown == "exception" or (shown == "alert" and element.alert.format == Alert.ERROR):
+                    outcome.error = (element.exception.message if shown == "exception"
+                                     else element.alert.body)[:300]
+        outcome.seconds = time.perf_counter() - started
+        if not outcome.error and outcome.headline and json_url:
+            outcome.completed = True
+            data = await asyncio.to_thread(lambda: urllib.request.urlopen(url + json_url, timeout=60).read())
+            outcome.exported = RunResult.from_json(data.decode())
+        elif not outcome.error:
+            outcome.error = "the run finished without a headline or an export"
+    except Exception as error:
+        outcome.error = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
+    return outcome
+
+
+async def open_sockets(url: str, visits: list[Visit], timeout_s: float) -> list[Outcome]:
+    return list(await asyncio.gather(*(open_socket(url, v, timeout_s) for v in visits)))
+
+
 # ----------------------------------------------------------------------------------------------
 # One load test
 
@@ -303,6 +360,7 @@ class Report:
     cpu_s: float
     wall_s: float
     healthy_after: bool
+    client: str = "chromium"
 
     @property
     def completed(self) -> int:
@@ -333,28 +391,33 @@ def percentile(values: list[float], q: float) -> float:
     return values[low] + (values[high] - values[low]) * (rank - low)
 
 
-def warm_up(url: str, timeout_s: float, cheap: bool) -> None:
+def warm_up(url: str, timeout_s: float, cheap: bool, demos: tuple[str, ...]) -> None:
     """One page per demo, one after the other: source models trained, data generated, cached."""
-    visits = [Visit(v.demo, {**v.fields, "seed": 0}) for v in plan(len(tl_core.available_demos()), cheap)]
+    visits = [Visit(v.demo, {**v.fields, "seed": 0}) for v in plan(len(demos), cheap, demos)]
     for visit in visits:
         asyncio.run(open_all(url, [visit], timeout_s, None, nice=False))
 
 
 def load_test(pages: int, jobs: int | None = None, cheap: bool = False, warm: bool = False,
               timeout_s: float = 600, screenshots: Path | None = None, nice: bool = True,
-              log: Path | None = None) -> Report:
-    """Start a server, open `pages` pages at once, check their numbers; the figures."""
+              log: Path | None = None, demos: tuple[str, ...] = DEMO_ORDER,
+              client: str = "chromium") -> Report:
+    """Start a server, open `pages` pages at once, check their numbers; the figures.
+
+    `client`: "chromium" (real browsers, drawing included) or "socket" (Streamlit's protocol
+    without a browser: what the server alone takes)."""
     env = {"TL_MAX_JOBS": str(jobs)} if jobs else {}
     limits = Limits.from_environment({**os.environ, **env})
-    visits = plan(pages, cheap)
+    visits = plan(pages, cheap, demos)
     if screenshots:
         screenshots.mkdir(parents=True, exist_ok=True)
     server = start_server(env, log)
     try:
         if warm:
-            warm_up(server.url, timeout_s, cheap)
+            warm_up(server.url, timeout_s, cheap, demos)
         start_rss, cpu_before, started = server.status("VmRSS") / 1024, server.cpu_seconds(), time.perf_counter()
-        outcomes = asyncio.run(open_all(server.url, visits, timeout_s, screenshots, nice))
+        outcomes = asyncio.run(open_all(server.url, visits, timeout_s, screenshots, nice)
+                               if client == "chromium" else open_sockets(server.url, visits, timeout_s))
         wall, cpu = time.perf_counter() - started, server.cpu_seconds() - cpu_before
         peak, healthy = server.status("VmHWM") / 1024, server.healthy()
     finally:
@@ -365,13 +428,14 @@ def load_test(pages: int, jobs: int | None = None, cheap: bool = False, warm: bo
     for outcome in outcomes:
         if outcome.completed:
             outcome.same_numbers, outcome.why_not = compare(outcome, reference(outcome.visit))
-    return Report(pages, limits.max_jobs, threads, outcomes, peak, start_rss, cpu, wall, healthy)
+    return Report(pages, limits.max_jobs, threads, outcomes, peak, start_rss, cpu, wall, healthy, client)
 
 
 def print_report(report: Report, warm: bool) -> None:
     mix = ", ".join(f"{d} {sum(o.visit.demo == d for o in report.outcomes)}" for d in DEMO_ORDER
                     if any(o.visit.demo == d for o in report.outcomes))
-    print(f"\n{report.pages} pages at once ({mix}); TL_MAX_JOBS={report.jobs}, "
+    clients = "Chromium pages" if report.client == "chromium" else "websocket sessions (no browser)"
+    print(f"\n{report.pages} {clients} at once ({mix}); TL_MAX_JOBS={report.jobs}, "
           f"{report.threads} CPU thread(s) per training; {'warm' if warm else 'cold'} server caches")
     for i, o in enumerate(report.outcomes):
         state = (f"{o.seconds:6.1f} s  numbers {'equal' if o.same_numbers else 'DIFFER: ' + o.why_not}"
@@ -383,7 +447,8 @@ def print_report(report: Report, warm: bool) -> None:
     per_demo = {d: report.times(d) for d in DEMO_ORDER if report.times(d)}
     print("  median per demo: " + ", ".join(f"{d} {statistics.median(t):.1f} s" for d, t in per_demo.items()))
     print(f"server memory: {report.start_rss_mb:.0f} MB at the start, peak {report.peak_rss_mb:.0f} MB (VmHWM); "
-          f"CPU {report.cpu_s:.0f} s in {report.wall_s:.0f} s wall ({report.cpu_s / report.wall_s:.1f} cores busy)")
+          f"CPU {report.cpu_s:.0f} s in {report.wall_s:.0f} s wall ({report.cpu_s / report.wall_s:.1f} cores busy), "
+          f"{report.cpu_s / report.pages:.1f} CPU s per page")
     print(f"server healthy afterwards: {report.healthy_after}")
 
 
@@ -395,25 +460,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, help="TL_MAX_JOBS for the server (default: its own, 2)")
     parser.add_argument("--warm", action="store_true", help="train the source models before timing")
     parser.add_argument("--cheap", action="store_true", help="short torch training (the test's settings)")
+    parser.add_argument("--demos", default=",".join(DEMO_ORDER), help="demos to take turns (default: all four)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds a page may take (default 600)")
     parser.add_argument("--screenshots", type=Path, help="folder for a busy and a done screenshot per page")
     parser.add_argument("--no-nice", action="store_true", help="run Chromium at the server's CPU priority")
+    parser.add_argument("--client", choices=("chromium", "socket"), default="chromium",
+                        help="chromium: real browsers (default); socket: Streamlit's protocol, no browser "
+                             "(the server's own time, free of drawing)")
     args = parser.parse_args(argv)
-    if not Path(CHROMIUM).exists():
+    if args.client == "chromium" and not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing (apt-get install chromium)", file=sys.stderr)
         return 2
     counts = [int(n) for n in args.series.split(",")] if args.series else [args.pages]
     summaries = []
     for n in counts:
         report = load_test(n, args.jobs, args.cheap, args.warm, args.timeout, args.screenshots,
-                           nice=not args.no_nice)
+                           nice=not args.no_nice, demos=tuple(args.demos.split(",")), client=args.client)
         print_report(report, args.warm)
         summaries.append(report.summary())
     if len(summaries) > 1:
-        print("\npages  completed  equal  p50 s  p95 s  max s  peak MB")
+        print("\npages  completed  equal  p50 s  p95 s  max s  peak MB  server CPU s/page")
         for s in summaries:
             print(f"{s['pages']:5d}  {s['completed']:9d}  {s['same_numbers']:5d}  {s['p50_s']:5.1f}  "
-                  f"{s['p95_s']:5.1f}  {s['max_s']:5.1f}  {s['peak_rss_mb']:7.0f}")
+                  f"{s['p95_s']:5.1f}  {s['max_s']:5.1f}  {s['peak_rss_mb']:7.0f}  "
+                  f"{s['cpu_s'] / s['pages']:17.1f}")
         print(json.dumps(summaries))
     return 0 if all(s["completed"] == s["pages"] == s["same_numbers"] for s in summaries) else 1
 

@@ -165,8 +165,9 @@ def test_the_waiting_message_says_the_place_and_a_changed_control_ends_the_wait(
     assert "2 experiments at a time" in cached.waiting_message(3, 2, 2)
 
 
-def test_a_page_waits_for_a_busy_worker_then_shows_its_results(monkeypatch):
-    """The app's real path: every slot busy, the page queues, shows why, and finishes when freed."""
+def test_a_sweep_waits_for_a_busy_worker_then_draws_and_a_quick_run_never_waits(monkeypatch):
+    """The app's real path: every slot busy, a sweep queues, shows why, and draws once freed; a
+    single run of a quick demo (linear regression) does not queue at all."""
     workers = Workers(1)
     monkeypatch.setattr(worker_pool, "WORKERS", workers)
     shown = []
@@ -175,31 +176,32 @@ def test_a_page_waits_for_a_busy_worker_then_shows_its_results(monkeypatch):
     entered, leave = threading.Event(), threading.Event()
     holder = start(hold, workers, entered, leave)
     assert entered.wait(WAIT_S)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"seed": "424242", "sweep_seeds": "1"})  # configs no other test ran
+    at.switch_page("app_pages/linear.py").run()
+    assert len(at.metric) >= 2 and not shown, "a quick run does not wait for the busy worker"
+    charts = len(at.get("plotly_chart"))
 
     def release_once_queued():
-        eventually(lambda: workers.waiting == 1, "the page queues for the busy worker")
+        eventually(lambda: workers.waiting == 1, "the sweep queues for the busy worker")
         leave.set()
 
     releaser = start(release_once_queued)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update({"seed": "424242"})  # a config no other test computed: a cache miss
-    at.switch_page("app_pages/linear.py").run()
+    at.button(key="run_gap_sweep").click().run()
     releaser.join(WAIT_S)
     holder.join(WAIT_S)
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert len(at.metric) >= 2, "the results came once the worker was free"
-    assert shown and "Waiting for a free worker" in shown[0]
+    assert len(at.get("plotly_chart")) == charts + 1, "the sweep drew once the worker was free"
+    assert shown and "Waiting for a free worker" in shown[0] and "yours is next" in shown[0]
     assert workers.busy == 0 and workers.waiting == 0
-    again = AppTest.from_file(APP, default_timeout=60)
-    again.query_params.update({"seed": "424242"})
     entered.clear()
     leave.clear()
-    holder = start(hold, workers, entered, leave)  # every slot busy again: a cache hit needs none
+    holder = start(hold, workers, entered, leave)  # busy again: a cached sweep needs no worker
     assert entered.wait(WAIT_S)
-    again.switch_page("app_pages/linear.py").run()
+    at.run()
     leave.set()
     holder.join(WAIT_S)
-    assert len(again.metric) >= 2 and len(shown) == 1
+    assert len(at.get("plotly_chart")) == charts + 1 and len(shown) == 1
 
 
 # ----------------------------------------------------------------------------------------------

@@ -10,13 +10,16 @@ call is also where Streamlit stops a run whose controls changed meanwhile: the n
 Streamlit's rerun signal through the core, so no training keeps running behind a newer request.
 
 Training waits for one of the server's few worker slots (`tl_app.workers`); while it waits, the
-progress bar's place says so, with the number of runs ahead of it.
+progress bar's place says so, with the number of runs ahead of it. One run of a quick demo (the
+closed forms and small solvers of linear and logistic regression: a tenth of a second on one
+thread) never waits: it cannot thrash the server, and queueing it behind a network's training
+would only make it late. Their sweeps wait like any other.
 """
 
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Iterator
 
 import pandas as pd
@@ -29,6 +32,7 @@ from tl_core.result import RunResult
 from tl_app import workers as worker_pool
 
 PROGRESS_EVERY_S = 0.1  # redraw the bar at most this often
+QUICK_DEMOS = frozenset({"linear", "logistic"})  # one run: ~0.1 s on one thread, no worker slot
 
 
 def _progress(slot, what: str) -> Callable[[float, str], None]:
@@ -87,7 +91,7 @@ def training_slot(slot, workers: worker_pool.Workers | None = None) -> Iterator[
 def run(demo: str, config: dict[str, Any]) -> RunResult:
     """`tl_core.run` for one config (a plain dict of every field, seed included)."""
     slot = st.empty()
-    with training_slot(slot):
+    with nullcontext() if demo in QUICK_DEMOS else training_slot(slot):
         report = _progress(slot, "Training")
         result = tl_core.run(demo, config=tl_core.make_config(demo, **config), progress=report)
     slot.empty()

@@ -40,8 +40,8 @@ class _Shared(DemoConfig):
 
 
 SEED = _Shared.field("seed")
-SHARED = {"seed"}  # remembered across pages: a teacher sets the seed once
-HIDDEN = {"device"}  # the server picks the device; a link cannot
+SHARED = frozenset({"seed"})  # remembered across pages: a teacher sets the seed once
+HIDDEN = frozenset({"device"})  # the server picks the device; a link cannot
 
 LABELS = {
     "scenario": "Scenario",

@@ -7,6 +7,7 @@ one), so a demo lights up here the moment its module lands in `tl_core/demos/`.
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -20,7 +21,7 @@ from tl_app import cached, controls, exports
 from tl_app.sweeps import SWEEP_SEEDS, sweep_values
 from tl_app.catalog import DEMO_BY_NAME, DemoPage
 
-CHART_CONFIG = {"displaylogo": False}
+CHART_CONFIG = MappingProxyType({"displaylogo": False})  # shared by every session: read-only
 # Where a demo's RunResult.extras may hold its source model's own source metric (before transfer).
 SOURCE_MODEL_METRIC = ("source_model_metric", "source_model_accuracy")
 
@@ -110,7 +111,7 @@ def samples_section(demo: str, config) -> None:
     module = tl_core.get_demo(demo)
     if not not_yet(module, "samples_figure"):
         st.plotly_chart(cached.samples_figure(demo, config.to_dict()), key="samples_chart",
-                        config=CHART_CONFIG)
+                        config=dict(CHART_CONFIG))
     gap_help = module.Config.field("gap").help
     st.markdown(f"The target models learn from {narrate.labels_phrase(config.n_target, module.METRIC)}. "
                 f"Gap {config.gap:g}: {gap_help}.")
@@ -156,7 +157,7 @@ def headline(result: RunResult) -> None:
 
 
 def chart(fig, key: str) -> None:
-    st.plotly_chart(fig, key=key, config=CHART_CONFIG)
+    st.plotly_chart(fig, key=key, config=dict(CHART_CONFIG))
 
 
 def source_vs_target_section(demo: str, result: RunResult) -> None:
