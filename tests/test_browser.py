@@ -107,8 +107,9 @@ def charts_data(page: Page) -> str:
 
 
 def no_exception(page: Page) -> None:
-    """No Streamlit exception on screen, and the app's frame (app.py) ran around the page."""
-    errors = page.locator('[data-testid="stException"]')
+    """No Streamlit exception on screen, nor the message app.py shows in place of one (a visitor
+    never sees a traceback), and the app's frame (app.py) ran around the page."""
+    errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
     assert errors.count() == 0, errors.first.inner_text()
     assert page.get_by_text("Computing on").count() == 1, "the page ran without app.py's frame"
     assert page.get_by_role("link", name="Linear regression").count() >= 1, "the app's menu"
