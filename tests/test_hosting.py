@@ -294,6 +294,7 @@ def test_a_failing_page_says_what_to_do_and_the_log_keeps_the_traceback(monkeypa
     assert reference in error.value, "the visitor's reference finds the log entry"
     assert record.exc_info and "internal detail" in str(record.exc_info[1])
     assert at.sidebar.caption and "Computing on" in at.sidebar.caption[-1].value, "the frame still ran"
+    assert not at.get("progress"), "no half-drawn progress bar is left above the message"
 
 
 def test_a_host_who_asks_for_error_details_sees_the_traceback_too(monkeypatch):

@@ -87,11 +87,21 @@ def training_slot(slot, workers: worker_pool.Workers | None = None) -> Iterator[
         yield
 
 
+@contextmanager
+def cleared_on_failure(slot) -> Iterator[None]:
+    """Take a half-drawn progress bar away when the work fails (the page then says what to do)."""
+    try:
+        yield
+    except Exception:
+        slot.empty()
+        raise
+
+
 @st.cache_data(max_entries=LIMITS.cache_entries, show_spinner=False)
 def run(demo: str, config: dict[str, Any]) -> RunResult:
     """`tl_core.run` for one config (a plain dict of every field, seed included)."""
     slot = st.empty()
-    with nullcontext() if demo in QUICK_DEMOS else training_slot(slot):
+    with cleared_on_failure(slot), nullcontext() if demo in QUICK_DEMOS else training_slot(slot):
         report = _progress(slot, "Training")
         result = tl_core.run(demo, config=tl_core.make_config(demo, **config), progress=report)
     slot.empty()
@@ -102,7 +112,7 @@ def run(demo: str, config: dict[str, Any]) -> RunResult:
 def sweep(demo: str, over: str, values: tuple, seeds: int, config: dict[str, Any]) -> pd.DataFrame:
     """`tl_core.sweep` of `over` through `values`, `seeds` seeds from config's seed up."""
     slot = st.empty()
-    with training_slot(slot):
+    with cleared_on_failure(slot), training_slot(slot):
         report = _progress(slot, f"{demo}: sweeping {over} over {len(values)} values × {seeds} seeds")
         table = tl_core.sweep(demo, over=over, values=list(values), seeds=seeds, progress=report,
                               **config)
