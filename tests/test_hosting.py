@@ -239,9 +239,9 @@ def test_sessions_in_threads_never_change_each_others_numbers(restore_threads):
     expected = [tuple(row) for row in json.loads(alone.stdout)]
     stop = threading.Event()
 
-    def other_sessions():
+    def other_sessions():  # a run every 10 ms or so: a busy class, not a GIL hog
         seed = 0
-        while not stop.is_set():
+        while not stop.wait(0.01):
             tl_core.run("linear", seed=seed)
             seed += 1
 
