@@ -124,6 +124,22 @@ def test_a_run_stopped_while_training_gives_its_slot_back():
     assert workers.busy == 0
 
 
+def test_a_weights_download_trains_in_a_worker_slot_too(monkeypatch):
+    workers = Workers(1)
+    monkeypatch.setattr(worker_pool, "WORKERS", workers)
+    entered, leave = threading.Event(), threading.Event()
+    holder = start(hold, workers, entered, leave)
+    assert entered.wait(WAIT_S)
+    got = []
+    download = start(lambda: got.append(cached.on_request(lambda: workers.busy)))
+    eventually(lambda: workers.waiting == 1, "the download's training queues")
+    assert not got
+    leave.set()
+    download.join(WAIT_S)
+    holder.join(WAIT_S)
+    assert got == [1] and workers.busy == 0, "it trained holding the one slot, then gave it back"
+
+
 def test_a_server_needs_a_slot():
     with pytest.raises(ValueError, match="at least one"):
         Workers(0)

@@ -87,6 +87,13 @@ def training_slot(slot, workers: worker_pool.Workers | None = None) -> Iterator[
         yield
 
 
+def on_request(train: Callable[[], Any]) -> Any:
+    """Training a visitor asked for outside a page run (the weights download retrains the model):
+    it takes a worker slot like any other, waiting quietly, as a download has nowhere to say so."""
+    with worker_pool.WORKERS.slot():
+        return train()
+
+
 @contextmanager
 def cleared_on_failure(slot) -> Iterator[None]:
     """Take a half-drawn progress bar away when the work fails (the page then says what to do)."""

@@ -303,6 +303,7 @@ def export_buttons(page: DemoPage, module, config, result: RunResult) -> None:
     weights = getattr(module, "target_weights", None)
     if weights is not None:  # a torch demo: the trained target model, on request
         st.download_button("Trained target model weights (safetensors)",
-                           lambda: weights(config, narrate.best_transfer(result) or BASELINE),
+                           lambda: cached.on_request(
+                               lambda: weights(config, narrate.best_transfer(result) or BASELINE)),
                            file_name=f"{name}_target.safetensors", mime="application/octet-stream",
                            key="download_weights")
