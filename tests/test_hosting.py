@@ -241,8 +241,6 @@ def test_sessions_in_threads_never_change_each_others_numbers(restore_threads):
     """Streamlit runs every session in a thread of one process. While one session's RNN builds
     its data and models, other sessions keep starting runs (each seeds the generators); the RNN's
     numbers must still equal those of the same config run alone in a fresh process."""
-    if "rnn" not in tl_core.available_demos():
-        pytest.skip("the RNN demo has not landed")
     fields = {"scenario": "shift", "gap": 0.37, "n_target": 3, "epochs": 2, "cell": "lstm", "hidden": 4,
               "seed": 11}  # new target data, a small source model: quick, and built while others run
     torch.set_num_threads(1)  # as on a hosted server with two trainings at once on two cores
