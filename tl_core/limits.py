@@ -10,7 +10,10 @@ and the core refuses more, so a crafted link or request cannot exceed them eithe
 | TL_MAX_EPOCHS | training epochs or steps (`epochs`) | 500 |
 | TL_MAX_SWEEP_VALUES | values of one sweep | 12 |
 | TL_MAX_SEEDS | seeds per sweep | 10 |
-| TL_MAX_UPLOAD_MB | size of an uploaded file | 20 |
+| TL_MAX_UPLOAD_MB | size of an uploaded file (also Streamlit's server.maxUploadSize) | 20 |
+| TL_MAX_UPLOAD_ROWS | rows of an uploaded table, or sequences of a sequence file | 100000 |
+| TL_MAX_UPLOAD_COLUMNS | columns of an uploaded table (time steps of a sequence) | 1000 |
+| TL_MAX_UPLOAD_IMAGES | images in an uploaded zip | 5000 |
 | TL_CACHE_ENTRIES | cached results per cached function in the app | 64 |
 | TL_TORCH_THREADS | CPU threads torch uses per process (0: torch's default) | 0 |
 | TL_MAX_JOBS | training jobs at once per server process; the rest wait their turn | 2 |
@@ -31,6 +34,9 @@ class Limits:
     max_sweep_values: int = 12
     max_seeds: int = 10
     max_upload_mb: int = 20
+    max_upload_rows: int = 100_000
+    max_upload_columns: int = 1000
+    max_upload_images: int = 5000
     cache_entries: int = 64
     torch_threads: int = 0
     max_jobs: int = 2

@@ -1,0 +1,125 @@
+"""Bring your own data: a teacher's or student's own data set as a demo's target (and source) task.
+
+Every reader takes the file's bytes (an upload, or a file read from disk) and the choices a user
+makes about it, checks everything, and returns one plain, frozen data object. A demo's
+``run(config, data=...)`` then uses it in place of its built-in scenario:
+
+| demo | reader | data object | what it supplies |
+|---|---|---|---|
+| linear, logistic | :func:`tables.read_table_data` (or :func:`tables.table_data` on a bundled sklearn table) | :class:`TableData` | both domains, split from one table |
+| cnn | :func:`images.read_image_zip` | :class:`ImageData` | the target task; the source is a built-in scenario's source model |
+| rnn | :func:`sequences.read_sequence_csv` | :class:`SequenceData` | the target task; the source is a built-in scenario's source model |
+
+Bad data raises :class:`UserDataError` (a ValueError) whose message names what was wrong and
+what is allowed, in words a student understands; nothing else escapes a reader. The caps on
+bytes, rows, columns and images come from :mod:`tl_core.limits`, set by the host.
+
+Every data object carries `options` (the reader's keyword arguments, JSON-able), so that the
+same data can be read again from the same file: ``READERS[data.kind](raw, data.name,
+**data.options)``, which is what an exported notebook does; and a `fingerprint` (a hash of the
+bytes and the options), which is what caches key on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class UserDataError(ValueError):
+    """The user's data cannot be used as it is: the message says why and what is allowed."""
+
+
+def fingerprint(raw: bytes, options: dict[str, Any]) -> str:
+    """A short hash of a file's bytes and the choices made about it: equal data, equal key."""
+    digest = hashlib.sha256(raw)
+    digest.update(json.dumps(options, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True, eq=False)
+class UserData:
+    """What every user data set has besides its arrays."""
+
+    name: str  # what to call it: the file's name, or "sklearn wine" for a bundled table
+    fingerprint: str  # see `fingerprint`: what caches key on
+    options: dict = field(default_factory=dict)  # the reader's keyword arguments (JSON-able)
+    notes: tuple[str, ...] = ()  # what was done to the data, in words ("dropped 3 rows ...")
+    bundled: str | None = None  # the bundled table's name, when it is not an upload
+
+    kind = ""  # "table", "images" or "sequences": which reader made it
+
+    def summary(self) -> dict[str, Any]:
+        """Plain JSON for RunResult.extras["user_data"]: where the data came from."""
+        return {"kind": self.kind, "name": self.name, "fingerprint": self.fingerprint,
+                "bundled": self.bundled, "options": dict(self.options), "notes": list(self.notes),
+                **self.sizes()}
+
+    def sizes(self) -> dict[str, int]:
+        return {}
+
+
+@dataclass(frozen=True, eq=False)
+class TableData(UserData):
+    """A table split into two domains; every row of each (the demo splits train and test).
+
+    Regression: y is the label column as floats. Classification: y holds 0 or 1, and
+    `class_names` names them (the logistic demo tells two classes apart).
+    """
+
+    task: str = "regression"  # or "classification"
+    feature_names: tuple[str, ...] = ()
+    label_name: str = ""
+    source_X: np.ndarray = None  # [n_source, d] float
+    source_y: np.ndarray = None  # [n_source]
+    target_X: np.ndarray = None  # [n_target_rows, d] float
+    target_y: np.ndarray = None
+    class_names: tuple[str, ...] = ()
+    source_words: str = ""  # which rows are the source, e.g. "region ≠ north"
+    target_words: str = ""  # which rows are the target, e.g. "region = north"
+
+    kind = "table"
+
+    def sizes(self) -> dict[str, int]:
+        return {"n_source_rows": len(self.source_y), "n_target_rows": len(self.target_y),
+                "n_features": len(self.feature_names)}
+
+
+@dataclass(frozen=True, eq=False)
+class ImageData(UserData):
+    """Labelled images, one class per folder: the CNN's target task."""
+
+    images: np.ndarray = None  # [N, SIZE, SIZE, 3] uint8 RGB (see images.IMAGE_SIZE)
+    labels: np.ndarray = None  # [N] int64 class index
+    class_names: tuple[str, ...] = ()
+
+    kind = "images"
+
+    def sizes(self) -> dict[str, int]:
+        return {"n_images": len(self.labels), "n_classes": len(self.class_names)}
+
+
+@dataclass(frozen=True, eq=False)
+class SequenceData(UserData):
+    """Labelled sequences of one value per time step: the RNN's target task."""
+
+    sequences: np.ndarray = None  # [N, T] float32, padded as `notes` says
+    lengths: np.ndarray = None  # [N] int: each sequence's own length before padding
+    labels: np.ndarray = None  # [N] int64 class index
+    class_names: tuple[str, ...] = ()
+
+    kind = "sequences"
+
+    def sizes(self) -> dict[str, int]:
+        return {"n_sequences": len(self.labels), "n_classes": len(self.class_names),
+                "n_steps": int(self.sequences.shape[1])}
+
+
+def per_class_counts(labels: np.ndarray, class_names: tuple[str, ...]) -> dict[str, int]:
+    """How many samples each class has, by name (for messages and summaries)."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(class_names))
+    return {name: int(n) for name, n in zip(class_names, counts)}
