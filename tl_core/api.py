@@ -18,6 +18,7 @@ from tl_core.demos import get_demo
 from tl_core.limits import LIMITS
 from tl_core.result import RunResult
 from tl_core.strategies import BASELINE
+from tl_core.userdata import UserData
 
 Progress = Callable[[float, str], None]
 
@@ -32,12 +33,15 @@ def make_config(demo: str, **fields: Any) -> DemoConfig:
 
 
 def run(demo: str, config: DemoConfig | None = None, progress: Progress | None = None,
-        **fields: Any) -> RunResult:
-    """Run one experiment of `demo`: every strategy from the source to the target task."""
+        data: UserData | None = None, **fields: Any) -> RunResult:
+    """Run one experiment of `demo`: every strategy from the source to the target task.
+
+    `data` (see tl_core.userdata) replaces the built-in scenario's data with a user's own.
+    """
     module = get_demo(demo)
     config = config if config is not None else module.Config.from_dict(fields)
     started = time.perf_counter()
-    result = module.run(config, progress=progress)
+    result = module.run(config, progress=progress, **_with_data(module, data))
     result.wall_time = time.perf_counter() - started
     return result
 
@@ -61,24 +65,37 @@ def sweep_configs(demo: str, over: str, values: Sequence[Any], seeds: int | Sequ
 
 
 def sweep(demo: str, over: str, values: Sequence[Any], seeds: int | Sequence[int] = 5,
-          progress: Progress | None = None, **fields: Any) -> pd.DataFrame:
+          progress: Progress | None = None, data: UserData | None = None,
+          **fields: Any) -> pd.DataFrame:
     """Run `demo` over `values` of the config field `over`, times several seeds.
 
     Returns a tidy table, one row per value x seed x strategy, with the target-metric gain over
     scratch for the same value and seed in `gain`. Demos with a batched `run_many` train all the
-    small target models together; the numbers are the same either way.
+    small target models together; the numbers are the same either way. `data`: as for `run`.
     """
     module = get_demo(demo)
     configs = sweep_configs(demo, over, values, seeds, **fields)
+    with_data = _with_data(module, data)
     if hasattr(module, "run_many"):
-        results = module.run_many(configs, progress=progress)
+        results = module.run_many(configs, progress=progress, **with_data)
     else:
         results = []
         for i, config in enumerate(configs):
-            results.append(module.run(config))
+            results.append(module.run(config, **with_data))
             if progress:
                 progress((i + 1) / len(configs), f"run {i + 1} of {len(configs)}")
     return sweep_table(results, over)
+
+
+def _with_data(module, data: UserData | None) -> dict[str, Any]:
+    """The `data=` keyword for the demo's run, checked to be the kind the demo takes."""
+    if data is None:
+        return {}
+    wanted = getattr(module, "USER_DATA", None)
+    if wanted != data.kind:
+        takes = f"takes {wanted} data" if wanted else "takes no user data"
+        raise ValueError(f"the {module.Config.demo} demo {takes}, got {data.kind} data ({data.name})")
+    return {"data": data}
 
 
 def sweep_table(results: Sequence[RunResult], over: str) -> pd.DataFrame:

@@ -123,3 +123,19 @@ def per_class_counts(labels: np.ndarray, class_names: tuple[str, ...]) -> dict[s
     """How many samples each class has, by name (for messages and summaries)."""
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(class_names))
     return {name: int(n) for name, n in zip(class_names, counts)}
+
+
+# Which module reads each kind, and its reader: read(kind, raw, name, **options) dispatches.
+READERS = {"table": ("tl_core.userdata.tables", "read_table_data"),
+           "images": ("tl_core.userdata.images", "read_image_zip"),
+           "sequences": ("tl_core.userdata.sequences", "read_sequence_csv")}
+
+
+def read(kind: str, raw: bytes, name: str, **options: Any) -> UserData:
+    """Read a user's file of `kind` ("table", "images" or "sequences"); see the module doc."""
+    import importlib
+
+    if kind not in READERS:
+        raise ValueError(f"kind must be one of {', '.join(READERS)}, got {kind!r}")
+    module, function = READERS[kind]
+    return getattr(importlib.import_module(module), function)(raw, name, **options)
