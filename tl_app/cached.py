@@ -18,6 +18,7 @@ would only make it late. Their sweeps wait like any other.
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Iterator
@@ -29,6 +30,7 @@ import streamlit as st
 import tl_core
 from tl_core.limits import LIMITS
 from tl_core.result import RunResult
+from tl_core.userdata import UserData
 from tl_app import workers as worker_pool
 
 PROGRESS_EVERY_S = 0.1  # redraw the bar at most this often
@@ -105,29 +107,62 @@ def cleared_on_failure(slot) -> Iterator[None]:
 
 
 @st.cache_data(max_entries=LIMITS.cache_entries, show_spinner=False)
-def run(demo: str, config: dict[str, Any]) -> RunResult:
-    """`tl_core.run` for one config (a plain dict of every field, seed included)."""
+def run(demo: str, config: dict[str, Any], data_key: str | None = None,
+        _data: UserData | None = None) -> RunResult:
+    """`tl_core.run` for one config (a plain dict of every field, seed included), on the built-in
+    data or on a user's `_data`, whose fingerprint `data_key` is (the cache keys on it, not on
+    the arrays)."""
     slot = st.empty()
     with cleared_on_failure(slot), nullcontext() if demo in QUICK_DEMOS else training_slot(slot):
         report = _progress(slot, "Training")
-        result = tl_core.run(demo, config=tl_core.make_config(demo, **config), progress=report)
+        result = tl_core.run(demo, config=tl_core.make_config(demo, **config), progress=report,
+                             data=_data)
     slot.empty()
     return result
 
 
 @st.cache_data(max_entries=LIMITS.cache_entries, show_spinner=False)
-def sweep(demo: str, over: str, values: tuple, seeds: int, config: dict[str, Any]) -> pd.DataFrame:
-    """`tl_core.sweep` of `over` through `values`, `seeds` seeds from config's seed up."""
+def sweep(demo: str, over: str, values: tuple, seeds: int, config: dict[str, Any],
+          data_key: str | None = None, _data: UserData | None = None) -> pd.DataFrame:
+    """`tl_core.sweep` of `over` through `values`, `seeds` seeds from config's seed up (data: as
+    for `run`)."""
     slot = st.empty()
     with cleared_on_failure(slot), training_slot(slot):
         report = _progress(slot, f"{demo}: sweeping {over} over {len(values)} values × {seeds} seeds")
         table = tl_core.sweep(demo, over=over, values=list(values), seeds=seeds, progress=report,
-                              **config)
+                              data=_data, **config)
     slot.empty()
     return table
 
 
 @st.cache_data(max_entries=LIMITS.cache_entries, show_spinner="Drawing source and target samples...")
-def samples_figure(demo: str, config: dict[str, Any]) -> go.Figure:
+def samples_figure(demo: str, config: dict[str, Any], data_key: str | None = None,
+                   _data: UserData | None = None) -> go.Figure:
     """The demo's source-and-target samples figure (drawing digits takes a moment: keep it)."""
-    return tl_core.get_demo(demo).samples_figure(tl_core.make_config(demo, **config))
+    extra = {} if _data is None else {"data": _data}
+    return tl_core.get_demo(demo).samples_figure(tl_core.make_config(demo, **config), **extra)
+
+
+# A user's file is read once per (bytes, choices): the bytes are hashed, so a second session
+# uploading the same file shares it; few entries, as a file may be large.
+USER_DATA_ENTRIES = 8
+
+
+@st.cache_data(max_entries=USER_DATA_ENTRIES, show_spinner="Reading your table...")
+def read_table(raw: bytes, name: str) -> pd.DataFrame:
+    """An uploaded CSV as a table (UserDataError when it is not a usable CSV)."""
+    from tl_core.userdata import tables
+
+    return tables.read_csv(raw, name)
+
+
+@st.cache_data(max_entries=USER_DATA_ENTRIES, show_spinner="Reading your data...")
+def user_data(kind: str, raw: bytes, name: str, options: str, bundled: bool = False) -> UserData:
+    """A user's file of `kind` read with `options` (JSON text of the reader's keyword arguments);
+    `bundled`: `name` is one of the bundled sklearn tables, not a file."""
+    from tl_core import userdata
+    from tl_core.userdata import tables
+
+    if bundled:
+        return tables.bundled_table_data(name, **json.loads(options))
+    return userdata.read(kind, raw, name, **json.loads(options))

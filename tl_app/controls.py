@@ -210,11 +210,13 @@ def write_link(specs: Iterable[FieldSpec]) -> dict[str, str]:
 # Session state: entering a page, remembering it, resetting it
 
 
-def enter_page(page: str, specs: list[FieldSpec]) -> None:
-    """Set the page's controls in session state when the page is entered (see module doc)."""
+def enter_page(page: str, specs: list[FieldSpec]) -> bool:
+    """Set the page's controls in session state when the page is entered (see module doc).
+
+    Returns whether it did (the page was entered on this run)."""
     state = st.session_state
     if state.get("_tl_page") == page and all(s.name in state for s in specs):
-        return
+        return False
     linked, problems, others = read_link(specs)
     saved, warnings = state.get("_tl_saved", {}), []
     for spec in specs:
@@ -229,6 +231,7 @@ def enter_page(page: str, specs: list[FieldSpec]) -> None:
             warnings.append(f"Link: {problems[spec.name]}{kept}")
     state["_tl_page"] = page
     state["_tl_link_warnings"] = warnings + others
+    return True
 
 
 def remember(page: str, specs: list[FieldSpec]) -> None:

@@ -17,7 +17,8 @@ from tl_core import narrate, plots
 from tl_core.config import FieldSpec
 from tl_core.result import RunResult
 from tl_core.strategies import BASELINE, label
-from tl_app import cached, controls, exports
+from tl_core.userdata import UserData, UserDataError
+from tl_app import cached, controls, exports, user_data
 from tl_app.sweeps import SWEEP_SEEDS, sweep_values
 from tl_app.catalog import DEMO_BY_NAME, DemoPage
 
@@ -35,40 +36,78 @@ def show(demo: str) -> None:
                 icon=":material/construction:")
         return
     module = tl_core.get_demo(demo)
-    specs = controls.controls_of(module.Config)
-    config = sidebar(demo, specs + [SWEEP_SEEDS])
+    config = sidebar(demo, page_specs(module))
     controls.show_link_warnings()
     if config is None:
         return
-    st.caption(f"**{str(config.scenario).replace('_', ' ').capitalize()} scenario** — "
-               f"{module.Config.field('scenario').help}.")
-    samples_section(demo, config)
-    result = cached.run(demo, config.to_dict())
+    data = None
+    if st.session_state.get("data") == "own":
+        data = user_data.section(demo, module)
+        if data is None:
+            return
+    scenario_caption(module, config, data)
+    samples_section(demo, config, data)
+    try:
+        result = cached.run(demo, config.to_dict(), **with_data(data))
+    except UserDataError as err:  # e.g. more labelled samples per class than the data has
+        st.warning(f"These settings do not fit your data: {controls.escape(str(err))}. "
+                   "Change them in the sidebar.", icon=":material/tune:")
+        return
     headline(result)
     source_vs_target_section(demo, result)
-    sweeps = {"n_target": sweep_section(demo, module, config, "n_target"),
-              "gap": sweep_section(demo, module, config, "gap")}
-    model_section(demo, module, result)
-    take_away(page, module, config, result, {k: v for k, v in sweeps.items() if v})
+    sweeps = {"n_target": sweep_section(demo, module, config, "n_target", data),
+              "gap": sweep_section(demo, module, config, "gap", data)}
+    model_section(demo, module, result, data)
+    take_away(page, module, config, result, {k: v for k, v in sweeps.items() if v}, data)
+
+
+def page_specs(module) -> list[FieldSpec]:
+    """Every control of a demo page: the data choice (when the demo takes a user's data), the
+    config's fields, the sweeps' seed count."""
+    data = [user_data.DATA_SOURCE] if user_data.takes_user_data(module) else []
+    return data + controls.controls_of(module.Config) + [SWEEP_SEEDS]
+
+
+def with_data(data: UserData | None) -> dict:
+    """The cached calls' keywords for a user's data: its fingerprint keys the cache."""
+    return {} if data is None else {"data_key": data.fingerprint, "_data": data}
+
+
+def scenario_caption(module, config, data: UserData | None) -> None:
+    scenario = f"**{str(config.scenario).replace('_', ' ').capitalize()} scenario**"
+    if data is None:
+        st.caption(f"{scenario} — {module.Config.field('scenario').help}.")
+    elif "scenario" not in user_data.ignored_with_own_data(module):
+        st.caption(f"Target: your data. Source: the {scenario}'s source model (the scenario "
+                   "setting picks it) — " + module.Config.field("scenario").help + ".")
 
 
 # ----------------------------------------------------------------------------------------------
 # Sidebar
 
 
+NOT_CONFIG = ("seed", "sweep_seeds", "data")  # controls of the page, not of the demo's config
+
+
 def sidebar(demo: str, specs: list[FieldSpec]):
     """Draw the controls; put them in the link; return the demo config, or None when invalid."""
-    controls.enter_page(demo, specs)
+    entered = controls.enter_page(demo, specs)
+    user_data.fall_back_from_link(demo, entered)
     main = [s for s in specs if s.name in controls.MAIN_FIELDS]
-    more = [s for s in specs if s.name not in controls.MAIN_FIELDS and s.name not in ("seed", "sweep_seeds")]
-    Config = tl_core.get_demo(demo).Config
+    more = [s for s in specs if s.name not in controls.MAIN_FIELDS and s.name not in NOT_CONFIG]
+    module = tl_core.get_demo(demo)
+    Config = module.Config
     with st.sidebar:
         st.header("Experiment")
-        ignored: tuple[str, ...] = ()
-        for spec in main:  # the scenario comes first: it decides which settings matter
+        own: tuple[str, ...] = ()
+        if any(s.name == "data" for s in specs):  # the data comes first: it decides the rest
+            if user_data.data_widget() == "own":
+                own = user_data.ignored_with_own_data(module)
+        ignored = own
+        for spec in main:  # then the scenario: it decides which settings matter
             value = controls.widget(spec, ignored=spec.name in ignored)
             if spec.name == "scenario":
-                ignored = Config.ignored_by_scenario.get(value, ())
+                ignored = Config.ignored_by_scenario.get(value, ()) + own
         if more:
             with st.expander("More settings"):
                 for spec in more:
@@ -80,7 +119,7 @@ def sidebar(demo: str, specs: list[FieldSpec]):
         st.caption("The address bar always holds this experiment: copy it to share it.")
     controls.write_link(specs)
     controls.remember(demo, specs)
-    values = {s.name: controls.value_of(s) for s in specs if s.name != "sweep_seeds"}
+    values = {s.name: controls.value_of(s) for s in specs if s.name not in ("sweep_seeds", "data")}
     if not values.get("strategies", ("x",)):
         st.warning("Pick at least one strategy to compare with scratch (sidebar, "
                    "“Strategies to compare with scratch”).")
@@ -106,15 +145,22 @@ def not_yet(module, name: str) -> bool:
     return True
 
 
-def samples_section(demo: str, config) -> None:
+def samples_section(demo: str, config, data: UserData | None = None) -> None:
     st.subheader("1 · The two tasks: source and target samples")
     module = tl_core.get_demo(demo)
     if not not_yet(module, "samples_figure"):
-        st.plotly_chart(cached.samples_figure(demo, config.to_dict()), key="samples_chart",
-                        config=dict(CHART_CONFIG))
+        try:
+            fig = cached.samples_figure(demo, config.to_dict(), **with_data(data))
+        except UserDataError as err:  # the run below says what to change
+            st.caption(controls.escape(str(err)))
+        else:
+            st.plotly_chart(fig, key="samples_chart", config=dict(CHART_CONFIG))
+    labels = f"The target models learn from {narrate.labels_phrase(config.n_target, module.METRIC)}."
+    if data is not None:
+        st.markdown(labels + " The rest of your target data is held out to measure them.")
+        return
     gap_help = module.Config.field("gap").help
-    st.markdown(f"The target models learn from {narrate.labels_phrase(config.n_target, module.METRIC)}. "
-                f"Gap {config.gap:g}: {gap_help}.")
+    st.markdown(f"{labels} Gap {config.gap:g}: {gap_help}.")
 
 
 def source_before(result: RunResult) -> float | None:
@@ -188,7 +234,7 @@ SWEEP_TEXT = {
 }
 
 
-def sweep_section(demo: str, module, config, over: str):
+def sweep_section(demo: str, module, config, over: str, data: UserData | None = None):
     """A sweep of `over` on a button; once run for these settings it stays on screen.
 
     Returns (values, seeds) when the sweep is shown, for the notebook; else None.
@@ -196,13 +242,25 @@ def sweep_section(demo: str, module, config, over: str):
     title, button, words = SWEEP_TEXT[over]
     st.subheader(title)
     values, seeds = sweep_values(module, config, over), st.session_state["sweep_seeds"]
+    if data is not None:
+        if over == "gap":
+            st.caption("Your data has its own gap between source and target: the gap sweep "
+                       "needs a built-in scenario, whose gap is a setting.")
+            return None
+        most = module.max_n_target(data)
+        values = [v for v in values if v <= most]
+        if len(values) < 2:
+            st.caption(f"Your data allows at most {most} labelled target samples"
+                       f"{' per class' if module.METRIC == 'accuracy' else ''}: too few for a curve.")
+            return None
     fields = {k: v for k, v in config.to_dict().items() if k != over}
-    work = repr((demo, over, values, seeds, sorted(fields.items())))
+    work = repr((demo, over, values, seeds, sorted(fields.items()),
+                 data.fingerprint if data is not None else None))
     note = (f"Runs every strategy for {words} = {', '.join(f'{v:g}' for v in values)}, "
             f"{seeds} seed{'s' if seeds > 1 else ''} each ({len(values) * seeds} runs).")
     if not controls.requested(work, button, key=f"run_{over}_sweep", note=note):
         return None
-    table = cached.sweep(demo, over, tuple(values), seeds, fields)
+    table = cached.sweep(demo, over, tuple(values), seeds, fields, **with_data(data))
     if over == "n_target":
         chart(plots.data_efficiency(table), "efficiency_chart")
         st.markdown(narrate.describe_data_efficiency(table))
@@ -212,17 +270,21 @@ def sweep_section(demo: str, module, config, over: str):
     return values, seeds
 
 
-def model_section(demo: str, module, result: RunResult) -> None:
+def model_section(demo: str, module, result: RunResult, data: UserData | None = None) -> None:
     st.subheader("6 · Inside the models")
     if not_yet(module, "model_figure"):
         return
-    chart(module.model_figure(result), "model_chart")
+    chart(module.model_figure(result, **data_keyword(data)), "model_chart")
     if hasattr(module, "describe_model"):
         st.markdown(module.describe_model(result))
     else:
         st.markdown(best_and_worst(result))
     if hasattr(module, "confusion_figure"):
-        chart(module.confusion_figure(result), "confusion_chart")
+        chart(module.confusion_figure(result, **data_keyword(data)), "confusion_chart")
+
+
+def data_keyword(data: UserData | None) -> dict:
+    return {} if data is None else {"data": data}
 
 
 def name_in_text(strategy: str) -> str:
@@ -253,20 +315,30 @@ def share_link(query: dict[str, str]) -> str:
     return f"{base}?{urlencode(query, safe=',')}"
 
 
-def take_away(page: DemoPage, module, config, result: RunResult, sweeps: dict) -> None:
+SHARE_TEXT = ("Send this link: it opens this page with every control as it is now (same seed, "
+              "same numbers). The address bar holds the same link.")
+SHARE_OWN_DATA = ("Send this link: it opens this page with every control as it is now. **A link "
+                  "cannot carry your file**: whoever opens it sees the built-in scenario until "
+                  "they choose “Your own data” and upload the same file (then: same seed, same "
+                  "numbers).")
+
+
+def take_away(page: DemoPage, module, config, result: RunResult, sweeps: dict,
+              data: UserData | None = None) -> None:
     st.subheader("Share, export, reproduce")
-    specs = controls.controls_of(module.Config) + [SWEEP_SEEDS]
-    query = {s.name: controls.to_text(controls.value_of(s)) for s in specs}
+    query = {s.name: controls.to_text(controls.value_of(s)) for s in page_specs(module)}
     with st.expander("Share this experiment", icon=":material/share:", expanded=True):
-        st.markdown("Send this link: it opens this page with every control as it is now "
-                    "(same seed, same numbers). The address bar holds the same link.")
+        st.markdown(SHARE_TEXT if data is None else SHARE_OWN_DATA)
         st.code(share_link(query), language=None, wrap_lines=True)
     with st.expander("Export", icon=":material/download:"):
-        export_buttons(page, module, config, result)
+        export_buttons(page, module, config, result, data)
     with st.expander("Reproduce in a notebook", icon=":material/code:"):
-        cells = exports.reproduce_cells(page.demo, config.to_dict(), sweeps, exports.views_of(module))
+        cells = exports.reproduce_cells(page.demo, config.to_dict(), sweeps, exports.views_of(module),
+                                        data=data)
         st.markdown("These lines of Python rerun exactly this experiment and draw its charts "
-                    "(`pip install` this repository, or run them from its folder).")
+                    "(`pip install` this repository, or run them from its folder"
+                    + (", with your file beside the notebook" if data is not None and not data.bundled
+                       else "") + ").")
         st.code("\n\n".join(cells), language="python")
         notebook = exports.notebook_bytes(f"Transfer Lab: {page.title}", what_it_shows(page, result),
                                           cells)
@@ -281,7 +353,8 @@ def what_it_shows(page: DemoPage, result: RunResult) -> str:
             f"{narrate.describe_result(result)}")
 
 
-def export_buttons(page: DemoPage, module, config, result: RunResult) -> None:
+def export_buttons(page: DemoPage, module, config, result: RunResult,
+                   data: UserData | None = None) -> None:
     name = f"transfer_lab_{page.demo}_seed{config.seed}"
     left, right = st.columns(2)
     left.download_button("Results as CSV", exports.csv_bytes(result), file_name=f"{name}.csv",
@@ -292,9 +365,9 @@ def export_buttons(page: DemoPage, module, config, result: RunResult) -> None:
     charts = {"source_vs_target": lambda: plots.source_vs_target(result),
               "training_curves": lambda: plots.training_curves(result)}
     if hasattr(module, "samples_figure"):
-        charts["samples"] = lambda: cached.samples_figure(page.demo, config.to_dict())
+        charts["samples"] = lambda: cached.samples_figure(page.demo, config.to_dict(), **with_data(data))
     if hasattr(module, "model_figure"):
-        charts["model"] = lambda: module.model_figure(result)
+        charts["model"] = lambda: module.model_figure(result, **data_keyword(data))
     columns = st.columns(len(charts))
     for column, (chart_name, make) in zip(columns, charts.items()):
         column.download_button(chart_name.replace("_", " "), lambda make=make: exports.chart_html(make()),
@@ -304,6 +377,7 @@ def export_buttons(page: DemoPage, module, config, result: RunResult) -> None:
     if weights is not None:  # a torch demo: the trained target model, on request
         st.download_button("Trained target model weights (safetensors)",
                            lambda: cached.on_request(
-                               lambda: weights(config, narrate.best_transfer(result) or BASELINE)),
+                               lambda: weights(config, narrate.best_transfer(result) or BASELINE,
+                                               **data_keyword(data))),
                            file_name=f"{name}_target.safetensors", mime="application/octet-stream",
                            key="download_weights")

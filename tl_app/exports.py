@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 
 from tl_core.result import RunResult
 from tl_core.strategies import BASELINE, label
+from tl_core.userdata import UserData
 
 
 def results_table(result: RunResult) -> pd.DataFrame:
@@ -76,10 +77,25 @@ def _literal(value: Any) -> str:
     return repr(tuple(value)) if isinstance(value, list) else repr(value)
 
 
-def sweep_code(demo: str, name: str, over: str, values: Sequence[Any], seeds: int) -> str:
+def sweep_code(demo: str, name: str, over: str, values: Sequence[Any], seeds: int,
+               data: str = "") -> str:
     """A sweep around the config, as the page runs it."""
     return (f"{name} = tl_core.sweep({demo!r}, over={over!r}, values={list(values)!r}, seeds={seeds},\n"
-            f"                       **config.to_dict())")
+            f"                       {data}**config.to_dict())")
+
+
+def data_code(data: UserData) -> str:
+    """`data = ...`: the user's data read again as the page read it (an upload from its file,
+    which must sit beside the notebook)."""
+    options = ", ".join(f"{k}={_literal(v)}" for k, v in data.options.items())
+    if data.bundled:
+        return (f"from tl_core.userdata import tables\n\n"
+                f"data = tables.bundled_table_data({data.bundled!r}, {options})")
+    return ("from tl_core import userdata\n\n"
+            f"# The file you uploaded ({data.name}), in the notebook's folder.\n"
+            f"with open({data.name!r}, \"rb\") as file:\n"
+            f"    data = userdata.read({data.kind!r}, file.read(), {data.name!r}, {options})\n"
+            "for note in data.notes:\n    print(note)")
 
 
 VIEWS = ("samples_figure", "model_figure", "confusion_figure")  # a demo's own figures, in page order
@@ -92,38 +108,41 @@ def views_of(module) -> list[str]:
 
 def reproduce_cells(demo: str, config: dict[str, Any],
                     sweeps: dict[str, tuple[Sequence[Any], int]] | None = None,
-                    views: Sequence[str] = VIEWS) -> list[str]:
+                    views: Sequence[str] = VIEWS, data: UserData | None = None) -> list[str]:
     """The code cells that reproduce a demo page: the run, its table and charts, and the sweeps.
 
     `sweeps` maps "n_target" and/or "gap" to (values, seeds) for the sweeps the page has shown;
     `views` names the demo's own figures to draw (samples_figure takes the config, the rest the
-    result).
+    result); `data`: the user's data the page ran on, read again first.
     """
-    cells = [
+    given = "" if data is None else "data=data, "
+    cells = [data_code(data)] if data is not None else []
+    cells += [
         "import tl_core\nfrom tl_core import narrate, plots\n\n"
         f"demo = tl_core.get_demo({demo!r})\n" + config_code(demo, config) + "\n"
-        f"result = tl_core.run({demo!r}, config=config)\n"
+        f"result = tl_core.run({demo!r}, config=config{', data=data' if data is not None else ''})\n"
         "print(narrate.describe_result(result))",
         "for s in result.strategies:\n"
         "    print(f\"{s.strategy:20} source {result.metric_name} {s.source_metric:.3f}   \"\n"
         "          f\"target {result.metric_name} {s.target_metric:.3f}\")",
     ]
     if "samples_figure" in views:
-        cells.append("demo.samples_figure(config).show()")
+        cells.append(f"demo.samples_figure(config{', data=data' if data is not None else ''}).show()")
     cells += ["plots.source_vs_target(result).show()\nprint(narrate.describe_source_vs_target(result))",
               "plots.training_curves(result).show()\nprint(narrate.describe_history(result))"]
-    model_views = [f"demo.{name}(result).show()" for name in views if name != "samples_figure"]
+    model_views = [f"demo.{name}(result{', data=data' if data is not None else ''}).show()"
+                   for name in views if name != "samples_figure"]
     if model_views:
         cells.append("\n".join(model_views))
     sweeps = sweeps or {}
     if "n_target" in sweeps:
         values, seeds = sweeps["n_target"]
-        cells.append(sweep_code(demo, "efficiency", "n_target", values, seeds) + "\n"
+        cells.append(sweep_code(demo, "efficiency", "n_target", values, seeds, given) + "\n"
                      "plots.data_efficiency(efficiency).show()\n"
                      "print(narrate.describe_data_efficiency(efficiency))")
     if "gap" in sweeps:
         values, seeds = sweeps["gap"]
-        cells.append(sweep_code(demo, "gaps", "gap", values, seeds) + "\n"
+        cells.append(sweep_code(demo, "gaps", "gap", values, seeds, given) + "\n"
                      "plots.gap_curve(gaps).show()\nprint(narrate.describe_gap_curve(gaps))")
     return cells
 

@@ -1,0 +1,224 @@
+"""The "Your data" section of a demo page: upload a file, make the choices it needs, get its data.
+
+A demo that takes a user's data (its module's `USER_DATA` is "table", "images" or "sequences")
+gets a "Data" choice in the sidebar, saved in the link as `data=builtin` or `data=own`. With
+"own", this section asks for the file and the few choices it needs, reads it through
+`tl_core.userdata` (cached by the file's bytes and the choices) and hands the page a data object.
+
+A link cannot carry a file: a link saying `data=own` opened in a session that has no file falls
+back to the built-in scenario and says so (see `fall_back_from_link`). Everything a reader refuses
+is shown as the reader's own message, and the page waits for a better file; nothing else is lost.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import streamlit as st
+
+from tl_core.config import FieldSpec
+from tl_core.limits import LIMITS
+from tl_core.userdata import UserData, UserDataError
+from tl_app import cached, controls
+
+DATA_SOURCE = FieldSpec(
+    name="data", kind=str, default="builtin", choices=("builtin", "own"),
+    help="the built-in scenario's data, or your own file (a link cannot carry a file: whoever "
+         "opens it sees the built-in data until they upload theirs)")
+DATA_WORDS = {"builtin": "Built-in scenario", "own": "Your own data"}
+controls.LABELS["data"] = "Data"
+
+UPLOAD_HELP = {
+    "table": "A CSV file with a header row, one row per sample: numeric feature columns, a label "
+             "column, and a column that tells the source rows from the target rows.",
+    "images": "A zip of one folder per class (cats/…png, dogs/…jpg), the layout torchvision's "
+              "ImageFolder reads. A few images per class are enough.",
+    "sequences": "A CSV with one row per sequence (numeric columns = time steps) and a label "
+                 "column, or a long table with columns sequence id, time, value, label.",
+}
+FILE_TYPES = {"table": ["csv", "txt"], "images": ["zip"], "sequences": ["csv", "txt"]}
+
+
+def takes_user_data(module) -> bool:
+    return getattr(module, "USER_DATA", None) in UPLOAD_HELP
+
+
+def data_widget() -> str:
+    return controls.widget(DATA_SOURCE, format_func=DATA_WORDS.get)
+
+
+def ignored_with_own_data(module) -> tuple[str, ...]:
+    """The settings a user's data replaces (the page greys them out)."""
+    return tuple(getattr(module, "IGNORED_WITH_USER_DATA", ()))
+
+
+def _loaded() -> dict[str, UserData]:
+    return st.session_state.setdefault("_tl_user_data", {})
+
+
+def fall_back_from_link(demo: str, entered: bool) -> None:
+    """When a page is entered from a link saying `data=own` and this session has no data for it,
+    switch to the built-in data and say why (before the sidebar's widgets are drawn)."""
+    state = st.session_state
+    if entered and state.get("data") == "own" and demo not in _loaded():
+        state["data"] = "builtin"
+        state.setdefault("_tl_link_warnings", []).append(
+            "This link's experiment ran on data uploaded by whoever shared it, and a link cannot "
+            "carry a file: this page shows the built-in scenario instead. To reproduce it, choose "
+            "“Your own data” under Data in the sidebar and upload the same file.")
+
+
+def section(demo: str, module) -> UserData | None:
+    """Draw the "Your data" section; return the data once a file is read, else None."""
+    kind = module.USER_DATA
+    st.subheader("0 · Your data")
+    try:
+        data = READERS[kind](demo, module)
+    except UserDataError as err:
+        st.error(f"**This data cannot be used as it is.** {controls.escape(str(err))}",
+                 icon=":material/error:")
+        data = None
+    if data is None:
+        _loaded().pop(demo, None)
+        return None
+    _loaded()[demo] = data
+    describe(data)
+    return data
+
+
+def describe(data: UserData) -> None:
+    sizes = ", ".join(f"{v} {k.replace('n_', '').replace('_', ' ')}" for k, v in data.sizes().items())
+    st.success(f"Using **{controls.escape(data.name)}**: {sizes}.", icon=":material/dataset:")
+    for note in data.notes:
+        st.caption(controls.escape(note))
+
+
+def _uploaded(demo: str, kind: str) -> tuple[bytes, str] | None:
+    """The uploaded file's bytes and name, or None (with a hint) before one is chosen."""
+    file = st.file_uploader(f"Your file (at most {LIMITS.max_upload_mb} MB)", type=FILE_TYPES[kind],
+                            key=f"upload_{demo}", help=UPLOAD_HELP[kind],
+                            max_upload_size=LIMITS.max_upload_mb)
+    if file is None:
+        st.info(UPLOAD_HELP[kind] + " Upload one above to run every strategy on it.",
+                icon=":material/upload_file:")
+        return None
+    return file.getvalue(), file.name
+
+
+def _key(demo: str, name: str) -> str:
+    return f"ud_{demo}_{name}"
+
+
+def _options(**options: Any) -> str:
+    return json.dumps(options, sort_keys=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Images (CNN) and sequences (RNN): a file and, for sequences, how to read it
+
+
+def image_section(demo: str, module) -> UserData | None:
+    upload = _uploaded(demo, "images")
+    if upload is None:
+        return None
+    return cached.user_data("images", *upload, _options())
+
+
+SEQUENCE_LAYOUTS = {"auto": "Guess from the columns", "wide": "One row per sequence",
+                    "long": "One row per time step (id, time, value, label)"}
+
+
+def sequence_section(demo: str, module) -> UserData | None:
+    upload = _uploaded(demo, "sequences")
+    if upload is None:
+        return None
+    left, right = st.columns(2)
+    layout = left.selectbox("Layout", list(SEQUENCE_LAYOUTS), format_func=SEQUENCE_LAYOUTS.get,
+                            key=_key(demo, "layout"))
+    label = right.text_input("Label column (empty: guess)", key=_key(demo, "label"),
+                             max_chars=controls.MAX_LINK_TEXT).strip() or None
+    return cached.user_data("sequences", *upload, _options(layout=layout, label=label))
+
+
+# ----------------------------------------------------------------------------------------------
+# Tables (linear, logistic regression): an upload or a bundled table, then its columns
+
+
+def table_section(demo: str, module) -> UserData | None:
+    from tl_core.userdata import tables
+
+    choices = ["upload"] + list(tables.BUNDLED_TABLES)
+    source = st.radio("Table", choices, horizontal=True, key=_key(demo, "table"),
+                      format_func=lambda c: "Upload a CSV" if c == "upload" else f"sklearn's {c}")
+    if source == "upload":
+        upload = _uploaded(demo, "table")
+        if upload is None:
+            return None
+        raw, name = upload
+        frame = cached.read_table(raw, name)
+    else:
+        raw, name = b"", source
+        frame = tables.bundled_table(source)
+    with st.expander(f"The table: {len(frame)} rows, {len(frame.columns)} columns"):
+        st.dataframe(frame.head(200), key=_key(demo, "preview"))
+    options = table_choices(demo, module, frame)
+    if options is None:
+        return None
+    return cached.user_data("table", raw, name, _options(**options), bundled=source != "upload")
+
+
+def table_choices(demo: str, module, frame) -> dict[str, Any] | None:
+    """The label, split and features of a table, chosen with widgets; None until they can be."""
+    from tl_core.userdata import tables
+
+    classify = module.METRIC == "accuracy"
+    columns = [str(c) for c in frame.columns]
+    numeric = tables.numeric_columns(frame)
+    labels = columns if classify else numeric
+    if not labels:
+        raise UserDataError("the table has no numeric column to predict: a regression's label "
+                            "must be numbers")
+    left, middle, right = st.columns(3)
+    label = left.selectbox("Label (what the model predicts)", labels, key=_key(demo, "label"),
+                           index=len(labels) - 1)
+    splits = [c for c in columns if c != label]
+    if not splits:
+        raise UserDataError("the table needs a column besides the label to split its rows into "
+                            "a source and a target domain")
+    split_column = middle.selectbox("Target rows: where column", splits, key=_key(demo, "split"))
+    op, value = _split_rule(demo, frame, split_column, numeric, right)
+    features = [c for c in numeric if c not in (label, split_column)]
+    chosen = st.multiselect("Features", features, default=features, key=_key(demo, "features"))
+    missing = st.radio("Rows with a missing value", ["drop", "mean"], horizontal=True,
+                       key=_key(demo, "missing"),
+                       format_func={"drop": "drop them", "mean": "fill with the source's mean"}.get)
+    options = dict(task="classification" if classify else "regression", label=label,
+                   features=chosen, split_column=split_column, split_op=op, split_value=value,
+                   missing=missing)
+    if classify:
+        classes = tables.class_values(frame, label)
+        if len(classes) > 2:
+            options["positive_class"] = st.selectbox(
+                f"{label} has {len(classes)} classes; logistic regression tells two apart: "
+                "this class against the rest", classes, key=_key(demo, "positive"))
+    return options
+
+
+def _split_rule(demo: str, frame, column: str, numeric: list[str], place) -> tuple[str, Any]:
+    from tl_core.userdata import tables
+
+    op_place, value_place = place.columns(2)
+    if column in numeric:
+        op = op_place.selectbox("is", [">", ">=", "<", "<=", "==", "!="], key=_key(demo, "op_num"))
+        median = float(frame[column].median()) if frame[column].notna().any() else 0.0
+        value = value_place.number_input("value", value=median, key=_key(demo, f"value_{column}"))
+        return op, value
+    op = op_place.selectbox("is", ["==", "!="], key=_key(demo, "op_text"))
+    values = tables.candidate_split_values(frame, column)
+    value = value_place.selectbox("value", values, key=_key(demo, f"value_{column}"))
+    return op, value
+
+
+READERS: dict[str, Callable[[str, Any], UserData | None]] = {
+    "table": table_section, "images": image_section, "sequences": sequence_section}
