@@ -87,3 +87,10 @@ def test_caps_are_read_from_the_environment_with_clear_errors():
     assert Limits.from_environment({}).max_epochs == Limits().max_epochs
     with pytest.raises(ValueError, match="TL_MAX_SEEDS must be a whole number >= 1, got 'lots'"):
         Limits.from_environment({"TL_MAX_SEEDS": "lots"})
+
+
+def test_a_strategy_listed_twice_is_refused_naming_it():
+    from tl_core.demos.linear import Config
+
+    with pytest.raises(ValueError, match="lists fine_tune twice"):
+        Config(strategies=("fine_tune", "regularized", "fine_tune"))

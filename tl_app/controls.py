@@ -108,14 +108,16 @@ def from_link(spec: FieldSpec, text: str) -> tuple[Any, str | None]:
     """
     if len(text) > MAX_LINK_TEXT:
         return None, f"{spec.name} in the link is {len(text)} characters long; ignored"
+    members = [m.strip() for m in text.split(",") if m.strip()] if spec.kind is tuple else []
+    if len(set(members)) < len(members):
+        value = _salvage(spec, text)
+        if value is not None:
+            return value, f"{spec.name} lists a member twice in the link; using {show(value)}"
     try:
         value = spec.check(text)
     except ValueError as err:
         problem = str(err).replace(repr(text), repr(shorten(text)))
     else:
-        if spec.kind is tuple and len(set(value)) < len(value):
-            value = tuple(dict.fromkeys(value))
-            return value, f"{spec.name} lists a member twice in the link; using {show(value)}"
         return (value + 0.0 if spec.kind is float else value), None  # -0 reads as 0
     value = _salvage(spec, text)
     if value is None:

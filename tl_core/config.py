@@ -73,6 +73,10 @@ class FieldSpec:
             value = tuple(value)
             if any(v not in self.choices for v in value):
                 raise problem
+            twice = next((v for i, v in enumerate(value) if v in value[:i]), None)
+            if twice is not None:  # a run would train it twice and show it twice
+                raise ValueError(f"{self.name} lists {twice} twice; name each member once, "
+                                 f"got {value!r}")
             return value
         if self.kind is bool:
             if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "false", "0", "no"):
