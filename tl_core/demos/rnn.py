@@ -23,6 +23,19 @@ Strategies, their per-epoch history of source and target test accuracy and loss,
 matrix and misclassified examples come from the shared engine, :mod:`tl_core.torch_engine`.
 This module adds the hidden-state paths of the model view: a few sequences' h_1..h_T under the
 source model's features (what feature extraction reads), projected to 2-D with PCA.
+
+Your own sequences (``data=``, a :class:`tl_core.userdata.SequenceData` read by
+:func:`tl_core.userdata.sequences.read_sequence_csv`) replace the target task; the source model
+stays the config's scenario's MNIST-1D source model (digits 0-4 in ``new_classes``, all ten in
+``shift``), trained and cached as without data. ``n_target`` sequences of each of your classes,
+drawn with the seed, are the labelled target set; all the others are the target test set. Your
+values are mapped to the range the source model was trained on: standardized with the mean and
+standard deviation of the labelled sequences (one for all steps, so shapes are kept), then
+given the MNIST-1D source set's mean and standard deviation (see
+:func:`rnn_data.scale_to_source`; `extras["target_scaling"]` holds the four numbers). Your
+sequences may have any number of steps: a recurrent layer reads any length. ``gap`` plays no
+part (:data:`IGNORED_WITH_USER_DATA`); ``source_only`` is left out, since the source head names
+MNIST-1D digits, not your classes.
 """
 
 from __future__ import annotations
@@ -44,6 +57,7 @@ from tl_core.result import RunResult
 from tl_core.torch_engine import SourceCache
 from tl_core.runtime import pick_device, seed_everything
 from tl_core.strategies import label, with_baseline
+from tl_core.userdata import SequenceData, UserDataError, per_class_counts
 
 STRATEGIES = ("scratch", "source_only", "feature_extraction", "partial_fine_tune", "fine_tune",
               "regularized", "joint")
@@ -57,6 +71,9 @@ MAX_N_TARGET = 100  # labelled target sequences per digit (the shift pool has 15
 TARGET_BATCH_SIZE = 16  # target minibatch: a tiny target set is one batch, a large one several
 N_PATHS_PER_CLASS = 1  # hidden-state paths drawn per digit in the model view
 N_PCA_SEQUENCES = 200  # sequences whose hidden states fit the 2-D projection
+USER_DATA = "sequences"  # the kind of a user's own data this demo takes (tl_core.userdata)
+IGNORED_WITH_USER_DATA = ("gap",)  # settings a user's sequences replace (the scenario picks the source)
+MAX_CLASSES_SHOWN = 10  # a user's classes drawn in the samples figure and the hidden paths
 
 
 @dataclass(frozen=True)
@@ -158,17 +175,66 @@ def _device_tensors(scenario: str, gap: float, device: str):
     return data, source, pool
 
 
-def domains(config: Config, device: str):
+def domains(config: Config, device: str, data: SequenceData | None = None):
     """(source, target) engine domains: the target's training set is `n_target` sequences per
-    digit drawn from the target pool with the run's seed (a larger draw is not a superset)."""
+    digit drawn from the target pool with the run's seed (a larger draw is not a superset).
+    With `data`, the target is the user's sequences (see :func:`user_target`)."""
     from tl_core.torch_engine import Domain
 
+    if data is not None:
+        _, source, _ = _device_tensors(config.scenario, 0.0, device)
+        split = user_target(config, data)
+        target = Domain.from_arrays(split.train.x, split.train.y, split.test_split.x,
+                                    split.test_split.y, data.class_names, device)
+        return source, target
     gap = config.gap if config.scenario == "shift" else 0.0
     data, source, pool = _device_tensors(config.scenario, gap, device)
     rows = rnn_data.labelled_subset(data.target_pool, config.n_target, seed_everything(config.seed))
     rows = pool.x_train.new_tensor(rows, dtype=pool.y_train.dtype)
     target = Domain(pool.x_train[rows], pool.y_train[rows], pool.x_test, pool.y_test, pool.classes)
     return source, target
+
+
+def _check_data(data) -> SequenceData:
+    if not isinstance(data, SequenceData):
+        raise TypeError(f"the RNN demo takes sequences (tl_core.userdata.sequences."
+                        f"read_sequence_csv), got {type(data).__name__}")
+    return data
+
+
+def max_n_target(data: SequenceData) -> int:
+    """The most labelled sequences per class `data` allows: every class keeps one to test (and
+    no more than the n_target setting allows)."""
+    smallest = int(np.bincount(_check_data(data).labels, minlength=len(data.class_names)).min())
+    return max(0, min(smallest - 1, Config.field("n_target").high))
+
+
+def check_fits(config: Config, data: SequenceData) -> None:
+    """UserDataError unless every class has `n_target` sequences to learn from and one to test."""
+    counts = per_class_counts(_check_data(data).labels, data.class_names)
+    smallest = min(counts, key=counts.get)
+    if counts[smallest] < config.n_target + 1:
+        raise UserDataError(
+            f"n_target = {config.n_target} per class needs at least {config.n_target + 1} "
+            f"sequences of class {smallest!r} in {data.name} ({config.n_target} labelled + 1 to "
+            f"test); it has {counts[smallest]} (n_target can be at most {max_n_target(data)} here)")
+
+
+@lru_cache(maxsize=4)
+def _source_range(scenario: str) -> tuple[float, float]:
+    """Mean and standard deviation of the scenario's source training sequences (all steps)."""
+    x = rnn_data.load_domains(scenario, 0.0, NUM_SAMPLES, TARGET_SAMPLES).source_train.x
+    return float(x.mean(dtype=np.float64)), float(x.std(dtype=np.float64))
+
+
+def user_target(config: Config, data: SequenceData) -> rnn_data.UserTarget:
+    """The user's sequences split for `config`: `n_target` per class labelled (drawn with the
+    seed, as the built-in pool is), the rest to test, all scaled to the source's range by the
+    labelled ones (:func:`rnn_data.scale_to_source`)."""
+    check_fits(config, data)
+    mean, std = _source_range(config.scenario)
+    return rnn_data.user_target(data.sequences, data.lengths, data.labels, config.n_target,
+                                seed_everything(config.seed), mean, std)
 
 
 def model_factory(config: Config) -> Callable:
@@ -237,51 +303,58 @@ def transfer_settings(config: Config, history_every: int = 1):
 
 
 def transfer_job(config: Config, history_every: int = 1,
-                 progress: Callable[[float, str], None] | None = None):
+                 progress: Callable[[float, str], None] | None = None,
+                 data: SequenceData | None = None):
     """Everything the engine needs to carry the source model to the target for `config`;
-    `progress` hears from the source training if the source model is not cached yet."""
+    `progress` hears from the source training if the source model is not cached yet; `data`:
+    the user's sequences as the target."""
     from tl_core.torch_engine import TransferJob
 
     device = pick_device(config.device)
-    source, target = domains(config, device)
+    source, target = domains(config, device, data)
     return TransferJob(strategies=with_baseline(config.strategies),
                        source_model=source_model(config, device, progress),
                        make_model=model_factory(config), source=source, target=target,
                        settings=transfer_settings(config, history_every), seed=config.seed)
 
 
-def target_weights(config: Config | dict, strategy: str) -> bytes:
+def target_weights(config: Config | dict, strategy: str, data: SequenceData | None = None) -> bytes:
     """The trained target model of `strategy` for `config`, as safetensors bytes (a
     SequenceClassifier state_dict: blocks.layer1.rnn.weight_ih_l0, ..., head.weight). Re-trained
     alone with the config's seed, it is the very model `run(config)` trained (the page's run);
     the source model comes from the cache. Raises ValueError naming the strategies the scenario
-    allows (no source_only in new_classes)."""
+    allows (no source_only in new_classes, nor on a user's `data`)."""
     from tl_core.torch_engine import trained_model, weights_bytes
 
     config = Config.from_dict(config) if isinstance(config, dict) else config
-    allowed = [s for s in STRATEGIES if s != "source_only" or config.scenario != "new_classes"]
+    new_head = config.scenario == "new_classes" or data is not None
+    allowed = [s for s in STRATEGIES if s != "source_only" or not new_head]
     if strategy not in allowed:  # before any training: the answer needs no model
-        raise ValueError(f"strategy must be one of {', '.join(allowed)} in {config.scenario}, "
-                         f"got {strategy!r}")
-    return weights_bytes(trained_model(strategy, transfer_job(config)))
+        where = "on your data" if data is not None else f"in {config.scenario}"
+        raise ValueError(f"strategy must be one of {', '.join(allowed)} {where}, got {strategy!r}")
+    return weights_bytes(trained_model(strategy, transfer_job(config, data=data)))
 
 
-def run(config: Config | None = None, progress: Callable[[float, str], None] | None = None) -> RunResult:
-    """Train (or reuse) the source model, then every strategy on the target; score both domains."""
+def run(config: Config | None = None, progress: Callable[[float, str], None] | None = None,
+        data: SequenceData | None = None) -> RunResult:
+    """Train (or reuse) the source model, then every strategy on the target; score both domains.
+    `data`: the user's sequences as the target (see the module docstring)."""
     from tl_core.torch_engine import run_strategies
 
     config = config if config is not None else Config()
     started = time.perf_counter()
     if progress:
         progress(0.0, "training the source model (once per setting)")
-    job = transfer_job(config, progress=progress)
+    job = transfer_job(config, progress=progress, data=data)
     results = run_strategies(job.strategies, job.source_model, job.make_model, job.source,
                              job.target, job.settings, job.seed, progress=progress)
-    return _run_result(config, job, results, time.perf_counter() - started)
+    return _run_result(config, job, results, time.perf_counter() - started, data)
 
 
-def run_many(configs: Sequence[Config], progress: Callable[[float, str], None] | None = None) -> list[RunResult]:
-    """run() for every config, the same numbers up to float rounding.
+def run_many(configs: Sequence[Config], progress: Callable[[float, str], None] | None = None,
+             data: SequenceData | None = None) -> list[RunResult]:
+    """run() for every config (on the user's sequences with `data`), the same numbers up to
+    float rounding.
 
     On a GPU, like target models are trained together (the engine's vmap, which runs the
     recurrence step by step). On a CPU the configs simply run one after another: torch's fused
@@ -297,19 +370,24 @@ def run_many(configs: Sequence[Config], progress: Callable[[float, str], None] |
             if progress:
                 progress(0.0, message)  # source training, before any target model
         # A sweep reads only the final metrics: measure the start and the end, not every epoch.
-        jobs.append(transfer_job(c, history_every=c.epochs, progress=preparing))
+        jobs.append(transfer_job(c, history_every=c.epochs, progress=preparing, data=data))
     on_cpu = all(job.target.device.type == "cpu" for job in jobs)
     all_results = engine_run_many(jobs, progress=progress, batched=not on_cpu)
     wall_time = (time.perf_counter() - started) / max(1, len(configs))
-    return [_run_result(c, job, results, wall_time)
+    return [_run_result(c, job, results, wall_time, data)
             for c, job, results in zip(configs, jobs, all_results)]
 
 
-def _run_result(config: Config, job, results, wall_time: float) -> RunResult:
+def _run_result(config: Config, job, results, wall_time: float,
+                data: SequenceData | None = None) -> RunResult:
     extras = {"n_source_train": job.source.n_train, "n_source_test": int(job.source.y_test.shape[0]),
               "n_target_train": job.target.n_train, "n_target_test": int(job.target.y_test.shape[0]),
               "source_digits": list(job.source.classes), "target_digits": list(job.target.classes),
-              "hidden_paths": hidden_paths(config)}
+              "hidden_paths": hidden_paths(config, data)}
+    if data is not None:  # the target's classes are the user's, named, not digits
+        del extras["target_digits"]
+        extras.update(target_classes=list(data.class_names), user_data=data.summary(),
+                      target_scaling=user_target(config, data).scaling)
     return RunResult(demo=Config.demo, config=config.to_dict(), metric_name=METRIC, loss_name=LOSS,
                      strategies=results, extras=extras, wall_time=wall_time)
 
@@ -318,14 +396,21 @@ def _run_result(config: Config, job, results, wall_time: float) -> RunResult:
 # Hidden-state paths for the model view
 
 
-def hidden_paths(config: Config) -> dict:
+def hidden_paths(config: Config, data: SequenceData | None = None) -> dict:
     """Hidden states h_1..h_T of a few source and target test sequences, projected to 2-D.
 
     The states come from the source model's recurrent layers (the frozen features of feature
     extraction). PCA is fitted on all steps of the first N_PCA_SEQUENCES test sequences of both
     domains, so source and target paths share one plane. Plain lists, so they go into the result.
     The paths depend on the data and the source model, not on the seed: cached.
+
+    With `data`, the target paths are the user's test sequences (one per class, for at most
+    MAX_CLASSES_SHOWN classes), scaled as the models read them; the seed picks which are held
+    out, so these are computed per run (one forward pass), each entry naming its "class" index
+    and "name" instead of a "digit".
     """
+    if data is not None:
+        return _user_hidden_paths(config, data)
     gap = config.gap if config.scenario == "shift" else 0.0
     paths = _hidden_paths(config.scenario, gap, config.cell, config.hidden, config.layers,
                           config.quality, pick_device(config.device))
@@ -355,6 +440,36 @@ def _hidden_paths(scenario, gap, cell, hidden, layers, quality, device) -> dict:
     return out
 
 
+def _user_hidden_paths(config: Config, data: SequenceData) -> dict:
+    import torch
+    from sklearn.decomposition import PCA
+
+    device = pick_device(config.device)
+    model = source_model(config, device)
+    builtin, source, _ = _device_tensors(config.scenario, 0.0, device)
+    split = user_target(config, data)
+    labels = split.test_split.y
+    shown = [int(np.flatnonzero(labels == c)[0]) for c in range(len(data.class_names))
+             if (labels == c).any()][:MAX_CLASSES_SHOWN]
+    fitted = sorted(set(range(min(N_PCA_SEQUENCES, len(labels)))) | set(shown))
+    with torch.inference_mode():
+        source_states = model.hidden_states(source.x_test[:N_PCA_SEQUENCES]).cpu().numpy()
+        target_x = torch.tensor(split.test_split.x[fitted], device=device)
+        target_states = model.hidden_states(target_x).cpu().numpy()
+    pca = PCA(n_components=2, random_state=0)
+    pca.fit(np.concatenate([s.reshape(-1, s.shape[-1]) for s in (source_states, target_states)]))
+    out = {"explained_variance": pca.explained_variance_ratio_.tolist()}
+    source_labels = builtin.source_test.y[:N_PCA_SEQUENCES]
+    out["source"] = [{"index": int(i), "digit": int(builtin.source_digits[source_labels[i]]),
+                      "path": pca.transform(source_states[i]).round(4).tolist()}
+                     for c in range(len(builtin.source_digits))
+                     for i in np.flatnonzero(source_labels == c)[:N_PATHS_PER_CLASS]]
+    out["target"] = [{"index": i, "class": int(labels[i]), "name": data.class_names[labels[i]],
+                      "path": pca.transform(target_states[fitted.index(i)]).round(4).tolist()}
+                     for i in shown]
+    return out
+
+
 # ----------------------------------------------------------------------------------------------
 # Figures
 
@@ -362,6 +477,27 @@ DIGIT_COLORS = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b",
                 "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac")  # one colour per digit
 SAMPLE_OFFSET = 3.0  # vertical space between stacked sequences in the samples figure
 N_MISCLASSIFIED_SHOWN = 4
+# A user's classes get their own colours, so that no class looks like the digit of that colour.
+CLASS_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e",
+                "#e6ab02", "#a6761d", "#666666", "#17becf", "#8c564b")
+
+
+def _path_label(p: dict) -> tuple[str, str]:
+    """(words, colour) of a hidden path: a digit of MNIST-1D or a class of the user's data."""
+    if "digit" in p:
+        return f"digit {p['digit']}", DIGIT_COLORS[p["digit"]]
+    return f"class {p['name']}", CLASS_COLORS[p["class"] % len(CLASS_COLORS)]
+
+
+def _target_names(result: RunResult) -> list:
+    """What each target class index stands for: a digit, or the name of a user's class."""
+    return result.extras.get("target_classes") or result.extras["target_digits"]
+
+
+def _target_color(result: RunResult, index: int) -> str:
+    if "target_classes" in result.extras:
+        return CLASS_COLORS[index % len(CLASS_COLORS)]
+    return DIGIT_COLORS[result.extras["target_digits"][index]]
 
 
 def _panel_titles(config: Config) -> tuple[str, str]:
@@ -371,13 +507,16 @@ def _panel_titles(config: Config) -> tuple[str, str]:
             f"Target: gap {config.gap:g} (more noise, shear, scale, translation)")
 
 
-def samples_figure(config: Config | None = None) -> go.Figure:
+def samples_figure(config: Config | None = None, data: SequenceData | None = None) -> go.Figure:
     """One test sequence of each digit from the source (left) and the target (right).
 
     Sequences are stacked, one digit per row, so their shapes can be compared; in ``shift`` the
-    same digit sits on the same row on both sides, so the gap is visible.
+    same digit sits on the same row on both sides, so the gap is visible. With `data`, the right
+    panel shows the user's sequences instead (see :func:`_user_samples_figure`).
     """
     config = config if config is not None else Config()
+    if data is not None:
+        return _user_samples_figure(config, data)
     data = load_domains(config)
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=_panel_titles(config))
     for col, split, digits in ((1, data.source_test, data.source_digits),
@@ -398,13 +537,51 @@ def samples_figure(config: Config | None = None) -> go.Figure:
     return fig
 
 
+def _user_samples_figure(config: Config, data: SequenceData) -> go.Figure:
+    """MNIST-1D source sequences, one per digit (left), beside the user's: the first labelled
+    sequence of each class (at most MAX_CLASSES_SHOWN), over its own steps and scaled to the
+    source's range as the models read it (right)."""
+    builtin = load_domains(config.replace(gap=0.0))
+    split = user_target(config, data)
+    classes = data.class_names
+    source_words = ("Source: MNIST-1D digits 0-4" if config.scenario == "new_classes"
+                    else "Source: MNIST-1D, ten digits")
+    target_words = (f"Target: your sequences, {len(classes)} classes, "
+                    f"{config.n_target} labelled each")
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=(source_words, target_words))
+    for c, digit in enumerate(builtin.source_digits):
+        x = builtin.source_test.x[np.flatnonzero(builtin.source_test.y == c)[0]]
+        fig.add_trace(go.Scatter(
+            x=np.arange(len(x)), y=x - SAMPLE_OFFSET * c, mode="lines", name=f"digit {digit}",
+            line=dict(color=DIGIT_COLORS[digit], width=2),
+            hovertemplate=f"digit {digit}<br>step %{{x}}<extra></extra>"), row=1, col=1)
+    for c, name in enumerate(classes[:MAX_CLASSES_SHOWN]):
+        row = int(np.flatnonzero(split.train.y == c)[0])
+        x = split.train.x[row][:data.lengths[split.labelled[row]]]
+        color = CLASS_COLORS[c % len(CLASS_COLORS)]
+        fig.add_trace(go.Scatter(
+            x=np.arange(len(x)), y=x - SAMPLE_OFFSET * c, mode="lines", name=f"class {name}",
+            line=dict(color=color, width=2),
+            hovertemplate=f"class {name}<br>step %{{x}}<extra></extra>"), row=1, col=2)
+    rows = max(len(builtin.source_digits), min(len(classes), MAX_CLASSES_SHOWN))
+    fig.update_yaxes(tickvals=[-SAMPLE_OFFSET * r for r in range(rows)],
+                     ticktext=[f"row {r}" for r in range(rows)], showticklabels=False)
+    fig.update_xaxes(title_text="time step t")
+    shown = "" if len(classes) <= MAX_CLASSES_SHOWN else f", the first {MAX_CLASSES_SHOWN} classes"
+    fig.update_layout(template="plotly_white",
+                      title=f"Source sequences (one per digit) and yours ({data.name}, one per "
+                            f"class{shown}; scaled to the source's range)",
+                      legend=dict(orientation="h", yanchor="top", y=-0.2))
+    return fig
+
+
 def _best_transfer(result: RunResult):
     """The strategy with the best target accuracy, scratch last in line (ties go to transfer)."""
     ranked = sorted(result.strategies, key=lambda s: (s.target_metric, s.strategy != "scratch"))
     return ranked[-1]
 
 
-def model_figure(result: RunResult) -> go.Figure:
+def model_figure(result: RunResult, data: SequenceData | None = None) -> go.Figure:
     """Hidden-state paths h_1..h_T of source and target test sequences, and what went wrong.
 
     Left and middle: each line is one sequence read by the source model's recurrent layers,
@@ -412,33 +589,37 @@ def model_figure(result: RunResult) -> go.Figure:
     h_T, what the dense layer and head read. Where the target paths end apart by digit, frozen
     features (feature extraction) already separate the target digits; where they end on top of
     each other, the layers must be fine-tuned. Right: target test sequences the best strategy
-    got wrong, labelled true → predicted.
+    got wrong, labelled true → predicted. A run on a user's data carries the user's sequences
+    in its extras; `data` is accepted for the demo interface and not needed.
     """
     paths = result.extras["hidden_paths"]
     explained = paths["explained_variance"]
     best = _best_transfer(result)
     fig = make_subplots(rows=1, cols=3, column_widths=[0.35, 0.35, 0.3],
                         subplot_titles=("Source sequences' hidden states",
-                                        "Target sequences' hidden states",
+                                        "Your sequences' hidden states"
+                                        if "target_classes" in result.extras
+                                        else "Target sequences' hidden states",
                                         f"Misclassified by {label(best.strategy).lower()}"))
     for col, domain in ((1, "source"), (2, "target")):
         for p in paths[domain]:
             xy = np.asarray(p["path"])
-            digit = p["digit"]
+            words, color = _path_label(p)
             fig.add_trace(go.Scatter(
-                x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=f"{domain} digit {digit}",
-                legendgroup=domain, line=dict(color=DIGIT_COLORS[digit], width=2),
-                marker=dict(size=[3] * (len(xy) - 1) + [13], color=DIGIT_COLORS[digit],
+                x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=f"{domain} {words}",
+                legendgroup=domain, line=dict(color=color, width=2),
+                marker=dict(size=[3] * (len(xy) - 1) + [13], color=color,
                             symbol="circle" if domain == "source" else "diamond"),
-                hovertemplate=f"{domain} digit {digit}<br>step %{{pointNumber}}<extra></extra>"),
+                hovertemplate=f"{domain} {words}<br>step %{{pointNumber}}<extra></extra>"),
                 row=1, col=col)
-    digits = result.extras["target_digits"]
+    digits = _target_names(result)
     for row, example in enumerate(best.extras.get("misclassified", [])[:N_MISCLASSIFIED_SHOWN]):
         x = np.asarray(example["input"])
         true, predicted = digits[example["true"]], digits[example["predicted"]]
         fig.add_trace(go.Scatter(
             x=np.arange(len(x)), y=x - SAMPLE_OFFSET * row, mode="lines", showlegend=False,
-            name=f"{true} → {predicted}", line=dict(color=DIGIT_COLORS[true], width=2),
+            name=f"{true} → {predicted}",
+            line=dict(color=_target_color(result, example["true"]), width=2),
             hovertemplate=f"true {true}, predicted {predicted}<extra></extra>"), row=1, col=3)
         fig.add_annotation(x=len(x) - 1, y=-SAMPLE_OFFSET * row + 1.2, text=f"{true} → {predicted}",
                            showarrow=False, xanchor="right", row=1, col=3)
@@ -466,7 +647,8 @@ def describe_model(result: RunResult) -> str:
 
     ratio = spread(ends["target"]) / max(spread(ends["source"]), 1e-9)
     best = _best_transfer(result)
-    sentence = (f"In the source model's plane, the last states of the target digits lie "
+    target = "your classes" if "target_classes" in result.extras else "the target digits"
+    sentence = (f"In the source model's plane, the last states of {target} lie "
                 f"{ratio:.1f} times as far apart as those of the source digits")
     if "feature_extraction" in result.names():
         sentence += (f"; reading them as they are, feature extraction reaches "
@@ -475,18 +657,21 @@ def describe_model(result: RunResult) -> str:
                        f"({best.target_metric:.0%}).")
 
 
-def confusion_figure(result: RunResult, strategy: str | None = None) -> go.Figure:
+def confusion_figure(result: RunResult, strategy: str | None = None,
+                     data: SequenceData | None = None) -> go.Figure:
     """A strategy's confusion matrix on the target test set (rows true digit, columns predicted);
-    by default the strategy best on the target."""
+    by default the strategy best on the target. On a user's data the rows and columns are the
+    user's classes (`data` is accepted for the demo interface; the result carries their names)."""
     chosen = result.strategy(strategy) if strategy else _best_transfer(result)
     matrix = np.asarray(chosen.extras["confusion_matrix"])
-    names = [str(d) for d in result.extras["target_digits"]]
+    names = [str(d) for d in _target_names(result)]
+    what = "class" if "target_classes" in result.extras else "digit"
     fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, colorscale="Blues", text=matrix,
                                texttemplate="%{text}", showscale=False,
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
     fig.update_layout(template="plotly_white",
                       title=f"{label(chosen.strategy)}: target test sequences "
                             f"(accuracy {chosen.target_metric:.0%})",
-                      xaxis=dict(title="predicted digit", type="category"),
-                      yaxis=dict(title="true digit", type="category", autorange="reversed"))
+                      xaxis=dict(title=f"predicted {what}", type="category"),
+                      yaxis=dict(title=f"true {what}", type="category", autorange="reversed"))
     return fig

@@ -179,3 +179,55 @@ def labelled_subset(pool: Split, per_class: int, rng: np.random.Generator) -> np
         members = np.flatnonzero(pool.y == label)
         picks.append(rng.choice(members, size=min(per_class, len(members)), replace=False))
     return np.sort(np.concatenate(picks))
+
+
+# ----------------------------------------------------------------------------------------------
+# A user's own sequences as the target (tl_core.userdata.sequences reads them)
+
+
+@dataclass(frozen=True)
+class UserTarget:
+    """A user's sequences split for one run: `n_target` labelled per class, the rest to test.
+
+    `labelled` and `test` index the user's sequences (sorted); `train` and `test_split` hold
+    them scaled to the source's range (see :func:`scale_to_source`); `scaling` says how.
+    """
+
+    train: Split
+    test_split: Split
+    labelled: np.ndarray
+    test: np.ndarray
+    scaling: dict
+
+
+def scale_to_source(x: np.ndarray, lengths: np.ndarray, rows: np.ndarray,
+                    source_mean: float, source_std: float) -> tuple[np.ndarray, dict]:
+    """Every sequence x mapped to the source's range: x' = (x − m) / s · s_source + m_source.
+
+    m and s are the mean and standard deviation of the values of the labelled sequences `rows`
+    (their own steps, not the padding): what a user knows before testing, so the held-out test
+    sequences play no part. One m and s for all steps and sequences, so every sequence keeps its
+    shape and the classes keep their differences in level and size. A constant set (s = 0)
+    is only shifted.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    steps = np.arange(x.shape[1])[None, :] < np.asarray(lengths)[rows, None]
+    values = np.asarray(x, dtype=np.float64)[rows][steps]
+    mean, std = float(values.mean()), float(values.std())
+    std = std if std > 1e-12 else 1.0
+    scaled = (np.asarray(x, dtype=np.float64) - mean) / std * source_std + source_mean
+    return scaled.astype(np.float32), {"target_mean": mean, "target_std": std,
+                                       "source_mean": float(source_mean),
+                                       "source_std": float(source_std)}
+
+
+def user_target(sequences: np.ndarray, lengths: np.ndarray, labels: np.ndarray, per_class: int,
+                rng: np.random.Generator, source_mean: float, source_std: float) -> UserTarget:
+    """`per_class` labelled sequences of each class drawn by `rng` (labelled_subset's draw), the
+    rest held out for testing, all scaled to the source's range by the labelled ones."""
+    labels = np.asarray(labels, dtype=np.int64)
+    labelled = labelled_subset(Split(sequences, labels), per_class, rng)
+    test = np.setdiff1d(np.arange(len(labels)), labelled)
+    scaled, scaling = scale_to_source(sequences, lengths, labelled, source_mean, source_std)
+    return UserTarget(_split(scaled[labelled], labels[labelled]), _split(scaled[test], labels[test]),
+                      labelled, test, scaling)
