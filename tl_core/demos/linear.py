@@ -36,6 +36,15 @@ Strategies (all fit θ = (w, b), the slopes and the intercept, to y ≈ X·w + b
   argmin mean_source (Xw + b − y)² + target_weight · mean_target (Xw + b − y)²: with weight 1 each
   domain has an equal say however few target samples there are; 0 gives the source line.
 
+Your own table (``data=``, a :class:`tl_core.userdata.TableData` read with task="regression")
+------------------------------------------------------------------------------------------------
+The table's split gives both domains. A share (USER_SOURCE_TEST) of the source rows, drawn by the
+seed, is held out to score the source model; the seed also draws the n_target labelled target
+rows, and every other target row is the target test set. Features and y are standardized with
+the source training rows' statistics, as for diabetes, and MSE is reported in y's own units.
+The data replace the fields in IGNORED_WITH_USER_DATA (scenario, gap and the synthetic
+settings); every other field keeps its meaning, and every strategy runs.
+
 Metric: R² on each domain's held-out test set (the regression "accuracy"), MSE beside it.
 """
 
@@ -53,10 +62,13 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_squared_error, r2_score
 
 from tl_core.config import DemoConfig, device_field, param, seed_field
+from tl_core.demos.numpy_demo import (Domain, Fit, check_result_data, checked_table,
+                                      run_strategies, scale)
 from tl_core.estimators.regressor import RegularTransferRegressor
 from tl_core.result import RunResult, StrategyResult
 from tl_core.runtime import seed_everything
-from tl_core.strategies import color, label, with_baseline
+from tl_core.strategies import color, label
+from tl_core.userdata import TableData, UserDataError
 
 STRATEGIES = ("scratch", "source_only", "fine_tune", "regularized", "joint")
 METRIC = "R²"
@@ -72,6 +84,10 @@ X_LOW, X_HIGH = 0.0, 2.0
 N_TEST = 500  # held-out samples per domain (synthetic): enough that R² barely wobbles
 DIABETES_MAX_TARGET = 150  # leaves at least ~50 patients of the target group for testing
 DIABETES_SOURCE_TEST = 0.25  # share of the source group held out for testing
+USER_DATA = "table"  # a user's table replaces the scenario (tl_core.userdata.tables)
+IGNORED_WITH_USER_DATA = ("scenario", "gap", "noise", "n_source", "n_features", "shift_inputs")
+USER_SOURCE_TEST = DIABETES_SOURCE_TEST  # share of a table's source rows held out for testing
+USER_MIN_TEST = 2  # target rows left to test at the least: R² needs two
 
 
 @dataclass(frozen=True)
@@ -124,16 +140,6 @@ class Config(DemoConfig):
 
 
 @dataclass
-class Domain:
-    """One domain's training and held-out test samples."""
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-
-
-@dataclass
 class Data:
     """Both domains, in the units the models are fitted in.
 
@@ -147,16 +153,19 @@ class Data:
     y_scale: float = 1.0
     y_offset: float = 0.0
     truth: dict | None = None  # synthetic only: the true source and target lines
+    table: TableData | None = None  # the user's table, when the data are one
 
 
-def make_data(config: Config) -> Data:
-    """The data of `config`, deterministic given its fields and seed.
+def make_data(config: Config, data: TableData | None = None) -> Data:
+    """The data of `config` (or of the user's table `data`), deterministic given the seed.
 
     The source, the labelled target samples and the target test set are drawn from three
     independent streams, so changing n_target leaves the source and the target test set as
     they were (a data-efficiency curve then only varies what it means to).
     """
     streams = seed_everything(config.seed).spawn(3)
+    if data is not None:
+        return _user_table(config, checked_table(data, "regression", "linear"), *streams[1:])
     if config.scenario == "diabetes":
         return _diabetes(config, *streams)
     return _synthetic(config, *streams)
@@ -227,30 +236,50 @@ def _diabetes(config: Config, split_rng, target_rng, source_rng) -> Data:
     source_rows = source_rng.permutation(np.flatnonzero(~in_target))
     target_rows = target_rng.permutation(np.flatnonzero(in_target))
     n_source_test = int(round(DIABETES_SOURCE_TEST * len(source_rows)))
-    source_train, source_test = source_rows[n_source_test:], source_rows[:n_source_test]
-    target_train, target_test = target_rows[:config.n_target], target_rows[config.n_target:]
-    # Standardize with the source training statistics: the only data a real source model had.
-    x_mean, x_std = features[source_train].mean(0), features[source_train].std(0)
-    y_mean, y_std = y[source_train].mean(), y[source_train].std()
+    return _standardized((features, y), (features, y), source_rows[n_source_test:],
+                         source_rows[:n_source_test], target_rows[:config.n_target],
+                         target_rows[config.n_target:], [n for n in names if n != "sex"])
 
-    def part(rows):
-        return (features[rows] - x_mean) / x_std, (y[rows] - y_mean) / y_std
 
-    return Data(Domain(*part(source_train), *part(source_test)),
-                Domain(*part(target_train), *part(target_test)),
-                [n for n in names if n != "sex"], y_scale=float(y_std), y_offset=float(y_mean))
+def _user_table(config: Config, table: TableData, target_rng, source_rng) -> Data:
+    """The table's domains: the seed holds out source rows and picks the labelled target rows."""
+    n_rows, needed = len(table.target_y), config.n_target + USER_MIN_TEST
+    if n_rows < needed:
+        raise UserDataError(f"n_target = {config.n_target} needs at least {needed} target rows "
+                            f"({config.n_target} labelled + {USER_MIN_TEST} to test), but the "
+                            f"target, {table.target_words}, has {n_rows}")
+    source_rows = source_rng.permutation(len(table.source_y))
+    target_rows = target_rng.permutation(n_rows)
+    n_source_test = max(USER_MIN_TEST, int(round(USER_SOURCE_TEST * len(source_rows))))
+    data = _standardized((table.source_X, table.source_y), (table.target_X, table.target_y),
+                         source_rows[n_source_test:], source_rows[:n_source_test],
+                         target_rows[:config.n_target], target_rows[config.n_target:],
+                         list(table.feature_names))
+    data.table = table
+    return data
+
+
+def _standardized(source: tuple, target: tuple, source_train, source_test, target_train,
+                  target_test, feature_names: list[str]) -> Data:
+    """Both domains' rows, X and y standardized with the source training rows' statistics.
+
+    Those are the only data a real source model had; y is mapped back to its own units by
+    y · y_scale + y_offset.
+    """
+    (source_X, source_y), (target_X, target_y) = source, target
+    x_mean, x_std = scale(source_X[source_train])
+    y_mean, y_std = scale(source_y[source_train])
+
+    def part(X, y, rows):
+        return (X[rows] - x_mean) / x_std, (y[rows] - y_mean) / y_std
+
+    return Data(Domain(*part(source_X, source_y, source_train), *part(source_X, source_y, source_test)),
+                Domain(*part(target_X, target_y, target_train), *part(target_X, target_y, target_test)),
+                feature_names, y_scale=float(y_std), y_offset=float(y_mean))
 
 
 # ----------------------------------------------------------------------------------------------
 # Strategies: each returns the fitted lines (one row of θ = (w, b) per step) and its extras.
-
-
-@dataclass
-class Fit:
-    """Fitted parameters θ = (w, b): one row per gradient step (the last is the model), else one."""
-
-    thetas: np.ndarray
-    extras: dict
 
 
 def _theta(model) -> np.ndarray:
@@ -345,21 +374,18 @@ def _evaluate(name: str, fit: Fit, data: Data, wall_time: float) -> StrategyResu
                           params=_params(fit.thetas[-1]), extras=fit.extras, wall_time=wall_time)
 
 
-def run(config: Config | None = None,
-        progress: Callable[[float, str], None] | None = None) -> RunResult:
-    """Fit the source line, then every strategy on the target; score all on both test sets."""
+def run(config: Config | None = None, progress: Callable[[float, str], None] | None = None,
+        data: TableData | None = None) -> RunResult:
+    """Fit the source line, then every strategy on the target; score all on both test sets.
+
+    `data`: a user's table in place of the scenario (see the module docstring); a config that
+    does not fit it (n_target too large) raises UserDataError naming the numbers.
+    """
     config = config if config is not None else Config()
     started = time.perf_counter()
-    data = make_data(config)
+    table, data = data, make_data(config, data)
     source_model = RegularTransferRegressor(lam=0.0).fit(data.source.X_train, data.source.y_train)
-    names = with_baseline(config.strategies)
-    results = []
-    for i, name in enumerate(names):
-        t0 = time.perf_counter()
-        fit = FITS[name](config, data, source_model)
-        results.append(_evaluate(name, fit, data, time.perf_counter() - t0))
-        if progress is not None:
-            progress((i + 1) / len(names), f"{label(name)} done")
+    results = run_strategies(config, FITS, data, source_model, _evaluate, progress)
     extras = {"n_source_train": len(data.source.y_train), "n_source_test": len(data.source.y_test),
               "n_target_test": len(data.target.y_test), "feature_names": data.feature_names,
               "source_model_metric": float(r2_score(data.source.y_test,
@@ -367,7 +393,9 @@ def run(config: Config | None = None,
     if data.truth is not None:
         extras["true_lines"] = data.truth
     else:
-        extras["standardized"] = True  # diabetes: params are in standardized units
+        extras["standardized"] = True  # diabetes or a table: params are in standardized units
+    if table is not None:
+        extras["user_data"] = table.summary()
     return RunResult(demo=Config.demo, config=config.to_dict(), metric_name=METRIC, loss_name=LOSS,
                      strategies=results, extras=extras, wall_time=time.perf_counter() - started)
 
@@ -380,18 +408,47 @@ MAX_POINTS_SHOWN = 300  # more source points only hide each other
 LABELLED_MARKER = dict(color=TARGET_COLOR, size=11, line=dict(width=1, color="black"))
 
 
-def _x_label(data: Data, config: Config) -> str:
+def _x_label(data: Data, config: Config, j: int) -> str:
+    if data.table is not None:
+        return f"{data.feature_names[j]} (standardized)"
     if config.scenario == "diabetes":
         return "bmi (standardized)"
     return "x" if config.n_features == 1 else "x1 (first feature)"
 
 
+def _y_label(data: Data, config: Config) -> str:
+    if data.table is not None:
+        return data.table.label_name
+    return "y" if config.scenario == "synthetic" else "disease progression"
+
+
 def _first_feature(data: Data) -> int:
-    # bmi says the most about diabetes progression; for synthetic data it is x (or x1).
+    """The feature the samples figure puts on its x axis.
+
+    A table's: the one most correlated with y in the source training rows. Diabetes: bmi, which
+    says the most about disease progression. Synthetic: x (or x1).
+    """
+    if data.table is not None:
+        X, y = data.source.X_train, data.source.y_train
+        with np.errstate(invalid="ignore", divide="ignore"):  # a constant column has no correlation
+            correlations = [abs(np.corrcoef(X[:, j], y)[0, 1]) for j in range(X.shape[1])]
+        return int(np.argmax(np.nan_to_num(correlations)))
     return data.feature_names.index("bmi") if "bmi" in data.feature_names else 0
 
 
+def _to_units(data: Data) -> Callable[[np.ndarray], np.ndarray]:
+    """Standardized y back to y's own units (the identity for synthetic data)."""
+    if data.y_scale == 1.0 and data.y_offset == 0.0:
+        return lambda y: y
+    return lambda y: y * data.y_scale + data.y_offset
+
+
 def _panel_titles(config: Config, data: Data) -> tuple[str, str]:
+    if data.table is not None:
+        table = data.table
+        return (f"Source: {table.source_words}, {len(table.source_y)} rows",
+                f"Target: {table.target_words}, {config.n_target} labelled of "
+                f"{len(table.target_y)} rows")
     if config.scenario == "diabetes":
         return (f"Source: {len(data.source.y_train)} patients to learn from",
                 f"Target: {config.n_target} labelled patients")
@@ -406,14 +463,15 @@ def _line_text(line: dict) -> str:
     return f"{line['coef'][0]:.2f}x + {line['intercept']:.2f}"
 
 
-def samples_figure(config: Config | None = None) -> go.Figure:
+def samples_figure(config: Config | None = None, data: TableData | None = None) -> go.Figure:
     """Source samples (left) and target samples (right) on the same axes, so the gap shows.
 
     The right panel marks the few labelled target samples; the faint points are the target's
-    held-out test samples, the distribution the target models are scored on.
+    held-out test samples, the distribution the target models are scored on. With several
+    features, x is one of them (bmi; for a table, the one most correlated with y).
     """
     config = config if config is not None else Config()
-    data = make_data(config)
+    data = make_data(config, data)
     j = _first_feature(data)
     to_y = lambda y: y * data.y_scale + data.y_offset  # noqa: E731 - back to y's own units
     fig = make_subplots(rows=1, cols=2, shared_xaxes=True, shared_yaxes=True,
@@ -430,9 +488,8 @@ def samples_figure(config: Config | None = None) -> go.Figure:
                              marker=LABELLED_MARKER), row=1, col=2)
     if data.truth is not None and config.n_features == 1:
         _add_source_line(fig, data)
-    fig.update_xaxes(title_text=_x_label(data, config))
-    fig.update_yaxes(title_text="y" if config.scenario == "synthetic" else "disease progression",
-                     row=1, col=1)
+    fig.update_xaxes(title_text=_x_label(data, config, j))
+    fig.update_yaxes(title_text=_y_label(data, config), row=1, col=1)
     fig.update_layout(template="plotly_white", title="Source and target samples",
                       legend=dict(orientation="h", yanchor="top", y=-0.2))
     return fig
@@ -451,43 +508,47 @@ def _add_source_line(fig: go.Figure, data: Data) -> None:
                       row=1, col=col)
 
 
-def model_figure(result: RunResult) -> go.Figure:
+def model_figure(result: RunResult, data: TableData | None = None) -> go.Figure:
     """Each strategy's fitted model against the data.
 
-    One input feature: the data of both domains with each strategy's fitted line. Otherwise
-    (d > 1, diabetes): predicted against true y on the target test set, where a perfect model
-    puts every point on the diagonal.
+    One input feature (synthetic x, or a table with one feature): the data of both domains with
+    each strategy's fitted line. Otherwise (d > 1, diabetes, most tables): predicted against
+    true y on the target test set, where a perfect model puts every point on the diagonal.
+    `data`: the table the result ran on (UserDataError if it is not).
     """
+    check_result_data(result, data)
     config = Config.from_dict(result.config)
-    data = make_data(config)
-    if config.scenario == "synthetic" and config.n_features == 1:
-        return _lines_figure(result, data)
+    data = make_data(config, data)
+    if len(data.feature_names) == 1 and (data.table is not None or config.scenario == "synthetic"):
+        return _lines_figure(result, data, config)
     return _predicted_vs_true_figure(result, data, config)
 
 
-def _lines_figure(result: RunResult, data: Data) -> go.Figure:
+def _lines_figure(result: RunResult, data: Data, config: Config) -> go.Figure:
+    """Samples and fitted lines; a table's x is standardized, its y in its own units."""
+    to_y = _to_units(data)
     fig = go.Figure()
     shown = slice(0, MAX_POINTS_SHOWN)
-    fig.add_trace(go.Scatter(x=data.source.X_train[shown, 0], y=data.source.y_train[shown],
+    fig.add_trace(go.Scatter(x=data.source.X_train[shown, 0], y=to_y(data.source.y_train[shown]),
                              mode="markers", name="source samples",
                              marker=dict(color=SOURCE_COLOR, size=4, opacity=0.25)))
-    fig.add_trace(go.Scatter(x=data.target.X_test[shown, 0], y=data.target.y_test[shown],
+    fig.add_trace(go.Scatter(x=data.target.X_test[shown, 0], y=to_y(data.target.y_test[shown]),
                              mode="markers", name="target test samples",
                              marker=dict(color=TARGET_COLOR, size=4, opacity=0.2)))
-    fig.add_trace(go.Scatter(x=data.target.X_train[:, 0], y=data.target.y_train,
+    fig.add_trace(go.Scatter(x=data.target.X_train[:, 0], y=to_y(data.target.y_train),
                              mode="markers", name="target labelled samples",
                              marker=LABELLED_MARKER))
     all_x = np.concatenate([data.source.X_test[:, 0], data.target.X_test[:, 0]])
     xs = np.array([all_x.min(), all_x.max()])
     for s in result.strategies:
-        ys = s.params["slope"] * xs + s.params["intercept"]
+        ys = to_y(s.params["slope"] * xs + s.params["intercept"])
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=label(s.strategy),
                                  line=dict(color=color(s.strategy), width=3,
                                            dash="dot" if s.strategy == "source_only" else "solid"),
                                  hovertemplate=f"{label(s.strategy)}: y = {s.params['slope']:.2f}x"
                                                f" + {s.params['intercept']:.2f}<extra></extra>"))
     fig.update_layout(template="plotly_white", title="Fitted lines of each strategy",
-                      xaxis_title="x", yaxis_title="y")
+                      xaxis_title=_x_label(data, config, 0), yaxis_title=_y_label(data, config))
     return fig
 
 
@@ -502,7 +563,7 @@ def _predicted_vs_true_figure(result: RunResult, data: Data, config: Config) -> 
     ends = [float(truth.min()), float(truth.max())]
     fig.add_trace(go.Scatter(x=ends, y=ends, mode="lines", name="perfect prediction",
                              line=dict(color="black", dash="dash")))
-    what = "disease progression" if config.scenario == "diabetes" else "y"
+    what = _y_label(data, config)
     fig.update_layout(template="plotly_white",
                       title="Target test set: predicted against true (on the diagonal = right)",
                       xaxis_title=f"true {what}", yaxis_title=f"predicted {what}")

@@ -47,6 +47,18 @@ Strategies (every model is a line w·x + b = 0; positive scores mean class 1)
   the source model, because there the class balance moved too (more malignant, larger tumours
   in the target), and pulling the target mean onto the source's drags the boundary the wrong way.
 
+Your own table (``data=``, a :class:`tl_core.userdata.TableData` read with task="classification")
+----------------------------------------------------------------------------------------------------
+The table's split gives both domains, its label the two classes (y = 1 for the positive class).
+A share (CANCER_SOURCE_TEST) of each class's source rows, drawn by the seed, is held out to score
+the source model; the seed also draws the n_target labelled target rows per class, and every other
+target row is the target test set (CORAL sees the inputs of all target rows, as for breast_cancer).
+Features are standardized with the source training rows' statistics. The data replace the fields
+in IGNORED_WITH_USER_DATA (scenario, gap and the synthetic settings); every other field keeps its
+meaning, and every strategy runs. With one feature the figures draw probability curves; with more
+than two, the samples figure shows the two features the source model weighs most and the model
+figure each strategy's predicted probabilities on the target test set.
+
 Metric: accuracy on each domain's held-out test set, log-loss beside it (sklearn.metrics).
 """
 
@@ -65,10 +77,13 @@ from scipy.special import expit
 from sklearn.metrics import accuracy_score, log_loss
 
 from tl_core.config import DemoConfig, device_field, param, seed_field
+from tl_core.demos.numpy_demo import (Domain, Fit, check_result_data, checked_table,
+                                      run_strategies, scale)
 from tl_core.estimators.classifier import RegularTransferClassifier
 from tl_core.result import RunResult, StrategyResult
 from tl_core.runtime import seed_everything
-from tl_core.strategies import color, label, with_baseline
+from tl_core.strategies import color, label
+from tl_core.userdata import TableData, UserDataError
 
 STRATEGIES = ("scratch", "source_only", "fine_tune", "regularized", "joint", "coral")
 METRIC = "accuracy"
@@ -86,6 +101,8 @@ CANCER_SPLIT = "mean smoothness"
 CANCER_MAX_TARGET = 50  # per class: leaves at least ~50 tumours of each class for testing
 CANCER_SOURCE_TEST = 0.3  # share of the source domain held out for testing
 CORAL_EPSILON = 1e-3  # added to both covariances so that whitening never divides by ~0
+USER_DATA = "table"  # a user's table replaces the scenario (tl_core.userdata.tables)
+IGNORED_WITH_USER_DATA = ("scenario", "gap", "shift", "label_noise", "n_source")
 
 
 @dataclass(frozen=True)
@@ -134,16 +151,6 @@ class Config(DemoConfig):
 
 
 @dataclass
-class Domain:
-    """One domain's training and held-out test samples (y is 0 or 1)."""
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-
-
-@dataclass
 class Data:
     """Both domains in the units the models are fitted in, and the target's unlabelled inputs."""
 
@@ -153,16 +160,19 @@ class Data:
     feature_names: list[str]
     class_names: list[str]
     truth: dict | None = None  # synthetic only: the true source and target boundaries
+    table: TableData | None = None  # the user's table, when the data are one
 
 
-def make_data(config: Config) -> Data:
-    """The data of `config`, deterministic given its fields and seed.
+def make_data(config: Config, data: TableData | None = None) -> Data:
+    """The data of `config` (or of the user's table `data`), deterministic given the seed.
 
     Source, target pool and target test set come from independent streams, so changing
     n_target or n_source leaves the rest as it was, and the labelled target samples for a
     larger n_target include those for a smaller one.
     """
     streams = seed_everything(config.seed).spawn(3)
+    if data is not None:
+        return _user_table(config, checked_table(data, "classification", "logistic"), *streams[1:])
     if config.scenario == "breast_cancer":
         return _breast_cancer(config, *streams)
     return _synthetic(config, *streams)
@@ -231,35 +241,68 @@ def _breast_cancer(config: Config, split_rng, target_rng, source_rng) -> Data:
     n_source_test = int(round(CANCER_SOURCE_TEST * len(source_rows)))
     source_train, source_test = source_rows[n_source_test:], source_rows[:n_source_test]
     labelled = _first_per_class(y[target_rows], config.n_target)
-    target_train, target_test = target_rows[labelled], np.delete(target_rows, labelled)
-    # Standardize with the source training statistics: the only data a real source model had.
-    mean, std = features[source_train].mean(0), features[source_train].std(0)
+    return _standardized((features, y), (features, y), source_train, source_test,
+                         target_rows[labelled], np.delete(target_rows, labelled), target_rows,
+                         feature_names=[f"{n} (standardized)" for n in CANCER_FEATURES],
+                         class_names=["malignant", "benign"])
 
-    def part(rows):
-        return (features[rows] - mean) / std, y[rows]
 
-    return Data(Domain(*part(source_train), *part(source_test)),
-                Domain(*part(target_train), *part(target_test)),
-                target_unlabelled=part(target_rows)[0],
-                feature_names=[f"{n} (standardized)" for n in CANCER_FEATURES],
-                class_names=["malignant", "benign"])
+def _user_table(config: Config, table: TableData, target_rng, source_rng) -> Data:
+    """The table's domains: the seed holds out source rows and picks the labelled target rows."""
+    counts = np.bincount(table.target_y, minlength=2)
+    for c in (0, 1):
+        if counts[c] < config.n_target + 1:
+            raise UserDataError(
+                f"n_target = {config.n_target} per class needs at least {config.n_target + 1} "
+                f"rows of class {table.class_names[c]!r} in the target ({config.n_target} "
+                f"labelled + 1 to test), but the target, {table.target_words}, has {counts[c]}")
+    source_rows = source_rng.permutation(len(table.source_y))
+    held_out = _held_out_per_class(table.source_y[source_rows], CANCER_SOURCE_TEST)
+    target_rows = target_rng.permutation(len(table.target_y))
+    labelled = _first_per_class(table.target_y[target_rows], config.n_target)
+    data = _standardized((table.source_X, table.source_y), (table.target_X, table.target_y),
+                         source_rows[~held_out], source_rows[held_out], target_rows[labelled],
+                         np.delete(target_rows, labelled), target_rows,
+                         feature_names=[f"{n} (standardized)" for n in table.feature_names],
+                         class_names=list(table.class_names))
+    data.table = table
+    return data
+
+
+def _held_out_per_class(y: np.ndarray, share: float) -> np.ndarray:
+    """Mask of the first `share` of each class's rows, at least one and never all of them.
+
+    Holding out per class keeps both classes in the source training rows however rare one is.
+    """
+    held_out = np.zeros(len(y), dtype=bool)
+    for c in (0, 1):
+        rows = np.flatnonzero(y == c)
+        held_out[rows[:min(max(1, int(round(share * len(rows)))), len(rows) - 1)]] = True
+    return held_out
+
+
+def _standardized(source: tuple, target: tuple, source_train, source_test, target_train,
+                  target_test, target_rows, feature_names: list[str],
+                  class_names: list[str]) -> Data:
+    """Both domains' rows, X standardized with the source training rows' statistics.
+
+    Those are the only data a real source model had. `target_rows` are every target row: their
+    inputs are the unlabelled pool CORAL may look at.
+    """
+    (source_X, source_y), (target_X, target_y) = source, target
+    mean, std = scale(source_X[source_train])
+
+    def part(X, y, rows):
+        return (X[rows] - mean) / std, y[rows]
+
+    return Data(Domain(*part(source_X, source_y, source_train), *part(source_X, source_y, source_test)),
+                Domain(*part(target_X, target_y, target_train), *part(target_X, target_y, target_test)),
+                target_unlabelled=part(target_X, target_y, target_rows)[0],
+                feature_names=feature_names, class_names=class_names)
 
 
 # ----------------------------------------------------------------------------------------------
 # Strategies: each returns its line θ = (w, b) on target inputs (one row per step when iterative)
-
-
-@dataclass
-class Fit:
-    """Fitted lines θ = (w0, w1, b): one row per gradient step (the last is the model), else one.
-
-    `source_theta` is the line the strategy applies to source inputs when that differs (CORAL
-    re-colours target inputs only); None means the same line on both domains.
-    """
-
-    thetas: np.ndarray
-    extras: dict
-    source_theta: np.ndarray | None = None
 
 
 def _theta(model: RegularTransferClassifier) -> np.ndarray:
@@ -390,20 +433,18 @@ def _evaluate(name: str, fit: Fit, data: Data, wall_time: float) -> StrategyResu
                           params=_params(fit.thetas[-1]), extras=fit.extras, wall_time=wall_time)
 
 
-def run(config: Config | None = None, progress: Callable[[float, str], None] | None = None) -> RunResult:
-    """Fit the source model, then every strategy on the target; score all on both test sets."""
+def run(config: Config | None = None, progress: Callable[[float, str], None] | None = None,
+        data: TableData | None = None) -> RunResult:
+    """Fit the source model, then every strategy on the target; score all on both test sets.
+
+    `data`: a user's table in place of the scenario (see the module docstring); a config that
+    does not fit it (n_target per class too large) raises UserDataError naming the numbers.
+    """
     config = config if config is not None else Config()
     started = time.perf_counter()
-    data = make_data(config)
+    table, data = data, make_data(config, data)
     source_model = fit_source_model(config, data)
-    names = with_baseline(config.strategies)
-    results = []
-    for i, name in enumerate(names):
-        t0 = time.perf_counter()
-        fit = FITS[name](config, data, source_model)
-        results.append(_evaluate(name, fit, data, time.perf_counter() - t0))
-        if progress is not None:
-            progress((i + 1) / len(names), f"{label(name)} done")
+    results = run_strategies(config, FITS, data, source_model, _evaluate, progress)
     extras = {"n_source_train": len(data.source.y_train), "n_source_test": len(data.source.y_test),
               "n_target_train": len(data.target.y_train), "n_target_test": len(data.target.y_test),
               "feature_names": data.feature_names, "class_names": data.class_names,
@@ -412,7 +453,9 @@ def run(config: Config | None = None, progress: Callable[[float, str], None] | N
     if data.truth is not None:
         extras["true_boundaries"] = data.truth
     else:
-        extras["standardized"] = True  # breast_cancer: params are in standardized units
+        extras["standardized"] = True  # breast_cancer or a table: params in standardized units
+    if table is not None:
+        extras["user_data"] = table.summary()
     return RunResult(demo=Config.demo, config=config.to_dict(), metric_name=METRIC, loss_name=LOSS,
                      strategies=results, extras=extras, wall_time=time.perf_counter() - started)
 
@@ -452,6 +495,11 @@ def _box(*arrays: np.ndarray) -> tuple[list[float], list[float]]:
 
 
 def _panel_titles(config: Config, data: Data) -> tuple[str, str]:
+    if data.table is not None:
+        table = data.table
+        return (f"Source: {table.source_words}, {len(table.source_y)} rows",
+                f"Target: {table.target_words}, {config.n_target} labelled per class of "
+                f"{len(table.target_y)} rows")
     if config.scenario == "breast_cancer":
         return (f"Source: smoother tumours, {len(data.source.y_train)} to learn from",
                 f"Target: rougher tumours, {config.n_target} labelled per class")
@@ -461,15 +509,48 @@ def _panel_titles(config: Config, data: Data) -> tuple[str, str]:
             f"{config.n_target} labelled per class")
 
 
-def samples_figure(config: Config | None = None) -> go.Figure:
+def _plane(config: Config, data: Data) -> tuple[Data, str]:
+    """The data on the two axes the samples figure draws, and what the figure's title adds.
+
+    Two features: as they are. More: the two the source model weighs most (the features are
+    standardized, so the weights compare). One: the feature against the class, spread a little
+    up and down so that the points do not hide each other.
+    """
+    n_features = len(data.feature_names)
+    if n_features == 2:
+        return data, ""
+    if n_features > 2:
+        weights = np.abs(fit_source_model(config, data).coef_[0])
+        columns = sorted(np.argsort(-weights, kind="stable")[:2])
+        names = [data.feature_names[j] for j in columns]
+        return _mapped(data, lambda X, y: X[:, columns], names), \
+            f": the 2 of {n_features} features the source model weighs most"
+    jitter = np.random.default_rng(0)  # a fixed spread: the figure is the same every time
+
+    def with_class(X, y):
+        return np.column_stack([X[:, 0], y + jitter.uniform(-0.15, 0.15, len(y))])
+
+    return _mapped(data, with_class, [data.feature_names[0], "class"]), ""
+
+
+def _mapped(data: Data, to_plane, feature_names: list[str]) -> Data:
+    def domain(d: Domain) -> Domain:
+        return Domain(to_plane(d.X_train, d.y_train), d.y_train, to_plane(d.X_test, d.y_test), d.y_test)
+
+    return Data(domain(data.source), domain(data.target), data.target_unlabelled, feature_names,
+                data.class_names, data.truth, data.table)
+
+
+def samples_figure(config: Config | None = None, data: TableData | None = None) -> go.Figure:
     """Source samples (left) and target samples (right) on the same axes, coloured by class.
 
     The right panel outlines the few labelled target samples; the faint points are the target's
     held-out test samples, what the target models are scored on. For synthetic data the true
-    boundary of each domain is drawn dashed.
+    boundary of each domain is drawn dashed. A table with one feature is drawn against the class,
+    one with more than two on the two features the source model weighs most.
     """
     config = config if config is not None else Config()
-    data = make_data(config)
+    data, what = _plane(config, make_data(config, data))
     shown = slice(0, MAX_POINTS_SHOWN)
     x_range, y_range = _box(data.source.X_test[shown], data.target.X_test[shown])
     fig = make_subplots(rows=1, cols=2, shared_xaxes=True, shared_yaxes=True,
@@ -491,20 +572,31 @@ def samples_figure(config: Config | None = None) -> go.Figure:
     fig.update_xaxes(title_text=data.feature_names[0], range=x_range)
     fig.update_yaxes(title_text=data.feature_names[1], range=y_range, row=1, col=1)
     fig.update_yaxes(range=y_range)
-    fig.update_layout(template="plotly_white", title="Source and target samples",
+    if data.feature_names[1] == "class":  # one feature: the y axis names the classes
+        fig.update_yaxes(tickvals=[0, 1], ticktext=data.class_names)
+    fig.update_layout(template="plotly_white", title="Source and target samples" + what,
                       legend=dict(orientation="h", yanchor="top", y=-0.2))
     return fig
 
 
-def model_figure(result: RunResult) -> go.Figure:
-    """Each strategy's decision boundary over the target data.
+def model_figure(result: RunResult, data: TableData | None = None) -> go.Figure:
+    """Each strategy's model on the target data.
 
-    The faint points are the target test set, the outlined ones the labelled target samples;
-    each line is where a strategy's model switches class (the source model's dotted). The data
-    are regenerated from the result's config: the same config and seed give the same data.
+    Two features: each strategy's decision boundary over the target data. The faint points are
+    the target test set, the outlined ones the labelled target samples; each line is where a
+    strategy's model switches class (the source model's dotted). One feature (a table): each
+    strategy's probability of class 1 along it, the samples at 0 and 1. More than two: each
+    strategy's probability of class 1 for every target test sample, coloured by its true class.
+    The data are regenerated from the result's config (and `data`, the table it ran on): the
+    same config and seed give the same data.
     """
+    check_result_data(result, data)
     config = Config.from_dict(result.config)
-    data = make_data(config)
+    data = make_data(config, data)
+    if len(data.feature_names) == 1:
+        return _probability_curves_figure(result, data)
+    if len(data.feature_names) > 2:
+        return _probability_strips_figure(result, data)
     shown = slice(0, MAX_POINTS_SHOWN)
     x_range, y_range = _box(data.target.X_test[shown], data.target.X_train)
     fig = go.Figure()
@@ -523,5 +615,62 @@ def model_figure(result: RunResult) -> go.Figure:
     fig.update_layout(template="plotly_white", title="Decision boundaries on the target data",
                       xaxis=dict(title=data.feature_names[0], range=x_range),
                       yaxis=dict(title=data.feature_names[1], range=y_range),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2))
+    return fig
+
+
+def _probability_curves_figure(result: RunResult, data: Data) -> go.Figure:
+    """One feature: σ(w·x + b) of each strategy along x, the target samples at 0 and 1."""
+    shown = slice(0, MAX_POINTS_SHOWN)
+    spread = np.random.default_rng(0)  # a fixed spread: the figure is the same every time
+    fig = go.Figure()
+    for X, y, what, size, opacity, outline in (
+            (data.target.X_test[shown], data.target.y_test[shown], "target test samples", 5, 0.25, False),
+            (data.target.X_train, data.target.y_train, "target labelled samples", 12, 1.0, True)):
+        plane = np.column_stack([X[:, 0], y + spread.uniform(-0.04, 0.04, len(y))])
+        for trace in _class_traces(plane, y, data.class_names, what, size, opacity, outline=outline):
+            fig.add_trace(trace)
+    x_range, _ = _box(np.column_stack([data.target.X_test[shown, 0], data.target.y_test[shown]]),
+                      np.column_stack([data.target.X_train[:, 0], data.target.y_train]))
+    xs = np.linspace(*x_range, 200)
+    for s in result.strategies:
+        fig.add_trace(go.Scatter(
+            x=xs, y=expit(s.params["weights"][0] * xs + s.params["bias"]), mode="lines",
+            name=label(s.strategy),
+            line=dict(color=color(s.strategy), width=3, dash="dot" if s.strategy == "source_only" else "solid"),
+            hovertemplate=f"{label(s.strategy)}: target accuracy {s.target_metric:.2f}<extra></extra>"))
+    fig.add_hline(y=0.5, line=dict(color="black", dash="dash", width=1))
+    fig.update_layout(template="plotly_white",
+                      title=f"Probability of {data.class_names[1]} along {data.feature_names[0]}: "
+                            "each model says that class above the dashed line",
+                      xaxis=dict(title=data.feature_names[0], range=x_range),
+                      yaxis=dict(title=f"probability of {data.class_names[1]}", range=[-0.1, 1.1]),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2))
+    return fig
+
+
+def _probability_strips_figure(result: RunResult, data: Data) -> go.Figure:
+    """Many features: each strategy's σ(w·x + b) on every target test sample, by true class.
+
+    A good model puts one class above the dashed 0.5 line and the other below it.
+    """
+    X, y = data.target.X_test[:MAX_POINTS_SHOWN], data.target.y_test[:MAX_POINTS_SHOWN]
+    spread = np.random.default_rng(0).uniform(-0.3, 0.3, len(y))  # the same spread every time
+    fig = go.Figure()
+    for i, s in enumerate(result.strategies):
+        probability = expit(X @ np.asarray(s.params["weights"]) + s.params["bias"])
+        for c in (0, 1):
+            fig.add_trace(go.Scatter(
+                x=i + spread[y == c], y=probability[y == c], mode="markers",
+                name=f"target test samples: {data.class_names[c]}", legendgroup=str(c),
+                showlegend=i == 0, marker=dict(color=CLASS_COLORS[c], size=5, opacity=0.4),
+                hovertemplate=f"{label(s.strategy)}: target accuracy {s.target_metric:.2f}<extra></extra>"))
+    fig.add_hline(y=0.5, line=dict(color="black", dash="dash", width=1))
+    fig.update_layout(template="plotly_white",
+                      title=f"Target test set: each strategy's probability of {data.class_names[1]} "
+                            "(above the dashed line it says that class)",
+                      xaxis=dict(tickvals=list(range(len(result.strategies))),
+                                 ticktext=[label(s.strategy) for s in result.strategies]),
+                      yaxis=dict(title=f"probability of {data.class_names[1]}", range=[-0.05, 1.05]),
                       legend=dict(orientation="h", yanchor="top", y=-0.2))
     return fig
