@@ -249,9 +249,9 @@ def _wide(table: pd.DataFrame, name: str, options: dict[str, Any]):
     if id_column is None:
         ids = _named(table, ID_NAMES, exclude=(label,))
         id_column = ids[0] if ids else None
-    parsed = {c: _numbers(table, c) for c in table.columns if c != id_column}
+    parsed = {c: _numbers(table, c) for c in table.columns}
     numeric = [c for c, (v, text) in parsed.items()
-               if c != label and not len(text) and not np.isnan(v).all()]
+               if c not in (label, id_column) and not len(text) and not np.isnan(v).all()]
     if not numeric:
         text = [c for c, (_, t) in parsed.items() if len(t)]
         raise UserDataError(f"{name} has no numeric columns: the time steps must be numbers "
