@@ -366,12 +366,14 @@ def table_data(df: pd.DataFrame, name: str, *, task: str, label: str, split_colu
     _check_choice("missing", missing, MISSING)
     _check_column(df, label, "label")
     _check_column(df, split_column, "split column")
-    feature_names = _feature_columns(df, options["features"], label, split_column, name)
+    feature_names, notes = _feature_columns(df, options["features"], label, split_column, name)
     if task == "regression" and column_kind(df, label) != "number":
-        raise UserDataError(f"the label {label} is not numeric (e.g. {_example(df[label])!r}): "
-                            "the linear demo predicts a number; choose a numeric label, or use the "
-                            "logistic demo to predict classes")
-    table, notes = _known_rows(df, label, split_column)
+        raise UserDataError(_not_numeric_message(
+            df[label], f"the label {label}", "the linear demo predicts a number",
+            "so those rows are dropped",
+            "choose a numeric label, or use the logistic demo to predict classes"))
+    table, dropped = _known_rows(df, label, split_column)
+    notes += dropped
     in_target = _split_mask(table[split_column], split_op, split_value, split_column)
     source_words, target_words = split_words(split_column, split_op, split_value)
     X = _feature_matrix(table, feature_names)
@@ -391,14 +393,21 @@ def table_data(df: pd.DataFrame, name: str, *, task: str, label: str, split_colu
 
 
 def _feature_columns(df: pd.DataFrame, features: list[str] | None, label: str, split_column: str,
-                     name: str) -> list[str]:
+                     name: str) -> tuple[list[str], list[str]]:
+    """The feature columns, and a note when a default leaves one out."""
     if features is None:
         chosen = [c for c in numeric_columns(df) if c not in (label, split_column)]
+        # A column that only numbers the rows (pandas writes one unless told not to) would
+        # teach the model the row order: leave it out unless asked for.
+        numbering = [c for c in chosen if _numbers_the_rows(df[c])]
+        chosen = [c for c in chosen if c not in numbering] or chosen
         if not chosen:
             raise UserDataError(f"{name} has no numeric column to use as a feature besides the "
                                 f"label {label} and the split column {split_column}: the features "
                                 "must be numbers")
-        return chosen
+        notes = [f"left {c} out of the features: it only numbers the rows"
+                 for c in numbering if c not in chosen]
+        return chosen, notes
     if not features:
         raise UserDataError("choose at least one feature column")
     chosen = list(dict.fromkeys(features))
@@ -411,22 +420,31 @@ def _feature_columns(df: pd.DataFrame, features: list[str] | None, label: str, s
             raise UserDataError(f"the split column {split_column} cannot be a feature: it tells "
                                 "which domain a row is from")
         if column not in numeric_columns(df):
-            raise UserDataError(_not_numeric_message(df[column], column))
-    return chosen
+            raise UserDataError(_not_numeric_message(
+                df[column], f"the feature {column}", "features must be numbers",
+                "so they count as missing values", "use it to split the rows instead, or leave it out"))
+    return chosen, []
 
 
-def _not_numeric_message(values: pd.Series, column: str) -> str:
+def _numbers_the_rows(values: pd.Series) -> bool:
+    """True for 0, 1, 2, ... or 1, 2, 3, ...: a row number, not a measurement."""
+    numbers = values.to_numpy(dtype=float)
+    steps = np.diff(numbers)
+    return len(numbers) > 2 and numbers[0] in (0.0, 1.0) and bool((steps == 1).all())
+
+
+def _not_numeric_message(values: pd.Series, what: str, why: str, when_empty: str,
+                         otherwise: str) -> str:
+    """Why a column that must hold numbers cannot be used, pointing at its text."""
     present = values.dropna()
     if present.empty:
-        return f"the feature {column} has no values: leave it out of the features"
+        return f"{what} has no values: {otherwise}"
     as_numbers = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
     text = present[as_numbers.isna()]
     if len(text) < len(present):  # mostly numbers with a few stray words
-        return (f"the feature {column} holds text in {len(text)} rows (e.g. {_example(text)!r}): "
-                "features must be numbers; fix those cells, or leave them empty so they count as "
-                "missing values")
-    return (f"the feature {column} holds text (e.g. {_example(present)!r}): features must be "
-            "numbers; use it to split the rows instead, or leave it out")
+        return (f"{what} holds text in {_rows(len(text))} (e.g. {_example(text)!r}): {why}; fix "
+                f"those cells, or leave them empty {when_empty}")
+    return f"{what} is not numeric (e.g. {_example(present)!r}): {why}; {otherwise}"
 
 
 def _known_rows(df: pd.DataFrame, label: str, split_column: str) -> tuple[pd.DataFrame, list[str]]:
