@@ -270,14 +270,14 @@ def _inside(root: str, parts: tuple[str, ...], name: str, original: str) -> str:
     return path
 
 
-def copy_capped(source: BinaryIO, target: BinaryIO, budget: int) -> int:
+def copy_capped(source: BinaryIO, target: BinaryIO, budget: int, name: str = "the zip") -> int:
     """Copy `source` to `target` in chunks; UserDataError as soon as more than `budget` bytes
     came (so a header that understates a size cannot fill the disk). Returns the bytes copied."""
     copied = 0
     while chunk := source.read(CHUNK):
         copied += len(chunk)
         if copied > budget:
-            raise UserDataError(f"the zip unpacks to more than the {_mb(max_extracted_bytes())} "
+            raise UserDataError(f"{name} unpacks to more than the {_mb(max_extracted_bytes())} "
                                 f"allowed, more than its headers declare: refused as a zip bomb")
         target.write(chunk)
     return copied
@@ -303,7 +303,7 @@ def _unpack_file(archive: zipfile.ZipFile, e: _Entry, root: str, strip: int, nam
     os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
         with archive.open(e.info) as source, open(path, "xb") as target:
-            return copy_capped(source, target, budget)
+            return copy_capped(source, target, budget, name)
     except FileExistsError:
         return 0  # the same name twice: the first one counts
 
