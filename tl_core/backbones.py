@@ -50,8 +50,9 @@ def resnet18_unavailable(path: str | os.PathLike | None = None) -> str | None:
 class ResNet18Features(nn.Module):
     """Frozen ImageNet ResNet-18 up to its pooled 512 features.
 
-    Input: [N, 1, H, W] grey ink in 0..1, resized to `size` x `size` (bilinear), copied to three
-    channels and normalised with ImageNet's statistics. Output: [N, 512].
+    Input: [N, 1, H, W] grey ink in 0..1 (copied to three channels) or [N, 3, H, W] RGB in 0..1,
+    resized to `size` x `size` (bilinear) and normalised with ImageNet's statistics.
+    Output: [N, 512].
     """
 
     def __init__(self, resnet: nn.Module, size: int = 32):

@@ -28,6 +28,15 @@ named blocks, "conv1" and "conv2" (3x3 convolutions of stride 2: 8x8 -> 4x4 -> 2
 :mod:`tl_core.torch_engine`; the source model is cached per (scenario, seed, source settings,
 device) and never changed by a strategy.
 
+Your own images (``data=``, an :class:`~tl_core.userdata.ImageData` from
+:func:`tl_core.userdata.images.read_image_zip`, a zip of class folders) replace the target task:
+the source is still the config's scenario's source model (printed digits by default), the target
+is your images as the net reads them (:func:`tl_core.demos.cnn_data.user_ink`: grey, inverted
+when the border is light so ink is high, 8x8, ink 0..16), `n_target` images per class chosen by
+the seed are labelled and every other image is the target test set. Your classes are new to the
+source model, so every strategy gets a new head and ``source_only`` is left out. ``gap`` shapes
+only the built-in target, so it is ignored (IGNORED_WITH_USER_DATA).
+
 Beyond the demo interface: :func:`confusion_figure`, :func:`source_model` (cacheable), and
 :func:`imagenet_feature_extraction`, a frozen ImageNet ResNet-18 with a fitted head, offered
 only when the weights are already on disk (:func:`imagenet_unavailable` says how to get them).
@@ -52,6 +61,7 @@ from tl_core.demos import cnn_data
 from tl_core.result import RunResult
 from tl_core.runtime import pick_device
 from tl_core.strategies import label
+from tl_core.userdata import ImageData
 
 STRATEGIES = ("scratch", "source_only", "feature_extraction", "partial_fine_tune", "fine_tune",
               "regularized", "joint")
@@ -63,6 +73,8 @@ BATCH_SIZE = 64          # minibatch size, source and target
 N_FILTERS = 16           # first-layer filters, shown by model_figure
 N_CONV2 = 16             # second-layer filters
 N_HIDDEN = 64            # units of the dense block "fc": the features a new head reads
+USER_DATA = "images"     # the kind of user data `run(config, data=...)` takes
+IGNORED_WITH_USER_DATA = ("gap",)  # fields that shape only the built-in target task
 
 Progress = Callable[[float, str], None] | None
 
@@ -195,8 +207,38 @@ def _target_test(scenario: str, gap: float, seed: int, device: str) -> tuple[tor
     return _tensors(digits.x_test, digits.y_test, device)
 
 
-def target_domain(config: Config) -> engine.Domain:
-    """The target domain: `n_target` labelled digits per class and the whole target test set."""
+_INK = engine.SourceCache(size=4)  # user images as 8x8 ink, by the data's fingerprint
+
+
+def user_ink(data: ImageData) -> np.ndarray:
+    """The user's images as the net's digits ([N, 8, 8], ink 0..16; cached, read-only)."""
+    def convert() -> np.ndarray:
+        ink = cnn_data.user_ink(data.images)
+        ink.setflags(write=False)
+        return ink
+
+    return _INK.get(data.fingerprint, convert)
+
+
+def user_target(config: Config, data: ImageData) -> cnn_data.Digits:
+    """The user's target task for `config`: `n_target` labelled images per class (chosen by the
+    seed), the rest to test. UserDataError when a class has too few images for that."""
+    return cnn_data.user_digits(user_ink(data), data.labels, data.class_names, config.n_target,
+                                config.seed)
+
+
+def max_n_target(data: ImageData) -> int:
+    """The largest `n_target` the data allows: one image of every class must be left to test
+    (0 when a class has a single image, and the data cannot be used)."""
+    counts = np.bincount(data.labels, minlength=len(data.class_names))
+    return int(min(counts.min() - 1, Config.field("n_target").high))
+
+
+def target_domain(config: Config, data: ImageData | None = None) -> engine.Domain:
+    """The target domain: `n_target` labelled digits per class and the whole target test set
+    (with `data`: the user's labelled images, and all the others to test)."""
+    if data is not None:
+        return _domain(user_target(config, data), pick_device(config.device))
     digits = cnn_data.target_digits(config.scenario, config.gap, config.seed)
     labelled = cnn_data.labelled_subset(digits.y_train, config.n_target, config.seed)
     device = pick_device(config.device)
@@ -210,10 +252,14 @@ def _inspect(model: nn.Module) -> dict[str, Any]:
     return {"filters": model.blocks["conv1"][0].weight.detach()[:, 0].cpu().tolist()}
 
 
-def _job(config: Config, history_every: int = 1, progress: Progress = None) -> engine.TransferJob:
+def _job(config: Config, history_every: int = 1, progress: Progress = None,
+         data: ImageData | None = None) -> engine.TransferJob:
+    target = target_domain(config, data)  # first: a config that does not fit the data trains nothing
+    if progress:
+        progress(0.0, "training the source model")
     model, source = source_model(config, progress)
     return engine.TransferJob(strategies=_strategies(config), source_model=model,
-                              make_model=SmallCNN, source=source, target=target_domain(config),
+                              make_model=SmallCNN, source=source, target=target,
                               settings=transfer_settings(config, history_every), seed=config.seed)
 
 
@@ -223,43 +269,50 @@ def _strategies(config: Config) -> list[str]:
     return with_baseline(config.strategies)
 
 
-def _run_result(config: Config, job: engine.TransferJob, results: list, wall_time: float) -> RunResult:
+def _run_result(config: Config, job: engine.TransferJob, results: list, wall_time: float,
+                data: ImageData | None = None) -> RunResult:
     source_scores = engine.evaluate(job.source_model, job.source)
     extras = {"source_model_accuracy": source_scores["accuracy"],
               "source_model_metric": source_scores["accuracy"],
               "source_classes": list(job.source.classes), "target_classes": list(job.target.classes),
               "source_filters": _inspect(job.source_model)["filters"],
               "n_target_train": job.target.n_train, "device": str(job.target.device)}
+    if data is not None:
+        extras["user_data"] = data.summary()
+        extras["n_target_test"] = int(job.target.y_test.shape[0])
     return RunResult(demo="cnn", config=config.to_dict(), metric_name=METRIC, loss_name=LOSS,
                      strategies=results, extras=extras, wall_time=wall_time)
 
 
 # ------------------------------------------------------------------------------------------ run
-def run(config: Config | None = None, progress: Progress = None,
+def run(config: Config | None = None, progress: Progress = None, data: ImageData | None = None,
         history_every: int = 1) -> RunResult:
     """Train (or fetch) the source model, then carry it to the target with each strategy.
 
     The history measures both test sets every `history_every` epochs (default: every epoch,
     for the per-epoch curves), and always at the start and after the last epoch.
+
+    `data` (ImageData): the user's images are the target task (see the module doc); ``gap`` is
+    ignored and ``source_only`` left out. UserDataError, before any training, when a class has
+    fewer than n_target + 1 images.
     """
     config = config or Config()
     start = time.perf_counter()
-    if progress:
-        progress(0.0, "training the source model")
-    job = _job(config, history_every, progress)
+    job = _job(config, history_every, progress, data)
     results = engine.run_strategies(job.strategies, job.source_model, job.make_model, job.source,
                                     job.target, job.settings, job.seed, progress=progress,
                                     inspect=_inspect)
-    return _run_result(config, job, results, time.perf_counter() - start)
+    return _run_result(config, job, results, time.perf_counter() - start, data)
 
 
-def run_many(configs: Sequence[Config], progress: Progress = None,
+def run_many(configs: Sequence[Config], progress: Progress = None, data: ImageData | None = None,
              history_every: int | None = None) -> list[RunResult]:
     """`run` for each config, with the target models of all of them trained together (batched
     with torch.func.vmap); the final metrics equal running them one by one up to float rounding.
 
     A sweep needs only the final metrics, so by default the history holds just the start (epoch
     0) and the end (the last epoch); `history_every=1` records every epoch, as `run` does.
+    `data`: the user's images as every config's target task, as in `run`.
     """
     start = time.perf_counter()
     jobs = []
@@ -269,26 +322,28 @@ def run_many(configs: Sequence[Config], progress: Progress = None,
         def preparing(fraction: float, message: str, i: int = i) -> None:
             if progress:
                 progress(0.2 * (i + fraction) / len(configs), message)
-        jobs.append(_job(config, history_every or config.epochs, preparing))
+        jobs.append(_job(config, history_every or config.epochs, preparing, data))
     def report(fraction: float, message: str) -> None:
         if progress:
             progress(0.2 + 0.8 * fraction, message)
     many = engine.run_many(jobs, progress=report, inspect=_inspect)
     wall_time = (time.perf_counter() - start) / max(len(configs), 1)
-    return [_run_result(c, j, r, wall_time) for c, j, r in zip(configs, jobs, many)]
+    return [_run_result(c, j, r, wall_time, data) for c, j, r in zip(configs, jobs, many)]
 
 
-def target_weights(config: Config | dict, strategy: str) -> bytes:
+def target_weights(config: Config | dict, strategy: str, data: ImageData | None = None) -> bytes:
     """The trained target model of `strategy` for `config`, as safetensors bytes (a SmallCNN
     state_dict: blocks.conv1.0.weight, ..., head.weight). Re-trained alone with the config's
-    seed, it is the very model `run(config)` trained (the page's run); the source model comes
-    from the cache. Raises ValueError naming the strategies the scenario allows."""
+    seed, it is the very model `run(config, data=data)` trained (the page's run); the source
+    model comes from the cache. Raises ValueError naming the strategies the scenario (or the
+    user's data, whose classes are new) allows."""
     config = Config.from_dict(config) if isinstance(config, dict) else config
-    allowed = [s for s in STRATEGIES if s != "source_only" or config.scenario != "new_classes"]
+    new_classes = data is not None or config.scenario == "new_classes"
+    allowed = [s for s in STRATEGIES if s != "source_only" or not new_classes]
     if strategy not in allowed:  # before any training: the answer needs no model
-        raise ValueError(f"strategy must be one of {', '.join(allowed)} in {config.scenario}, "
-                         f"got {strategy!r}")
-    return engine.weights_bytes(engine.trained_model(strategy, _job(config)))
+        where = f"with your images ({data.name})" if data is not None else f"in {config.scenario}"
+        raise ValueError(f"strategy must be one of {', '.join(allowed)} {where}, got {strategy!r}")
+    return engine.weights_bytes(engine.trained_model(strategy, _job(config, data=data)))
 
 
 # -------------------------------------------------------------------------------------- figures
@@ -320,24 +375,66 @@ def _examples(digits: cnn_data.Digits, count: int) -> tuple[np.ndarray, list[str
     return digits.x_test[picks], [str(digits.classes[digits.y_test[i]]) for i in picks]
 
 
-def samples_figure(config: Config | None = None) -> go.Figure:
+def _user_examples(data: ImageData, count: int) -> list[int]:
+    """Indices of up to `count` of the user's images, the classes in turn (a, b, c, a, ...)."""
+    per_class = [np.flatnonzero(data.labels == c) for c in range(len(data.class_names))]
+    picks = [members[r] for r in range(max(map(len, per_class))) for members in per_class
+             if r < len(members)]
+    return picks[:count]
+
+
+def _short(name: str, width: int = 12) -> str:
+    """A class name short enough for a thumbnail's title."""
+    return name if len(name) <= width else name[:width - 1] + "…"
+
+
+def _photo_trace(image: np.ndarray, name: str) -> go.Image:
+    return go.Image(z=np.asarray(image), name=name, hovertemplate=f"<extra>{name}</extra>")
+
+
+def samples_figure(config: Config | None = None, data: ImageData | None = None) -> go.Figure:
     """Ten source digits (top row) above ten target digits (bottom row), as the net sees them
-    (8x8, ink 0..16), so the gap between the domains is visible."""
+    (8x8, ink 0..16), so the gap between the domains is visible.
+
+    With `data`: the source digits (top), ten of your images, the classes in turn (middle, as
+    uploaded, resized), and the same images as the net sees them (bottom, 8x8 grey ink)."""
     config = config or Config()
     source = cnn_data.source_digits(config.scenario, config.n_source, config.seed)
+    source_images, source_labels = _examples(source, 10)
+    source_words, target_words = DOMAIN_WORDS[config.scenario]
+    if data is not None:
+        return _user_samples_figure(source_images, source_labels, source_words, data)
     target = cnn_data.target_digits(config.scenario, config.gap, config.seed)
-    (source_images, source_labels), (target_images, target_labels) = (
-        _examples(source, 10), _examples(target, 10))
+    target_images, target_labels = _examples(target, 10)
     fig = make_subplots(rows=2, cols=10, subplot_titles=source_labels + target_labels,
                         horizontal_spacing=0.01, vertical_spacing=0.12)
     for row, images, words in ((1, source_images, "source"), (2, target_images, "target")):
         for col, image in enumerate(images, start=1):
             fig.add_trace(_digit_trace(image, name=words), row=row, col=col)
     _hide_axes(fig)
-    source_words, target_words = DOMAIN_WORDS[config.scenario]
     gap_words = f" (gap {config.gap:g})" if config.scenario == "shift" else ""
     fig.update_layout(template="plotly_white", height=320, margin=dict(l=20, r=20, t=80, b=10),
                       title=f"Top: source, {source_words}. Bottom: target, {target_words}{gap_words}")
+    return fig
+
+
+def _user_samples_figure(source_images: np.ndarray, source_labels: list[str], source_words: str,
+                         data: ImageData) -> go.Figure:
+    picks = _user_examples(data, 10)
+    names = [_short(data.class_names[data.labels[i]]) for i in picks]
+    fig = make_subplots(rows=3, cols=10, horizontal_spacing=0.01, vertical_spacing=0.1,
+                        subplot_titles=source_labels + names + [""] * (20 - len(names)))
+    for col, image in enumerate(source_images, start=1):
+        fig.add_trace(_digit_trace(image, name="source"), row=1, col=col)
+    for col, i in enumerate(picks, start=1):
+        fig.add_trace(_photo_trace(data.images[i], "your image"), row=2, col=col)
+        fig.add_trace(_digit_trace(user_ink(data)[i], name="target"), row=3, col=col)
+    _hide_axes(fig)
+    k = len(data.class_names)
+    fig.update_layout(template="plotly_white", height=440, margin=dict(l=20, r=20, t=80, b=10),
+                      title=f"Top: source, {source_words}. Middle: target, your images "
+                            f"({data.name}, {k} classes). Bottom: the same images as the net "
+                            f"sees them (8x8 grey ink)")
     return fig
 
 
@@ -350,43 +447,64 @@ def _pick(result: RunResult, strategy: str | None) -> engine.StrategyResult:
     return result.strategies[0]
 
 
-def model_figure(result: RunResult, strategy: str | None = None) -> go.Figure:
+def _matches(result: RunResult, data: ImageData | None) -> bool:
+    """Whether `data` is the data `result` was run on."""
+    used = result.extras.get("user_data") or {}
+    return data is not None and used.get("fingerprint") == data.fingerprint
+
+
+def model_figure(result: RunResult, strategy: str | None = None,
+                 data: ImageData | None = None) -> go.Figure:
     """The model view: the source model's first-layer filters (row 1), the same filters after
     the strategy's target training (row 2; fine-tune by default), and target digits the strategy
-    got wrong, titled "true→predicted" (row 3)."""
+    got wrong, titled "true→predicted" (row 3), with the user's class names when the result
+    was run on their images. Given those images (`data`), row 3 shows them as uploaded rather
+    than as the net's 8x8 input."""
     chosen = _pick(result, strategy)
     source_filters = result.extras["source_filters"]
     filters = chosen.extras.get("filters", source_filters)
     wrong = chosen.extras.get("misclassified", [])
     classes = result.extras["target_classes"]
     cols = len(source_filters)
-    titles = [""] * (2 * cols) + [f"{classes[w['true']]}→{classes[w['predicted']]}" for w in wrong]
+    titles = [""] * (2 * cols) + [f"{_short(str(classes[w['true']]), 8)}→"
+                                  f"{_short(str(classes[w['predicted']]), 8)}" for w in wrong]
     fig = make_subplots(rows=3, cols=cols, subplot_titles=titles + [""] * (cols - len(wrong)),
                         horizontal_spacing=0.005, vertical_spacing=0.08)
     scale = max(abs(v) for f in source_filters + filters for row in f for v in row)
     for row, bank, words in ((1, source_filters, "source filter"), (2, filters, "after transfer")):
         for col, weights in enumerate(bank, start=1):
             fig.add_trace(_digit_trace(weights, -scale, scale, "RdBu", words), row=row, col=col)
+    originals = None
+    if _matches(result, data):  # the test images' places in the upload: the run's own split
+        _, tested = cnn_data.user_split(data.labels, data.class_names, result.config["n_target"],
+                                        result.config["seed"])
+        originals = data.images[tested]
     for col, w in enumerate(wrong, start=1):
-        fig.add_trace(_digit_trace(np.asarray(w["input"])[0] * 16.0, name="misclassified"),
-                      row=3, col=col)
+        trace = (_photo_trace(originals[w["index"]], "misclassified") if originals is not None
+                 else _digit_trace(np.asarray(w["input"])[0] * 16.0, name="misclassified"))
+        fig.add_trace(trace, row=3, col=col)
     _hide_axes(fig)
+    what = "your test images" if "user_data" in result.extras else "target digits"
     fig.update_layout(template="plotly_white", height=420, margin=dict(l=20, r=20, t=80, b=10),
                       title=f"First-layer filters: source model (top) and after "
-                            f"{label(chosen.strategy)} (middle); target digits it got wrong, "
+                            f"{label(chosen.strategy)} (middle); {what} it got wrong, "
                             f"true→predicted (bottom)")
     return fig
 
 
-def confusion_figure(result: RunResult, strategy: str | None = None) -> go.Figure:
-    """The strategy's confusion matrix on the target test set: rows true digit, columns predicted."""
+def confusion_figure(result: RunResult, strategy: str | None = None,
+                     data: ImageData | None = None) -> go.Figure:
+    """The strategy's confusion matrix on the target test set: rows true class, columns
+    predicted, named by the result's target classes (the user's folder names when it was run
+    on their images; `data` is taken for a uniform interface and not needed)."""
     chosen = _pick(result, strategy)
     matrix = np.asarray(chosen.extras["confusion_matrix"])
     names = [str(c) for c in result.extras["target_classes"]]
     fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, colorscale="Blues", text=matrix,
                                texttemplate="%{text}", showscale=False,
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
-    fig.update_layout(template="plotly_white", title=f"{label(chosen.strategy)}: target test digits "
+    what = "your test images" if "user_data" in result.extras else "target test digits"
+    fig.update_layout(template="plotly_white", title=f"{label(chosen.strategy)}: {what} "
                       f"(accuracy {chosen.target_metric:.2f})",
                       xaxis=dict(title="predicted", type="category"),
                       yaxis=dict(title="true", type="category", autorange="reversed"))
@@ -401,10 +519,17 @@ def imagenet_unavailable(weights: str | None = None) -> str | None:
     return backbones.resnet18_unavailable(weights)
 
 
-def imagenet_feature_extraction(config: Config | None = None, weights: str | None = None) -> dict:
+IMAGENET_SIZE = 224      # ResNet-18 reads the user's photos at ImageNet's own resolution
+IMAGENET_BATCH = 64      # images through ResNet-18 at a time (bounded memory at 224x224)
+
+
+def imagenet_feature_extraction(config: Config | None = None, weights: str | None = None,
+                                data: ImageData | None = None) -> dict:
     """Feature extraction from ImageNet instead of from the source digits: a frozen ResNet-18
     (ImageNet weights from disk, see :mod:`tl_core.backbones`) reads the 8x8 digits scaled to
     32x32, and a logistic-regression head is fitted on the `n_target` labelled digits per class.
+    With `data`, it reads the user's images in colour, scaled to 224x224 (IMAGENET_SIZE, what
+    the weights were trained on), with the same labelled and test images as `run`.
 
     Returns plain values, the head's target test accuracy among them, to set beside the demo's
     own feature extraction. Raises FileNotFoundError with a one-line message when the weights are
@@ -415,10 +540,23 @@ def imagenet_feature_extraction(config: Config | None = None, weights: str | Non
     from tl_core import backbones
 
     config = config or Config()
-    backbone = backbones.load_resnet18(weights).to(pick_device(config.device))
-    target = target_domain(config)
-    train = backbones.extract_features(backbone, target.x_train).cpu().numpy()
-    test = backbones.extract_features(backbone, target.x_test).cpu().numpy()
-    head = LogisticRegression(max_iter=2000).fit(train, target.y_train.cpu().numpy())
+    device = pick_device(config.device)
+    if data is None:
+        backbone = backbones.load_resnet18(weights).to(device)
+        target = target_domain(config)
+        x_train, y_train, x_test, y_test = target.x_train, target.y_train, target.x_test, target.y_test
+        batch = 256
+    else:
+        labelled, tested = cnn_data.user_split(data.labels, data.class_names, config.n_target,
+                                               config.seed)
+        backbone = backbones.load_resnet18(weights, size=IMAGENET_SIZE).to(device)
+        rgb = torch.tensor(data.images).permute(0, 3, 1, 2)  # a copy: the data's array is read-only
+        x_train, x_test = (rgb[i].to(device, torch.float32) / 255.0 for i in (labelled, tested))
+        y_train, y_test = (torch.from_numpy(data.labels[i]) for i in (labelled, tested))
+        batch = IMAGENET_BATCH
+    train = backbones.extract_features(backbone, x_train, batch).cpu().numpy()
+    test = backbones.extract_features(backbone, x_test, batch).cpu().numpy()
+    head = LogisticRegression(max_iter=2000).fit(train, y_train.cpu().numpy())
     return {"backbone": "resnet18 (ImageNet)", "n_target": config.n_target,
-            "target_accuracy": float(head.score(test, target.y_test.cpu().numpy()))}
+            "target_accuracy": float(head.score(test, y_test.cpu().numpy())),
+            "n_target_test": int(len(y_test))}

@@ -277,3 +277,75 @@ def labelled_subset(labels: np.ndarray, n_per_class: int, seed: int) -> np.ndarr
             raise ValueError(f"n_target must be at most {len(members)} here, got {n_per_class}")
         chosen.append(members[:n_per_class])
     return np.sort(np.concatenate(chosen))
+
+
+# ---------------------------------------------------------------------------- the user's images
+INK_BORDER = 2   # pixels along each edge whose mean brightness is taken as the background
+INK_CHUNK = 256  # images converted at a time (float copies of thousands would take memory)
+
+
+def user_ink(images: np.ndarray) -> np.ndarray:
+    """A user's RGB images ([N, S, S, 3] uint8) as 8x8 digits ([N, 8, 8], ink 0..16).
+
+    Grey = ITU-R 601 luma (0.299 R + 0.587 G + 0.114 B, what Pillow's "L" uses), in 0..1. The
+    border (INK_BORDER pixels along the edges) is taken as the background: when its mean is
+    above 0.5 the image is dark on light (a pen on paper) and is inverted, so that, as in
+    sklearn's digits, ink is high and the background low, whichever way a picture was drawn.
+    Then the background level (the border's mean) becomes 0 (anything below it too), the image
+    is averaged over an 8x8 grid of blocks, and scaled so its strongest block is 16. An image
+    with no contrast at all stays 0.
+    """
+    if len(images) > INK_CHUNK:
+        return np.concatenate([user_ink(images[i:i + INK_CHUNK])
+                               for i in range(0, len(images), INK_CHUNK)])
+    rgb = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)) / 255.0
+    grey = rgb @ torch.tensor([0.299, 0.587, 0.114])                       # [N, S, S]
+    edge = torch.ones(grey.shape[1:], dtype=torch.bool)
+    edge[INK_BORDER:-INK_BORDER, INK_BORDER:-INK_BORDER] = False
+    background = grey[:, edge].mean(1)                                     # [N]
+    light = background > 0.5
+    grey = torch.where(light[:, None, None], 1.0 - grey, grey)
+    background = torch.where(light, 1.0 - background, background)
+    ink = (grey - background[:, None, None]).clamp(min=0.0)
+    blocks = F.adaptive_avg_pool2d(ink[:, None], 8)[:, 0]                  # [N, 8, 8]
+    strongest = blocks.amax((1, 2), keepdim=True)
+    scaled = torch.where(strongest > 1e-6, blocks / strongest.clamp(min=1e-6) * 16.0, 0.0)
+    return scaled.numpy()
+
+
+def user_split(labels: np.ndarray, class_names: tuple[str, ...], n_per_class: int,
+               seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the labelled images (`n_per_class` of each class) and of the test images (all
+    the others), from one seeded order per class as in :func:`labelled_subset`: a larger
+    `n_per_class` labels every image a smaller one did, and tests on the rest.
+
+    Raises UserDataError naming the numbers when a class has fewer than n_per_class + 1 images
+    (every class needs at least one image to test on).
+    """
+    from tl_core.userdata import UserDataError
+
+    counts = np.bincount(labels, minlength=len(class_names))
+    smallest = int(np.argmin(counts))
+    if counts[smallest] < n_per_class + 1:
+        fewest = int(counts[smallest])
+        hint = (f": choose n_target at most {fewest - 1}, or add images" if fewest > 1 else
+                ": add at least one more image to it (every class needs 2 images or more)")
+        raise UserDataError(f"n_target = {n_per_class} per class needs at least "
+                            f"{n_per_class + 1} images of class '{class_names[smallest]}' "
+                            f"({n_per_class} labelled + 1 to test); it has {fewest}{hint}")
+    rng = _rng(seed, 7)
+    labelled, test = [], []
+    for c in range(len(class_names)):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        labelled.append(members[:n_per_class])
+        test.append(members[n_per_class:])
+    return np.sort(np.concatenate(labelled)), np.sort(np.concatenate(test))
+
+
+def user_digits(ink: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...],
+                n_per_class: int, seed: int) -> Digits:
+    """The user's target task as digits (`ink` = :func:`user_ink` of the images): labelled
+    images to train on (x_train), the rest to test on (x_test), class indices as labels and the
+    class names as `classes`."""
+    labelled, test = user_split(labels, class_names, n_per_class, seed)
+    return Digits(ink[labelled], labels[labelled], ink[test], labels[test], tuple(class_names))
