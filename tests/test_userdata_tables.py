@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import tl_core
 from tl_core import limits
 from tl_core.demos import linear, logistic
 from tl_core.limits import Limits
@@ -56,7 +57,7 @@ def test_a_csv_split_by_a_text_column_runs_every_linear_strategy():
     assert data.feature_names == ("temperature", "advertising", "age")  # not region, not sales
     assert len(data.target_y) == (df.region == "north").sum()
     assert (data.source_words, data.target_words) == ("region ≠ north", "region = north")
-    result = linear.run(linear.Config(n_target=8), data=data)
+    result = tl_core.run("linear", data=data, n_target=8)
     assert result.names() == list(linear.STRATEGIES)
     assert result.extras["n_target_test"] == len(data.target_y) - 8
     assert result.extras["n_source_train"] + result.extras["n_source_test"] == len(data.source_y)
@@ -74,7 +75,7 @@ def test_a_numeric_threshold_split_runs_every_logistic_strategy_including_coral(
     assert len(data.target_y) == (df.age > 50).sum()
     assert data.target_words == "age > 50" and data.source_words == "age ≤ 50"
     assert "age" not in data.feature_names  # the split column is never a feature
-    result = logistic.run(logistic.Config(n_target=4), data=data)
+    result = tl_core.run("logistic", data=data, n_target=4)
     assert result.names() == list(logistic.STRATEGIES)
     assert result.extras["n_target_train"] == 8
     assert result.extras["n_target_test"] == len(data.target_y) - 8
@@ -168,16 +169,15 @@ def test_fields_the_table_replaces_change_nothing():
 
 def test_a_shifted_table_shows_transfer_helping_with_few_labels_and_less_with_many():
     """Bundled breast_cancer (smooth to rough tumours) and diabetes (one sex to the other)."""
-    def mean_gain(module, data, n_target):
-        results = [module.run(module.Config(n_target=n_target, seed=seed), data=data)
-                   for seed in range(5)]
-        return np.mean([r.gain("regularized") for r in results])
+    def mean_gains(demo, table, few, many):
+        sweep = tl_core.sweep(demo, over="n_target", values=[few, many], seeds=5,
+                              data=bundled_table_data(table))
+        gains = sweep[sweep.strategy == "regularized"].groupby("n_target")["gain"].mean()
+        return gains[few], gains[many]
 
-    cancer = bundled_table_data("breast_cancer")
-    few, many = mean_gain(logistic, cancer, 1), mean_gain(logistic, cancer, 30)
+    few, many = mean_gains("logistic", "breast_cancer", 1, 30)
     assert few > 0.05 and many < few
-    diabetes = bundled_table_data("diabetes")
-    few, many = mean_gain(linear, diabetes, 5), mean_gain(linear, diabetes, 100)
+    few, many = mean_gains("linear", "diabetes", 5, 100)
     assert few > 0.3 and many < few
 
 

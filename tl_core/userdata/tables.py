@@ -287,8 +287,8 @@ BUNDLED_TABLES: dict[str, BundledTable] = {
         "Breast cancer: 569 tumours, malignant or benign, smooth outlines to rough ones",
         "classification", "diagnosis", "mean smoothness", ">", 0.09587),
     "wine": BundledTable(
-        "Wine: 178 wines of 3 cultivars (cultivar 2 or not), pale colours to deep ones",
-        "classification", "cultivar", "color intensity", ">", 4.69, positive_class="cultivar 2"),
+        "Wine: 178 wines of 3 cultivars (cultivar 2 or not), less magnesium to more",
+        "classification", "cultivar", "magnesium", ">", 98.0, positive_class="cultivar 2"),
     "iris": BundledTable(
         "Iris: 150 flowers of 3 species (virginica or not), narrow sepals to wide",
         "classification", "species", "sepal width (cm)", ">=", 3.0, positive_class="virginica"),
@@ -302,7 +302,7 @@ _DIABETES_NAMES = {"bp": "blood pressure", "s1": "total cholesterol", "s2": "LDL
 def bundled_table(name: str) -> pd.DataFrame:
     """Bundled table `name` (a key of BUNDLED_TABLES) as a fresh DataFrame, the target a column."""
     if name not in BUNDLED_TABLES:
-        raise UserDataError(f"there is no bundled table {name!r}: choose one of "
+        raise UserDataError(f"there is no bundled table {_quoted(name)}: choose one of "
                             f"{', '.join(BUNDLED_TABLES)}")
     return _load_bundled(name).copy()
 
@@ -467,10 +467,10 @@ def _split_mask(values: pd.Series, op: str, value: Any, column: str) -> np.ndarr
         number = _number(value)
         if number is None:
             raise UserDataError(f"the split column {column} holds numbers, so split_value must be "
-                                f"a number, got {value!r}")
+                                f"a number, got {_quoted(value)}")
         return _OP_FUNCTIONS[op](values.to_numpy(dtype=float), number)
     if op in ORDER_OPS:
-        raise UserDataError(f"split_op {op!r} compares numbers, but the split column {column} "
+        raise UserDataError(f"split_op {_quoted(op)} compares numbers, but the split column {column} "
                             f"holds text: use == or != with one of its values "
                             f"({_listed(_text(values).unique())})")
     return _OP_FUNCTIONS[op](_text(values).to_numpy(dtype=object), _value_text(value))
@@ -577,13 +577,13 @@ def _check_classes(words: str, counts: np.ndarray, class_names: tuple[str, str])
 
 def _check_choice(what: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise UserDataError(f"{what} must be one of {', '.join(allowed)}, got {value!r}")
+        raise UserDataError(f"{what} must be one of {', '.join(allowed)}, got {_quoted(value)}")
 
 
 def _check_column(df: pd.DataFrame, column: Any, what: str) -> None:
     if not isinstance(column, str) or column not in df.columns:
-        raise UserDataError(f"the {what} {column!r} is not a column of the table: its columns are "
-                            f"{_listed(df.columns)}")
+        raise UserDataError(f"the {what} {_quoted(column)} is not a column of the table: its "
+                            f"columns are {_listed(df.columns)}")
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -628,6 +628,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _quoted(value: Any) -> str:
+    """A value as a message quotes it: text in quotes (numpy's too), anything else as it is."""
+    return repr(str(value)) if isinstance(value, str) else repr(_plain(value))
 
 
 def _example(values: pd.Series) -> str:
