@@ -404,7 +404,11 @@ def test_an_image_over_the_pixel_cap_is_refused_from_its_header():
     files = shape_files(per_class=2)
     refused(make_zip({**files, "circle/poster.png": png_claiming(5000, 4000)}),
             "'circle/poster.png' is 5000x4000 pixels (20.0 megapixels)", "at most 16.8 megapixels")
-    # Past Pillow's own decompression-bomb limit, Pillow refuses first: the same kind of message.
+    # Where Pillow only warns of a decompression bomb (89 to 179 megapixels), the header's size
+    # refuses it; past that, Pillow refuses first, and the message is of the same kind.
+    with pytest.warns(Image.DecompressionBombWarning):
+        refused(make_zip({**files, "circle/mural.png": png_claiming(10000, 10000)}),
+                "'circle/mural.png' is 10000x10000 pixels (100.0 megapixels)")
     refused(make_zip({**files, "circle/bomb.png": png_claiming(30000, 30000)}),
             "'circle/bomb.png' is far too large", "megapixels per image")
 

@@ -30,7 +30,6 @@ import os
 import stat
 import struct
 import tempfile
-import warnings
 import zipfile
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -131,9 +130,9 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def _listing(names: list[str]) -> str:
-    shown = ", ".join(names[:NAMES_SHOWN])
-    return shown + (", ..." if len(names) > NAMES_SHOWN else "")
+def _listing(names: list[str], shown: int = NAMES_SHOWN) -> str:
+    """The first few names, then "..." when there are more."""
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
 
 
 def _check_upload_size(raw: bytes, name: str) -> None:
@@ -340,27 +339,25 @@ def _load(root: str, name: str, notes: list[str]) -> tuple[np.ndarray, np.ndarra
     samples = make_dataset(root, class_to_idx, extensions=image_endings(), allow_empty=True)
     listed = np.bincount([c for _, c in samples], minlength=len(class_names))
     _check_counts(name, class_names, listed, "")
-    arrays, labels, damaged, total_pixels = [], [], [], 0
-    from PIL import Image
-
-    with warnings.catch_warnings():
-        # Pillow warns of a decompression bomb before it refuses one; here both refuse.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        for path, label in samples:
-            shown = os.path.relpath(path, root).replace(os.sep, "/")
-            array, pixels = _decode(path, shown, name, MAX_TOTAL_PIXELS - total_pixels)
-            total_pixels += pixels
-            if array is None:
-                damaged.append(shown)
-                continue
-            arrays.append(array)
-            labels.append(label)
+    arrays = np.empty((len(samples), IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+    labels, damaged, total_pixels = [], [], 0
+    for path, label in samples:
+        shown = os.path.relpath(path, root).replace(os.sep, "/")
+        array, pixels = _decode(path, shown, name, MAX_TOTAL_PIXELS - total_pixels)
+        total_pixels += pixels
+        if array is None:
+            damaged.append(shown)
+            continue
+        arrays[len(labels)] = array
+        labels.append(label)
     if damaged:
         notes.append(f"skipped {_count(len(damaged), 'damaged file', 'damaged files')} that "
                      f"could not be read as images: {_listing(damaged)}")
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(class_names))
     _check_counts(name, class_names, counts, " that can be read")
-    return np.stack(arrays), np.asarray(labels, dtype=np.int64), tuple(class_names)
+    if len(labels) < len(arrays):
+        arrays = arrays[:len(labels)].copy()  # not a view: the skipped rows' memory goes back
+    return arrays, np.asarray(labels, dtype=np.int64), tuple(class_names)
 
 
 def _check_classes(name: str, class_names: list[str]) -> None:
@@ -376,10 +373,10 @@ def _check_classes(name: str, class_names: list[str]) -> None:
 
 
 def _check_counts(name: str, class_names: list[str], counts: np.ndarray, readable: str) -> None:
-    found = ", ".join(f"{c}: {int(n)}" for c, n in zip(class_names, counts))
+    found = _listing([f"{c}: {int(n)}" for c, n in zip(class_names, counts)], shown=12)
     empty = [c for c, n in zip(class_names, counts) if n == 0]
     if empty:
-        which = ", ".join(f"'{c}'" for c in empty)
+        which = _listing([f"'{c}'" for c in empty], shown=12)
         folders = "class folder" if len(empty) == 1 else "class folders"
         raise UserDataError(f"{name}: {folders} {which} {'has' if len(empty) == 1 else 'have'} "
                             f"no images{readable} (found {found}): every class folder needs at "
@@ -391,6 +388,9 @@ def _decode(path: str, shown: str, name: str, pixels_left: int) -> tuple[np.ndar
     be decoded. Its size is checked from the header (Pillow opens lazily) before decoding."""
     from PIL import Image, ImageOps
 
+    # Pillow itself warns of a decompression bomb above Image.MAX_IMAGE_PIXELS (89 million) and
+    # refuses twice that: both far above MAX_IMAGE_PIXELS, so a warned image is refused below,
+    # from its header, and Pillow's refusal (or its warning, where warnings are errors) here.
     try:
         image = Image.open(path, formats=FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
