@@ -10,6 +10,7 @@ import tl_core
 from tl_core import limits
 from tl_core.demos import linear, logistic
 from tl_core.limits import Limits
+from tl_core.result import RunResult
 from tl_core.strategies import label
 from tl_core.userdata import UserDataError, tables
 from tl_core.userdata.tables import (bundled_table, bundled_table_data, read_csv, read_table_data,
@@ -64,6 +65,7 @@ def test_a_csv_split_by_a_text_column_runs_every_linear_strategy():
     assert result.extras["user_data"]["name"] == "shops.csv"
     assert result.extras["user_data"]["n_target_rows"] == len(data.target_y)
     assert result.config == linear.Config(n_target=8).to_dict()
+    assert RunResult.from_json(result.to_json()).extras == result.extras  # plain JSON
     for s in result.strategies:
         assert np.isfinite([s.source_metric, s.target_metric, s.source_loss, s.target_loss]).all()
 
@@ -90,6 +92,7 @@ def test_every_bundled_table_runs_in_the_demo_of_its_task(name):
     assert suggested.label in frame.columns and suggested.split_column in frame.columns
     data = bundled_table_data(name)
     assert data.bundled == name and data.name == f"sklearn {name}"
+    assert bundled_table_data(data.bundled, **data.options).fingerprint == data.fingerprint
     module = linear if suggested.task == "regression" else logistic
     result = module.run(module.Config(), data=data)
     assert result.names() == list(module.STRATEGIES)
@@ -226,7 +229,9 @@ def test_a_figure_needs_the_data_its_result_ran_on():
     (b"temperature,sales\n", "no rows of data"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "not a text file"),
     (b"PK\x03\x04" + b"\x14\x00" * 40, "workbook"),
-    ("region,sales\nnörth,1\nsüd,2\n".encode("latin-1"), "not UTF-8 text.*CSV UTF-8"),
+    ("region,sales\nnörth,1\nsüd,2\n".encode("latin-1"),
+     "not UTF-8 text \\(byte 0xf6 on line 2.*CSV UTF-8"),
+    (codecs.BOM_UTF8 + "region,sales\nnorth,1\nsüd,2\n".encode("cp1252"), "byte 0xfc on line 3"),
     ("a,b\n1,2\n".encode("utf-16"), "UTF-16.*CSV UTF-8"),
     (b'{"temperature": [1, 2], "sales": [3, 4]}', "looks like JSON"),
     (b"<html><body>sales</body></html>", "looks like HTML"),
@@ -331,6 +336,8 @@ def test_too_few_rows_in_a_domain_says_how_many_it_has_and_needs():
     with pytest.raises(UserDataError, match=f"n_target = {n_rows - 1} needs at least {n_rows + 1} "
                                             f"target rows .*region = north, has {n_rows}"):
         linear.run(linear.Config(n_target=n_rows - 1), data=data)
+    assert linear.max_n_target(data) == n_rows - 2
+    assert linear.run(linear.Config(n_target=n_rows - 2), data=data).extras["n_target_test"] == 2
 
 
 def test_n_target_per_class_larger_than_a_class_allows_names_the_numbers():
@@ -339,8 +346,10 @@ def test_n_target_per_class_larger_than_a_class_allows_names_the_numbers():
     name = data.class_names[int(np.argmin(np.bincount(data.target_y)))]
     with pytest.raises(UserDataError, match=f"n_target = {rarest} per class needs at least "
                                             f"{rarest + 1} rows of class '{name}' in the target "
-                                            f".*has {rarest}"):
+                                            f".*has {rarest} \\(n_target can be at most "
+                                            f"{rarest - 1} here\\)"):
         logistic.run(logistic.Config(n_target=rarest), data=data)
+    assert logistic.max_n_target(data) == rarest - 1
     assert logistic.run(logistic.Config(n_target=rarest - 1), data=data).extras["n_target_test"] > 0
 
 

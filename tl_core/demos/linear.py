@@ -241,13 +241,20 @@ def _diabetes(config: Config, split_rng, target_rng, source_rng) -> Data:
                          target_rows[config.n_target:], [n for n in names if n != "sex"])
 
 
+def max_n_target(data: TableData) -> int:
+    """The most labelled target rows the table allows: USER_MIN_TEST are left to test."""
+    n_rows = len(checked_table(data, "regression", "linear").target_y)
+    return max(0, min(n_rows - USER_MIN_TEST, Config.field("n_target").high))
+
+
 def _user_table(config: Config, table: TableData, target_rng, source_rng) -> Data:
     """The table's domains: the seed holds out source rows and picks the labelled target rows."""
     n_rows, needed = len(table.target_y), config.n_target + USER_MIN_TEST
     if n_rows < needed:
         raise UserDataError(f"n_target = {config.n_target} needs at least {needed} target rows "
                             f"({config.n_target} labelled + {USER_MIN_TEST} to test), but the "
-                            f"target, {table.target_words}, has {n_rows}")
+                            f"target, {table.target_words}, has {n_rows} (n_target can be at "
+                            f"most {max_n_target(table)} here)")
     source_rows = source_rng.permutation(len(table.source_y))
     target_rows = target_rng.permutation(n_rows)
     n_source_test = max(USER_MIN_TEST, int(round(USER_SOURCE_TEST * len(source_rows))))

@@ -247,6 +247,12 @@ def _breast_cancer(config: Config, split_rng, target_rng, source_rng) -> Data:
                          class_names=["malignant", "benign"])
 
 
+def max_n_target(data: TableData) -> int:
+    """The most labelled target rows per class the table allows: each class keeps one to test."""
+    counts = np.bincount(checked_table(data, "classification", "logistic").target_y, minlength=2)
+    return max(0, min(int(counts.min()) - 1, Config.field("n_target").high))
+
+
 def _user_table(config: Config, table: TableData, target_rng, source_rng) -> Data:
     """The table's domains: the seed holds out source rows and picks the labelled target rows."""
     counts = np.bincount(table.target_y, minlength=2)
@@ -255,7 +261,8 @@ def _user_table(config: Config, table: TableData, target_rng, source_rng) -> Dat
             raise UserDataError(
                 f"n_target = {config.n_target} per class needs at least {config.n_target + 1} "
                 f"rows of class {table.class_names[c]!r} in the target ({config.n_target} "
-                f"labelled + 1 to test), but the target, {table.target_words}, has {counts[c]}")
+                f"labelled + 1 to test), but the target, {table.target_words}, has {counts[c]} "
+                f"(n_target can be at most {max_n_target(table)} here)")
     source_rows = source_rng.permutation(len(table.source_y))
     held_out = _held_out_per_class(table.source_y[source_rows], CANCER_SOURCE_TEST)
     target_rows = target_rng.permutation(len(table.target_y))

@@ -127,9 +127,10 @@ def _decode(raw: bytes, name: str) -> str:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise UserDataError(f"{name} is not UTF-8 text (byte 0x{raw[err.start]:02x} at position "
-                            f"{err.start} is not valid UTF-8; it was probably saved in an older "
-                            f"encoding such as Windows-1252): {save_as}") from None
+        line = err.object[:err.start].count(b"\n") + 1  # err.object: the bytes after the BOM
+        raise UserDataError(f"{name} is not UTF-8 text (byte 0x{err.object[err.start]:02x} on "
+                            f"line {line} is not valid UTF-8; the file was probably saved in an "
+                            f"older encoding such as Windows-1252): {save_as}") from None
     stripped = text.lstrip()
     if stripped.startswith(("<", "{", "[")):
         kind = "HTML or XML" if stripped.startswith("<") else "JSON"
