@@ -133,12 +133,23 @@ def sequence_section(demo: str, module) -> UserData | None:
     upload = _uploaded(demo, "sequences")
     if upload is None:
         return None
-    left, right = st.columns(2)
+    left, middle, right = st.columns(3)
     layout = left.selectbox("Layout", list(SEQUENCE_LAYOUTS), format_func=SEQUENCE_LAYOUTS.get,
                             key=_key(demo, "layout"))
-    label = right.text_input("Label column (empty: guess)", key=_key(demo, "label"),
-                             max_chars=controls.MAX_LINK_TEXT).strip() or None
-    return cached.user_data("sequences", *upload, _options(layout=layout, label=label))
+    label = middle.text_input("Label column (empty: guess)", key=_key(demo, "label"),
+                              max_chars=controls.MAX_LINK_TEXT).strip() or None
+    missing = right.selectbox("A missing value inside a sequence", ["drop", "mean"],
+                              key=_key(demo, "missing"),
+                              format_func={"drop": "drop that sequence",
+                                           "mean": "fill with its time step's mean"}.get)
+    options = dict(layout=layout, label=label, missing=missing)
+    if layout == "long":  # columns named otherwise than id / time / value are picked by hand
+        columns = st.columns(3)
+        for place, option in zip(columns, ("id_column", "time_column", "value_column")):
+            options[option] = place.text_input(f"{option.replace('_', ' ').capitalize()} "
+                                               "(empty: guess)", key=_key(demo, option),
+                                               max_chars=controls.MAX_LINK_TEXT).strip() or None
+    return cached.user_data("sequences", *upload, _options(**options))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -148,75 +159,92 @@ def sequence_section(demo: str, module) -> UserData | None:
 def table_section(demo: str, module) -> UserData | None:
     from tl_core.userdata import tables
 
-    choices = ["upload"] + list(tables.BUNDLED_TABLES)
-    source = st.radio("Table", choices, horizontal=True, key=_key(demo, "table"),
-                      format_func=lambda c: "Upload a CSV" if c == "upload" else f"sklearn's {c}")
+    task = "classification" if module.METRIC == "accuracy" else "regression"
+    bundled = [name for name, table in tables.BUNDLED_TABLES.items() if table.task == task]
+    source = st.radio("Table", ["upload"] + bundled, key=_key(demo, "table"),
+                      format_func=lambda c: "Upload a CSV" if c == "upload"
+                      else "sklearn's " + tables.BUNDLED_TABLES[c].title)
     if source == "upload":
         upload = _uploaded(demo, "table")
         if upload is None:
             return None
         raw, name = upload
         frame = cached.read_table(raw, name)
+        scope, suggested = f"{name}_{len(raw)}", {}
     else:
         raw, name = b"", source
         frame = tables.bundled_table(source)
+        scope, suggested = source, tables.BUNDLED_TABLES[source].options()
     with st.expander(f"The table: {len(frame)} rows, {len(frame.columns)} columns"):
         st.dataframe(frame.head(200), key=_key(demo, "preview"))
-    options = table_choices(demo, module, frame)
-    if options is None:
-        return None
+    options = table_choices(demo, task, frame, f"{demo}_{scope}", suggested)
     return cached.user_data("table", raw, name, _options(**options), bundled=source != "upload")
 
 
-def table_choices(demo: str, module, frame) -> dict[str, Any] | None:
-    """The label, split and features of a table, chosen with widgets; None until they can be."""
+def _index(options: list, value: Any, default: int = 0) -> int:
+    return options.index(value) if value in options else default
+
+
+def table_choices(demo: str, task: str, frame, scope: str, suggested: dict) -> dict[str, Any]:
+    """The label, split and features of a table, chosen with widgets (keys scoped to the table,
+    so another table starts from its own suggestions)."""
     from tl_core.userdata import tables
 
-    classify = module.METRIC == "accuracy"
+    def key(name: str) -> str:
+        return _key(scope, name)
+
     columns = [str(c) for c in frame.columns]
-    numeric = tables.numeric_columns(frame)
-    labels = columns if classify else numeric
+    numeric = [str(c) for c in tables.numeric_columns(frame)]
+    labels = numeric if task == "regression" else columns
     if not labels:
         raise UserDataError("the table has no numeric column to predict: a regression's label "
                             "must be numbers")
     left, middle, right = st.columns(3)
-    label = left.selectbox("Label (what the model predicts)", labels, key=_key(demo, "label"),
-                           index=len(labels) - 1)
+    label = left.selectbox("Label: what the model predicts", labels, key=key("label"),
+                           index=_index(labels, suggested.get("label"), len(labels) - 1))
     splits = [c for c in columns if c != label]
     if not splits:
         raise UserDataError("the table needs a column besides the label to split its rows into "
                             "a source and a target domain")
-    split_column = middle.selectbox("Target rows: where column", splits, key=_key(demo, "split"))
-    op, value = _split_rule(demo, frame, split_column, numeric, right)
+    split_column = middle.selectbox("Target rows: those whose", splits, key=key("split"),
+                                    index=_index(splits, suggested.get("split_column")))
+    op, value = _split_rule(frame, split_column, suggested, right, key)
+    source_rows, target_rows = tables.split_counts(frame, split_column, op, value)
+    source_words, target_words = tables.split_words(split_column, op, value)
+    st.caption(f"Target: {target_rows} rows where {target_words}. Source: the other "
+               f"{source_rows} rows ({source_words}).")
     features = [c for c in numeric if c not in (label, split_column)]
-    chosen = st.multiselect("Features", features, default=features, key=_key(demo, "features"))
-    missing = st.radio("Rows with a missing value", ["drop", "mean"], horizontal=True,
-                       key=_key(demo, "missing"),
+    chosen = st.multiselect("Features", features, default=features, key=key("features"))
+    missing = st.radio("Rows with a missing value", list(tables.MISSING), horizontal=True,
+                       key=key("missing"),
                        format_func={"drop": "drop them", "mean": "fill with the source's mean"}.get)
-    options = dict(task="classification" if classify else "regression", label=label,
-                   features=chosen, split_column=split_column, split_op=op, split_value=value,
-                   missing=missing)
-    if classify:
-        classes = tables.class_values(frame, label)
+    options = dict(task=task, label=label, features=chosen, split_column=split_column,
+                   split_op=op, split_value=value, missing=missing)
+    if task == "classification":
+        classes = tables.label_classes(frame, label)
         if len(classes) > 2:
             options["positive_class"] = st.selectbox(
-                f"{label} has {len(classes)} classes; logistic regression tells two apart: "
-                "this class against the rest", classes, key=_key(demo, "positive"))
+                f"{label} has {len(classes)} classes and logistic regression tells two apart: "
+                "this class against the rest", classes, key=key("positive"),
+                index=_index(classes, suggested.get("positive_class")))
     return options
 
 
-def _split_rule(demo: str, frame, column: str, numeric: list[str], place) -> tuple[str, Any]:
+def _split_rule(frame, column: str, suggested: dict, place, key) -> tuple[str, Any]:
     from tl_core.userdata import tables
 
-    op_place, value_place = place.columns(2)
-    if column in numeric:
-        op = op_place.selectbox("is", [">", ">=", "<", "<=", "==", "!="], key=_key(demo, "op_num"))
-        median = float(frame[column].median()) if frame[column].notna().any() else 0.0
-        value = value_place.number_input("value", value=median, key=_key(demo, f"value_{column}"))
-        return op, value
-    op = op_place.selectbox("is", ["==", "!="], key=_key(demo, "op_text"))
+    op_place, value_place = place.columns([1, 2])
+    own = suggested.get("split_column") == column
+    if tables.column_kind(frame, column) == "number":
+        ops = list(tables.SPLIT_OPS)
+        op = op_place.selectbox("are", ops, key=key(f"op_{column}"),
+                                index=_index(ops, suggested.get("split_op") if own else ">"))
+        value = suggested["split_value"] if own else tables.split_threshold(frame, column)
+        return op, value_place.number_input("than / to", value=float(value), key=key(f"value_{column}"))
+    op = op_place.selectbox("are", ["==", "!="], key=key(f"op_{column}"))
     values = tables.candidate_split_values(frame, column)
-    value = value_place.selectbox("value", values, key=_key(demo, f"value_{column}"))
+    value = value_place.selectbox("value", values, key=key(f"value_{column}"),
+                                  index=_index(values, suggested.get("split_value") if own else None))
     return op, value
 
 
