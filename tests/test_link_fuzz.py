@@ -21,7 +21,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import tl_core
-from tl_app import controls
+from tl_app import controls, demo_page
 from tl_app.catalog import DEMO_BY_NAME
 from tl_app.sweeps import SWEEP_SEEDS
 from tl_core.config import FieldSpec
@@ -156,7 +156,7 @@ def check_warnings(case: Case, warnings: str) -> list[str]:
 
 
 def page_specs(demo: str) -> list[FieldSpec]:
-    return controls.controls_of(tl_core.get_demo(demo).Config) + [SWEEP_SEEDS]
+    return demo_page.page_specs(tl_core.get_demo(demo))
 
 
 def test_the_link_parser_survives_thousands_of_hostile_links():
@@ -214,11 +214,16 @@ def run_case(path: str, specs: list[FieldSpec], case: Case) -> list[str]:
         return [f"failed: {problems}"]
     warnings = " ".join(w.value for w in at.warning)
     problems += check_warnings(case, warnings)
+    own_data = case.expect.get("data", (None, None))[1] == "own"
+    if own_data and "cannot carry a file" not in warnings:
+        problems.append("data=own without a file: no warning that a link cannot carry one")
     for spec in specs:
         value = control_value(at, spec.name)
         kind, expected = case.expect.get(spec.name, ("default", spec.default))
         if kind == "default" and spec.name in case.query:  # pinned by the test: taken as sent
             expected = spec.check(case.query[spec.name][-1])
+        if spec.name == "data" and own_data:  # this session has no file: the built-in data
+            expected = "builtin"
         if value != widget_value(expected):
             problems.append(f"{spec.name} is {value!r}, expected {expected!r} ({kind})")
     for key, text in at.query_params.items():
