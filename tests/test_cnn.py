@@ -235,11 +235,15 @@ def test_model_and_confusion_figures(sim2real):
 
 
 # ------------------------------------------------------------------------------ device, backbone
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_a_tiny_run_on_cuda():
-    config = cnn.Config(device="cuda", epochs=2, n_source=200, source_epochs=1)
+# Every device this machine has: the CPU always, a CUDA GPU where there is one (never a skip).
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_tiny_run_on_each_device_of_this_machine(device):
+    config = cnn.Config(device=device, epochs=2, n_source=200, source_epochs=1)
     result = cnn.run(config)
-    assert result.extras["device"].startswith("cuda")
+    assert result.extras["device"].startswith(device)
     assert all(0.0 <= s.target_metric <= 1.0 for s in result.strategies)
     assert len(cnn.run_many([config])[0].strategies) == len(result.strategies)
 
