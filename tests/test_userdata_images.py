@@ -271,7 +271,7 @@ def test_figures_show_the_users_images_and_class_names(shapes):
     _, tested = cnn_data.user_split(shapes.labels, shapes.class_names, QUICK["n_target"], 1)
     assert np.array_equal(np.asarray(photos[0].z), shapes.images[tested[wrong[0]["index"]]])
     titles = {a.text for a in model.layout.annotations}
-    assert f"{SHAPES[wrong[0]['true']]}→{SHAPES[wrong[0]['predicted']]}" in titles
+    assert f"{SHAPES[wrong[0]['true']]}<br>→{SHAPES[wrong[0]['predicted']]}" in titles
     without = cnn.model_figure(result, "feature_extraction")  # the result alone: the 8x8 input
     assert {t.type for t in without.data if t.name == "misclassified"} == {"heatmap"}
     confusion = cnn.confusion_figure(result, "scratch", data=shapes)

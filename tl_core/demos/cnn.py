@@ -433,7 +433,7 @@ def _user_samples_figure(source_images: np.ndarray, source_labels: list[str], so
     k = len(data.class_names)
     fig.update_layout(template="plotly_white", height=440, margin=dict(l=20, r=20, t=80, b=10),
                       title=f"Top: source, {source_words}. Middle: target, your images "
-                            f"({data.name}, {k} classes). Bottom: the same images as the net "
+                            f"({data.name}, {k} classes).<br>Bottom: the same images as the net "
                             f"sees them (8x8 grey ink)")
     return fig
 
@@ -466,7 +466,8 @@ def model_figure(result: RunResult, strategy: str | None = None,
     wrong = chosen.extras.get("misclassified", [])
     classes = result.extras["target_classes"]
     cols = len(source_filters)
-    titles = [""] * (2 * cols) + [f"{_short(str(classes[w['true']]), 8)}→"
+    # Two lines, true over predicted: class names side by side would overlap in a column this narrow
+    titles = [""] * (2 * cols) + [f"{_short(str(classes[w['true']]), 8)}<br>→"
                                   f"{_short(str(classes[w['predicted']]), 8)}" for w in wrong]
     fig = make_subplots(rows=3, cols=cols, subplot_titles=titles + [""] * (cols - len(wrong)),
                         horizontal_spacing=0.005, vertical_spacing=0.08)
