@@ -212,3 +212,36 @@ def test_a_shared_link_opens_the_same_experiment(server, page):
     no_exception(page)
     assert page.locator('[data-testid="stAlertContentWarning"]').count() >= 2
     screenshot(page, "linear_bad_link")
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick `option` in the selectbox labelled `label`, as a student clicking would."""
+    page.locator('[data-testid="stSelectbox"]').filter(
+        has=page.get_by_text(label, exact=True)).click()
+    page.get_by_role("option", name=option).click()
+
+
+def upload_file(page: Page, name: str, mime: str, raw: bytes) -> None:
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": name, "mimeType": mime, "buffer": raw}])
+
+
+@pytest.mark.parametrize("demo, name, mime, make", [
+    ("linear", "sales.csv", "text/csv", "sales_csv"),
+    ("cnn", "shapes.zip", "application/zip", "shapes_zip"),
+])
+def test_a_student_uploads_their_own_data(server, page, demo, name, mime, make):
+    import test_app_user_data as files
+
+    page.goto(f"{server}/{demo}?n_target=2&epochs=5", timeout=PAGE_TIMEOUT_MS)
+    wait_until_idle(page)
+    choose(page, "Data", "Your own data")
+    page.get_by_text("Upload one above").wait_for(timeout=PAGE_TIMEOUT_MS)
+    upload_file(page, name, mime, getattr(files, make)())
+    page.get_by_text(f"Using {name}").wait_for(timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot", timeout=PAGE_TIMEOUT_MS)
+    wait_until_idle(page)
+    no_exception(page)
+    assert page.get_by_text("Does transfer help on the target?").count() == 1
+    assert "data=own" in page.url, "the link says the data was the student's own"
+    screenshot(page, f"{demo}_own_data")
