@@ -44,22 +44,29 @@ def unrolled(cell: str, x: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor,
     Gate order is torch's: GRU (r, z, n), LSTM (i, f, g, o).
     """
     batch, steps, hidden = x.shape[0], x.shape[1], w_hh.shape[1]
-    from_input = x @ w_ih.T + b_ih  # W_x x_t + b for every step at once: it does not depend on h
+    # W_x x_t + b for every step at once (it does not depend on h), laid out step-major and split
+    # into one tensor per step: indexing [:, t] instead would make autograd's backward write a
+    # full-size zero gradient for every step (most of the batched path's time on a CPU).
+    from_input = (x @ w_ih.T + b_ih).transpose(0, 1)
     h = x.new_zeros(batch, hidden)
     c = x.new_zeros(batch, hidden)
     states = []
+    if cell == "gru":
+        x_r, x_z, x_n = (gate.unbind(0) for gate in from_input.chunk(3, dim=-1))
+        for t in range(steps):
+            h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=-1)
+            r, z = torch.sigmoid(x_r[t] + h_r), torch.sigmoid(x_z[t] + h_z)
+            n = torch.tanh(x_n[t] + r * h_n)
+            h = n + z * (h - n)
+            states.append(h)
+        return torch.stack(states, dim=1)
+    per_step = from_input.unbind(0)
     for t in range(steps):
         from_state = h @ w_hh.T + b_hh
         if cell == "rnn":
-            h = torch.tanh(from_input[:, t] + from_state)
-        elif cell == "gru":
-            x_r, x_z, x_n = from_input[:, t].chunk(3, dim=-1)
-            h_r, h_z, h_n = from_state.chunk(3, dim=-1)
-            r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-            n = torch.tanh(x_n + r * h_n)
-            h = n + z * (h - n)
+            h = torch.tanh(per_step[t] + from_state)
         else:
-            i, f, g, o = (from_input[:, t] + from_state).chunk(4, dim=-1)
+            i, f, g, o = (per_step[t] + from_state).chunk(4, dim=-1)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             h = torch.sigmoid(o) * torch.tanh(c)
         states.append(h)
