@@ -95,7 +95,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -599,12 +599,16 @@ class _Member:
 
 
 def _group_key(m: _Member) -> tuple:
-    """Members with equal keys train together: same structure, same schedule, same shapes."""
+    """Members with equal keys train together: same structure, same schedule, same shapes.
+
+    Strategies that train the same parameters and differ only in where they start, their
+    learning rates or λ (scratch, fine-tuning and regularized transfer) share a group: fewer,
+    larger batched steps. Joint training, with its extra source pass, trains apart.
+    """
     structure = tuple((n, tuple(p.shape), p.requires_grad) for n, p in m.twin.named_parameters())
-    plan = replace(m.plan, lam=0.0, lr_scale_blocks=1.0)
-    return (plan, structure, m.settings.epochs, m.settings.batch_size, m.settings.history_every,
-            m.settings.clip_grad_norm, str(m.target.device), tuple(m.target.x_train.shape[1:]),
-            tuple(m.source.x_train.shape[1:]))
+    return (structure, m.plan.joint, m.settings.epochs, m.settings.batch_size,
+            m.settings.history_every, m.settings.clip_grad_norm, str(m.target.device),
+            tuple(m.target.x_train.shape[1:]), tuple(m.source.x_train.shape[1:]))
 
 
 class _Pool:
@@ -673,6 +677,7 @@ def _group_gradients(base: _Twin, joint: bool, anchored: list[str]):
         return (F.cross_entropy(scores.transpose(1, 2), y, reduction="none") * w).sum(1) / w.sum(1)
 
     def gradients(trained, fixed, anchor, x, y, w, xs, ys, lam, target_weight):
+        """`lam[n]`: each member's λ for anchored parameter n (0 where its plan does not anchor n)."""
         with torch.enable_grad():
             leaves = {n: t.detach().requires_grad_() for n, t in trained.items()}
             params = {**fixed, **leaves}
@@ -680,8 +685,8 @@ def _group_gradients(base: _Twin, joint: bool, anchored: list[str]):
             if joint:
                 losses = mean_ce(source_logits(params, xs), ys, w) + target_weight * losses
             if anchored:
-                losses = losses + lam * sum(((leaves[n] - anchor[n]) ** 2).flatten(1).sum(1)
-                                            for n in anchored)
+                losses = losses + sum(lam[n] * ((leaves[n] - anchor[n]) ** 2).flatten(1).sum(1)
+                                      for n in anchored)
             return dict(zip(leaves, torch.autograd.grad(losses.sum(), list(leaves.values()))))
 
     return gradients
@@ -764,14 +769,14 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
                inspect: Inspect = None) -> list[StrategyResult]:
     """Train a group of like members together: _fit for all of them at once, with vmap."""
     start = time.perf_counter()
-    plan, settings = members[0].plan, members[0].settings
+    plan, settings = members[0].plan, members[0].settings  # what the group key makes common
     # Members with more steps per epoch go first, so at every step the active ones are a prefix.
     order = sorted(range(len(members)), key=lambda i: -members[i].target.n_train)
     members = [members[i] for i in order]
     base = members[0].twin
     names = [n for n, _ in base.named_parameters()]
-    trained_names = [n for n, p in base.named_parameters() if p.requires_grad]
-    anchored = [n for n in trained_names if _anchored(n, plan)]
+    trained_names = [n for n, p in base.named_parameters() if p.requires_grad]  # alike in all
+    anchored = [n for n in trained_names if any(_anchored(n, m.plan) for m in members)]
     stacked = {n: torch.stack([dict(m.twin.named_parameters())[n].detach() for m in members])
                for n in names}
     anchor = {n: stacked[n].clone() for n in anchored}
@@ -781,7 +786,10 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
     step = torch.zeros(len(members), dtype=torch.long)
     lrs = {n: torch.tensor([m.settings.lr * _lr_multiplier(n, m.plan) for m in members],
                            dtype=torch.float64) for n in trained_names}
-    lam = torch.tensor([m.plan.lam for m in members], device=device)
+    # λ of each member for each anchored parameter: 0 for members that do not anchor it
+    # (scratch and fine-tuning in a group with regularized transfer).
+    lam = {n: torch.tensor([m.plan.lam if _anchored(n, m.plan) else 0.0 for m in members],
+                           device=device) for n in anchored}
     target_weight = torch.tensor([m.settings.target_weight for m in members], device=device)
     pools = {key: _Pool([getattr(getattr(m, dom), attr) for m in members]) for key, dom, attr in (
         ("tx", "target", "x_train"), ("ty", "target", "y_train"), ("sx", "source", "x_train"),
@@ -819,7 +827,8 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
             grads = gradients({n: stacked[n][:k] for n in trained_names},
                          {n: stacked[n][:k] for n in fixed_names},
                          {n: anchor[n][:k] for n in anchored},
-                         x, y, weight[:k, s], xs, ys, lam[:k], target_weight[:k])
+                         x, y, weight[:k, s], xs, ys, {n: t[:k] for n, t in lam.items()},
+                         target_weight[:k])
             _clip_each(grads, settings.clip_grad_norm)
             _adam_step(stacked, grads, exp_avg, exp_avg_sq, step, lrs, k)
         if settings.measures_at(epoch):
