@@ -65,11 +65,14 @@ initialisation runs inside ``torch.random.fork_rng``).
 
 Batched sweeps
 --------------
-:func:`run_many` trains many target models at once: the models of one strategy (and equal
+:func:`run_many` trains many target models at once: like models (equal
 shapes and schedule) are stacked; one ``torch.func.vmap`` over ``functional_call`` runs the
 forward pass of all of them, plain autograd of the sum of their losses gives each its own
 gradient, and a hand-written Adam matching ``torch.optim.Adam`` steps them, with the same
-batches drawn from the same generators. It equals running :func:`run_strategies` one job at a
+batches drawn from the same generators. Scratch, fine-tuning and regularized transfer (which
+train the same parameters) share a group; feature extraction runs its frozen blocks once on
+each target set and then trains only the head; joint training passes its target and source
+batches through the blocks together. It equals running :func:`run_strategies` one job at a
 time up to float rounding (vmap's grouped convolutions sum in another order): the tests allow
 losses 1e-4 to 1e-3 relative and accuracies one test example apart. Evaluation stays one model
 at a time (on the CPU it is compute-bound, and grouped convolutions are slower there), but a
@@ -244,6 +247,7 @@ class _Twin(nn.Module):
 
     forward(x, head="target") = model.head(model.features(x)); head="source" uses `source_head`,
     or the model's own head when `tied` (the strategy trains the source head itself).
+    forward(x, x_source=...) = pair(x, x_source): both at once, one pass of the blocks.
     """
 
     def __init__(self, model: nn.Module, source_head: nn.Module | None):
@@ -253,12 +257,34 @@ class _Twin(nn.Module):
         if source_head is not None:
             self.source_head = source_head
 
-    def forward(self, x: torch.Tensor, head: str = "target") -> torch.Tensor:
+    def forward(self, x: torch.Tensor, head: str = "target", x_source: torch.Tensor | None = None):
+        if x_source is not None:
+            return self.pair(x, x_source)
         features = self.model.features(x)
         if head == "source" and not self.tied:
             return self.source_head(features)
         return self.model.head(features)
 
+    def pair(self, x: torch.Tensor, x_source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(target logits of x, source logits of x_source), as forward gives them; the blocks run
+        once on both batches stacked (the models have no batch statistics: rows are independent),
+        which halves the batched path's per-step work on joint training's small batches."""
+        features = self.model.features(torch.cat([x, x_source]))
+        target, source = features[: x.shape[0]], features[x.shape[0]:]
+        return self.model.head(target), (self.model.head if self.tied else self.source_head)(source)
+
+
+
+class _Part(nn.Module):
+    """One part of a twin's model as a module's forward, for functional_call (parameter names
+    as in _Twin, "model.*"): "features" runs the blocks, "head" the target head on features."""
+
+    def __init__(self, model: nn.Module, part: str):
+        super().__init__()
+        self.model, self.part = model, part
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.features(x) if self.part == "features" else self.model.head(x)
 
 
 # Seeds of the separate random streams of one run, as offsets from the run's seed.
@@ -658,20 +684,22 @@ def _epoch_indices(members: list[_Member], gens: list[torch.Generator], joint_ge
     return idx, weight, source_idx, steps
 
 
-def _group_gradients(base: _Twin, joint: bool, anchored: list[str]):
+def _group_gradients(base: nn.Module, joint: bool, anchored: list[str]):
     """A function giving every member's gradient of its own training loss (the loss of _fit).
 
     The forward pass is vmapped over members (one grouped convolution for all of them); the
     backward pass is plain autograd of the SUM of the members' losses: member m's loss depends on
     its own parameters only, so ∂(Σ losses)/∂θ_m = ∂loss_m/∂θ_m. These are the numbers
     vmap(grad(loss)) gives, found faster: the backward runs as ordinary batched operations.
+    `base` is the _Twin, or the _Part "head" when the inputs are already the frozen features.
     """
     from torch.func import functional_call, vmap
 
-    def logits(head):
-        return vmap(lambda params, x: functional_call(base, params, (x,), {"head": head}))
-
-    target_logits, source_logits = logits("target"), logits("source")
+    own = {n for n, _ in base.named_parameters()}  # a _Part has no source head
+    target_logits = vmap(lambda params, x: functional_call(
+        base, {n: t for n, t in params.items() if n in own}, (x,)))
+    # Joint training scores a target batch and a source batch: one pass of the blocks for both.
+    pair_logits = vmap(lambda params, x, xs: functional_call(base, params, (x,), {"x_source": xs}))
 
     def mean_ce(scores, y, w):  # [k, B, classes], [k, B], [k, B] -> [k]: each member's mean
         return (F.cross_entropy(scores.transpose(1, 2), y, reduction="none") * w).sum(1) / w.sum(1)
@@ -681,9 +709,11 @@ def _group_gradients(base: _Twin, joint: bool, anchored: list[str]):
         with torch.enable_grad():
             leaves = {n: t.detach().requires_grad_() for n, t in trained.items()}
             params = {**fixed, **leaves}
-            losses = mean_ce(target_logits(params, x), y, w)
             if joint:
-                losses = mean_ce(source_logits(params, xs), ys, w) + target_weight * losses
+                target_scores, source_scores = pair_logits(params, x, xs)
+                losses = mean_ce(source_scores, ys, w) + target_weight * mean_ce(target_scores, y, w)
+            else:
+                losses = mean_ce(target_logits(params, x), y, w)
             if anchored:
                 losses = losses + sum(lam[n] * ((leaves[n] - anchor[n]) ** 2).flatten(1).sum(1)
                                       for n in anchored)
@@ -794,6 +824,16 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
     pools = {key: _Pool([getattr(getattr(m, dom), attr) for m in members]) for key, dom, attr in (
         ("tx", "target", "x_train"), ("ty", "target", "y_train"), ("sx", "source", "x_train"),
         ("sy", "source", "y_train"))}
+    # Feature extraction trains the head alone on features that never change: the frozen blocks
+    # run once on each member's target set, and every step runs just the head.
+    frozen_blocks = not plan.joint and not any(n.startswith("model.blocks.") for n in trained_names)
+    if frozen_blocks:
+        features = _Part(base.model, "features")
+        with torch.no_grad():
+            pools["tx"] = _Pool([torch.func.functional_call(
+                features, {n: stacked[n][i] for n in names if n.startswith("model.")},
+                (m.target.x_train,))
+                for i, m in enumerate(members)])
 
     seen: dict = {}  # measurements already made, for _measure_group to reuse
 
@@ -808,7 +848,8 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
 
     scores = measure()
     record(0, scores)
-    gradients = _group_gradients(base, plan.joint, anchored)
+    gradients = _group_gradients(_Part(base.model, "head") if frozen_blocks else base,
+                                 plan.joint, anchored)
     gens = [torch.Generator().manual_seed(m.seed + _TARGET_BATCHES) for m in members]
     joint_gens = [torch.Generator().manual_seed(m.seed + _SOURCE_BATCHES) for m in members]
     fixed_names = [n for n in names if n not in trained_names]
