@@ -46,6 +46,11 @@ def main() -> None:
     print(f"torch {torch.__version__}, {threads} thread(s), device {args.device}, cell {args.cell}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
 
+    start = time.perf_counter()
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its first use imports torch._dynamo
+    print(f"(a process's first torch.optim optimizer imports torch._dynamo: "
+          f"{time.perf_counter() - start:.2f} s, once, not counted below)")
+
     print("\n1. source training (data generation included)")
     for quality in ("fast", "full") if args.full else ("fast",):
         for scenario in rnn.SCENARIOS:

@@ -326,14 +326,18 @@ def _plan(strategy: str, settings: TransferSettings, block_names: list[str], sha
 
 def _build_twin(plan: _Plan, source_model: nn.Module, make_model: MakeModel, target: Domain,
                 seed: int) -> _Twin:
-    """The strategy's starting model, made of copies: the source model is never touched."""
-    fresh = init_model(make_model, target.n_classes, seed + _FRESH_INIT, target.device)
+    """The strategy's starting model, made of copies: the source model is never touched.
+    A fresh model (its weights drawn from their own seeded stream) is built only where a fresh
+    part is used: scratch, or a new head."""
+    def fresh():
+        return init_model(make_model, target.n_classes, seed + _FRESH_INIT, target.device)
+
     if plan.from_source:
         model = copy.deepcopy(source_model)
         if not plan.keep_head:
-            model.head = fresh.head
+            model.head = fresh().head
     else:
-        model = fresh
+        model = fresh()
     twin = _Twin(model, None if plan.tied else copy.deepcopy(source_model.head))
     for name, p in twin.named_parameters():
         p.requires_grad_(_trainable(name, plan))
