@@ -187,24 +187,23 @@ def test_result_carries_history_confusion_and_hidden_paths():
     assert result.extras["n_target_train"] == 10
 
 
-def test_run_many_and_the_batched_engine_path_match_run():
-    """rnn.run_many (one by one on a CPU) and the engine's vmap path (a GPU's) give run's numbers;
-    a sweep's history holds only the start and the end, where it equals run's exactly."""
-    from tl_core.torch_engine import run_many as engine_run_many
-
-    configs = [small(n_target=n, seed=s, strategies=("fine_tune", "regularized", "joint"))
+def test_run_many_trains_together_and_matches_run():
+    """rnn.run_many trains like models together (the engine's vmap, on every device) and gives
+    run's numbers up to float rounding; a sweep's history holds only the start, where it equals
+    run's exactly, and the end."""
+    configs = [small(n_target=n, seed=s,
+                     strategies=("feature_extraction", "fine_tune", "regularized", "joint"))
                for n in (1, 3) for s in (0, 1)]
     one_by_one = [rnn.run(c) for c in configs]
-    batched = engine_run_many([rnn.transfer_job(c) for c in configs], batched=True)
-    for one, many, vmapped in zip(one_by_one, rnn.run_many(configs), batched):
-        assert many.names() == one.names() == [s.strategy for s in vmapped]
-        for a, b, c in zip(one.strategies, many.strategies, vmapped):
-            steps = b.history["step"]
-            assert steps == [0, configs[0].epochs] and a.history["step"][-1] == steps[-1]
-            assert b.history == {k: [v[a.history["step"].index(t)] for t in steps]
-                                 for k, v in a.history.items()}
-            assert c.target_loss == pytest.approx(a.target_loss, abs=1e-3)
-            assert c.source_loss == pytest.approx(a.source_loss, abs=1e-3)
+    n_test = one_by_one[0].extras["n_target_test"]
+    for one, many in zip(one_by_one, rnn.run_many(configs)):
+        assert many.names() == one.names()
+        for a, b in zip(one.strategies, many.strategies):
+            assert b.history["step"] == [0, configs[0].epochs] == a.history["step"][::3]  # 3 epochs
+            assert {k: v[0] for k, v in b.history.items()} == {k: v[0] for k, v in a.history.items()}
+            assert b.target_metric == pytest.approx(a.target_metric, abs=1.5 / n_test)
+            assert b.target_loss == pytest.approx(a.target_loss, abs=1e-3)
+            assert b.source_loss == pytest.approx(a.source_loss, abs=1e-3)
 
 
 def test_the_demo_is_registered():

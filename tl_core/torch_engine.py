@@ -65,11 +65,14 @@ initialisation runs inside ``torch.random.fork_rng``).
 
 Batched sweeps
 --------------
-:func:`run_many` trains many target models at once: the models of one strategy (and equal
+:func:`run_many` trains many target models at once: like models (equal
 shapes and schedule) are stacked; one ``torch.func.vmap`` over ``functional_call`` runs the
 forward pass of all of them, plain autograd of the sum of their losses gives each its own
 gradient, and a hand-written Adam matching ``torch.optim.Adam`` steps them, with the same
-batches drawn from the same generators. It equals running :func:`run_strategies` one job at a
+batches drawn from the same generators. Scratch, fine-tuning and regularized transfer (which
+train the same parameters) share a group; feature extraction runs its frozen blocks once on
+each target set and then trains only the head; joint training passes its target and source
+batches through the blocks together. It equals running :func:`run_strategies` one job at a
 time up to float rounding (vmap's grouped convolutions sum in another order): the tests allow
 losses 1e-4 to 1e-3 relative and accuracies one test example apart. Evaluation stays one model
 at a time (on the CPU it is compute-bound, and grouped convolutions are slower there), but a
@@ -95,7 +98,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -244,6 +247,7 @@ class _Twin(nn.Module):
 
     forward(x, head="target") = model.head(model.features(x)); head="source" uses `source_head`,
     or the model's own head when `tied` (the strategy trains the source head itself).
+    forward(x, x_source=...) = pair(x, x_source): both at once, one pass of the blocks.
     """
 
     def __init__(self, model: nn.Module, source_head: nn.Module | None):
@@ -253,12 +257,34 @@ class _Twin(nn.Module):
         if source_head is not None:
             self.source_head = source_head
 
-    def forward(self, x: torch.Tensor, head: str = "target") -> torch.Tensor:
+    def forward(self, x: torch.Tensor, head: str = "target", x_source: torch.Tensor | None = None):
+        if x_source is not None:
+            return self.pair(x, x_source)
         features = self.model.features(x)
         if head == "source" and not self.tied:
             return self.source_head(features)
         return self.model.head(features)
 
+    def pair(self, x: torch.Tensor, x_source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(target logits of x, source logits of x_source), as forward gives them; the blocks run
+        once on both batches stacked (the models have no batch statistics: rows are independent),
+        which halves the batched path's per-step work on joint training's small batches."""
+        features = self.model.features(torch.cat([x, x_source]))
+        target, source = features[: x.shape[0]], features[x.shape[0]:]
+        return self.model.head(target), (self.model.head if self.tied else self.source_head)(source)
+
+
+
+class _Part(nn.Module):
+    """One part of a twin's model as a module's forward, for functional_call (parameter names
+    as in _Twin, "model.*"): "features" runs the blocks, "head" the target head on features."""
+
+    def __init__(self, model: nn.Module, part: str):
+        super().__init__()
+        self.model, self.part = model, part
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.features(x) if self.part == "features" else self.model.head(x)
 
 
 # Seeds of the separate random streams of one run, as offsets from the run's seed.
@@ -300,14 +326,18 @@ def _plan(strategy: str, settings: TransferSettings, block_names: list[str], sha
 
 def _build_twin(plan: _Plan, source_model: nn.Module, make_model: MakeModel, target: Domain,
                 seed: int) -> _Twin:
-    """The strategy's starting model, made of copies: the source model is never touched."""
-    fresh = init_model(make_model, target.n_classes, seed + _FRESH_INIT, target.device)
+    """The strategy's starting model, made of copies: the source model is never touched.
+    A fresh model (its weights drawn from their own seeded stream) is built only where a fresh
+    part is used: scratch, or a new head."""
+    def fresh():
+        return init_model(make_model, target.n_classes, seed + _FRESH_INIT, target.device)
+
     if plan.from_source:
         model = copy.deepcopy(source_model)
         if not plan.keep_head:
-            model.head = fresh.head
+            model.head = fresh().head
     else:
-        model = fresh
+        model = fresh()
     twin = _Twin(model, None if plan.tied else copy.deepcopy(source_model.head))
     for name, p in twin.named_parameters():
         p.requires_grad_(_trainable(name, plan))
@@ -599,12 +629,16 @@ class _Member:
 
 
 def _group_key(m: _Member) -> tuple:
-    """Members with equal keys train together: same structure, same schedule, same shapes."""
+    """Members with equal keys train together: same structure, same schedule, same shapes.
+
+    Strategies that train the same parameters and differ only in where they start, their
+    learning rates or λ (scratch, fine-tuning and regularized transfer) share a group: fewer,
+    larger batched steps. Joint training, with its extra source pass, trains apart.
+    """
     structure = tuple((n, tuple(p.shape), p.requires_grad) for n, p in m.twin.named_parameters())
-    plan = replace(m.plan, lam=0.0, lr_scale_blocks=1.0)
-    return (plan, structure, m.settings.epochs, m.settings.batch_size, m.settings.history_every,
-            m.settings.clip_grad_norm, str(m.target.device), tuple(m.target.x_train.shape[1:]),
-            tuple(m.source.x_train.shape[1:]))
+    return (structure, m.plan.joint, m.settings.epochs, m.settings.batch_size,
+            m.settings.history_every, m.settings.clip_grad_norm, str(m.target.device),
+            tuple(m.target.x_train.shape[1:]), tuple(m.source.x_train.shape[1:]))
 
 
 class _Pool:
@@ -654,34 +688,39 @@ def _epoch_indices(members: list[_Member], gens: list[torch.Generator], joint_ge
     return idx, weight, source_idx, steps
 
 
-def _group_gradients(base: _Twin, joint: bool, anchored: list[str]):
+def _group_gradients(base: nn.Module, joint: bool, anchored: list[str]):
     """A function giving every member's gradient of its own training loss (the loss of _fit).
 
     The forward pass is vmapped over members (one grouped convolution for all of them); the
     backward pass is plain autograd of the SUM of the members' losses: member m's loss depends on
     its own parameters only, so ∂(Σ losses)/∂θ_m = ∂loss_m/∂θ_m. These are the numbers
     vmap(grad(loss)) gives, found faster: the backward runs as ordinary batched operations.
+    `base` is the _Twin, or the _Part "head" when the inputs are already the frozen features.
     """
     from torch.func import functional_call, vmap
 
-    def logits(head):
-        return vmap(lambda params, x: functional_call(base, params, (x,), {"head": head}))
-
-    target_logits, source_logits = logits("target"), logits("source")
+    own = {n for n, _ in base.named_parameters()}  # a _Part has no source head
+    target_logits = vmap(lambda params, x: functional_call(
+        base, {n: t for n, t in params.items() if n in own}, (x,)))
+    # Joint training scores a target batch and a source batch: one pass of the blocks for both.
+    pair_logits = vmap(lambda params, x, xs: functional_call(base, params, (x,), {"x_source": xs}))
 
     def mean_ce(scores, y, w):  # [k, B, classes], [k, B], [k, B] -> [k]: each member's mean
         return (F.cross_entropy(scores.transpose(1, 2), y, reduction="none") * w).sum(1) / w.sum(1)
 
     def gradients(trained, fixed, anchor, x, y, w, xs, ys, lam, target_weight):
+        """`lam[n]`: each member's λ for anchored parameter n (0 where its plan does not anchor n)."""
         with torch.enable_grad():
             leaves = {n: t.detach().requires_grad_() for n, t in trained.items()}
             params = {**fixed, **leaves}
-            losses = mean_ce(target_logits(params, x), y, w)
             if joint:
-                losses = mean_ce(source_logits(params, xs), ys, w) + target_weight * losses
+                target_scores, source_scores = pair_logits(params, x, xs)
+                losses = mean_ce(source_scores, ys, w) + target_weight * mean_ce(target_scores, y, w)
+            else:
+                losses = mean_ce(target_logits(params, x), y, w)
             if anchored:
-                losses = losses + lam * sum(((leaves[n] - anchor[n]) ** 2).flatten(1).sum(1)
-                                            for n in anchored)
+                losses = losses + sum(lam[n] * ((leaves[n] - anchor[n]) ** 2).flatten(1).sum(1)
+                                      for n in anchored)
             return dict(zip(leaves, torch.autograd.grad(losses.sum(), list(leaves.values()))))
 
     return gradients
@@ -764,14 +803,14 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
                inspect: Inspect = None) -> list[StrategyResult]:
     """Train a group of like members together: _fit for all of them at once, with vmap."""
     start = time.perf_counter()
-    plan, settings = members[0].plan, members[0].settings
+    plan, settings = members[0].plan, members[0].settings  # what the group key makes common
     # Members with more steps per epoch go first, so at every step the active ones are a prefix.
     order = sorted(range(len(members)), key=lambda i: -members[i].target.n_train)
     members = [members[i] for i in order]
     base = members[0].twin
     names = [n for n, _ in base.named_parameters()]
-    trained_names = [n for n, p in base.named_parameters() if p.requires_grad]
-    anchored = [n for n in trained_names if _anchored(n, plan)]
+    trained_names = [n for n, p in base.named_parameters() if p.requires_grad]  # alike in all
+    anchored = [n for n in trained_names if any(_anchored(n, m.plan) for m in members)]
     stacked = {n: torch.stack([dict(m.twin.named_parameters())[n].detach() for m in members])
                for n in names}
     anchor = {n: stacked[n].clone() for n in anchored}
@@ -781,11 +820,24 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
     step = torch.zeros(len(members), dtype=torch.long)
     lrs = {n: torch.tensor([m.settings.lr * _lr_multiplier(n, m.plan) for m in members],
                            dtype=torch.float64) for n in trained_names}
-    lam = torch.tensor([m.plan.lam for m in members], device=device)
+    # λ of each member for each anchored parameter: 0 for members that do not anchor it
+    # (scratch and fine-tuning in a group with regularized transfer).
+    lam = {n: torch.tensor([m.plan.lam if _anchored(n, m.plan) else 0.0 for m in members],
+                           device=device) for n in anchored}
     target_weight = torch.tensor([m.settings.target_weight for m in members], device=device)
     pools = {key: _Pool([getattr(getattr(m, dom), attr) for m in members]) for key, dom, attr in (
         ("tx", "target", "x_train"), ("ty", "target", "y_train"), ("sx", "source", "x_train"),
         ("sy", "source", "y_train"))}
+    # Feature extraction trains the head alone on features that never change: the frozen blocks
+    # run once on each member's target set, and every step runs just the head.
+    frozen_blocks = not plan.joint and not any(n.startswith("model.blocks.") for n in trained_names)
+    if frozen_blocks:
+        features = _Part(base.model, "features")
+        with torch.no_grad():
+            pools["tx"] = _Pool([torch.func.functional_call(
+                features, {n: stacked[n][i] for n in names if n.startswith("model.")},
+                (m.target.x_train,))
+                for i, m in enumerate(members)])
 
     seen: dict = {}  # measurements already made, for _measure_group to reuse
 
@@ -800,7 +852,8 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
 
     scores = measure()
     record(0, scores)
-    gradients = _group_gradients(base, plan.joint, anchored)
+    gradients = _group_gradients(_Part(base.model, "head") if frozen_blocks else base,
+                                 plan.joint, anchored)
     gens = [torch.Generator().manual_seed(m.seed + _TARGET_BATCHES) for m in members]
     joint_gens = [torch.Generator().manual_seed(m.seed + _SOURCE_BATCHES) for m in members]
     fixed_names = [n for n in names if n not in trained_names]
@@ -819,7 +872,8 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
             grads = gradients({n: stacked[n][:k] for n in trained_names},
                          {n: stacked[n][:k] for n in fixed_names},
                          {n: anchor[n][:k] for n in anchored},
-                         x, y, weight[:k, s], xs, ys, lam[:k], target_weight[:k])
+                         x, y, weight[:k, s], xs, ys, {n: t[:k] for n, t in lam.items()},
+                         target_weight[:k])
             _clip_each(grads, settings.clip_grad_norm)
             _adam_step(stacked, grads, exp_avg, exp_avg_sq, step, lrs, k)
         if settings.measures_at(epoch):

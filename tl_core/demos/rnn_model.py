@@ -38,32 +38,40 @@ def _inside_torch_func() -> bool:
 
 
 def unrolled(cell: str, x: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor,
-             b_ih: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:
-    """Hidden states (B, T, H) of one layer on inputs x (B, T, n_in), step by step (see module doc).
+             b_ih: torch.Tensor, b_hh: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+    """Hidden states (B, T, H) of one layer on inputs x (B, T, n_in), step by step (see module doc);
+    with `last_only`, just h_T (B, H), which is all a classifier reads from its last layer.
 
     Gate order is torch's: GRU (r, z, n), LSTM (i, f, g, o).
     """
     batch, steps, hidden = x.shape[0], x.shape[1], w_hh.shape[1]
-    from_input = x @ w_ih.T + b_ih  # W_x x_t + b for every step at once: it does not depend on h
+    # W_x x_t + b for every step at once (it does not depend on h), laid out step-major and split
+    # into one tensor per step: indexing [:, t] instead would make autograd's backward write a
+    # full-size zero gradient for every step (most of the batched path's time on a CPU).
+    from_input = (x @ w_ih.T + b_ih).transpose(0, 1)
     h = x.new_zeros(batch, hidden)
     c = x.new_zeros(batch, hidden)
     states = []
-    for t in range(steps):
-        from_state = h @ w_hh.T + b_hh
-        if cell == "rnn":
-            h = torch.tanh(from_input[:, t] + from_state)
-        elif cell == "gru":
-            x_r, x_z, x_n = from_input[:, t].chunk(3, dim=-1)
-            h_r, h_z, h_n = from_state.chunk(3, dim=-1)
-            r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-            n = torch.tanh(x_n + r * h_n)
-            h = n + z * (h - n)
-        else:
-            i, f, g, o = (from_input[:, t] + from_state).chunk(4, dim=-1)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-            h = torch.sigmoid(o) * torch.tanh(c)
-        states.append(h)
-    return torch.stack(states, dim=1)
+    if cell == "gru":  # r and z in one sigmoid, and h = n + z(h − n) as one lerp: fewer operations
+        x_rz, x_n = (gate.unbind(0) for gate in from_input.split([2 * hidden, hidden], dim=-1))
+        for t in range(steps):
+            h_rz, h_n = (h @ w_hh.T + b_hh).split([2 * hidden, hidden], dim=-1)
+            r, z = torch.sigmoid(x_rz[t] + h_rz).chunk(2, dim=-1)
+            n = torch.tanh(x_n[t] + r * h_n)
+            h = torch.lerp(n, h, z)
+            states.append(h)
+    else:
+        per_step = from_input.unbind(0)
+        for t in range(steps):
+            from_state = h @ w_hh.T + b_hh
+            if cell == "rnn":
+                h = torch.tanh(per_step[t] + from_state)
+            else:
+                i, f, g, o = (per_step[t] + from_state).chunk(4, dim=-1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+            states.append(h)
+    return h if last_only else torch.stack(states, dim=1)
 
 
 def _initialise(rnn: nn.Module, cell: str, hidden: int) -> None:
@@ -92,11 +100,14 @@ class RecurrentLayer(nn.Module):
         self.rnn = _MODULES[cell](n_in, hidden, batch_first=True)  # nn.RNN's default is tanh
         _initialise(self.rnn, cell, hidden)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """Every hidden state (B, T, H), or with `last_only` just h_T (B, H)."""
         if _inside_torch_func():
             r = self.rnn
-            return unrolled(self.cell, x, r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0)
-        return self.rnn(x)[0]
+            return unrolled(self.cell, x, r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0,
+                            r.bias_hh_l0, last_only)
+        states = self.rnn(x)[0]
+        return states[:, -1] if last_only else states
 
 
 class SequenceClassifier(nn.Module):
@@ -114,17 +125,18 @@ class SequenceClassifier(nn.Module):
         self.blocks = nn.ModuleDict(blocks)
         self.head = nn.Linear(hidden, n_classes)
 
-    def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
-        """Hidden states of the last recurrent layer at every step: (B, T) in, (B, T, H) out."""
+    def hidden_states(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """Hidden states of the last recurrent layer at every step: (B, T) in, (B, T, H) out;
+        with `last_only`, only the last one, h_T (B, H)."""
         h = x.unsqueeze(-1)  # one number per step
-        for name, block in self.blocks.items():
-            if name != "dense":
-                h = block(h)
-        return h
+        layers = [block for name, block in self.blocks.items() if name != "dense"]
+        for layer in layers[:-1]:
+            h = layer(h)
+        return layers[-1](h, last_only=last_only)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """What the head reads: the dense layer on h_T, the last hidden state."""
-        return self.blocks["dense"](self.hidden_states(x)[:, -1])
+        return self.blocks["dense"](self.hidden_states(x, last_only=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
