@@ -106,6 +106,11 @@ def cleared_on_failure(slot) -> Iterator[None]:
         raise
 
 
+def with_data(data: UserData | None) -> dict:
+    """The cached calls' keywords for a user's data: its fingerprint keys the cache."""
+    return {} if data is None else {"data_key": data.fingerprint, "_data": data}
+
+
 @st.cache_data(max_entries=LIMITS.cache_entries, show_spinner=False)
 def run(demo: str, config: dict[str, Any], data_key: str | None = None,
         _data: UserData | None = None) -> RunResult:
@@ -141,6 +146,20 @@ def samples_figure(demo: str, config: dict[str, Any], data_key: str | None = Non
     """The demo's source-and-target samples figure (drawing digits takes a moment: keep it)."""
     extra = {} if _data is None else {"data": _data}
     return tl_core.get_demo(demo).samples_figure(tl_core.make_config(demo, **config), **extra)
+
+
+@st.cache_data(max_entries=LIMITS.cache_entries, show_spinner=False)
+def imagenet_probe(demo: str, config: dict[str, Any], data_key: str | None = None,
+                   _data: UserData | None = None) -> dict:
+    """The demo's feature extraction from ImageNet's ResNet-18 (weights from disk), on the same
+    labelled and test samples as its run (data: as for `run`)."""
+    slot = st.empty()
+    with cleared_on_failure(slot), training_slot(slot):
+        slot.info("ResNet-18 is reading the target images...", icon=":material/hourglass_top:")
+        probe = tl_core.get_demo(demo).imagenet_feature_extraction(
+            tl_core.make_config(demo, **config), data=_data)
+    slot.empty()
+    return probe
 
 
 # A user's file is read once per (bytes, choices): the bytes are hashed, so a second session

@@ -18,7 +18,7 @@ from tl_core.config import FieldSpec
 from tl_core.result import RunResult
 from tl_core.strategies import BASELINE, label
 from tl_core.userdata import UserData, UserDataError
-from tl_app import cached, controls, exports, user_data
+from tl_app import cached, controls, exports, imagenet, user_data
 from tl_app.sweeps import SWEEP_SEEDS, sweep_values
 from tl_app.catalog import DEMO_BY_NAME, DemoPage
 
@@ -48,7 +48,7 @@ def show(demo: str) -> None:
     scenario_caption(module, config, data)
     samples_section(demo, config, data)
     try:
-        result = cached.run(demo, config.to_dict(), **with_data(data))
+        result = cached.run(demo, config.to_dict(), **cached.with_data(data))
     except UserDataError as err:  # e.g. more labelled samples per class than the data has
         st.warning(f"These settings do not fit your data: {controls.escape(str(err))}. "
                    "Change them in the sidebar.", icon=":material/tune:")
@@ -57,7 +57,7 @@ def show(demo: str) -> None:
     source_vs_target_section(demo, result)
     sweeps = {"n_target": sweep_section(demo, module, config, "n_target", data),
               "gap": sweep_section(demo, module, config, "gap", data)}
-    model_section(demo, module, result, data)
+    model_section(demo, module, config, result, data)
     take_away(page, module, config, result, {k: v for k, v in sweeps.items() if v}, data)
 
 
@@ -66,11 +66,6 @@ def page_specs(module) -> list[FieldSpec]:
     config's fields, the sweeps' seed count."""
     data = [user_data.DATA_SOURCE] if user_data.takes_user_data(module) else []
     return data + controls.controls_of(module.Config) + [SWEEP_SEEDS]
-
-
-def with_data(data: UserData | None) -> dict:
-    """The cached calls' keywords for a user's data: its fingerprint keys the cache."""
-    return {} if data is None else {"data_key": data.fingerprint, "_data": data}
 
 
 def scenario_caption(module, config, data: UserData | None) -> None:
@@ -150,7 +145,7 @@ def samples_section(demo: str, config, data: UserData | None = None) -> None:
     module = tl_core.get_demo(demo)
     if not not_yet(module, "samples_figure"):
         try:
-            fig = cached.samples_figure(demo, config.to_dict(), **with_data(data))
+            fig = cached.samples_figure(demo, config.to_dict(), **cached.with_data(data))
         except UserDataError as err:  # the run below says what to change
             st.caption(controls.escape(str(err)))
         else:
@@ -260,7 +255,7 @@ def sweep_section(demo: str, module, config, over: str, data: UserData | None = 
             f"{seeds} seed{'s' if seeds > 1 else ''} each ({len(values) * seeds} runs).")
     if not controls.requested(work, button, key=f"run_{over}_sweep", note=note):
         return None
-    table = cached.sweep(demo, over, tuple(values), seeds, fields, **with_data(data))
+    table = cached.sweep(demo, over, tuple(values), seeds, fields, **cached.with_data(data))
     if over == "n_target":
         chart(plots.data_efficiency(table), "efficiency_chart")
         st.markdown(narrate.describe_data_efficiency(table))
@@ -270,7 +265,8 @@ def sweep_section(demo: str, module, config, over: str, data: UserData | None = 
     return values, seeds
 
 
-def model_section(demo: str, module, result: RunResult, data: UserData | None = None) -> None:
+def model_section(demo: str, module, config, result: RunResult,
+                  data: UserData | None = None) -> None:
     st.subheader("6 · Inside the models")
     if not_yet(module, "model_figure"):
         return
@@ -281,6 +277,8 @@ def model_section(demo: str, module, result: RunResult, data: UserData | None = 
         st.markdown(best_and_worst(result))
     if hasattr(module, "confusion_figure"):
         chart(module.confusion_figure(result, **data_keyword(data)), "confusion_chart")
+    if imagenet.offered(module):
+        imagenet.section(demo, module, config, result, data)
 
 
 def data_keyword(data: UserData | None) -> dict:
@@ -365,7 +363,7 @@ def export_buttons(page: DemoPage, module, config, result: RunResult,
     charts = {"source_vs_target": lambda: plots.source_vs_target(result),
               "training_curves": lambda: plots.training_curves(result)}
     if hasattr(module, "samples_figure"):
-        charts["samples"] = lambda: cached.samples_figure(page.demo, config.to_dict(), **with_data(data))
+        charts["samples"] = lambda: cached.samples_figure(page.demo, config.to_dict(), **cached.with_data(data))
     if hasattr(module, "model_figure"):
         charts["model"] = lambda: module.model_figure(result, **data_keyword(data))
     columns = st.columns(len(charts))

@@ -1,0 +1,49 @@
+"""The CNN page's optional comparison: features from a ResNet-18 trained on ImageNet.
+
+Offered only when the weights file is already on disk (torch hub's cache, or the file the host
+names in TL_RESNET18_WEIGHTS); otherwise the panel says in one line how to get it, as
+`tl_core.backbones` words it. Nothing is downloaded. The work runs on a button, like a sweep, and
+stays on screen while the settings stay the same.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from tl_core import narrate
+from tl_core.result import RunResult
+from tl_core.userdata import UserData
+from tl_app import cached, controls
+
+
+def offered(module) -> bool:
+    return hasattr(module, "imagenet_feature_extraction")
+
+
+def section(demo: str, module, config, result: RunResult, data: UserData | None) -> None:
+    with st.expander("Compare: features from ImageNet (ResNet-18)", icon=":material/photo_library:"):
+        missing = module.imagenet_unavailable()
+        if missing:
+            st.caption(controls.escape(missing))
+            return
+        what = "your images in colour at 224x224" if data is not None else "the digits scaled to 32x32"
+        st.markdown("A ResNet-18 trained on ImageNet's photos, frozen, reads the same target "
+                    f"({what}); a logistic-regression head learns from the same labelled "
+                    "samples. Do photos' features carry over better than the source task's?")
+        work = repr(("imagenet", demo, sorted(config.to_dict().items()),
+                     data.fingerprint if data is not None else None))
+        if not controls.requested(work, "Run ResNet-18 feature extraction", key="run_imagenet"):
+            return
+        probe = cached.imagenet_probe(demo, config.to_dict(), **cached.with_data(data))
+        st.markdown(comparison(probe, result))
+
+
+def comparison(probe: dict, result: RunResult) -> str:
+    """One sentence: ImageNet's features against the source model's own feature extraction."""
+    ours = {s.strategy: s.target_metric for s in result.strategies}.get("feature_extraction")
+    line = (f"ResNet-18 (ImageNet) features: target accuracy **{narrate.fmt(probe['target_accuracy'], 'accuracy')}** "
+            f"on {probe['n_target_test']} test samples")
+    if ours is None:
+        return line + "."
+    return line + f", against {narrate.fmt(ours, 'accuracy')} from the source model's own features."
+
