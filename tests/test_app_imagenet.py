@@ -60,3 +60,19 @@ def test_with_the_weights_on_disk_the_page_compares_imagenet_features(weights):
     assert f"{100 * result.strategy('feature_extraction').target_metric:.0f}% from the source" in line
     at.run()  # the comparison stays while the settings stay the same
     assert any("ResNet-18 (ImageNet)" in m.value for m in imagenet_panel(at).markdown)
+
+
+def test_on_uploaded_images_resnet_reads_them_in_colour_at_224(weights):
+    from test_app_user_data import own_data, page, shapes_zip, upload
+    from tl_core import userdata
+
+    raw = shapes_zip()
+    at = upload(own_data(page("cnn", {"n_target": "2"})), "cnn", "shapes.zip", raw)
+    panel = imagenet_panel(at)
+    assert "your images in colour at 224x224" in " ".join(m.value for m in panel.markdown)
+    at.button(key="run_imagenet").click().run()
+    assert not failures(at), failures(at)
+    config = tl_core.make_config("cnn", **{**fast("cnn"), "n_target": 2})
+    probe = cnn.imagenet_feature_extraction(config, data=userdata.read("images", raw, "shapes.zip"))
+    line = next(m.value for m in imagenet_panel(at).markdown if "ResNet-18 (ImageNet)" in m.value)
+    assert f"**{100 * probe['target_accuracy']:.0f}%** on {probe['n_target_test']} test" in line
