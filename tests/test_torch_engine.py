@@ -52,13 +52,7 @@ CENTRES = np.array([[3.0, 0, 0, 0], [0, 3.0, 0, 0], [0, 0, 3.0, 0]])
 SETTINGS = engine.TransferSettings(epochs=5, lr=1e-2, batch_size=16, lam=0.5)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Two cores shared with other jobs: one thread is faster and steadier. Restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +73,23 @@ def source_model(source):
 def run(source_model, source, target, strategies=ALL, settings=SETTINGS, seed=0, inspect=None):
     return engine.run_strategies(strategies, source_model, TinyNet, source, target, settings, seed,
                                  inspect=inspect)
+
+
+def one_at_a_time(job):
+    """The reference: each model trained alone with torch.optim.Adam."""
+    return engine.run_many([job], batched=False)[0]
+
+
+def assert_close(reference, results, loss_rtol=1e-4):
+    """Equal up to float rounding: losses to `loss_rtol`, accuracies within one test example."""
+    assert [r.strategy for r in results] == [r.strategy for r in reference]
+    for a, b in zip(reference, results):
+        for key in ("source_metric", "target_metric"):
+            assert np.allclose(a.history.get(key, []), b.history.get(key, []), atol=1.5 / 150)
+            assert getattr(a, key) == pytest.approx(getattr(b, key), abs=1.5 / 150)
+        for key in ("source_loss", "target_loss"):
+            assert np.allclose(a.history.get(key, []), b.history.get(key, []), rtol=loss_rtol,
+                               atol=1e-5)
 
 
 def parameters(model: nn.Module) -> torch.Tensor:
@@ -134,14 +145,10 @@ def test_run_many_measuring_only_the_ends_gives_the_final_metrics_of_run(source_
     batched = engine.run_many([engine.TransferJob(ALL, source_model, TinyNet, source, target, settings, 0)])[0]
     for a, b in zip(run(source_model, source, target), batched):
         assert a.strategy == b.strategy
-        if a.strategy == "source_only":
-            assert a.source_metric == b.source_metric and a.target_metric == b.target_metric
-            continue
-        assert b.history["step"] == [0, SETTINGS.epochs]
-        for key in ("source_metric", "target_metric"):
-            assert getattr(a, key) == pytest.approx(getattr(b, key), abs=1.5 / 150)
-        for key in ("source_loss", "target_loss"):
-            assert getattr(a, key) == pytest.approx(getattr(b, key), rel=1e-4, abs=1e-5)
+        if a.strategy != "source_only":
+            assert b.history["step"] == [0, SETTINGS.epochs]
+        for key in ("source_metric", "target_metric", "source_loss", "target_loss"):
+            assert getattr(a, key) == getattr(b, key)
 
 
 def test_history_every_must_be_a_positive_whole_number():
@@ -226,25 +233,42 @@ def test_same_seed_same_numbers_and_nothing_global_changes(source_model, source,
     assert other_seed != first
 
 
-def test_run_many_equals_run_one_by_one(source_model, source, target):
-    """Batched training (vmap) rounds differently from one model at a time, so metrics agree to
-    float tolerance: losses to 1e-4, accuracies to within one test example."""
+def jobs_of_a_sweep(source_model, source, target, settings=SETTINGS):
     small = blobs(CENTRES + np.array([0, 0, 0, 1.5]), 2, seed=5)
-    jobs = [engine.TransferJob(ALL, source_model, TinyNet, source, target, SETTINGS, 0),
-            engine.TransferJob(ALL, source_model, TinyNet, source, small, SETTINGS, 1),
+    return [engine.TransferJob(ALL, source_model, TinyNet, source, target, settings, 0),
+            engine.TransferJob(ALL, source_model, TinyNet, source, small, settings, 1),
             engine.TransferJob(ALL, source_model, TinyNet, source, target,
-                               engine.TransferSettings(epochs=5, lr=3e-3, batch_size=16, lam=2.0,
-                                                       target_weight=0.5), 2)]
-    batched = engine.run_many(jobs)
-    for job, results in zip(jobs, batched):
+                               replace(settings, lr=3e-3, lam=2.0, target_weight=0.5), 2)]
+
+
+def test_run_many_equals_training_one_model_at_a_time(source_model, source, target):
+    """Batched training (vmap, a hand-written Adam, frozen blocks run once) rounds differently
+    from one model at a time with torch.optim.Adam, so metrics agree to float tolerance."""
+    jobs = jobs_of_a_sweep(source_model, source, target)
+    for job, results in zip(jobs, engine.run_many(jobs)):
+        assert_close(one_at_a_time(job), results)
+
+
+def test_a_runs_numbers_do_not_depend_on_what_trains_beside_it(source_model, source, target):
+    """A sweep's point is the single run of the same config and seed, to the last digit."""
+    jobs = jobs_of_a_sweep(source_model, source, target)
+    for job, together in zip(jobs, engine.run_many(jobs)):
         alone = run(job.source_model, job.source, job.target, job.strategies, job.settings, job.seed)
-        assert [r.strategy for r in results] == [r.strategy for r in alone]
-        for a, b in zip(alone, results):
-            for key in ("source_metric", "target_metric"):
-                assert np.allclose(a.history.get(key, []), b.history.get(key, []), atol=1.5 / 150)
-                assert getattr(a, key) == pytest.approx(getattr(b, key), abs=1.5 / 150)
-            for key in ("source_loss", "target_loss"):
-                assert np.allclose(a.history.get(key, []), b.history.get(key, []), rtol=1e-4, atol=1e-5)
+        assert [r.history for r in alone] == [r.history for r in together]
+        assert [r.extras for r in alone] == [r.extras for r in together]
+
+
+def test_frozen_blocks_are_run_once_and_change_nothing(source_model, source, target, monkeypatch):
+    """Feature extraction and partial fine-tuning train on the frozen blocks' outputs, computed
+    once: the same numbers as running every block at every step (the reference)."""
+    runs = []
+    monkeypatch.setattr(engine, "_after_prefix", lambda *a, f=engine._after_prefix: runs.append(a[2]) or f(*a))
+    for k in (1, 2):
+        settings = replace(SETTINGS, partial_blocks=k)
+        job = engine.TransferJob(("feature_extraction", "partial_fine_tune"), source_model, TinyNet,
+                                 source, target, settings, 0)
+        assert_close(one_at_a_time(job), run(source_model, source, target, job.strategies, settings))
+    assert sorted(runs) == [1, 2, 2, 2]  # partial: its k blocks; feature extraction: both, twice
 
 
 def test_results_are_plain_json(source_model, source, target):
@@ -273,17 +297,11 @@ def test_clipping_changes_training_and_none_is_todays_behaviour(source_model, so
     assert clipped[0].history["target_loss"] != plain[0].history["target_loss"]
 
 
-def test_clipped_run_many_equals_run_one_by_one(source_model, source, target):
+def test_clipped_run_many_equals_training_one_model_at_a_time(source_model, source, target):
     """The batched path clips each model's gradient by its own norm, as one model at a time does."""
-    small = blobs(CENTRES + np.array([0, 0, 0, 1.5]), 2, seed=5)
-    jobs = [engine.TransferJob(ALL, source_model, TinyNet, source, target, CLIPPED, 0),
-            engine.TransferJob(ALL, source_model, TinyNet, source, small, CLIPPED, 1)]
+    jobs = jobs_of_a_sweep(source_model, source, target, CLIPPED)[:2]
     for job, results in zip(jobs, engine.run_many(jobs)):
-        alone = run(job.source_model, job.source, job.target, job.strategies, job.settings, job.seed)
-        for a, b in zip(alone, results):
-            assert a.target_metric == pytest.approx(b.target_metric, abs=1.5 / 150)
-            assert np.allclose(a.history.get("target_loss", []), b.history.get("target_loss", []), rtol=1e-3,
-                               atol=1e-5)
+        assert_close(one_at_a_time(job), results, loss_rtol=1e-3)
 
 
 @pytest.mark.parametrize("value", [0, -1.0, "1", True])

@@ -8,14 +8,17 @@ Model convention
 ----------------
 ``make_model(n_classes) -> nn.Module`` builds a model with
 
-- ``blocks``: an ``nn.ModuleDict`` of named feature blocks, in order ("conv1", "conv2", "fc"...);
+- ``blocks``: an ``nn.ModuleDict`` of named feature blocks, in order ("conv1", "conv2", "fc"...),
+  each reading the output of the one before (any reshaping lives inside a block): the engine
+  runs them itself, and where a strategy freezes the first blocks it runs those once on each
+  data set and trains and measures only the rest;
 - ``head``: the classifier, features -> ``n_classes`` logits;
-- ``features(x)``: runs the blocks (and any reshaping between them); ``forward(x) = head(features(x))``.
+- ``features(x)``: the blocks in order; ``forward(x) = head(features(x))``.
 
 Strategies freeze blocks by name. Models must be pure functions of their parameters so that
 ``torch.func`` can batch them: no BatchNorm, no dropout, no in-place changes of inputs.
-(``nn.RNN``/``nn.GRU``/``nn.LSTM`` modules cannot be vmapped; write the recurrence with
-``nn.Linear`` cells, or call :func:`run_many` with ``batched=False``.)
+(``nn.RNN``/``nn.GRU``/``nn.LSTM`` modules cannot be vmapped: write the recurrence out for use
+under torch.func, as the RNN demo's model does, or train with ``run_many(batched=False)``.)
 
 Strategies (``settings`` = :class:`TransferSettings`)
 ------------------------------------------------------
@@ -63,22 +66,28 @@ target training set. Data lives on the device; evaluation runs under ``torch.inf
 The engine never sets the number of threads and leaves no global state changed (model
 initialisation runs inside ``torch.random.fork_rng``).
 
-Batched sweeps
---------------
-:func:`run_many` trains many target models at once: like models (equal
-shapes and schedule) are stacked; one ``torch.func.vmap`` over ``functional_call`` runs the
-forward pass of all of them, plain autograd of the sum of their losses gives each its own
-gradient, and a hand-written Adam matching ``torch.optim.Adam`` steps them, with the same
-batches drawn from the same generators. Scratch, fine-tuning and regularized transfer (which
-train the same parameters) share a group; feature extraction runs its frozen blocks once on
-each target set and then trains only the head; joint training passes its target and source
-batches through the blocks together. It equals running :func:`run_strategies` one job at a
-time up to float rounding (vmap's grouped convolutions sum in another order): the tests allow
-losses 1e-4 to 1e-3 relative and accuracies one test example apart. Evaluation stays one model
-at a time (on the CPU it is compute-bound, and grouped convolutions are slower there), but a
-measurement is reused where the same weights meet the same test data again (at epoch 0, every
-target size of one seed starts alike). The speed-up comes from training, and on the CPU it is
-capped by how fast grouped convolutions run: see benchmarks/bench_cnn.py.
+Training together
+-----------------
+Target models are trained stacked: like models (equal shapes and schedule) form a group; one
+``torch.func.vmap`` over ``functional_call`` runs the forward pass of all of them, plain
+autograd of the sum of their losses gives each its own gradient, and a hand-written Adam
+matching ``torch.optim.Adam`` steps them, with the batches drawn from each model's own seeded
+generators. Scratch, fine-tuning and regularized transfer (which train the same parameters)
+share a group; joint training passes its target and source batches through the blocks together.
+Where the first blocks are frozen (feature extraction: all of them; partial fine-tuning: the
+first k), their outputs never change: they are computed once per data set and source model, and
+the steps and measurements run only the blocks after them and the head.
+
+:func:`run_strategies` (one run) and :func:`run_many` (a sweep) both train this way, and vmap
+keeps each model's arithmetic its own: a job's numbers are the same whatever else trains beside
+it, so a sweep's point equals the single run of the same config and seed (the tests check it on
+the CPU). ``run_many(batched=False)`` trains one model at a time with ``torch.optim.Adam``
+instead: the reference the tests compare with (equal up to float rounding: losses 1e-4 to 1e-3
+relative, accuracies one test example apart), and the path for a model torch.func cannot vmap.
+Evaluation runs one model at a time (on the CPU it is compute-bound, and a vmapped recurrence or
+grouped convolution is slower there), and a measurement is reused where the same weights meet
+the same test data again (at epoch 0, every target size of one seed starts alike; feature
+extraction's source score never changes). See benchmarks/bench_cnn.py and bench_rnn.py.
 
 Public interface (stable): Domain, TransferSettings, SourceSettings, TransferJob, init_model,
 train_source, evaluate, run_strategies, run_many, same_classes, N_MISCLASSIFIED; since the
@@ -88,7 +97,9 @@ export), weights_bytes (safetensors), SourceCache, train_source's `progress`, an
 gradient is clipped by its own norm). Since the first
 version, run_strategies and run_many take an optional ``inspect(model) -> dict`` whose plain
 data is added to each strategy's extras (the CNN stores first-layer filters this way); since
-the second, ``TransferSettings.history_every`` (default 1: every epoch, as before).
+the second, ``TransferSettings.history_every`` (default 1: every epoch, as before). Since the
+fourth, run_strategies trains like models together (the numbers run_many gives the job), and
+blocks must read each other's outputs in order (see the model convention).
 """
 
 from __future__ import annotations
@@ -242,25 +253,37 @@ def init_model(make_model: MakeModel, n_classes: int, seed: int, device: str | t
     return model.to(device)
 
 
+def run_blocks(model: nn.Module, x: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+    """The model's blocks start..stop-1 in order on x: run_blocks(model, x) is model.features(x)."""
+    for block in list(model.blocks.values())[start:stop]:
+        x = block(x)
+    return x
+
+
 class _Twin(nn.Module):
     """A model plus the head used to measure it on the source.
 
-    forward(x, head="target") = model.head(model.features(x)); head="source" uses `source_head`,
-    or the model's own head when `tied` (the strategy trains the source head itself).
+    forward(x, head="target") = model.head(features(x)); head="source" uses `source_head`, or the
+    model's own head when `tied` (the strategy trains the source head itself).
     forward(x, x_source=...) = pair(x, x_source): both at once, one pass of the blocks.
+    `skip` leading blocks are left out: their outputs are the inputs (see _frozen_prefix).
     """
 
     def __init__(self, model: nn.Module, source_head: nn.Module | None):
         super().__init__()
         self.model = model
         self.tied = source_head is None
+        self.skip = 0
         if source_head is not None:
             self.source_head = source_head
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return run_blocks(self.model, x, self.skip)
 
     def forward(self, x: torch.Tensor, head: str = "target", x_source: torch.Tensor | None = None):
         if x_source is not None:
             return self.pair(x, x_source)
-        features = self.model.features(x)
+        features = self.features(x)
         if head == "source" and not self.tied:
             return self.source_head(features)
         return self.model.head(features)
@@ -268,23 +291,10 @@ class _Twin(nn.Module):
     def pair(self, x: torch.Tensor, x_source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(target logits of x, source logits of x_source), as forward gives them; the blocks run
         once on both batches stacked (the models have no batch statistics: rows are independent),
-        which halves the batched path's per-step work on joint training's small batches."""
-        features = self.model.features(torch.cat([x, x_source]))
+        which halves the per-step work on joint training's small batches."""
+        features = self.features(torch.cat([x, x_source]))
         target, source = features[: x.shape[0]], features[x.shape[0]:]
         return self.model.head(target), (self.model.head if self.tied else self.source_head)(source)
-
-
-
-class _Part(nn.Module):
-    """One part of a twin's model as a module's forward, for functional_call (parameter names
-    as in _Twin, "model.*"): "features" runs the blocks, "head" the target head on features."""
-
-    def __init__(self, model: nn.Module, part: str):
-        super().__init__()
-        self.model, self.part = model, part
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.features(x) if self.part == "features" else self.model.head(x)
 
 
 # Seeds of the separate random streams of one run, as offsets from the run's seed.
@@ -529,31 +539,39 @@ def _source_only(source_model: nn.Module, source: Domain, target: Domain,
 def run_strategies(strategies: Sequence[str], source_model: nn.Module, make_model: MakeModel,
                    source: Domain, target: Domain, settings: TransferSettings, seed: int,
                    progress: Progress = None, inspect: Inspect = None) -> list[StrategyResult]:
-    """Carry `source_model` to `target` with each strategy, one after another, in the given order.
+    """Carry `source_model` to `target` with each strategy; the results in the given order.
 
     `source_only` is left out when the classes differ (the source head cannot name them).
     `inspect(model)`, when given, is called with each strategy's trained model (blocks + target
-    head) and what it returns (plain data) is added to that strategy's extras.
+    head) and what it returns (plain data) is added to that strategy's extras. Like models train
+    together (see "Training together"): these are the numbers run_many gives the same job.
     """
-    shared = same_classes(source, target)
-    names = [s for s in strategies if shared or s != "source_only"]
-    block_names = list(source_model.blocks.keys())
+    job = TransferJob(strategies, source_model, make_model, source, target, settings, seed)
+    return run_many([job], progress=progress, inspect=inspect)[0]
+
+
+def _run_alone(job: TransferJob, inspect: Inspect = None) -> list[StrategyResult]:
+    """run_strategies one model after another, each with torch.optim.Adam: the reference the
+    batched path is tested against, and the way to train a model torch.func cannot vmap."""
+    shared = same_classes(job.source, job.target)
+    block_names = list(job.source_model.blocks.keys())
     results = []
-    for i, name in enumerate(names):
-        if progress:
-            progress(i / len(names), f"training {name}")
+    for name in _applicable(job):
         if name == "source_only":
-            results.append(_source_only(source_model, source, target, inspect))
+            results.append(_source_only(job.source_model, job.source, job.target, inspect))
             continue
         start = time.perf_counter()
-        plan = _plan(name, settings, block_names, shared)
-        twin = _build_twin(plan, source_model, make_model, target, seed)
-        history = _fit(twin, plan, source, target, settings, seed)
-        results.append(_result(name, history, _predict(twin, target), target,
+        plan = _plan(name, job.settings, block_names, shared)
+        twin = _build_twin(plan, job.source_model, job.make_model, job.target, job.seed)
+        history = _fit(twin, plan, job.source, job.target, job.settings, job.seed)
+        results.append(_result(name, history, _predict(twin, job.target), job.target,
                                time.perf_counter() - start, twin, inspect))
-    if progress:
-        progress(1.0, "done")
     return results
+
+
+def _applicable(job: TransferJob) -> list[str]:
+    """The job's strategies in its order, source_only left out where the classes differ."""
+    return [s for s in job.strategies if s != "source_only" or same_classes(job.source, job.target)]
 
 
 def allowed_strategies(source: Domain, target: Domain) -> tuple[str, ...]:
@@ -695,13 +713,11 @@ def _group_gradients(base: nn.Module, joint: bool, anchored: list[str]):
     backward pass is plain autograd of the SUM of the members' losses: member m's loss depends on
     its own parameters only, so ∂(Σ losses)/∂θ_m = ∂loss_m/∂θ_m. These are the numbers
     vmap(grad(loss)) gives, found faster: the backward runs as ordinary batched operations.
-    `base` is the _Twin, or the _Part "head" when the inputs are already the frozen features.
+    `base` is the group's _Twin (its `skip` says which blocks the inputs have passed already).
     """
     from torch.func import functional_call, vmap
 
-    own = {n for n, _ in base.named_parameters()}  # a _Part has no source head
-    target_logits = vmap(lambda params, x: functional_call(
-        base, {n: t for n, t in params.items() if n in own}, (x,)))
+    target_logits = vmap(lambda params, x: functional_call(base, params, (x,)))
     # Joint training scores a target batch and a source batch: one pass of the blocks for both.
     pair_logits = vmap(lambda params, x, xs: functional_call(base, params, (x,), {"x_source": xs}))
 
@@ -768,22 +784,25 @@ def _fingerprint(tensors: list[torch.Tensor]) -> bytes:
 
 
 @torch.inference_mode()
-def _measure_group(base: _Twin, stacked: dict, members: list[_Member], seen: dict) -> dict[str, list]:
+def _measure_group(base: _Twin, stacked: dict, domains: list[tuple[Domain, Domain]],
+                   seen: dict) -> dict[str, list]:
     """Each member's scores on its own source and target test sets, and its target predictions.
 
-    A plain loop over members: on the CPU, vmap's grouped convolutions evaluate slower than one
-    model at a time. A measurement is reused when the same parameter values meet the same test
-    data again (`seen` remembers them, keyed by a digest of the values): at epoch 0 the members
-    of one seed start alike whatever their target size, and the source score of feature
-    extraction never changes (frozen blocks, the source's own head). Reuse is exact.
+    `domains[i]` is member i's (source, target) as its steps read them (after any frozen
+    blocks). A plain loop over members: on the CPU a vmapped recurrence or grouped convolution
+    evaluates slower than one model at a time. A measurement is reused when the same parameter
+    values meet the same test data again (`seen` remembers them, keyed by a digest of the
+    values): at epoch 0 the members of one seed start alike whatever their target size, and the
+    source score of feature extraction never changes (frozen blocks, the source's own head).
+    Reuse is exact.
     """
     from torch.func import functional_call
 
     # The parameters each measurement reads: the source one skips the head it does not use.
     unused = {"source": "source_head." if base.tied else "model.head.", "target": "source_head."}
     columns: dict[str, list] = {}
-    for i, m in enumerate(members):
-        for domain, data in (("source", m.source), ("target", m.target)):
+    for i, pair in enumerate(domains):
+        for domain, data in zip(("source", "target"), pair):
             path = {n: t[i] for n, t in stacked.items() if not n.startswith(unused[domain])}
             key = (domain, id(data.x_test), id(data.y_test), _fingerprint(list(path.values())))
             if key not in seen:
@@ -797,6 +816,60 @@ def _measure_group(base: _Twin, stacked: dict, members: list[_Member], seen: dic
             if domain == "target":
                 columns.setdefault("predicted", []).append(predicted)
     return columns
+
+
+def _frozen_prefix(twin: _Twin) -> int:
+    """How many leading blocks no step changes: none of their parameters is trained."""
+    count = 0
+    for name, block in twin.model.blocks.items():
+        if any(p.requires_grad for p in block.parameters()):
+            break
+        count += 1
+    return count
+
+
+@torch.no_grad()  # not inference_mode: the outputs are inputs of training steps, saved for backward
+def _after_prefix(members: list[_Member], stacked: dict, k: int) -> list[tuple[Domain, Domain]]:
+    """Each member's (source, target) as seen after its first k (frozen) blocks: the target's
+    training and test inputs and the source's test inputs, run through those blocks once.
+
+    Members whose frozen blocks hold the same weights (a seed's source model) and read the same
+    data share one computed tensor, so later measurements of equal weights are reused too.
+    """
+    from torch.func import functional_call
+
+    prefix = _Prefix(members[0].twin.model, k)
+    outputs: dict[tuple, torch.Tensor] = {}
+
+    def run(i: int, x: torch.Tensor) -> torch.Tensor:
+        params = {n: t[i] for n, t in stacked.items() if n.startswith("model.blocks.")}
+        key = (id(x), _fingerprint([params[n] for n in sorted(params) if prefix.reads(n)]))
+        if key not in outputs:
+            outputs[key] = functional_call(prefix, params, (x,))
+        return outputs[key]
+
+    domains = []
+    for i, m in enumerate(members):
+        source = Domain(m.source.x_train, m.source.y_train, run(i, m.source.x_test),
+                        m.source.y_test, m.source.classes)
+        target = Domain(run(i, m.target.x_train), m.target.y_train, run(i, m.target.x_test),
+                        m.target.y_test, m.target.classes)
+        domains.append((source, target))
+    return domains
+
+
+class _Prefix(nn.Module):
+    """The first k blocks of a model, for functional_call (parameter names as in _Twin)."""
+
+    def __init__(self, model: nn.Module, k: int):
+        super().__init__()
+        self.model, self.names = model, list(model.blocks)[:k]
+
+    def reads(self, name: str) -> bool:
+        return name.split(".")[2] in self.names
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return run_blocks(self.model, x, 0, len(self.names))
 
 
 def _fit_group(members: list[_Member], progress: Callable[[float], None],
@@ -825,24 +898,19 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
     lam = {n: torch.tensor([m.plan.lam if _anchored(n, m.plan) else 0.0 for m in members],
                            device=device) for n in anchored}
     target_weight = torch.tensor([m.settings.target_weight for m in members], device=device)
-    pools = {key: _Pool([getattr(getattr(m, dom), attr) for m in members]) for key, dom, attr in (
-        ("tx", "target", "x_train"), ("ty", "target", "y_train"), ("sx", "source", "x_train"),
-        ("sy", "source", "y_train"))}
-    # Feature extraction trains the head alone on features that never change: the frozen blocks
-    # run once on each member's target set, and every step runs just the head.
-    frozen_blocks = not plan.joint and not any(n.startswith("model.blocks.") for n in trained_names)
-    if frozen_blocks:
-        features = _Part(base.model, "features")
-        with torch.no_grad():
-            pools["tx"] = _Pool([torch.func.functional_call(
-                features, {n: stacked[n][i] for n in names if n.startswith("model.")},
-                (m.target.x_train,))
-                for i, m in enumerate(members)])
+    # Frozen leading blocks (feature extraction, partial fine-tuning) run once on each data set;
+    # the steps and measurements start after them. Joint training reads raw source batches.
+    skipped = 0 if plan.joint else _frozen_prefix(base)
+    domains = (_after_prefix(members, stacked, skipped) if skipped
+               else [(m.source, m.target) for m in members])
+    base.skip = skipped
+    pools = {key: _Pool([getattr(pair[side], attr) for pair in domains]) for key, side, attr in (
+        ("tx", 1, "x_train"), ("ty", 1, "y_train"), ("sx", 0, "x_train"), ("sy", 0, "y_train"))}
 
     seen: dict = {}  # measurements already made, for _measure_group to reuse
 
     def measure():
-        return _measure_group(base, stacked, members, seen)
+        return _measure_group(base, stacked, domains, seen)
 
     histories = [_empty_history() for _ in members]
     def record(epoch, scores):
@@ -852,8 +920,7 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
 
     scores = measure()
     record(0, scores)
-    gradients = _group_gradients(_Part(base.model, "head") if frozen_blocks else base,
-                                 plan.joint, anchored)
+    gradients = _group_gradients(base, plan.joint, anchored)
     gens = [torch.Generator().manual_seed(m.seed + _TARGET_BATCHES) for m in members]
     joint_gens = [torch.Generator().manual_seed(m.seed + _SOURCE_BATCHES) for m in members]
     fixed_names = [n for n in names if n not in trained_names]
@@ -870,16 +937,17 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
             else:
                 xs, ys = x, y  # unused by the loss
             grads = gradients({n: stacked[n][:k] for n in trained_names},
-                         {n: stacked[n][:k] for n in fixed_names},
-                         {n: anchor[n][:k] for n in anchored},
-                         x, y, weight[:k, s], xs, ys, {n: t[:k] for n, t in lam.items()},
-                         target_weight[:k])
+                              {n: stacked[n][:k] for n in fixed_names},
+                              {n: anchor[n][:k] for n in anchored},
+                              x, y, weight[:k, s], xs, ys, {n: t[:k] for n, t in lam.items()},
+                              target_weight[:k])
             _clip_each(grads, settings.clip_grad_norm)
             _adam_step(stacked, grads, exp_avg, exp_avg_sq, step, lrs, k)
         if settings.measures_at(epoch):
             scores = measure()
             record(epoch, scores)
         progress(epoch / settings.epochs)
+    base.skip = 0
     predicted = [p.cpu().numpy() for p in scores["predicted"]]
     # Give the trained weights back to each member's model, for `inspect`.
     for i, m in enumerate(members):
@@ -899,14 +967,14 @@ def run_many(jobs: Sequence[TransferJob], progress: Progress = None, batched: bo
 
     Returns one list of StrategyResult per job, in the job's strategy order. Models of the same
     strategy whose shapes and schedule (epochs, batch size) agree form one group, trained at once
-    by :func:`_fit_group`; with `batched=False` each job simply goes through run_strategies
-    (for models that torch.func cannot vmap).
+    by :func:`_fit_group`; a job's numbers do not depend on the other jobs. With
+    `batched=False` each model trains alone with torch.optim.Adam (the tests' reference, and the
+    way for models that torch.func cannot vmap).
     """
     if not batched:
         out = []
         for j, job in enumerate(jobs):
-            out.append(run_strategies(job.strategies, job.source_model, job.make_model, job.source,
-                                      job.target, job.settings, job.seed, inspect=inspect))
+            out.append(_run_alone(job, inspect))
             if progress:
                 progress((j + 1) / len(jobs), f"run {j + 1} of {len(jobs)}")
         return out
@@ -914,7 +982,7 @@ def run_many(jobs: Sequence[TransferJob], progress: Progress = None, batched: bo
     groups: dict[tuple, list[tuple[int, int, _Member]]] = {}
     for j, job in enumerate(jobs):
         shared = same_classes(job.source, job.target)
-        names = [s for s in job.strategies if shared or s != "source_only"]
+        names = _applicable(job)
         slots.append([None] * len(names))
         block_names = list(job.source_model.blocks.keys())
         for i, name in enumerate(names):
@@ -927,9 +995,10 @@ def run_many(jobs: Sequence[TransferJob], progress: Progress = None, batched: bo
             groups.setdefault(_group_key(member), []).append((j, i, member))
     done, total = 0, sum(len(g) for g in groups.values())
     for group in groups.values():
-        def report(fraction, done=done, size=len(group)):
+        words = _group_words([m.plan.strategy for _, _, m in group])
+        def report(fraction, done=done, size=len(group), words=words):
             if progress:
-                progress((done + fraction * size) / total, f"training {size} models together")
+                progress((done + fraction * size) / total, words)
         results = _fit_group([m for _, _, m in group], report, inspect)
         for (j, i, _), result in zip(group, results):
             slots[j][i] = result
@@ -937,3 +1006,13 @@ def run_many(jobs: Sequence[TransferJob], progress: Progress = None, batched: bo
     if progress:
         progress(1.0, "done")
     return slots
+
+
+def _group_words(strategies: list[str]) -> str:
+    """What a progress message says of a group: its strategies, and how many models it trains."""
+    from tl_core.strategies import label
+
+    names = list(dict.fromkeys(label(s).lower() for s in strategies))
+    what = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    count = len(strategies)
+    return f"training {what}" + (f" ({count} models together)" if count > len(names) else "")

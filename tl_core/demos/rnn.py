@@ -357,15 +357,12 @@ def run(config: Config | None = None, progress: Callable[[float, str], None] | N
 
 def run_many(configs: Sequence[Config], progress: Callable[[float, str], None] | None = None,
              data: SequenceData | None = None) -> list[RunResult]:
-    """run() for every config (on the user's sequences with `data`), the same numbers up to
-    float rounding.
+    """run() for every config (on the user's sequences with `data`): the same numbers, to the
+    last digit, with the history measured at the start and the end only (all a sweep reads).
 
-    Like target models are trained together (the engine's vmap over the written-out
-    recurrence), on a CPU too: a sweep of 6 target sizes x 5 seeds trains about 4x faster than
-    one model after another with torch's fused kernels (benchmarks/bench_rnn.py measures both).
-    The two round differently, and a long training on a few sequences can carry a tiny
-    difference into a visibly different model: one sweep point can differ from run()'s for the
-    same seed by up to about 0.1 in accuracy, while means over seeds agree within a few points.
+    Like target models of all the configs are trained together (the engine's vmap over the
+    written-out recurrence): a sweep of 6 target sizes x 5 seeds trains several times faster than
+    one model after another (benchmarks/bench_rnn.py measures both).
     """
     from tl_core.torch_engine import run_many as engine_run_many
 
