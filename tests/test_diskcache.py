@@ -1,0 +1,86 @@
+"""The disk cache of generated data sets: what comes back is exactly what was generated, and a
+folder or file that cannot be used only means generating again."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tl_core import diskcache
+from tl_core.demos import rnn_data
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(diskcache.ENV, str(tmp_path))
+    return tmp_path
+
+
+def counted(made: list):
+    def make():
+        made.append(1)
+        return {"x": np.arange(6, dtype=np.float32).reshape(2, 3), "y": np.array([4, 5])}
+    return make
+
+
+def test_arrays_are_made_once_and_read_back_as_they_were(cache):
+    made = []
+    first = diskcache.arrays("demo", {"a": 1}, counted(made))
+    second = diskcache.arrays("demo", {"a": 1}, counted(made))
+    assert len(made) == 1 and [p.name for p in cache.iterdir()] == [diskcache.path_for("demo", {"a": 1}).name]
+    for name in ("x", "y"):
+        assert second[name].dtype == first[name].dtype and np.array_equal(second[name], first[name])
+    diskcache.arrays("demo", {"a": 2}, counted(made))  # another key, another file
+    assert len(made) == 2 and len(list(cache.iterdir())) == 2
+
+
+def test_a_damaged_file_is_made_again_and_replaced(cache):
+    made = []
+    path = diskcache.path_for("demo", {"a": 1})
+    path.write_bytes(b"not an npz file")
+    assert np.array_equal(diskcache.arrays("demo", {"a": 1}, counted(made))["y"], [4, 5])
+    assert len(made) == 1
+    diskcache.arrays("demo", {"a": 1}, counted(made))
+    assert len(made) == 1  # the good file written in its place is read
+
+
+def test_a_folder_that_cannot_be_written_only_means_making_again(tmp_path, monkeypatch):
+    blocked = tmp_path / "a file, not a folder"
+    blocked.write_text("")
+    monkeypatch.setenv(diskcache.ENV, str(blocked / "cache"))
+    made = []
+    for _ in range(2):
+        assert np.array_equal(diskcache.arrays("demo", {"a": 1}, counted(made))["y"], [4, 5])
+    assert len(made) == 2
+
+
+def test_off_turns_the_disk_cache_off(monkeypatch):
+    monkeypatch.setenv(diskcache.ENV, "off")
+    assert diskcache.cache_dir() is None and diskcache.path_for("demo", {}) is None
+    made = []
+    diskcache.arrays("demo", {}, counted(made))
+    diskcache.arrays("demo", {}, counted(made))
+    assert len(made) == 2
+
+
+def test_without_a_setting_it_lives_in_the_users_cache_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv(diskcache.ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert diskcache.cache_dir() == tmp_path / "transfer-lab"
+
+
+def test_mnist1d_read_from_disk_is_the_generated_set(cache, monkeypatch):
+    """A new process (here: an emptied memory cache) reads the very sequences generation made."""
+    monkeypatch.setenv(diskcache.ENV, "off")
+    rnn_data.mnist1d.cache_clear()
+    generated = rnn_data.mnist1d(0.4, 300)
+    monkeypatch.setenv(diskcache.ENV, str(cache))
+    rnn_data.mnist1d.cache_clear()
+    rnn_data.mnist1d(0.4, 300)  # generates and writes
+    assert len(list(cache.glob("mnist1d-*.npz"))) == 1
+    rnn_data.mnist1d.cache_clear()
+    read = rnn_data.mnist1d(0.4, 300)
+    rnn_data.mnist1d.cache_clear()
+    for a, b in zip(generated, read):
+        assert np.array_equal(a.x, b.x) and a.x.dtype == b.x.dtype and np.array_equal(a.y, b.y)
+        assert not b.x.flags.writeable
