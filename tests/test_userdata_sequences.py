@@ -293,6 +293,19 @@ def test_every_transfer_strategy_runs_on_your_sequences(wave_data):
     assert json.loads(json.dumps(result.extras)) == result.extras
 
 
+def test_a_sweep_on_sequences_of_another_length_gives_the_single_runs_numbers(wave_data):
+    """30-step waves beside 40-step MNIST-1D: joint training cannot stack the two batches, and a
+    sweep's points are still exactly the single runs of their configs."""
+    assert wave_data.sequences.shape[1] != 40
+    fields = {"epochs": EPOCHS, "strategies": ("fine_tune", "joint")}
+    table = tl_core.sweep("rnn", over="n_target", values=[1, 3], seeds=1, data=wave_data, **fields)
+    for n in (1, 3):
+        alone = tl_core.run("rnn", data=wave_data, n_target=n, **fields)
+        for s in alone.strategies:
+            row = table[(table.n_target == n) & (table.strategy == s.strategy)].iloc[0]
+            assert (row.target_metric, row.source_metric) == (s.target_metric, s.source_metric)
+
+
 def test_same_data_config_and_seed_give_the_same_numbers(wave_data):
     first, again = (rnn.run(config(seed=3), data=wave_data) for _ in range(2))
     assert [s.target_metric for s in first.strategies] == [s.target_metric for s in again.strategies]

@@ -289,12 +289,15 @@ class _Twin(nn.Module):
         return self.model.head(features)
 
     def pair(self, x: torch.Tensor, x_source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(target logits of x, source logits of x_source), as forward gives them; the blocks run
-        once on both batches stacked (the models have no batch statistics: rows are independent),
-        which halves the per-step work on joint training's small batches."""
+        """(target logits of x, source logits of x_source), as forward gives them. Where the two
+        batches have the same shape (not a user's sequences of another length) the blocks run
+        once on both stacked (the models have no batch statistics: rows are independent), which
+        halves the per-step work on joint training's small batches."""
+        source_head = self.model.head if self.tied else self.source_head
+        if x.shape[1:] != x_source.shape[1:]:
+            return self.model.head(self.features(x)), source_head(self.features(x_source))
         features = self.features(torch.cat([x, x_source]))
-        target, source = features[: x.shape[0]], features[x.shape[0]:]
-        return self.model.head(target), (self.model.head if self.tied else self.source_head)(source)
+        return self.model.head(features[: x.shape[0]]), source_head(features[x.shape[0]:])
 
 
 # Seeds of the separate random streams of one run, as offsets from the run's seed.
