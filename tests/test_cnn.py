@@ -265,6 +265,16 @@ def test_missing_resnet18_weights_give_a_one_line_message(tmp_path):
     assert cnn.imagenet_unavailable(str(missing)) == message
 
 
+def test_the_blocks_in_order_are_the_features_the_head_reads():
+    """The engine runs the blocks itself (and only the trained ones after frozen ones)."""
+    model = cnn.SmallCNN(10)
+    x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    h = x
+    for block in model.blocks.values():
+        h = block(h)
+    assert torch.equal(h, model.features(x)) and h.shape == (4, cnn.N_HIDDEN)
+
+
 def test_progress_is_reported_during_source_training():
     """The app stops stale work only at progress calls: a source model not cached yet must report
     as it trains, not only once the target strategies start."""

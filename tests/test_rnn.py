@@ -131,6 +131,22 @@ def test_the_recurrence_written_out_equals_torchs_kernels():
         assert torch.allclose(fused, looped, atol=1e-5), cell
 
 
+@pytest.mark.parametrize("layers", [1, 2])
+def test_the_blocks_in_order_are_the_features_the_head_reads(layers):
+    """The engine runs the blocks itself (and only the trained ones after frozen ones): each
+    must read the output of the one before, ending in h_T through the dense layer."""
+    from tl_core.demos.rnn_model import SequenceClassifier
+
+    model = SequenceClassifier(5, cell="lstm", hidden=8, layers=layers)
+    x = torch.randn(3, 40, generator=torch.Generator().manual_seed(0))
+    h = x
+    for block in model.blocks.values():
+        h = block(h)
+    assert torch.equal(h, model.features(x)) and h.shape == (3, 8)
+    # the hidden-state paths of the model view end where the dense layer reads
+    assert torch.allclose(model.blocks["dense"](model.hidden_states(x)[:, -1]), h)
+
+
 # ---------------------------------------------------------------------------------- contracts
 def small(**fields) -> rnn.Config:
     return rnn.Config(**{"epochs": 3, "strategies": ("feature_extraction", "fine_tune"), **fields})

@@ -253,8 +253,8 @@ def init_model(make_model: MakeModel, n_classes: int, seed: int, device: str | t
     return model.to(device)
 
 
-def run_blocks(model: nn.Module, x: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
-    """The model's blocks start..stop-1 in order on x: run_blocks(model, x) is model.features(x)."""
+def _run_blocks(model: nn.Module, x: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+    """The model's blocks start..stop-1 in order on x: _run_blocks(model, x) is model.features(x)."""
     for block in list(model.blocks.values())[start:stop]:
         x = block(x)
     return x
@@ -278,7 +278,7 @@ class _Twin(nn.Module):
             self.source_head = source_head
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return run_blocks(self.model, x, self.skip)
+        return _run_blocks(self.model, x, self.skip)
 
     def forward(self, x: torch.Tensor, head: str = "target", x_source: torch.Tensor | None = None):
         if x_source is not None:
@@ -872,7 +872,7 @@ class _Prefix(nn.Module):
         return name.split(".")[2] in self.names
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return run_blocks(self.model, x, 0, len(self.names))
+        return _run_blocks(self.model, x, 0, len(self.names))
 
 
 def _fit_group(members: list[_Member], progress: Callable[[float], None],

@@ -252,8 +252,11 @@ def _inspect(model: nn.Module) -> dict[str, Any]:
     return {"filters": model.blocks["conv1"][0].weight.detach()[:, 0].cpu().tolist()}
 
 
-def _job(config: Config, history_every: int = 1, progress: Progress = None,
-         data: ImageData | None = None) -> engine.TransferJob:
+def transfer_job(config: Config, history_every: int = 1, progress: Progress = None,
+                 data: ImageData | None = None) -> engine.TransferJob:
+    """Everything the engine needs to carry the source model to the target for `config` (the
+    source model trained or fetched, `progress` hearing from its training; `data`: the user's
+    images as the target)."""
     target = target_domain(config, data)  # first: a config that does not fit the data trains nothing
     if progress:
         progress(0.0, "training the source model")
@@ -298,7 +301,7 @@ def run(config: Config | None = None, progress: Progress = None, data: ImageData
     """
     config = config or Config()
     start = time.perf_counter()
-    job = _job(config, history_every, progress, data)
+    job = transfer_job(config, history_every, progress, data)
     results = engine.run_strategies(job.strategies, job.source_model, job.make_model, job.source,
                                     job.target, job.settings, job.seed, progress=progress,
                                     inspect=_inspect)
@@ -322,7 +325,7 @@ def run_many(configs: Sequence[Config], progress: Progress = None, data: ImageDa
         def preparing(fraction: float, message: str, i: int = i) -> None:
             if progress:
                 progress(0.2 * (i + fraction) / len(configs), message)
-        jobs.append(_job(config, history_every or config.epochs, preparing, data))
+        jobs.append(transfer_job(config, history_every or config.epochs, preparing, data))
     def report(fraction: float, message: str) -> None:
         if progress:
             progress(0.2 + 0.8 * fraction, message)
@@ -343,7 +346,7 @@ def target_weights(config: Config | dict, strategy: str, data: ImageData | None 
     if strategy not in allowed:  # before any training: the answer needs no model
         where = f"with your images ({data.name})" if data is not None else f"in {config.scenario}"
         raise ValueError(f"strategy must be one of {', '.join(allowed)} {where}, got {strategy!r}")
-    return engine.weights_bytes(engine.trained_model(strategy, _job(config, data=data)))
+    return engine.weights_bytes(engine.trained_model(strategy, transfer_job(config, data=data)))
 
 
 # -------------------------------------------------------------------------------------- figures
