@@ -44,7 +44,28 @@ def sweep_sizes(demo: str, count: int = 6) -> list[int]:
     return [n for n in CANDIDATE_SIZES if spec.low <= n <= spec.high][:count]
 
 
+def machine_speed() -> str:
+    """A line that says how fast this machine is today, so figures from different days compare:
+    the same shared 2-core machine has run the same code up to twice as slow on one day as on
+    another. The demos' small models spend their time in many small torch operations."""
+    import torch
+
+    a, b = torch.randn(16, 96), torch.randn(96, 32)
+    start = time.perf_counter()
+    for _ in range(20_000):
+        a @ b
+    small = (time.perf_counter() - start) / 20_000
+    big = torch.randn(512, 512)
+    start = time.perf_counter()
+    for _ in range(20):
+        big @ big
+    flops = 2 * 512 ** 3 * 20 / (time.perf_counter() - start)
+    return (f"machine: a small torch matmul (16x96 @ 96x32) takes {small * 1e6:.1f} us, a large one "
+            f"runs at {flops / 1e9:.0f} GFLOP/s, on {torch.get_num_threads()} thread(s)")
+
+
 def main(demos: Sequence[str] = ()) -> None:
+    print(machine_speed())
     for demo in demos or available_demos():
         get_demo(demo)  # a clear error for an unknown demo before any timing
         bench_demo(demo)
