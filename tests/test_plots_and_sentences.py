@@ -22,10 +22,59 @@ def make_result(n_target=5, gap=0.3, seed=0, scratch=0.60, fine_tune=0.85, fine_
         ])
 
 
+def points_and_labels(fig):
+    points = {t.name: (t.x[0], t.y[0], t.marker.symbol) for t in fig.data if t.mode == "markers"}
+    labels = [t.text[0] for t in fig.data if t.mode == "markers+text"]
+    return points, labels
+
+
 def test_source_vs_target_has_one_point_per_strategy_at_its_two_metrics():
-    fig = plots.source_vs_target(make_result())
-    points = {t.name: (t.x[0], t.y[0]) for t in fig.data}
-    assert points == {"Scratch": (0.50, 0.60), "Source only": (0.95, 0.70), "Fine-tune": (0.70, 0.85)}
+    points, labels = points_and_labels(plots.source_vs_target(make_result()))
+    assert points == {"Scratch": (0.50, 0.60, "circle"), "Source only": (0.95, 0.70, "circle"),
+                      "Fine-tune": (0.70, 0.85, "circle")}
+    assert len(labels) == 3 and all(name in " ".join(labels) for name in points)
+
+
+def test_points_close_together_share_one_label_naming_each():
+    result = make_result()
+    result.strategies.append(StrategyResult("regularized", source_metric=0.71, target_metric=0.86))
+    _, labels = points_and_labels(plots.source_vs_target(result))
+    assert len(labels) == 3  # fine-tune and regularized transfer are labelled together
+    together = next(text for text in labels if "Fine-tune" in text)
+    assert "Regularized transfer" in together and together.count("<br>") == 1
+    assert together.index("Regularized transfer") < together.index("Fine-tune")  # top first
+
+
+def r2_result(scratch_source=-15.6, scratch_target=-7.86):
+    return RunResult(demo="linear", config={"n_target": 2}, metric_name="R²", loss_name="MSE",
+                     strategies=[StrategyResult("scratch", scratch_source, scratch_target),
+                                 StrategyResult("fine_tune", 0.98, 0.72,
+                                                history={"step": [0, 1], "source_metric": [0.99, 0.98],
+                                                         "target_metric": [0.7, 0.72]}),
+                                 StrategyResult("joint", 0.96, 0.76)])
+
+
+def test_an_r2_far_below_minus_one_is_drawn_at_the_axis_floor_with_its_value_said():
+    """Scratch fitting 2 points scores R² −7.86: drawn to scale, it would squeeze the others."""
+    fig = plots.source_vs_target(r2_result())
+    points, labels = points_and_labels(fig)
+    low_x, low_y = fig.layout.xaxis.range[0], fig.layout.yaxis.range[0]
+    assert -1.2 < low_x < -1 and -1.2 < low_y < -1
+    assert points["Scratch"] == (low_x, low_y, "triangle-down")
+    assert any("source R² -15.60, target R² -7.86: off the chart" in text for text in labels)
+    assert points["Fine-tune"] == (0.98, 0.72, "circle")
+    mild = plots.source_vs_target(r2_result(-0.5, 0.1))  # within the floor: drawn as it is
+    assert mild.layout.yaxis.range is None and points_and_labels(mild)[0]["Scratch"][2] == "circle"
+
+
+def test_training_curves_stop_an_r2_axis_at_the_floor_and_say_so():
+    result = r2_result()
+    result.strategies[0].history = {"step": [0, 1], "source_metric": [-3.0, -15.6],
+                                    "target_metric": [-2.0, -7.86]}
+    fig = plots.training_curves(result)
+    assert -1.2 < fig.layout.yaxis.range[0] < -1
+    assert "not shown (lowest -15.60)" in fig.layout.annotations[-1].text
+    assert plots.training_curves(make_result()).layout.yaxis.range is None  # accuracy: as it is
 
 
 def test_training_curves_draw_only_strategies_with_a_history():

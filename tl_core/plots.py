@@ -6,6 +6,8 @@ look the same for all four demos, so a student learns to read them once.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -21,26 +23,93 @@ LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50),
               legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
 
 
+R2_FLOOR = -1.0  # an R² further below only says "far worse than predicting the mean": axes stop here
+NEAR = 0.06  # points closer than this share of each axis's span share one label
+
+
 def source_vs_target(result: RunResult) -> go.Figure:
     """Source accuracy (x) against target accuracy (y), one point per strategy.
 
     Up is better on the target, right is better on the source: transfer that helps the target
-    while keeping the source lands top right; forgetting moves a point left.
+    while keeping the source lands top right; forgetting moves a point left. Points close
+    together are labelled together, and an R² below R2_FLOOR (scratch fitting 2 points, say) is
+    drawn at the floor as a triangle pointing off the chart, its true value in its label.
     """
+    metric = result.metric_name
+    x_range = _visible_range([s.source_metric for s in result.strategies], metric)
+    y_range = _visible_range([s.target_metric for s in result.strategies], metric)
+    points = []  # (strategy, x shown, y shown, off the chart)
     fig = go.Figure()
     for s in result.strategies:
+        x, y = max(s.source_metric, x_range[0]), max(s.target_metric, y_range[0])
+        off = (x, y) != (s.source_metric, s.target_metric)
+        points.append((s, x, y, off))
         fig.add_trace(go.Scatter(
-            x=[s.source_metric], y=[s.target_metric], name=label(s.strategy), mode="markers+text",
-            text=[label(s.strategy)], textposition="top center", cliponaxis=False,
-            marker=dict(size=14, color=color(s.strategy)),
-            hovertemplate=f"{label(s.strategy)}<br>source {result.metric_name} %{{x:.3f}}"
-                          f"<br>target {result.metric_name} %{{y:.3f}}<extra></extra>"))
-    fig.update_layout(title=f"Source vs target {result.metric_name} per strategy",
-                      xaxis_title=f"source {result.metric_name} (test)",
-                      yaxis_title=f"target {result.metric_name} (test)", showlegend=False, **LAYOUT)
+            x=[x], y=[y], name=label(s.strategy), mode="markers", cliponaxis=False,
+            marker=dict(size=14, color=color(s.strategy),
+                        symbol=_off_chart_symbol(s, x_range, y_range) if off else "circle"),
+            hovertemplate=f"{label(s.strategy)}<br>source {metric} {s.source_metric:.3f}"
+                          f"<br>target {metric} {s.target_metric:.3f}<extra></extra>"))
+    for group in _near_each_other(points, x_range, y_range):
+        top = max(group, key=lambda p: p[2])
+        words = [f'<span style="color:{color(s.strategy)}">{label(s.strategy)}'
+                 + (_off_chart_words(s, metric, x_range, y_range) if off else "") + "</span>"
+                 for s, _, _, off in sorted(group, key=lambda p: -p[2])]
+        # An invisible marker as large as the points keeps the label clear of them; a label
+        # near the left or right edge opens towards the middle, so it stays on the chart.
+        fig.add_trace(go.Scatter(x=[top[1]], y=[top[2]], mode="markers+text",
+                                 marker=dict(size=14, opacity=0), text=["<br>".join(words)],
+                                 textposition=_label_side(top[1], x_range), cliponaxis=False,
+                                 hoverinfo="skip", showlegend=False))
+    fig.update_layout(title=f"Source vs target {metric} per strategy",
+                      xaxis_title=f"source {metric} (test)",
+                      yaxis_title=f"target {metric} (test)", showlegend=False, **LAYOUT)
     fig.update_layout(margin=dict(t=90, r=60))  # room for labels of points at the edges
-    fig.update_xaxes(automargin=True)
+    fig.update_xaxes(automargin=True, range=list(x_range[:2]) if x_range[2] else None)
+    fig.update_yaxes(range=list(y_range[:2]) if y_range[2] else None)
     return fig
+
+
+def _visible_range(values: list[float], metric: str) -> tuple[float, float, bool]:
+    """(low, high, clamped): the span an axis shows of `values`; an R² axis stops at R2_FLOOR
+    (clamped True: the axis must be given this range, and lower points drawn at its floor)."""
+    values = [v for v in values if v is not None and math.isfinite(v)] or [0.0]
+    low, high = min(values), max(values)
+    if metric != "R²" or low >= R2_FLOOR:
+        return low, high, False
+    high = max(high, R2_FLOOR + 0.1)
+    pad = 0.05 * (high - R2_FLOOR)
+    return R2_FLOOR - pad, high + pad, True
+
+
+def _label_side(x: float, x_range) -> str:
+    share = (x - x_range[0]) / max(x_range[1] - x_range[0], 1e-9)
+    return "top right" if share < 0.25 else "top left" if share > 0.75 else "top center"
+
+
+def _off_chart_symbol(s, x_range, y_range) -> str:
+    return "triangle-down" if s.target_metric < y_range[0] else "triangle-left"
+
+
+def _off_chart_words(s, metric: str, x_range, y_range) -> str:
+    """What a point drawn at an axis's floor really scored: " (target R² −7.86, off the chart)"."""
+    off = [f"{side} {metric} {value:.2f}" for side, value, r in
+           (("source", s.source_metric, x_range), ("target", s.target_metric, y_range)) if value < r[0]]
+    return f" ({', '.join(off)}: off the chart)"
+
+
+def _near_each_other(points: list, x_range, y_range) -> list[list]:
+    """The points grouped so that each is within NEAR of the axes' spans of one in its group."""
+    def span(r):
+        return max(r[1] - r[0], 1e-9)
+
+    groups: list[list] = []
+    for p in points:
+        near = [g for g in groups if any(abs(p[1] - q[1]) <= NEAR * span(x_range)
+                                         and abs(p[2] - q[2]) <= NEAR * span(y_range) for q in g)]
+        merged = [p] + [q for g in near for q in g]
+        groups = [g for g in groups if g not in near] + [merged]
+    return groups
 
 
 def accuracy_bars(result: RunResult) -> go.Figure:
@@ -73,7 +142,20 @@ def training_curves(result: RunResult) -> go.Figure:
     fig.update_yaxes(title_text=f"{result.metric_name} (test)", row=1, col=1)
     fig.update_layout(title="During target training: what the target gains, what the source keeps",
                       **{**LAYOUT, "legend": LEGEND_BELOW})
+    _stop_r2_axis(fig, [v for t in fig.data for v in t.y], result.metric_name)
     return fig
+
+
+def _stop_r2_axis(fig: go.Figure, values: list[float], metric: str) -> None:
+    """Stop the y axis at R2_FLOOR when some R² lies far below it (the rest would be squeezed
+    flat), and say so on the chart."""
+    low, high, clamped = _visible_range(values, metric)
+    if clamped:
+        fig.update_yaxes(range=[low, high])
+        fig.add_annotation(text=f"{metric} below {R2_FLOOR:g} not shown (lowest "
+                                f"{min(v for v in values if math.isfinite(v)):.2f})",
+                           xref="paper", yref="paper", x=1, y=0, xanchor="right", yanchor="bottom",
+                           showarrow=False, font=dict(size=11, color="#666666"))
 
 
 def sweep_curve(table: pd.DataFrame, y: str = "target_metric", title: str | None = None,
@@ -96,6 +178,8 @@ def sweep_curve(table: pd.DataFrame, y: str = "target_metric", title: str | None
                                  legendgroup=name, line=dict(color=color(name))))
     y_title = f"target {metric} gain over scratch" if y == "gain" else y.replace("_metric", f" {metric}")
     fig.update_layout(title=title, xaxis_title=FIELD_TITLES.get(over, over), yaxis_title=y_title, **LAYOUT)
+    if y != "gain":  # a gain is a difference: no floor applies
+        _stop_r2_axis(fig, summary[f"{y}_mean"].tolist(), metric)
     swept = sorted(summary[over].unique())
     fig.update_xaxes(tickvals=swept, ticktext=[f"{v:g}" for v in swept])  # ticks at the swept values
     if log_x:
