@@ -229,6 +229,7 @@ def upload_file(page: Page, name: str, mime: str, raw: bytes) -> None:
 @pytest.mark.parametrize("demo, name, mime, make", [
     ("linear", "sales.csv", "text/csv", "sales_csv"),
     ("cnn", "shapes.zip", "application/zip", "shapes_zip"),
+    ("rnn", "waves.csv", "text/csv", "waves_csv"),
 ])
 def test_a_student_uploads_their_own_data(server, page, demo, name, mime, make):
     import test_app_user_data as files

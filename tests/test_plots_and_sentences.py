@@ -45,6 +45,20 @@ def test_points_close_together_share_one_label_naming_each():
     assert together.index("Regularized transfer") < together.index("Fine-tune")  # top first
 
 
+def test_a_label_that_would_cover_a_neighbours_goes_below_its_point():
+    """Regularized transfer and feature extraction side by side at one height: their labels,
+    both above, would run into each other."""
+    result = make_result()
+    result.strategies += [StrategyResult("feature_extraction", source_metric=0.95, target_metric=0.944),
+                          StrategyResult("regularized", source_metric=0.89, target_metric=0.944)]
+    fig = plots.source_vs_target(result)
+    where = {t.text[0].split(">")[1].split("<")[0]: t.textposition
+             for t in fig.data if t.mode == "markers+text"}
+    assert sorted(where[name].split()[0] for name in ("Feature extraction", "Regularized transfer")) \
+        == ["bottom", "top"]
+    assert where["Scratch"].startswith("top")  # nothing near it
+
+
 def r2_result(scratch_source=-15.6, scratch_target=-7.86):
     return RunResult(demo="linear", config={"n_target": 2}, metric_name="R²", loss_name="MSE",
                      strategies=[StrategyResult("scratch", scratch_source, scratch_target),

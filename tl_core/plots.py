@@ -24,7 +24,10 @@ LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50),
 
 
 R2_FLOOR = -1.0  # an R² further below only says "far worse than predicting the mean": axes stop here
-NEAR = 0.06  # points closer than this share of each axis's span share one label
+NEAR = 0.04  # points closer than this share of each axis's span share one label
+# A label's size as shares of the axes, on a chart about 800 x 330 pixels: a character ~7 px
+# wide, a line ~16 px high, and a marker's radius between a point and its label.
+CHAR_SHARE, LINE_SHARE, MARKER_SHARE = 0.009, 0.05, 0.025
 
 
 def source_vs_target(result: RunResult) -> go.Figure:
@@ -50,17 +53,20 @@ def source_vs_target(result: RunResult) -> go.Figure:
                         symbol=_off_chart_symbol(s, x_range, y_range) if off else "circle"),
             hovertemplate=f"{label(s.strategy)}<br>source {metric} {s.source_metric:.3f}"
                           f"<br>target {metric} {s.target_metric:.3f}<extra></extra>"))
-    for group in _near_each_other(points, x_range, y_range):
+    placed: list[tuple] = []  # the label boxes drawn so far, in shares of the axes
+    groups = sorted(_near_each_other(points, x_range, y_range), key=lambda g: -max(p[2] for p in g))
+    for group in groups:
         top = max(group, key=lambda p: p[2])
-        words = [f'<span style="color:{color(s.strategy)}">{label(s.strategy)}'
-                 + (_off_chart_words(s, metric, x_range, y_range) if off else "") + "</span>"
+        lines = [label(s.strategy) + (_off_chart_words(s, metric, x_range, y_range) if off else "")
                  for s, _, _, off in sorted(group, key=lambda p: -p[2])]
-        # An invisible marker as large as the points keeps the label clear of them; a label
-        # near the left or right edge opens towards the middle, so it stays on the chart.
-        fig.add_trace(go.Scatter(x=[top[1]], y=[top[2]], mode="markers+text",
-                                 marker=dict(size=14, opacity=0), text=["<br>".join(words)],
-                                 textposition=_label_side(top[1], x_range), cliponaxis=False,
-                                 hoverinfo="skip", showlegend=False))
+        colours = [color(s.strategy) for s, *_ in sorted(group, key=lambda p: -p[2])]
+        position = _free_position(top[1], top[2], lines, x_range, y_range, placed)
+        # An invisible marker as large as the points keeps the label clear of them.
+        fig.add_trace(go.Scatter(
+            x=[top[1]], y=[top[2]], mode="markers+text", marker=dict(size=14, opacity=0),
+            text=["<br>".join(f'<span style="color:{c}">{line}</span>'
+                              for c, line in zip(colours, lines))],
+            textposition=position, cliponaxis=False, hoverinfo="skip", showlegend=False))
     fig.update_layout(title=f"Source vs target {metric} per strategy",
                       xaxis_title=f"source {metric} (test)",
                       yaxis_title=f"target {metric} (test)", showlegend=False, **LAYOUT)
@@ -82,9 +88,27 @@ def _visible_range(values: list[float], metric: str) -> tuple[float, float, bool
     return R2_FLOOR - pad, high + pad, True
 
 
-def _label_side(x: float, x_range) -> str:
-    share = (x - x_range[0]) / max(x_range[1] - x_range[0], 1e-9)
-    return "top right" if share < 0.25 else "top left" if share > 0.75 else "top center"
+def _free_position(x: float, y: float, lines: list[str], x_range, y_range, placed: list) -> str:
+    """Where a point's label goes: above it unless that covers a label already placed, then
+    below; near the left or right edge it opens towards the middle, to stay on the chart.
+    Appends the chosen box to `placed`."""
+    def share(v, r):
+        return (v - r[0]) / max(r[1] - r[0], 1e-9)
+
+    sx, sy = share(x, x_range), share(y, y_range)
+    side = "right" if sx < 0.25 else "left" if sx > 0.75 else "center"
+    width, height = CHAR_SHARE * max(map(len, lines)), LINE_SHARE * len(lines)
+    left = {"right": sx, "left": sx - width, "center": sx - width / 2}[side]
+    boxes = {"top": (left, sy + MARKER_SHARE, left + width, sy + MARKER_SHARE + height),
+             "bottom": (left, sy - MARKER_SHARE - height, left + width, sy - MARKER_SHARE)}
+
+    def overlap(box):
+        return sum(max(0.0, min(box[2], b[2]) - max(box[0], b[0]))
+                   * max(0.0, min(box[3], b[3]) - max(box[1], b[1])) for b in placed)
+
+    vertical = min(boxes, key=lambda v: (overlap(boxes[v]) > 0, overlap(boxes[v]), v != "top"))
+    placed.append(boxes[vertical])
+    return f"{vertical} {side}"
 
 
 def _off_chart_symbol(s, x_range, y_range) -> str:
