@@ -76,7 +76,6 @@ def test_the_log_ladder_steps_through_orders_of_magnitude_within_the_range():
 
 def test_every_field_kind_gets_its_widget_and_a_range_capped_to_one_value_still_renders():
     def page():
-        import streamlit as st
         from tl_app import controls
         from tl_core.config import FieldSpec
 

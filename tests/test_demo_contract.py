@@ -1,6 +1,5 @@
 """What every demo promises the app and the command line, checked on each registered demo."""
 
-import dataclasses
 
 import pytest
 

@@ -8,7 +8,6 @@ test_rnn.py); the source model is the default one, cached and shared with test_r
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 
 import numpy as np
