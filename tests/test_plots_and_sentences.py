@@ -59,6 +59,19 @@ def test_a_label_that_would_cover_a_neighbours_goes_below_its_point():
     assert where["Scratch"].startswith("top")  # nothing near it
 
 
+def test_a_label_does_not_cover_a_neighbouring_point():
+    """Partial fine-tuning's label, above and to the left, would sit on regularized transfer's
+    marker (the RNN page's defaults)."""
+    scores = {"scratch": (0.221, 0.318), "feature_extraction": (0.951, 0.576),
+              "partial_fine_tune": (0.809, 0.651), "fine_tune": (0.353, 0.789),
+              "regularized": (0.785, 0.680), "joint": (0.882, 0.736)}
+    result = RunResult(demo="rnn", config={}, metric_name="accuracy", loss_name="cross-entropy",
+                       strategies=[StrategyResult(name, *xy) for name, xy in scores.items()])
+    where = {t.text[0].split(">")[1].split("<")[0]: t.textposition
+             for t in plots.source_vs_target(result).data if t.mode == "markers+text"}
+    assert where["Partial fine-tune"].startswith("bottom") and where["Regularized transfer"].startswith("top")
+
+
 def r2_result(scratch_source=-15.6, scratch_target=-7.86):
     return RunResult(demo="linear", config={"n_target": 2}, metric_name="R²", loss_name="MSE",
                      strategies=[StrategyResult("scratch", scratch_source, scratch_target),

@@ -53,7 +53,8 @@ def source_vs_target(result: RunResult) -> go.Figure:
                         symbol=_off_chart_symbol(s, x_range, y_range) if off else "circle"),
             hovertemplate=f"{label(s.strategy)}<br>source {metric} {s.source_metric:.3f}"
                           f"<br>target {metric} {s.target_metric:.3f}<extra></extra>"))
-    placed: list[tuple] = []  # the label boxes drawn so far, in shares of the axes
+    # Boxes a label must not cover, in shares of the axes: the markers, then each label placed.
+    placed = [_marker_box(p[1], p[2], x_range, y_range) for p in points]
     groups = sorted(_near_each_other(points, x_range, y_range), key=lambda g: -max(p[2] for p in g))
     for group in groups:
         top = max(group, key=lambda p: p[2])
@@ -88,14 +89,22 @@ def _visible_range(values: list[float], metric: str) -> tuple[float, float, bool
     return R2_FLOOR - pad, high + pad, True
 
 
-def _free_position(x: float, y: float, lines: list[str], x_range, y_range, placed: list) -> str:
-    """Where a point's label goes: above it unless that covers a label already placed, then
-    below; near the left or right edge it opens towards the middle, to stay on the chart.
-    Appends the chosen box to `placed`."""
-    def share(v, r):
-        return (v - r[0]) / max(r[1] - r[0], 1e-9)
+def _share(v: float, r) -> float:
+    """Where v lies on an axis showing r[0]..r[1], from 0 to 1."""
+    return (v - r[0]) / max(r[1] - r[0], 1e-9)
 
-    sx, sy = share(x, x_range), share(y, y_range)
+
+def _marker_box(x: float, y: float, x_range, y_range) -> tuple:
+    sx, sy = _share(x, x_range), _share(y, y_range)
+    half_width, half_height = CHAR_SHARE, MARKER_SHARE * 0.8  # a 14 px marker
+    return sx - half_width, sy - half_height, sx + half_width, sy + half_height
+
+
+def _free_position(x: float, y: float, lines: list[str], x_range, y_range, placed: list) -> str:
+    """Where a point's label goes: above it unless that covers a marker or a label already
+    placed, then below; near the left or right edge it opens towards the middle, to stay on
+    the chart. Appends the chosen box to `placed`."""
+    sx, sy = _share(x, x_range), _share(y, y_range)
     side = "right" if sx < 0.25 else "left" if sx > 0.75 else "center"
     width, height = CHAR_SHARE * max(map(len, lines)), LINE_SHARE * len(lines)
     left = {"right": sx, "left": sx - width, "center": sx - width / 2}[side]
