@@ -247,3 +247,21 @@ def test_a_sequence_csv_is_the_rnns_target():
     result = tl_core.run("rnn", data=data, **tl_core.make_config(
         "rnn", **{**fast("rnn"), "n_target": "2"}).to_dict())
     assert exports.display_table(result).equals(results_table(at))
+
+
+@pytest.mark.parametrize("demo, name, raw", [
+    ("linear", "sales.csv", sales_csv()),
+    ("cnn", "shapes.zip", shapes_zip()),
+    ("rnn", "waves.csv", waves_csv(steps=30)),  # not MNIST-1D's 40 steps
+])
+def test_the_data_efficiency_sweep_runs_on_your_data(demo, name, raw):
+    """The sweep's button on your file draws the data-efficiency curve (on 30-step sequences
+    the RNN's joint training used to fail: it stacked them with the 40-step source batches)."""
+    at = upload(own_data(page(demo, {"n_target": "2", "sweep_seeds": "1"})), demo, name, raw)
+    assert not failures(at), failures(at)
+    before = len(charts(at))
+    at.button(key="run_n_target_sweep").click().run()
+    assert not failures(at), failures(at)
+    specs = charts(at)
+    assert len(specs) == before + 1 and any("Data efficiency" in spec for spec in specs)
+

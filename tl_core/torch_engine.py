@@ -824,7 +824,7 @@ def _measure_group(base: _Twin, stacked: dict, domains: list[tuple[Domain, Domai
 def _frozen_prefix(twin: _Twin) -> int:
     """How many leading blocks no step changes: none of their parameters is trained."""
     count = 0
-    for name, block in twin.model.blocks.items():
+    for block in twin.model.blocks.values():
         if any(p.requires_grad for p in block.parameters()):
             break
         count += 1
