@@ -296,7 +296,7 @@ def test_a_sweep_on_sequences_of_another_length_gives_the_single_runs_numbers(wa
     """30-step waves beside 40-step MNIST-1D: joint training cannot stack the two batches, and a
     sweep's points are still exactly the single runs of their configs."""
     assert wave_data.sequences.shape[1] != 40
-    fields = {"epochs": EPOCHS, "strategies": ("fine_tune", "joint")}
+    fields = {"epochs": EPOCHS, "strategies": ("fine_tune", "joint"), "device": "cpu"}
     table = tl_core.sweep("rnn", over="n_target", values=[1, 3], seeds=1, data=wave_data, **fields)
     for n in (1, 3):
         alone = tl_core.run("rnn", data=wave_data, n_target=n, **fields)
