@@ -109,6 +109,16 @@ def test_every_page_renders_without_an_exception(path):
         assert "coming soon" in at.info[0].value
 
 
+def test_source_only_says_why_it_is_missing_where_the_classes_differ():
+    def says_left_out(query):
+        at = open_page(PATH["rnn"], {**fast("rnn"), **query})
+        assert not failures(at), failures(at)
+        return any("Source only is left out" in c.value for c in at.caption)
+
+    assert says_left_out({})  # new_classes: the target's digits 5-9 are new to the source head
+    assert not says_left_out({"scenario": "shift"})  # the same ten digits: source only runs
+
+
 @pytest.mark.parametrize("demo,name", [(d, n) for d in AVAILABLE for n in MAIN
                                        if n in tl_core.get_demo(d).Config.field_names()])
 def test_each_main_control_changes_what_the_page_shows(demo, name):

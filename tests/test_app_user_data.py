@@ -242,6 +242,7 @@ def test_a_sequence_csv_is_the_rnns_target():
     at = upload(own_data(page("rnn", {"n_target": "2"})), "rnn", "waves.csv", waves_csv())
     assert not failures(at), failures(at)
     assert "Source only" not in results(at) and "Fine-tune" in results(at)
+    assert any("Source only is left out" in c.value for c in at.caption)  # it was asked for
     assert any("saw" in c for c in charts(at))
     data = userdata.read("sequences", waves_csv(), "waves.csv", layout="auto", label=None)
     result = tl_core.run("rnn", data=data, **tl_core.make_config(
