@@ -99,11 +99,10 @@ class SourcePreset:
 # so its gradient norm is clipped at 1. Measured (source test accuracy, digits 0-4 / ten digits):
 # fast 63% / 57%, full 72% / 70% (about 20 s; lr 5e-3 still collapses), well below the gated
 # cells: the lesson of gates.
-# The fast GRU (the default model) takes larger steps, clipped at norm 1, so that it trains
-# within the 5 s the lecture can wait on a 2-core CPU: 95% / 94% in 12 epochs, about 4.5 s on
-# either source (measured 2026-12-01 on the project's 2-core machine), where 20 epochs at lr 1e-2
-# unclipped took 5 s / 8 s for 97% / 94% on a faster day. Fewer epochs, larger batches or a
-# decaying learning rate all ended below 90% on digits 0-4.
+# The fast GRU (the default model) takes large steps, clipped at norm 1, so that it trains in
+# about the 5 s a lecture can wait on a 2-core CPU: 95% / 94% in 12 epochs, 4 to 7 s on either
+# source (2026-12-01, benchmarks/bench_rnn.py). Fewer epochs, larger batches or a decaying
+# learning rate all ended below 90% on digits 0-4.
 PRESETS = {
     ("fast", "gru"): SourcePreset(epochs=12, lr=2e-2, batch_size=96, clip_grad_norm=1.0),
     ("fast", "lstm"): SourcePreset(epochs=20, lr=1e-2, batch_size=64),
