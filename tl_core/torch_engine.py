@@ -801,8 +801,11 @@ def _measure_group(base: _Twin, stacked: dict, domains: list[tuple[Domain, Domai
     """
     from torch.func import functional_call
 
-    # The parameters each measurement reads: the source one skips the head it does not use.
-    unused = {"source": "source_head." if base.tied else "model.head.", "target": "source_head."}
+    # The parameters each measurement reads: not the head it does not use, nor the frozen blocks
+    # its inputs have passed already (the inputs, told apart by identity, stand for those).
+    skipped = tuple(f"model.blocks.{name}." for name in list(base.model.blocks)[:base.skip])
+    unused = {"source": ("source_head." if base.tied else "model.head.",) + skipped,
+              "target": ("source_head.",) + skipped}
     columns: dict[str, list] = {}
     for i, pair in enumerate(domains):
         for domain, data in zip(("source", "target"), pair):
@@ -844,19 +847,20 @@ def _after_prefix(members: list[_Member], stacked: dict, k: int) -> list[tuple[D
     prefix = _Prefix(members[0].twin.model, k)
     outputs: dict[tuple, torch.Tensor] = {}
 
-    def run(i: int, x: torch.Tensor) -> torch.Tensor:
-        params = {n: t[i] for n, t in stacked.items() if n.startswith("model.blocks.")}
-        key = (id(x), _fingerprint([params[n] for n in sorted(params) if prefix.reads(n)]))
+    def run(params: dict, weights: bytes, x: torch.Tensor) -> torch.Tensor:
+        key = (id(x), weights)
         if key not in outputs:
             outputs[key] = functional_call(prefix, params, (x,))
         return outputs[key]
 
     domains = []
     for i, m in enumerate(members):
-        source = Domain(m.source.x_train, m.source.y_train, run(i, m.source.x_test),
+        params = {n: t[i] for n, t in stacked.items() if prefix.reads(n)}
+        weights = _fingerprint([params[n] for n in sorted(params)])
+        source = Domain(m.source.x_train, m.source.y_train, run(params, weights, m.source.x_test),
                         m.source.y_test, m.source.classes)
-        target = Domain(run(i, m.target.x_train), m.target.y_train, run(i, m.target.x_test),
-                        m.target.y_test, m.target.classes)
+        target = Domain(run(params, weights, m.target.x_train), m.target.y_train,
+                        run(params, weights, m.target.x_test), m.target.y_test, m.target.classes)
         domains.append((source, target))
     return domains
 
@@ -869,7 +873,8 @@ class _Prefix(nn.Module):
         self.model, self.names = model, list(model.blocks)[:k]
 
     def reads(self, name: str) -> bool:
-        return name.split(".")[2] in self.names
+        """Whether parameter `name` (of a _Twin) belongs to these blocks."""
+        return name.startswith("model.blocks.") and name.split(".")[2] in self.names
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _run_blocks(self.model, x, 0, len(self.names))
