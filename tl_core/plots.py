@@ -7,13 +7,14 @@ look the same for all four demos, so a student learns to read them once.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from tl_core.api import summarize
-from tl_core.result import RunResult
+from tl_core.result import RunResult, StrategyResult
 from tl_core.strategies import BASELINE, color, label
 
 LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)
@@ -25,9 +26,17 @@ LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50),
 
 R2_FLOOR = -1.0  # an R² further below only says "far worse than predicting the mean": axes stop here
 NEAR = 0.04  # points closer than this share of each axis's span share one label
-# A label's size as shares of the axes, on a chart about 800 x 330 pixels: a character ~7 px
-# wide, a line ~16 px high, and a marker's radius between a point and its label.
+# Sizes as shares of the axes, on a chart about 800 x 330 pixels: a label's character (~7 px
+# wide) and line (~16 px high), the gap between a point and its label, and a 14 px marker.
 CHAR_SHARE, LINE_SHARE, MARKER_SHARE = 0.009, 0.05, 0.025
+MARKER_HALF_WIDTH, MARKER_HALF_HEIGHT = 0.009, 0.02
+
+
+class _Point(NamedTuple):
+    strategy: StrategyResult
+    x: float  # where it is drawn: at the axis's floor when its score lies below it
+    y: float
+    off: bool  # drawn at the floor
 
 
 def source_vs_target(result: RunResult) -> go.Figure:
@@ -41,12 +50,12 @@ def source_vs_target(result: RunResult) -> go.Figure:
     metric = result.metric_name
     x_range = _visible_range([s.source_metric for s in result.strategies], metric)
     y_range = _visible_range([s.target_metric for s in result.strategies], metric)
-    points = []  # (strategy, x shown, y shown, off the chart)
+    points = []
     fig = go.Figure()
     for s in result.strategies:
         x, y = max(s.source_metric, x_range[0]), max(s.target_metric, y_range[0])
         off = (x, y) != (s.source_metric, s.target_metric)
-        points.append((s, x, y, off))
+        points.append(_Point(s, x, y, off))
         fig.add_trace(go.Scatter(
             x=[x], y=[y], name=label(s.strategy), mode="markers", cliponaxis=False,
             marker=dict(size=14, color=color(s.strategy),
@@ -54,19 +63,19 @@ def source_vs_target(result: RunResult) -> go.Figure:
             hovertemplate=f"{label(s.strategy)}<br>source {metric} {s.source_metric:.3f}"
                           f"<br>target {metric} {s.target_metric:.3f}<extra></extra>"))
     # Boxes a label must not cover, in shares of the axes: the markers, then each label placed.
-    placed = [_marker_box(p[1], p[2], x_range, y_range) for p in points]
-    groups = sorted(_near_each_other(points, x_range, y_range), key=lambda g: -max(p[2] for p in g))
-    for group in groups:
-        top = max(group, key=lambda p: p[2])
-        lines = [label(s.strategy) + (_off_chart_words(s, metric, x_range, y_range) if off else "")
-                 for s, _, _, off in sorted(group, key=lambda p: -p[2])]
-        colours = [color(s.strategy) for s, *_ in sorted(group, key=lambda p: -p[2])]
-        position = _free_position(top[1], top[2], lines, x_range, y_range, placed)
+    placed = [_marker_box(p.x, p.y, x_range, y_range) for p in points]
+    groups = [sorted(g, key=lambda p: -p.y) for g in _near_each_other(points, x_range, y_range)]
+    for group in sorted(groups, key=lambda g: -g[0].y):  # top first: it takes the space above
+        top = group[0]
+        lines = [label(p.strategy.strategy)
+                 + (_off_chart_words(p.strategy, metric, x_range, y_range) if p.off else "")
+                 for p in group]
+        position = _free_position(top.x, top.y, lines, x_range, y_range, placed)
         # An invisible marker as large as the points keeps the label clear of them.
         fig.add_trace(go.Scatter(
-            x=[top[1]], y=[top[2]], mode="markers+text", marker=dict(size=14, opacity=0),
-            text=["<br>".join(f'<span style="color:{c}">{line}</span>'
-                              for c, line in zip(colours, lines))],
+            x=[top.x], y=[top.y], mode="markers+text", marker=dict(size=14, opacity=0),
+            text=["<br>".join(f'<span style="color:{color(p.strategy.strategy)}">{line}</span>'
+                              for p, line in zip(group, lines))],
             textposition=position, cliponaxis=False, hoverinfo="skip", showlegend=False))
     fig.update_layout(title=f"Source vs target {metric} per strategy",
                       xaxis_title=f"source {metric} (test)",
@@ -96,8 +105,8 @@ def _share(v: float, r) -> float:
 
 def _marker_box(x: float, y: float, x_range, y_range) -> tuple:
     sx, sy = _share(x, x_range), _share(y, y_range)
-    half_width, half_height = CHAR_SHARE, MARKER_SHARE * 0.8  # a 14 px marker
-    return sx - half_width, sy - half_height, sx + half_width, sy + half_height
+    return (sx - MARKER_HALF_WIDTH, sy - MARKER_HALF_HEIGHT,
+            sx + MARKER_HALF_WIDTH, sy + MARKER_HALF_HEIGHT)
 
 
 def _free_position(x: float, y: float, lines: list[str], x_range, y_range, placed: list) -> str:
@@ -131,15 +140,15 @@ def _off_chart_words(s, metric: str, x_range, y_range) -> str:
     return f" ({', '.join(off)}: off the chart)"
 
 
-def _near_each_other(points: list, x_range, y_range) -> list[list]:
+def _near_each_other(points: list[_Point], x_range, y_range) -> list[list[_Point]]:
     """The points grouped so that each is within NEAR of the axes' spans of one in its group."""
-    def span(r):
-        return max(r[1] - r[0], 1e-9)
+    def near_to(p, q):
+        return (abs(_share(p.x, x_range) - _share(q.x, x_range)) <= NEAR
+                and abs(_share(p.y, y_range) - _share(q.y, y_range)) <= NEAR)
 
-    groups: list[list] = []
+    groups: list[list[_Point]] = []
     for p in points:
-        near = [g for g in groups if any(abs(p[1] - q[1]) <= NEAR * span(x_range)
-                                         and abs(p[2] - q[2]) <= NEAR * span(y_range) for q in g)]
+        near = [g for g in groups if any(near_to(p, q) for q in g)]
         merged = [p] + [q for g in near for q in g]
         groups = [g for g in groups if g not in near] + [merged]
     return groups
