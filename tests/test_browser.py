@@ -9,7 +9,6 @@ Without /usr/bin/chromium the test is skipped on a developer's machine, and fail
 """
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import chromium  # tests/chromium.py
 import tl_core
 from tl_app.catalog import DEMO_PAGES
 
@@ -26,17 +26,10 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 PAGE_TIMEOUT_MS = 240_000  # the first run of a torch demo on a slow CI box trains its source model
 WIDTH = 1400
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is missing; CI must install chromium (see .ci/run)", pytrace=False)
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); required in CI",
-                allow_module_level=True)
+chromium.require()
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402  (after the skip: CI has it)
 
@@ -80,9 +73,9 @@ def server():
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        launched = p.chromium.launch(executable_path=chromium.PATH, args=chromium.ARGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture

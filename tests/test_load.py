@@ -11,24 +11,18 @@ developer's machine, a failure in CI (CI=true).
 """
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
+import chromium  # tests/chromium.py
 import tl_core
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is missing; CI must install chromium (see .ci/run)", pytrace=False)
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); required in CI",
-                allow_module_level=True)
+chromium.require()
 
 
 def load_test_module():
