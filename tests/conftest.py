@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -11,8 +12,14 @@ from tl_core import diskcache
 
 # Generated data sets go to a folder of this test session (subprocesses, such as the app's server
 # in the browser tests, inherit it): tests neither read a developer's cache nor fill it.
+SESSION_CACHE = None
 if diskcache.ENV not in os.environ:
-    os.environ[diskcache.ENV] = tempfile.mkdtemp(prefix="transfer-lab-tests-")
+    SESSION_CACHE = os.environ[diskcache.ENV] = tempfile.mkdtemp(prefix="transfer-lab-tests-")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if SESSION_CACHE:
+        shutil.rmtree(SESSION_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
