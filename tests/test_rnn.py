@@ -13,6 +13,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from tl_core.demos import get_demo, rnn, rnn_data
 from tl_core.result import RunResult
@@ -129,6 +130,35 @@ def test_the_recurrence_written_out_equals_torchs_kernels():
                   for n, _ in models[0].named_parameters()}
         looped = vmap(lambda p, xi: functional_call(models[0], p, (xi,)))(params, x)
         assert torch.allclose(fused, looped, atol=1e-5), cell
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_stacked_models_learn_what_each_would_learn_alone(cell):
+    """Under vmap the recurrence runs all models' layers at once (its own vmap rule); each
+    model's gradient must still be the one torch's kernels give it alone, and torch.func.grad
+    of a single model (no vmap) must give it too."""
+    from torch.func import functional_call, grad, vmap
+
+    from tl_core.demos.rnn_model import SequenceClassifier
+
+    gen = torch.Generator().manual_seed(1)
+    x, y = torch.randn(3, 8, 40, generator=gen), torch.randint(0, 5, (3, 8), generator=gen)
+    models = [SequenceClassifier(5, cell, hidden=16, layers=2) for _ in range(3)]
+    names = [n for n, _ in models[0].named_parameters()]
+
+    def loss(params, xi, yi):
+        return F.cross_entropy(functional_call(models[0], params, (xi,)), yi)
+
+    alone = [torch.autograd.grad(F.cross_entropy(m(xi), yi), list(m.parameters()))
+             for m, xi, yi in zip(models, x, y)]
+    stacked = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models])
+               for n in names}
+    together = vmap(grad(loss))(stacked, x, y)
+    single = grad(loss)({n: t[0] for n, t in stacked.items()}, x[0], y[0])
+    for i, name in enumerate(names):
+        expected = torch.stack([g[i] for g in alone])
+        assert torch.allclose(together[name], expected, atol=1e-5), (cell, name)
+        assert torch.allclose(single[name], expected[0], atol=1e-5), (cell, name)
 
 
 @pytest.mark.parametrize("layers", [1, 2])
