@@ -38,3 +38,25 @@ def test_seeding_makes_python_numpy_and_torch_repeat():
         return random.random(), np.random.rand(), torch.rand(1).item(), rng.random()
 
     assert draw() == draw()
+
+
+def test_one_core_threads_leave_the_process_thread_count_alone():
+    """Training threads compute on one core each; the thread that made them, and threads started
+    after (a Streamlit session's), keep the process's count. In a fresh process: the count a new
+    thread starts with is process-wide state."""
+    import subprocess
+    import sys
+
+    script = (
+        "import threading, torch\n"
+        "from tl_core.runtime import one_core_threads\n"
+        "torch.set_num_threads(2)\n"
+        "pool = one_core_threads(2, 'test')\n"
+        "inside = sorted(pool.submit(torch.get_num_threads).result() for _ in range(4))\n"
+        "later = []\n"
+        "thread = threading.Thread(target=lambda: later.append(torch.get_num_threads()))\n"
+        "thread.start(); thread.join()\n"
+        "print(inside, torch.get_num_threads(), later)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.split("\n")[0]
+    assert out == "[1, 1, 1, 1] 2 [2]"

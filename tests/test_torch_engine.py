@@ -258,6 +258,73 @@ def test_a_runs_numbers_do_not_depend_on_what_trains_beside_it(source_model, sou
         assert [r.extras for r in alone] == [r.extras for r in together]
 
 
+def test_groups_trained_side_by_side_give_the_numbers_of_one_at_a_time(source_model, source,
+                                                                        target):
+    """With several cores, like-model groups train in threads side by side, and a group's
+    members are measured side by side: every number is the one of training them in turn."""
+    jobs = jobs_of_a_sweep(source_model, source, target)
+    in_turn = engine.run_many(jobs, workers=1)
+    for workers in (2, 3):
+        side_by_side = engine.run_many(jobs, workers=workers)
+        assert [[r.history for r in job] for job in side_by_side] == \
+            [[r.history for r in job] for job in in_turn]
+        assert [[r.extras for r in job] for job in side_by_side] == \
+            [[r.extras for r in job] for job in in_turn]
+    # One group (scratch, fine-tuning and regularized transfer of three jobs): its nine members
+    # are measured two at a time.
+    one_group = [replace(job, strategies=("fine_tune", "regularized")) for job in jobs]
+    assert [[r.history for r in job] for job in engine.run_many(one_group, workers=2)] == \
+        [[r.history for r in job] for job in engine.run_many(one_group, workers=1)]
+
+
+def test_side_by_side_numbers_do_not_depend_on_the_cores_torch_may_use(source_model, source,
+                                                                       target):
+    """Groups in threads compute on one core each, whatever torch.set_num_threads says, so a
+    machine with more cores gets the same numbers."""
+    jobs = jobs_of_a_sweep(source_model, source, target)
+    one_core = engine.run_many(jobs, workers=2)
+    torch.set_num_threads(2)  # the one_torch_thread fixture puts it back
+    two_cores = engine.run_many(jobs)  # parallel_groups: 2
+    assert torch.get_num_threads() == 2  # the caller's setting is left alone
+    assert [[r.history for r in job] for job in two_cores] == \
+        [[r.history for r in job] for job in one_core]
+
+
+def test_side_by_side_progress_is_reported_from_the_calling_thread(source_model, source, target):
+    """Streamlit draws only from its script's thread: progress must come from there, rise, and
+    end at 1 with "done"."""
+    import threading
+
+    calls = []
+    engine.run_many(jobs_of_a_sweep(source_model, source, target), workers=2,
+                    progress=lambda f, words: calls.append((threading.get_ident(), f, words)))
+    assert {ident for ident, _, _ in calls} == {threading.get_ident()}
+    fractions = [f for _, f, _ in calls]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and calls[-1][2] == "done"
+
+
+def test_a_failure_beside_other_groups_stops_them_and_surfaces(source_model, source, target,
+                                                               monkeypatch):
+    """An error in one group reaches the caller, and the other groups stop at their next epoch
+    instead of training to their end for nobody."""
+    epochs_run = []
+    real = engine._fit_group
+
+    def failing(members, progress, *rest):
+        def track(fraction):
+            epochs_run.append(fraction)
+            if members[0].plan.strategy == "joint":
+                raise RuntimeError("joint training broke")
+            progress(fraction)
+        return real(members, track, *rest)
+
+    monkeypatch.setattr(engine, "_fit_group", failing)
+    settings = replace(SETTINGS, epochs=200)
+    with pytest.raises(RuntimeError, match="joint training broke"):
+        engine.run_many(jobs_of_a_sweep(source_model, source, target, settings), workers=2)
+    assert 1.0 not in epochs_run  # no group trained to its end
+
+
 def test_frozen_blocks_are_run_once_and_change_nothing(source_model, source, target, monkeypatch):
     """Feature extraction and partial fine-tuning train on the frozen blocks' outputs, computed
     once: the same numbers as running every block at every step (the reference)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -77,3 +78,37 @@ def configure_torch_threads(threads: int = 0, jobs: int = 1) -> int:
     count = threads or max(1, (os.cpu_count() or 1) // max(1, jobs))
     torch.set_num_threads(count)
     return count
+
+
+_THREAD_DEFAULT = threading.Lock()  # held while the default thread count is not the process's
+
+
+def one_core_threads(workers: int, name: str) -> ThreadPoolExecutor:
+    """`workers` threads, started now, whose torch operations each run on one core.
+
+    Threads that train side by side should not each spread their small operations over every
+    core (they would wait on each other), and their numbers should not depend on how many cores
+    a machine has (a reduction split over threads adds in another order). torch.set_num_threads
+    sets the calling thread's count, and the count threads started later take at their first
+    torch call; so each thread sets 1 as it starts, and then the caller's count is put back for
+    later threads (a Streamlit session's thread, say).
+    """
+    import torch
+
+    default = torch.get_num_threads()
+    started = threading.Barrier(workers + 1)
+
+    def one_core() -> None:
+        # A thread takes the process's count at its first torch call (lazily, once); make that
+        # call first, so that it cannot undo the 1 afterwards.
+        torch.get_num_threads()
+        torch.set_num_threads(1)
+        started.wait()
+
+    with _THREAD_DEFAULT:
+        pool = ThreadPoolExecutor(workers, name, initializer=one_core)
+        for _ in range(workers):  # each submit starts a thread while the others wait on `started`
+            pool.submit(lambda: None)
+        started.wait()
+        torch.set_num_threads(default)
+    return pool

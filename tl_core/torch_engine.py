@@ -109,6 +109,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -118,7 +119,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tl_core.result import StrategyResult
-from tl_core.runtime import global_random
+from tl_core.runtime import global_random, one_core_threads
 
 Progress = Callable[[float, str], None] | None
 MakeModel = Callable[[int], nn.Module]
@@ -786,37 +787,79 @@ def _fingerprint(tensors: list[torch.Tensor]) -> bytes:
     return digest.digest()
 
 
-@torch.inference_mode()
+class _Measurers:
+    """Threads that measure members side by side, each with its own copy of the group's _Twin:
+    functional_call swaps a module's parameters in while it runs, so two threads must never
+    call it on the same module at once."""
+
+    def __init__(self, base: _Twin, threads: int):
+        self.base, self.pool = base, one_core_threads(threads, "tl-measure")
+        self.copies: dict[int, _Twin] = {}
+
+    def twin(self) -> _Twin:
+        """This thread's copy (made at its first use, with the group's current `skip`)."""
+        ident = threading.get_ident()
+        if ident not in self.copies:
+            self.copies[ident] = copy.deepcopy(self.base)
+        return self.copies[ident]
+
+    def map(self, fn, items):
+        return self.pool.map(fn, items)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown()
+
+
 def _measure_group(base: _Twin, stacked: dict, domains: list[tuple[Domain, Domain]],
-                   seen: dict) -> dict[str, list]:
+                   seen: dict, pool: _Measurers | None = None) -> dict[str, list]:
     """Each member's scores on its own source and target test sets, and its target predictions.
 
     `domains[i]` is member i's (source, target) as its steps read them (after any frozen
-    blocks). A plain loop over members: on the CPU a vmapped recurrence or grouped convolution
-    evaluates slower than one model at a time. A measurement is reused when the same parameter
-    values meet the same test data again (`seen` remembers them, keyed by a digest of the
-    values): at epoch 0 the members of one seed start alike whatever their target size, and the
-    source score of feature extraction never changes (frozen blocks, the source's own head).
-    Reuse is exact.
+    blocks). Member by member, not vmapped: on the CPU a vmapped recurrence or grouped
+    convolution evaluates slower than one model at a time; with a `pool`, members are measured
+    in its threads (the evaluations release the GIL). A member's two test sets go through its
+    blocks in one pass (_Twin.pair). A measurement is reused when the same parameter values meet
+    the same pair of test sets again (`seen` remembers them, keyed by a digest of the values): at
+    epoch 0 the members of one seed start alike whatever their target size, and the source score
+    of feature extraction never changes (frozen blocks, the source's own head). Reuse is exact:
+    a score is always one of the same pass, whatever was measured before.
     """
-    from torch.func import functional_call
-
-    # The parameters each measurement reads: not the head it does not use, nor the frozen blocks
-    # its inputs have passed already (the inputs, told apart by identity, stand for those).
+    # The parameters each score reads: not the head it does not use, nor the frozen blocks its
+    # inputs have passed already (the inputs, told apart by identity, stand for those).
     skipped = tuple(f"model.blocks.{name}." for name in list(base.model.blocks)[:base.skip])
     unused = {"source": ("source_head." if base.tied else "model.head.",) + skipped,
               "target": ("source_head.",) + skipped}
+
+    def key(i: int, domain: str, pair: tuple[Domain, Domain]) -> tuple:
+        path = [t[i] for n, t in stacked.items() if not n.startswith(unused[domain])]
+        test_sets = tuple(id(t) for d in pair for t in (d.x_test, d.y_test))
+        return (domain, test_sets, _fingerprint(path))
+
+    from torch.func import functional_call
+
+    def measure(i: int) -> tuple[tuple, tuple]:
+        source, target = domains[i]
+        with torch.inference_mode():  # per thread: a pool's threads do not inherit the mode
+            params = {n: t[i] for n, t in stacked.items()}
+            twin = pool.twin() if pool else base
+            target_logits, source_logits = functional_call(twin, params, (target.x_test,),
+                                                           {"x_source": source.x_test})
+            return tuple((float(accuracy), float(loss), logits.argmax(-1))
+                         for logits, labels in ((source_logits, source.y_test),
+                                                (target_logits, target.y_test))
+                         for accuracy, loss in [_scores(logits, labels)])
+
+    keys = [(key(i, "source", pair), key(i, "target", pair)) for i, pair in enumerate(domains)]
+    todo = {}  # each pair of keys not measured yet, and the first member that has it
+    for i, pair_keys in enumerate(keys):
+        if not all(k in seen for k in pair_keys):
+            todo.setdefault(pair_keys, i)
+    for pair_keys, scores in zip(todo, (pool.map if pool else map)(measure, todo.values())):
+        seen.update(zip(pair_keys, scores))
     columns: dict[str, list] = {}
-    for i, pair in enumerate(domains):
-        for domain, data in zip(("source", "target"), pair):
-            path = {n: t[i] for n, t in stacked.items() if not n.startswith(unused[domain])}
-            key = (domain, id(data.x_test), id(data.y_test), _fingerprint(list(path.values())))
-            if key not in seen:
-                logits = functional_call(base, {n: t[i] for n, t in stacked.items()},
-                                         (data.x_test,), {"head": domain})
-                accuracy, loss = _scores(logits, data.y_test)
-                seen[key] = (float(accuracy), float(loss), logits.argmax(-1))
-            accuracy, loss, predicted = seen[key]
+    for pair_keys in keys:
+        for domain, k in zip(("source", "target"), pair_keys):
+            accuracy, loss, predicted = seen[k]
             columns.setdefault(f"{domain}_metric", []).append(accuracy)
             columns.setdefault(f"{domain}_loss", []).append(loss)
             if domain == "target":
@@ -881,8 +924,9 @@ class _Prefix(nn.Module):
 
 
 def _fit_group(members: list[_Member], progress: Callable[[float], None],
-               inspect: Inspect = None) -> list[StrategyResult]:
-    """Train a group of like members together: _fit for all of them at once, with vmap."""
+               inspect: Inspect = None, workers: int = 1) -> list[StrategyResult]:
+    """Train a group of like members together: _fit for all of them at once, with vmap; measure
+    them `workers` at a time."""
     start = time.perf_counter()
     plan, settings = members[0].plan, members[0].settings  # what the group key makes common
     # Members with more steps per epoch go first, so at every step the active ones are a prefix.
@@ -916,9 +960,10 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
         ("tx", 1, "x_train"), ("ty", 1, "y_train"), ("sx", 0, "x_train"), ("sy", 0, "y_train"))}
 
     seen: dict = {}  # measurements already made, for _measure_group to reuse
+    pool = _Measurers(base, workers) if workers > 1 and len(members) > 1 else None
 
     def measure():
-        return _measure_group(base, stacked, domains, seen)
+        return _measure_group(base, stacked, domains, seen, pool)
 
     histories = [_empty_history() for _ in members]
     def record(epoch, scores):
@@ -926,35 +971,39 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
             _append(h, epoch, {k: scores[k][i] for k in
                                ("source_metric", "target_metric", "source_loss", "target_loss")})
 
-    scores = measure()
-    record(0, scores)
-    gradients = _group_gradients(base, plan.joint, anchored)
-    gens = [torch.Generator().manual_seed(m.seed + _TARGET_BATCHES) for m in members]
-    joint_gens = [torch.Generator().manual_seed(m.seed + _SOURCE_BATCHES) for m in members]
-    fixed_names = [n for n in names if n not in trained_names]
-    for epoch in range(1, settings.epochs + 1):
-        idx, weight, source_idx, steps = _epoch_indices(members, gens, joint_gens,
-                                                        settings.batch_size, plan.joint)
-        idx, weight = idx.to(device), weight.to(device)
-        for s in range(max(steps)):
-            k = sum(1 for n in steps if n > s)
-            x, y = pools["tx"].take(idx[:k, s]), pools["ty"].take(idx[:k, s])
-            if plan.joint:
-                sidx = source_idx[:k, s].to(device)
-                xs, ys = pools["sx"].take(sidx), pools["sy"].take(sidx)
-            else:
-                xs, ys = x, y  # unused by the loss
-            grads = gradients({n: stacked[n][:k] for n in trained_names},
-                              {n: stacked[n][:k] for n in fixed_names},
-                              {n: anchor[n][:k] for n in anchored},
-                              x, y, weight[:k, s], xs, ys, {n: t[:k] for n, t in lam.items()},
-                              target_weight[:k])
-            _clip_each(grads, settings.clip_grad_norm)
-            _adam_step(stacked, grads, exp_avg, exp_avg_sq, step, lrs, k)
-        if settings.measures_at(epoch):
-            scores = measure()
-            record(epoch, scores)
-        progress(epoch / settings.epochs)
+    try:
+        scores = measure()
+        record(0, scores)
+        gradients = _group_gradients(base, plan.joint, anchored)
+        gens = [torch.Generator().manual_seed(m.seed + _TARGET_BATCHES) for m in members]
+        joint_gens = [torch.Generator().manual_seed(m.seed + _SOURCE_BATCHES) for m in members]
+        fixed_names = [n for n in names if n not in trained_names]
+        for epoch in range(1, settings.epochs + 1):
+            idx, weight, source_idx, steps = _epoch_indices(members, gens, joint_gens,
+                                                            settings.batch_size, plan.joint)
+            idx, weight = idx.to(device), weight.to(device)
+            for s in range(max(steps)):
+                k = sum(1 for n in steps if n > s)
+                x, y = pools["tx"].take(idx[:k, s]), pools["ty"].take(idx[:k, s])
+                if plan.joint:
+                    sidx = source_idx[:k, s].to(device)
+                    xs, ys = pools["sx"].take(sidx), pools["sy"].take(sidx)
+                else:
+                    xs, ys = x, y  # unused by the loss
+                grads = gradients({n: stacked[n][:k] for n in trained_names},
+                                  {n: stacked[n][:k] for n in fixed_names},
+                                  {n: anchor[n][:k] for n in anchored},
+                                  x, y, weight[:k, s], xs, ys, {n: t[:k] for n, t in lam.items()},
+                                  target_weight[:k])
+                _clip_each(grads, settings.clip_grad_norm)
+                _adam_step(stacked, grads, exp_avg, exp_avg_sq, step, lrs, k)
+            if settings.measures_at(epoch):
+                scores = measure()
+                record(epoch, scores)
+            progress(epoch / settings.epochs)
+    finally:
+        if pool:
+            pool.shutdown()
     base.skip = 0
     predicted = [p.cpu().numpy() for p in scores["predicted"]]
     # Give the trained weights back to each member's model, for `inspect`.
@@ -970,14 +1019,15 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
 
 
 def run_many(jobs: Sequence[TransferJob], progress: Progress = None, batched: bool = True,
-             inspect: Inspect = None) -> list[list[StrategyResult]]:
+             inspect: Inspect = None, workers: int | None = None) -> list[list[StrategyResult]]:
     """run_strategies for every job, with like target models trained together.
 
     Returns one list of StrategyResult per job, in the job's strategy order. Models of the same
     strategy whose shapes and schedule (epochs, batch size) agree form one group, trained at once
-    by :func:`_fit_group`; a job's numbers do not depend on the other jobs. With
-    `batched=False` each model trains alone with torch.optim.Adam (the tests' reference, and the
-    way for models that torch.func cannot vmap).
+    by :func:`_fit_group`; a job's numbers do not depend on the other jobs. `workers` groups
+    train at once, each in its own thread (None: :func:`parallel_groups`). With `batched=False`
+    each model trains alone with torch.optim.Adam (the tests' reference, and the way for models
+    that torch.func cannot vmap).
     """
     if not batched:
         out = []
@@ -1001,19 +1051,86 @@ def run_many(jobs: Sequence[TransferJob], progress: Progress = None, batched: bo
             twin = _build_twin(plan, job.source_model, job.make_model, job.target, job.seed)
             member = _Member(j, plan, twin, job.source, job.target, job.settings, job.seed)
             groups.setdefault(_group_key(member), []).append((j, i, member))
-    done, total = 0, sum(len(g) for g in groups.values())
-    for group in groups.values():
-        words = _group_words([m.plan.strategy for _, _, m in group])
-        def report(fraction, done=done, size=len(group), words=words):
-            if progress:
-                progress((done + fraction * size) / total, words)
-        results = _fit_group([m for _, _, m in group], report, inspect)
+    fitted = _fit_groups([[m for _, _, m in group] for group in groups.values()], progress,
+                         inspect, workers)
+    for group, results in zip(groups.values(), fitted):
         for (j, i, _), result in zip(group, results):
             slots[j][i] = result
-        done += len(group)
     if progress:
         progress(1.0, "done")
     return slots
+
+
+def parallel_groups(device: str | torch.device) -> int:
+    """How many groups run_many trains at once on `device`: on the CPU, as many as torch may use
+    threads (the process's share of the cores, see tl_core.runtime.configure_torch_threads; a
+    hosted server gives each of its jobs one). The small operations of these models run on one
+    core each, so a second group uses a core one group leaves idle. On a GPU, one: a group
+    already fills the device, and MPS is not made for calls from several threads."""
+    return max(1, torch.get_num_threads()) if torch.device(device).type == "cpu" else 1
+
+
+class _Stopped(Exception):
+    """A group's training given up because the caller stopped waiting for it."""
+
+
+def _cost(members: list[_Member]) -> int:
+    """A group's work, roughly: its members' batched steps (joint training's count twice)."""
+    steps = sum(-(-m.target.n_train // m.settings.batch_size) * m.settings.epochs for m in members)
+    return steps * (2 if members[0].plan.joint else 1)
+
+
+def _fit_groups(groups: list[list[_Member]], progress: Progress, inspect: Inspect,
+                workers: int | None) -> list[list[StrategyResult]]:
+    """_fit_group for every group, `workers` at a time (None: parallel_groups), the costliest
+    first. Each group's numbers are its own whichever thread trains it and whatever runs beside
+    it. Progress is reported from the calling thread (Streamlit draws only from there)."""
+    if not groups:
+        return []
+    threads = workers or parallel_groups(groups[0][0].target.device)
+    workers = min(len(groups), threads)
+    measuring = max(1, threads // workers)  # threads each group measures with
+    # Groups train in pool threads, on one core each; in this thread where one at a time on one
+    # core is asked for anyway, and on a GPU (the device does the work).
+    device = groups[0][0].target.device
+    inline = device.type != "cpu" or (workers == 1 and torch.get_num_threads() == 1)
+    total = sum(len(g) for g in groups)
+    fractions = [0.0] * len(groups)
+    words = [_group_words([m.plan.strategy for m in g]) for g in groups]
+
+    def report():
+        if progress:
+            running = [w for f, w in zip(fractions, words) if f < 1.0] or words[-1:]
+            progress(sum(f * len(g) for f, g in zip(fractions, groups)) / total, running[0])
+
+    stop = threading.Event()  # set when the caller gives up (an error, a page's rerun)
+
+    def fit(i: int) -> list[StrategyResult]:
+        def track(fraction: float) -> None:
+            if stop.is_set():
+                raise _Stopped
+            fractions[i] = fraction
+            if inline:
+                report()
+        return _fit_group(groups[i], track, inspect, measuring)
+
+    if inline:
+        return [fit(i) for i in range(len(groups))]
+    order = sorted(range(len(groups)), key=lambda i: -_cost(groups[i]))
+    with one_core_threads(workers, "tl-group") as pool:
+        futures = {i: pool.submit(fit, i) for i in order}
+        pending = set(futures.values())
+        try:
+            while pending:
+                finished, pending = wait(pending, PROGRESS_INTERVAL, FIRST_COMPLETED)
+                for future in finished:
+                    future.result()  # a group's error surfaces here, at once
+                report()
+        except BaseException:  # the other groups stop at their next epoch, not at their end
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return [futures[i].result() for i in range(len(groups))]
 
 
 def _group_words(strategies: list[str]) -> str:
