@@ -392,3 +392,29 @@ def test_trained_model_is_the_model_run_strategies_trained(source_model, source,
         model = engine.trained_model(r.strategy, job)
         assert engine.evaluate(model, target)["accuracy"] == r.target_metric
     assert parameters(source_model).equal(parameters(engine.trained_model("source_only", job)))
+
+
+def test_a_source_model_is_the_same_whatever_cores_torch_may_use():
+    """Source training computes on one core (as target training does): a shared link gives the
+    same source model, and so the same numbers, on a laptop and on a server. (Trained with two
+    threads, the RNN demo's GRU comes out different in the last bits.) Its progress still comes
+    from the calling thread."""
+    import threading
+
+    from tl_core.demos.rnn_model import SequenceClassifier
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(960, 40)).astype(np.float32), rng.integers(0, 5, 960)
+    sequences = engine.Domain.from_arrays(x, y, x[:10], y[:10], tuple(range(5)))
+    settings = engine.SourceSettings(epochs=1, lr=1e-2, batch_size=96)
+
+    def train(progress=None):
+        return engine.train_source(lambda n: SequenceClassifier(n, "gru", 32), sequences,
+                                   settings, seed=0, progress=progress)
+
+    one = train()
+    torch.set_num_threads(2)  # the one_torch_thread fixture puts it back
+    calls = []
+    two = train(lambda f, message: calls.append((threading.get_ident(), f)))
+    assert torch.equal(parameters(one), parameters(two))
+    assert {ident for ident, _ in calls} == {threading.get_ident()} and calls[-1][1] == 1.0

@@ -63,8 +63,8 @@ Training
 Adam, minibatches drawn as index slices of a permutation from a ``torch.Generator`` seeded by the
 run's seed (the same batch order for every strategy of a run); an epoch is one pass over the
 target training set. Data lives on the device; evaluation runs under ``torch.inference_mode``.
-The engine never sets the number of threads and leaves no global state changed (model
-initialisation runs inside ``torch.random.fork_rng``).
+The engine leaves no global state changed (model initialisation runs inside
+``torch.random.fork_rng``; the caller's torch thread count is left as it was).
 
 Training together
 -----------------
@@ -78,6 +78,12 @@ Where the first blocks are frozen (feature extraction: all of them; partial fine
 first k), their outputs never change: they are computed once per data set and source model, and
 the steps and measurements run only the blocks after them and the head.
 
+On the CPU, :func:`run_many` trains :func:`parallel_groups` groups side by side (as many as
+torch may use threads), the costliest first, each in a thread of its own that computes on one
+core (:func:`tl_core.runtime.one_core_threads`): these models' operations are too small to
+gain from several cores each, so the cores are better spent on several groups. Since every
+group computes on one core, its numbers do not depend on the machine's core count either.
+
 :func:`run_strategies` (one run) and :func:`run_many` (a sweep) both train this way, and vmap
 keeps each model's arithmetic its own: a job's numbers are the same whatever else trains beside
 it, so a sweep's point equals the single run of the same config and seed (the tests check it on
@@ -85,8 +91,9 @@ the CPU). ``run_many(batched=False)`` trains one model at a time with ``torch.op
 instead: the reference the tests compare with (equal up to float rounding: losses 1e-4 to 1e-3
 relative, accuracies one test example apart), and the path for a model torch.func cannot vmap.
 Evaluation runs one model at a time (on the CPU it is compute-bound, and a vmapped recurrence or
-grouped convolution is slower there), and a measurement is reused where the same weights meet
-the same test data again (at epoch 0, every target size of one seed starts alike; feature
+grouped convolution is slower there), a model's source and target test sets in one pass, the
+models of a group side by side in threads when cores are spare; a measurement is reused where
+the same weights meet the same test data again (at epoch 0, every target size of one seed starts alike; feature
 extraction's source score never changes). See benchmarks/bench_cnn.py and bench_rnn.py.
 
 Public interface (stable): Domain, TransferSettings, SourceSettings, TransferJob, init_model,
@@ -99,13 +106,15 @@ version, run_strategies and run_many take an optional ``inspect(model) -> dict``
 data is added to each strategy's extras (the CNN stores first-layer filters this way); since
 the second, ``TransferSettings.history_every`` (default 1: every epoch, as before). Since the
 fourth, run_strategies trains like models together (the numbers run_many gives the job), and
-blocks must read each other's outputs in order (see the model convention).
+blocks must read each other's outputs in order (see the model convention); since the fifth,
+run_many's ``workers`` (groups side by side; None = :func:`parallel_groups`).
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import queue
 import threading
 import time
 from collections import OrderedDict
@@ -460,8 +469,52 @@ def train_source(make_model: MakeModel, source: Domain, settings: SourceSettings
     Returns the model in eval mode with every parameter's requires_grad off: it is meant to be
     cached and shared, and no strategy changes it (they all work on copies). `progress(fraction,
     message)` is called after every epoch and at least every PROGRESS_INTERVAL seconds, so a
-    caller can stop stale work there (by raising from it).
+    caller can stop stale work there (by raising from it). On the CPU it trains on one core, as
+    target models do, so the same seed gives the same model on any machine.
     """
+    return _on_one_core(lambda report: _train_source(make_model, source, settings, seed, report),
+                        progress, source.device)
+
+
+class _Stopped(Exception):
+    """Training given up because the caller stopped waiting for it."""
+
+
+def _on_one_core(work: Callable[[Progress], object], progress: Progress, device: torch.device):
+    """work(progress) computed on one core: in this thread where torch uses one already (or on a
+    GPU), else in a thread of its own (tl_core.runtime.one_core_threads). Its progress reports
+    are passed on from this thread (Streamlit draws only from its script's thread), and an
+    error raised by `progress` stops the work at its next report."""
+    if device.type != "cpu" or torch.get_num_threads() == 1:
+        return work(progress)
+    reports: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def relay(fraction: float, message: str) -> None:
+        if stop.is_set():
+            raise _Stopped
+        reports.put((fraction, message))
+
+    def run():
+        try:
+            return work(relay)
+        finally:
+            reports.put(None)  # the work is over
+
+    with one_core_threads(1, "tl-source") as pool:
+        future = pool.submit(run)
+        try:
+            while (report := reports.get()) is not None:
+                if progress:
+                    progress(*report)
+        except BaseException:
+            stop.set()
+            raise
+        return future.result()
+
+
+def _train_source(make_model: MakeModel, source: Domain, settings: SourceSettings, seed: int,
+                  progress: Progress) -> nn.Module:
     model = init_model(make_model, source.n_classes, seed, source.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     generator = torch.Generator().manual_seed(seed)
@@ -1068,10 +1121,6 @@ def parallel_groups(device: str | torch.device) -> int:
     core each, so a second group uses a core one group leaves idle. On a GPU, one: a group
     already fills the device, and MPS is not made for calls from several threads."""
     return max(1, torch.get_num_threads()) if torch.device(device).type == "cpu" else 1
-
-
-class _Stopped(Exception):
-    """A group's training given up because the caller stopped waiting for it."""
 
 
 def _cost(members: list[_Member]) -> int:
