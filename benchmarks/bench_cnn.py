@@ -1,6 +1,6 @@
 """How fast the CNN demo is: prints figures, asserts nothing.
 
-    python benchmarks/bench_cnn.py [--threads 1] [--seeds 5] [--repeats 1] [--device cpu]
+    python benchmarks/bench_cnn.py [--threads N] [--seeds 5] [--repeats 1] [--device cpu]
 
 1. Source training per scenario: seconds (data included, caches cold) and source test accuracy.
 2. One target run per strategy (default config, source model cached): seconds each.
@@ -51,8 +51,9 @@ def timed(work, repeats: int = 1):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1; 0 = split the cores evenly)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (default 0: every core); target training runs "
+                             "that many groups side by side, one core each")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=1, help="time each sweep this often, keep the fastest")
     parser.add_argument("--device", default="cpu")
