@@ -93,8 +93,8 @@ relative, accuracies one test example apart), and the path for a model torch.fun
 Evaluation runs one model at a time (on the CPU it is compute-bound, and a vmapped recurrence or
 grouped convolution is slower there), a model's source and target test sets in one pass, the
 models of a group side by side in threads when cores are spare; a measurement is reused where
-the same weights meet the same test data again (at epoch 0, every target size of one seed starts alike; feature
-extraction's source score never changes). See benchmarks/bench_cnn.py and bench_rnn.py.
+the same weights meet the same test data again (at epoch 0, every target size of one seed
+starts alike; feature extraction's source score never changes). See benchmarks/bench_cnn.py and bench_rnn.py.
 
 Public interface (stable): Domain, TransferSettings, SourceSettings, TransferJob, init_model,
 train_source, evaluate, run_strategies, run_many, same_classes, N_MISCLASSIFIED; since the
@@ -877,6 +877,8 @@ def _measure_group(base: _Twin, stacked: dict, domains: list[tuple[Domain, Domai
     of feature extraction never changes (frozen blocks, the source's own head). Reuse is exact:
     a score is always one of the same pass, whatever was measured before.
     """
+    from torch.func import functional_call
+
     # The parameters each score reads: not the head it does not use, nor the frozen blocks its
     # inputs have passed already (the inputs, told apart by identity, stand for those).
     skipped = tuple(f"model.blocks.{name}." for name in list(base.model.blocks)[:base.skip])
@@ -887,8 +889,6 @@ def _measure_group(base: _Twin, stacked: dict, domains: list[tuple[Domain, Domai
         path = [t[i] for n, t in stacked.items() if not n.startswith(unused[domain])]
         test_sets = tuple(id(t) for d in pair for t in (d.x_test, d.y_test))
         return (domain, test_sets, _fingerprint(path))
-
-    from torch.func import functional_call
 
     def measure(i: int) -> tuple[tuple, tuple]:
         source, target = domains[i]
