@@ -301,6 +301,7 @@ def test_side_by_side_progress_is_reported_from_the_calling_thread(source_model,
     assert {ident for ident, _, _ in calls} == {threading.get_ident()}
     fractions = [f for _, f, _ in calls]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and calls[-1][2] == "done"
+    assert any(0 < f < 1 and words.startswith("training") for _, f, words in calls)  # en route
 
 
 def test_a_failure_beside_other_groups_stops_them_and_surfaces(source_model, source, target,

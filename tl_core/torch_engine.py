@@ -113,12 +113,12 @@ run_many's ``workers`` (groups side by side; None = :func:`parallel_groups`).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import queue
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -472,45 +472,58 @@ def train_source(make_model: MakeModel, source: Domain, settings: SourceSettings
     caller can stop stale work there (by raising from it). On the CPU it trains on one core, as
     target models do, so the same seed gives the same model on any machine.
     """
-    return _on_one_core(lambda report: _train_source(make_model, source, settings, seed, report),
-                        progress, source.device)
+    def train(report: Progress) -> nn.Module:
+        return _train_source(make_model, source, settings, seed, report)
+
+    return _on_one_core([train], 1, source.device,
+                        lambda _, *report: progress(*report) if progress else None)[0]
 
 
 class _Stopped(Exception):
     """Training given up because the caller stopped waiting for it."""
 
 
-def _on_one_core(work: Callable[[Progress], object], progress: Progress, device: torch.device):
-    """work(progress) computed on one core: in this thread where torch uses one already (or on a
-    GPU), else in a thread of its own (tl_core.runtime.one_core_threads). Its progress reports
-    are passed on from this thread (Streamlit draws only from its script's thread), and an
-    error raised by `progress` stops the work at its next report."""
-    if device.type != "cpu" or torch.get_num_threads() == 1:
-        return work(progress)
-    reports: queue.SimpleQueue = queue.SimpleQueue()
+def _on_one_core(tasks: list[Callable[[Callable], object]], workers: int, device: torch.device,
+                 on_report: Callable) -> list:
+    """Each task(report)'s result, in order, computed on one core, `workers` tasks at a time.
+
+    In this thread, one after the other, where that is already so (one worker, and torch on one
+    core here) and on a GPU (the device does the work); else in threads of their own
+    (tl_core.runtime.one_core_threads), taken in the order given. A task's report(*args) reaches
+    on_report(i, *args) in this thread (Streamlit draws only from its script's thread). An error,
+    in a task or raised by on_report (a page's rerun), stops the other tasks at their next report.
+    """
+    if device.type != "cpu" or (workers == 1 and torch.get_num_threads() == 1):
+        return [task(functools.partial(on_report, i)) for i, task in enumerate(tasks)]
+    reports: queue.SimpleQueue = queue.SimpleQueue()  # (task, args), or (task, None) at its end
     stop = threading.Event()
 
-    def relay(fraction: float, message: str) -> None:
-        if stop.is_set():
-            raise _Stopped
-        reports.put((fraction, message))
-
-    def run():
+    def run(i: int):
+        def report(*args) -> None:
+            if stop.is_set():
+                raise _Stopped
+            reports.put((i, args))
         try:
-            return work(relay)
+            return tasks[i](report)
         finally:
-            reports.put(None)  # the work is over
+            reports.put((i, None))
 
-    with one_core_threads(1, "tl-source") as pool:
-        future = pool.submit(run)
+    with one_core_threads(workers, "tl-train") as pool:
+        futures = [pool.submit(run, i) for i in range(len(tasks))]
         try:
-            while (report := reports.get()) is not None:
-                if progress:
-                    progress(*report)
+            ended = 0
+            while ended < len(tasks):
+                i, args = reports.get()
+                if args is None:
+                    ended += 1
+                    futures[i].result()  # a task's error surfaces here, at once
+                else:
+                    on_report(i, *args)
         except BaseException:
             stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
-        return future.result()
+    return [future.result() for future in futures]
 
 
 def _train_source(make_model: MakeModel, source: Domain, settings: SourceSettings, seed: int,
@@ -1131,55 +1144,31 @@ def _cost(members: list[_Member]) -> int:
 
 def _fit_groups(groups: list[list[_Member]], progress: Progress, inspect: Inspect,
                 workers: int | None) -> list[list[StrategyResult]]:
-    """_fit_group for every group, `workers` at a time (None: parallel_groups), the costliest
-    first. Each group's numbers are its own whichever thread trains it and whatever runs beside
-    it. Progress is reported from the calling thread (Streamlit draws only from there)."""
+    """_fit_group for every group, in order, trained `workers` at a time (None: parallel_groups),
+    the costliest first, each on one core (_on_one_core). Each group's numbers are its own,
+    whichever thread trains it and whatever trains beside it."""
     if not groups:
         return []
     threads = workers or parallel_groups(groups[0][0].target.device)
     workers = min(len(groups), threads)
     measuring = max(1, threads // workers)  # threads each group measures with
-    # Groups train in pool threads, on one core each; in this thread where one at a time on one
-    # core is asked for anyway, and on a GPU (the device does the work).
-    device = groups[0][0].target.device
-    inline = device.type != "cpu" or (workers == 1 and torch.get_num_threads() == 1)
+    order = sorted(range(len(groups)), key=lambda i: -_cost(groups[i]))
     total = sum(len(g) for g in groups)
     fractions = [0.0] * len(groups)
     words = [_group_words([m.plan.strategy for m in g]) for g in groups]
 
-    def report():
+    def track(task: int, fraction: float) -> None:
+        fractions[order[task]] = fraction
         if progress:
-            running = [w for f, w in zip(fractions, words) if f < 1.0] or words[-1:]
+            running = [words[i] for i in order if fractions[i] < 1.0] or [words[order[-1]]]
             progress(sum(f * len(g) for f, g in zip(fractions, groups)) / total, running[0])
 
-    stop = threading.Event()  # set when the caller gives up (an error, a page's rerun)
+    def fit(group: list[_Member]) -> Callable[[Callable], list[StrategyResult]]:
+        return lambda report: _fit_group(group, report, inspect, measuring)
 
-    def fit(i: int) -> list[StrategyResult]:
-        def track(fraction: float) -> None:
-            if stop.is_set():
-                raise _Stopped
-            fractions[i] = fraction
-            if inline:
-                report()
-        return _fit_group(groups[i], track, inspect, measuring)
-
-    if inline:
-        return [fit(i) for i in range(len(groups))]
-    order = sorted(range(len(groups)), key=lambda i: -_cost(groups[i]))
-    with one_core_threads(workers, "tl-group") as pool:
-        futures = {i: pool.submit(fit, i) for i in order}
-        pending = set(futures.values())
-        try:
-            while pending:
-                finished, pending = wait(pending, PROGRESS_INTERVAL, FIRST_COMPLETED)
-                for future in finished:
-                    future.result()  # a group's error surfaces here, at once
-                report()
-        except BaseException:  # the other groups stop at their next epoch, not at their end
-            stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-    return [futures[i].result() for i in range(len(groups))]
+    results = _on_one_core([fit(groups[i]) for i in order], workers, groups[0][0].target.device,
+                           track)
+    return [results[order.index(i)] for i in range(len(groups))]
 
 
 def _group_words(strategies: list[str]) -> str:
