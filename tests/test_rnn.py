@@ -133,6 +133,23 @@ def test_the_recurrence_written_out_equals_torchs_kernels():
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_evaluating_gives_what_torchs_kernels_give(cell):
+    """Without autograd (every measurement) the layers run their own evaluation loop: scores,
+    features and every hidden state must be torch's, to float rounding, and training unchanged."""
+    from tl_core.demos.rnn_model import SequenceClassifier
+
+    model = SequenceClassifier(5, cell, hidden=16, layers=2)
+    x = torch.randn(300, 40, generator=torch.Generator().manual_seed(0))
+    trained = model(x), model.hidden_states(x)  # with autograd: torch's fused kernels
+    assert all(t.requires_grad for t in trained)
+    for mode in (torch.inference_mode, torch.no_grad):
+        with mode():
+            evaluated = model(x), model.hidden_states(x)
+        for a, b in zip(trained, evaluated):
+            assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5), (cell, mode)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 def test_stacked_models_learn_what_each_would_learn_alone(cell):
     """Under vmap the recurrence runs all models' layers at once (its own vmap rule); each
     model's gradient must still be the one torch's kernels give it alone, and torch.func.grad
@@ -175,6 +192,20 @@ def test_the_blocks_in_order_are_the_features_the_head_reads(layers):
     assert torch.equal(h, model.features(x)) and h.shape == (3, 8)
     # the hidden-state paths of the model view end where the dense layer reads
     assert torch.allclose(model.blocks["dense"](model.hidden_states(x)[:, -1]), h)
+
+
+@pytest.mark.parametrize("scenario", rnn.SCENARIOS)
+def test_a_strategys_numbers_do_not_depend_on_joint_training_beside_it(scenario):
+    """Ticking joint training (one more model trained beside the others) must not move the
+    other strategies' numbers."""
+    def histories(strategies):
+        r = rnn.run(rnn.Config(scenario=scenario, epochs=3, strategies=strategies))
+        return {s.strategy: s.history for s in r.strategies}
+
+    others = ("fine_tune", "regularized")
+    together = histories(others + ("joint",))
+    alone = histories(others)
+    assert {s: together[s] for s in alone} == alone
 
 
 # ---------------------------------------------------------------------------------- contracts

@@ -241,6 +241,24 @@ def jobs_of_a_sweep(source_model, source, target, settings=SETTINGS):
                                replace(settings, lr=3e-3, lam=2.0, target_weight=0.5), 2)]
 
 
+@pytest.mark.parametrize("classes", ["shared", "new"])
+def test_joint_training_beside_other_strategies_changes_none_of_their_numbers(
+        source_model, source, target, classes):
+    """Ticking joint training moves none of the other strategies' numbers, nor does training
+    beside them move joint's: each model's numbers are its own, whatever trains with it. With
+    new classes joint trains the source head that the others keep and measure the source with."""
+    if classes == "new":
+        target = blobs(np.array([[-2.0, 0, 0, 0], [0, -2.0, 0, 0]]), 5, seed=2, classes=(3, 4))
+    others = ("scratch", "fine_tune", "regularized")
+
+    def histories(strategies):
+        return {r.strategy: r.history for r in run(source_model, source, target, strategies)}
+
+    together = histories(others + ("joint",))
+    assert {s: together[s] for s in others} == histories(others)
+    assert together["joint"] == histories(("joint",))["joint"]
+
+
 def test_run_many_equals_training_one_model_at_a_time(source_model, source, target):
     """Batched training (vmap, a hand-written Adam, frozen blocks run once) rounds differently
     from one model at a time with torch.optim.Adam, so metrics agree to float tolerance."""

@@ -16,13 +16,16 @@ one block per recurrent layer ("layer1", "layer2", ...) and then "dense", so par
 fine-tuning can freeze the recurrent layers and retrain the dense layer, between feature
 extraction (everything frozen) and fine-tuning (nothing frozen); `head` is the classifier.
 
-Two ways to compute the same recurrence: torch's fused kernels (nn.RNN / nn.GRU / nn.LSTM), used
-outside torch.func transforms (source training and every evaluation: on a CPU they evaluate
-about 1.5 times faster), and the loop above written out in tensor operations, used inside them
-(the transfer engine trains target models stacked, with vmap, which the fused kernels do not
-support). Under vmap the loop runs once for all the stacked models, in batched operations
-(:func:`stacked`, through :class:`_Recurrence`'s vmap rule). Both read the same parameters,
-laid out as torch's modules lay them out.
+Three ways to compute the same recurrence, all reading the same parameters, laid out as torch's
+modules lay them out:
+
+- torch's fused kernels (nn.RNN / nn.GRU / nn.LSTM) train the source model;
+- the loop above written out in tensor operations runs inside torch.func transforms: the
+  transfer engine trains target models stacked, with vmap, which the fused kernels do not
+  support. Under vmap the loop runs once for all the stacked models, in batched operations
+  (:func:`stacked`, through :class:`_Recurrence`'s vmap rule);
+- without autograd (every measurement of a test set), :func:`evaluating`: the loop tuned for
+  large batches, 1.5 to 1.9 times faster than the fused kernels there.
 """
 
 from __future__ import annotations
@@ -80,6 +83,71 @@ def stacked(cell: str, x: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor,
                 h = torch.sigmoid(o) * torch.tanh(c)
             states.append(h)
     return h if last_only else torch.stack(states, dim=2)
+
+
+def _tanh_(t: torch.Tensor) -> torch.Tensor:
+    """tanh(a) in place, given t = 2a, as 2σ(2a) − 1: on a CPU torch's sigmoid runs about twice
+    as fast as its tanh, which dominates evaluating a large batch."""
+    return t.sigmoid_().mul_(2).sub_(1)
+
+
+@torch.no_grad()
+def evaluating(cell: str, x: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor,
+               b_ih: torch.Tensor, b_hh: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+    """The hidden states of one model's layer (x (B, T, n_in) in; (B, T, H), or h_T (B, H), out),
+    for evaluation only: no autograd. On a CPU it evaluates the large batches of test sets
+    1.5 to 1.9 times faster than torch's fused kernels (1000 to 1500 sequences), as fast at 200:
+    every step writes into buffers made once, its operands laid out contiguously; each tanh is
+    a sigmoid (_tanh_), its argument's doubling folded into the weights; the GRU's gate z comes
+    out as 1 − z = σ(−a), from negated weights, so that h moves toward n in one in-place lerp.
+    """
+    batch, steps, n_in = x.shape
+    hidden = w_hh.shape[-1]
+    gates = w_hh.shape[0] // hidden
+    # Row scale of each gate's weights: 2 where a tanh reads it (see _tanh_), −1 for GRU's z.
+    scale = x.new_ones(gates, hidden)
+    if cell == "rnn":
+        scale[0] = 2
+    elif cell == "gru":
+        scale[1], scale[2] = -1, 2
+    else:
+        scale[2] = 2  # LSTM's g
+    scale = scale.view(-1, 1)
+    w_ih, w_hh, b_ih, b_hh = w_ih * scale, w_hh * scale, b_ih * scale[:, 0], b_hh * scale[:, 0]
+    states = x.new_empty(batch, steps, hidden) if not last_only else None
+    h_x = x.new_zeros(batch, hidden + n_in)  # [h_{t-1}, x_t]: one matmul for both
+    h = h_x[:, :hidden]
+    if cell == "gru":  # the input and hidden parts of n stay apart: r multiplies only the latter
+        rows = slice(0, 2 * hidden)
+        w_rz = torch.cat([w_hh[rows], w_ih[rows]], 1).t().contiguous()
+        b_rz = b_ih[rows] + b_hh[rows]
+        w_hn, w_in = w_hh[2 * hidden:].t().contiguous(), w_ih[2 * hidden:].t().contiguous()
+        b_hn, b_in = b_hh[2 * hidden:], b_ih[2 * hidden:]
+        rz, h_n, n = (x.new_empty(batch, size) for size in (2 * hidden, hidden, hidden))
+        r, z_complement = rz[:, :hidden], rz[:, hidden:]
+    else:
+        w = torch.cat([w_hh, w_ih], 1).t().contiguous()
+        b = b_ih + b_hh
+        a = x.new_empty(batch, gates * hidden)
+        c, tanh_c = x.new_zeros(batch, hidden), x.new_empty(batch, hidden)
+    for t in range(steps):
+        x_t = x[:, t]
+        h_x[:, hidden:] = x_t
+        if cell == "gru":
+            torch.addmm(b_rz, h_x, w_rz, out=rz).sigmoid_()
+            torch.addmm(b_hn, h, w_hn, out=h_n)
+            torch.addmm(b_in, x_t, w_in, out=n)
+            _tanh_(n.addcmul_(r, h_n))
+            h.lerp_(n, z_complement)  # h + (1 − z)(n − h) = (1 − z) n + z h
+        elif cell == "rnn":
+            h.copy_(_tanh_(torch.addmm(b, h_x, w, out=a)))
+        else:
+            i, f, g, o = torch.addmm(b, h_x, w, out=a).sigmoid_().chunk(4, dim=-1)
+            c.mul_(f).addcmul_(i, g.mul_(2).sub_(1))  # g = 2σ(2a) − 1 = tanh(a)
+            torch.mul(_tanh_(torch.mul(c, 2, out=tanh_c)), o, out=h)
+        if states is not None:
+            states[:, t] = h
+    return h.clone() if last_only else states
 
 
 class _Recurrence(torch.autograd.Function):
@@ -154,11 +222,13 @@ class RecurrentLayer(nn.Module):
     def states(self, x: torch.Tensor, last_only: bool = False) -> torch.Tensor:
         """Every hidden state (B, T, H), or with `last_only` just h_T (B, H)."""
         x = x.unsqueeze(-1) if x.dim() == 2 else x
+        r = self.rnn
+        weights = (r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0)
         if _inside_torch_func():
-            r = self.rnn
-            return _Recurrence.apply(self.cell, last_only, x, r.weight_ih_l0, r.weight_hh_l0,
-                                     r.bias_ih_l0, r.bias_hh_l0)
-        states = self.rnn(x)[0]
+            return _Recurrence.apply(self.cell, last_only, x, *weights)
+        if not torch.is_grad_enabled():
+            return evaluating(self.cell, x, *weights, last_only)
+        states = r(x)[0]
         return states[:, -1] if last_only else states
 
 
