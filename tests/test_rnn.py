@@ -222,6 +222,22 @@ def test_same_config_and_seed_give_identical_numbers():
     assert other.strategy("scratch").history != first.strategy("scratch").history
 
 
+def test_a_run_gives_the_same_numbers_on_one_core_or_two():
+    """A shared link must give a student's laptop the numbers the server showed: every figure
+    of a run (the source model, histories, source only, confusion matrix, mistakes, hidden
+    paths) is the same whether torch may use one thread or two."""
+    def numbers(threads: int) -> dict:
+        torch.set_num_threads(threads)  # the one_torch_thread fixture puts it back
+        rnn._SOURCES.cache_clear()  # the source model is trained anew, on `threads` too
+        data = rnn.run(rnn.Config(scenario="shift", epochs=2)).to_dict()
+        data.pop("wall_time")
+        for s in data["results"]:
+            s.pop("wall_time")
+        return data
+
+    assert numbers(2) == numbers(1)
+
+
 @pytest.mark.parametrize("field, value", [("gap", 1.7), ("n_target", 0), ("cell", "transformer"),
                                           ("scenario", "cats"), ("hidden", 1000), ("lr", -1.0),
                                           ("quality", "best"), ("strategies", ("coral",))])
