@@ -824,27 +824,6 @@ def _clip_each(grads: dict[str, torch.Tensor], max_norm: float | None) -> None:
         g.mul_(scale.view((-1,) + (1,) * (g.dim() - 1)))
 
 
-def _adam_step(params, grads, exp_avg, exp_avg_sq, step, lrs, k):
-    """torch.optim.Adam's update (no weight decay) on the first k stacked members, each with its
-    own step count and learning rate: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
-    θ ← θ − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε)."""
-    beta1, beta2 = ADAM_BETAS
-    step[:k] += 1
-    t = step[:k].double()
-    bias1 = 1 - beta1 ** t
-    bias2_sqrt = torch.sqrt(1 - beta2 ** t)
-    for name, g in grads.items():
-        shape = (k,) + (1,) * (g.dim() - 1)
-        m, v = exp_avg[name][:k], exp_avg_sq[name][:k]
-        m.lerp_(g, 1 - beta1)
-        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        # Per-member scalars are worked out in float64 on the CPU (as torch.optim.Adam does in
-        # Python floats), then cast and moved next to the parameters (CUDA and MPS alike).
-        step_size = (lrs[name][:k] / bias1).to(g.dtype).to(g.device).view(shape)
-        denom = (v.sqrt() / bias2_sqrt.to(g.dtype).to(g.device).view(shape)).add_(ADAM_EPS)
-        params[name][:k].sub_(step_size * m / denom)
-
-
 def _fingerprint(tensors: list[torch.Tensor]) -> bytes:
     """A short digest of the exact values of some tensors (equal digests: equal values)."""
     digest = hashlib.blake2b(digest_size=16)
@@ -989,6 +968,110 @@ class _Prefix(nn.Module):
         return _run_blocks(self.model, x, 0, len(self.names))
 
 
+@dataclass
+class _Stack:
+    """A group's parameters stacked member-first (the members' order), with what each member's
+    steps need: its learning rate per trained parameter, its λ per anchored one (0 where its
+    plan does not anchor it: scratch and fine-tuning beside regularized transfer), its weight w
+    of L_target (joint), and its Adam state."""
+
+    params: dict[str, torch.Tensor]
+    trained: list[str]   # alike in all members (the group key says so)
+    anchored: list[str]  # pulled toward the source by some member (L2-SP)
+    anchor: dict[str, torch.Tensor]
+    lrs: dict[str, torch.Tensor]
+    lam: dict[str, torch.Tensor]
+    target_weight: torch.Tensor
+    exp_avg: dict[str, torch.Tensor]
+    exp_avg_sq: dict[str, torch.Tensor]
+    steps_taken: torch.Tensor
+
+    @classmethod
+    def of(cls, members: list[_Member]) -> "_Stack":
+        base = members[0].twin
+        names = [n for n, _ in base.named_parameters()]
+        trained = [n for n, p in base.named_parameters() if p.requires_grad]
+        anchored = [n for n in trained if any(_anchored(n, m.plan) for m in members)]
+        params = {n: torch.stack([dict(m.twin.named_parameters())[n].detach() for m in members])
+                  for n in names}
+        device = params[names[0]].device
+
+        def per_member(value, **kwargs) -> torch.Tensor:
+            return torch.tensor([value(m) for m in members], **kwargs)
+
+        return cls(
+            params=params, trained=trained, anchored=anchored,
+            anchor={n: params[n].clone() for n in anchored},
+            lrs={n: per_member(lambda m: m.settings.lr * _lr_multiplier(n, m.plan),
+                               dtype=torch.float64) for n in trained},
+            lam={n: per_member(lambda m: m.plan.lam if _anchored(n, m.plan) else 0.0,
+                               device=device) for n in anchored},
+            target_weight=per_member(lambda m: m.settings.target_weight, device=device),
+            exp_avg={n: torch.zeros_like(params[n]) for n in trained},
+            exp_avg_sq={n: torch.zeros_like(params[n]) for n in trained},
+            steps_taken=torch.zeros(len(members), dtype=torch.long))
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.params.values())).device
+
+    def first(self, k: int) -> tuple:
+        """The gradient function's arguments that come from the stack, for the first k members:
+        trained, fixed and anchor parameters, λ and w."""
+        fixed = [n for n in self.params if n not in self.trained]
+        return ({n: self.params[n][:k] for n in self.trained},
+                {n: self.params[n][:k] for n in fixed},
+                {n: self.anchor[n][:k] for n in self.anchored},
+                {n: t[:k] for n, t in self.lam.items()}, self.target_weight[:k])
+
+    def adam_step(self, grads: dict[str, torch.Tensor], k: int) -> None:
+        """torch.optim.Adam's update (no weight decay) on the first k members, each with its own
+        step count and learning rate: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
+        θ ← θ − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε)."""
+        beta1, beta2 = ADAM_BETAS
+        self.steps_taken[:k] += 1
+        t = self.steps_taken[:k].double()
+        bias1 = 1 - beta1 ** t
+        bias2_sqrt = torch.sqrt(1 - beta2 ** t)
+        for name, g in grads.items():
+            shape = (k,) + (1,) * (g.dim() - 1)
+            m, v = self.exp_avg[name][:k], self.exp_avg_sq[name][:k]
+            m.lerp_(g, 1 - beta1)
+            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            # Per-member scalars are worked out in float64 on the CPU (as torch.optim.Adam does
+            # in Python floats), then cast and moved next to the parameters (CUDA and MPS alike).
+            step_size = (self.lrs[name][:k] / bias1).to(g.dtype).to(g.device).view(shape)
+            denom = (v.sqrt() / bias2_sqrt.to(g.dtype).to(g.device).view(shape)).add_(ADAM_EPS)
+            self.params[name][:k].sub_(step_size * m / denom)
+
+    @torch.no_grad()
+    def write_back(self, members: list[_Member]) -> None:
+        """Give the trained weights back to each member's model (for `inspect`)."""
+        for i, m in enumerate(members):
+            for n, p in m.twin.named_parameters():
+                p.copy_(self.params[n][i])
+
+
+def _train_epoch(stack: _Stack, gradients: Callable, pools: dict[str, _Pool], batches: tuple,
+                 clip_grad_norm: float | None, joint: bool) -> None:
+    """One epoch of batched steps: step s trains the first k members, those that have an s-th
+    batch (the members come longest first)."""
+    idx, weight, source_idx, steps = batches
+    idx, weight = idx.to(stack.device), weight.to(stack.device)
+    for s in range(max(steps)):
+        k = sum(1 for n in steps if n > s)
+        x, y = pools["tx"].take(idx[:k, s]), pools["ty"].take(idx[:k, s])
+        if joint:
+            sidx = source_idx[:k, s].to(stack.device)
+            xs, ys = pools["sx"].take(sidx), pools["sy"].take(sidx)
+        else:
+            xs, ys = x, y  # unused by the loss
+        trained, fixed, anchor, lam, target_weight = stack.first(k)
+        grads = gradients(trained, fixed, anchor, x, y, weight[:k, s], xs, ys, lam, target_weight)
+        _clip_each(grads, clip_grad_norm)
+        stack.adam_step(grads, k)
+
+
 def _fit_group(members: list[_Member], progress: Callable[[float], None],
                inspect: Inspect = None, workers: int = 1) -> list[StrategyResult]:
     """Train a group of like members together: _fit for all of them at once, with vmap; measure
@@ -998,85 +1081,43 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
     # Members with more steps per epoch go first, so at every step the active ones are a prefix.
     order = sorted(range(len(members)), key=lambda i: -members[i].target.n_train)
     members = [members[i] for i in order]
-    base = members[0].twin
-    names = [n for n, _ in base.named_parameters()]
-    trained_names = [n for n, p in base.named_parameters() if p.requires_grad]  # alike in all
-    anchored = [n for n in trained_names if any(_anchored(n, m.plan) for m in members)]
-    stacked = {n: torch.stack([dict(m.twin.named_parameters())[n].detach() for m in members])
-               for n in names}
-    anchor = {n: stacked[n].clone() for n in anchored}
-    exp_avg = {n: torch.zeros_like(stacked[n]) for n in trained_names}
-    exp_avg_sq = {n: torch.zeros_like(stacked[n]) for n in trained_names}
-    device = stacked[names[0]].device
-    step = torch.zeros(len(members), dtype=torch.long)
-    lrs = {n: torch.tensor([m.settings.lr * _lr_multiplier(n, m.plan) for m in members],
-                           dtype=torch.float64) for n in trained_names}
-    # λ of each member for each anchored parameter: 0 for members that do not anchor it
-    # (scratch and fine-tuning in a group with regularized transfer).
-    lam = {n: torch.tensor([m.plan.lam if _anchored(n, m.plan) else 0.0 for m in members],
-                           device=device) for n in anchored}
-    target_weight = torch.tensor([m.settings.target_weight for m in members], device=device)
+    base, stack = members[0].twin, _Stack.of(members)
     # Frozen leading blocks (feature extraction, partial fine-tuning) run once on each data set;
     # the steps and measurements start after them. Joint training reads raw source batches.
     skipped = 0 if plan.joint else _frozen_prefix(base)
-    domains = (_after_prefix(members, stacked, skipped) if skipped
+    domains = (_after_prefix(members, stack.params, skipped) if skipped
                else [(m.source, m.target) for m in members])
     base.skip = skipped
     pools = {key: _Pool([getattr(pair[side], attr) for pair in domains]) for key, side, attr in (
         ("tx", 1, "x_train"), ("ty", 1, "y_train"), ("sx", 0, "x_train"), ("sy", 0, "y_train"))}
-
     seen: dict = {}  # measurements already made, for _measure_group to reuse
     pool = _Measurers(base, workers) if workers > 1 and len(members) > 1 else None
-
-    def measure():
-        return _measure_group(base, stacked, domains, seen, pool)
-
     histories = [_empty_history() for _ in members]
-    def record(epoch, scores):
+
+    def measure(epoch: int) -> dict[str, list]:
+        scores = _measure_group(base, stack.params, domains, seen, pool)
         for i, h in enumerate(histories):
             _append(h, epoch, {k: scores[k][i] for k in
                                ("source_metric", "target_metric", "source_loss", "target_loss")})
+        return scores
 
     try:
-        scores = measure()
-        record(0, scores)
-        gradients = _group_gradients(base, plan.joint, anchored)
+        scores = measure(0)
+        gradients = _group_gradients(base, plan.joint, stack.anchored)
         gens = [torch.Generator().manual_seed(m.seed + _TARGET_BATCHES) for m in members]
         joint_gens = [torch.Generator().manual_seed(m.seed + _SOURCE_BATCHES) for m in members]
-        fixed_names = [n for n in names if n not in trained_names]
         for epoch in range(1, settings.epochs + 1):
-            idx, weight, source_idx, steps = _epoch_indices(members, gens, joint_gens,
-                                                            settings.batch_size, plan.joint)
-            idx, weight = idx.to(device), weight.to(device)
-            for s in range(max(steps)):
-                k = sum(1 for n in steps if n > s)
-                x, y = pools["tx"].take(idx[:k, s]), pools["ty"].take(idx[:k, s])
-                if plan.joint:
-                    sidx = source_idx[:k, s].to(device)
-                    xs, ys = pools["sx"].take(sidx), pools["sy"].take(sidx)
-                else:
-                    xs, ys = x, y  # unused by the loss
-                grads = gradients({n: stacked[n][:k] for n in trained_names},
-                                  {n: stacked[n][:k] for n in fixed_names},
-                                  {n: anchor[n][:k] for n in anchored},
-                                  x, y, weight[:k, s], xs, ys, {n: t[:k] for n, t in lam.items()},
-                                  target_weight[:k])
-                _clip_each(grads, settings.clip_grad_norm)
-                _adam_step(stacked, grads, exp_avg, exp_avg_sq, step, lrs, k)
+            batches = _epoch_indices(members, gens, joint_gens, settings.batch_size, plan.joint)
+            _train_epoch(stack, gradients, pools, batches, settings.clip_grad_norm, plan.joint)
             if settings.measures_at(epoch):
-                scores = measure()
-                record(epoch, scores)
+                scores = measure(epoch)
             progress(epoch / settings.epochs)
     finally:
         if pool:
             pool.shutdown()
     base.skip = 0
+    stack.write_back(members)
     predicted = [p.cpu().numpy() for p in scores["predicted"]]
-    # Give the trained weights back to each member's model, for `inspect`.
-    for i, m in enumerate(members):
-        with torch.no_grad():
-            for n, p in m.twin.named_parameters():
-                p.copy_(stacked[n][i])
     wall_time = (time.perf_counter() - start) / len(members)
     results = [_result(m.plan.strategy, h, predicted[i], m.target, wall_time, m.twin, inspect)
                for i, (m, h) in enumerate(zip(members, histories))]
