@@ -302,9 +302,7 @@ def run(config: Config | None = None, progress: Progress = None, data: ImageData
     config = config or Config()
     start = time.perf_counter()
     job = transfer_job(config, history_every, progress, data)
-    results = engine.run_strategies(job.strategies, job.source_model, job.make_model, job.source,
-                                    job.target, job.settings, job.seed, progress=progress,
-                                    inspect=_inspect)
+    results = engine.run_many([job], progress=progress, inspect=_inspect)[0]
     return _run_result(config, job, results, time.perf_counter() - start, data)
 
 

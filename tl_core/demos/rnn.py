@@ -355,15 +355,14 @@ def run(config: Config | None = None, progress: Callable[[float, str], None] | N
         data: SequenceData | None = None) -> RunResult:
     """Train (or reuse) the source model, then every strategy on the target; score both domains.
     `data`: the user's sequences as the target (see the module docstring)."""
-    from tl_core.torch_engine import run_strategies
+    from tl_core.torch_engine import run_many as engine_run_many
 
     config = config if config is not None else Config()
     started = time.perf_counter()
     if progress:
         progress(0.0, "training the source model (once per setting)")
     job = transfer_job(config, progress=progress, data=data)
-    results = run_strategies(job.strategies, job.source_model, job.make_model, job.source,
-                             job.target, job.settings, job.seed, progress=progress)
+    results = engine_run_many([job], progress=progress)[0]
     return _run_result(config, job, results, time.perf_counter() - started, data)
 
 
