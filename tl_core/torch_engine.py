@@ -94,7 +94,8 @@ Evaluation runs one model at a time (on the CPU it is compute-bound, and a vmapp
 grouped convolution is slower there), a model's source and target test sets in one pass, the
 models of a group side by side in threads when cores are spare; a measurement is reused where
 the same weights meet the same test data again (at epoch 0, every target size of one seed
-starts alike; feature extraction's source score never changes). See benchmarks/bench_cnn.py and bench_rnn.py.
+starts alike; feature extraction's source score never changes). See benchmarks/bench_cnn.py
+and bench_rnn.py.
 
 Public interface (stable): Domain, TransferSettings, SourceSettings, TransferJob, init_model,
 train_source, evaluate, run_strategies, run_many, same_classes, N_MISCLASSIFIED; since the
@@ -977,6 +978,7 @@ class _Stack:
 
     params: dict[str, torch.Tensor]
     trained: list[str]   # alike in all members (the group key says so)
+    fixed: list[str]     # the others
     anchored: list[str]  # pulled toward the source by some member (L2-SP)
     anchor: dict[str, torch.Tensor]
     lrs: dict[str, torch.Tensor]
@@ -1000,7 +1002,8 @@ class _Stack:
             return torch.tensor([value(m) for m in members], **kwargs)
 
         return cls(
-            params=params, trained=trained, anchored=anchored,
+            params=params, trained=trained, fixed=[n for n in names if n not in trained],
+            anchored=anchored,
             anchor={n: params[n].clone() for n in anchored},
             lrs={n: per_member(lambda m: m.settings.lr * _lr_multiplier(n, m.plan),
                                dtype=torch.float64) for n in trained},
@@ -1018,9 +1021,8 @@ class _Stack:
     def first(self, k: int) -> tuple:
         """The gradient function's arguments that come from the stack, for the first k members:
         trained, fixed and anchor parameters, λ and w."""
-        fixed = [n for n in self.params if n not in self.trained]
         return ({n: self.params[n][:k] for n in self.trained},
-                {n: self.params[n][:k] for n in fixed},
+                {n: self.params[n][:k] for n in self.fixed},
                 {n: self.anchor[n][:k] for n in self.anchored},
                 {n: t[:k] for n, t in self.lam.items()}, self.target_weight[:k])
 
