@@ -329,13 +329,13 @@ def test_a_failure_beside_other_groups_stops_them_and_surfaces(source_model, sou
     epochs_run = []
     real = engine._fit_group
 
-    def failing(members, progress, *rest):
+    def failing(members, progress, **options):
         def track(fraction):
             epochs_run.append(fraction)
             if members[0].plan.strategy == "joint":
                 raise RuntimeError("joint training broke")
             progress(fraction)
-        return real(members, track, *rest)
+        return real(members, track, **options)
 
     monkeypatch.setattr(engine, "_fit_group", failing)
     settings = replace(SETTINGS, epochs=200)

@@ -79,10 +79,14 @@ first k), their outputs never change: they are computed once per data set and so
 the steps and measurements run only the blocks after them and the head.
 
 On the CPU, :func:`run_many` trains :func:`parallel_groups` groups side by side (as many as
-torch may use threads), the costliest first, each in a thread of its own that computes on one
-core (:func:`tl_core.runtime.one_core_threads`): these models' operations are too small to
-gain from several cores each, so the cores are better spent on several groups. Since every
-group computes on one core, its numbers do not depend on the machine's core count either.
+torch may use threads), the costliest first, each computing on one core: these models'
+operations are too small to gain from several cores each, so the cores are better spent on
+several groups. The groups train in worker processes where the process has started them
+(:func:`tl_core.processes.start`; the app does): a training thread spends much of its time in
+Python, so threads would wait on each other for the interpreter lock. Elsewhere (a one-off run
+from the command line) they train in threads (:func:`tl_core.runtime.one_core_threads`). Since
+every group computes on one core, its numbers are the same either way, whatever the machine's
+core count.
 
 :func:`run_strategies` (one run) and :func:`run_many` (a sweep) both train this way, and vmap
 keeps each model's arithmetic its own: a job's numbers are the same whatever else trains beside
@@ -129,6 +133,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from tl_core.result import StrategyResult
+from tl_core import processes
+from tl_core.processes import Stopped
 from tl_core.runtime import global_random, one_core_threads
 
 Progress = Callable[[float, str], None] | None
@@ -480,29 +486,33 @@ def train_source(make_model: MakeModel, source: Domain, settings: SourceSettings
                         lambda _, *report: progress(*report) if progress else None)[0]
 
 
-class _Stopped(Exception):
-    """Training given up because the caller stopped waiting for it."""
-
-
 def _on_one_core(tasks: list[Callable[[Callable], object]], workers: int, device: torch.device,
                  on_report: Callable) -> list:
     """Each task(report)'s result, in order, computed on one core, `workers` tasks at a time.
 
     In this thread, one after the other, where that is already so (one worker, and torch on one
-    core here) and on a GPU (the device does the work); else in threads of their own
-    (tl_core.runtime.one_core_threads), taken in the order given. A task's report(*args) reaches
-    on_report(i, *args) in this thread (Streamlit draws only from its script's thread). An error,
-    in a task or raised by on_report (a page's rerun), stops the other tasks at their next report.
+    core here) and on a GPU (the device does the work); with one worker, in a thread of its own
+    (tl_core.runtime.one_core_threads); with several, in worker processes where the process has
+    started them (tl_core.processes: threads wait on each other for Python's interpreter lock),
+    else in threads (and where a task cannot be pickled).
+    Tasks are taken in the order given. A task's report(*args) reaches on_report(i, *args) in
+    this thread (Streamlit draws only from its script's thread). An error, in a task or raised by
+    on_report (a page's rerun), stops the other tasks at their next report.
     """
     if device.type != "cpu" or (workers == 1 and torch.get_num_threads() == 1):
         return [task(functools.partial(on_report, i)) for i, task in enumerate(tasks)]
+    if workers > 1 and processes.available():
+        try:
+            return processes.run(tasks, workers, on_report)
+        except processes.Unpicklable:  # an `inspect` that is a lambda, say: threads take it
+            pass
     reports: queue.SimpleQueue = queue.SimpleQueue()  # (task, args), or (task, None) at its end
     stop = threading.Event()
 
     def run(i: int):
         def report(*args) -> None:
             if stop.is_set():
-                raise _Stopped
+                raise Stopped
             reports.put((i, args))
         try:
             return tasks[i](report)
@@ -1134,7 +1144,8 @@ def run_many(jobs: Sequence[TransferJob], progress: Progress = None, batched: bo
     Returns one list of StrategyResult per job, in the job's strategy order. Models of the same
     strategy whose shapes and schedule (epochs, batch size) agree form one group, trained at once
     by :func:`_fit_group`; a job's numbers do not depend on the other jobs. `workers` groups
-    train at once, each in its own thread (None: :func:`parallel_groups`). With `batched=False`
+    train at once (None: :func:`parallel_groups`), in worker processes or threads (see the
+    module's doc). With `batched=False`
     each model trains alone with torch.optim.Adam (the tests' reference, and the way for models
     that torch.func cannot vmap).
     """
@@ -1206,11 +1217,9 @@ def _fit_groups(groups: list[list[_Member]], progress: Progress, inspect: Inspec
             running = [words[i] for i in order if fractions[i] < 1.0] or [words[order[-1]]]
             progress(sum(f * len(g) for f, g in zip(fractions, groups)) / total, running[0])
 
-    def fit(group: list[_Member]) -> Callable[[Callable], list[StrategyResult]]:
-        return lambda report: _fit_group(group, report, inspect, measuring)
-
-    results = _on_one_core([fit(groups[i]) for i in order], workers, groups[0][0].target.device,
-                           track)
+    tasks = [functools.partial(_fit_group, groups[i], inspect=inspect, workers=measuring)
+             for i in order]
+    results = _on_one_core(tasks, workers, groups[0][0].target.device, track)
     return [results[order.index(i)] for i in range(len(groups))]
 
 

@@ -1,0 +1,291 @@
+"""Worker processes that run tasks side by side on the CPU, one core each.
+
+Why processes and not threads: the target models of the torch demos are small, so a training
+step is hundreds of operations of a few microseconds each, and a thread spends much of that time
+in Python, holding the interpreter lock (the GIL). Two training threads on two cores were only
+about 1.1x faster than one; two processes, each with its own interpreter, about 1.8x
+(benchmarks/bench_rnn.py prints both).
+
+A worker is a fresh Python (``python -c``, the caller's interpreter and import path), never a
+fork of the caller: a Streamlit server has many threads, and a forked child can inherit their
+locks held forever. It is not started through multiprocessing either, which re-runs the caller's
+main script in every child (a student's script without ``if __name__ == "__main__"`` would start
+workers without end). Starting one costs importing torch, a few seconds, so a worker is kept for
+the next call, and only a process that asks for workers (:func:`start`) gets them. Every worker
+computes on one torch thread, so its numbers are those of one core, on any machine.
+
+A task is a picklable callable ``task(report)`` (a module-level function, or functools.partial of
+one); its ``report(*args)`` calls reach the caller's ``on_report(i, *args)`` in the caller's own
+thread (Streamlit draws only from its script's thread). Tasks and results travel pickled over an
+authenticated local connection between the caller and its own workers (multiprocessing's
+Listener/Client, with a random key); nothing from outside the process is unpickled.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import secrets
+import subprocess
+import sys
+import threading
+import traceback
+import types
+from multiprocessing.connection import Client, Listener, wait
+from typing import Callable, Sequence
+
+STOP_WAIT = 30.0  # seconds a stopped worker may take to reach its task's next report
+STOP = b"stop"  # the message that stops a worker's task at its next report
+
+# A worker's start: read the caller's import path and the connection's key from its stdin.
+_BOOTSTRAP = ("import pickle, sys; path, key = pickle.load(sys.stdin.buffer); sys.path[:0] = path; "
+              "from tl_core.processes import _serve; _serve(key)")
+
+_lock = threading.Lock()
+_idle: list["_Worker"] = []
+_enabled = False
+
+
+class Stopped(Exception):
+    """Raised inside a task by `report` once the caller has stopped waiting for it."""
+
+
+class _CallerGone(BaseException):
+    """The connection to the caller broke (it ended): the worker ends too."""
+
+
+class Unpicklable(TypeError):
+    """A task that cannot be sent to a worker (a lambda or a local function in it, say)."""
+
+
+def _serve(key: bytes) -> None:
+    """A worker's life: tell the caller where to connect (one line on stdout), then run each
+    task it is sent, reporting and replying over the connection."""
+    import torch
+
+    import tl_core.torch_engine  # noqa: F401  (what every task needs: imported before it comes)
+
+    torch.set_num_threads(1)
+    with Listener(authkey=key) as listener:
+        sys.stdout.buffer.write(pickle.dumps(listener.address).hex().encode() + b"\n")
+        sys.stdout.flush()
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything printed later: to stderr
+        conn = listener.accept()
+
+    def report(*args) -> None:
+        try:
+            if conn.poll() and conn.recv_bytes() == STOP:
+                raise Stopped
+            conn.send_bytes(pickle.dumps(("report", args)))
+        except (EOFError, OSError) as error:
+            raise _CallerGone from error
+
+    try:
+        while True:
+            message = conn.recv_bytes()
+            if message != STOP:  # (a stop that came after its task had ended is dropped)
+                conn.send_bytes(_reply(message, report))
+    except (EOFError, OSError, _CallerGone):  # the caller has gone: so does the worker
+        return
+
+
+def _reply(message: bytes, report: Callable) -> bytes:
+    """Run the task pickled in `message`; its result or its error, pickled."""
+    try:
+        reply = ("done", pickle.loads(message)(report))
+    except Stopped:
+        reply = ("stopped", None)
+    except _CallerGone:
+        raise
+    except BaseException as error:  # noqa: BLE001 - every failure goes back to the caller
+        reply = ("error", (error, traceback.format_exc()))
+    try:
+        return pickle.dumps(reply)
+    except Exception:  # an error that does not pickle: send its words instead
+        return pickle.dumps(("error", (RuntimeError(repr(reply[1][0])), reply[1][1])))
+
+
+class _Worker:
+    def __init__(self):
+        key = secrets.token_bytes(32)
+        self.process = subprocess.Popen([sys.executable, "-c", _BOOTSTRAP], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE)
+        self.process.stdin.write(pickle.dumps((sys.path, key)))
+        self.process.stdin.close()
+        self.key, self.conn = key, None
+
+    def connect(self) -> "_Worker":
+        """Wait for the started worker's address (it imports torch first) and connect to it."""
+        line = self.process.stdout.readline()  # empty if the worker failed to start
+        self.process.stdout.close()
+        if not line:
+            self.process.wait()
+            raise RuntimeError(f"a training worker process failed to start (exit code "
+                               f"{self.process.returncode}; its error is in the log above)")
+        self.conn = Client(pickle.loads(bytes.fromhex(line.decode())), authkey=self.key)
+        return self
+
+    def send(self, payload: bytes) -> None:
+        self.conn.send_bytes(payload)
+
+    def receive(self) -> tuple[str, object]:
+        return pickle.loads(self.conn.recv_bytes())
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def end(self) -> None:
+        self.conn.close()  # the worker reads EOF and returns
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _check_out(count: int) -> list[_Worker]:
+    with _lock:
+        taken = [_idle.pop() for _ in range(min(count, len(_idle)))]
+    taken = [w for w in taken if w.alive()]
+    started = [_Worker() for _ in range(count - len(taken))]  # they import torch side by side
+    return taken + [w.connect() for w in started]
+
+
+def _check_in(workers: list[_Worker]) -> None:
+    with _lock:
+        for worker in workers:
+            if len(_idle) < (os.cpu_count() or 1):
+                _idle.append(worker)
+            else:
+                worker.end()
+
+
+def start(count: int) -> threading.Thread:
+    """Let this process train side by side in worker processes (see :func:`available`), and
+    start `count` of them in the background (the thread doing it is returned), so that the
+    first run that needs them waits less for their imports.
+
+    A long-lived process that trains again and again calls it once (the app, at start-up; a
+    benchmark): workers save it a second or more per run. A one-off run (the command line)
+    does not: starting workers would cost it more than they save.
+    """
+    global _enabled
+    _enabled = True
+
+    def launch() -> None:
+        with _lock:
+            missing = max(0, count - len(_idle))
+        started = [_Worker() for _ in range(missing)]  # they import torch side by side
+        _check_in([w.connect() for w in started])
+
+    thread = threading.Thread(target=launch, name="tl-workers", daemon=True)
+    thread.start()
+    return thread
+
+
+def stop() -> None:
+    """Undo :func:`start`: end the idle workers; run() is not offered workers any more."""
+    global _enabled
+    _enabled = False
+    with _lock:
+        idle = list(_idle)
+        _idle.clear()
+    for worker in idle:
+        worker.end()
+
+
+def available() -> bool:
+    """Whether :func:`start` was called in this process: only then does run() have workers."""
+    return _enabled
+
+
+def run(tasks: Sequence[Callable], workers: int, on_report: Callable) -> list:
+    """Each task(report)'s result, in order, computed in `workers` processes; tasks start in the
+    order given, each as soon as a worker is free.
+
+    A task's error is raised here (with the worker's traceback as a note), and so is one that
+    on_report raises (a page's rerun); either way the other tasks stop at their next report.
+    Unpicklable, before any work starts, if a task cannot be sent.
+    """
+    payloads = [_dumps(task) for task in tasks]
+    pool = _check_out(min(workers, len(tasks)))
+    results: list = [None] * len(tasks)
+    waiting = list(range(len(tasks)))[::-1]
+    busy: dict[_Worker, int] = {}
+    healthy = list(pool)
+
+    def start(worker: _Worker) -> None:
+        if waiting:
+            busy[worker] = waiting.pop()
+            worker.send(payloads[busy[worker]])
+
+    try:
+        for worker in pool:
+            start(worker)
+        while busy:
+            by_conn = {w.conn: w for w in busy}
+            for conn in wait(list(by_conn)):
+                worker = by_conn[conn]
+                try:
+                    kind, payload = worker.receive()
+                except (EOFError, OSError):
+                    busy.pop(worker)
+                    healthy.remove(worker)
+                    worker.end()
+                    raise RuntimeError(f"a training worker process ended unexpectedly (exit "
+                                       f"code {worker.process.poll()})") from None
+                if kind == "report":
+                    on_report(busy[worker], *payload)
+                elif kind == "done":
+                    results[busy.pop(worker)] = payload
+                    start(worker)
+                else:
+                    busy.pop(worker)
+                    error, text = payload
+                    error.add_note(f"in a training worker process:\n{text}")
+                    raise error
+    except BaseException:
+        for worker in busy:
+            worker.send(STOP)
+        for worker in busy:
+            if not _stopped(worker):
+                healthy.remove(worker)
+                worker.end()
+        raise
+    finally:
+        _check_in(healthy)
+    return results
+
+
+class _Pickler(pickle.Pickler):
+    """pickle.Pickler that refuses functions and classes of the main script: a worker's main
+    module is not the caller's, so it could not find them (it would fail, not fall back)."""
+
+    def reducer_override(self, obj):
+        if isinstance(obj, (type, types.FunctionType)) and obj.__module__ == "__main__":
+            raise pickle.PicklingError(f"{obj.__qualname__} is defined in the main script")
+        return NotImplemented
+
+
+def _dumps(task: Callable) -> bytes:
+    """The task pickled; Unpicklable if it cannot be sent (a lambda, a local function, a class
+    of the main script: threads then run it, see tl_core.torch_engine)."""
+    buffer = io.BytesIO()
+    try:
+        _Pickler(buffer, pickle.HIGHEST_PROTOCOL).dump(task)
+    except (pickle.PicklingError, AttributeError, TypeError) as error:
+        raise Unpicklable(f"a task cannot be sent to a worker process: {error}") from error
+    return buffer.getvalue()
+
+
+def _stopped(worker: _Worker) -> bool:
+    """Read a stopped worker's messages up to its task's last reply; False if none came."""
+    try:
+        while worker.conn.poll(STOP_WAIT):
+            kind, _ = worker.receive()
+            if kind != "report":
+                return True
+    except (EOFError, OSError):
+        pass
+    return False
