@@ -4,6 +4,8 @@
   the cores divided by the trainings allowed at once (`TL_MAX_JOBS`), or `TL_TORCH_THREADS` when
   the host sets it. Two sessions training at once on two cores then use one core each instead of
   four threads fighting over two cores.
+- `start_training_processes`: a run with several CPU threads trains in worker processes; they
+  start with the server.
 - `report_failure`: an unexpected error in a page becomes a short message saying what to do, with
   a reference; the full traceback goes to the server log under that reference. The page shows the
   traceback too only when the host asked for error details (`client.showErrorDetails = "full"`).
@@ -17,6 +19,7 @@ import uuid
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
+from tl_core import processes
 from tl_core.limits import LIMITS, Limits
 from tl_core.runtime import configure_torch_threads
 
@@ -42,6 +45,17 @@ def limit_cpu_threads(limits: Limits = LIMITS) -> int:
     threads = configure_torch_threads(limits.torch_threads, limits.max_jobs)
     threadpool_limits(limits=threads)
     return threads
+
+
+def start_training_processes(device: str, threads: int) -> bool:
+    """Where a run may use several CPU threads, start the worker processes that train its groups
+    of models side by side (tl_core.processes), in the background, so they are ready for the
+    first run. Whether they were started. On one thread (a hosted job's share) there is nothing
+    to run side by side; on a GPU, groups train one at a time on the device."""
+    if device != "cpu" or threads < 2:
+        return False
+    processes.start(threads)
+    return True
 
 
 def show_details() -> bool:
