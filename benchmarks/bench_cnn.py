@@ -3,7 +3,9 @@
     python benchmarks/bench_cnn.py [--threads N] [--seeds 5] [--repeats 1] [--device cpu]
 
 1. Source training per scenario: seconds (data included, caches cold) and source test accuracy.
-2. One target run per strategy (default config, source model cached): seconds each.
+2. One target run per strategy (default config, source model cached): seconds each. With more
+   than one thread, with the groups side by side in threads, then in worker processes (as the
+   app trains: tl_core.processes), and how much faster the processes were.
 3. A data-efficiency sweep, 6 target sizes x all strategies x `--seeds` seeds, four ways:
    one model at a time (torch.optim.Adam: the engine's reference path) and batched
    (cnn.run_many, what tl_core.sweep calls), each with the full per-epoch history (what a single
@@ -12,9 +14,8 @@
    largest difference in final target accuracy between the two is printed too.
 
 Times are wall-clock seconds and, beside them, this process's CPU seconds: on a machine shared
-with other jobs the wall clock also counts the waits for a core, the CPU time only our work.
-torch runs 1 thread by default: on 2 busy cores a second thread makes small models up to 100x
-slower, not faster.
+with other jobs the wall clock also counts the waits for a core, the CPU time only our work
+(worker processes' CPU time is not counted: section 3 trains in this process's threads).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from tl_core import torch_engine  # noqa: E402
+from tl_core import processes, torch_engine  # noqa: E402
 from tl_core.bench import machine_speed  # noqa: E402
 from tl_core.demos import cnn, cnn_data  # noqa: E402
 from tl_core.runtime import configure_torch_threads  # noqa: E402
@@ -77,11 +78,14 @@ def main() -> None:
     print(f"   (rendering every font x pen x digit once: {wall:.2f} s ({cpu:.2f}), cached)")
 
     print("\n2. one target run per strategy (default config, source model cached)")
-    result = cnn.run(cnn.Config(device=args.device))
-    for s in result.strategies:
-        print(f"   {s.strategy:20s} {s.wall_time:6.3f} s   target {s.target_metric:.3f}"
-              f"   source {s.source_metric:.3f}")
-    print(f"   whole run {result.wall_time:.2f} s")
+    result = target_run(args, "in threads" if threads > 1 else "in turn")
+    if threads > 1 and args.device == "cpu":
+        processes.start(threads).join()
+        in_processes = target_run(args, "in worker processes (as the app trains)")
+        same = [s.history for s in result.strategies] == [s.history for s in in_processes.strategies]
+        print(f"   worker processes {result.wall_time / in_processes.wall_time:.2f}x faster than "
+              f"threads, numbers {'identical' if same else 'DIFFERENT'}")
+        processes.stop()  # below, this process's CPU seconds are all the work
 
     n_models = args.seeds * len(SIZES) * len(cnn.STRATEGIES)
     print(f"\n3. sweep: n_target in {SIZES} x {len(cnn.STRATEGIES)} strategies x {args.seeds} seeds"
@@ -120,6 +124,15 @@ def main() -> None:
     print(f"   a sweep as tl_core.sweep runs it (batched, final only): {sweep_wall:.2f} s"
           f" (budget {SWEEP_BUDGET:.0f} s), {slow_wall / sweep_wall:.1f}x faster than one model at"
           f" a time with the per-epoch history")
+
+def target_run(args, how: str):
+    result = cnn.run(cnn.Config(device=args.device))
+    print(f"   groups {how}: whole run {result.wall_time:.2f} s")
+    for s in result.strategies:
+        print(f"     {s.strategy:20s} {s.wall_time:6.3f} s   target {s.target_metric:.3f}"
+              f"   source {s.source_metric:.3f}")
+    return result
+
 
 if __name__ == "__main__":
     main()

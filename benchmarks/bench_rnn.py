@@ -10,11 +10,14 @@ target training runs that many like-model groups side by side, one core each.
    cache), and source training per scenario: seconds and source test accuracy, at the fast
    default and (with --full) at the full-quality preset.
 2. One target run per strategy (default config, source model cached): seconds each, and the
-   whole run (what a page shows when a slider moves).
+   whole run (what a page shows when a slider moves). With more than one thread, first with the
+   groups side by side in threads, then in worker processes (tl_core.processes, as the app
+   trains), and how much faster the processes were, measured in this run.
 3. A data-efficiency sweep, 6 target sizes x all strategies x `--seeds` seeds, through
    rnn.run_many (what the app's sweeps call): like models trained together (the engine's vmap
-   over the written-out recurrence), their groups side by side; then the same one group at a
-   time (what each job of a hosted server, with one thread, gets).
+   over the written-out recurrence), their groups side by side (in worker processes, with more
+   than one thread); then the same one group at a time (what each job of a hosted server, with
+   one thread, gets).
 4. The same sweep one model at a time (torch.optim.Adam, torch's fused recurrent kernels), the
    speed-up of 3 over it, and how far the two paths' target accuracies lie apart (single runs
    and means over seeds).
@@ -31,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from tl_core import diskcache, torch_engine  # noqa: E402
+from tl_core import diskcache, processes, torch_engine  # noqa: E402
 from tl_core.bench import machine_speed  # noqa: E402
 from tl_core.demos import rnn  # noqa: E402
 from tl_core.runtime import configure_torch_threads  # noqa: E402
@@ -79,13 +82,20 @@ def main() -> None:
             print(f"   training {quality:4s} {scenario:12s} {seconds:6.2f} s   source test "
                   f"accuracy {rnn.source_accuracy(config):.3f} ({digits})")
 
-    print("\n2. one target run per strategy (default config, source model cached)")
-    for scenario in rnn.SCENARIOS:
-        result = rnn.run(rnn.Config(scenario=scenario, cell=args.cell, device=args.device))
-        print(f"   {scenario}: whole run {result.wall_time:.2f} s")
-        for s in result.strategies:
-            print(f"     {s.strategy:20s} {s.wall_time:6.3f} s   target {s.target_metric:.3f}"
-                  f"   source {s.source_metric:.3f}")
+    print("\n2. one target run per strategy (default config, source model cached); a strategy's "
+          "time is its group's, shared out among the group's models")
+    in_threads = target_runs(args, "in threads") if threads > 1 else None
+    if threads > 1 and args.device == "cpu":
+        start = time.perf_counter()
+        processes.start(threads).join()
+        print(f"   (starting {threads} worker processes: {time.perf_counter() - start:.2f} s, once "
+              f"per app process, in the background)")
+        in_processes = target_runs(args, "in worker processes")
+        for scenario in rnn.SCENARIOS:
+            a, b = in_threads[scenario], in_processes[scenario]
+            same = [s.history for s in a.strategies] == [s.history for s in b.strategies]
+            print(f"   {scenario}: worker processes {a.wall_time / b.wall_time:.2f}x faster than "
+                  f"threads, numbers {'identical' if same else 'DIFFERENT'}")
 
     print(f"\n3. sweep: n_target in {SIZES} x {len(rnn.STRATEGIES)} strategies x {args.seeds} seeds"
           " (new_classes, defaults), through rnn.run_many (batched)")
@@ -121,6 +131,19 @@ def main() -> None:
     print(f"   target accuracy, one at a time vs batched: largest single difference "
           f"{max(abs(a - b) for *_, a, b in pairs):.3f}, largest difference of "
           f"means over seeds {max(abs(sum(d) / len(d)) for d in means.values()):.3f}")
+
+def target_runs(args, how: str) -> dict:
+    """One run of each scenario at the defaults, printed; the results by scenario."""
+    results = {}
+    for scenario in rnn.SCENARIOS:
+        result = results[scenario] = rnn.run(rnn.Config(scenario=scenario, cell=args.cell,
+                                                        device=args.device))
+        print(f"   {scenario}, groups {how}: whole run {result.wall_time:.2f} s")
+        for s in result.strategies:
+            print(f"     {s.strategy:20s} {s.wall_time:6.3f} s   target {s.target_metric:.3f}"
+                  f"   source {s.source_metric:.3f}")
+    return results
+
 
 if __name__ == "__main__":
     main()
