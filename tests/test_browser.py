@@ -9,11 +9,13 @@ Without /usr/bin/chromium the test is skipped on a developer's machine, and fail
 """
 
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,17 +42,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
-    """The app as a teacher starts it, on a free localhost port; stopped after the tests."""
+@contextmanager
+def running_app(log_name: str, env: dict[str, str] | None = None):
+    """`streamlit run app.py` on a free localhost port, as a teacher starts it: (url, process)."""
     port = free_port()
     (ROOT / "artifacts").mkdir(exist_ok=True)
-    log = open(ROOT / "artifacts" / "streamlit.log", "w")
+    log = open(ROOT / "artifacts" / log_name, "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -63,11 +65,18 @@ def server():
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not start; see {log.name}")
             time.sleep(0.5)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The app with the default caps (on a 2-core machine: one thread per run)."""
+    with running_app("streamlit.log") as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +248,50 @@ def test_a_student_uploads_their_own_data(server, page, demo, name, mime, make):
     assert page.get_by_text("Does transfer help on the target?").count() == 1
     assert "data=own" in page.url, "the link says the data was the student's own"
     screenshot(page, f"{demo}_own_data")
+
+
+def training_processes(server_pid: int) -> dict[int, int]:
+    """The server's training processes (tl_core.processes), each with its CPU time so far in
+    clock ticks (from /proc: Debian's Chromium makes these tests Linux-only anyway)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == server_pid and b"tl_core.processes" in command:
+            found[int(stat.parent.name)] = int(fields[11]) + int(fields[12])  # utime + stime
+    return found
+
+
+def idle_training_processes(server_pid: int, count: int) -> dict[int, int]:
+    """Wait until the server has `count` training processes and they have finished starting
+    (their CPU time stands still); their CPU times then."""
+    deadline, before = time.monotonic() + 180, None
+    while time.monotonic() < deadline:
+        now = training_processes(server_pid)
+        if len(now) == count and now == before:
+            return now
+        before = now
+        time.sleep(1.5)
+    raise AssertionError(f"expected {count} idle training processes, found {before}")
+
+
+def test_a_server_with_two_threads_per_run_trains_in_its_training_processes(page):
+    """A lecture laptop's app (one job at a time, both cores): the torch demos' groups train
+    side by side in the two processes the server started, and the page shows the run."""
+    with running_app("streamlit-two-threads.log",
+                     {"TL_MAX_JOBS": "1", "TL_TORCH_THREADS": "2"}) as (url, process):
+        page.goto(url, timeout=PAGE_TIMEOUT_MS)  # the first page load starts them
+        wait_until_idle(page)
+        before = idle_training_processes(process.pid, 2)
+        page.goto(f"{url}/rnn?epochs=3&seed=5", timeout=PAGE_TIMEOUT_MS)
+        wait_until_idle(page)
+        no_exception(page)
+        assert page.get_by_text("2 CPU threads per run").count() == 1
+        assert page.locator(".js-plotly-plot").count() >= 2
+        screenshot(page, "rnn-two-threads")
+        after = training_processes(process.pid)
+        assert after.keys() == before.keys()  # the same two, kept
+        assert all(after[pid] > before[pid] for pid in before), (before, after)  # both trained
