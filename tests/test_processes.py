@@ -172,3 +172,19 @@ def test_an_rnn_run_in_processes_gives_the_numbers_of_one_core(workers, sent):
     finally:
         torch.set_num_threads(before)
     assert sent and side_by_side == alone
+
+
+def test_workers_that_cannot_start_leave_the_training_to_threads(workers, monkeypatch, caplog,
+                                                                 source_model, source, target):
+    """Where this machine will not start them, runs still train, in threads, with the same
+    numbers; the process stops asking for workers. (Last in this module: it turns them off.)"""
+    processes.stop()
+    monkeypatch.setattr(processes, "_BOOTSTRAP", "import sys; sys.exit(4)")
+    processes.start(0).join()  # allowed, none started yet
+    jobs = jobs_of_a_sweep(source_model, source, target)
+    with caplog.at_level("WARNING", logger="tl_core.processes"):
+        side_by_side = engine.run_many(jobs, workers=2)
+    assert "exit code 4" in caplog.text
+    assert not processes.available()
+    assert [[r.history for r in job] for job in side_by_side] == \
+        [[r.history for r in job] for job in engine.run_many(jobs, workers=1)]

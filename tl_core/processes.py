@@ -24,6 +24,7 @@ Listener/Client, with a random key); nothing from outside the process is unpickl
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pickle
 import secrets
@@ -42,6 +43,7 @@ STOP = b"stop"  # the message that stops a worker's task at its next report
 _BOOTSTRAP = ("import pickle, sys; path, key = pickle.load(sys.stdin.buffer); sys.path[:0] = path; "
               "from tl_core.processes import _serve; _serve(key)")
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _idle: list["_Worker"] = []
 _enabled = False
@@ -55,8 +57,16 @@ class _CallerGone(BaseException):
     """The connection to the caller broke (it ended): the worker ends too."""
 
 
-class Unpicklable(TypeError):
+class Unavailable(Exception):
+    """The workers cannot take these tasks: the caller runs them itself instead."""
+
+
+class Unpicklable(Unavailable, TypeError):
     """A task that cannot be sent to a worker (a lambda or a local function in it, say)."""
+
+
+class StartFailed(Unavailable, RuntimeError):
+    """A worker could not be started (its error is in the log); this process stops asking."""
 
 
 def _serve(key: bytes) -> None:
@@ -68,7 +78,7 @@ def _serve(key: bytes) -> None:
 
     torch.set_num_threads(1)
     with Listener(authkey=key) as listener:
-        sys.stdout.buffer.write(pickle.dumps(listener.address).hex().encode() + b"\n")
+        sys.stdout.write(listener.address + "\n")  # a socket's path, or a Windows pipe's name
         sys.stdout.flush()
         os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything printed later: to stderr
         conn = listener.accept()
@@ -108,12 +118,14 @@ def _reply(message: bytes, report: Callable) -> bytes:
 
 class _Worker:
     def __init__(self):
-        key = secrets.token_bytes(32)
-        self.process = subprocess.Popen([sys.executable, "-c", _BOOTSTRAP], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE)
-        self.process.stdin.write(pickle.dumps((sys.path, key)))
-        self.process.stdin.close()
-        self.key, self.conn = key, None
+        self.key, self.conn = secrets.token_bytes(32), None
+        try:
+            self.process = subprocess.Popen([sys.executable, "-c", _BOOTSTRAP],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self.process.stdin.write(pickle.dumps((sys.path, self.key)))
+            self.process.stdin.close()
+        except OSError as error:  # no such interpreter, no more processes allowed...
+            raise StartFailed(f"a training worker process could not be started: {error}") from error
 
     def connect(self) -> "_Worker":
         """Wait for the started worker's address (it imports torch first) and connect to it."""
@@ -121,9 +133,9 @@ class _Worker:
         self.process.stdout.close()
         if not line:
             self.process.wait()
-            raise RuntimeError(f"a training worker process failed to start (exit code "
-                               f"{self.process.returncode}; its error is in the log above)")
-        self.conn = Client(pickle.loads(bytes.fromhex(line.decode())), authkey=self.key)
+            raise StartFailed(f"a training worker process failed to start (exit code "
+                              f"{self.process.returncode}; its error is in the log above)")
+        self.conn = Client(line.decode().rstrip("\n"), authkey=self.key)
         return self
 
     def send(self, payload: bytes) -> None:
@@ -136,7 +148,8 @@ class _Worker:
         return self.process.poll() is None
 
     def end(self) -> None:
-        self.conn.close()  # the worker reads EOF and returns
+        if self.conn is not None:
+            self.conn.close()  # the worker reads EOF and returns
         try:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
@@ -145,11 +158,38 @@ class _Worker:
 
 
 def _check_out(count: int) -> list[_Worker]:
+    """`count` workers for the caller alone: idle ones, and new ones for the rest."""
     with _lock:
         taken = [_idle.pop() for _ in range(min(count, len(_idle)))]
-    taken = [w for w in taken if w.alive()]
-    started = [_Worker() for _ in range(count - len(taken))]  # they import torch side by side
-    return taken + [w.connect() for w in started]
+    for worker in [w for w in taken if not w.alive()]:
+        taken.remove(worker)
+        worker.end()
+    try:
+        return taken + _started(count - len(taken))
+    except StartFailed:
+        _check_in(taken)
+        raise
+
+
+
+
+def _started(count: int) -> list[_Worker]:
+    """`count` new workers, started side by side (each imports torch); if one fails to start,
+    the others are kept idle for later and the failure is raised."""
+    global _enabled
+    started = [_Worker() for _ in range(count)]
+    connected, failure = [], None
+    for worker in started:
+        try:
+            connected.append(worker.connect())
+        except StartFailed as error:
+            failure = error
+    if failure:
+        _enabled = False  # no run waits for starts that fail again
+        log.warning("Training side by side in threads from now on: %s", failure)
+        _check_in(connected)
+        raise failure
+    return connected
 
 
 def _check_in(workers: list[_Worker]) -> None:
@@ -176,8 +216,10 @@ def start(count: int) -> threading.Thread:
     def launch() -> None:
         with _lock:
             missing = max(0, count - len(_idle))
-        started = [_Worker() for _ in range(missing)]  # they import torch side by side
-        _check_in([w.connect() for w in started])
+        try:
+            _check_in(_started(missing))
+        except StartFailed:
+            pass  # logged; runs train in threads
 
     thread = threading.Thread(target=launch, name="tl-workers", daemon=True)
     thread.start()
@@ -206,7 +248,8 @@ def run(tasks: Sequence[Callable], workers: int, on_report: Callable) -> list:
 
     A task's error is raised here (with the worker's traceback as a note), and so is one that
     on_report raises (a page's rerun); either way the other tasks stop at their next report.
-    Unpicklable, before any work starts, if a task cannot be sent.
+    Unavailable, before any work starts, if a task cannot be sent (Unpicklable) or a worker
+    could not be started (StartFailed).
     """
     payloads = [_dumps(task) for task in tasks]
     pool = _check_out(min(workers, len(tasks)))

@@ -494,7 +494,7 @@ def _on_one_core(tasks: list[Callable[[Callable], object]], workers: int, device
     core here) and on a GPU (the device does the work); with one worker, in a thread of its own
     (tl_core.runtime.one_core_threads); with several, in worker processes where the process has
     started them (tl_core.processes: threads wait on each other for Python's interpreter lock),
-    else in threads (and where a task cannot be pickled).
+    else in threads (and where the workers cannot take the tasks).
     Tasks are taken in the order given. A task's report(*args) reaches on_report(i, *args) in
     this thread (Streamlit draws only from its script's thread). An error, in a task or raised by
     on_report (a page's rerun), stops the other tasks at their next report.
@@ -504,7 +504,7 @@ def _on_one_core(tasks: list[Callable[[Callable], object]], workers: int, device
     if workers > 1 and processes.available():
         try:
             return processes.run(tasks, workers, on_report)
-        except processes.Unpicklable:  # an `inspect` that is a lambda, say: threads take it
+        except processes.Unavailable:  # a lambda `inspect`, a worker that cannot start: threads
             pass
     reports: queue.SimpleQueue = queue.SimpleQueue()  # (task, args), or (task, None) at its end
     stop = threading.Event()
