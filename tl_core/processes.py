@@ -255,35 +255,27 @@ def run(tasks: Sequence[Callable], workers: int, on_report: Callable) -> list:
     pool = _check_out(min(workers, len(tasks)))
     results: list = [None] * len(tasks)
     waiting = list(range(len(tasks)))[::-1]
-    busy: dict[_Worker, int] = {}
+    busy: dict[_Worker, int] = {}  # each worker's task
     healthy = list(pool)
 
-    def start(worker: _Worker) -> None:
+    def give_next_task(worker: _Worker) -> None:
         if waiting:
             busy[worker] = waiting.pop()
             worker.send(payloads[busy[worker]])
 
     try:
         for worker in pool:
-            start(worker)
+            give_next_task(worker)
         while busy:
-            by_conn = {w.conn: w for w in busy}
-            for conn in wait(list(by_conn)):
-                worker = by_conn[conn]
-                try:
-                    kind, payload = worker.receive()
-                except (EOFError, OSError):
-                    busy.pop(worker)
-                    healthy.remove(worker)
-                    worker.end()
-                    raise RuntimeError(f"a training worker process ended unexpectedly (exit "
-                                       f"code {worker.process.poll()})") from None
+            for conn in wait([w.conn for w in busy]):
+                worker = next(w for w in busy if w.conn is conn)
+                kind, payload = _message(worker, busy, healthy)
                 if kind == "report":
                     on_report(busy[worker], *payload)
                 elif kind == "done":
                     results[busy.pop(worker)] = payload
-                    start(worker)
-                else:
+                    give_next_task(worker)
+                else:  # "error": the task's own, raised here
                     busy.pop(worker)
                     error, text = payload
                     error.add_note(f"in a training worker process:\n{text}")
@@ -299,6 +291,19 @@ def run(tasks: Sequence[Callable], workers: int, on_report: Callable) -> list:
     finally:
         _check_in(healthy)
     return results
+
+
+def _message(worker: _Worker, busy: dict, healthy: list) -> tuple[str, object]:
+    """The worker's next message; if its process has ended, it leaves `busy` and `healthy`
+    and the error says so."""
+    try:
+        return worker.receive()
+    except (EOFError, OSError):
+        busy.pop(worker)
+        healthy.remove(worker)
+        worker.end()
+        raise RuntimeError(f"a training worker process ended unexpectedly (exit code "
+                           f"{worker.process.poll()})") from None
 
 
 class _Pickler(pickle.Pickler):
