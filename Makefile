@@ -12,8 +12,12 @@ STAMP := $(VENV)/.requirements-$(shell sha256sum requirements.txt | cut -c1-16)
 
 .PHONY: run test install bench
 
+# The local app has one user: one training at a time gets every core (its groups of models train
+# side by side in training processes). A hosted server sets its own caps (see the README).
+TL_MAX_JOBS ?= 1
+
 run: $(STAMP)
-	$(BIN)/streamlit run app.py
+	TL_MAX_JOBS=$(TL_MAX_JOBS) $(BIN)/streamlit run app.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
