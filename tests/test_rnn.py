@@ -69,6 +69,14 @@ def test_fine_tuning_forgets_the_source_while_feature_extraction_keeps_it(data_e
     assert mean_over_seeds(results, "fine_tune") > mean_over_seeds(results, "scratch")
 
 
+def test_new_classes_ignores_the_gap_which_its_page_greys_out():
+    assert rnn.Config(scenario="new_classes").ignored_fields() == ("gap",)
+    runs = [rnn.run(rnn.Config(scenario="new_classes", gap=gap, epochs=1,
+                               strategies=("scratch", "feature_extraction")))
+            for gap in (0.0, 1.0)]
+    assert [s.history for s in runs[0].strategies] == [s.history for s in runs[1].strategies]
+
+
 def test_in_shift_source_only_falls_as_the_gap_grows():
     accuracy = []
     for gap in (0.0, 0.5, 1.0):

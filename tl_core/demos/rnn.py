@@ -44,7 +44,7 @@ import copy
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -125,6 +125,7 @@ class Config(DemoConfig):
     """Settings of the RNN demo; every default teaches without tuning."""
 
     demo = "rnn"
+    ignored_by_scenario: ClassVar[dict[str, tuple[str, ...]]] = {"new_classes": ("gap",)}
 
     scenario: str = param("new_classes", "new_classes: learn digits 0-4, then 5-9 from few labels; "
                           "shift: the same digits, target sequences noisier and more distorted",
