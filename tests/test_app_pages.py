@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import tl_core
-from tl_app import controls, demo_page
+from tl_app import controls, demo_page, sweeps
 from tl_app.catalog import DEMO_PAGES
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -223,6 +223,29 @@ def test_sweeps_run_on_their_buttons_and_stay_until_a_setting_changes(demo):
     control(at, "seed").set_value(1).run()  # new settings: the buttons come back
     assert len(at.get("plotly_chart")) == charts
     assert at.button(key="run_n_target_sweep") and at.button(key="run_gap_sweep")
+
+
+@pytest.mark.parametrize("demo, scenario", [("cnn", "sim2real"), ("rnn", "new_classes")])
+def test_a_scenario_without_a_gap_offers_no_gap_sweep_and_names_the_one_with_it(demo, scenario):
+    """A gap sweep there would draw a flat line (the gap shapes only the shift scenario)."""
+    at = open_page(PATH[demo], {**fast(demo), "scenario": scenario})
+    assert not failures(at), failures(at)
+    assert control(at, "gap").disabled
+    assert at.button(key="run_n_target_sweep") and not [b for b in at.button if b.key == "run_gap_sweep"]
+    captions = " ".join(c.value for c in at.caption)
+    assert "The gap is a setting of the **shift** scenario only" in captions
+    assert "Gap 0." not in " ".join(m.value for m in at.markdown)  # nor a sentence about it
+    control(at, "scenario").set_value("shift").run()
+    assert at.button(key="run_gap_sweep")
+
+
+def test_compare_sweeps_the_gap_of_the_torch_demos_in_their_shift_scenario():
+    at = open_page("app_pages/compare.py", {"demos": "linear,cnn,rnn", "sweep_seeds": "1"})
+    assert not failures(at), failures(at)
+    note = " ".join(c.value for c in at.caption)
+    assert "sweep it there: CNN in its shift scenario, RNN in its shift scenario." in note
+    assert sweeps.gap_scenarios(tl_core.get_demo("linear")) == \
+        list(tl_core.get_demo("linear").Config.field("scenario").choices)
 
 
 def test_home_draws_the_transfer_flow_and_links_every_demo():

@@ -316,7 +316,7 @@ def widget(spec: FieldSpec, format_func: Callable[[Any], str] | None = None,
     if spec.kind is bool:
         return st.checkbox(**common)
     if spec.choices is not None:
-        return st.selectbox(options=list(spec.choices), format_func=format_func or _words, **common)
+        return st.selectbox(options=list(spec.choices), format_func=format_func or choice_label, **common)
     if spec.kind is str:
         return st.text_input(max_chars=MAX_LINK_TEXT, **common)
     bounded = spec.low is not None and spec.high is not None
@@ -356,5 +356,6 @@ def _step(spec: FieldSpec) -> int | float:
     return 10.0 ** math.floor(math.log10((spec.high - spec.low) / 100)) if spec.high > spec.low else 0.01
 
 
-def _words(value: Any) -> str:
+def choice_label(value: Any) -> str:
+    """How a choice reads on screen: new_classes as "new classes"."""
     return str(value).replace("_", " ")

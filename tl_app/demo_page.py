@@ -19,7 +19,7 @@ from tl_core.result import RunResult
 from tl_core.strategies import BASELINE, label
 from tl_core.userdata import UserData, UserDataError
 from tl_app import cached, controls, exports, imagenet, user_data
-from tl_app.sweeps import SWEEP_SEEDS, sweep_values
+from tl_app.sweeps import SWEEP_SEEDS, gap_scenarios, sweep_values
 from tl_app.catalog import DEMO_BY_NAME, DemoPage
 
 CHART_CONFIG = MappingProxyType({"displaylogo": False})  # shared by every session: read-only
@@ -154,6 +154,9 @@ def samples_section(demo: str, config, data: UserData | None = None) -> None:
     if data is not None:
         st.markdown(labels + " The rest of your target data is held out to measure them.")
         return
+    if "gap" in config.ignored_fields():  # (new classes: the gap does not apply)
+        st.markdown(labels)
+        return
     gap_help = module.Config.field("gap").help
     st.markdown(f"{labels} Gap {config.gap:g}: {gap_help}.")
 
@@ -251,6 +254,12 @@ def sweep_section(demo: str, module, config, over: str, data: UserData | None = 
             st.caption(f"Your data allows at most {most} labelled target samples"
                        f"{' per class' if module.METRIC == 'accuracy' else ''}: too few for a curve.")
             return None
+    if over == "gap" and "gap" in config.ignored_fields():
+        others = " or ".join(f"**{controls.choice_label(s)}**" for s in gap_scenarios(module))
+        st.caption(f"The gap is a setting of the {others} scenario only (in "
+                   f"{controls.choice_label(config.scenario)}, the target task is fixed): choose "
+                   "it in the sidebar to sweep the gap.")
+        return None
     fields = {k: v for k, v in config.to_dict().items() if k != over}
     work = repr((demo, over, values, seeds, sorted(fields.items()),
                  data.fingerprint if data is not None else None))

@@ -27,6 +27,14 @@ SWEEP_POINTS = 6  # values per sweep: enough for a curve, few enough to run duri
 DEMO_COLORS = {"linear": "#1f77b4", "logistic": "#ff7f0e", "cnn": "#2ca02c", "rnn": "#9467bd"}
 
 
+def gap_scenarios(module) -> list[str]:
+    """The demo's scenarios whose target the gap shapes (all of them where none ignores it): a
+    gap sweep elsewhere would draw a flat line. The CNN's and RNN's: shift."""
+    Config = module.Config
+    return [c for c in Config.field("scenario").choices
+            if "gap" not in Config.ignored_by_scenario.get(c, ())]
+
+
 def sweep_values(module, config, over: str) -> list:
     """The values a sweep of `over` steps through, around `config` (a demo config).
 
