@@ -35,7 +35,9 @@ st.title("Compare the demos")
 controls.show_link_warnings()
 st.markdown("The same two questions for every demo, each at its default settings: how does the "
             "**gain over scratch** change as the target gets **more labels**, and as the **gap** "
-            "between source and target grows? Above the dashed line transfer helps; below it, it hurts.")
+            "between source and target grows (for a demo whose default scenario has no gap "
+            "setting, in the scenario that has one)? Above the dashed line transfer helps; below "
+            "it, it hurts.")
 chosen = [d for d in st.session_state["demos"] if d in available]
 strategy, seeds, seed = st.session_state["strategy"], st.session_state["sweep_seeds"], st.session_state["seed"]
 missing = [titles[d] for d in chosen if strategy not in tl_core.get_demo(d).STRATEGIES]
