@@ -132,9 +132,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tl_core.result import StrategyResult
 from tl_core import processes
-from tl_core.processes import Stopped
+from tl_core.result import StrategyResult
 from tl_core.runtime import global_random, one_core_threads
 
 Progress = Callable[[float, str], None] | None
@@ -491,13 +490,13 @@ def _on_one_core(tasks: list[Callable[[Callable], object]], workers: int, device
     """Each task(report)'s result, in order, computed on one core, `workers` tasks at a time.
 
     In this thread, one after the other, where that is already so (one worker, and torch on one
-    core here) and on a GPU (the device does the work); with one worker, in a thread of its own
-    (tl_core.runtime.one_core_threads); with several, in worker processes where the process has
-    started them (tl_core.processes: threads wait on each other for Python's interpreter lock),
-    else in threads (and where the workers cannot take the tasks).
-    Tasks are taken in the order given. A task's report(*args) reaches on_report(i, *args) in
-    this thread (Streamlit draws only from its script's thread). An error, in a task or raised by
-    on_report (a page's rerun), stops the other tasks at their next report.
+    core here) and on a GPU (the device does the work). With several workers, in worker processes
+    where the process has started them (tl_core.processes: threads wait on each other for
+    Python's interpreter lock). Else, and where the workers cannot take the tasks, in threads of
+    their own (tl_core.runtime.one_core_threads). Tasks are taken in the order given. A task's
+    report(*args) reaches on_report(i, *args) in this thread (Streamlit draws only from its
+    script's thread). An error, in a task or raised by on_report (a page's rerun), stops the
+    other tasks at their next report.
     """
     if device.type != "cpu" or (workers == 1 and torch.get_num_threads() == 1):
         return [task(functools.partial(on_report, i)) for i, task in enumerate(tasks)]
@@ -512,7 +511,7 @@ def _on_one_core(tasks: list[Callable[[Callable], object]], workers: int, device
     def run(i: int):
         def report(*args) -> None:
             if stop.is_set():
-                raise Stopped
+                raise processes.Stopped
             reports.put((i, args))
         try:
             return tasks[i](report)
@@ -1145,9 +1144,8 @@ def run_many(jobs: Sequence[TransferJob], progress: Progress = None, batched: bo
     strategy whose shapes and schedule (epochs, batch size) agree form one group, trained at once
     by :func:`_fit_group`; a job's numbers do not depend on the other jobs. `workers` groups
     train at once (None: :func:`parallel_groups`), in worker processes or threads (see the
-    module's doc). With `batched=False`
-    each model trains alone with torch.optim.Adam (the tests' reference, and the way for models
-    that torch.func cannot vmap).
+    module's doc). With `batched=False` each model trains alone with torch.optim.Adam (the
+    tests' reference, and the way for models that torch.func cannot vmap).
     """
     if not batched:
         out = []
