@@ -34,10 +34,15 @@ def test_arrays_are_made_once_and_read_back_as_they_were(cache):
     assert len(made) == 2 and len(list(cache.iterdir())) == 2
 
 
-def test_a_damaged_file_is_made_again_and_replaced(cache):
+@pytest.mark.parametrize("damage", ["not an npz file", "cut short"])
+def test_a_damaged_file_is_made_again_and_replaced(cache, damage):
     made = []
     path = diskcache.path_for("demo", {"a": 1})
-    path.write_bytes(b"not an npz file")
+    if damage == "cut short":  # a whole file's first bytes, as a full disk leaves it
+        diskcache.arrays("demo", {"a": 1}, lambda: {"y": np.arange(1000)})
+        path.write_bytes(path.read_bytes()[:200])
+    else:
+        path.write_bytes(b"not an npz file")
     assert np.array_equal(diskcache.arrays("demo", {"a": 1}, counted(made))["y"], [4, 5])
     assert len(made) == 1
     diskcache.arrays("demo", {"a": 1}, counted(made))

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -58,7 +59,7 @@ def arrays(kind: str, key: dict[str, Any], make: Callable[[], dict[str, np.ndarr
         try:
             with np.load(path, allow_pickle=False) as stored:
                 return {name: stored[name] for name in stored.files}
-        except (OSError, ValueError, EOFError) as err:  # damaged or cut short: make it again
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # damaged or cut short
             log.warning("disk cache: cannot read %s (%s); generating again", path, err)
     made = make()
     if path is not None:
