@@ -2,7 +2,8 @@
 
     python benchmarks/bench_cnn.py [--threads N] [--seeds 5] [--repeats 1] [--device cpu]
 
-1. Source training per scenario: seconds (data included, caches cold) and source test accuracy.
+1. Source training per scenario: seconds (data included, caches cold) and source test accuracy;
+   how long a later process takes to read a source model back from the disk cache.
 2. One target run per strategy (default config, source model cached): seconds each. With more
    than one thread, with the groups side by side in threads, then in worker processes (as the
    app trains: tl_core.processes), and how much faster the processes were.
@@ -30,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from tl_core import processes, torch_engine  # noqa: E402
-from tl_core.bench import machine_speed  # noqa: E402
+from tl_core.bench import empty_disk_cache, machine_speed  # noqa: E402
 from tl_core.demos import cnn, cnn_data  # noqa: E402
 from tl_core.runtime import configure_torch_threads  # noqa: E402
 
@@ -66,6 +67,7 @@ def main() -> None:
     print(machine_speed())
 
     print("\n1. source training (data generation included)")
+    empty_disk_cache()  # train, as on a machine's first run
     for scenario, fields in (("sim2real", {}), ("new_classes", {}), ("shift", {}),
                              ("new_classes", {"source_copies": 16})):
         config = cnn.Config(scenario=scenario, device=args.device, **fields)
@@ -73,6 +75,10 @@ def main() -> None:
         accuracy = cnn.engine.evaluate(model, source)["accuracy"]
         words = f"{scenario} {' '.join(f'{k}={v}' for k, v in fields.items())}"
         print(f"   {words:30s} {wall:6.2f} s ({cpu:5.2f})   source test accuracy {accuracy:.3f}")
+    cnn._SOURCES.cache_clear()  # as a new process finds it: on the disk, not in memory
+    _, wall, cpu = timed(lambda: cnn.source_model(cnn.Config(device=args.device)))
+    print(f"   a later process reads the sim2real source model from the disk cache: {wall:.3f} s "
+          f"({cpu:.3f})")
     cnn_data.glyph_bank.cache_clear()
     _, wall, cpu = timed(cnn_data.glyph_bank)
     print(f"   (rendering every font x pen x digit once: {wall:.2f} s ({cpu:.2f}), cached)")

@@ -32,3 +32,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def empty_disk_cache(tmp_path, monkeypatch):
+    """A disk cache of this test alone: nothing generated or trained before is found there."""
+    folder = tmp_path / "disk-cache"
+    monkeypatch.setenv(diskcache.ENV, str(folder))
+    return folder

@@ -275,9 +275,10 @@ def test_the_blocks_in_order_are_the_features_the_head_reads():
     assert torch.equal(h, model.features(x)) and h.shape == (4, cnn.N_HIDDEN)
 
 
-def test_progress_is_reported_during_source_training():
-    """The app stops stale work only at progress calls: a source model not cached yet must report
-    as it trains, not only once the target strategies start."""
+def test_progress_is_reported_during_source_training(empty_disk_cache):
+    """The app stops stale work only at progress calls: a source model not trained yet (on this
+    machine: its disk cache is empty) must report as it trains, not only once the target
+    strategies start."""
     calls = []
     config = cnn.Config(source_epochs=3, seed=11, epochs=1, strategies=("fine_tune",))
     cnn.run(config, progress=lambda fraction, message: calls.append(message))

@@ -372,9 +372,10 @@ def test_plain_rnn_learns_the_source_with_gradient_clipping():
     assert 0.6 < accuracy < rnn.source_accuracy(rnn.Config(cell="gru"))
 
 
-def test_progress_is_reported_during_source_training():
-    """The app stops stale work only at progress calls: a source model not cached yet must report
-    as it trains, not only once the target strategies start."""
+def test_progress_is_reported_during_source_training(empty_disk_cache):
+    """The app stops stale work only at progress calls: a source model not trained yet (on this
+    machine: its disk cache is empty) must report as it trains, not only once the target
+    strategies start."""
     calls = []
     rnn.run(rnn.Config(hidden=6, epochs=1, strategies=("fine_tune",)),
             progress=lambda fraction, message: calls.append(message))

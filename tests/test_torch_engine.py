@@ -437,3 +437,51 @@ def test_a_source_model_is_the_same_whatever_cores_torch_may_use():
     two = train(lambda f, message: calls.append((threading.get_ident(), f)))
     assert torch.equal(parameters(one), parameters(two))
     assert {ident for ident, _ in calls} == {threading.get_ident()} and calls[-1][1] == 1.0
+
+
+# ------------------------------------------------------------------- source models on the disk
+def stored(source, settings=engine.SourceSettings(epochs=3, lr=1e-2), seed=0):
+    """stored_source's model, and how many epochs it reported training (0: read from the disk)."""
+    calls = []
+    model = engine.stored_source(TinyNet, source, settings, seed,
+                                 progress=lambda fraction, message: calls.append(fraction))
+    return model, len(calls)
+
+
+def test_a_source_model_is_trained_once_per_machine_then_read_back_exactly(source, empty_disk_cache):
+    """A restarted server, the command line or a notebook reads the source model a first
+    process trained, instead of training for seconds again, and gets the very same weights."""
+    trained, epochs = stored(source)
+    assert epochs >= 3 and len(list(empty_disk_cache.iterdir())) == 1
+    read, epochs_again = stored(source)
+    assert epochs_again == 0
+    assert torch.equal(parameters(read), parameters(trained))
+    reference = engine.train_source(TinyNet, source, engine.SourceSettings(epochs=3, lr=1e-2), 0)
+    assert torch.equal(parameters(read), parameters(reference))
+    assert not read.training and not any(p.requires_grad for p in read.parameters())
+
+
+@pytest.mark.parametrize("change", ["seed", "settings", "data"])
+def test_a_source_model_is_trained_anew_when_what_it_depends_on_changes(source, change,
+                                                                         empty_disk_cache):
+    stored(source)
+    other = {"seed": lambda: stored(source, seed=1),
+             "settings": lambda: stored(source, engine.SourceSettings(epochs=3, lr=2e-2)),
+             "data": lambda: stored(blobs(CENTRES, 100, seed=5))}[change]
+    _, epochs = other()
+    assert epochs >= 3 and len(list(empty_disk_cache.iterdir())) == 2
+
+
+def test_a_damaged_stored_source_model_is_trained_again(source, empty_disk_cache, caplog):
+    trained, _ = stored(source)
+    [path] = empty_disk_cache.iterdir()
+    path.write_bytes(path.read_bytes()[:100])  # cut short, as by a full disk
+    again, epochs = stored(source)
+    assert epochs >= 3 and torch.equal(parameters(again), parameters(trained))
+    assert "cannot read" in caplog.text
+    assert stored(source)[1] == 0  # and written whole again
+
+
+def test_without_a_disk_cache_a_source_model_is_trained_every_time(source, monkeypatch):
+    monkeypatch.setenv("TL_CACHE_DIR", "off")
+    assert stored(source)[1] >= 3 and stored(source)[1] >= 3

@@ -6,11 +6,15 @@ the median of a few repeats, so that one slow moment does not decide it.
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import statistics
+import tempfile
 import time
 from typing import Sequence
 
-from tl_core import api
+from tl_core import api, diskcache
 from tl_core.demos import available_demos, get_demo
 
 CANDIDATE_SIZES = (1, 2, 5, 10, 20, 40, 50, 100, 200)
@@ -42,6 +46,16 @@ def sweep_sizes(demo: str, count: int = 6) -> list[int]:
     """The first `count` of 1, 2, 5, 10, 20, 40, ... that the demo's n_target range allows."""
     spec = get_demo(demo).Config.field("n_target")
     return [n for n in CANDIDATE_SIZES if spec.low <= n <= spec.high][:count]
+
+
+def empty_disk_cache() -> str:
+    """Point this process's disk cache (tl_core.diskcache) at a new, empty temporary folder,
+    removed when the process ends: data is generated and source models are trained as on a
+    machine's first run, and nothing of the user's cache is read or filled. Returns the folder."""
+    folder = tempfile.mkdtemp(prefix="transfer-lab-bench-")
+    os.environ[diskcache.ENV] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def machine_speed() -> str:

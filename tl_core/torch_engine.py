@@ -112,7 +112,8 @@ data is added to each strategy's extras (the CNN stores first-layer filters this
 the second, ``TransferSettings.history_every`` (default 1: every epoch, as before). Since the
 fourth, run_strategies trains like models together (the numbers run_many gives the job), and
 blocks must read each other's outputs in order (see the model convention); since the fifth,
-run_many's ``workers`` (groups side by side; None = :func:`parallel_groups`).
+run_many's ``workers`` (groups side by side; None = :func:`parallel_groups`); since the sixth,
+:func:`stored_source` (train_source once per machine, its weights kept in the disk cache).
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -132,7 +134,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tl_core import processes
+from tl_core import diskcache, processes
 from tl_core.result import StrategyResult
 from tl_core.runtime import global_random, one_core_threads
 
@@ -483,6 +485,54 @@ def train_source(make_model: MakeModel, source: Domain, settings: SourceSettings
 
     return _on_one_core([train], 1, source.device,
                         lambda _, *report: progress(*report) if progress else None)[0]
+
+
+def stored_source(make_model: MakeModel, source: Domain, settings: SourceSettings, seed: int,
+                  progress: Progress = None) -> nn.Module:
+    """train_source's model, trained once per machine: later processes (a restarted server,
+    the command line, a notebook) read its weights back from the disk cache (tl_core.diskcache)
+    instead of training again, exactly as they were, in a fraction of a second.
+
+    The weights are kept under a digest of everything they depend on (:func:`_source_key`), so
+    any change (settings, seed, data, the model's code or starting weights, the engine's code,
+    torch's version, the kind of device) trains anew; a damaged file, or no disk cache
+    (``TL_CACHE_DIR=off``), only means training. `progress` hears from a training only.
+    Returns the model as train_source does: in eval mode, every requires_grad off.
+    """
+    fresh = init_model(make_model, source.n_classes, seed, source.device)
+    arrays = diskcache.arrays(
+        "source-model", _source_key(fresh, source, settings, seed),
+        lambda: {name: t.detach().cpu().numpy() for name, t in
+                 train_source(make_model, source, settings, seed, progress).state_dict().items()})
+    fresh.load_state_dict({name: torch.from_numpy(a) for name, a in arrays.items()})
+    fresh.eval()
+    for p in fresh.parameters():
+        p.requires_grad_(False)
+    return fresh
+
+
+def _source_key(fresh: nn.Module, source: Domain, settings: SourceSettings, seed: int) -> dict:
+    """What a trained source model depends on, as plain data: its class and the code of its
+    module and of this engine, its starting weights (they say its shape and initialisation),
+    the source training data, the settings, the seed, the device's kind and torch's version."""
+    import inspect
+
+    code = [Path(__file__), Path(inspect.getsourcefile(type(fresh)))]
+    start = [t for _, t in sorted(fresh.state_dict().items())]
+    return {"model": f"{type(fresh).__module__}.{type(fresh).__qualname__}",
+            "code": _digest(path.read_bytes() for path in code).hex(),
+            "start": _fingerprint(start).hex(),
+            "data": _fingerprint([source.x_train, source.y_train]).hex(),
+            "settings": asdict(settings), "seed": int(seed),
+            "device": source.device.type, "torch": torch.__version__}
+
+
+def _digest(chunks) -> bytes:
+    """A short digest of some bytes, in order (equal digests: equal bytes)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.digest()
 
 
 def _on_one_core(tasks: list[Callable[[Callable], object]], workers: int, device: torch.device,
@@ -836,10 +886,7 @@ def _clip_each(grads: dict[str, torch.Tensor], max_norm: float | None) -> None:
 
 def _fingerprint(tensors: list[torch.Tensor]) -> bytes:
     """A short digest of the exact values of some tensors (equal digests: equal values)."""
-    digest = hashlib.blake2b(digest_size=16)
-    for t in tensors:
-        digest.update(t.detach().cpu().numpy().tobytes())
-    return digest.digest()
+    return _digest(t.detach().cpu().numpy().tobytes() for t in tensors)
 
 
 class _Measurers:

@@ -26,7 +26,8 @@ Images are sklearn's 8x8 digits (values 0..16, scaled to 0..1 for the net). The 
 named blocks, "conv1" and "conv2" (3x3 convolutions of stride 2: 8x8 -> 4x4 -> 2x2) and "fc"
 (a dense layer), then the classifier ``head``. Training and the strategies are those of
 :mod:`tl_core.torch_engine`; the source model is cached per (scenario, seed, source settings,
-device) and never changed by a strategy.
+device), in memory and on the machine's disk (torch_engine.stored_source), and never changed by
+a strategy.
 
 Your own images (``data=``, an :class:`~tl_core.userdata.ImageData` from
 :func:`tl_core.userdata.images.read_image_zip`, a zip of class folders) replace the target task:
@@ -182,7 +183,7 @@ def _train_source(scenario: str, n_source: int, copies: int, source_epochs: int,
     digits = cnn_data.source_digits(scenario, max(n_source, 1), seed, copies)
     source = _domain(digits, device)
     settings = engine.SourceSettings(epochs=source_epochs, lr=SOURCE_LR, batch_size=BATCH_SIZE)
-    return engine.train_source(SmallCNN, source, settings, seed, progress=progress), source
+    return engine.stored_source(SmallCNN, source, settings, seed, progress=progress), source
 
 
 def source_model(config: Config, progress: Progress = None) -> tuple[nn.Module, engine.Domain]:

@@ -16,7 +16,8 @@ are "layer1".."layerN" and "dense": feature extraction freezes them all, partial
 first ``partial_blocks`` recurrent layers (the dense layer is retrained), fine-tuning none.
 
 The source model is trained once per scenario, model shape and ``quality`` (its seed is fixed:
-it plays the part of a pre-trained model, shared by every run), and cached. The run's ``seed``
+it plays the part of a pre-trained model, shared by every run), and cached: in memory, and on
+the machine's disk for later processes (torch_engine.stored_source). The run's ``seed``
 draws the labelled target sequences, the fresh weights of new layers and the batch order.
 
 Strategies, their per-epoch history of source and target test accuracy and loss, the confusion
@@ -282,12 +283,12 @@ def _source_settings(quality: str, cell: str, n_train: int):
 
 def _source_model(scenario: str, cell: str, hidden: int, layers: int, quality: str, device: str,
                   progress: Callable[[float, str], None] | None = None):
-    from tl_core.torch_engine import train_source
+    from tl_core.torch_engine import stored_source
 
     def build():
         config = Config(scenario=scenario, cell=cell, hidden=hidden, layers=layers, quality=quality)
         _, source, _ = _device_tensors(scenario, 0.0, device)
-        return train_source(model_factory(config), source,
+        return stored_source(model_factory(config), source,
                             _source_settings(quality, cell, source.n_train), SOURCE_SEED,
                             progress=progress)
 
