@@ -1,6 +1,7 @@
 """How fast the RNN demo is: prints figures, asserts nothing.
 
     python benchmarks/bench_rnn.py [--threads N] [--seeds 5] [--device cpu] [--cell gru] [--full]
+                                   [--no-sweep]
 
 --threads: torch's CPU threads (default: every core, as a laptop's app has them). On the CPU,
 target training runs that many like-model groups side by side, one core each.
@@ -52,6 +53,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cell", default="gru", choices=rnn.CELLS)
     parser.add_argument("--full", action="store_true", help="also time the full-quality preset")
+    parser.add_argument("--no-sweep", action="store_true",
+                        help="sections 0 to 2 only (a minute or two; the sweeps take several)")
     args = parser.parse_args()
     threads = configure_torch_threads(args.threads)
     print(f"torch {torch.__version__}, {threads} thread(s), device {args.device}, cell {args.cell}, "
@@ -104,6 +107,8 @@ def main() -> None:
             print(f"   {scenario}: worker processes {a.wall_time / b.wall_time:.2f}x faster than "
                   f"threads, numbers {'identical' if same else 'DIFFERENT'}")
 
+    if args.no_sweep:
+        return
     print(f"\n3. sweep: n_target in {SIZES} x {len(rnn.STRATEGIES)} strategies x {args.seeds} seeds"
           " (new_classes, defaults), through rnn.run_many (batched)")
     configs = [rnn.Config(n_target=n, seed=seed, cell=args.cell, device=args.device)

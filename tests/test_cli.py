@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -61,6 +62,8 @@ def test_sweep_prints_the_tidy_table_as_csv():
     (("run", "quantum"), "invalid choice: 'quantum'"),
     (("sweep", "linear", "--over", "speed", "--values", "1,2"), "linear has no setting 'speed'"),
     (("sweep", "linear", "--over", "gap", "--values", "0.1,9"), "gap must be a number in [0, 1], got '9'"),
+    (("prepare", "quantum"), "demo must be one of linear, logistic, cnn, rnn, got 'quantum'"),
+    (("prepare", "--seeds", "0"), "seeds must be an integer from 1 to 10, got 0"),
 ])
 def test_bad_input_is_one_line_on_stderr_and_exit_code_2(args, message):
     code, out, err = cli(*args)
@@ -100,3 +103,44 @@ def test_bench_prints_time_per_strategy_and_the_sweep():
     assert "linear: default run" in out and "sweep n_target=" in out
     for strategy in tl_core.get_demo("linear").STRATEGIES:
         assert strategy in out
+
+
+def test_prepare_refuses_when_nothing_would_be_kept(monkeypatch):
+    monkeypatch.setenv("TL_CACHE_DIR", "off")
+    code, out, err = cli("prepare", "rnn")
+    assert code == 2 and out == ""
+    assert "the disk cache is off (TL_CACHE_DIR=off)" in err
+
+
+# A later process's runs, reporting whether any source model had to be trained.
+LATER_RUNS = """
+import tl_core
+import tl_core.demos
+trained = []
+def progress(fraction, message):
+    if message.startswith("training the source model: epoch"):
+        trained.append(message)
+for demo in ("rnn", "cnn"):
+    for scenario in tl_core.demos.get_demo(demo).Config.field("scenario").choices:
+        tl_core.run(demo, scenario=scenario, epochs=1, strategies=("scratch",), progress=progress)
+print(len(trained))
+"""
+
+
+def test_prepare_trains_once_so_that_later_processes_train_nothing(tmp_path):
+    """A course host prepares the machine before class: afterwards no page, command or notebook
+    waits for a source model to train, in any new process."""
+    env = {**os.environ, "TL_CACHE_DIR": str(tmp_path)}
+    prepared = subprocess.run([sys.executable, "-m", "tl_core", "prepare", "rnn", "cnn",
+                               "--seeds", "1"], capture_output=True, text=True, env=env, timeout=600)
+    assert prepared.returncode == 0, prepared.stderr
+    lines = prepared.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:-1]] == [
+        "rnn new_classes, seed 0", "rnn shift, seed 0",
+        "cnn sim2real, seed 0", "cnn new_classes, seed 0", "cnn shift, seed 0"]
+    assert lines[-1] == f"kept in {tmp_path}"
+    assert len(list(tmp_path.glob("source-model-*.npz"))) == 5
+    later = subprocess.run([sys.executable, "-c", LATER_RUNS], capture_output=True, text=True,
+                           env=env, timeout=600)
+    assert later.returncode == 0, later.stderr
+    assert later.stdout.split() == ["0"]

@@ -5,13 +5,14 @@
     table = tl_core.sweep("linear", over="n_target", values=[2, 5, 10, 50], seeds=5)
     tl_core.plots.source_vs_target(result).show()
     tl_core.plots.data_efficiency(table).show()
+    tl_core.prepare()  # once per machine: data and source models kept on disk
 """
 
 from tl_core import plots
-from tl_core.api import make_config, run, summarize, sweep
+from tl_core.api import make_config, prepare, run, summarize, sweep
 from tl_core.demos import available_demos, get_demo
 from tl_core.estimators import RegularTransferClassifier, RegularTransferRegressor
 from tl_core.result import RunResult, StrategyResult
 
-__all__ = ["run", "sweep", "summarize", "make_config", "plots", "available_demos", "get_demo",
+__all__ = ["run", "sweep", "summarize", "make_config", "prepare", "plots", "available_demos", "get_demo",
            "RunResult", "StrategyResult", "RegularTransferRegressor", "RegularTransferClassifier"]

@@ -1,4 +1,4 @@
-"""The Python API, as short as the command line: `run`, `sweep`, `summarize`.
+"""The Python API, as short as the command line: `run`, `sweep`, `summarize`, `prepare`.
 
     import tl_core
     result = tl_core.run("linear", n_target=5)
@@ -44,6 +44,42 @@ def run(demo: str, config: DemoConfig | None = None, progress: Progress | None =
     result = module.run(config, progress=progress, **_with_data(module, data))
     result.wall_time = time.perf_counter() - started
     return result
+
+
+def prepare(demos: Sequence[str] = (), seeds: int = 3,
+            report: Callable[[str], None] | None = None) -> list[str]:
+    """Make, once per machine, what the demos' runs start from: each scenario's generated data
+    and trained source model at the defaults, for seeds 0 to `seeds` - 1 (a page's default seed
+    and, with 3, the seeds of its sweeps), kept in the disk cache (tl_core.diskcache) for every
+    later process. A course host runs it before class, so the first visitors wait for no
+    training. Returns (and reports, as each is done) one line per scenario and seed prepared.
+
+    `demos`: the demos to prepare (default: all; those with nothing to prepare, such as the
+    linear demos, which train in moments, are passed over). ValueError when the disk cache is
+    off, since nothing would be kept.
+    """
+    from tl_core import diskcache
+    from tl_core.demos import available_demos
+
+    if diskcache.cache_dir() is None:
+        raise ValueError(f"the disk cache is off ({diskcache.ENV}={diskcache.OFF}): nothing "
+                         f"prepared would be kept; unset {diskcache.ENV} or give it a folder")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= LIMITS.max_seeds:
+        raise ValueError(f"seeds must be an integer from 1 to {LIMITS.max_seeds}, got {seeds!r}")
+    modules = {name: get_demo(name) for name in demos or available_demos()}  # names checked first
+    lines = []
+    for name, module in modules.items():
+        if not hasattr(module, "prepare"):
+            continue
+        for scenario in module.Config.field("scenario").choices:
+            for seed in range(seeds):
+                started = time.perf_counter()
+                module.prepare(module.Config(scenario=scenario, seed=seed))
+                lines.append(f"{name} {scenario}, seed {seed}: ready "
+                             f"({time.perf_counter() - started:.1f} s)")
+                if report:
+                    report(lines[-1])
+    return lines
 
 
 def sweep_configs(demo: str, over: str, values: Sequence[Any], seeds: int | Sequence[int] = 5,

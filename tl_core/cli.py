@@ -1,9 +1,10 @@
-"""Command line: `python -m tl_core run|sweep|bench ...`.
+"""Command line: `python -m tl_core run|sweep|prepare|bench ...`.
 
     python -m tl_core run linear --n_target 5 --gap 0.3
     python -m tl_core run logistic --json
     python -m tl_core sweep linear --over n_target --values 2,5,10,50 --seeds 5 --csv
     python -m tl_core run linear --help      # every setting with its default, range and help
+    python -m tl_core prepare                # data and source models made once, kept on disk
 
 A bad value prints one line saying what was wrong and what is allowed, and exits with code 2.
 """
@@ -17,7 +18,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from tl_core import api
+from tl_core import api, diskcache
 from tl_core.config import FieldSpec
 from tl_core.demos import available_demos, get_demo
 
@@ -67,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo_parsers(commands, "sweep", "run over several values of one setting times several seeds")
     bench = commands.add_parser("bench", help="time each demo and strategy, and a 6 x 5 sweep")
     bench.add_argument("demos", nargs="*", metavar="DEMO", help="demos to time (default: all)")
+    prepare = commands.add_parser(
+        "prepare", help="generate the data and train the source models once, kept on this machine",
+        description="Generate each scenario's data and train its source model at the defaults, "
+                    "kept in the disk cache (TL_CACHE_DIR, default ~/.cache/transfer-lab) for "
+                    "every later run, page and notebook on this machine: run it before a class.")
+    prepare.add_argument("demos", nargs="*", metavar="DEMO", help="demos to prepare (default: all)")
+    prepare.add_argument("--seeds", type=int, default=3, metavar="N",
+                         help="seeds 0 to N-1 (default 3: a page's seed and its sweeps' seeds)")
     return parser
 
 
@@ -121,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run(args)
         elif args.command == "sweep":
             _sweep(args)
+        elif args.command == "prepare":
+            api.prepare(args.demos, args.seeds, report=print)
+            print(f"kept in {diskcache.cache_dir()}")
         else:
             from tl_core.bench import main as bench_main
             bench_main(args.demos)

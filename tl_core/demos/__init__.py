@@ -7,6 +7,8 @@
   called as work advances, so the app can show it.
 - ``samples_figure(config)``: source and target samples side by side, so the gap is visible.
 - ``model_figure(result)``: the model view (fitted lines, decision boundaries, filters...).
+- optionally ``prepare(config)``: make what runs of `config` start from (generated data, the
+  trained source model) so that the machine's disk cache keeps it (:func:`tl_core.api.prepare`).
 
 Modules are imported on first use, so importing tl_core stays cheap.
 """

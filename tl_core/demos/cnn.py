@@ -194,6 +194,12 @@ def source_model(config: Config, progress: Progress = None) -> tuple[nn.Module, 
     return _SOURCES.get(key, lambda: _train_source(*key, progress=progress))
 
 
+def prepare(config: Config) -> None:
+    """Train the source model runs of `config` start from, so that the machine keeps it on disk
+    (see `python -m tl_core prepare`). The digits are drawn again by each process, in moments."""
+    source_model(config)
+
+
 def _tensors(images: np.ndarray, labels: np.ndarray, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Digits as the net's input and their labels, on the device (copies: the arrays are cached)."""
     return (torch.tensor(_as_input(images), device=device),

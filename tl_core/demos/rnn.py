@@ -295,6 +295,14 @@ def _source_model(scenario: str, cell: str, hidden: int, layers: int, quality: s
     return _SOURCES.get((scenario, cell, hidden, layers, quality, device), build)
 
 
+def prepare(config: Config) -> None:
+    """Make what runs of `config` start from, so that the machine keeps it on disk (see
+    `python -m tl_core prepare`): the scenario's MNIST-1D sequences and its source model."""
+    device = pick_device(config.device)
+    domains(config, device)
+    source_model(config, device)
+
+
 def source_accuracy(config: Config) -> float:
     """Test accuracy of the source model on its own task (the ten digits in ``shift``)."""
     from tl_core.torch_engine import evaluate
