@@ -485,3 +485,13 @@ def test_a_damaged_stored_source_model_is_trained_again(source, empty_disk_cache
 def test_without_a_disk_cache_a_source_model_is_trained_every_time(source, monkeypatch):
     monkeypatch.setenv("TL_CACHE_DIR", "off")
     assert stored(source)[1] >= 3 and stored(source)[1] >= 3
+
+
+def test_a_source_model_whose_code_is_in_no_file_is_trained_and_not_kept(source, empty_disk_cache):
+    """A class typed at an interpreter's prompt: an edit to it could not be told apart."""
+    typed = type("Typed", (TinyNet,), {"__module__": "typed at a prompt"})  # no file for inspect
+    calls = []
+    model = engine.stored_source(typed, source, engine.SourceSettings(epochs=3, lr=1e-2), 0,
+                                 progress=lambda fraction, message: calls.append(fraction))
+    assert len(calls) >= 3 and not empty_disk_cache.exists()
+    assert engine.evaluate(model, source)["accuracy"] > 0.9

@@ -496,12 +496,16 @@ def stored_source(make_model: MakeModel, source: Domain, settings: SourceSetting
     The weights are kept under a digest of everything they depend on (:func:`_source_key`), so
     any change (settings, seed, data, the model's code or starting weights, the engine's code,
     torch's version, the kind of device) trains anew; a damaged file, or no disk cache
-    (``TL_CACHE_DIR=off``), only means training. `progress` hears from a training only.
-    Returns the model as train_source does: in eval mode, every requires_grad off.
+    (``TL_CACHE_DIR=off``), only means training; so does a model whose code is in no file (one
+    typed into an interpreter): nothing could tell its changes apart. `progress` hears from a
+    training only. Returns the model as train_source does: in eval mode, every requires_grad off.
     """
     fresh = init_model(make_model, source.n_classes, seed, source.device)
+    key = _source_key(fresh, source, settings, seed)
+    if key is None:
+        return train_source(make_model, source, settings, seed, progress)
     arrays = diskcache.arrays(
-        "source-model", _source_key(fresh, source, settings, seed),
+        "source-model", key,
         lambda: {name: t.detach().cpu().numpy() for name, t in
                  train_source(make_model, source, settings, seed, progress).state_dict().items()})
     fresh.load_state_dict({name: torch.from_numpy(a) for name, a in arrays.items()})
@@ -511,16 +515,21 @@ def stored_source(make_model: MakeModel, source: Domain, settings: SourceSetting
     return fresh
 
 
-def _source_key(fresh: nn.Module, source: Domain, settings: SourceSettings, seed: int) -> dict:
+def _source_key(fresh: nn.Module, source: Domain, settings: SourceSettings,
+                seed: int) -> dict | None:
     """What a trained source model depends on, as plain data: its class and the code of its
     module and of this engine, its starting weights (they say its shape and initialisation),
-    the source training data, the settings, the seed, the device's kind and torch's version."""
+    the source training data, the settings, the seed, the device's kind and torch's version.
+    None when the model's code is in no file that can be read."""
     import inspect
 
-    code = [Path(__file__), Path(inspect.getsourcefile(type(fresh)))]
+    try:
+        code = [Path(__file__).read_bytes(), Path(inspect.getsourcefile(type(fresh))).read_bytes()]
+    except (TypeError, OSError):  # a class from an interpreter's prompt, a notebook cell
+        return None
     start = [t for _, t in sorted(fresh.state_dict().items())]
     return {"model": f"{type(fresh).__module__}.{type(fresh).__qualname__}",
-            "code": _digest(path.read_bytes() for path in code).hex(),
+            "code": _digest(code).hex(),
             "start": _fingerprint(start).hex(),
             "data": _fingerprint([source.x_train, source.y_train]).hex(),
             "settings": asdict(settings), "seed": int(seed),
