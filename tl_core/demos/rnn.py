@@ -370,7 +370,7 @@ def run(config: Config | None = None, progress: Callable[[float, str], None] | N
     config = config if config is not None else Config()
     started = time.perf_counter()
     if progress:
-        progress(0.0, "training the source model (once per setting)")
+        progress(0.0, "reading or training the source model (trained once per setting and machine)")
     job = transfer_job(config, progress=progress, data=data)
     results = engine_run_many([job], progress=progress)[0]
     return _run_result(config, job, results, time.perf_counter() - started, data)
