@@ -15,6 +15,7 @@ import pytest
 import torch
 from torch import nn
 
+from tl_core import diskcache
 from tl_core import torch_engine as engine
 from tl_core.result import RunResult
 
@@ -483,7 +484,7 @@ def test_a_damaged_stored_source_model_is_trained_again(source, empty_disk_cache
 
 
 def test_without_a_disk_cache_a_source_model_is_trained_every_time(source, monkeypatch):
-    monkeypatch.setenv("TL_CACHE_DIR", "off")
+    monkeypatch.setenv(diskcache.ENV, diskcache.OFF)
     assert stored(source)[1] >= 3 and stored(source)[1] >= 3
 
 

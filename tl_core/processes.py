@@ -171,8 +171,6 @@ def _check_out(count: int) -> list[_Worker]:
         raise
 
 
-
-
 def _started(count: int) -> list[_Worker]:
     """`count` new workers, started side by side (each imports torch); if one fails to start,
     the others are kept idle for later and the failure is raised."""
