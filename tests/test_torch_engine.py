@@ -7,6 +7,8 @@ uses its own blobs. The model is a two-block MLP following the engine's conventi
 from __future__ import annotations
 
 import copy
+import threading
+import time
 import json
 from dataclasses import replace
 
@@ -496,3 +498,124 @@ def test_a_source_model_whose_code_is_in_no_file_is_trained_and_not_kept(source,
                                  progress=lambda fraction, message: calls.append(fraction))
     assert len(calls) >= 3 and not empty_disk_cache.exists()
     assert engine.evaluate(model, source)["accuracy"] > 0.9
+
+
+# SourceCache: what a server's visitors share. Events, not sleeps, order the threads.
+def in_thread(call) -> tuple[threading.Thread, dict]:
+    """call() in a thread of its own; its result, or its error, lands in the dict returned."""
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except Exception as error:  # noqa: BLE001 - the test reads it
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def until(condition, seconds: float = 10.0) -> None:
+    """Wait for condition() to hold; fail the test if it does not within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "what the test waits for never happened"
+        time.sleep(0.01)
+
+
+def held_build(built: list, release: threading.Event, fail: bool = False):
+    """A build that waits for `release` (so another caller can find it in flight), then
+    returns a new object, or raises with `fail`; `built` counts its calls."""
+    def build():
+        built.append(1)
+        assert release.wait(10)
+        if fail:
+            raise RuntimeError("the builder's run was stopped")
+        return object()
+    return build
+
+
+def test_callers_of_a_source_model_in_training_wait_for_it_instead_of_training_it_again():
+    cache, built, release, waited = engine.SourceCache(), [], threading.Event(), threading.Event()
+    first, first_outcome = in_thread(lambda: cache.get("key", held_build(built, release)))
+    until(lambda: built)  # the first caller is building
+    second, second_outcome = in_thread(
+        lambda: cache.get("key", held_build(built, release), waiting=waited.set))
+    assert waited.wait(10)  # the second caller says it waits...
+    release.set()
+    first.join(), second.join()
+    assert len(built) == 1  # ...and does not train the same model beside the first
+    assert second_outcome["value"] is first_outcome["value"] is cache.get("key", lambda: None)
+
+
+def test_when_the_build_a_caller_waits_for_fails_it_builds_the_model_itself():
+    cache, built, release, waited = engine.SourceCache(), [], threading.Event(), threading.Event()
+    first, first_outcome = in_thread(lambda: cache.get("key", held_build(built, release, fail=True)))
+    until(lambda: built)
+    second, second_outcome = in_thread(
+        lambda: cache.get("key", held_build(built, release), waiting=waited.set))
+    assert waited.wait(10)
+    release.set()
+    first.join(), second.join()
+    assert isinstance(first_outcome["error"], RuntimeError)
+    assert len(built) == 2 and cache.get("key", lambda: None) is second_outcome["value"]
+
+
+def test_a_stopped_waiter_leaves_and_the_build_goes_on():
+    cache, built, release = engine.SourceCache(), [], threading.Event()
+    first, first_outcome = in_thread(lambda: cache.get("key", held_build(built, release)))
+    until(lambda: built)
+
+    def stopped():  # what a stale run's progress does
+        raise RuntimeError("stopped")
+
+    second, second_outcome = in_thread(lambda: cache.get("key", lambda: None, waiting=stopped))
+    second.join(10)
+    assert not second.is_alive() and isinstance(second_outcome["error"], RuntimeError)
+    release.set()
+    first.join()
+    assert cache.get("key", lambda: None) is first_outcome["value"] is not None
+
+
+def test_source_models_of_different_keys_are_built_side_by_side():
+    cache, both = engine.SourceCache(), threading.Barrier(2, timeout=10)
+
+    def build():  # passes only when the other key's build runs at the same time
+        both.wait()
+        return object()
+
+    threads = [in_thread(lambda key=key: cache.get(key, build)) for key in ("a", "b")]
+    for thread, _ in threads:
+        thread.join()
+    assert all("value" in outcome for _, outcome in threads)
+
+
+@pytest.mark.parametrize("demo", ["rnn", "cnn"])
+def test_a_run_whose_source_model_another_run_trains_says_it_waits_and_trains_nothing(
+        demo, monkeypatch):
+    from tl_core.demos import get_demo
+
+    module = get_demo(demo)
+    built, release = [], threading.Event()
+    monkeypatch.setattr(engine, "stored_source", lambda *args, **kwargs: held_build(built, release)())
+    heard = []
+
+    def source_model(progress=None):
+        if demo == "rnn":
+            return module.source_model(module.Config(), "cpu", progress=progress)
+        return module.source_model(module.Config(), progress=progress)[0]
+
+    module._SOURCES.cache_clear()
+    try:
+        first, first_outcome = in_thread(source_model)
+        until(lambda: built)
+        second, second_outcome = in_thread(
+            lambda: source_model(lambda fraction, message: heard.append(message)))
+        until(lambda: heard)
+        release.set()
+        first.join(), second.join()
+    finally:
+        module._SOURCES.cache_clear()  # the stand-in model must not reach other tests
+    assert len(built) == 1 and second_outcome["value"] is first_outcome["value"]
+    assert set(heard) == {"waiting for the source model, which another run is training"}

@@ -113,7 +113,9 @@ the second, ``TransferSettings.history_every`` (default 1: every epoch, as befor
 fourth, run_strategies trains like models together (the numbers run_many gives the job), and
 blocks must read each other's outputs in order (see the model convention); since the fifth,
 run_many's ``workers`` (groups side by side; None = :func:`parallel_groups`); since the sixth,
-:func:`stored_source` (train_source once per machine, its weights kept in the disk cache).
+:func:`stored_source` (train_source once per machine, its weights kept in the disk cache);
+since the seventh, SourceCache.get's optional ``waiting`` (a key is built once at a time; the
+other callers wait) and :func:`waiting_for_source`.
 """
 
 from __future__ import annotations
@@ -745,30 +747,57 @@ class SourceCache:
     """Trained source models by key, the `size` most recently used kept; thread-safe.
 
     Unlike functools.lru_cache, `get(key, build)` lets the caller hand a progress callback to
-    `build` on a miss without it becoming part of the key.
+    `build` on a miss without it becoming part of the key. A key is built once at a time: a
+    caller that finds another building it waits for that model instead of training the same
+    one beside it (a class opening one shared link on a server that has not trained it yet).
     """
 
     def __init__(self, size: int = 8):
         self.size = size
         self._items: OrderedDict = OrderedDict()
+        self._building: dict = {}  # key -> threading.Event, set when its build ends either way
         self._lock = threading.Lock()
 
-    def get(self, key, build: Callable[[], object]):
-        with self._lock:
-            if key in self._items:
+    def get(self, key, build: Callable[[], object], waiting: Callable[[], None] | None = None):
+        """The model under `key`, from `build()` on a miss. While another caller builds the same
+        key, `waiting()` is called every PROGRESS_INTERVAL seconds (it may raise, to stop
+        waiting); if that build fails, this caller builds it instead."""
+        while True:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key]
+                built = self._building.get(key)
+                if built is None:
+                    built = self._building[key] = threading.Event()
+                    break
+            while not built.wait(PROGRESS_INTERVAL):
+                if waiting:
+                    waiting()
+        try:
+            value = build()  # outside the lock: a long training must not block other keys
+            with self._lock:
+                self._items[key] = value
                 self._items.move_to_end(key)
-                return self._items[key]
-        value = build()  # outside the lock: a long training must not block other keys
-        with self._lock:
-            self._items.setdefault(key, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-            return self._items[key]
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+            return value
+        finally:
+            with self._lock:
+                del self._building[key]
+            built.set()
 
     def cache_clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+def waiting_for_source(progress: Progress) -> Callable[[], None] | None:
+    """SourceCache.get's `waiting` for a run whose `progress` hears how it goes (None: nothing
+    to tell): the run says it waits, and a stopped run's progress raises there."""
+    if progress is None:
+        return None
+    return lambda: progress(0.0, "waiting for the source model, which another run is training")
 
 
 # ---------------------------------------------------------------------------------- batched

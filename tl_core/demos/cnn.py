@@ -191,7 +191,8 @@ def source_model(config: Config, progress: Progress = None) -> tuple[nn.Module, 
     the model. The same (scenario, seed, source settings, device) gives the same model.
     `progress(fraction, message)` hears from the source training when it has to run."""
     key = _source_key(config)
-    return _SOURCES.get(key, lambda: _train_source(*key, progress=progress))
+    return _SOURCES.get(key, lambda: _train_source(*key, progress=progress),
+                        waiting=engine.waiting_for_source(progress))
 
 
 def prepare(config: Config) -> None:

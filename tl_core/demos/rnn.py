@@ -55,7 +55,7 @@ from tl_core.config import DemoConfig, device_field, param, seed_field
 from tl_core.demos import rnn_data
 from tl_core.demos.rnn_model import CELLS
 from tl_core.result import RunResult
-from tl_core.torch_engine import SourceCache
+from tl_core.torch_engine import SourceCache, waiting_for_source
 from tl_core.runtime import pick_device, seed_everything
 from tl_core.strategies import label, with_baseline
 from tl_core.userdata import SequenceData, UserDataError, per_class_counts
@@ -292,7 +292,8 @@ def _source_model(scenario: str, cell: str, hidden: int, layers: int, quality: s
                             _source_settings(quality, cell, source.n_train), SOURCE_SEED,
                             progress=progress)
 
-    return _SOURCES.get((scenario, cell, hidden, layers, quality, device), build)
+    return _SOURCES.get((scenario, cell, hidden, layers, quality, device), build,
+                        waiting=waiting_for_source(progress))
 
 
 def prepare(config: Config) -> None:
