@@ -112,6 +112,18 @@ def test_prepare_refuses_when_nothing_would_be_kept(monkeypatch):
     assert "the disk cache is off (TL_CACHE_DIR=off)" in err
 
 
+def test_prepare_makes_every_seed_of_every_scenario_and_reports_each_scenario_once(
+        monkeypatch, empty_disk_cache):
+    module = tl_core.get_demo("cnn")
+    made = []
+    monkeypatch.setattr(module, "prepare", lambda config: made.append((config.scenario, config.seed)))
+    code, out, _ = cli("prepare", "cnn", "--seeds", "2")
+    scenarios = module.Config.field("scenario").choices
+    assert code == 0 and made == [(s, seed) for s in scenarios for seed in (0, 1)]
+    assert [line.split(": ")[0] for line in out.splitlines()[:-1]] == [
+        f"cnn {s}, seeds 0 to 1" for s in scenarios]
+
+
 # A later process's runs, reporting whether any source model had to be trained.
 LATER_RUNS = """
 import tl_core

@@ -52,7 +52,7 @@ def prepare(demos: Sequence[str] = (), seeds: int = 3,
     and trained source model at the defaults, for seeds 0 to `seeds` - 1 (a page's default seed
     and, with 3, the seeds of its sweeps), kept in the disk cache (tl_core.diskcache) for every
     later process. A course host runs it before class, so the first visitors wait for no
-    training. Returns (and reports, as each is done) one line per scenario and seed prepared.
+    training. Returns (and reports, as each is done) one line per scenario prepared.
 
     `demos`: the demos to prepare (default: all; those with nothing to prepare, such as the
     linear demos, which train in moments, are passed over). ValueError when the disk cache is
@@ -72,13 +72,13 @@ def prepare(demos: Sequence[str] = (), seeds: int = 3,
         if not hasattr(module, "prepare"):
             continue
         for scenario in module.Config.field("scenario").choices:
+            started = time.perf_counter()  # per scenario: a seed may share its model with others
             for seed in range(seeds):
-                started = time.perf_counter()
                 module.prepare(module.Config(scenario=scenario, seed=seed))
-                lines.append(f"{name} {scenario}, seed {seed}: ready "
-                             f"({time.perf_counter() - started:.1f} s)")
-                if report:
-                    report(lines[-1])
+            which = "seed 0" if seeds == 1 else f"seeds 0 to {seeds - 1}"
+            lines.append(f"{name} {scenario}, {which}: ready ({time.perf_counter() - started:.1f} s)")
+            if report:
+                report(lines[-1])
     return lines
 
 
