@@ -792,12 +792,17 @@ class SourceCache:
             self._items.clear()
 
 
+# What a run's progress says before its source model is ready: most runs read it (memory, disk).
+READING_SOURCE = "reading or training the source model (trained once per setting and machine)"
+WAITING_FOR_SOURCE = "waiting for the source model, which another run is training"
+
+
 def waiting_for_source(progress: Progress) -> Callable[[], None] | None:
     """SourceCache.get's `waiting` for a run whose `progress` hears how it goes (None: nothing
     to tell): the run says it waits, and a stopped run's progress raises there."""
     if progress is None:
         return None
-    return lambda: progress(0.0, "waiting for the source model, which another run is training")
+    return lambda: progress(0.0, WAITING_FOR_SOURCE)
 
 
 # ---------------------------------------------------------------------------------- batched

@@ -267,7 +267,7 @@ def transfer_job(config: Config, history_every: int = 1, progress: Progress = No
     images as the target)."""
     target = target_domain(config, data)  # first: a config that does not fit the data trains nothing
     if progress:
-        progress(0.0, "reading or training the source model (trained once per setting and machine)")
+        progress(0.0, engine.READING_SOURCE)
     model, source = source_model(config, progress)
     return engine.TransferJob(strategies=_strategies(config), source_model=model,
                               make_model=SmallCNN, source=source, target=target,

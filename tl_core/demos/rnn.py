@@ -55,7 +55,7 @@ from tl_core.config import DemoConfig, device_field, param, seed_field
 from tl_core.demos import rnn_data
 from tl_core.demos.rnn_model import CELLS
 from tl_core.result import RunResult
-from tl_core.torch_engine import SourceCache, waiting_for_source
+from tl_core.torch_engine import READING_SOURCE, SourceCache, waiting_for_source
 from tl_core.runtime import pick_device, seed_everything
 from tl_core.strategies import label, with_baseline
 from tl_core.userdata import SequenceData, UserDataError, per_class_counts
@@ -289,8 +289,8 @@ def _source_model(scenario: str, cell: str, hidden: int, layers: int, quality: s
         config = Config(scenario=scenario, cell=cell, hidden=hidden, layers=layers, quality=quality)
         _, source, _ = _device_tensors(scenario, 0.0, device)
         return stored_source(model_factory(config), source,
-                            _source_settings(quality, cell, source.n_train), SOURCE_SEED,
-                            progress=progress)
+                             _source_settings(quality, cell, source.n_train), SOURCE_SEED,
+                             progress=progress)
 
     return _SOURCES.get((scenario, cell, hidden, layers, quality, device), build,
                         waiting=waiting_for_source(progress))
@@ -371,7 +371,7 @@ def run(config: Config | None = None, progress: Callable[[float, str], None] | N
     config = config if config is not None else Config()
     started = time.perf_counter()
     if progress:
-        progress(0.0, "reading or training the source model (trained once per setting and machine)")
+        progress(0.0, READING_SOURCE)
     job = transfer_job(config, progress=progress, data=data)
     results = engine_run_many([job], progress=progress)[0]
     return _run_result(config, job, results, time.perf_counter() - started, data)
