@@ -3,6 +3,12 @@ folder or file that cannot be used only means generating again."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -27,11 +33,11 @@ def test_arrays_are_made_once_and_read_back_as_they_were(cache):
     made = []
     first = diskcache.arrays("demo", {"a": 1}, counted(made))
     second = diskcache.arrays("demo", {"a": 1}, counted(made))
-    assert len(made) == 1 and [p.name for p in cache.iterdir()] == [diskcache.path_for("demo", {"a": 1}).name]
+    assert len(made) == 1 and [p.name for p in cache.glob("*.npz")] == [diskcache.path_for("demo", {"a": 1}).name]
     for name in ("x", "y"):
         assert second[name].dtype == first[name].dtype and np.array_equal(second[name], first[name])
     diskcache.arrays("demo", {"a": 2}, counted(made))  # another key, another file
-    assert len(made) == 2 and len(list(cache.iterdir())) == 2
+    assert len(made) == 2 and len(list(cache.glob("*.npz"))) == 2
 
 
 @pytest.mark.parametrize("damage", ["not an npz file", "cut short"])
@@ -89,3 +95,77 @@ def test_mnist1d_read_from_disk_is_the_generated_set(cache, monkeypatch):
     for a, b in zip(generated, read):
         assert np.array_equal(a.x, b.x) and a.x.dtype == b.x.dtype and np.array_equal(a.y, b.y)
         assert not b.x.flags.writeable
+
+
+# ------------------------------------------------------------- one maker at a time, across processes
+ROOT = Path(__file__).resolve().parents[1]
+# Another process making the arrays of {"a": 1}: it says it started, then makes them only once
+# it is told to (a file), so the test can find it in the middle.
+MAKER = """
+import sys, time
+from pathlib import Path
+import numpy as np
+from tl_core import diskcache
+signals = Path(sys.argv[1])
+def make():
+    (signals / "started").touch()
+    while not (signals / "finish").exists():
+        time.sleep(0.01)
+    return {"y": np.array([7, 8])}
+diskcache.arrays("demo", {"a": 1}, make)
+"""
+
+
+@pytest.fixture
+def other_maker(cache, tmp_path):
+    """A process in the middle of making the arrays of {"a": 1}; touch `finish` to let it end."""
+    signals = tmp_path.parent / f"{tmp_path.name}-signals"
+    signals.mkdir()
+    process = subprocess.Popen([sys.executable, "-c", MAKER, str(signals)], cwd=ROOT,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (signals / "started").exists():
+        assert process.poll() is None, process.stderr.read().decode()
+        assert time.monotonic() < deadline, "the other process never started making"
+        time.sleep(0.01)
+    process.finish = signals / "finish"
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_a_process_waits_for_another_making_the_same_arrays_and_reads_theirs(other_maker):
+    """Two replicas of a server (or the command line beside one) make a source model once."""
+    made, waits = [], []
+
+    def waiting():  # the other process finishes only after this one has said it waits
+        waits.append(1)
+        other_maker.finish.touch()
+
+    got = diskcache.arrays("demo", {"a": 1}, counted(made), waiting=waiting)
+    assert np.array_equal(got["y"], [7, 8]) and made == [] and waits
+    assert other_maker.wait(timeout=30) == 0
+
+
+def test_when_the_other_maker_dies_the_waiting_process_makes_the_arrays(other_maker):
+    made = []
+    got = diskcache.arrays("demo", {"a": 1}, counted(made), waiting=other_maker.kill)
+    assert other_maker.wait(timeout=30) != 0  # it was waited for, and killed, not finished
+    assert np.array_equal(got["y"], [4, 5]) and made == [1]
+
+
+def test_a_waiter_may_stop_waiting_and_the_other_maker_goes_on(other_maker):
+    """A stale run (its visitor moved a slider) stops where it waits, as it would in training."""
+    class Stale(Exception):
+        pass
+
+    def waiting():
+        raise Stale
+
+    made = []
+    with pytest.raises(Stale):
+        diskcache.arrays("demo", {"a": 1}, counted(made), waiting=waiting)
+    other_maker.finish.touch()
+    assert other_maker.wait(timeout=30) == 0
+    assert np.array_equal(diskcache.arrays("demo", {"a": 1}, counted(made))["y"], [7, 8])
+    assert made == []

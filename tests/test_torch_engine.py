@@ -455,7 +455,7 @@ def test_a_source_model_is_trained_once_per_machine_then_read_back_exactly(sourc
     """A restarted server, the command line or a notebook reads the source model a first
     process trained, instead of training for seconds again, and gets the very same weights."""
     trained, epochs = stored(source)
-    assert epochs >= 3 and len(list(empty_disk_cache.iterdir())) == 1
+    assert epochs >= 3 and len(list(empty_disk_cache.glob("*.npz"))) == 1
     read, epochs_again = stored(source)
     assert epochs_again == 0
     assert torch.equal(parameters(read), parameters(trained))
@@ -472,12 +472,12 @@ def test_a_source_model_is_trained_anew_when_what_it_depends_on_changes(source, 
              "settings": lambda: stored(source, engine.SourceSettings(epochs=3, lr=2e-2)),
              "data": lambda: stored(blobs(CENTRES, 100, seed=5))}[change]
     _, epochs = other()
-    assert epochs >= 3 and len(list(empty_disk_cache.iterdir())) == 2
+    assert epochs >= 3 and len(list(empty_disk_cache.glob("*.npz"))) == 2
 
 
 def test_a_damaged_stored_source_model_is_trained_again(source, empty_disk_cache, caplog):
     trained, _ = stored(source)
-    [path] = empty_disk_cache.iterdir()
+    [path] = empty_disk_cache.glob("*.npz")
     path.write_bytes(path.read_bytes()[:100])  # cut short, as by a full disk
     again, epochs = stored(source)
     assert epochs >= 3 and torch.equal(parameters(again), parameters(trained))
@@ -576,6 +576,32 @@ def test_a_stopped_waiter_leaves_and_the_build_goes_on():
     release.set()
     first.join()
     assert cache.get("key", lambda: None) is first_outcome["value"] is not None
+
+
+def test_a_stored_source_model_another_caller_is_training_is_waited_for_and_read(
+        source, empty_disk_cache):
+    """The disk cache's lock: a second process (here a thread: the lock works between both)
+    asking for a source model another is training says it waits, trains nothing, and gets the
+    very weights the first one trained and stored."""
+    settings, release, trained = engine.SourceSettings(epochs=3, lr=1e-2), threading.Event(), []
+
+    def training(fraction, message):  # the first caller trains slowly: until the second waits
+        trained.append(fraction)
+        assert release.wait(10)
+
+    first, first_outcome = in_thread(
+        lambda: engine.stored_source(TinyNet, source, settings, 0, progress=training))
+    until(lambda: trained)
+    heard = []
+
+    def second_progress(fraction, message):
+        heard.append(message)
+        release.set()
+
+    second = engine.stored_source(TinyNet, source, settings, 0, progress=second_progress)
+    first.join(10)
+    assert heard and set(heard) == {engine.WAITING_FOR_SOURCE}
+    assert torch.equal(parameters(second), parameters(first_outcome["value"]))
 
 
 def test_source_models_of_different_keys_are_built_side_by_side():

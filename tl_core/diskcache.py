@@ -8,6 +8,12 @@ again. Both are deterministic (what they are made from fixes every number), so t
 stored once in an ``.npz`` file named by a digest of exactly that, and read back as they were
 written (the source models' weights: :func:`tl_core.torch_engine.stored_source`).
 
+Arrays are made once at a time, across processes too (two replicas of a server, the command
+line beside a server, a class opening one link at once): a process that finds another making
+the same arrays waits for them (a lock file beside them, ``fcntl.flock``, released by the
+system if that process dies) and reads them, instead of making them again beside it. Where
+there is no ``fcntl`` (Windows) or no lock file can be made, each process makes its own.
+
 Where: ``$TL_CACHE_DIR`` if set (``off`` turns the disk cache off), else
 ``$XDG_CACHE_HOME/transfer-lab`` (``~/.cache/transfer-lab``). A folder that cannot be written, or
 a file that cannot be read, only means generating again: never an error. Files are read with
@@ -21,6 +27,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import Any, Callable
@@ -29,6 +36,8 @@ import numpy as np
 
 ENV = "TL_CACHE_DIR"
 OFF = "off"
+POLL = 0.05  # seconds between looks at a lock another process holds
+WAITING_EVERY = 0.25  # seconds between calls of a waiter's `waiting()`
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +62,71 @@ def path_for(kind: str, key: dict[str, Any]) -> Path | None:
     return folder / f"{kind}-{digest}.npz"
 
 
-def arrays(kind: str, key: dict[str, Any], make: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def arrays(kind: str, key: dict[str, Any], make: Callable[[], dict[str, np.ndarray]],
+           waiting: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
     """The arrays `make()` returns for `key`: read from the disk cache when they are there,
-    else made and written there (atomically: another process never reads half a file)."""
+    else made and written there (atomically: another process never reads half a file).
+
+    While another process (or thread) makes the same arrays, this call waits for them and
+    calls `waiting()` every WAITING_EVERY seconds (it may raise, to stop waiting); if that
+    maker ends without writing them (it failed, or died), this call makes them itself."""
     path = path_for(kind, key)
-    if path is not None and path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                return {name: stored[name] for name in stored.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # damaged or cut short
-            log.warning("disk cache: cannot read %s (%s); generating again", path, err)
-    made = make()
-    if path is not None:
+    if path is None:
+        return make()
+    stored = _read(path)
+    if stored is not None:
+        return stored
+    lock = _lock(path, waiting)
+    try:
+        stored = _read(path)  # the process we waited for has written them
+        if stored is not None:
+            return stored
+        made = make()
         _write(path, made)
-    return made
+        return made
+    finally:
+        if lock is not None:
+            os.close(lock)  # closing the file releases the lock
+
+
+def _read(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays stored at `path`, or None when there are none (or they cannot be read)."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return {name: stored[name] for name in stored.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # damaged or cut short
+        log.warning("disk cache: cannot read %s (%s); generating again", path, err)
+        return None
+
+
+def _lock(path: Path, waiting: Callable[[], None] | None) -> int | None:
+    """Hold the lock of the arrays at `path` (its file descriptor; close it to release), waiting
+    while another holds it. None where locks are not to be had: then nothing waits."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:  # a folder that cannot be written: _write will say so
+        return None
+    told = None  # the first wait says so at once
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return handle
+            except BlockingIOError:
+                if waiting and (told is None or time.monotonic() - told >= WAITING_EVERY):
+                    waiting()
+                    told = time.monotonic()
+                time.sleep(POLL)
+    except BaseException:
+        os.close(handle)
+        raise
 
 
 def _write(path: Path, made: dict[str, np.ndarray]) -> None:

@@ -500,7 +500,9 @@ def stored_source(make_model: MakeModel, source: Domain, settings: SourceSetting
     torch's version, the kind of device) trains anew; a damaged file, or no disk cache
     (``TL_CACHE_DIR=off``), only means training; so does a model whose code is in no file (one
     typed into an interpreter): nothing could tell its changes apart. `progress` hears from a
-    training only. Returns the model as train_source does: in eval mode, every requires_grad off.
+    training only, or says that it waits while another process trains the same model (it is
+    trained once at a time, see tl_core.diskcache). Returns the model as train_source does: in
+    eval mode, every requires_grad off.
     """
     fresh = init_model(make_model, source.n_classes, seed, source.device)
     key = _source_key(fresh, source, settings, seed)
@@ -509,7 +511,8 @@ def stored_source(make_model: MakeModel, source: Domain, settings: SourceSetting
     arrays = diskcache.arrays(
         "source-model", key,
         lambda: {name: t.detach().cpu().numpy() for name, t in
-                 train_source(make_model, source, settings, seed, progress).state_dict().items()})
+                 train_source(make_model, source, settings, seed, progress).state_dict().items()},
+        waiting=waiting_for_source(progress))
     fresh.load_state_dict({name: torch.from_numpy(a) for name, a in arrays.items()})
     fresh.eval()
     for p in fresh.parameters():
