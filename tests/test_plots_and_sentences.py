@@ -161,7 +161,11 @@ def test_sentences_are_computed_from_the_numbers():
         "With 5 labels per class, fine-tune beats scratch on the target by 25 points (85% against 60%).")
     assert narrate.describe_result(make_result(fine_tune=0.55, scratch=0.8)).startswith(
         "With 5 labels per class, source only still loses to scratch on the target by 10 points")
-    assert "fine-tune keeps the least (70%)" in narrate.describe_source_vs_target(make_result())
+    kept = make_result()
+    kept.strategies.append(StrategyResult("feature_extraction", source_metric=0.95, target_metric=0.75))
+    assert narrate.describe_source_vs_target(kept) == (
+        "Feature extraction keeps the most of the source task (source accuracy 95%); fine-tune "
+        "keeps the least (70%): what it learned for the target overwrote some of the source.")
     assert "Fine-tune: target 70% → 85%, source 95% → 70%" in narrate.describe_history(make_result())
 
 
@@ -191,3 +195,46 @@ def test_sweep_axes_are_named_in_words_with_ticks_at_the_swept_values():
     assert fig.layout.xaxis.title.text == "labelled target samples"
     assert list(fig.layout.xaxis.tickvals) == [1, 5, 10]
     assert "target accuracy" in fig.layout.title.text
+
+
+def test_source_only_is_not_credited_with_keeping_the_source_and_ties_are_named_together():
+    """Source only trains nothing, so it keeps the source by definition: the sentence is about
+    the strategies that trained; strategies that keep the same (rounded) accuracy share it."""
+    result = make_result()
+    result.strategies += [StrategyResult("feature_extraction", source_metric=0.9501, target_metric=0.75),
+                          StrategyResult("partial_fine_tune", source_metric=0.9498, target_metric=0.8)]
+    text = narrate.describe_source_vs_target(result)
+    assert text.startswith("Feature extraction and partial fine-tune keep the most of the source "
+                           "task (source accuracy 95%)")
+    assert "source only" not in text.lower()
+
+
+def test_every_sentence_names_the_same_best_strategy_when_two_tie():
+    """The headline and the model view's sentence break a tie the same way (the run's order),
+    and a tie is no win for scratch."""
+    result = make_result(scratch=0.85, fine_tune=0.85)
+    result.strategies.append(StrategyResult("joint", source_metric=0.9, target_metric=0.85))
+    assert narrate.best_transfer(result) == "fine_tune" == result.ranked()[0].strategy
+    assert narrate.describe_best_and_worst(result).startswith("Best on the target: fine-tune (accuracy 85%)")
+    assert "worst: source only (70%)" in narrate.describe_best_and_worst(result)
+
+
+def test_data_efficiency_sentence_says_plainly_when_transfer_loses():
+    """Negative transfer (the CNN's digits 0-4 to 5-9): no "beats scratch", no "caught up"."""
+    results = [make_result(n_target=n, seed=s, scratch=0.80, fine_tune={1: 0.75, 8: 0.78}[n])
+               for n in (1, 8) for s in (0, 1)]
+    assert narrate.describe_data_efficiency(sweep_table(results, "n_target")) == (
+        "With 1 label per class, even the best transfer, fine-tune, loses to scratch by 5 points "
+        "on average; with 8 labels per class the best gain is −2 points.")
+
+
+def test_accuracy_axes_tick_in_percent_as_the_sentences_say_it_and_r2_stays_a_number():
+    result = make_result()
+    for fig in (plots.source_vs_target(result), plots.training_curves(result),
+                plots.accuracy_bars(result), plots.data_efficiency(sweep_of("n_target", [1, 5]))):
+        assert fig.layout.yaxis.tickformat == ".0%"
+    assert plots.source_vs_target(result).layout.xaxis.tickformat == ".0%"
+    assert "source accuracy 70.0%" in plots.source_vs_target(result).data[2].hovertemplate
+    regression = make_result()
+    regression.metric_name = "R²"
+    assert plots.source_vs_target(regression).layout.yaxis.tickformat is None

@@ -16,7 +16,7 @@ import tl_core
 from tl_core import narrate, plots
 from tl_core.config import FieldSpec
 from tl_core.result import RunResult
-from tl_core.strategies import BASELINE, label
+from tl_core.strategies import BASELINE
 from tl_core.userdata import UserData, UserDataError
 from tl_app import cached, controls, exports, imagenet, user_data
 from tl_app.sweeps import SWEEP_SEEDS, gap_scenarios, sweep_values
@@ -188,11 +188,11 @@ def headline(result: RunResult) -> None:
     else:
         chosen, before = result.strategy(best), source_before(result)
         left, right = st.columns(2)
-        left.metric(f"Target {metric} of the best transfer: {name_in_text(best)}",
+        left.metric(f"Target {metric} of the best transfer: {narrate.name_in_text(best)}",
                     narrate.fmt(chosen.target_metric, metric),
                     delta=f"{signed(result.gain(best), metric)} vs scratch "
                           f"({narrate.fmt(scratch.target_metric, metric)})")
-        right.metric(f"Source {metric} after {name_in_text(best)}",
+        right.metric(f"Source {metric} after {narrate.name_in_text(best)}",
                      narrate.fmt(chosen.source_metric, metric),
                      delta=None if before is None else
                      f"{signed(chosen.source_metric - before, metric)} vs the source model "
@@ -286,7 +286,7 @@ def model_section(demo: str, module, config, result: RunResult,
     if hasattr(module, "describe_model"):
         st.markdown(module.describe_model(result))
     else:
-        st.markdown(best_and_worst(result))
+        st.markdown(narrate.describe_best_and_worst(result))
     if hasattr(module, "confusion_figure"):
         chart(module.confusion_figure(result, **data_keyword(data)), "confusion_chart")
     if imagenet.offered(module):
@@ -295,23 +295,6 @@ def model_section(demo: str, module, config, result: RunResult,
 
 def data_keyword(data: UserData | None) -> dict:
     return {} if data is None else {"data": data}
-
-
-def name_in_text(strategy: str) -> str:
-    """A strategy's label inside a sentence: lower case, except an acronym such as CORAL."""
-    name = label(strategy)
-    return name if name.isupper() else name.lower()
-
-
-def best_and_worst(result: RunResult) -> str:
-    metric = result.metric_name
-    ranked = sorted(result.strategies, key=lambda s: s.target_metric)
-    best, worst = ranked[-1], ranked[0]
-    if best is worst:
-        return ""
-    return (f"Best on the target: {name_in_text(best.strategy)} ({metric} "
-            f"{narrate.fmt(best.target_metric, metric)}); worst: {name_in_text(worst.strategy)} "
-            f"({narrate.fmt(worst.target_metric, metric)}).")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -35,9 +35,16 @@ def labels_phrase(n_target: int, metric: str) -> str:
 
 
 def best_transfer(result: RunResult) -> str | None:
-    """The strategy other than scratch with the highest target metric."""
-    others = [s for s in result.strategies if s.strategy != BASELINE]
-    return max(others, key=lambda s: s.target_metric).strategy if others else None
+    """The strategy other than scratch with the highest target metric (RunResult.ranked)."""
+    return next((s.strategy for s in result.ranked() if s.strategy != BASELINE), None)
+
+
+def _names(strategies, first_in_sentence: bool = False) -> str:
+    """Strategy names joined in a sentence: "a", "a and b", "a, b and c"."""
+    words = [name_in_text(s.strategy) for s in strategies]
+    if first_in_sentence:
+        words[0] = label(strategies[0].strategy)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def describe_result(result: RunResult) -> str:
@@ -57,20 +64,37 @@ def describe_result(result: RunResult) -> str:
 
 
 def describe_source_vs_target(result: RunResult) -> str:
-    """Which strategy kept the source best and which forgot the most."""
+    """Which strategies kept the source best and which forgot the most. Source only is left out:
+    it does not train, so it keeps the source model's accuracy by definition."""
     metric = result.metric_name
-    candidates = [s for s in result.strategies if s.strategy != BASELINE]
+    candidates = [s for s in result.strategies if s.strategy not in (BASELINE, "source_only")]
     if not candidates:
         return ""
-    kept = max(candidates, key=lambda s: s.source_metric)
-    lost = min(candidates, key=lambda s: s.source_metric)
-    text = (f"{label(kept.strategy)} keeps the most of the source task "
-            f"(source {metric} {fmt(kept.source_metric, metric)})")
-    if lost is not kept:
-        text += (f"; {name_in_text(lost.strategy)} keeps the least "
-                 f"({fmt(lost.source_metric, metric)}): what it learned for the target overwrote "
-                 f"some of the source")
+    most = max(s.source_metric for s in candidates)
+    least = min(s.source_metric for s in candidates)
+    kept = [s for s in candidates if fmt(s.source_metric, metric) == fmt(most, metric)]
+    lost = [s for s in candidates if fmt(s.source_metric, metric) == fmt(least, metric)]
+    verb = "keeps" if len(kept) == 1 else "keep"
+    text = (f"{_names(kept, first_in_sentence=True)} {verb} the most of the source task "
+            f"(source {metric} {fmt(most, metric)})")
+    if lost[0] not in kept:
+        verb = "keeps" if len(lost) == 1 else "keep"
+        text += (f"; {_names(lost)} {verb} the least ({fmt(least, metric)}): what "
+                 f"{'it' if len(lost) == 1 else 'they'} learned for the target overwrote some of "
+                 f"the source")
     return text + "."
+
+
+def describe_best_and_worst(result: RunResult) -> str:
+    """Under a model view: the strategies best and worst on the target (RunResult.ranked)."""
+    metric = result.metric_name
+    ranked = result.ranked()
+    best, worst = ranked[0], ranked[-1]
+    if best is worst:
+        return ""
+    return (f"Best on the target: {name_in_text(best.strategy)} ({metric} "
+            f"{fmt(best.target_metric, metric)}); worst: {name_in_text(worst.strategy)} "
+            f"({fmt(worst.target_metric, metric)}).")
 
 
 def describe_history(result: RunResult) -> str:
@@ -98,12 +122,17 @@ def describe_data_efficiency(table: pd.DataFrame) -> str:
     fewest, most = summary[over].min(), summary[over].max()
     at_fewest = transfer[transfer[over] == fewest].sort_values("gain_mean").iloc[-1]
     at_most = transfer[transfer[over] == most].sort_values("gain_mean").iloc[-1]
-    return (f"With {labels_phrase(int(fewest), metric)}, {name_in_text(at_fewest.strategy)} beats scratch "
-            f"by {fmt_diff(at_fewest.gain_mean, metric)} on average"
-            + ("" if at_fewest.gain_mean > 0 else " (it loses)")
-            + f"; with {labels_phrase(int(most), metric)} the best gain is "
+    gain = at_fewest.gain_mean
+    if gain > 0:
+        opening = f"{name_in_text(at_fewest.strategy)} beats scratch by {fmt_diff(gain, metric)}"
+    else:  # transfer hurts: the best of it still loses
+        opening = (f"even the best transfer, {name_in_text(at_fewest.strategy)}, loses to scratch "
+                   f"by {fmt_diff(gain, metric)}")
+    caught_up = 0 < gain and at_most.gain_mean < gain / 2
+    return (f"With {labels_phrase(int(fewest), metric)}, {opening} on average; with "
+            f"{labels_phrase(int(most), metric)} the best gain is "
             f"{'+' if at_most.gain_mean >= 0 else '−'}{fmt_diff(at_most.gain_mean, metric)}"
-            + (": scratch has caught up." if at_most.gain_mean < at_fewest.gain_mean / 2 else "."))
+            + (": scratch has caught up." if caught_up else "."))
 
 
 def describe_gap_curve(table: pd.DataFrame) -> str:

@@ -39,6 +39,19 @@ class _Point(NamedTuple):
     off: bool  # drawn at the floor
 
 
+def _value(value: float, metric: str) -> str:
+    """A metric in a hover label: accuracy in percent (as the page's text gives it), else 3 decimals."""
+    return f"{value:.1%}" if metric == "accuracy" else f"{value:.3f}"
+
+
+def _percent_axes(fig: go.Figure, metric: str, x: bool = False) -> None:
+    """Accuracy axes tick in percent, as the page's sentences and tables give it (R² stays a number)."""
+    if metric == "accuracy":
+        fig.update_yaxes(tickformat=".0%")
+        if x:
+            fig.update_xaxes(tickformat=".0%")
+
+
 def source_vs_target(result: RunResult) -> go.Figure:
     """Source accuracy (x) against target accuracy (y), one point per strategy.
 
@@ -60,8 +73,8 @@ def source_vs_target(result: RunResult) -> go.Figure:
             x=[x], y=[y], name=label(s.strategy), mode="markers", cliponaxis=False,
             marker=dict(size=14, color=color(s.strategy),
                         symbol=_off_chart_symbol(s, x_range, y_range) if off else "circle"),
-            hovertemplate=f"{label(s.strategy)}<br>source {metric} {s.source_metric:.3f}"
-                          f"<br>target {metric} {s.target_metric:.3f}<extra></extra>"))
+            hovertemplate=f"{label(s.strategy)}<br>source {metric} {_value(s.source_metric, metric)}"
+                          f"<br>target {metric} {_value(s.target_metric, metric)}<extra></extra>"))
     # Boxes a label must not cover, in shares of the axes: the markers, then each label placed.
     placed = [_marker_box(p.x, p.y, x_range, y_range) for p in points]
     groups = [sorted(g, key=lambda p: -p.y) for g in _near_each_other(points, x_range, y_range)]
@@ -83,6 +96,7 @@ def source_vs_target(result: RunResult) -> go.Figure:
     fig.update_layout(margin=dict(t=90, r=60))  # room for labels of points at the edges
     fig.update_xaxes(automargin=True, range=list(x_range[:2]) if x_range[2] else None)
     fig.update_yaxes(range=list(y_range[:2]) if y_range[2] else None)
+    _percent_axes(fig, metric, x=True)
     return fig
 
 
@@ -165,6 +179,7 @@ def accuracy_bars(result: RunResult) -> go.Figure:
     ])
     fig.update_layout(barmode="group", title=f"Source and target {result.metric_name} per strategy",
                       yaxis_title=f"{result.metric_name} (test)", **LAYOUT)
+    _percent_axes(fig, result.metric_name)
     return fig
 
 
@@ -185,6 +200,7 @@ def training_curves(result: RunResult) -> go.Figure:
     fig.update_layout(title="During target training: what the target gains, what the source keeps",
                       **{**LAYOUT, "legend": LEGEND_BELOW})
     _stop_r2_axis(fig, [v for t in fig.data for v in t.y], result.metric_name)
+    _percent_axes(fig, result.metric_name)
     return fig
 
 
@@ -220,8 +236,9 @@ def sweep_curve(table: pd.DataFrame, y: str = "target_metric", title: str | None
                                  legendgroup=name, line=dict(color=color(name))))
     y_title = f"target {metric} gain over scratch" if y == "gain" else y.replace("_metric", f" {metric}")
     fig.update_layout(title=title, xaxis_title=FIELD_TITLES.get(over, over), yaxis_title=y_title, **LAYOUT)
-    if y != "gain":  # a gain is a difference: no floor applies
+    if y != "gain":  # a gain is a difference (in points): no floor, no percent
         _stop_r2_axis(fig, summary[f"{y}_mean"].tolist(), metric)
+        _percent_axes(fig, metric)
     swept = sorted(summary[over].unique())
     fig.update_xaxes(tickvals=swept, ticktext=[f"{v:g}" for v in swept])  # ticks at the swept values
     if log_x:

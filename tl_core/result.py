@@ -51,6 +51,12 @@ class RunResult:
     def names(self) -> list[str]:
         return [s.strategy for s in self.strategies]
 
+    def ranked(self) -> list[StrategyResult]:
+        """The strategies best on the target first. Equals keep the run's order, except that
+        scratch comes after the transfer strategies it ties with: a tie is no win for scratch.
+        Every sentence and chart that names "the best" strategy takes it from here."""
+        return sorted(self.strategies, key=lambda s: (-s.target_metric, s.strategy == "scratch"))
+
     def gain(self, name: str, baseline: str = "scratch") -> float:
         """Target metric of `name` minus that of `baseline`: the transfer gain."""
         return self.strategy(name).target_metric - self.strategy(baseline).target_metric
