@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tl_core import diskcache
 from tl_core.demos import get_demo, rnn, rnn_data
 from tl_core.result import RunResult
 
@@ -64,6 +65,8 @@ def test_fine_tuning_forgets_the_source_while_feature_extraction_keeps_it(data_e
     assert source_accuracy > 0.9
     for r in results:  # the frozen features and the source head are untouched
         assert r.strategy("feature_extraction").source_metric == pytest.approx(source_accuracy)
+        # the page's headline measures forgetting against it ("vs the source model")
+        assert r.extras["source_model_metric"] == source_accuracy
     assert mean_over_seeds(results, "fine_tune", "source_metric") < source_accuracy - 0.1
     # ...while fine-tuning is the better target model
     assert mean_over_seeds(results, "fine_tune") > mean_over_seeds(results, "scratch")
@@ -153,7 +156,7 @@ def test_evaluating_gives_what_torchs_kernels_give(cell):
     for mode in (torch.inference_mode, torch.no_grad):
         with mode():
             evaluated = model(x), model.hidden_states(x)
-        for a, b in zip(trained, evaluated):
+        for a, b in zip(trained, evaluated, strict=True):
             assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5), (cell, mode)
 
 
@@ -223,20 +226,23 @@ def small(**fields) -> rnn.Config:
 
 def test_same_config_and_seed_give_identical_numbers():
     first, second = rnn.run(small(seed=3)), rnn.run(small(seed=3))
-    for a, b in zip(first.strategies, second.strategies):
+    for a, b in zip(first.strategies, second.strategies, strict=True):
         assert (a.source_metric, a.target_metric, a.target_loss, a.history) == \
                (b.source_metric, b.target_metric, b.target_loss, b.history)
     other = rnn.run(small(seed=4))
     assert other.strategy("scratch").history != first.strategy("scratch").history
 
 
-def test_a_run_gives_the_same_numbers_on_one_core_or_two():
+def test_a_run_gives_the_same_numbers_on_one_core_or_two(monkeypatch, tmp_path):
     """A shared link must give a student's laptop the numbers the server showed: every figure
     of a run (the source model, histories, source only, confusion matrix, mistakes, hidden
     paths) is the same whether torch may use one thread or two."""
     def numbers(threads: int) -> dict:
         torch.set_num_threads(threads)  # the one_torch_thread fixture puts it back
-        rnn._SOURCES.cache_clear()  # the source model is trained anew, on `threads` too
+        # The source model is trained anew, on `threads` too: in memory and on disk, no copy.
+        monkeypatch.setenv(diskcache.ENV, str(tmp_path / f"cache-{threads}"))
+        rnn._SOURCES.cache_clear()
+        rnn._source_accuracy.cache_clear()
         data = rnn.run(rnn.Config(scenario="shift", epochs=2)).to_dict()
         data.pop("wall_time")
         for s in data["results"]:
@@ -292,10 +298,10 @@ def test_a_sweep_point_is_the_single_run_of_its_config_and_seed():
                      strategies=("feature_extraction", "partial_fine_tune", "fine_tune",
                                  "regularized", "joint"))
                for n in (1, 3) for s in (0, 1)]
-    for config, many in zip(configs, rnn.run_many(configs)):
+    for config, many in zip(configs, rnn.run_many(configs), strict=True):
         one = rnn.run(config)
         assert many.names() == one.names()
-        for a, b in zip(one.strategies, many.strategies):
+        for a, b in zip(one.strategies, many.strategies, strict=True):
             assert b.history["step"] == [0, config.epochs] == a.history["step"][::config.epochs]
             for key in ("source_metric", "target_metric", "source_loss", "target_loss"):
                 assert getattr(b, key) == getattr(a, key), (a.strategy, key)

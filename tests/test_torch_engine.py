@@ -86,7 +86,7 @@ def one_at_a_time(job):
 def assert_close(reference, results, loss_rtol=1e-4):
     """Equal up to float rounding: losses to `loss_rtol`, accuracies within one test example."""
     assert [r.strategy for r in results] == [r.strategy for r in reference]
-    for a, b in zip(reference, results):
+    for a, b in zip(reference, results, strict=True):
         for key in ("source_metric", "target_metric"):
             assert np.allclose(a.history.get(key, []), b.history.get(key, []), atol=1.5 / 150)
             assert getattr(a, key) == pytest.approx(getattr(b, key), abs=1.5 / 150)
@@ -146,7 +146,7 @@ def test_history_every_measures_fewer_epochs_and_keeps_the_final_metrics(source_
 def test_run_many_measuring_only_the_ends_gives_the_final_metrics_of_run(source_model, source, target):
     settings = replace(SETTINGS, history_every=SETTINGS.epochs)
     batched = engine.run_many([engine.TransferJob(ALL, source_model, TinyNet, source, target, settings, 0)])[0]
-    for a, b in zip(run(source_model, source, target), batched):
+    for a, b in zip(run(source_model, source, target), batched, strict=True):
         assert a.strategy == b.strategy
         if a.strategy != "source_only":
             assert b.history["step"] == [0, SETTINGS.epochs]
@@ -266,14 +266,14 @@ def test_run_many_equals_training_one_model_at_a_time(source_model, source, targ
     """Batched training (vmap, a hand-written Adam, frozen blocks run once) rounds differently
     from one model at a time with torch.optim.Adam, so metrics agree to float tolerance."""
     jobs = jobs_of_a_sweep(source_model, source, target)
-    for job, results in zip(jobs, engine.run_many(jobs)):
+    for job, results in zip(jobs, engine.run_many(jobs), strict=True):
         assert_close(one_at_a_time(job), results)
 
 
 def test_a_runs_numbers_do_not_depend_on_what_trains_beside_it(source_model, source, target):
     """A sweep's point is the single run of the same config and seed, to the last digit."""
     jobs = jobs_of_a_sweep(source_model, source, target)
-    for job, together in zip(jobs, engine.run_many(jobs)):
+    for job, together in zip(jobs, engine.run_many(jobs), strict=True):
         alone = run(job.source_model, job.source, job.target, job.strategies, job.settings, job.seed)
         assert [r.history for r in alone] == [r.history for r in together]
         assert [r.extras for r in alone] == [r.extras for r in together]
@@ -389,7 +389,7 @@ def test_clipping_changes_training_and_none_is_todays_behaviour(source_model, so
 def test_clipped_run_many_equals_training_one_model_at_a_time(source_model, source, target):
     """The batched path clips each model's gradient by its own norm, as one model at a time does."""
     jobs = jobs_of_a_sweep(source_model, source, target, CLIPPED)[:2]
-    for job, results in zip(jobs, engine.run_many(jobs)):
+    for job, results in zip(jobs, engine.run_many(jobs), strict=True):
         assert_close(one_at_a_time(job), results, loss_rtol=1e-3)
 
 
@@ -516,8 +516,9 @@ def in_thread(call) -> tuple[threading.Thread, dict]:
     return thread, outcome
 
 
-def until(condition, seconds: float = 10.0) -> None:
-    """Wait for condition() to hold; fail the test if it does not within `seconds`."""
+def until(condition, seconds: float = 60.0) -> None:
+    """Wait for condition() to hold; fail the test if it does not within `seconds` (a guard
+    against a hang, far above what it takes: a cold start generates data first)."""
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "what the test waits for never happened"
@@ -645,3 +646,17 @@ def test_a_run_whose_source_model_another_run_trains_says_it_waits_and_trains_no
         module._SOURCES.cache_clear()  # the stand-in model must not reach other tests
     assert len(built) == 1 and second_outcome["value"] is first_outcome["value"]
     assert set(heard) == {"waiting for the source model, which another run is training"}
+
+
+def test_the_misclassified_examples_shown_are_the_commonest_confusions_first():
+    """A model view shows a few mistakes: one of each confusion the matrix counts most, not the
+    first mistakes of a test set sorted by class."""
+    from sklearn.metrics import confusion_matrix
+
+    truth = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
+    predicted = np.array([1, 0, 1, 1, 2, 1, 0, 0, 0, 2])  # 2→0 three times, 0→1 twice, 1→2 once
+    matrix = confusion_matrix(truth, predicted, labels=[0, 1, 2])
+    shown = engine._telling_mistakes(truth, predicted, matrix)
+    pairs = [(int(truth[i]), int(predicted[i])) for i in shown]
+    assert pairs == [(2, 0), (0, 1), (1, 2), (2, 0), (0, 1), (2, 0)]
+    assert list(shown[:3]) == [6, 0, 4]  # the first of each, in test-set order

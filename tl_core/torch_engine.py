@@ -55,8 +55,8 @@ one; by default every epoch): "step" (the true epoch numbers), "source_metric",
 "target_metric", "source_loss", "target_loss". Measuring never changes training, so the final
 metrics do not depend on ``history_every``; a sweep that needs only them measures the two ends.
 ``extras``: "confusion_matrix" (target test, rows = true class, sklearn's convention) and
-"misclassified" (up to ``N_MISCLASSIFIED`` target test examples: index, true, predicted, input
-as nested lists).
+"misclassified" (up to ``N_MISCLASSIFIED`` target test examples, one of each of the commonest
+confusions first: index, true, predicted, input as nested lists).
 
 Training
 --------
@@ -126,7 +126,7 @@ import hashlib
 import queue
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -434,16 +434,31 @@ def _append(history: dict[str, list], step: int, scores: dict[str, float]) -> No
 
 
 def _target_extras(predicted: np.ndarray, target: Domain) -> dict:
-    """Confusion matrix on the target test set and the first few misclassified examples."""
+    """Confusion matrix on the target test set and a few misclassified examples."""
     from sklearn.metrics import confusion_matrix
 
     truth = target.y_test.cpu().numpy()
     matrix = confusion_matrix(truth, predicted, labels=list(range(target.n_classes)))
-    wrong = np.flatnonzero(predicted != truth)[:N_MISCLASSIFIED]
+    wrong = _telling_mistakes(truth, predicted, matrix)[:N_MISCLASSIFIED]
     inputs = target.x_test[torch.as_tensor(wrong, device=target.device)].cpu()
     misclassified = [{"index": int(i), "true": int(truth[i]), "predicted": int(predicted[i]),
                       "input": x.tolist()} for i, x in zip(wrong, inputs)]
     return {"confusion_matrix": matrix.tolist(), "misclassified": misclassified}
+
+
+def _telling_mistakes(truth: np.ndarray, predicted: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """The misclassified test examples in the order worth showing: one of each confusion (true
+    class, predicted class), the commonest confusion first, then a second of each, and so on;
+    equals in test-set order. The first few are then the mistakes the confusion matrix shows
+    most, not the first in the test set (which is sorted by class)."""
+    wrong = np.flatnonzero(predicted != truth)
+    pairs = list(zip(truth[wrong].tolist(), predicted[wrong].tolist()))
+    nth, seen = [], Counter()  # nth[j]: earlier mistakes of the same confusion
+    for pair in pairs:
+        nth.append(seen[pair])
+        seen[pair] += 1
+    order = sorted(range(len(wrong)), key=lambda j: (nth[j], -matrix[pairs[j]], wrong[j]))
+    return wrong[order]
 
 
 def _result(strategy: str, history: dict, predicted: np.ndarray, target: Domain,

@@ -448,12 +448,9 @@ def _user_samples_figure(source_images: np.ndarray, source_labels: list[str], so
 
 
 def _pick(result: RunResult, strategy: str | None) -> engine.StrategyResult:
-    if strategy is not None:
-        return result.strategy(strategy)
-    for name in ("fine_tune", "partial_fine_tune", "regularized", "feature_extraction", "scratch"):
-        if name in result.names():
-            return result.strategy(name)
-    return result.strategies[0]
+    """The strategy asked for, by default the one best on the target (as the page's sentences
+    name it: RunResult.ranked)."""
+    return result.strategy(strategy) if strategy is not None else result.ranked()[0]
 
 
 def _matches(result: RunResult, data: ImageData | None) -> bool:
@@ -465,9 +462,9 @@ def _matches(result: RunResult, data: ImageData | None) -> bool:
 def model_figure(result: RunResult, strategy: str | None = None,
                  data: ImageData | None = None) -> go.Figure:
     """The model view: the source model's first-layer filters (row 1), the same filters after
-    the strategy's target training (row 2; fine-tune by default), and target digits the strategy
-    got wrong, titled "true→predicted" (row 3), with the user's class names when the result
-    was run on their images. Given those images (`data`), row 3 shows them as uploaded rather
+    the strategy's target training (row 2; by default the strategy best on the target), and
+    target digits the strategy got wrong, titled "true→predicted" (row 3), with the user's
+    class names when the result was run on their images. Given those images (`data`), row 3 shows them as uploaded rather
     than as the net's 8x8 input."""
     chosen = _pick(result, strategy)
     source_filters = result.extras["source_filters"]
@@ -515,7 +512,7 @@ def confusion_figure(result: RunResult, strategy: str | None = None,
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
     what = "your test images" if "user_data" in result.extras else "target test digits"
     fig.update_layout(template="plotly_white", title=f"{label(chosen.strategy)}: {what} "
-                      f"(accuracy {chosen.target_metric:.2f})",
+                      f"(accuracy {chosen.target_metric:.0%})",
                       xaxis=dict(title="predicted", type="category"),
                       yaxis=dict(title="true", type="category", autorange="reversed"))
     return fig

@@ -306,10 +306,17 @@ def prepare(config: Config) -> None:
 
 def source_accuracy(config: Config) -> float:
     """Test accuracy of the source model on its own task (the ten digits in ``shift``)."""
+    return _source_accuracy(config.scenario, config.cell, config.hidden, config.layers,
+                            config.quality, pick_device(config.device))
+
+
+@lru_cache(maxsize=8)  # a run's headline reads it: measured once per source model, not per run
+def _source_accuracy(scenario: str, cell: str, hidden: int, layers: int, quality: str,
+                     device: str) -> float:
     from tl_core.torch_engine import evaluate
 
-    device = pick_device(config.device)
-    source, _ = domains(config, device)
+    config = Config(scenario=scenario, cell=cell, hidden=hidden, layers=layers, quality=quality)
+    _, source, _ = _device_tensors(scenario, 0.0, device)
     return evaluate(source_model(config, device), source)["accuracy"]
 
 
@@ -404,7 +411,8 @@ def run_many(configs: Sequence[Config], progress: Callable[[float, str], None] |
 
 def _run_result(config: Config, job, results, wall_time: float,
                 data: SequenceData | None = None) -> RunResult:
-    extras = {"n_source_train": job.source.n_train, "n_source_test": int(job.source.y_test.shape[0]),
+    extras = {"source_model_metric": source_accuracy(config),  # before any target training
+              "n_source_train": job.source.n_train, "n_source_test": int(job.source.y_test.shape[0]),
               "n_target_train": job.target.n_train, "n_target_test": int(job.target.y_test.shape[0]),
               "source_digits": list(job.source.classes), "target_digits": list(job.target.classes),
               "hidden_paths": hidden_paths(config, data)}
@@ -599,12 +607,6 @@ def _user_samples_figure(config: Config, data: SequenceData) -> go.Figure:
     return fig
 
 
-def _best_transfer(result: RunResult):
-    """The strategy with the best target accuracy, scratch last in line (ties go to transfer)."""
-    ranked = sorted(result.strategies, key=lambda s: (s.target_metric, s.strategy != "scratch"))
-    return ranked[-1]
-
-
 def model_figure(result: RunResult, data: SequenceData | None = None) -> go.Figure:
     """Hidden-state paths h_1..h_T of source and target test sequences, and what went wrong.
 
@@ -618,7 +620,7 @@ def model_figure(result: RunResult, data: SequenceData | None = None) -> go.Figu
     """
     paths = result.extras["hidden_paths"]
     explained = paths["explained_variance"]
-    best = _best_transfer(result)
+    best = result.ranked()[0]
     fig = make_subplots(rows=1, cols=3, column_widths=[0.35, 0.35, 0.3],
                         subplot_titles=("Source sequences' hidden states",
                                         "Your sequences' hidden states"
@@ -670,7 +672,7 @@ def describe_model(result: RunResult) -> str:
         return float(gaps[np.triu_indices(len(points), 1)].mean())
 
     ratio = spread(ends["target"]) / max(spread(ends["source"]), 1e-9)
-    best = _best_transfer(result)
+    best = result.ranked()[0]
     target = "your classes" if "target_classes" in result.extras else "the target digits"
     sentence = (f"In the source model's plane, the last states of {target} lie "
                 f"{ratio:.1f} times as far apart as those of the source digits")
@@ -686,7 +688,7 @@ def confusion_figure(result: RunResult, strategy: str | None = None,
     """A strategy's confusion matrix on the target test set (rows true digit, columns predicted);
     by default the strategy best on the target. On a user's data the rows and columns are the
     user's classes (`data` is accepted for the demo interface; the result carries their names)."""
-    chosen = result.strategy(strategy) if strategy else _best_transfer(result)
+    chosen = result.strategy(strategy) if strategy else result.ranked()[0]
     matrix = np.asarray(chosen.extras["confusion_matrix"])
     names = [str(d) for d in _target_names(result)]
     what = "class" if "target_classes" in result.extras else "digit"
