@@ -51,15 +51,18 @@ for column, page in zip(st.columns(len(DEMO_PAGES)), DEMO_PAGES):
 st.subheader("A 20-minute lecture")
 st.markdown(f"""
 1. **Linear regression (5 min).** With the defaults, fine-tuning and regularized transfer beat
-   scratch with 5 target points. Move **gap** to 1: the source line now misleads, and transfer
-   falls below scratch. Move **λ** from 0 to its top: the fit slides from scratch to the source line.
+   scratch with 5 target points. Move **gap** to 1: the source line now misleads, and source only
+   falls far below scratch; run the **gap sweep** to see every transfer strategy's gain, averaged
+   over seeds, shrink and turn negative. Move **λ** from 0 to its top: the fit slides from scratch
+   to the source line.
 2. **Logistic regression (4 min).** Watch the decision boundaries rotate. Run the
    **data-efficiency sweep**: as target labels grow, scratch catches up.
 3. **CNN (5 min).** Printed digits to handwritten ones: with a few labels per class, feature
    extraction and fine-tuning win. Compare the **source accuracy after transfer**: fine-tuning
    forgets, feature extraction keeps it.
-4. **RNN (3 min).** The same story on sequences; run the **gap sweep** to see where transfer turns
-   negative.
+4. **RNN (3 min).** The same story on sequences. Switch the scenario to **shift** (the same
+   digits, noisier and more distorted) and move **gap**: the source model read as it is falls as
+   the target drifts away from the source.
 5. **{COMPARE[1]} (3 min).** All demos on one chart: the gain shrinks with more labels and with a
    wider gap. The **{THEORY[1]}** page has the maths behind each strategy.
 """)
