@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -101,8 +102,10 @@ def test_bench_prints_time_per_strategy_and_the_sweep():
     code, out, _ = cli("bench", "linear")
     assert code == 0
     assert "linear: default run" in out and "sweep n_target=" in out
-    for strategy in tl_core.get_demo("linear").STRATEGIES:
-        assert strategy in out
+    for strategy in tl_core.get_demo("linear").STRATEGIES:  # a line each: its time, its scores
+        assert re.search(rf"^  {strategy} +[0-9.]+ ms +target R² -?[0-9.]+ +source -?[0-9.]+$",
+                         out, re.MULTILINE), strategy
+    assert re.search(r"sweep n_target=\[[0-9, ]+\] x 5 seeds: [0-9.]+ s", out)
 
 
 def test_prepare_refuses_when_nothing_would_be_kept(monkeypatch):

@@ -163,7 +163,7 @@ def test_the_link_parser_survives_thousands_of_hostile_links():
     rng = random.Random(SEED)
     pages = {demo: page_specs(demo) for demo in AVAILABLE}
     pages["home"] = []
-    count = 0
+    warned = 0  # links whose parse said something was wrong
     for _ in range(3000):
         page = rng.choice(sorted(pages))
         specs = pages[page]
@@ -183,8 +183,9 @@ def test_the_link_parser_survives_thousands_of_hostile_links():
         assert not check_warnings(case, text), (case.query, check_warnings(case, text))
         assert "](" not in text and "<" not in text.replace("\\<", ""), text
         assert all(len(w) < 1200 for w in list(problems.values()) + others), "warnings stay short"
-        count += 1
-    assert count == 3000
+        warned += bool(problems or others)
+    # The fuzz is hostile (most links carry something to warn about), yet not only hostile.
+    assert 1500 < warned < 3000, warned
 
 
 # ----------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -318,9 +319,11 @@ def test_fewer_than_two_classes_or_an_empty_class_are_refused():
 @pytest.mark.parametrize("path", ["../evil.png", "circle/../../evil.png", "/tmp/evil.png",
                                   "\\evil.png", "C:/evil.png", "circle\\..\\..\\evil.png"])
 def test_a_path_leaving_the_folder_is_refused(path, own_temp_folder):
+    absolute = Path("/tmp/evil.png")
+    assert not absolute.exists()
     raw = make_zip({**shape_files(per_class=2), path: encoded(Image.new("RGB", (8, 8)))})
     refused(raw, "leaves its folder", "no '..', no absolute paths, no links")
-    assert not any(own_temp_folder.parent.rglob("evil.png"))
+    assert not any(own_temp_folder.parent.rglob("evil.png")) and not absolute.exists()
 
 
 def test_a_link_is_refused():
