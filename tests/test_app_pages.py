@@ -291,3 +291,14 @@ def test_a_demo_whose_module_has_not_landed_says_coming_soon(monkeypatch):
     home = open_page("app_pages/home.py")
     assert not failures(home), failures(home)
     assert {link.proto.page for link in home.get("page_link")} & {"cnn", "rnn", "logistic"} == set()
+
+
+@pytest.mark.parametrize("demo, per_class", [("linear", False), ("cnn", True)])
+def test_controls_read_as_words(demo, per_class):
+    """A classifier's target labels are counted per class, and its label says so; a choice
+    named by code (sim2real) reads as words, while the link keeps the code."""
+    at = open_page(PATH[demo], fast(demo))
+    assert control(at, "n_target").label.endswith("per class") == per_class
+    if demo == "cnn":
+        scenario = control(at, "scenario")
+        assert scenario.value == "sim2real" and "sim-to-real" in scenario.options

@@ -330,13 +330,16 @@ def test_model_figure_draws_each_hidden_path_and_the_mistakes():
     drawn = [t for t in fig.data if t.name.startswith(("source digit", "target digit"))]
     assert len(drawn) == len(paths["source"]) + len(paths["target"]) == 10
     assert all(len(t.x) == rnn_data.SEQUENCE_LENGTH for t in drawn)
-    best = max(result.strategies, key=lambda s: (s.target_metric, s.strategy != "scratch"))
+    best = result.ranked()[0]  # the strategy the page's sentences call best
     mistakes = [t for t in fig.data if "→" in t.name]
     assert len(mistakes) == min(4, len(best.extras["misclassified"])) > 0
     for trace, example in zip(mistakes, best.extras["misclassified"]):
         true, predicted = (int(d) for d in trace.name.split(" → "))
         assert (true - 5, predicted - 5) == (example["true"], example["predicted"])
     assert "feature extraction reaches" in rnn.describe_model(result)
+    best.extras["misclassified"] = []  # a perfect model: the panel says so rather than stay blank
+    texts = [a.text for a in rnn.model_figure(result).layout.annotations]
+    assert "no test sequence misclassified" in texts
 
 
 def test_confusion_figure_shows_the_chosen_strategy():

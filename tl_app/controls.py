@@ -61,8 +61,10 @@ SLIDER_MAX_STEPS = 10_000  # wider integer ranges get a number input
 MAX_ASKED = 32  # sweeps a session keeps on screen once asked for
 
 
-def label_of(spec: FieldSpec) -> str:
-    return LABELS.get(spec.name, spec.name.replace("_", " ").capitalize())
+def label_of(spec: FieldSpec, per_class: bool = False) -> str:
+    """A field's label on screen; `per_class`: the demo's target labels are counted per class."""
+    text = LABELS.get(spec.name, spec.name.replace("_", " ").capitalize())
+    return text + " per class" if per_class and spec.name == "n_target" else text
 
 
 def controls_of(Config: type[DemoConfig]) -> list[FieldSpec]:
@@ -300,16 +302,17 @@ def _widget_value(value: Any) -> Any:
 
 
 def widget(spec: FieldSpec, format_func: Callable[[Any], str] | None = None,
-           ignored: bool = False) -> Any:
+           ignored: bool = False, per_class: bool = False) -> Any:
     """One widget for `spec`, keyed by its name, its value already in session state.
 
     `format_func` names the choices (default: strategy labels for a tuple, words for text).
     `ignored`: the current scenario ignores this setting, so the widget is greyed out and says so.
+    `per_class`: a classifier's demo, whose target labels are counted per class (label_of).
     """
     help_text = spec.help[:1].upper() + spec.help[1:]
     if ignored:
         help_text = "This scenario ignores this setting. " + help_text
-    common = dict(label=label_of(spec), key=spec.name, help=help_text, disabled=ignored)
+    common = dict(label=label_of(spec, per_class), key=spec.name, help=help_text, disabled=ignored)
     if spec.kind is tuple:
         return st.multiselect(options=list(spec.choices), format_func=format_func or strategy_label,
                               **common)
@@ -356,6 +359,10 @@ def _step(spec: FieldSpec) -> int | float:
     return 10.0 ** math.floor(math.log10((spec.high - spec.low) / 100)) if spec.high > spec.low else 0.01
 
 
+# Choices whose names are not words (the value stays what links and the command line use).
+CHOICE_WORDS = {"sim2real": "sim-to-real", "rnn": "plain RNN", "gru": "GRU", "lstm": "LSTM"}
+
+
 def choice_label(value: Any) -> str:
-    """How a choice reads on screen: new_classes as "new classes"."""
-    return str(value).replace("_", " ")
+    """How a choice reads on screen: new_classes as "new classes", sim2real as "sim-to-real"."""
+    return CHOICE_WORDS.get(str(value), str(value).replace("_", " "))

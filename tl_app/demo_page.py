@@ -69,7 +69,7 @@ def page_specs(module) -> list[FieldSpec]:
 
 
 def scenario_caption(module, config, data: UserData | None) -> None:
-    scenario = f"**{str(config.scenario).replace('_', ' ').capitalize()} scenario**"
+    scenario = f"**{controls.choice_label(config.scenario).capitalize()} scenario**"
     if data is None:
         st.caption(f"{scenario} — {module.Config.field('scenario').help}.")
     elif "scenario" not in user_data.ignored_with_own_data(module):
@@ -98,9 +98,9 @@ def sidebar(demo: str, specs: list[FieldSpec]):
         if any(s.name == "data" for s in specs):  # the data comes first: it decides the rest
             if user_data.data_widget() == "own":
                 own = user_data.ignored_with_own_data(module)
-        ignored = own
+        ignored, per_class = own, module.METRIC == "accuracy"  # a classifier counts per class
         for spec in main:  # then the scenario: it decides which settings matter
-            value = controls.widget(spec, ignored=spec.name in ignored)
+            value = controls.widget(spec, ignored=spec.name in ignored, per_class=per_class)
             if spec.name == "scenario":
                 ignored = Config.ignored_by_scenario.get(value, ()) + own
         if more:

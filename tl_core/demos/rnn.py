@@ -639,7 +639,11 @@ def model_figure(result: RunResult, data: SequenceData | None = None) -> go.Figu
                 hovertemplate=f"{domain} {words}<br>step %{{pointNumber}}<extra></extra>"),
                 row=1, col=col)
     digits = _target_names(result)
-    for row, example in enumerate(best.extras.get("misclassified", [])[:N_MISCLASSIFIED_SHOWN]):
+    mistakes = best.extras.get("misclassified", [])[:N_MISCLASSIFIED_SHOWN]
+    if not mistakes:  # an empty panel would look broken
+        fig.add_annotation(text="no test sequence misclassified", showarrow=False,
+                           xref="x3 domain", yref="y3 domain", x=0.5, y=0.5)
+    for row, example in enumerate(mistakes):
         x = np.asarray(example["input"])
         true, predicted = digits[example["true"]], digits[example["predicted"]]
         fig.add_trace(go.Scatter(
