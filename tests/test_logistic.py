@@ -243,6 +243,9 @@ def test_samples_figure_shows_both_domains_by_class(scenario):
     assert {t.xaxis for t in fig.data if t.name.startswith("source")} == {"x"}
     assert {t.xaxis for t in fig.data if t.name.startswith("target")} == {"x2"}
     assert ("true target boundary" in names) == (scenario == "synthetic")
+    if scenario == "synthetic":  # the source boundary beside the target's: the gap shows
+        compared = [t for t in fig.data if t.name == "true source boundary, for comparison"]
+        assert [t.xaxis for t in compared] == ["x2"] and compared[0].line.dash == "dot"
 
 
 @pytest.mark.parametrize("scenario", ["synthetic", "breast_cancer"])

@@ -553,7 +553,8 @@ def samples_figure(config: Config | None = None, data: TableData | None = None) 
 
     The right panel outlines the few labelled target samples; the faint points are the target's
     held-out test samples, what the target models are scored on. For synthetic data the true
-    boundary of each domain is drawn dashed. A table with one feature is drawn against the class,
+    boundary of each domain is drawn (the target's solid, the source's dashed, and dotted on the
+    target panel for comparison: the angle between them is the gap). A table with one feature is drawn against the class,
     one with more than two on the two features the source model weighs most.
     """
     config = config if config is not None else Config()
@@ -571,11 +572,16 @@ def samples_figure(config: Config | None = None, data: TableData | None = None) 
     for trace in _class_traces(data.target.X_train, data.target.y_train, data.class_names,
                                "target labelled samples", 12, 1.0, outline=True):
         fig.add_trace(trace, row=1, col=2)
-    if data.truth is not None:
-        for col, domain in ((1, "source"), (2, "target")):
-            xs, ys = _boundary_line(data.truth[domain]["weights"], data.truth[domain]["bias"], x_range, y_range)
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"true {domain} boundary",
-                                     line=dict(color="black", dash="dash", width=2)), row=1, col=col)
+    if data.truth is not None:  # the target panel shows the source's boundary too: the gap
+        lines = {domain: _boundary_line(data.truth[domain]["weights"], data.truth[domain]["bias"],
+                                        x_range, y_range) for domain in ("source", "target")}
+        for col, domain, name, style in (
+                (1, "source", "true source boundary", dict(color="black", dash="dash")),
+                (2, "source", "true source boundary, for comparison", dict(color="#999999", dash="dot")),
+                (2, "target", "true target boundary", dict(color="black"))):
+            xs, ys = lines[domain]
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name,
+                                     line=dict(width=2, **style)), row=1, col=col)
     fig.update_xaxes(title_text=data.feature_names[0], range=x_range)
     fig.update_yaxes(title_text=data.feature_names[1], range=y_range, row=1, col=1)
     fig.update_yaxes(range=y_range)
