@@ -238,3 +238,12 @@ def test_accuracy_axes_tick_in_percent_as_the_sentences_say_it_and_r2_stays_a_nu
     regression = make_result()
     regression.metric_name = "R²"
     assert plots.source_vs_target(regression).layout.yaxis.tickformat is None
+
+
+def test_a_negative_r2_is_explained_where_one_appears():
+    result = make_result(scratch=-7.86, fine_tune=0.76)
+    result.metric_name = "R²"
+    assert narrate.describe_negative_r2(result) == (
+        "An R² below 0 predicts the target worse than its mean would: scratch has too few "
+        "labelled samples for the parameters it fits.")
+    assert narrate.describe_negative_r2(make_result()) == ""  # accuracy: nothing to explain

@@ -198,6 +198,8 @@ def headline(result: RunResult) -> None:
                      f"{signed(chosen.source_metric - before, metric)} vs the source model "
                      f"({narrate.fmt(before, metric)})")
     st.markdown("**" + narrate.describe_result(result) + "**")
+    if negative := narrate.describe_negative_r2(result):
+        st.caption(negative)
     if "source_only" in result.config.get("strategies", ()) and "source_only" not in result.names():
         st.caption("Source only is left out: the source model's head names the source's classes, "
                    "not the target's, so it cannot be applied to the target as it is.")

@@ -63,6 +63,22 @@ def describe_result(result: RunResult) -> str:
     return f"{opening} {verb} scratch on the target by {fmt_diff(gain, metric)} {scores}."
 
 
+def describe_negative_r2(result: RunResult) -> str:
+    """What an R² below 0 on the target means, when some strategy has one ("" otherwise)."""
+    if result.metric_name != "R²":
+        return ""
+    below = [s for s in result.ranked() if s.target_metric < 0]
+    reasons = []
+    if any(s.strategy == BASELINE for s in below):
+        reasons.append("scratch has too few labelled samples for the parameters it fits")
+    if transfer := [s for s in below if s.strategy != BASELINE]:
+        verb = "is" if len(transfer) == 1 else "are"
+        reasons.append(f"{_names(transfer)} {verb} led astray by a source unlike the target")
+    if not reasons:
+        return ""
+    return "An R² below 0 predicts the target worse than its mean would: " + "; ".join(reasons) + "."
+
+
 def describe_source_vs_target(result: RunResult) -> str:
     """Which strategies kept the source best and which forgot the most. Source only is left out:
     it does not train, so it keeps the source model's accuracy by definition."""
