@@ -227,11 +227,22 @@ def test_model_and_confusion_figures(sim2real):
     best = result.ranked()[0]  # by default the strategy the page's sentences call best
     wrong = best.extras["misclassified"]
     assert names.count("misclassified") == len(wrong) > 0
-    assert f"after {label(best.strategy)}" in fig.layout.title.text
+    assert f"after {label(best.strategy).lower()}" in fig.layout.title.text
     confusion = cnn.confusion_figure(result, "scratch")
     matrix = np.asarray(confusion.data[0].z)
     assert matrix.shape == (10, 10)
     assert np.trace(matrix) / matrix.sum() == pytest.approx(result.strategy("scratch").target_metric)
+
+
+def test_the_model_views_sentence_says_how_far_the_best_strategy_moved_the_filters(sim2real):
+    """Computed from the filters drawn: frozen ones are the source's exactly, fine-tuned ones moved."""
+    for best, words in (("feature_extraction", "kept the source model's first-layer filters exactly"),
+                        ("fine_tune", "moved the source model's first-layer filters by")):
+        result = copy.deepcopy(sim2real[1][0])
+        result.strategy(best).target_metric = 1.0  # make it the best on the target
+        text = cnn.describe_model(result)
+        assert text.startswith(f"{label(best)} {words}")
+        assert f"Best on the target: {label(best).lower()} (accuracy 100%)" in text
 
 
 # ------------------------------------------------------------------------------ device, backbone

@@ -494,9 +494,29 @@ def model_figure(result: RunResult, strategy: str | None = None,
     what = "your test images" if "user_data" in result.extras else "target digits"
     fig.update_layout(template="plotly_white", height=420, margin=dict(l=20, r=20, t=80, b=10),
                       title=f"First-layer filters: source model (top) and after "
-                            f"{label(chosen.strategy)} (middle); {what} it got wrong, "
+                            f"{label(chosen.strategy).lower()} (middle); {what} it got wrong, "
                             f"true→predicted (bottom)")
     return fig
+
+
+def describe_model(result: RunResult) -> str:
+    """One sentence under the model view, computed from the filters it shows: how far the best
+    strategy moved the source model's first-layer filters, and the best and worst strategies."""
+    from tl_core import narrate
+
+    chosen = result.ranked()[0]
+    source = np.asarray(result.extras["source_filters"])
+    after = np.asarray(chosen.extras.get("filters", source))
+    name = label(chosen.strategy)
+    if chosen.strategy == "scratch":
+        first = f"{name} learnt its own first-layer filters, from the target alone"
+    elif np.array_equal(after, source):
+        first = f"{name} kept the source model's first-layer filters exactly (that layer stays frozen)"
+    else:
+        change = np.abs(after - source).mean() / max(np.abs(source).mean(), 1e-12)
+        first = (f"{name} moved the source model's first-layer filters by {change:.0%} on "
+                 f"average (mean absolute change, relative to their mean size)")
+    return f"{first}. {narrate.describe_best_and_worst(result)}"
 
 
 def confusion_figure(result: RunResult, strategy: str | None = None,
