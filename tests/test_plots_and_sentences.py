@@ -247,3 +247,16 @@ def test_a_negative_r2_is_explained_where_one_appears():
         "An R² below 0 predicts the target worse than its mean would: scratch has too few "
         "labelled samples for the parameters it fits.")
     assert narrate.describe_negative_r2(make_result()) == ""  # accuracy: nothing to explain
+
+
+def test_a_label_with_no_room_above_or_below_goes_beside_its_point():
+    """The linear page's defaults: fine-tune's label takes the room above, joint training's
+    marker the room below regularized transfer; their label goes to the right, into space."""
+    scores = {"scratch": (0.002, 0.439), "source_only": (0.564, 0.447),
+              "fine_tune": (0.415, 0.570), "regularized": (0.451, 0.570), "joint": (0.441, 0.563)}
+    result = RunResult(demo="linear", config={}, metric_name="R²", loss_name="MSE",
+                       strategies=[StrategyResult(name, *xy) for name, xy in scores.items()])
+    where = {t.text[0]: t.textposition for t in plots.source_vs_target(result).data
+             if t.mode == "markers+text"}
+    [regularized] = [position for text, position in where.items() if "Regularized transfer" in text]
+    assert regularized == "middle right"

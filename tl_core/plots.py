@@ -125,22 +125,28 @@ def _marker_box(x: float, y: float, x_range, y_range) -> tuple:
 
 def _free_position(x: float, y: float, lines: list[str], x_range, y_range, placed: list) -> str:
     """Where a point's label goes: above it unless that covers a marker or a label already
-    placed, then below; near the left or right edge it opens towards the middle, to stay on
-    the chart. Appends the chosen box to `placed`."""
+    placed, then below, then beside it (right, then left); near the left or right edge a label
+    above or below opens towards the middle, to stay on the chart. Where every place covers
+    something, the one that covers least. Appends the chosen box to `placed`."""
     sx, sy = _share(x, x_range), _share(y, y_range)
     side = "right" if sx < 0.25 else "left" if sx > 0.75 else "center"
     width, height = CHAR_SHARE * max(map(len, lines)), LINE_SHARE * len(lines)
     left = {"right": sx, "left": sx - width, "center": sx - width / 2}[side]
-    boxes = {"top": (left, sy + MARKER_SHARE, left + width, sy + MARKER_SHARE + height),
-             "bottom": (left, sy - MARKER_SHARE - height, left + width, sy - MARKER_SHARE)}
+    beside = 2 * MARKER_HALF_WIDTH
+    boxes = {f"top {side}": (left, sy + MARKER_SHARE, left + width, sy + MARKER_SHARE + height),
+             f"bottom {side}": (left, sy - MARKER_SHARE - height, left + width, sy - MARKER_SHARE),
+             "middle right": (sx + beside, sy - height / 2, sx + beside + width, sy + height / 2),
+             "middle left": (sx - beside - width, sy - height / 2, sx - beside, sy + height / 2)}
 
-    def overlap(box):
-        return sum(max(0.0, min(box[2], b[2]) - max(box[0], b[0]))
-                   * max(0.0, min(box[3], b[3]) - max(box[1], b[1])) for b in placed)
+    def cost(box):  # area covering markers and labels, plus area off the chart's sides
+        covered = sum(max(0.0, min(box[2], b[2]) - max(box[0], b[0]))
+                      * max(0.0, min(box[3], b[3]) - max(box[1], b[1])) for b in placed)
+        return covered + (max(0.0, -box[0]) + max(0.0, box[2] - 1)) * (box[3] - box[1])
 
-    vertical = min(boxes, key=lambda v: (overlap(boxes[v]) > 0, overlap(boxes[v]), v != "top"))
-    placed.append(boxes[vertical])
-    return f"{vertical} {side}"
+    order = list(boxes)
+    position = min(order, key=lambda v: (cost(boxes[v]) > 0, cost(boxes[v]), order.index(v)))
+    placed.append(boxes[position])
+    return position
 
 
 def _off_chart_symbol(s, x_range, y_range) -> str:
