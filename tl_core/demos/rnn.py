@@ -678,8 +678,12 @@ def describe_model(result: RunResult) -> str:
     ratio = spread(ends["target"]) / max(spread(ends["source"]), 1e-9)
     best = result.ranked()[0]
     target = "your classes" if "target_classes" in result.extras else "the target digits"
-    sentence = (f"In the source model's plane, the last states of {target} lie "
-                f"{ratio:.1f} times as far apart as those of the source digits")
+    meaning = ("the source features tell them apart less well" if ratio < 0.9 else
+               "the source features separate them about as well" if ratio <= 1.1 else
+               "the source features separate them even better")
+    sentence = (f"In the source model's plane (by PCA: the two directions in which its hidden "
+                f"states vary most), the last states of {target} lie {ratio:.1f} times as far "
+                f"apart as those of the source digits: {meaning}")
     if "feature_extraction" in result.names():
         sentence += (f"; reading them as they are, feature extraction reaches "
                      f"{result.strategy('feature_extraction').target_metric:.0%} on the target")
