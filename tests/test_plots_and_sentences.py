@@ -260,3 +260,12 @@ def test_a_label_with_no_room_above_or_below_goes_beside_its_point():
              if t.mode == "markers+text"}
     [regularized] = [position for text, position in where.items() if "Regularized transfer" in text]
     assert regularized == "middle right"
+
+
+def test_the_compare_pages_sentence_says_labels_in_words():
+    from tl_app import sweeps
+
+    text = sweeps.describe_gains({"toy": sweep_of("n_target", [1, 8])}, {"toy": "Toy"}, "fine_tune",
+                                 "n_target")
+    assert text.startswith("Fine-tune's gain over scratch — Toy: +28 points with 1 label per class →")
+    assert text.endswith("with 8 labels per class.")

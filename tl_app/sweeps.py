@@ -106,11 +106,19 @@ def describe_gains(tables: dict[str, pd.DataFrame], titles: dict[str, str], stra
             continue
         metric = table.attrs.get("metric", "accuracy")
         first, last = rows.iloc[0], rows.iloc[-1]
-        parts.append(f"{titles[demo]}: {_signed(first.gain_mean, metric)} at {over} {first[over]:g} "
-                     f"→ {_signed(last.gain_mean, metric)} at {last[over]:g}")
+        parts.append(f"{titles[demo]}: {_signed(first.gain_mean, metric)} "
+                     f"{_where(over, first[over], metric)} → {_signed(last.gain_mean, metric)} "
+                     f"{_where(over, last[over], metric)}")
     if not parts:
         return ""
     return f"{label(strategy)}'s gain over scratch — " + "; ".join(parts) + "."
+
+
+def _where(over: str, value: float, metric: str) -> str:
+    """A swept value in words: "with 2 labels per class", "at gap 0.5"."""
+    if over == "n_target":
+        return "with " + narrate.labels_phrase(int(value), metric)
+    return f"at {over} {value:g}"
 
 
 def _signed(value: float, metric: str) -> str:
