@@ -90,8 +90,8 @@ def section(demo: str, module) -> UserData | None:
 def describe(data: UserData) -> None:
     sizes = ", ".join(f"{v} {k.replace('n_', '').replace('_', ' ')}" for k, v in data.sizes().items())
     st.success(f"Using **{controls.escape(data.name)}**: {sizes}.", icon=":material/dataset:")
-    for note in data.notes:
-        st.caption(controls.escape(note))
+    for note in data.notes:  # the core's notes are sentence fragments: shown as sentences
+        st.caption(controls.escape(note[:1].upper() + note[1:]))
 
 
 def _uploaded(demo: str, kind: str) -> tuple[bytes, str] | None:

@@ -440,7 +440,8 @@ def _user_samples_figure(source_images: np.ndarray, source_labels: list[str], so
         fig.add_trace(_digit_trace(user_ink(data)[i], name="target"), row=3, col=col)
     _hide_axes(fig)
     k = len(data.class_names)
-    fig.update_layout(template="plotly_white", height=440, margin=dict(l=20, r=20, t=80, b=10),
+    # A two-line title: room for it above the digits' column labels
+    fig.update_layout(template="plotly_white", height=470, margin=dict(l=20, r=20, t=110, b=10),
                       title=f"Top: source, {source_words}. Middle: target, your images "
                             f"({data.name}, {k} classes).<br>Bottom: the same images as the net "
                             f"sees them (8x8 grey ink)")
