@@ -465,8 +465,8 @@ def model_figure(result: RunResult, strategy: str | None = None,
     """The model view: the source model's first-layer filters (row 1), the same filters after
     the strategy's target training (row 2; by default the strategy best on the target), and
     target digits the strategy got wrong, titled "true→predicted" (row 3), with the user's
-    class names when the result was run on their images. Given those images (`data`), row 3 shows them as uploaded rather
-    than as the net's 8x8 input."""
+    class names when the result was run on their images. Given those images (`data`), row 3
+    shows them as uploaded rather than as the net's 8x8 input."""
     chosen = _pick(result, strategy)
     source_filters = result.extras["source_filters"]
     filters = chosen.extras.get("filters", source_filters)

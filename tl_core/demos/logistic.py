@@ -554,8 +554,9 @@ def samples_figure(config: Config | None = None, data: TableData | None = None) 
     The right panel outlines the few labelled target samples; the faint points are the target's
     held-out test samples, what the target models are scored on. For synthetic data the true
     boundary of each domain is drawn (the target's solid, the source's dashed, and dotted on the
-    target panel for comparison: the angle between them is the gap). A table with one feature is drawn against the class,
-    one with more than two on the two features the source model weighs most.
+    target panel for comparison: the angle between them is the gap). A table with one feature
+    is drawn against the class, one with more than two on the two features the source model
+    weighs most.
     """
     config = config if config is not None else Config()
     data, what = _plane(config, make_data(config, data))
@@ -577,7 +578,8 @@ def samples_figure(config: Config | None = None, data: TableData | None = None) 
                                         x_range, y_range) for domain in ("source", "target")}
         for col, domain, name, style in (
                 (1, "source", "true source boundary", dict(color="black", dash="dash")),
-                (2, "source", "true source boundary, for comparison", dict(color="#999999", dash="dot")),
+                (2, "source", "true source boundary, for comparison",
+                 dict(color="#999999", dash="dot")),
                 (2, "target", "true target boundary", dict(color="black"))):
             xs, ys = lines[domain]
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name,

@@ -661,7 +661,8 @@ def model_figure(result: RunResult, data: SequenceData | None = None) -> go.Figu
     fig.update_xaxes(title_text="time step t", row=1, col=3)
     fig.update_yaxes(showticklabels=False, row=1, col=3)
     fig.update_layout(template="plotly_white",
-                      title="Inside the source model: hidden-state paths (big marker: the last state h<sub>T</sub>)",
+                      title="Inside the source model: hidden-state paths "
+                            "(big marker: the last state h<sub>T</sub>)",
                       legend=dict(orientation="h", yanchor="top", y=-0.2))
     return fig
 
