@@ -269,3 +269,11 @@ def test_the_compare_pages_sentence_says_labels_in_words():
                                  "n_target")
     assert text.startswith("Fine-tune's gain over scratch — Toy: +28 points with 1 label per class →")
     assert text.endswith("with 8 labels per class.")
+
+
+def test_a_small_drop_on_the_source_is_not_called_forgetting():
+    result = make_result(fine_tune_source=0.93)
+    result.strategies.append(StrategyResult("feature_extraction", source_metric=0.95, target_metric=0.75))
+    assert narrate.describe_source_vs_target(result) == (
+        "Feature extraction keeps the most of the source task (source accuracy 95%); fine-tune "
+        "keeps the least (93%).")

@@ -9,6 +9,9 @@ from tl_core.result import RunResult
 from tl_core.strategies import BASELINE, label
 
 
+FORGOT = 0.05  # a source score this much below the best kept one is called forgetting
+
+
 def name_in_text(strategy: str) -> str:
     """A strategy's label inside a sentence: lower case, but acronyms (CORAL) stay as they are."""
     text = label(strategy)
@@ -95,9 +98,10 @@ def describe_source_vs_target(result: RunResult) -> str:
             f"(source {metric} {fmt(most, metric)})")
     if lost[0] not in kept:
         verb = "keeps" if len(lost) == 1 else "keep"
-        text += (f"; {_names(lost)} {verb} the least ({fmt(least, metric)}): what "
-                 f"{'it' if len(lost) == 1 else 'they'} learned for the target overwrote some of "
-                 f"the source")
+        text += f"; {_names(lost)} {verb} the least ({fmt(least, metric)})"
+        if most - least >= FORGOT:  # a drop worth a cause; a point or two is noise
+            text += (f": what {'it' if len(lost) == 1 else 'they'} learned for the target "
+                     f"overwrote some of the source")
     return text + "."
 
 
