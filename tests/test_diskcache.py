@@ -3,6 +3,7 @@ folder or file that cannot be used only means generating again."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tl_core import diskcache
+from tl_core import diskcache, limits
 from tl_core.demos import rnn_data
 
 
@@ -169,3 +170,20 @@ def test_a_waiter_may_stop_waiting_and_the_other_maker_goes_on(other_maker):
     assert other_maker.wait(timeout=30) == 0
     assert np.array_equal(diskcache.arrays("demo", {"a": 1}, counted(made))["y"], [7, 8])
     assert made == []
+
+
+def test_the_folder_stays_under_its_cap_losing_what_was_used_longest_ago(cache, monkeypatch):
+    """A visitor who asks for model shape after model shape cannot fill a server's disk."""
+    monkeypatch.setattr(limits, "LIMITS", dataclasses.replace(limits.LIMITS, max_disk_cache_mb=1))
+    def big():  # 400 KB: three do not fit in 1 MB
+        return {"x": np.zeros(100_000, dtype=np.float32)}
+    for a in (1, 2):
+        diskcache.arrays("demo", {"a": a}, big)
+    now = time.time()
+    for a, age in ((1, 200), (2, 100)):  # 1 was made first...
+        os.utime(diskcache.path_for("demo", {"a": a}), (now - age, now - age))
+    made = []
+    diskcache.arrays("demo", {"a": 1}, counted(made))  # ...but is read now: used last
+    diskcache.arrays("demo", {"a": 3}, big)
+    kept = {p.name for p in cache.glob("*.npz")}
+    assert kept == {diskcache.path_for("demo", {"a": a}).name for a in (1, 3)} and made == []

@@ -14,6 +14,11 @@ the same arrays waits for them (a lock file beside them, ``fcntl.flock``, releas
 system if that process dies) and reads them, instead of making them again beside it. Where
 there is no ``fcntl`` (Windows) or no lock file can be made, each process makes its own.
 
+The folder stays under ``TL_MAX_DISK_CACHE_MB`` (tl_core.limits; 1 GB by default): each entry
+read is marked as used, and after a write the entries used longest ago are removed until the
+rest fit (a visitor who asks for many model shapes cannot fill a server's disk). A removed entry
+is only made again when needed.
+
 Where: ``$TL_CACHE_DIR`` if set (``off`` turns the disk cache off), else
 ``$XDG_CACHE_HOME/transfer-lab`` (``~/.cache/transfer-lab``). A folder that cannot be written, or
 a file that cannot be read, only means generating again: never an error. Files are read with
@@ -33,6 +38,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from tl_core import limits
 
 ENV = "TL_CACHE_DIR"
 OFF = "off"
@@ -95,10 +102,15 @@ def _read(path: Path) -> dict[str, np.ndarray] | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as stored:
-            return {name: stored[name] for name in stored.files}
+            arrays = {name: stored[name] for name in stored.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # damaged or cut short
         log.warning("disk cache: cannot read %s (%s); generating again", path, err)
         return None
+    try:
+        os.utime(path)  # used now: the last to be removed when the folder is full
+    except OSError:
+        pass
+    return arrays
 
 
 def _lock(path: Path, waiting: Callable[[], None] | None) -> int | None:
@@ -137,7 +149,37 @@ def _write(path: Path, made: dict[str, np.ndarray]) -> None:
         with os.fdopen(handle, "wb") as file:
             np.savez(file, **made)
         os.replace(temporary, path)
+        _prune(path.parent, _max_bytes(), keep=path)
     except OSError as err:  # a read-only home, a full disk: the cache is only an optimisation
         log.warning("disk cache: cannot write %s (%s)", path, err)
         if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def _max_bytes() -> int:
+    """The folder's cap, read at each write (a host's TL_MAX_DISK_CACHE_MB; tests change it)."""
+    return limits.LIMITS.max_disk_cache_mb * 2**20
+
+
+def _prune(folder: Path, max_bytes: int, keep: Path) -> None:
+    """Remove the entries used longest ago until the folder's entries fit in `max_bytes` (never
+    `keep`, the entry just written). A process reading a removed entry meanwhile still reads it
+    whole (POSIX keeps an open file), or finds it gone and makes it again."""
+    entries = []
+    for entry in folder.glob("*.npz"):
+        try:
+            stat = entry.stat()
+        except OSError:  # removed meanwhile
+            continue
+        entries.append((stat.st_mtime, stat.st_size, entry))
+    total = sum(size for _, size, _ in entries)
+    for _, size, entry in sorted(entries, key=lambda e: e[0]):
+        if total <= max_bytes:
+            break
+        if entry == keep:
+            continue
+        try:
+            entry.unlink()
+            total -= size
+        except OSError:  # another process removed it first
+            pass

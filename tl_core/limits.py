@@ -17,6 +17,7 @@ and the core refuses more, so a crafted link or request cannot exceed them eithe
 | TL_CACHE_ENTRIES | cached results per cached function in the app | 64 |
 | TL_TORCH_THREADS | CPU threads torch uses per process (0: torch's default) | 0 |
 | TL_MAX_JOBS | training jobs at once per server process; the rest wait their turn | 2 |
+| TL_MAX_DISK_CACHE_MB | the disk cache's data sets and source models (tl_core.diskcache) | 1024 |
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Limits:
     cache_entries: int = 64
     torch_threads: int = 0
     max_jobs: int = 2
+    max_disk_cache_mb: int = 1024
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> "Limits":
