@@ -23,8 +23,8 @@ from tl_app.sweeps import SWEEP_SEEDS, gap_scenarios, sweep_values
 from tl_app.catalog import DEMO_BY_NAME, DemoPage
 
 CHART_CONFIG = MappingProxyType({"displaylogo": False})  # shared by every session: read-only
-# Where a demo's RunResult.extras may hold its source model's own source metric (before transfer).
-SOURCE_MODEL_METRIC = ("source_model_metric", "source_model_accuracy")
+# Where every demo's RunResult.extras holds its source model's own source metric (before transfer).
+SOURCE_MODEL_METRIC = "source_model_metric"
 
 
 def show(demo: str) -> None:
@@ -163,9 +163,8 @@ def samples_section(demo: str, config, data: UserData | None = None) -> None:
 
 def source_before(result: RunResult) -> float | None:
     """The source model's own source metric, before any target training."""
-    for key in SOURCE_MODEL_METRIC:
-        if key in result.extras:
-            return result.extras[key]
+    if SOURCE_MODEL_METRIC in result.extras:
+        return result.extras[SOURCE_MODEL_METRIC]
     if "source_only" in result.names():
         return result.strategy("source_only").source_metric
     return None

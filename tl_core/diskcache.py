@@ -41,6 +41,11 @@ import numpy as np
 
 from tl_core import limits
 
+try:
+    import fcntl  # file locks: POSIX only
+except ImportError:  # Windows: each process makes its own arrays
+    fcntl = None
+
 ENV = "TL_CACHE_DIR"
 OFF = "off"
 POLL = 0.05  # seconds between looks at a lock another process holds
@@ -116,9 +121,7 @@ def _read(path: Path) -> dict[str, np.ndarray] | None:
 def _lock(path: Path, waiting: Callable[[], None] | None) -> int | None:
     """Hold the lock of the arrays at `path` (its file descriptor; close it to release), waiting
     while another holds it. None where locks are not to be had: then nothing waits."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
+    if fcntl is None:
         return None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -143,8 +143,9 @@ def _free_position(x: float, y: float, lines: list[str], x_range, y_range, place
                       * max(0.0, min(box[3], b[3]) - max(box[1], b[1])) for b in placed)
         return covered + (max(0.0, -box[0]) + max(0.0, box[2] - 1)) * (box[3] - box[1])
 
+    costs = {place: cost(box) for place, box in boxes.items()}
     order = list(boxes)
-    position = min(order, key=lambda v: (cost(boxes[v]) > 0, cost(boxes[v]), order.index(v)))
+    position = min(order, key=lambda v: (costs[v] > 0, costs[v], order.index(v)))
     placed.append(boxes[position])
     return position
 

@@ -56,6 +56,7 @@ import torch
 from plotly.subplots import make_subplots
 from torch import nn
 
+from tl_core import narrate
 from tl_core import torch_engine as engine
 from tl_core.config import DemoConfig, device_field, param, seed_field
 from tl_core.demos import cnn_data
@@ -503,8 +504,6 @@ def model_figure(result: RunResult, strategy: str | None = None,
 def describe_model(result: RunResult) -> str:
     """One sentence under the model view, computed from the filters it shows: how far the best
     strategy moved the source model's first-layer filters, and the best and worst strategies."""
-    from tl_core import narrate
-
     chosen = result.ranked()[0]
     source = np.asarray(result.extras["source_filters"])
     after = np.asarray(chosen.extras.get("filters", source))
