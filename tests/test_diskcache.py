@@ -120,7 +120,7 @@ diskcache.arrays("demo", {"a": 1}, make)
 @pytest.fixture
 def other_maker(cache, tmp_path):
     """A process in the middle of making the arrays of {"a": 1}; touch `finish` to let it end."""
-    signals = tmp_path.parent / f"{tmp_path.name}-signals"
+    signals = tmp_path / "signals"  # beside the cache's entries, which are *.npz files
     signals.mkdir()
     process = subprocess.Popen([sys.executable, "-c", MAKER, str(signals)], cwd=ROOT,
                                env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE)
