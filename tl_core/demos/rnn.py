@@ -640,9 +640,11 @@ def model_figure(result: RunResult, data: SequenceData | None = None) -> go.Figu
                 row=1, col=col)
     digits = _target_names(result)
     mistakes = best.extras.get("misclassified", [])[:N_MISCLASSIFIED_SHOWN]
-    if not mistakes:  # an empty panel would look broken
+    if not mistakes:  # an empty panel would look broken. In paper coordinates: plotly.js drops
+        # the axes of a panel with no trace, and an "x3 domain" reference with them.
         fig.add_annotation(text="no test sequence misclassified", showarrow=False,
-                           xref="x3 domain", yref="y3 domain", x=0.5, y=0.5)
+                           xref="paper", yref="paper", x=sum(fig.layout.xaxis3.domain) / 2,
+                           y=sum(fig.layout.yaxis3.domain) / 2)
     for row, example in enumerate(mistakes):
         x = np.asarray(example["input"])
         true, predicted = digits[example["true"]], digits[example["predicted"]]
