@@ -34,16 +34,20 @@ def page(entry: tuple[str, str, str], default: bool = False) -> st.Page:
     return st.Page(path, title=title, icon=icon, default=default)
 
 
-navigation = st.navigation({
-    "Transfer Lab": [page(HOME, default=True)],
-    "Demos": [st.Page(d.path, title=d.title, icon=d.icon) for d in DEMO_PAGES],
-    "All demos together": [page(COMPARE), page(THEORY)],
-})
+navigation = st.navigation(
+    {
+        "Transfer Lab": [page(HOME, default=True)],
+        "Demos": [st.Page(d.path, title=d.title, icon=d.icon) for d in DEMO_PAGES],
+        "All demos together": [page(COMPARE), page(THEORY)],
+    }
+)
 device, threads = start_up()
 try:
     navigation.run()
 except Exception as error:  # Streamlit's stop and rerun signals are BaseExceptions: they pass
     report_failure(error)
-st.sidebar.caption(f"Computing on **{device}**"
-                   + (f" ({threads} CPU thread{'s' if threads > 1 else ''} per run)" if device == "cpu" else "")
-                   + ". Same settings and seed give the same numbers.")
+st.sidebar.caption(
+    f"Computing on **{device}**"
+    + (f" ({threads} CPU thread{'s' if threads > 1 else ''} per run)" if device == "cpu" else "")
+    + ". Same settings and seed give the same numbers."
+)

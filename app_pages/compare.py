@@ -9,13 +9,23 @@ from tl_core.config import FieldSpec
 from tl_core.strategies import BASELINE, STRATEGIES, label
 
 available = tl_core.available_demos()
-strategies = [s for s in STRATEGIES if s != BASELINE
-              and any(s in tl_core.get_demo(d).STRATEGIES for d in available)]
-DEMOS = FieldSpec("demos", tuple, tuple(available), "demos to put on the charts, each with its "
-                  "default settings", choices=tuple(available))
-STRATEGY = FieldSpec("strategy", str, "fine_tune" if "fine_tune" in strategies else strategies[0],
-                     "whose gain over scratch to draw (a demo without it is left out)",
-                     choices=tuple(strategies))
+strategies = [
+    s for s in STRATEGIES if s != BASELINE and any(s in tl_core.get_demo(d).STRATEGIES for d in available)
+]
+DEMOS = FieldSpec(
+    "demos",
+    tuple,
+    tuple(available),
+    "demos to put on the charts, each with its default settings",
+    choices=tuple(available),
+)
+STRATEGY = FieldSpec(
+    "strategy",
+    str,
+    "fine_tune" if "fine_tune" in strategies else strategies[0],
+    "whose gain over scratch to draw (a demo without it is left out)",
+    choices=tuple(strategies),
+)
 SPECS = [DEMOS, STRATEGY, sweeps.SWEEP_SEEDS, controls.SEED]
 titles = {d: DEMO_BY_NAME[d].title for d in available}
 
@@ -26,30 +36,46 @@ with st.sidebar:
     controls.widget(STRATEGY, format_func=label)
     controls.widget(sweeps.SWEEP_SEEDS)
     controls.widget(controls.SEED)
-    st.button("Reset to defaults", key="reset", on_click=controls.reset, args=(SPECS,),
-              icon=":material/restart_alt:", width="stretch")
+    st.button(
+        "Reset to defaults",
+        key="reset",
+        on_click=controls.reset,
+        args=(SPECS,),
+        icon=":material/restart_alt:",
+        width="stretch",
+    )
 controls.write_link(SPECS)
 controls.remember("compare", SPECS)
 
 st.title("Compare the demos")
 controls.show_link_warnings()
-st.markdown("The same two questions for every demo, each at its default settings: how does the "
-            "**gain over scratch** change as the target gets **more labels**, and as the **gap** "
-            "between source and target grows (for a demo whose default scenario has no gap "
-            "setting, in the scenario that has one)? Above the dashed line transfer helps; below "
-            "it, it hurts.")
+st.markdown(
+    "The same two questions for every demo, each at its default settings: how does the "
+    "**gain over scratch** change as the target gets **more labels**, and as the **gap** "
+    "between source and target grows (for a demo whose default scenario has no gap "
+    "setting, in the scenario that has one)? Above the dashed line transfer helps; below "
+    "it, it hurts."
+)
 chosen = [d for d in st.session_state["demos"] if d in available]
-strategy, seeds, seed = st.session_state["strategy"], st.session_state["sweep_seeds"], st.session_state["seed"]
+strategy, seeds, seed = (
+    st.session_state["strategy"],
+    st.session_state["sweep_seeds"],
+    st.session_state["seed"],
+)
 missing = [titles[d] for d in chosen if strategy not in tl_core.get_demo(d).STRATEGIES]
 if missing:
-    st.info(f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no "
-            f"{label(strategy).lower()}: left out of the charts.")
+    st.info(
+        f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no "
+        f"{label(strategy).lower()}: left out of the charts."
+    )
 chosen = [d for d in chosen if strategy in tl_core.get_demo(d).STRATEGIES]
 if not chosen:
     st.warning("Pick at least one demo (sidebar, “Demos”).")
 
-for over, heading, button in (("n_target", "Gain vs number of target labels", "Run the label sweeps"),
-                              ("gap", "Gain vs gap", "Run the gap sweeps")):
+for over, heading, button in (
+    ("n_target", "Gain vs number of target labels", "Run the label sweeps"),
+    ("gap", "Gain vs gap", "Run the gap sweeps"),
+):
     st.subheader(heading)
     if not chosen:
         continue
@@ -64,13 +90,23 @@ for over, heading, button in (("n_target", "Gain vs number of target labels", "R
         plan[demo] = (tuple(sweeps.sweep_values(module, base, over)), fields)
     runs = sum(len(values) * seeds for values, _ in plan.values())
     work = repr(("compare", over, sorted(plan.items()), seeds))
-    note = (f"{runs} runs in all ({seeds} seed{'s' if seeds > 1 else ''} per value); "
-            "the torch demos take longest."
-            + (f" Some demos have the gap in one scenario only, and sweep it there: "
-               f"{', '.join(moved)}." if moved else ""))
+    note = (
+        f"{runs} runs in all ({seeds} seed{'s' if seeds > 1 else ''} per value); "
+        "the torch demos take longest."
+        + (
+            f" Some demos have the gap in one scenario only, and sweep it there: {', '.join(moved)}."
+            if moved
+            else ""
+        )
+    )
     if not controls.requested(work, button, key=f"run_{over}_sweeps", note=note):
         continue
-    tables = {demo: cached.sweep(demo, over, values, seeds, fields) for demo, (values, fields) in plan.items()}
-    st.plotly_chart(sweeps.gain_figure(tables, titles, strategy, over), key=f"compare_{over}_chart",
-                    config={"displaylogo": False})
+    tables = {
+        demo: cached.sweep(demo, over, values, seeds, fields) for demo, (values, fields) in plan.items()
+    }
+    st.plotly_chart(
+        sweeps.gain_figure(tables, titles, strategy, over),
+        key=f"compare_{over}_chart",
+        config={"displaylogo": False},
+    )
     st.markdown(sweeps.describe_gains(tables, titles, strategy, over))

@@ -17,7 +17,8 @@ st.markdown(
     "tasks are alike, and it can hurt when they are not (negative transfer). Every demo here "
     "trains on a source, carries the model to a target with several strategies, and shows "
     "**source and target accuracy side by side**, always against **scratch**: a model trained "
-    "on the target's few labels alone.")
+    "on the target's few labels alone."
+)
 
 st.graphviz_chart("""
 digraph transfer {

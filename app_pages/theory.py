@@ -17,25 +17,31 @@ def shown_on(demo: str, what: str = "") -> None:
 
 st.title("Theory")
 controls.show_link_warnings()
-st.markdown("The maths behind every page, in the names the charts use. A **source** data set "
-            "$D_s = \\{(x_i, y_i)\\}$ has many labels, a **target** data set $D_t$ only a few; $\\theta$ "
-            "are a model's parameters and $\\theta_s$ those learned on the source. Every strategy is "
-            "measured against **scratch**, which fits $\\theta$ on $D_t$ alone.")
+st.markdown(
+    "The maths behind every page, in the names the charts use. A **source** data set "
+    "$D_s = \\{(x_i, y_i)\\}$ has many labels, a **target** data set $D_t$ only a few; $\\theta$ "
+    "are a model's parameters and $\\theta_s$ those learned on the source. Every strategy is "
+    "measured against **scratch**, which fits $\\theta$ on $D_t$ alone."
+)
 
 st.header("The models")
 left, right = st.columns(2)
 with left:
     st.subheader("Linear regression: least squares")
-    st.markdown("Fit $y \\approx Xw + b$ by minimising the squared error. Setting the gradient to "
-                "zero gives the **normal equation**, solved in one step:")
+    st.markdown(
+        "Fit $y \\approx Xw + b$ by minimising the squared error. Setting the gradient to "
+        "zero gives the **normal equation**, solved in one step:"
+    )
     st.latex(r"\hat w = \arg\min_w \lVert Xw - y \rVert^2 \quad\Rightarrow\quad X^\top X\,\hat w = X^\top y")
     st.markdown("Gradient descent reaches the same line step by step, which is what fine-tuning does:")
     st.latex(r"w \leftarrow w - \eta\, \nabla_w \lVert Xw - y \rVert^2 = w - 2\eta\, X^\top (Xw - y)")
     shown_on("linear")
 with right:
     st.subheader("Logistic regression")
-    st.markdown("The probability of class 1 is a squashed linear score; training minimises the "
-                "log-loss (cross-entropy). The decision boundary is the line $w^\\top x + b = 0$.")
+    st.markdown(
+        "The probability of class 1 is a squashed linear score; training minimises the "
+        "log-loss (cross-entropy). The decision boundary is the line $w^\\top x + b = 0$."
+    )
     st.latex(r"p(y = 1 \mid x) = \sigma(w^\top x + b) = \frac{1}{1 + e^{-(w^\top x + b)}}")
     st.latex(r"L(w, b) = -\frac{1}{n}\sum_i \big[y_i \log p_i + (1 - y_i)\log(1 - p_i)\big]")
     shown_on("logistic")
@@ -43,16 +49,20 @@ with right:
 left, right = st.columns(2)
 with left:
     st.subheader("CNN: the convolution layer")
-    st.markdown("A filter $K$ of size $k \\times k$ slides over the image; each output pixel is a "
-                "weighted sum of the pixels under it. Early filters find edges and strokes, which is "
-                "why they transfer between digit sets.")
+    st.markdown(
+        "A filter $K$ of size $k \\times k$ slides over the image; each output pixel is a "
+        "weighted sum of the pixels under it. Early filters find edges and strokes, which is "
+        "why they transfer between digit sets."
+    )
     st.latex(r"(X * K)_{ij} = \sum_{u=0}^{k-1} \sum_{v=0}^{k-1} X_{i+u,\, j+v}\, K_{uv} + b")
     st.latex(r"h = \mathrm{ReLU}(X * K)")
     shown_on("cnn", ": its filters")
 with right:
     st.subheader("RNN: the recurrence")
-    st.markdown("The hidden state $h_t$ carries a summary of the sequence so far; the same weights "
-                "are used at every step, and the last state is classified.")
+    st.markdown(
+        "The hidden state $h_t$ carries a summary of the sequence so far; the same weights "
+        "are used at every step, and the last state is classified."
+    )
     st.latex(r"h_t = \tanh(W_x x_t + W_h h_{t-1} + b)")
     st.latex(r"\hat y = \mathrm{softmax}\big(W_o \tanh(W_d h_T + b_d)\big)")
     shown_on("rnn", ": its hidden-state paths")
@@ -61,46 +71,63 @@ st.header("The strategies")
 left, right = st.columns(2)
 with left:
     st.subheader("Fine-tuning: start from the source")
-    st.markdown("Initialise at $\\theta_s$ and minimise the target loss; nothing holds $\\theta$ "
-                "near the source, so the source task can be forgotten.")
+    st.markdown(
+        "Initialise at $\\theta_s$ and minimise the target loss; nothing holds $\\theta$ "
+        "near the source, so the source task can be forgotten."
+    )
     st.latex(r"\theta^{(0)} = \theta_s, \qquad \theta \leftarrow \theta - \eta\, \nabla_\theta L_t(\theta)")
     shown_on("linear", ": fine-tune")
     st.subheader("Regularized transfer (L2-SP)")
-    st.markdown("The target loss plus a pull toward the source weights. λ trades the two: "
-                "λ = 0 is scratch, λ → ∞ is the source model as it is.")
+    st.markdown(
+        "The target loss plus a pull toward the source weights. λ trades the two: "
+        "λ = 0 is scratch, λ → ∞ is the source model as it is."
+    )
     st.latex(r"\hat\theta = \arg\min_\theta\; L_t(\theta) + \lambda \lVert \theta - \theta_s \rVert^2")
     st.markdown("For least squares it has a closed form:")
     st.latex(r"(X^\top X + \lambda I)\,\hat w = X^\top y + \lambda w_s")
     shown_on("linear", ": move λ")
 with right:
     st.subheader("Joint training")
-    st.markdown("One model for both data sets; the weight $w$ sets how much the few target "
-                "samples count against the many source ones.")
+    st.markdown(
+        "One model for both data sets; the weight $w$ sets how much the few target "
+        "samples count against the many source ones."
+    )
     st.latex(r"L(\theta) = L_s(\theta) + w \cdot L_t(\theta)")
     shown_on("logistic", ": joint training")
     st.subheader("Freezing: feature extraction and partial fine-tuning")
-    st.markdown("Split the network into feature blocks $f = f_K \\circ \\dots \\circ f_1$ and a head "
-                "$g$. Feature extraction freezes all of $f$ at the source and trains a new head; "
-                "partial fine-tuning freezes the first $k$ blocks only.")
+    st.markdown(
+        "Split the network into feature blocks $f = f_K \\circ \\dots \\circ f_1$ and a head "
+        "$g$. Feature extraction freezes all of $f$ at the source and trains a new head; "
+        "partial fine-tuning freezes the first $k$ blocks only."
+    )
     st.latex(r"\hat y = g_\phi\big(f_{\theta_s}(x)\big)")
     st.latex(r"\text{feature extraction: } \min_{\phi}\, L_t(\phi)")
     st.latex(r"\text{partial fine-tune: } \min_{\theta_{k+1}, \dots, \theta_K,\, \phi}\, L_t")
     shown_on("cnn", ": feature extraction and partial fine-tune")
     st.subheader("CORAL: align the covariances")
-    st.markdown("No target labels at all: whiten the target inputs with their own covariance, "
-                "re-colour them with the source's (and move their mean onto the source's), then "
-                "apply the source model as it is. It undoes a shift of the inputs, not a turned "
-                "boundary.")
-    st.latex(r"x' = (x - \mu_t)\, C_t^{-1/2}\, C_s^{1/2} + \mu_s, \qquad "
-             r"C = \mathrm{cov}(X) + \varepsilon I")
+    st.markdown(
+        "No target labels at all: whiten the target inputs with their own covariance, "
+        "re-colour them with the source's (and move their mean onto the source's), then "
+        "apply the source model as it is. It undoes a shift of the inputs, not a turned "
+        "boundary."
+    )
+    st.latex(
+        r"x' = (x - \mu_t)\, C_t^{-1/2}\, C_s^{1/2} + \mu_s, \qquad "
+        r"C = \mathrm{cov}(X) + \varepsilon I"
+    )
     shown_on("logistic", ": CORAL")
 
 st.header("The taxonomy")
-st.markdown("Transfer methods are grouped by **what** is carried from source to target, and by "
-            "**how much** of the model is adapted:")
-st.latex(r"\underbrace{\text{feature transfer}}_{\text{reuse } f_{\theta_s}(x)} \quad"
-         r"\underbrace{\text{structure transfer}}_{\text{reuse the architecture and first blocks}} \quad"
-         r"\underbrace{\text{parameter transfer}}_{\theta^{(0)} = \theta_s \text{ or } \lambda\lVert\theta-\theta_s\rVert^2}")
+st.markdown(
+    "Transfer methods are grouped by **what** is carried from source to target, and by "
+    "**how much** of the model is adapted:"
+)
+st.latex(
+    r"\underbrace{\text{feature transfer}}_{\text{reuse } f_{\theta_s}(x)} \quad"
+    r"\underbrace{\text{structure transfer}}_{\text{reuse the architecture and first blocks}} \quad"
+    r"\underbrace{\text{parameter transfer}}_"
+    r"{\theta^{(0)} = \theta_s \text{ or } \lambda\lVert\theta-\theta_s\rVert^2}"
+)
 st.markdown("""
 | what is transferred | how much is adapted | strategies in this lab |
 |---|---|---|
@@ -109,5 +136,4 @@ st.markdown("""
 | parameters | full: every weight | fine-tune, regularized transfer, joint training |
 | nothing but the data's statistics | parameter-free: no target labels | source only, CORAL |
 """)
-st.page_link(COMPARE[0], label="See how the gain of each strategy changes across demos",
-             icon=COMPARE[2])
+st.page_link(COMPARE[0], label="See how the gain of each strategy changes across demos", icon=COMPARE[2])

@@ -53,32 +53,41 @@ def timed(work, repeats: int = 1):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch CPU threads (default 0: every core); target training runs "
-                             "that many groups side by side, one core each")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads (default 0: every core); target training runs "
+        "that many groups side by side, one core each",
+    )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=1, help="time each sweep this often, keep the fastest")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     threads = configure_torch_threads(args.threads)
-    print(f"torch {torch.__version__}, torch.set_num_threads({threads}), device {args.device}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"torch {torch.__version__}, torch.set_num_threads({threads}), device {args.device}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
     print("times: wall-clock seconds (this process's CPU seconds in brackets)")
     print(machine_speed())
 
     print("\n1. source training (data generation included)")
     empty_disk_cache()  # train, as on a machine's first run
-    for scenario, fields in (("sim2real", {}), ("new_classes", {}), ("shift", {}),
-                             ("new_classes", {"source_copies": 16})):
+    for scenario, fields in (
+        ("sim2real", {}),
+        ("new_classes", {}),
+        ("shift", {}),
+        ("new_classes", {"source_copies": 16}),
+    ):
         config = cnn.Config(scenario=scenario, device=args.device, **fields)
-        (model, source), wall, cpu = timed(lambda: cnn.source_model(config))
+        (model, source), wall, cpu = timed(lambda: cnn.source_model(config))  # noqa: B023 - called at once
         accuracy = cnn.engine.evaluate(model, source)["accuracy"]
         words = f"{scenario} {' '.join(f'{k}={v}' for k, v in fields.items())}"
         print(f"   {words:30s} {wall:6.2f} s ({cpu:5.2f})   source test accuracy {accuracy:.3f}")
     cnn._SOURCES.cache_clear()  # as a new process finds it: on the disk, not in memory
     _, wall, cpu = timed(lambda: cnn.source_model(cnn.Config(device=args.device)))
-    print(f"   a later process reads the sim2real source model from the disk cache: {wall:.3f} s "
-          f"({cpu:.3f})")
+    print(f"   a later process reads the sim2real source model from the disk cache: {wall:.3f} s ({cpu:.3f})")
     cnn_data.glyph_bank.cache_clear()
     _, wall, cpu = timed(cnn_data.glyph_bank)
     print(f"   (rendering every font x pen x digit once: {wall:.2f} s ({cpu:.2f}), cached)")
@@ -89,17 +98,23 @@ def main() -> None:
         processes.start(threads).join()
         in_processes = target_run(args, "in worker processes (as the app trains)")
         same = [s.history for s in result.strategies] == [s.history for s in in_processes.strategies]
-        print(f"   worker processes {result.wall_time / in_processes.wall_time:.2f}x faster than "
-              f"threads, numbers {'identical' if same else 'DIFFERENT'}")
+        print(
+            f"   worker processes {result.wall_time / in_processes.wall_time:.2f}x faster than "
+            f"threads, numbers {'identical' if same else 'DIFFERENT'}"
+        )
         processes.stop()  # below, this process's CPU seconds are all the work
 
     n_models = args.seeds * len(SIZES) * len(cnn.STRATEGIES)
-    print(f"\n3. sweep: n_target in {SIZES} x {len(cnn.STRATEGIES)} strategies x {args.seeds} seeds"
-          f" = {n_models} target models (sim2real, the defaults)")
-    configs = [cnn.Config(n_target=n, seed=seed, device=args.device)
-               for seed in range(args.seeds) for n in SIZES]
+    print(
+        f"\n3. sweep: n_target in {SIZES} x {len(cnn.STRATEGIES)} strategies x {args.seeds} seeds"
+        f" = {n_models} target models (sim2real, the defaults)"
+    )
+    configs = [
+        cnn.Config(n_target=n, seed=seed, device=args.device) for seed in range(args.seeds) for n in SIZES
+    ]
     _, wall, cpu = timed(lambda: [(cnn.source_model(c), cnn.target_domain(c)) for c in configs])
     print(f"   source models and data for {args.seeds} seeds: {wall:.2f} s ({cpu:.2f}), then cached")
+
     def one_at_a_time(history_every=None):
         jobs = [cnn.transfer_job(c, history_every or c.epochs) for c in configs]
         return torch_engine.run_many(jobs, batched=False)
@@ -119,24 +134,36 @@ def main() -> None:
         words = "every epoch" if history == "full" else "start and end only"
         print(f"   {how:13s}  history {words:18s} {wall:6.2f} s ({cpu:6.2f})")
     for history in ("full", "final"):
-        (one, one_wall, one_cpu), (many, many_wall, many_cpu) = (runs["one at a time", history],
-                                                                 runs["batched", history])
-        diff = max(abs(a.target_metric - b.target_metric)
-                   for alone, batched in zip(one, many) for a, b in zip(alone, batched.strategies))
-        print(f"   speed-up of batched over one at a time, history {history:5s}: "
-              f"{one_wall / many_wall:4.1f}x wall ({one_cpu / many_cpu:.1f}x CPU);"
-              f"   largest final target-accuracy difference {diff:.4f}")
+        (one, one_wall, one_cpu), (many, many_wall, many_cpu) = (
+            runs["one at a time", history],
+            runs["batched", history],
+        )
+        diff = max(
+            abs(a.target_metric - b.target_metric)
+            for alone, batched in zip(one, many)
+            for a, b in zip(alone, batched.strategies)
+        )
+        print(
+            f"   speed-up of batched over one at a time, history {history:5s}: "
+            f"{one_wall / many_wall:4.1f}x wall ({one_cpu / many_cpu:.1f}x CPU);"
+            f"   largest final target-accuracy difference {diff:.4f}"
+        )
     slow_wall, sweep_wall = runs["one at a time", "full"][1], runs["batched", "final"][1]
-    print(f"   a sweep as tl_core.sweep runs it (batched, final only): {sweep_wall:.2f} s"
-          f" (budget {SWEEP_BUDGET:.0f} s), {slow_wall / sweep_wall:.1f}x faster than one model at"
-          f" a time with the per-epoch history")
+    print(
+        f"   a sweep as tl_core.sweep runs it (batched, final only): {sweep_wall:.2f} s"
+        f" (budget {SWEEP_BUDGET:.0f} s), {slow_wall / sweep_wall:.1f}x faster than one model at"
+        f" a time with the per-epoch history"
+    )
+
 
 def target_run(args, how: str):
     result = cnn.run(cnn.Config(device=args.device))
     print(f"   groups {how}: whole run {result.wall_time:.2f} s")
     for s in result.strategies:
-        print(f"     {s.strategy:20s} {s.wall_time:6.3f} s   target {s.target_metric:.3f}"
-              f"   source {s.source_metric:.3f}")
+        print(
+            f"     {s.strategy:20s} {s.wall_time:6.3f} s   target {s.target_metric:.3f}"
+            f"   source {s.source_metric:.3f}"
+        )
     return result
 
 

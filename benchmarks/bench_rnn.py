@@ -46,35 +46,48 @@ SIZES = (1, 2, 5, 10, 20, 50)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch CPU threads (default 0: every core); target training runs "
-                             "that many groups side by side, one core each")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads (default 0: every core); target training runs "
+        "that many groups side by side, one core each",
+    )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cell", default="gru", choices=rnn.CELLS)
     parser.add_argument("--full", action="store_true", help="also time the full-quality preset")
-    parser.add_argument("--no-sweep", action="store_true",
-                        help="sections 0 to 2 only (a minute or two; the sweeps take several)")
+    parser.add_argument(
+        "--no-sweep",
+        action="store_true",
+        help="sections 0 to 2 only (a minute or two; the sweeps take several)",
+    )
     args = parser.parse_args()
     threads = configure_torch_threads(args.threads)
-    print(f"torch {torch.__version__}, {threads} thread(s), device {args.device}, cell {args.cell}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"torch {torch.__version__}, {threads} thread(s), device {args.device}, cell {args.cell}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
 
     start = time.perf_counter()
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its first use imports torch._dynamo
-    print(f"(a process's first torch.optim optimizer imports torch._dynamo: "
-          f"{time.perf_counter() - start:.2f} s, once, not counted below)")
+    print(
+        f"(a process's first torch.optim optimizer imports torch._dynamo: "
+        f"{time.perf_counter() - start:.2f} s, once, not counted below)"
+    )
 
     print(f"0. {machine_speed()}")
 
-    print("\n1. generating MNIST-1D (once per machine, then read from the disk cache), and "
-          "source training")
+    print("\n1. generating MNIST-1D (once per machine, then read from the disk cache), and source training")
     empty_disk_cache()  # generate and train, as on a machine's first run
     for scenario in rnn.SCENARIOS:
         start = time.perf_counter()
         rnn.load_domains(rnn.Config(scenario=scenario, device=args.device))
-        what = ("5000 sequences, digits 0-9" if scenario == "new_classes"
-                else "its 2000 target sequences; the source set is the same")
+        what = (
+            "5000 sequences, digits 0-9"
+            if scenario == "new_classes"
+            else "its 2000 target sequences; the source set is the same"
+        )
         print(f"   generating {scenario:12s} {time.perf_counter() - start:6.2f} s   ({what})")
     for quality in ("fast", "full") if args.full else ("fast",):
         for scenario in rnn.SCENARIOS:
@@ -83,77 +96,108 @@ def main() -> None:
             rnn.source_model(config, args.device)
             seconds = time.perf_counter() - start
             digits = "10 digits" if scenario == "shift" else "digits 0-4"
-            print(f"   training {quality:4s} {scenario:12s} {seconds:6.2f} s   source test "
-                  f"accuracy {rnn.source_accuracy(config):.3f} ({digits})")
+            print(
+                f"   training {quality:4s} {scenario:12s} {seconds:6.2f} s   source test "
+                f"accuracy {rnn.source_accuracy(config):.3f} ({digits})"
+            )
     rnn._SOURCES.cache_clear()  # as a new process finds it: on the disk, not in memory
     for scenario in rnn.SCENARIOS:
         start = time.perf_counter()
         rnn.source_model(rnn.Config(scenario=scenario, cell=args.cell), args.device)
-        print(f"   a later process reads the fast {scenario} source model from the disk cache: "
-              f"{time.perf_counter() - start:.3f} s")
+        print(
+            f"   a later process reads the fast {scenario} source model from the disk cache: "
+            f"{time.perf_counter() - start:.3f} s"
+        )
 
-    print("\n2. one target run per strategy (default config, source model cached); a strategy's "
-          "time is its group's, shared out among the group's models")
+    print(
+        "\n2. one target run per strategy (default config, source model cached); a strategy's "
+        "time is its group's, shared out among the group's models"
+    )
     in_threads = target_runs(args, "in threads") if threads > 1 else None
     if threads > 1 and args.device == "cpu":
         start = time.perf_counter()
         processes.start(threads).join()
-        print(f"   (starting {threads} worker processes: {time.perf_counter() - start:.2f} s, once "
-              f"per app process, in the background)")
+        print(
+            f"   (starting {threads} worker processes: {time.perf_counter() - start:.2f} s, once "
+            f"per app process, in the background)"
+        )
         in_processes = target_runs(args, "in worker processes")
         for scenario in rnn.SCENARIOS:
             a, b = in_threads[scenario], in_processes[scenario]
             same = [s.history for s in a.strategies] == [s.history for s in b.strategies]
-            print(f"   {scenario}: worker processes {a.wall_time / b.wall_time:.2f}x faster than "
-                  f"threads, numbers {'identical' if same else 'DIFFERENT'}")
+            print(
+                f"   {scenario}: worker processes {a.wall_time / b.wall_time:.2f}x faster than "
+                f"threads, numbers {'identical' if same else 'DIFFERENT'}"
+            )
 
     if args.no_sweep:
         return
-    print(f"\n3. sweep: n_target in {SIZES} x {len(rnn.STRATEGIES)} strategies x {args.seeds} seeds"
-          " (new_classes, defaults), through rnn.run_many (batched)")
-    configs = [rnn.Config(n_target=n, seed=seed, cell=args.cell, device=args.device)
-               for seed in range(args.seeds) for n in SIZES]
+    print(
+        f"\n3. sweep: n_target in {SIZES} x {len(rnn.STRATEGIES)} strategies x {args.seeds} seeds"
+        " (new_classes, defaults), through rnn.run_many (batched)"
+    )
+    configs = [
+        rnn.Config(n_target=n, seed=seed, cell=args.cell, device=args.device)
+        for seed in range(args.seeds)
+        for n in SIZES
+    ]
     start, cpu = time.perf_counter(), time.process_time()
     batched = rnn.run_many(configs)
     batched_wall = time.perf_counter() - start
-    print(f"   {batched_wall:6.2f} s wall, {time.process_time() - cpu:6.2f} s CPU for "
-          f"{len(configs)} runs, {torch_engine.parallel_groups(args.device)} group(s) side by side "
-          f"(history measured at the start and end only)")
+    print(
+        f"   {batched_wall:6.2f} s wall, {time.process_time() - cpu:6.2f} s CPU for "
+        f"{len(configs)} runs, {torch_engine.parallel_groups(args.device)} group(s) side by side "
+        f"(history measured at the start and end only)"
+    )
     jobs = [rnn.transfer_job(c, history_every=c.epochs) for c in configs]
     start = time.perf_counter()
     in_turn = torch_engine.run_many(jobs, workers=1)
     in_turn_wall = time.perf_counter() - start
-    same = [[r.history for r in job] for job in in_turn] == \
-        [[r.history for r in run.strategies] for run in batched]
-    print(f"   {in_turn_wall:6.2f} s wall one group at a time (a hosted job's one thread): "
-          f"side by side {in_turn_wall / batched_wall:.2f}x faster, numbers "
-          f"{'identical' if same else 'DIFFERENT'}")
+    same = [[r.history for r in job] for job in in_turn] == [
+        [r.history for r in run.strategies] for run in batched
+    ]
+    print(
+        f"   {in_turn_wall:6.2f} s wall one group at a time (a hosted job's one thread): "
+        f"side by side {in_turn_wall / batched_wall:.2f}x faster, numbers "
+        f"{'identical' if same else 'DIFFERENT'}"
+    )
 
     print("\n4. the same sweep one model at a time (torch.optim.Adam, torch's fused kernels)")
     start, cpu = time.perf_counter(), time.process_time()
     alone = torch_engine.run_many(jobs, batched=False)
     alone_wall = time.perf_counter() - start
-    print(f"   {alone_wall:6.2f} s wall, {time.process_time() - cpu:6.2f} s CPU; batched speed-up "
-          f"{alone_wall / batched_wall:.2f}x (wall, measured in this run)")
-    pairs = [(c.n_target, a.strategy, a.target_metric, b.target_metric)
-             for c, one, many in zip(configs, alone, batched) for a, b in zip(one, many.strategies)]
+    print(
+        f"   {alone_wall:6.2f} s wall, {time.process_time() - cpu:6.2f} s CPU; batched speed-up "
+        f"{alone_wall / batched_wall:.2f}x (wall, measured in this run)"
+    )
+    pairs = [
+        (c.n_target, a.strategy, a.target_metric, b.target_metric)
+        for c, one, many in zip(configs, alone, batched)
+        for a, b in zip(one, many.strategies)
+    ]
     means = {}
     for n, strategy, a, b in pairs:
         means.setdefault((n, strategy), []).append(a - b)
-    print(f"   target accuracy, one at a time vs batched: largest single difference "
-          f"{max(abs(a - b) for *_, a, b in pairs):.3f}, largest difference of "
-          f"means over seeds {max(abs(sum(d) / len(d)) for d in means.values()):.3f}")
+    print(
+        f"   target accuracy, one at a time vs batched: largest single difference "
+        f"{max(abs(a - b) for *_, a, b in pairs):.3f}, largest difference of "
+        f"means over seeds {max(abs(sum(d) / len(d)) for d in means.values()):.3f}"
+    )
+
 
 def target_runs(args, how: str) -> dict:
     """One run of each scenario at the defaults, printed; the results by scenario."""
     results = {}
     for scenario in rnn.SCENARIOS:
-        result = results[scenario] = rnn.run(rnn.Config(scenario=scenario, cell=args.cell,
-                                                        device=args.device))
+        result = results[scenario] = rnn.run(
+            rnn.Config(scenario=scenario, cell=args.cell, device=args.device)
+        )
         print(f"   {scenario}, groups {how}: whole run {result.wall_time:.2f} s")
         for s in result.strategies:
-            print(f"     {s.strategy:20s} {s.wall_time:6.3f} s   target {s.target_metric:.3f}"
-                  f"   source {s.source_metric:.3f}")
+            print(
+                f"     {s.strategy:20s} {s.wall_time:6.3f} s   target {s.target_metric:.3f}"
+                f"   source {s.source_metric:.3f}"
+            )
     return results
 
 

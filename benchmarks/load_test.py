@@ -58,8 +58,14 @@ from tl_core.limits import Limits  # noqa: E402
 from tl_core.result import RunResult  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DEMO_ORDER = ("linear", "logistic", "cnn", "rnn")
 NUMBERS = ("source_metric", "target_metric", "source_loss", "target_loss")
 # Small settings for a quick correctness run (tests/test_load.py): short training on torch demos.
@@ -93,8 +99,7 @@ class Visit:
         return urlencode({k: to_text(v) for k, v in self.fields.items()}, safe=",")
 
     def label(self) -> str:
-        return f"{self.demo}(" + ", ".join(f"{k}={v}" for k, v in self.fields.items()
-                                           if k not in CHEAP) + ")"
+        return f"{self.demo}(" + ", ".join(f"{k}={v}" for k, v in self.fields.items() if k not in CHEAP) + ")"
 
 
 @dataclass
@@ -122,9 +127,11 @@ def plan(pages: int, cheap: bool = False, demos: tuple[str, ...] = DEMO_ORDER) -
         demo, round_ = demos[i % len(demos)], i // len(demos)
         Config = tl_core.get_demo(demo).Config
         gap, n_target = Config.field("gap"), Config.field("n_target")
-        fields = {"seed": 100 + i,
-                  "gap": round(min(gap.high, max(gap.low, gap.default + 0.05 * (round_ % 3 - 1))), 4),
-                  "n_target": min(n_target.high, n_target.default + round_)}
+        fields = {
+            "seed": 100 + i,
+            "gap": round(min(gap.high, max(gap.low, gap.default + 0.05 * (round_ % 3 - 1))), 4),
+            "n_target": min(n_target.high, n_target.default + round_),
+        }
         if cheap:
             fields.update({k: v for k, v in CHEAP.items() if k in Config.field_names()})
         Config.from_dict(fields)  # a valid experiment, or a clear error here
@@ -215,10 +222,28 @@ def start_server(env: dict[str, str] | None = None, log: Path | None = None) -> 
     log = log or ROOT / "artifacts" / "load_test_streamlit.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )
     server = Server(process, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + 120
     while not server.healthy():
@@ -233,8 +258,9 @@ def start_server(env: dict[str, str] | None = None, log: Path | None = None) -> 
 # The browsers
 
 
-async def open_page(browser, url: str, visit: Visit, timeout_s: float, screenshots: Path | None,
-                    name: str) -> Outcome:
+async def open_page(
+    browser, url: str, visit: Visit, timeout_s: float, screenshots: Path | None, name: str
+) -> Outcome:
     """One student: open the link, wait for the charts, read the headline, download the JSON."""
     outcome = Outcome(visit)
     context = await browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
@@ -243,8 +269,11 @@ async def open_page(browser, url: str, visit: Visit, timeout_s: float, screensho
         started = time.perf_counter()
         await page.goto(f"{url}/{visit.demo}?{visit.query()}", timeout=timeout_s * 1000)
         if screenshots:  # what a student sees while queued for a worker (if ever)
-            await page.wait_for_function(f"() => document.body.innerText.includes({WAITING!r}) "
-                                         f"|| ({DONE_JS})()", polling=100, timeout=timeout_s * 1000)
+            await page.wait_for_function(
+                f"() => document.body.innerText.includes({WAITING!r}) || ({DONE_JS})()",
+                polling=100,
+                timeout=timeout_s * 1000,
+            )
             await page.screenshot(path=str(screenshots / f"{name}_busy.png"))
         await page.wait_for_function(DONE_JS, polling=100, timeout=timeout_s * 1000)
         outcome.seconds = time.perf_counter() - started
@@ -258,8 +287,12 @@ async def open_page(browser, url: str, visit: Visit, timeout_s: float, screensho
             await page.get_by_role("button", name="Results as JSON").click()
         path = await (await download.value).path()
         outcome.exported = RunResult.from_json(Path(path).read_text())
-        outcome.headline = [t.strip() for t in  # read once the page has settled
-                            await page.locator('[data-testid="stMetricValue"]').all_inner_texts()]
+        outcome.headline = [
+            t.strip()
+            for t in await page.locator(  # read once the page has settled
+                '[data-testid="stMetricValue"]'
+            ).all_inner_texts()
+        ]
         if screenshots:
             await page.screenshot(path=str(screenshots / f"{name}_done.png"))
     except Exception as error:  # a timeout or a closed page: this student did not get a result
@@ -278,17 +311,24 @@ def niced_chromium() -> str:
     return str(launcher)
 
 
-async def open_all(url: str, visits: list[Visit], timeout_s: float, screenshots: Path | None,
-                   nice: bool) -> list[Outcome]:
+async def open_all(
+    url: str, visits: list[Visit], timeout_s: float, screenshots: Path | None, nice: bool
+) -> list[Outcome]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=niced_chromium() if nice else CHROMIUM,
-                                          args=CHROMIUM_ARGS)
+        browser = await p.chromium.launch(
+            executable_path=niced_chromium() if nice else CHROMIUM, args=CHROMIUM_ARGS
+        )
         try:
-            return list(await asyncio.gather(*(
-                open_page(browser, url, v, timeout_s, screenshots, f"page{i:02d}_{v.demo}")
-                for i, v in enumerate(visits))))
+            return list(
+                await asyncio.gather(
+                    *(
+                        open_page(browser, url, v, timeout_s, screenshots, f"page{i:02d}_{v.demo}")
+                        for i, v in enumerate(visits)
+                    )
+                )
+            )
         finally:
             await browser.close()
 
@@ -306,8 +346,12 @@ async def open_socket(url: str, visit: Visit, timeout_s: float) -> Outcome:
     outcome, json_url = Outcome(visit), None
     try:
         started = time.perf_counter()
-        async with websockets.connect(url.replace("http://", "ws://") + "/_stcore/stream",
-                                      subprotocols=["streamlit"], max_size=None, origin=url) as socket:
+        async with websockets.connect(
+            url.replace("http://", "ws://") + "/_stcore/stream",
+            subprotocols=["streamlit"],
+            max_size=None,
+            origin=url,
+        ) as socket:
             ask = BackMsg()
             ask.rerun_script.query_string = visit.query()
             ask.rerun_script.page_name = visit.demo
@@ -327,8 +371,9 @@ async def open_socket(url: str, visit: Visit, timeout_s: float) -> Outcome:
                 elif shown == "download_button" and "JSON" in element.download_button.label:
                     json_url = element.download_button.url
                 elif shown == "exception" or (shown == "alert" and element.alert.format == Alert.ERROR):
-                    outcome.error = (element.exception.message if shown == "exception"
-                                     else element.alert.body)[:300]
+                    outcome.error = (
+                        element.exception.message if shown == "exception" else element.alert.body
+                    )[:300]
         outcome.seconds = time.perf_counter() - started
         if not outcome.error and outcome.headline and json_url:
             outcome.completed = True
@@ -371,14 +416,23 @@ class Report:
         return sum(bool(o.same_numbers) for o in self.outcomes)
 
     def times(self, demo: str | None = None) -> list[float]:
-        return sorted(o.seconds for o in self.outcomes if o.completed and (demo is None or o.visit.demo == demo))
+        return sorted(
+            o.seconds for o in self.outcomes if o.completed and (demo is None or o.visit.demo == demo)
+        )
 
     def summary(self) -> dict[str, float]:
         times = self.times()
-        return {"pages": self.pages, "completed": self.completed, "same_numbers": self.same,
-                "p50_s": percentile(times, 50), "p95_s": percentile(times, 95),
-                "max_s": max(times) if times else math.nan, "peak_rss_mb": self.peak_rss_mb,
-                "cpu_s": self.cpu_s, "wall_s": self.wall_s}
+        return {
+            "pages": self.pages,
+            "completed": self.completed,
+            "same_numbers": self.same,
+            "p50_s": percentile(times, 50),
+            "p95_s": percentile(times, 95),
+            "max_s": max(times) if times else math.nan,
+            "peak_rss_mb": self.peak_rss_mb,
+            "cpu_s": self.cpu_s,
+            "wall_s": self.wall_s,
+        }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -398,10 +452,18 @@ def warm_up(url: str, timeout_s: float, cheap: bool, demos: tuple[str, ...]) -> 
         asyncio.run(open_all(url, [visit], timeout_s, None, nice=False))
 
 
-def load_test(pages: int, jobs: int | None = None, cheap: bool = False, warm: bool = False,
-              timeout_s: float = 600, screenshots: Path | None = None, nice: bool = True,
-              log: Path | None = None, demos: tuple[str, ...] = DEMO_ORDER,
-              client: str = "chromium") -> Report:
+def load_test(
+    pages: int,
+    jobs: int | None = None,
+    cheap: bool = False,
+    warm: bool = False,
+    timeout_s: float = 600,
+    screenshots: Path | None = None,
+    nice: bool = True,
+    log: Path | None = None,
+    demos: tuple[str, ...] = DEMO_ORDER,
+    client: str = "chromium",
+) -> Report:
     """Start a server, open `pages` pages at once, check their numbers; the figures.
 
     `client`: "chromium" (real browsers, drawing included) or "socket" (Streamlit's protocol
@@ -415,9 +477,16 @@ def load_test(pages: int, jobs: int | None = None, cheap: bool = False, warm: bo
     try:
         if warm:
             warm_up(server.url, timeout_s, cheap, demos)
-        start_rss, cpu_before, started = server.status("VmRSS") / 1024, server.cpu_seconds(), time.perf_counter()
-        outcomes = asyncio.run(open_all(server.url, visits, timeout_s, screenshots, nice)
-                               if client == "chromium" else open_sockets(server.url, visits, timeout_s))
+        start_rss, cpu_before, started = (
+            server.status("VmRSS") / 1024,
+            server.cpu_seconds(),
+            time.perf_counter(),
+        )
+        outcomes = asyncio.run(
+            open_all(server.url, visits, timeout_s, screenshots, nice)
+            if client == "chromium"
+            else open_sockets(server.url, visits, timeout_s)
+        )
         wall, cpu = time.perf_counter() - started, server.cpu_seconds() - cpu_before
         peak, healthy = server.status("VmHWM") / 1024, server.healthy()
     finally:
@@ -432,41 +501,66 @@ def load_test(pages: int, jobs: int | None = None, cheap: bool = False, warm: bo
 
 
 def print_report(report: Report, warm: bool) -> None:
-    mix = ", ".join(f"{d} {sum(o.visit.demo == d for o in report.outcomes)}" for d in DEMO_ORDER
-                    if any(o.visit.demo == d for o in report.outcomes))
+    mix = ", ".join(
+        f"{d} {sum(o.visit.demo == d for o in report.outcomes)}"
+        for d in DEMO_ORDER
+        if any(o.visit.demo == d for o in report.outcomes)
+    )
     clients = "Chromium pages" if report.client == "chromium" else "websocket sessions (no browser)"
-    print(f"\n{report.pages} {clients} at once ({mix}); TL_MAX_JOBS={report.jobs}, "
-          f"{report.threads} CPU thread(s) per training; {'warm' if warm else 'cold'} server caches")
+    print(
+        f"\n{report.pages} {clients} at once ({mix}); TL_MAX_JOBS={report.jobs}, "
+        f"{report.threads} CPU thread(s) per training; {'warm' if warm else 'cold'} server caches"
+    )
     for i, o in enumerate(report.outcomes):
-        state = (f"{o.seconds:6.1f} s  numbers {'equal' if o.same_numbers else 'DIFFER: ' + o.why_not}"
-                 if o.completed else f"   --    FAILED: {o.error}")
+        state = (
+            f"{o.seconds:6.1f} s  numbers {'equal' if o.same_numbers else 'DIFFER: ' + o.why_not}"
+            if o.completed
+            else f"   --    FAILED: {o.error}"
+        )
         print(f"  page {i:2d} {o.visit.label():60.60} {state}")
     s = report.summary()
-    print(f"completed {report.completed}/{report.pages}; numbers equal to tl_core.run: {report.same}/{report.pages}")
+    print(
+        f"completed {report.completed}/{report.pages}; "
+        f"numbers equal to tl_core.run: {report.same}/{report.pages}"
+    )
     print(f"time to charts: p50 {s['p50_s']:.1f} s, p95 {s['p95_s']:.1f} s, max {s['max_s']:.1f} s")
     per_demo = {d: report.times(d) for d in DEMO_ORDER if report.times(d)}
-    print("  median per demo: " + ", ".join(f"{d} {statistics.median(t):.1f} s" for d, t in per_demo.items()))
-    print(f"server memory: {report.start_rss_mb:.0f} MB at the start, peak {report.peak_rss_mb:.0f} MB (VmHWM); "
-          f"CPU {report.cpu_s:.0f} s in {report.wall_s:.0f} s wall ({report.cpu_s / report.wall_s:.1f} cores busy), "
-          f"{report.cpu_s / report.pages:.1f} CPU s per page")
+    medians = ", ".join(f"{d} {statistics.median(t):.1f} s" for d, t in per_demo.items())
+    print("  median per demo: " + medians)
+    print(
+        f"server memory: {report.start_rss_mb:.0f} MB at the start, "
+        f"peak {report.peak_rss_mb:.0f} MB (VmHWM); "
+        f"CPU {report.cpu_s:.0f} s in {report.wall_s:.0f} s wall "
+        f"({report.cpu_s / report.wall_s:.1f} cores busy), "
+        f"{report.cpu_s / report.pages:.1f} CPU s per page"
+    )
     print(f"server healthy afterwards: {report.healthy_after}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pages", type=int, default=10, help="pages opened at once (default 10)")
-    parser.add_argument("--series", help="comma-separated page counts, a fresh server for each (e.g. 2,4,6,10)")
+    parser.add_argument(
+        "--series", help="comma-separated page counts, a fresh server for each (e.g. 2,4,6,10)"
+    )
     parser.add_argument("--jobs", type=int, help="TL_MAX_JOBS for the server (default: its own, 2)")
     parser.add_argument("--warm", action="store_true", help="train the source models before timing")
     parser.add_argument("--cheap", action="store_true", help="short torch training (the test's settings)")
-    parser.add_argument("--demos", default=",".join(DEMO_ORDER), help="demos to take turns (default: all four)")
+    parser.add_argument(
+        "--demos", default=",".join(DEMO_ORDER), help="demos to take turns (default: all four)"
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds a page may take (default 600)")
     parser.add_argument("--screenshots", type=Path, help="folder for a busy and a done screenshot per page")
     parser.add_argument("--no-nice", action="store_true", help="run Chromium at the server's CPU priority")
-    parser.add_argument("--client", choices=("chromium", "socket"), default="chromium",
-                        help="chromium: real browsers (default); socket: Streamlit's protocol, no browser "
-                             "(the server's own time, free of drawing)")
+    parser.add_argument(
+        "--client",
+        choices=("chromium", "socket"),
+        default="chromium",
+        help="chromium: real browsers (default); socket: Streamlit's protocol, no browser "
+        "(the server's own time, free of drawing)",
+    )
     args = parser.parse_args(argv)
     if args.client == "chromium" and not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing (apt-get install chromium)", file=sys.stderr)
@@ -474,16 +568,27 @@ def main(argv: list[str] | None = None) -> int:
     counts = [int(n) for n in args.series.split(",")] if args.series else [args.pages]
     summaries = []
     for n in counts:
-        report = load_test(n, args.jobs, args.cheap, args.warm, args.timeout, args.screenshots,
-                           nice=not args.no_nice, demos=tuple(args.demos.split(",")), client=args.client)
+        report = load_test(
+            n,
+            args.jobs,
+            args.cheap,
+            args.warm,
+            args.timeout,
+            args.screenshots,
+            nice=not args.no_nice,
+            demos=tuple(args.demos.split(",")),
+            client=args.client,
+        )
         print_report(report, args.warm)
         summaries.append(report.summary())
     if len(summaries) > 1:
         print("\npages  completed  equal  p50 s  p95 s  max s  peak MB  server CPU s/page")
         for s in summaries:
-            print(f"{s['pages']:5d}  {s['completed']:9d}  {s['same_numbers']:5d}  {s['p50_s']:5.1f}  "
-                  f"{s['p95_s']:5.1f}  {s['max_s']:5.1f}  {s['peak_rss_mb']:7.0f}  "
-                  f"{s['cpu_s'] / s['pages']:17.1f}")
+            print(
+                f"{s['pages']:5d}  {s['completed']:9d}  {s['same_numbers']:5d}  {s['p50_s']:5.1f}  "
+                f"{s['p95_s']:5.1f}  {s['max_s']:5.1f}  {s['peak_rss_mb']:7.0f}  "
+                f"{s['cpu_s'] / s['pages']:17.1f}"
+            )
         print(json.dumps(summaries))
     return 0 if all(s["completed"] == s["pages"] == s["same_numbers"] for s in summaries) else 1
 

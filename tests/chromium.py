@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 PATH = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def require() -> None:
@@ -19,5 +25,4 @@ def require() -> None:
         return
     if os.environ.get("CI") == "true":
         pytest.fail(f"{PATH} is missing; CI must install chromium (see .ci/run)", pytrace=False)
-    pytest.skip(f"{PATH} is missing (apt-get install chromium); required in CI",
-                allow_module_level=True)
+    pytest.skip(f"{PATH} is missing (apt-get install chromium); required in CI", allow_module_level=True)

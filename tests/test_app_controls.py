@@ -9,8 +9,13 @@ from tl_core.config import FieldSpec
 
 GAP = FieldSpec("gap", float, 0.3, "gap", low=0.0, high=1.0)
 N_TARGET = FieldSpec("n_target", int, 5, "labels", low=2, high=500)
-STRATEGIES = FieldSpec("strategies", tuple, ("scratch", "fine_tune"), "strategies",
-                       choices=("scratch", "source_only", "fine_tune"))
+STRATEGIES = FieldSpec(
+    "strategies",
+    tuple,
+    ("scratch", "fine_tune"),
+    "strategies",
+    choices=("scratch", "source_only", "fine_tune"),
+)
 SCENARIO = FieldSpec("scenario", str, "synthetic", "scenario", choices=("synthetic", "diabetes"))
 FLAG = FieldSpec("shift_inputs", bool, False, "flag")
 
@@ -67,8 +72,21 @@ def test_visitor_text_cannot_become_markdown_links_latex_or_html():
 
 
 def test_the_log_ladder_steps_through_orders_of_magnitude_within_the_range():
-    assert controls.ladder(0.0001, 1.0) == [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
-                                            0.05, 0.1, 0.2, 0.5, 1.0]
+    assert controls.ladder(0.0001, 1.0) == [
+        0.0001,
+        0.0002,
+        0.0005,
+        0.001,
+        0.002,
+        0.005,
+        0.01,
+        0.02,
+        0.05,
+        0.1,
+        0.2,
+        0.5,
+        1.0,
+    ]
     lam = controls.ladder(0.0, 10000.0, extra=(3.3, 20000.0))
     assert lam[:6] == [0.0, 0.1, 0.2, 0.5, 1.0, 2.0] and lam[-1] == 10000.0
     assert 3.3 in lam and 20000.0 not in lam  # extra values join only inside the range
@@ -79,13 +97,15 @@ def test_every_field_kind_gets_its_widget_and_a_range_capped_to_one_value_still_
         from tl_app import controls
         from tl_core.config import FieldSpec
 
-        specs = [FieldSpec("gap", float, 0.3, "gap", low=0.0, high=1.0),
-                 FieldSpec("lr", float, 0.01, "lr", low=0.0001, high=1.0, log=True),
-                 FieldSpec("seed", int, 0, "seed", low=0, high=2**31 - 1),
-                 FieldSpec("scenario", str, "a", "scenario", choices=("a", "b")),
-                 FieldSpec("strategies", tuple, ("fine_tune",), "s", choices=("scratch", "fine_tune")),
-                 FieldSpec("flag", bool, False, "flag"),
-                 FieldSpec("epochs", int, 1, "capped by the host", low=1, high=1)]
+        specs = [
+            FieldSpec("gap", float, 0.3, "gap", low=0.0, high=1.0),
+            FieldSpec("lr", float, 0.01, "lr", low=0.0001, high=1.0, log=True),
+            FieldSpec("seed", int, 0, "seed", low=0, high=2**31 - 1),
+            FieldSpec("scenario", str, "a", "scenario", choices=("a", "b")),
+            FieldSpec("strategies", tuple, ("fine_tune",), "s", choices=("scratch", "fine_tune")),
+            FieldSpec("flag", bool, False, "flag"),
+            FieldSpec("epochs", int, 1, "capped by the host", low=1, high=1),
+        ]
         controls.enter_page("test", specs)
         for spec in specs:
             controls.widget(spec)
@@ -121,7 +141,8 @@ def test_settings_the_scenario_ignores_are_greyed_out():
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_string(
-        "from tl_app import demo_page\ndemo_page.show('linear')", default_timeout=120).run()
+        "from tl_app import demo_page\ndemo_page.show('linear')", default_timeout=120
+    ).run()
     assert not at.slider(key="noise").disabled
     at.selectbox(key="scenario").set_value("diabetes").run()
     assert not at.exception

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_app_pages import PATH, failures, fast, open_page
 
 import tl_core
+from tl_app import controls
 from tl_core import backbones
 from tl_core.demos import cnn
-from tl_app import controls
-from test_app_pages import PATH, failures, fast, open_page
 
 
 @pytest.fixture
@@ -64,6 +64,7 @@ def test_with_the_weights_on_disk_the_page_compares_imagenet_features(weights):
 
 def test_on_uploaded_images_resnet_reads_them_in_colour_at_224(weights):
     from test_app_user_data import own_data, page, shapes_zip, upload
+
     from tl_core import userdata
 
     raw = shapes_zip()

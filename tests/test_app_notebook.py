@@ -7,13 +7,13 @@ import nbformat
 import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_app_pages import failures, fast
 
 import tl_core
 from tl_app import controls, exports
+from tl_app.catalog import DEMO_BY_NAME
 from tl_app.sweeps import sweep_values
 from tl_core import narrate
-from tl_app.catalog import DEMO_BY_NAME
-from test_app_pages import failures, fast
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 AVAILABLE = tl_core.available_demos()
@@ -70,10 +70,14 @@ def test_the_notebook_reproduces_the_numbers_on_the_page(demo, monkeypatch):
     assert namespace["result"].config["seed"] == 7 and namespace["result"].config["gap"] == 0.55
     if not sweep:
         return
-    page_curve = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
-                      if "Data efficiency" in c.proto.spec)
-    notebook_curve = next(json.loads(f.to_json()) for f in namespace["_shown"]
-                          if "Data efficiency" in (f.layout.title.text or ""))
+    page_curve = next(
+        json.loads(c.proto.spec) for c in at.get("plotly_chart") if "Data efficiency" in c.proto.spec
+    )
+    notebook_curve = next(
+        json.loads(f.to_json())
+        for f in namespace["_shown"]
+        if "Data efficiency" in (f.layout.title.text or "")
+    )
     assert notebook_curve["data"] == page_curve["data"], "the same data-efficiency curve"
     sentence = narrate.describe_data_efficiency(namespace["efficiency"])
     assert any(m.value == sentence for m in at.markdown)
@@ -81,8 +85,9 @@ def test_the_notebook_reproduces_the_numbers_on_the_page(demo, monkeypatch):
 
 def test_the_notebook_file_has_a_lesson_cell_then_code_without_outputs():
     cells = ["x = 1", "print(x)"]
-    notebook = nbformat.reads(exports.notebook_bytes("Title", "It shows a thing.", cells).decode(),
-                              as_version=4)
+    notebook = nbformat.reads(
+        exports.notebook_bytes("Title", "It shows a thing.", cells).decode(), as_version=4
+    )
     nbformat.validate(notebook)
     assert notebook.cells[0].source.startswith("# Title") and "It shows a thing." in notebook.cells[0].source
     assert [c.source for c in notebook.cells[1:]] == cells

@@ -63,15 +63,19 @@ def control(at: AppTest, name: str):
 
 def shown(at: AppTest) -> tuple:
     """What the page shows of its results: every chart's figure, every table, the headline."""
-    return ([chart.proto.spec for chart in at.get("plotly_chart")],
-            [table.value.to_json() for table in at.dataframe],
-            [(m.label, m.value, m.delta) for m in at.metric])
+    return (
+        [chart.proto.spec for chart in at.get("plotly_chart")],
+        [table.value.to_json() for table in at.dataframe],
+        [(m.label, m.value, m.delta) for m in at.metric],
+    )
 
 
 def other_value(spec, current):
     """A nearby allowed value different from `current`, cheap to run (fewer epochs, not more)."""
     if spec.kind is tuple:
-        return tuple(current[:-1]) if len(current) > 1 else tuple(c for c in spec.choices if c != current[0])[:1]
+        return (
+            tuple(current[:-1]) if len(current) > 1 else tuple(c for c in spec.choices if c != current[0])[:1]
+        )
     if spec.kind is bool:
         return not current
     if spec.choices is not None:
@@ -84,7 +88,13 @@ def other_value(spec, current):
         return current + 1
     delta = max(1, round((spec.high - spec.low) / 10)) if spec.kind is int else (spec.high - spec.low) / 10
     # downward where there is room: fewer epochs and samples keep the test quick
-    value = current - delta if current - delta >= spec.low else spec.low if current > spec.low else current + delta
+    value = (
+        current - delta
+        if current - delta >= spec.low
+        else spec.low
+        if current > spec.low
+        else current + delta
+    )
     return spec.check(round(value, 6) if spec.kind is float else value)
 
 
@@ -95,8 +105,9 @@ def widget_value(value):
 # ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["app_pages/home.py", "app_pages/compare.py", "app_pages/theory.py"]
-                         + [PATH[d] for d in DEMOS])
+@pytest.mark.parametrize(
+    "path", ["app_pages/home.py", "app_pages/compare.py", "app_pages/theory.py"] + [PATH[d] for d in DEMOS]
+)
 def test_every_page_renders_without_an_exception(path):
     demo = next((d for d in DEMOS if PATH[d] == path), None)
     at = open_page(path, fast(demo) if demo in AVAILABLE else None)
@@ -119,15 +130,19 @@ def test_source_only_says_why_it_is_missing_where_the_classes_differ():
     assert not says_left_out({"scenario": "shift"})  # the same ten digits: source only runs
 
 
-@pytest.mark.parametrize("demo,name", [(d, n) for d in AVAILABLE for n in MAIN
-                                       if n in tl_core.get_demo(d).Config.field_names()])
+@pytest.mark.parametrize(
+    "demo,name", [(d, n) for d in AVAILABLE for n in MAIN if n in tl_core.get_demo(d).Config.field_names()]
+)
 def test_each_main_control_changes_what_the_page_shows(demo, name):
     """In the default scenario, or else in another one (the gap may only shape one scenario);
     never in a scenario that ignores the control, where it is greyed out."""
     Config = tl_core.get_demo(demo).Config
     spec, scenario = Config.field(name), Config.field("scenario")
-    scenarios = [scenario.default] if name == "scenario" else \
-        [scenario.default] + [c for c in scenario.choices if c != scenario.default]
+    scenarios = (
+        [scenario.default]
+        if name == "scenario"
+        else [scenario.default] + [c for c in scenario.choices if c != scenario.default]
+    )
     scenarios = [c for c in scenarios if name not in Config.ignored_by_scenario.get(c, ())]
     for choice in scenarios:
         at = open_page(PATH[demo], {**fast(demo), "scenario": choice})
@@ -139,8 +154,10 @@ def test_each_main_control_changes_what_the_page_shows(demo, name):
         assert at.query_params[name] == controls.to_text(new), "the link follows the control"
         if shown(at) != before:
             return
-    pytest.fail(f"changing {name} changed no chart, table or headline on the {demo} page "
-                f"in any scenario ({', '.join(scenarios)})")
+    pytest.fail(
+        f"changing {name} changed no chart, table or headline on the {demo} page "
+        f"in any scenario ({', '.join(scenarios)})"
+    )
 
 
 @pytest.mark.parametrize("demo", AVAILABLE)
@@ -149,8 +166,13 @@ def test_a_link_restores_every_control_and_is_written_back_unchanged(demo):
     data choice stays built-in: a link cannot carry a file (test_app_user_data covers `data=own`)."""
     specs = demo_page.page_specs(tl_core.get_demo(demo))
     values = {s.name: s.default for s in specs}
-    values.update({s.name: other_value(s, s.default) for s in specs
-                   if (demo in CHEAP or s.name in MAIN + ["sweep_seeds"]) and s.name != "data"})
+    values.update(
+        {
+            s.name: other_value(s, s.default)
+            for s in specs
+            if (demo in CHEAP or s.name in MAIN + ["sweep_seeds"]) and s.name != "data"
+        }
+    )
     values.update({k: s.check(v) for k, v in fast(demo).items() for s in specs if s.name == k})
     try:
         tl_core.make_config(demo, **{k: v for k, v in values.items() if k != "sweep_seeds"})
@@ -167,8 +189,16 @@ def test_a_link_restores_every_control_and_is_written_back_unchanged(demo):
 @pytest.mark.parametrize("demo", AVAILABLE)
 def test_a_malformed_link_warns_and_falls_back_without_an_exception(demo):
     Config = tl_core.get_demo(demo).Config
-    bad = {"gap": "abc", "n_target": "1e9", "strategies": "bogus,fine_tune", "lam": "nan",
-           "seed": "-3", "nonsense": "<b>1</b>", "device": "cuda", **fast(demo)}
+    bad = {
+        "gap": "abc",
+        "n_target": "1e9",
+        "strategies": "bogus,fine_tune",
+        "lam": "nan",
+        "seed": "-3",
+        "nonsense": "<b>1</b>",
+        "device": "cuda",
+        **fast(demo),
+    }
     at = open_page(PATH[demo], bad)
     assert not failures(at), failures(at)
     warnings = " ".join(w.value for w in at.warning)
@@ -244,8 +274,9 @@ def test_compare_sweeps_the_gap_of_the_torch_demos_in_their_shift_scenario():
     assert not failures(at), failures(at)
     note = " ".join(c.value for c in at.caption)
     assert "sweep it there: CNN in its shift scenario, RNN in its shift scenario." in note
-    assert sweeps.gap_scenarios(tl_core.get_demo("linear")) == \
-        list(tl_core.get_demo("linear").Config.field("scenario").choices)
+    assert sweeps.gap_scenarios(tl_core.get_demo("linear")) == list(
+        tl_core.get_demo("linear").Config.field("scenario").choices
+    )
 
 
 def test_home_draws_the_transfer_flow_and_links_every_demo():
@@ -261,8 +292,14 @@ def test_home_draws_the_transfer_flow_and_links_every_demo():
 def test_theory_writes_the_maths_and_links_each_formula_to_its_page():
     at = open_page("app_pages/theory.py")
     maths = " ".join(latex.value for latex in at.latex)
-    for formula in (r"X^\top X\,\hat w = X^\top y", r"\sigma(w^\top x + b)", r"(X * K)_{ij}",
-                    r"h_t = \tanh", r"\lambda \lVert \theta - \theta_s \rVert^2", r"L_s(\theta) + w \cdot L_t"):
+    for formula in (
+        r"X^\top X\,\hat w = X^\top y",
+        r"\sigma(w^\top x + b)",
+        r"(X * K)_{ij}",
+        r"h_t = \tanh",
+        r"\lambda \lVert \theta - \theta_s \rVert^2",
+        r"L_s(\theta) + w \cdot L_t",
+    ):
         assert formula in maths, formula
     assert {"linear", "logistic", "cnn", "rnn"} <= {link.proto.page for link in at.get("page_link")}
 

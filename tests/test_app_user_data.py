@@ -13,12 +13,12 @@ import plotly.graph_objects as go
 import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
+from test_app_pages import APP, failures, fast
 
 import tl_core
 from tl_app import exports
 from tl_app.catalog import DEMO_BY_NAME
 from tl_core import userdata
-from test_app_pages import APP, failures, fast
 
 TIMEOUT = 180  # a torch page trains its source model on the first run
 
@@ -65,8 +65,11 @@ def waves_csv(per_class: int = 8, steps: int = 40) -> bytes:
     """Wide sequences: one row per sequence, a sine, a square or a sawtooth wave, with noise."""
     rng = np.random.default_rng(2)
     t = np.linspace(0, 4 * np.pi, steps)
-    waves = {"sine": np.sin, "square": lambda x: np.sign(np.sin(x)),
-             "saw": lambda x: (x % (2 * np.pi)) / np.pi - 1}
+    waves = {
+        "sine": np.sin,
+        "square": lambda x: np.sign(np.sin(x)),
+        "saw": lambda x: (x % (2 * np.pi)) / np.pi - 1,
+    }
     lines = [",".join(f"t{i}" for i in range(steps)) + ",label"]
     for name, wave in waves.items():
         for _ in range(per_class):
@@ -137,8 +140,7 @@ def test_an_uploaded_csv_runs_every_strategy_and_the_notebook_reproduces_it(tmp_
     assert not at.get("plotly_chart"), "nothing runs before a file is there"
     at = upload(at, "linear", "sales.csv", sales_csv())
     assert not failures(at), failures(at)
-    assert results(at) == ["Scratch", "Source only", "Fine-tune", "Regularized transfer",
-                           "Joint training"]
+    assert results(at) == ["Scratch", "Source only", "Fine-tune", "Regularized transfer", "Joint training"]
     assert len(charts(at)) >= 3 and len(at.metric) == 2
     assert any("sales.csv" in s.value.replace("\\", "") for s in at.success)
     assert at.query_params["data"] == "own", "the link says the data came from an upload"
@@ -164,19 +166,21 @@ def test_a_bundled_table_needs_no_file_and_offers_its_classes():
     at.radio(key="ud_logistic_table").set_value("iris").run()
     assert not failures(at), failures(at)
     positive = at.selectbox(key="ud_logistic_iris_positive")
-    assert positive.value == "virginica" and set(positive.options) == {"setosa", "versicolor",
-                                                                        "virginica"}
+    assert positive.value == "virginica" and set(positive.options) == {"setosa", "versicolor", "virginica"}
     assert "CORAL" in results(at)
     positive.set_value("setosa").run()
     assert not failures(at), failures(at)
 
 
-@pytest.mark.parametrize("name, raw, words", [
-    ("empty.csv", b"", "empty"),
-    ("photo.csv", bytes(range(256)) * 40, "not a text file"),
-    ("latin.csv", "city,x,y\nKöln,1,2\nWien,3,4\n".encode("cp1252"), "UTF-8"),
-    ("words.csv", b"a,b\nx,y\nz,w\n", "no numeric columns"),
-])
+@pytest.mark.parametrize(
+    "name, raw, words",
+    [
+        ("empty.csv", b"", "empty"),
+        ("photo.csv", bytes(range(256)) * 40, "not a text file"),
+        ("latin.csv", "city,x,y\nKöln,1,2\nWien,3,4\n".encode("cp1252"), "UTF-8"),
+        ("words.csv", b"a,b\nx,y\nz,w\n", "no numeric columns"),
+    ],
+)
 def test_a_malformed_csv_says_what_is_wrong_and_the_page_keeps_working(name, raw, words):
     at = upload(own_data(page("linear")), "linear", name, raw)
     assert not at.exception
@@ -222,10 +226,13 @@ def test_a_zip_of_image_folders_is_the_cnns_target(tmp_path, monkeypatch):
     assert exports.display_table(namespace["result"]).equals(results_table(at))
 
 
-@pytest.mark.parametrize("name, raw, words", [
-    ("notes.zip", b"not a zip at all", "not a zip"),
-    ("evil.zip", None, "leaves its folder"),
-])
+@pytest.mark.parametrize(
+    "name, raw, words",
+    [
+        ("notes.zip", b"not a zip at all", "not a zip"),
+        ("evil.zip", None, "leaves its folder"),
+    ],
+)
 def test_a_bad_zip_is_refused_with_its_reason(name, raw, words):
     if raw is None:
         buffer = io.BytesIO()
@@ -245,16 +252,20 @@ def test_a_sequence_csv_is_the_rnns_target():
     assert any("Source only is left out" in c.value for c in at.caption)  # it was asked for
     assert any("saw" in c for c in charts(at))
     data = userdata.read("sequences", waves_csv(), "waves.csv", layout="auto", label=None)
-    result = tl_core.run("rnn", data=data, **tl_core.make_config(
-        "rnn", **{**fast("rnn"), "n_target": "2"}).to_dict())
+    result = tl_core.run(
+        "rnn", data=data, **tl_core.make_config("rnn", **{**fast("rnn"), "n_target": "2"}).to_dict()
+    )
     assert exports.display_table(result).equals(results_table(at))
 
 
-@pytest.mark.parametrize("demo, name, raw", [
-    ("linear", "sales.csv", sales_csv()),
-    ("cnn", "shapes.zip", shapes_zip()),
-    ("rnn", "waves.csv", waves_csv(steps=30)),  # not MNIST-1D's 40 steps
-])
+@pytest.mark.parametrize(
+    "demo, name, raw",
+    [
+        ("linear", "sales.csv", sales_csv()),
+        ("cnn", "shapes.zip", shapes_zip()),
+        ("rnn", "waves.csv", waves_csv(steps=30)),  # not MNIST-1D's 40 steps
+    ],
+)
 def test_the_data_efficiency_sweep_runs_on_your_data(demo, name, raw):
     """The sweep's button on your file draws the data-efficiency curve (on 30-step sequences
     the RNN's joint training used to fail: it stacked them with the 40-step source batches)."""
@@ -265,4 +276,3 @@ def test_the_data_efficiency_sweep_runs_on_your_data(demo, name, raw):
     assert not failures(at), failures(at)
     specs = charts(at)
     assert len(specs) == before + 1 and any("Data efficiency" in spec for spec in specs)
-

@@ -18,9 +18,9 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import chromium  # tests/chromium.py
 import pytest
 
-import chromium  # tests/chromium.py
 import tl_core
 from tl_app.catalog import DEMO_PAGES
 
@@ -49,10 +49,26 @@ def running_app(log_name: str, env: dict[str, str] | None = None):
     (ROOT / "artifacts").mkdir(exist_ok=True)
     log = open(ROOT / "artifacts" / log_name, "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -98,8 +114,9 @@ def page(browser):
 def wait_until_idle(page: Page) -> None:
     """Wait for the script run to finish (Streamlit marks its app element "notRunning")."""
     page.get_by_text("Computing on").wait_for(timeout=PAGE_TIMEOUT_MS)  # app.py's last line
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
-                           timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=PAGE_TIMEOUT_MS
+    )
     page.wait_for_timeout(500)  # plotly draws after the run's last message
 
 
@@ -156,7 +173,10 @@ def test_demo_page_redraws_when_a_slider_moves(server, page, demo_page):
     page.wait_for_function(
         """before => JSON.stringify([...document.querySelectorAll('.js-plotly-plot')]
                                     .map(p => p.data)) !== before""",
-        arg=before, polling=1000, timeout=PAGE_TIMEOUT_MS)
+        arg=before,
+        polling=1000,
+        timeout=PAGE_TIMEOUT_MS,
+    )
     page.wait_for_url(f"**n_target={int(float(n_target))}&**", timeout=PAGE_TIMEOUT_MS)  # the link follows
     wait_until_idle(page)
     no_exception(page)
@@ -165,8 +185,11 @@ def test_demo_page_redraws_when_a_slider_moves(server, page, demo_page):
         for button in ("Run the data-efficiency sweep", "Run the gap sweep"):
             charts = page.locator(".js-plotly-plot").count()
             page.get_by_role("button", name=button).click()
-            page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length > {charts}",
-                                   polling=500, timeout=PAGE_TIMEOUT_MS)
+            page.wait_for_function(
+                f"() => document.querySelectorAll('.js-plotly-plot').length > {charts}",
+                polling=500,
+                timeout=PAGE_TIMEOUT_MS,
+            )
             wait_until_idle(page)
         no_exception(page)
         screenshot(page, "linear_sweeps")
@@ -189,20 +212,28 @@ def test_home_theory_and_compare_pages(server, page):
 
 
 def test_a_shared_link_opens_the_same_experiment(server, page):
-    page.goto(f"{server}/linear?gap=0.8&n_target=12&seed=3&strategies=fine_tune,regularized",
-              timeout=PAGE_TIMEOUT_MS)
+    page.goto(
+        f"{server}/linear?gap=0.8&n_target=12&seed=3&strategies=fine_tune,regularized",
+        timeout=PAGE_TIMEOUT_MS,
+    )
     wait_until_idle(page)
     no_exception(page)
-    assert page.locator('[data-testid="stSlider"]', has_text="Gap between").get_by_role(
-        "slider").input_value() == "0.8"
+    assert (
+        page.locator('[data-testid="stSlider"]', has_text="Gap between").get_by_role("slider").input_value()
+        == "0.8"
+    )
     assert page.get_by_text("With 12 labelled target samples").count() >= 1
     # exports: a chart as standalone HTML (made on click) and the notebook
     page.get_by_text("Export", exact=True).click()
     with page.expect_download(timeout=PAGE_TIMEOUT_MS) as download:
         page.get_by_role("button", name="source vs target").click()
     html = Path(download.value.path()).read_text()
-    assert html.lstrip().lower().startswith("<!doctype html>") and "Plotly.newPlot" in html \
-        and "Fine-tune" in html and len(html) > 1_000_000  # plotly.js inside: opens offline
+    assert (
+        html.lstrip().lower().startswith("<!doctype html>")
+        and "Plotly.newPlot" in html
+        and "Fine-tune" in html
+        and len(html) > 1_000_000
+    )  # plotly.js inside: opens offline
     page.get_by_text("Reproduce in a notebook", exact=True).click()
     with page.expect_download(timeout=PAGE_TIMEOUT_MS) as download:
         page.get_by_role("button", name="Download as a Jupyter notebook").click()
@@ -218,21 +249,24 @@ def test_a_shared_link_opens_the_same_experiment(server, page):
 
 def choose(page: Page, label: str, option: str) -> None:
     """Pick `option` in the selectbox labelled `label`, as a student clicking would."""
-    page.locator('[data-testid="stSelectbox"]').filter(
-        has=page.get_by_text(label, exact=True)).click()
+    page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).click()
     page.get_by_role("option", name=option).click()
 
 
 def upload_file(page: Page, name: str, mime: str, raw: bytes) -> None:
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-        files=[{"name": name, "mimeType": mime, "buffer": raw}])
+        files=[{"name": name, "mimeType": mime, "buffer": raw}]
+    )
 
 
-@pytest.mark.parametrize("demo, name, mime, make", [
-    ("linear", "sales.csv", "text/csv", "sales_csv"),
-    ("cnn", "shapes.zip", "application/zip", "shapes_zip"),
-    ("rnn", "waves.csv", "text/csv", "waves_csv"),
-])
+@pytest.mark.parametrize(
+    "demo, name, mime, make",
+    [
+        ("linear", "sales.csv", "text/csv", "sales_csv"),
+        ("cnn", "shapes.zip", "application/zip", "shapes_zip"),
+        ("rnn", "waves.csv", "text/csv", "waves_csv"),
+    ],
+)
 def test_a_student_uploads_their_own_data(server, page, demo, name, mime, make):
     import test_app_user_data as files
 
@@ -281,8 +315,10 @@ def idle_training_processes(server_pid: int, count: int) -> dict[int, int]:
 def test_a_server_with_two_threads_per_run_trains_in_its_training_processes(page):
     """A lecture laptop's app (one job at a time, both cores): the torch demos' groups train
     side by side in the two processes the server started, and the page shows the run."""
-    with running_app("streamlit-two-threads.log",
-                     {"TL_MAX_JOBS": "1", "TL_TORCH_THREADS": "2"}) as (url, process):
+    with running_app("streamlit-two-threads.log", {"TL_MAX_JOBS": "1", "TL_TORCH_THREADS": "2"}) as (
+        url,
+        process,
+    ):
         page.goto(url, timeout=PAGE_TIMEOUT_MS)  # the first page load starts them
         wait_until_idle(page)
         before = idle_training_processes(process.pid, 2)

@@ -56,16 +56,22 @@ def test_sweep_prints_the_tidy_table_as_csv():
     assert len(table) == 2 * 2 * len(set(table.strategy))
 
 
-@pytest.mark.parametrize("args, message", [
-    (("run", "linear", "--gap", "1.7"), "gap must be a number in [0, 1], got '1.7'"),
-    (("run", "linear", "--n_target", "many"), "n_target must be an integer in ["),
-    (("run", "linear", "--colour", "red"), "unrecognized arguments: --colour red"),
-    (("run", "quantum"), "invalid choice: 'quantum'"),
-    (("sweep", "linear", "--over", "speed", "--values", "1,2"), "linear has no setting 'speed'"),
-    (("sweep", "linear", "--over", "gap", "--values", "0.1,9"), "gap must be a number in [0, 1], got '9'"),
-    (("prepare", "quantum"), "demo must be one of linear, logistic, cnn, rnn, got 'quantum'"),
-    (("prepare", "--seeds", "0"), "seeds must be an integer from 1 to 10, got 0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("run", "linear", "--gap", "1.7"), "gap must be a number in [0, 1], got '1.7'"),
+        (("run", "linear", "--n_target", "many"), "n_target must be an integer in ["),
+        (("run", "linear", "--colour", "red"), "unrecognized arguments: --colour red"),
+        (("run", "quantum"), "invalid choice: 'quantum'"),
+        (("sweep", "linear", "--over", "speed", "--values", "1,2"), "linear has no setting 'speed'"),
+        (
+            ("sweep", "linear", "--over", "gap", "--values", "0.1,9"),
+            "gap must be a number in [0, 1], got '9'",
+        ),
+        (("prepare", "quantum"), "demo must be one of linear, logistic, cnn, rnn, got 'quantum'"),
+        (("prepare", "--seeds", "0"), "seeds must be an integer from 1 to 10, got 0"),
+    ],
+)
 def test_bad_input_is_one_line_on_stderr_and_exit_code_2(args, message):
     code, out, err = cli(*args)
     assert code == 2 and out == ""
@@ -83,8 +89,9 @@ def test_help_lists_every_field_with_default_range_and_help():
 
 
 def test_module_entry_point_exits_2_without_a_traceback():
-    proc = subprocess.run([sys.executable, "-m", "tl_core", "run", "linear", "--gap", "-1"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tl_core", "run", "linear", "--gap", "-1"], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "gap must be a number in [0, 1]" in proc.stderr
 
@@ -103,8 +110,9 @@ def test_bench_prints_time_per_strategy_and_the_sweep():
     assert code == 0
     assert "linear: default run" in out and "sweep n_target=" in out
     for strategy in tl_core.get_demo("linear").STRATEGIES:  # a line each: its time, its scores
-        assert re.search(rf"^  {strategy} +[0-9.]+ ms +target R² -?[0-9.]+ +source -?[0-9.]+$",
-                         out, re.MULTILINE), strategy
+        assert re.search(
+            rf"^  {strategy} +[0-9.]+ ms +target R² -?[0-9.]+ +source -?[0-9.]+$", out, re.MULTILINE
+        ), strategy
     assert re.search(r"sweep n_target=\[[0-9, ]+\] x 5 seeds: [0-9.]+ s", out)
 
 
@@ -116,7 +124,8 @@ def test_prepare_refuses_when_nothing_would_be_kept(monkeypatch):
 
 
 def test_prepare_makes_every_seed_of_every_scenario_and_reports_each_scenario_once(
-        monkeypatch, empty_disk_cache):
+    monkeypatch, empty_disk_cache
+):
     module = tl_core.get_demo("cnn")
     made = []
     monkeypatch.setattr(module, "prepare", lambda config: made.append((config.scenario, config.seed)))
@@ -124,7 +133,8 @@ def test_prepare_makes_every_seed_of_every_scenario_and_reports_each_scenario_on
     scenarios = module.Config.field("scenario").choices
     assert code == 0 and made == [(s, seed) for s in scenarios for seed in (0, 1)]
     assert [line.split(": ")[0] for line in out.splitlines()[:-1]] == [
-        f"cnn {s}, seeds 0 to 1" for s in scenarios]
+        f"cnn {s}, seeds 0 to 1" for s in scenarios
+    ]
 
 
 # A later process's runs, reporting whether any source model had to be trained.
@@ -146,16 +156,26 @@ def test_prepare_trains_once_so_that_later_processes_train_nothing(tmp_path):
     """A course host prepares the machine before class: afterwards no page, command or notebook
     waits for a source model to train, in any new process."""
     env = {**os.environ, "TL_CACHE_DIR": str(tmp_path)}
-    prepared = subprocess.run([sys.executable, "-m", "tl_core", "prepare", "rnn", "cnn",
-                               "--seeds", "1"], capture_output=True, text=True, env=env, timeout=600)
+    prepared = subprocess.run(
+        [sys.executable, "-m", "tl_core", "prepare", "rnn", "cnn", "--seeds", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert prepared.returncode == 0, prepared.stderr
     lines = prepared.stdout.splitlines()
     assert [line.split(":")[0] for line in lines[:-1]] == [
-        "rnn new_classes, seed 0", "rnn shift, seed 0",
-        "cnn sim2real, seed 0", "cnn new_classes, seed 0", "cnn shift, seed 0"]
+        "rnn new_classes, seed 0",
+        "rnn shift, seed 0",
+        "cnn sim2real, seed 0",
+        "cnn new_classes, seed 0",
+        "cnn shift, seed 0",
+    ]
     assert lines[-1] == f"kept in {tmp_path}"
     assert len(list(tmp_path.glob("source-model-*.npz"))) == 5
-    later = subprocess.run([sys.executable, "-c", LATER_RUNS], capture_output=True, text=True,
-                           env=env, timeout=600)
+    later = subprocess.run(
+        [sys.executable, "-c", LATER_RUNS], capture_output=True, text=True, env=env, timeout=600
+    )
     assert later.returncode == 0, later.stderr
     assert later.stdout.split() == ["0"]

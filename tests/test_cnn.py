@@ -19,8 +19,8 @@ from tl_core.result import RunResult
 from tl_core.strategies import label
 
 SEEDS = range(5)
-FEW = (1, 2, 5)          # labels per class where transfer must beat scratch
-MANY = 20                # labels per class where scratch has caught up (most of) the way
+FEW = (1, 2, 5)  # labels per class where transfer must beat scratch
+MANY = 20  # labels per class where scratch has caught up (most of) the way
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
@@ -71,9 +71,18 @@ def test_fine_tuning_forgets_the_source_and_feature_extraction_keeps_it(sim2real
 def new_classes():
     """new_classes at few labels and 5 seeds, without and with warped source copies:
     {source_copies: {n_target: [results]}}."""
-    configs = [cnn.Config(scenario="new_classes", n_target=n, seed=seed, source_copies=copies,
-                          strategies=("feature_extraction", "fine_tune"))
-               for copies in (0, 4) for n in FEW for seed in SEEDS]
+    configs = [
+        cnn.Config(
+            scenario="new_classes",
+            n_target=n,
+            seed=seed,
+            source_copies=copies,
+            strategies=("feature_extraction", "fine_tune"),
+        )
+        for copies in (0, 4)
+        for n in FEW
+        for seed in SEEDS
+    ]
     table: dict = {}
     for config, result in zip(configs, cnn.run_many(configs), strict=True):
         table.setdefault(config.source_copies, {}).setdefault(config.n_target, []).append(result)
@@ -97,10 +106,11 @@ def test_warped_source_copies_make_the_features_carry_over_better(new_classes, n
 
 def test_source_only_target_accuracy_falls_as_the_gap_grows():
     gaps = (0.0, 0.5, 1.0)
-    configs = [cnn.Config(scenario="shift", gap=g, seed=s, strategies=("source_only",))
-               for g in gaps for s in SEEDS]
+    configs = [
+        cnn.Config(scenario="shift", gap=g, seed=s, strategies=("source_only",)) for g in gaps for s in SEEDS
+    ]
     results = cnn.run_many(configs)
-    by_gap = [mean(results[i * len(SEEDS):(i + 1) * len(SEEDS)], "source_only") for i in range(len(gaps))]
+    by_gap = [mean(results[i * len(SEEDS) : (i + 1) * len(SEEDS)], "source_only") for i in range(len(gaps))]
     assert by_gap[0] > by_gap[1] > by_gap[2], by_gap
     assert by_gap[0] > 0.8  # gap 0: the same kind of digits, the source model reads them well
 
@@ -113,8 +123,9 @@ def test_lambda_zero_is_fine_tuning_and_huge_lambda_stays_at_the_source():
     assert huge.strategy("regularized").source_metric == pytest.approx(source_accuracy, abs=0.02)
     assert huge.strategy("fine_tune").source_metric < source_accuracy - 0.1
     # The filters barely move from the source's.
-    moved = np.abs(np.subtract(huge.strategy("regularized").extras["filters"],
-                               huge.extras["source_filters"])).max()
+    moved = np.abs(
+        np.subtract(huge.strategy("regularized").extras["filters"], huge.extras["source_filters"])
+    ).max()
     assert moved < 3 * cnn.Config().lr
 
 
@@ -156,14 +167,18 @@ def test_run_many_equals_run_one_by_one(sim2real):
                 continue
             assert y.history["step"] == [0, b.config["epochs"]]
             assert len(x.history["step"]) == b.config["epochs"] + 1
-            assert np.allclose([x.history["target_loss"][i] for i in y.history["step"]],
-                               y.history["target_loss"], rtol=1e-3)
+            assert np.allclose(
+                [x.history["target_loss"][i] for i in y.history["step"]], y.history["target_loss"], rtol=1e-3
+            )
 
 
 def test_run_many_equals_run_across_gaps_and_lambdas():
-    configs = [cnn.Config(scenario="shift", gap=0.25, lam=0.1, epochs=5, strategies=("regularized", "joint")),
-               cnn.Config(scenario="shift", gap=0.75, lam=1.0, epochs=5, seed=1,
-                          strategies=("regularized", "joint"))]
+    configs = [
+        cnn.Config(scenario="shift", gap=0.25, lam=0.1, epochs=5, strategies=("regularized", "joint")),
+        cnn.Config(
+            scenario="shift", gap=0.75, lam=1.0, epochs=5, seed=1, strategies=("regularized", "joint")
+        ),
+    ]
     many = cnn.run_many(configs, history_every=1)
     for config, batched in zip(configs, many, strict=True):
         alone = cnn.run(config)
@@ -175,8 +190,9 @@ def test_run_many_equals_run_across_gaps_and_lambdas():
 
 def test_settings_a_scenario_ignores_change_nothing():
     for scenario, ignored in cnn.Config.ignored_by_scenario.items():
-        base = cnn.Config(scenario=scenario, epochs=2, n_source=200, source_epochs=1,
-                          strategies=("fine_tune",))
+        base = cnn.Config(
+            scenario=scenario, epochs=2, n_source=200, source_epochs=1, strategies=("fine_tune",)
+        )
         expected = [s.target_metric for s in cnn.run(base).strategies]
         for name in ignored:
             spec = cnn.Config.field(name)
@@ -236,8 +252,10 @@ def test_model_and_confusion_figures(sim2real):
 
 def test_the_model_views_sentence_says_how_far_the_best_strategy_moved_the_filters(sim2real):
     """Computed from the filters drawn: frozen ones are the source's exactly, fine-tuned ones moved."""
-    for best, words in (("feature_extraction", "kept the source model's first-layer filters exactly"),
-                        ("fine_tune", "moved the source model's first-layer filters by")):
+    for best, words in (
+        ("feature_extraction", "kept the source model's first-layer filters exactly"),
+        ("fine_tune", "moved the source model's first-layer filters by"),
+    ):
         result = copy.deepcopy(sim2real[1][0])
         result.strategy(best).target_metric = 1.0  # make it the best on the target
         text = cnn.describe_model(result)

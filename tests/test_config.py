@@ -1,6 +1,6 @@
 """Config fields check themselves: one message form for every bad value, from any entry point."""
 
-from dataclasses import dataclass, FrozenInstanceError
+from dataclasses import FrozenInstanceError, dataclass
 
 import pytest
 
@@ -26,16 +26,23 @@ def test_defaults_are_valid_and_frozen():
         config.gap = 0.5
 
 
-@pytest.mark.parametrize("field, value, expected", [
-    ("gap", 1.7, "gap must be a number in [0, 1], got 1.7"),
-    ("gap", float("nan"), "gap must be a number in [0, 1], got nan"),
-    ("n_target", 2.5, "n_target must be an integer in [1, 500], got 2.5"),
-    ("n_target", 0, "n_target must be an integer in [1, 500], got 0"),
-    ("scenario", "c", "scenario must be one of a, b, got 'c'"),
-    ("shuffle", "maybe", "shuffle must be true or false, got 'maybe'"),
-    ("strategies", ("scratch", "magic"), "strategies must be a comma-separated subset of scratch, fine_tune"),
-    ("device", "tpu", "device must be one of auto, cpu, cuda, mps, got 'tpu'"),
-])
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("gap", 1.7, "gap must be a number in [0, 1], got 1.7"),
+        ("gap", float("nan"), "gap must be a number in [0, 1], got nan"),
+        ("n_target", 2.5, "n_target must be an integer in [1, 500], got 2.5"),
+        ("n_target", 0, "n_target must be an integer in [1, 500], got 0"),
+        ("scenario", "c", "scenario must be one of a, b, got 'c'"),
+        ("shuffle", "maybe", "shuffle must be true or false, got 'maybe'"),
+        (
+            "strategies",
+            ("scratch", "magic"),
+            "strategies must be a comma-separated subset of scratch, fine_tune",
+        ),
+        ("device", "tpu", "device must be one of auto, cpu, cuda, mps, got 'tpu'"),
+    ],
+)
 def test_bad_value_names_field_value_and_what_is_allowed(field, value, expected):
     with pytest.raises(ValueError) as err:
         ToyConfig(**{field: value})
@@ -43,8 +50,9 @@ def test_bad_value_names_field_value_and_what_is_allowed(field, value, expected)
 
 
 def test_text_from_a_link_or_command_line_is_parsed_to_the_field_type():
-    config = ToyConfig.from_dict({"gap": "0.8", "n_target": "12", "shuffle": "true",
-                                  "strategies": "fine_tune,scratch"})
+    config = ToyConfig.from_dict(
+        {"gap": "0.8", "n_target": "12", "shuffle": "true", "strategies": "fine_tune,scratch"}
+    )
     assert (config.gap, config.n_target, config.shuffle) == (0.8, 12, True)
     assert config.strategies == ("fine_tune", "scratch")
 

@@ -1,6 +1,5 @@
 """What every demo promises the app and the command line, checked on each registered demo."""
 
-
 import pytest
 
 import tl_core
@@ -34,10 +33,15 @@ def test_settings_a_scenario_ignores_change_nothing(demo):
         base = tl_core.run(demo, scenario=scenario)
         for name in ignored:
             spec = Config.field(name)
-            other = (not spec.default) if spec.kind is bool else (spec.high if spec.default != spec.high else spec.low)
+            other = (
+                (not spec.default)
+                if spec.kind is bool
+                else (spec.high if spec.default != spec.high else spec.low)
+            )
             changed = tl_core.run(demo, scenario=scenario, **{name: other})
-            assert [s.target_metric for s in changed.strategies] == [s.target_metric for s in base.strategies], (
-                f"{demo}/{scenario}: {name} is greyed out but changes the result")
+            assert [s.target_metric for s in changed.strategies] == [
+                s.target_metric for s in base.strategies
+            ], f"{demo}/{scenario}: {name} is greyed out but changes the result"
 
 
 @pytest.mark.parametrize("demo", CHEAP)

@@ -27,6 +27,7 @@ def counted(made: list):
     def make():
         made.append(1)
         return {"x": np.arange(6, dtype=np.float32).reshape(2, 3), "y": np.array([4, 5])}
+
     return make
 
 
@@ -34,7 +35,9 @@ def test_arrays_are_made_once_and_read_back_as_they_were(cache):
     made = []
     first = diskcache.arrays("demo", {"a": 1}, counted(made))
     second = diskcache.arrays("demo", {"a": 1}, counted(made))
-    assert len(made) == 1 and [p.name for p in cache.glob("*.npz")] == [diskcache.path_for("demo", {"a": 1}).name]
+    assert len(made) == 1 and [p.name for p in cache.glob("*.npz")] == [
+        diskcache.path_for("demo", {"a": 1}).name
+    ]
     for name in ("x", "y"):
         assert second[name].dtype == first[name].dtype and np.array_equal(second[name], first[name])
     diskcache.arrays("demo", {"a": 2}, counted(made))  # another key, another file
@@ -122,8 +125,12 @@ def other_maker(cache, tmp_path):
     """A process in the middle of making the arrays of {"a": 1}; touch `finish` to let it end."""
     signals = tmp_path / "signals"  # beside the cache's entries, which are *.npz files
     signals.mkdir()
-    process = subprocess.Popen([sys.executable, "-c", MAKER, str(signals)], cwd=ROOT,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", MAKER, str(signals)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while not (signals / "started").exists():
         assert process.poll() is None, process.stderr.read().decode()
@@ -157,6 +164,7 @@ def test_when_the_other_maker_dies_the_waiting_process_makes_the_arrays(other_ma
 
 def test_a_waiter_may_stop_waiting_and_the_other_maker_goes_on(other_maker):
     """A stale run (its visitor moved a slider) stops where it waits, as it would in training."""
+
     class Stale(Exception):
         pass
 
@@ -175,8 +183,10 @@ def test_a_waiter_may_stop_waiting_and_the_other_maker_goes_on(other_maker):
 def test_the_folder_stays_under_its_cap_losing_what_was_used_longest_ago(cache, monkeypatch):
     """A visitor who asks for model shape after model shape cannot fill a server's disk."""
     monkeypatch.setattr(limits, "LIMITS", dataclasses.replace(limits.LIMITS, max_disk_cache_mb=1))
+
     def big():  # 400 KB: three do not fit in 1 MB
         return {"x": np.zeros(100_000, dtype=np.float32)}
+
     for a in (1, 2):
         diskcache.arrays("demo", {"a": a}, big)
     now = time.time()

@@ -53,8 +53,10 @@ def test_huge_lambda_gives_back_the_source_model():
 def test_growing_lambda_moves_the_fit_toward_the_source():
     X, y = overlapping_classes()
     source = np.array([-1.0, 1.0])
-    distances = [np.linalg.norm(RegularTransferClassifier(coef_source=source, lam=lam).fit(X, y).coef_ - source)
-                 for lam in (0.0, 1.0, 10.0, 100.0)]
+    distances = [
+        np.linalg.norm(RegularTransferClassifier(coef_source=source, lam=lam).fit(X, y).coef_ - source)
+        for lam in (0.0, 1.0, 10.0, 100.0)
+    ]
     assert all(a > b for a, b in zip(distances, distances[1:]))
 
 

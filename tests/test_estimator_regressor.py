@@ -9,11 +9,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from tl_core.estimators.regressor import RegularTransferRegressor
 
 
-@parametrize_with_checks([
-    RegularTransferRegressor(),  # ridge toward zero, free intercept
-    RegularTransferRegressor(intercept_source=0.0, lam=3.0),  # intercept pulled too
-    RegularTransferRegressor(fit_intercept=False),
-])
+@parametrize_with_checks(
+    [
+        RegularTransferRegressor(),  # ridge toward zero, free intercept
+        RegularTransferRegressor(intercept_source=0.0, lam=3.0),  # intercept pulled too
+        RegularTransferRegressor(fit_intercept=False),
+    ]
+)
 def test_passes_scikit_learn_checks(estimator, check, monkeypatch):
     # scikit-learn skips its array-API check unless SCIPY_ARRAY_API is set; our maths is plain
     # numpy, so set it for the check and run it rather than skip it.
@@ -68,10 +70,12 @@ def test_closed_form_equals_the_augmented_least_squares_system(data, lam, pull_i
     A = np.hstack([X, np.ones((len(y), 1))])
     theta_source = np.append(coef_source, intercept_source)
     P = np.diag([1.0, 1.0, 1.0, 1.0 if pull_intercept else 0.0])
-    expected = np.linalg.lstsq(np.vstack([A, np.sqrt(lam) * P]),
-                               np.concatenate([y, np.sqrt(lam) * P @ theta_source]), rcond=None)[0]
-    ours = RegularTransferRegressor(coef_source, intercept_source if pull_intercept else None,
-                                    lam=lam).fit(X, y)
+    expected = np.linalg.lstsq(
+        np.vstack([A, np.sqrt(lam) * P]), np.concatenate([y, np.sqrt(lam) * P @ theta_source]), rcond=None
+    )[0]
+    ours = RegularTransferRegressor(coef_source, intercept_source if pull_intercept else None, lam=lam).fit(
+        X, y
+    )
     np.testing.assert_allclose(np.append(ours.coef_, ours.intercept_), expected, rtol=1e-9)
 
 
@@ -80,8 +84,7 @@ def test_adapts_lambda_acts_squared(data):
     X, y, coef_source, intercept_source = data
     mu = 1.7
     A = np.hstack([np.ones((len(y), 1)), X])  # ADAPT puts the intercept first
-    adapt = lsqr(A, y, damp=mu, x0=np.append(intercept_source, coef_source),
-                 atol=1e-14, btol=1e-14)[0]
+    adapt = lsqr(A, y, damp=mu, x0=np.append(intercept_source, coef_source), atol=1e-14, btol=1e-14)[0]
     ours = RegularTransferRegressor(coef_source, intercept_source, lam=mu**2).fit(X, y)
     np.testing.assert_allclose(np.append(ours.intercept_, ours.coef_), adapt, rtol=1e-8)
 

@@ -57,8 +57,10 @@ def eventually(condition, what: str) -> None:
 
 
 def hold(workers: Workers, entered: threading.Event, leave: threading.Event, places: list | None = None):
-    with workers.slot(on_wait=(lambda ahead, busy: places.append((ahead, busy))) if places is not None else None,
-                      poll_s=0.01):
+    with workers.slot(
+        on_wait=(lambda ahead, busy: places.append((ahead, busy))) if places is not None else None,
+        poll_s=0.01,
+    ):
         entered.set()
         leave.wait(WAIT_S)
 
@@ -233,23 +235,42 @@ def restore_threads():
 
 
 def numbers(result) -> list[tuple]:
-    return [(s.strategy, s.source_metric, s.target_metric, s.source_loss, s.target_loss)
-            for s in result.strategies]
+    return [
+        (s.strategy, s.source_metric, s.target_metric, s.source_loss, s.target_loss)
+        for s in result.strategies
+    ]
 
 
 def test_sessions_in_threads_never_change_each_others_numbers(restore_threads):
     """Streamlit runs every session in a thread of one process. While one session's RNN builds
     its data and models, other sessions keep starting runs (each seeds the generators); the RNN's
     numbers must still equal those of the same config run alone in a fresh process."""
-    fields = {"scenario": "shift", "gap": 0.37, "n_target": 3, "epochs": 2, "cell": "lstm", "hidden": 4,
-              "seed": 11}  # new target data, a small source model: quick, and built while others run
+    fields = {
+        "scenario": "shift",
+        "gap": 0.37,
+        "n_target": 3,
+        "epochs": 2,
+        "cell": "lstm",
+        "hidden": 4,
+        "seed": 11,
+    }  # new target data, a small source model: quick, and built while others run
     torch.set_num_threads(1)  # as on a hosted server with two trainings at once on two cores
     alone = subprocess.run(
-        [sys.executable, "-c", "import json, sys, torch, tl_core; torch.set_num_threads(int(sys.argv[2])); "
-         "r = tl_core.run('rnn', **json.loads(sys.argv[1])); "
-         "print(json.dumps([[s.strategy, s.source_metric, s.target_metric, s.source_loss, s.target_loss] "
-         "for s in r.strategies]))", json.dumps(fields), str(torch.get_num_threads())],
-        cwd=ROOT, capture_output=True, text=True, check=True)
+        [
+            sys.executable,
+            "-c",
+            "import json, sys, torch, tl_core; torch.set_num_threads(int(sys.argv[2])); "
+            "r = tl_core.run('rnn', **json.loads(sys.argv[1])); "
+            "print(json.dumps([[s.strategy, s.source_metric, s.target_metric, s.source_loss, s.target_loss] "
+            "for s in r.strategies]))",
+            json.dumps(fields),
+            str(torch.get_num_threads()),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     expected = [tuple(row) for row in json.loads(alone.stdout)]
     stop = threading.Event()
 
@@ -272,9 +293,11 @@ def test_sessions_in_threads_never_change_each_others_numbers(restore_threads):
 # CPU threads
 
 
-@pytest.mark.parametrize("limits", [Limits(max_jobs=1), Limits(max_jobs=2), Limits(max_jobs=64),
-                                    Limits(torch_threads=3, max_jobs=2)],
-                         ids=lambda l: f"threads{l.torch_threads}-jobs{l.max_jobs}")
+@pytest.mark.parametrize(
+    "limits",
+    [Limits(max_jobs=1), Limits(max_jobs=2), Limits(max_jobs=64), Limits(torch_threads=3, max_jobs=2)],
+    ids=lambda limit: f"threads{limit.torch_threads}-jobs{limit.max_jobs}",
+)
 def test_torch_and_blas_threads_share_the_cores_between_concurrent_trainings(limits, restore_threads):
     expected = limits.torch_threads or max(1, (os.cpu_count() or 1) // limits.max_jobs)
     assert server.limit_cpu_threads(limits) == expected
@@ -284,10 +307,12 @@ def test_torch_and_blas_threads_share_the_cores_between_concurrent_trainings(lim
     assert {p["num_threads"] for p in pools} == {expected}, pools
 
 
-@pytest.mark.parametrize("device, threads, started", [("cpu", 1, False), ("cpu", 2, True),
-                                                      ("cpu", 8, True), ("cuda", 4, False)])
+@pytest.mark.parametrize(
+    "device, threads, started", [("cpu", 1, False), ("cpu", 2, True), ("cpu", 8, True), ("cuda", 4, False)]
+)
 def test_the_server_starts_training_processes_only_for_runs_of_several_cpu_threads(
-        monkeypatch, device, threads, started):
+    monkeypatch, device, threads, started
+):
     calls = []
     monkeypatch.setattr(server.processes, "start", calls.append)
     assert server.start_training_processes(device, threads) is started
@@ -367,13 +392,18 @@ def call_name(node: ast.Call) -> str:
 
 
 def test_torch_loads_weights_only():
-    loads = [(path, node) for path in python_files("tl_core", "tl_app", "app_pages", "app.py", "benchmarks")
-             for node in calls(path) if call_name(node) == "torch.load"]
+    loads = [
+        (path, node)
+        for path in python_files("tl_core", "tl_app", "app_pages", "app.py", "benchmarks")
+        for node in calls(path)
+        if call_name(node) == "torch.load"
+    ]
     assert loads, "the ResNet-18 backbone is loaded with torch.load"
     for path, node in loads:
         keywords = {k.arg: k.value for k in node.keywords}
-        assert isinstance(keywords.get("weights_only"), ast.Constant) and keywords["weights_only"].value is True, \
-            f"{path.relative_to(ROOT)}:{node.lineno} torch.load without weights_only=True"
+        assert (
+            isinstance(keywords.get("weights_only"), ast.Constant) and keywords["weights_only"].value is True
+        ), f"{path.relative_to(ROOT)}:{node.lineno} torch.load without weights_only=True"
 
 
 UNSAFE_MODULES = {"pickle", "cloudpickle", "dill", "joblib", "marshal", "shelve", "subprocess"}
@@ -395,11 +425,13 @@ def test_no_pickle_eval_or_exec_in_the_app_or_the_core():
                 names = {(node.module or "").split(".")[0]}
             else:
                 names = set()
-            assert not names & (UNSAFE_MODULES - allowed), \
+            assert not names & (UNSAFE_MODULES - allowed), (
                 f"{path.relative_to(ROOT)}:{node.lineno} imports {names}"
+            )
         for node in calls(path):
-            assert call_name(node) not in ("eval", "exec", "compile", "__import__"), \
+            assert call_name(node) not in ("eval", "exec", "compile", "__import__"), (
                 f"{path.relative_to(ROOT)}:{node.lineno} calls {call_name(node)}"
+            )
 
 
 def test_the_training_processes_only_talk_over_authenticated_connections_and_start_python():
@@ -413,8 +445,18 @@ def test_the_training_processes_only_talk_over_authenticated_connections_and_sta
     assert ast.unparse(starts[0].args[0]).startswith("[sys.executable, '-c', _BOOTSTRAP]")
 
 
-FILE_CALLS = {"open", "io.open", "Path", "pathlib.Path", "os.open", "os.remove", "os.path.join",
-              "os.listdir", "shutil.rmtree", "shutil.copy"}
+FILE_CALLS = {
+    "open",
+    "io.open",
+    "Path",
+    "pathlib.Path",
+    "os.open",
+    "os.remove",
+    "os.path.join",
+    "os.listdir",
+    "shutil.rmtree",
+    "shutil.copy",
+}
 
 
 def test_the_app_never_touches_files_and_renders_no_raw_html():
@@ -424,8 +466,9 @@ def test_the_app_never_touches_files_and_renders_no_raw_html():
             name = call_name(node)
             assert name not in FILE_CALLS, f"{path.relative_to(ROOT)}:{node.lineno} calls {name}"
             for keyword in node.keywords:
-                assert keyword.arg not in ("unsafe_allow_html", "allow_html"), \
+                assert keyword.arg not in ("unsafe_allow_html", "allow_html"), (
                     f"{path.relative_to(ROOT)}:{node.lineno} lets raw HTML through"
+                )
 
 
 def test_every_text_setting_is_a_choice_so_no_link_can_name_a_file():

@@ -63,8 +63,9 @@ def test_regularized_closed_form_equals_the_augmented_least_squares_system():
     X, y = data.target.X_train, data.target.y_train
     A = np.hstack([X, np.ones((len(y), 1))])
     root = np.sqrt(config.lam)
-    expected = np.linalg.lstsq(np.vstack([A, root * np.eye(4)]),
-                               np.concatenate([y, root * theta_source]), rcond=None)[0]
+    expected = np.linalg.lstsq(
+        np.vstack([A, root * np.eye(4)]), np.concatenate([y, root * theta_source]), rcond=None
+    )[0]
     params = run(config).strategy("regularized").params
     np.testing.assert_allclose(params["coef"] + [params["intercept"]], expected, rtol=1e-8)
 
@@ -75,8 +76,12 @@ def test_joint_training_weighs_the_two_domains_mean_errors():
     Xs, ys = data.source.X_train, data.source.y_train
     Xt, yt = data.target.X_train, data.target.y_train
     # Minimise mean_s(...)² + 3·mean_t(...)²: least squares with rows scaled by √weight.
-    A = np.vstack([np.hstack([Xs, np.ones((len(ys), 1))]) / np.sqrt(len(ys)),
-                   np.hstack([Xt, np.ones((len(yt), 1))]) * np.sqrt(3.0 / len(yt))])
+    A = np.vstack(
+        [
+            np.hstack([Xs, np.ones((len(ys), 1))]) / np.sqrt(len(ys)),
+            np.hstack([Xt, np.ones((len(yt), 1))]) * np.sqrt(3.0 / len(yt)),
+        ]
+    )
     b = np.concatenate([ys / np.sqrt(len(ys)), yt * np.sqrt(3.0 / len(yt))])
     expected = np.linalg.lstsq(A, b, rcond=None)[0]
     params = run(config).strategy("joint").params
@@ -93,10 +98,14 @@ def test_fine_tuning_is_gradient_descent_from_the_source_line():
     assert fine_tune.history["target_metric"][-1] == fine_tune.target_metric
 
 
-@pytest.mark.parametrize("fields", [dict(lr=1.0, epochs=500, n_target=500),
-                                    dict(lr=1.0, epochs=500, n_features=10, shift_inputs=True,
-                                         gap=1.0),
-                                    dict(scenario="diabetes", lr=1.0, epochs=500, n_target=150)])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        dict(lr=1.0, epochs=500, n_target=500),
+        dict(lr=1.0, epochs=500, n_features=10, shift_inputs=True, gap=1.0),
+        dict(scenario="diabetes", lr=1.0, epochs=500, n_target=150),
+    ],
+)
 def test_fine_tuning_never_diverges_at_the_largest_settings(fields):
     config = Config(strategies=("source_only", "fine_tune"), **fields)
     result = run(config)
@@ -138,8 +147,16 @@ def test_lesson_2_with_many_target_samples_their_own_model_beats_the_source():
     assert mean_over_seeds(gain("source_only"), n_target=200) < -0.05
 
 
-@pytest.mark.parametrize("name, fields", [("source_only", {}), ("regularized", {"lam": 1000.0}),
-                                          ("regularized", {}), ("joint", {}), ("fine_tune", {})])
+@pytest.mark.parametrize(
+    "name, fields",
+    [
+        ("source_only", {}),
+        ("regularized", {"lam": 1000.0}),
+        ("regularized", {}),
+        ("joint", {}),
+        ("fine_tune", {}),
+    ],
+)
 def test_lesson_3_a_large_gap_makes_transfer_worse_than_scratch(name, fields):
     assert mean_over_seeds(gain(name), gap=1.0, **fields) < 0
 
@@ -153,11 +170,13 @@ def test_lesson_4_fine_tuning_forgets_the_source_while_source_only_keeps_it():
     def forgetting(result):
         history = result.strategy("fine_tune").history["source_metric"]
         return history[-1] - history[0]
+
     assert mean_over_seeds(forgetting) < -0.03
     source_model_r2 = run(Config()).strategy("source_only").source_metric
     # The source model never sees the target: its source R² is the same whatever n_target is.
-    assert all(run(Config(n_target=n)).strategy("source_only").source_metric == source_model_r2
-               for n in (2, 50))
+    assert all(
+        run(Config(n_target=n)).strategy("source_only").source_metric == source_model_r2 for n in (2, 50)
+    )
 
 
 def test_lesson_5_lambda_trades_source_for_target():
@@ -191,8 +210,7 @@ def without_times(result):
     return json.dumps(data)
 
 
-@pytest.mark.parametrize("fields", [{}, {"scenario": "diabetes"},
-                                    {"n_features": 3, "shift_inputs": True}])
+@pytest.mark.parametrize("fields", [{}, {"scenario": "diabetes"}, {"n_features": 3, "shift_inputs": True}])
 def test_same_config_and_seed_give_identical_results(fields):
     first, second = run(Config(**fields)), run(Config(**fields))
     assert without_times(first) == without_times(second)
@@ -229,13 +247,21 @@ def test_progress_is_reported_up_to_done():
     assert [message for _, message in calls] == [f"{label(s.strategy)} done" for s in result.strategies]
 
 
-@pytest.mark.parametrize("fields, field", [
-    (dict(gap=1.7), "gap"), (dict(scenario="housing"), "scenario"), (dict(n_target=1), "n_target"),
-    (dict(lam=-1.0), "lam"), (dict(epochs=0), "epochs"), (dict(lr=5.0), "lr"),
-    (dict(strategies=("coral",)), "strategies"), (dict(n_features=11), "n_features"),
-    (dict(scenario="diabetes", n_target=200), "n_target"),
-    (dict(shift_inputs="maybe"), "shift_inputs"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        (dict(gap=1.7), "gap"),
+        (dict(scenario="housing"), "scenario"),
+        (dict(n_target=1), "n_target"),
+        (dict(lam=-1.0), "lam"),
+        (dict(epochs=0), "epochs"),
+        (dict(lr=5.0), "lr"),
+        (dict(strategies=("coral",)), "strategies"),
+        (dict(n_features=11), "n_features"),
+        (dict(scenario="diabetes", n_target=200), "n_target"),
+        (dict(shift_inputs="maybe"), "shift_inputs"),
+    ],
+)
 def test_bad_values_are_errors_naming_the_field(fields, field):
     with pytest.raises(ValueError, match=f"^{field} must be"):
         Config(**fields)
@@ -244,8 +270,12 @@ def test_bad_values_are_errors_naming_the_field(fields, field):
 def test_samples_figure_shows_both_domains():
     figure = samples_figure(Config(n_target=7))
     traces = {trace.name: trace for trace in figure.data}
-    assert set(traces) == {"source samples", "target test samples (unlabelled to the models)",
-                           "target labelled samples", "source line y = 3.00x + 2.00"}
+    assert set(traces) == {
+        "source samples",
+        "target test samples (unlabelled to the models)",
+        "target labelled samples",
+        "source line y = 3.00x + 2.00",
+    }
     assert len(traces["target labelled samples"].x) == 7
     assert traces["source samples"].xaxis != traces["target labelled samples"].xaxis  # side by side
     # The source line is drawn over the target samples too, so the gap shows.
@@ -256,8 +286,11 @@ def test_samples_figure_shows_both_domains():
 def test_samples_figure_works_for_every_scenario(fields):
     """Without a source line to draw (a real data set, several features), the samples remain."""
     names = {t.name for t in samples_figure(Config(**fields)).data}
-    assert names == {"source samples", "target test samples (unlabelled to the models)",
-                     "target labelled samples"}
+    assert names == {
+        "source samples",
+        "target test samples (unlabelled to the models)",
+        "target labelled samples",
+    }
 
 
 def test_model_figure_draws_each_strategys_fitted_line():

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_app_pages import APP, failures, fast
 
 import tl_core
 from tl_app import controls, demo_page
@@ -26,7 +27,6 @@ from tl_app.catalog import DEMO_BY_NAME
 from tl_app.sweeps import SWEEP_SEEDS
 from tl_core.config import FieldSpec
 from tl_core.strategies import BASELINE, STRATEGIES
-from test_app_pages import APP, failures, fast
 
 SEED = 2024_11_22
 AVAILABLE = tl_core.available_demos()
@@ -34,17 +34,86 @@ TORCH = [d for d in AVAILABLE if d in ("cnn", "rnn")]
 NUMPY = [d for d in AVAILABLE if d in ("linear", "logistic")]
 
 # Never a number, whatever the field's range ("١٢" or " 3 " would be: Python reads them).
-NOT_NUMBERS = ["nan", "NaN", "-nan", "inf", "-inf", "Infinity", "1e400", "-1e999", "", " ", "abc",
-               "λ", "½", "😀", "0x1F", "1/2", "1..2", "--1", "1e", "e5", "null", "None", "[]", "{}",
-               "true", "1,5", "'; DROP TABLE runs;--", "<script>alert(1)</script>",
-               "[click](http://example.com)", "$\\frac{1}{0}$", "../../etc/passwd", "%00", "\x00",
-               "\n# heading", "a" * 201, "9" * 5000, "‮1"]
-NOT_CHOICES = ["", " ", "λ", "😀", "nan", "-1", "9" * 300, "<b>x</b>", "[x](http://e.com)", "null",
-               "SCRATCH", "scratch;joint", "fine-tune", "../etc", "a" * 250, "\n"]
+NOT_NUMBERS = [
+    "nan",
+    "NaN",
+    "-nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e400",
+    "-1e999",
+    "",
+    " ",
+    "abc",
+    "λ",
+    "½",
+    "😀",
+    "0x1F",
+    "1/2",
+    "1..2",
+    "--1",
+    "1e",
+    "e5",
+    "null",
+    "None",
+    "[]",
+    "{}",
+    "true",
+    "1,5",
+    "'; DROP TABLE runs;--",
+    "<script>alert(1)</script>",
+    "[click](http://example.com)",
+    "$\\frac{1}{0}$",
+    "../../etc/passwd",
+    "%00",
+    "\x00",
+    "\n# heading",
+    "a" * 201,
+    "9" * 5000,
+    "‮1",
+]
+NOT_CHOICES = [
+    "",
+    " ",
+    "λ",
+    "😀",
+    "nan",
+    "-1",
+    "9" * 300,
+    "<b>x</b>",
+    "[x](http://e.com)",
+    "null",
+    "SCRATCH",
+    "scratch;joint",
+    "fine-tune",
+    "../etc",
+    "a" * 250,
+    "\n",
+]
 NOT_FLAGS = ["", "maybe", "2", "-1", "nan", "λ", "tru", "<i>", "a" * 300, "✓"]
-UNKNOWN_KEYS = ["x", "gapp", "N_TARGET", "λ", "😀", "a" * 500, "[x](http://example.com)", "<b>",
-                "$x$", "__proto__", "constructor", "../../etc/passwd", "embed_optionz", "device",
-                "seed ", " gap", "", "%20", "page", "\n"]
+UNKNOWN_KEYS = [
+    "x",
+    "gapp",
+    "N_TARGET",
+    "λ",
+    "😀",
+    "a" * 500,
+    "[x](http://example.com)",
+    "<b>",
+    "$x$",
+    "__proto__",
+    "constructor",
+    "../../etc/passwd",
+    "embed_optionz",
+    "device",
+    "seed ",
+    " gap",
+    "",
+    "%20",
+    "page",
+    "\n",
+]
 
 
 @dataclass
@@ -240,17 +309,24 @@ def run_case(path: str, specs: list[FieldSpec], case: Case) -> list[str]:
     return problems
 
 
-PAGES = [("app_pages/home.py", 40), ("app_pages/theory.py", 25), ("app_pages/compare.py", 45)] + \
-        [(DEMO_BY_NAME[d].path, 70) for d in NUMPY] + [(DEMO_BY_NAME[d].path, 15) for d in TORCH]
+PAGES = (
+    [("app_pages/home.py", 40), ("app_pages/theory.py", 25), ("app_pages/compare.py", 45)]
+    + [(DEMO_BY_NAME[d].path, 70) for d in NUMPY]
+    + [(DEMO_BY_NAME[d].path, 15) for d in TORCH]
+)
 
 
 def compare_specs() -> list[FieldSpec]:
     """The Compare page's settings, as app_pages/compare.py declares them."""
-    strategies = tuple(s for s in STRATEGIES if s != BASELINE
-                       and any(s in tl_core.get_demo(d).STRATEGIES for d in AVAILABLE))
-    return [FieldSpec("demos", tuple, tuple(AVAILABLE), "", choices=tuple(AVAILABLE)),
-            FieldSpec("strategy", str, "fine_tune", "", choices=strategies),
-            SWEEP_SEEDS, controls.SEED]
+    strategies = tuple(
+        s for s in STRATEGIES if s != BASELINE and any(s in tl_core.get_demo(d).STRATEGIES for d in AVAILABLE)
+    )
+    return [
+        FieldSpec("demos", tuple, tuple(AVAILABLE), "", choices=tuple(AVAILABLE)),
+        FieldSpec("strategy", str, "fine_tune", "", choices=strategies),
+        SWEEP_SEEDS,
+        controls.SEED,
+    ]
 
 
 @pytest.mark.parametrize("path,cases", PAGES, ids=[p.split("/")[1][:-3] for p, _ in PAGES])

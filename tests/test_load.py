@@ -14,9 +14,9 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import chromium  # tests/chromium.py
 import pytest
 
-import chromium  # tests/chromium.py
 import tl_core
 
 pytestmark = pytest.mark.browser
@@ -35,8 +35,9 @@ def load_test_module():
 
 def test_four_sessions_at_once_each_get_their_own_numbers():
     load_test = load_test_module()
-    report = load_test.load_test(4, cheap=True, timeout_s=400,
-                                 log=ROOT / "artifacts" / "load_test_streamlit.log")
+    report = load_test.load_test(
+        4, cheap=True, timeout_s=400, log=ROOT / "artifacts" / "load_test_streamlit.log"
+    )
     demos = {o.visit.demo for o in report.outcomes}
     assert len(demos) == min(4, len(tl_core.available_demos())), "one page per demo"
     for outcome in report.outcomes:

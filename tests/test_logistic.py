@@ -17,8 +17,10 @@ SEEDS = range(10)
 def mean_target(strategy, seeds=SEEDS, **fields):
     """Mean target accuracy of a strategy and of scratch over seeds."""
     results = [run(Config(seed=s, **fields)) for s in seeds]
-    return (np.mean([r.strategy(strategy).target_metric for r in results]),
-            np.mean([r.strategy("scratch").target_metric for r in results]))
+    return (
+        np.mean([r.strategy(strategy).target_metric for r in results]),
+        np.mean([r.strategy("scratch").target_metric for r in results]),
+    )
 
 
 def mean_gain(strategy, **fields):
@@ -32,20 +34,25 @@ def weights_and_bias(params):
 
 # ----- the limits of λ and of the other knobs ---------------------------------------------------
 
+
 def test_lambda_zero_is_the_unregularized_target_fit():
     # 50 noisy samples per class overlap, so the unregularized optimum is finite
     config = Config(lam=0.0, n_target=50, label_noise=0.2, strategies=("regularized",))
     data = make_data(config)
-    independent = LogisticRegression(C=1e12, tol=1e-12, max_iter=10_000).fit(data.target.X_train,
-                                                                            data.target.y_train)
+    independent = LogisticRegression(C=1e12, tol=1e-12, max_iter=10_000).fit(
+        data.target.X_train, data.target.y_train
+    )
     ours = weights_and_bias(run(config).strategy("regularized").params)
     np.testing.assert_allclose(ours, np.append(independent.coef_, independent.intercept_), atol=1e-3)
 
 
 def test_huge_lambda_gives_back_the_source_model():
     result = run(Config(lam=10_000.0))
-    np.testing.assert_allclose(weights_and_bias(result.strategy("regularized").params),
-                               weights_and_bias(result.strategy("source_only").params), atol=1e-3)
+    np.testing.assert_allclose(
+        weights_and_bias(result.strategy("regularized").params),
+        weights_and_bias(result.strategy("source_only").params),
+        atol=1e-3,
+    )
 
 
 def test_scratch_is_scikit_learns_default_logistic_regression():
@@ -58,8 +65,11 @@ def test_scratch_is_scikit_learns_default_logistic_regression():
 
 def test_joint_with_no_target_weight_is_the_source_model():
     result = run(Config(target_weight=0.0))
-    np.testing.assert_allclose(weights_and_bias(result.strategy("joint").params),
-                               weights_and_bias(result.strategy("source_only").params), atol=1e-4)
+    np.testing.assert_allclose(
+        weights_and_bias(result.strategy("joint").params),
+        weights_and_bias(result.strategy("source_only").params),
+        atol=1e-4,
+    )
 
 
 def test_n_target_counts_labelled_samples_per_class():
@@ -83,6 +93,7 @@ def test_the_target_boundary_turns_by_gap_times_90_degrees():
 
 # ----- the lessons, with the defaults ------------------------------------------------------------
 
+
 def test_with_few_target_labels_transfer_beats_scratch():
     assert Config().n_target <= 5
     for strategy in ("regularized", "fine_tune", "joint"):
@@ -102,8 +113,7 @@ def test_at_a_large_gap_transfer_turns_negative():
 
 
 def test_fine_tuning_gains_on_the_target_and_forgets_the_source():
-    histories = [run(Config(seed=s, strategies=("fine_tune",))).strategy("fine_tune").history
-                 for s in SEEDS]
+    histories = [run(Config(seed=s, strategies=("fine_tune",))).strategy("fine_tune").history for s in SEEDS]
     source_change = np.mean([h["source_metric"][-1] - h["source_metric"][0] for h in histories])
     target_change = np.mean([h["target_metric"][-1] - h["target_metric"][0] for h in histories])
     assert source_change < -0.02
@@ -125,6 +135,7 @@ def test_fine_tuning_history_starts_at_the_source_model_and_ends_at_the_reported
 
 # ----- CORAL -------------------------------------------------------------------------------------
 
+
 def test_coral_uses_no_target_labels():
     config = Config(shift=1.0)
     data = make_data(config)
@@ -145,7 +156,9 @@ def test_coral_at_gap_zero_matches_source_only():
         result, data = run(config), make_data(config)
         coral, source = result.strategy("coral"), result.strategy("source_only")
         differences.append(abs(coral.target_metric - source.target_metric))
-        predictions = [data.target.X_test @ s.params["weights"] + s.params["bias"] > 0 for s in (coral, source)]
+        predictions = [
+            data.target.X_test @ s.params["weights"] + s.params["bias"] > 0 for s in (coral, source)
+        ]
         assert np.mean(predictions[0] == predictions[1]) > 0.93
     assert np.mean(differences) < 0.015
 
@@ -169,18 +182,28 @@ def test_coral_map_gives_target_inputs_the_source_mean_and_covariance():
 
 # ----- the real data set -------------------------------------------------------------------------
 
+
 def test_breast_cancer_split_by_smoothness_shows_a_shift():
     """At gap 1 the source model loses accuracy on the rough tumours, more than at gap 0."""
+
     def drop(gap):
-        results = [run(Config(scenario="breast_cancer", gap=gap, seed=s, strategies=("source_only",)))
-                   for s in range(5)]
-        return np.mean([r.strategy("source_only").source_metric - r.strategy("source_only").target_metric
-                        for r in results])
+        results = [
+            run(Config(scenario="breast_cancer", gap=gap, seed=s, strategies=("source_only",)))
+            for s in range(5)
+        ]
+        return np.mean(
+            [
+                r.strategy("source_only").source_metric - r.strategy("source_only").target_metric
+                for r in results
+            ]
+        )
+
     assert drop(1.0) > 0.05
     assert drop(1.0) > drop(0.0) + 0.05
 
 
 # ----- reproducible, checked, plain -----------------------------------------------------------------
+
 
 def without_timings(result):
     data = result.to_dict()
@@ -206,10 +229,21 @@ def test_result_round_trips_through_json():
     assert all(type(v) is float for v in result.strategy("regularized").params["weights"])
 
 
-@pytest.mark.parametrize("field, value", [
-    ("gap", 1.5), ("n_target", 0), ("lam", -1.0), ("epochs", 0), ("lr", 0.0), ("scenario", "mnist"),
-    ("strategies", ("scratch", "bogus")), ("label_noise", 0.9), ("shift", -1.0), ("target_weight", -2.0),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("gap", 1.5),
+        ("n_target", 0),
+        ("lam", -1.0),
+        ("epochs", 0),
+        ("lr", 0.0),
+        ("scenario", "mnist"),
+        ("strategies", ("scratch", "bogus")),
+        ("label_noise", 0.9),
+        ("shift", -1.0),
+        ("target_weight", -2.0),
+    ],
+)
 def test_bad_values_are_refused_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         Config(**{field: value})
@@ -228,6 +262,7 @@ def test_progress_reports_each_strategy_and_ends_at_one():
 
 
 # ----- figures -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("scenario", ["synthetic", "breast_cancer"])
 def test_samples_figure_shows_both_domains_by_class(scenario):

@@ -10,16 +10,27 @@ from tl_core.result import RunResult, StrategyResult
 
 def make_result(n_target=5, gap=0.3, seed=0, scratch=0.60, fine_tune=0.85, fine_tune_source=0.70):
     return RunResult(
-        demo="toy", config={"n_target": n_target, "gap": gap, "seed": seed},
-        metric_name="accuracy", loss_name="log-loss",
+        demo="toy",
+        config={"n_target": n_target, "gap": gap, "seed": seed},
+        metric_name="accuracy",
+        loss_name="log-loss",
         strategies=[
             StrategyResult("scratch", source_metric=0.50, target_metric=scratch),
             StrategyResult("source_only", source_metric=0.95, target_metric=0.70),
-            StrategyResult("fine_tune", source_metric=fine_tune_source, target_metric=fine_tune,
-                           history={"step": [1, 2, 3], "source_metric": [0.95, 0.8, fine_tune_source],
-                                    "target_metric": [0.7, 0.8, fine_tune],
-                                    "source_loss": [0.1, 0.3, 0.5], "target_loss": [0.9, 0.5, 0.3]}),
-        ])
+            StrategyResult(
+                "fine_tune",
+                source_metric=fine_tune_source,
+                target_metric=fine_tune,
+                history={
+                    "step": [1, 2, 3],
+                    "source_metric": [0.95, 0.8, fine_tune_source],
+                    "target_metric": [0.7, 0.8, fine_tune],
+                    "source_loss": [0.1, 0.3, 0.5],
+                    "target_loss": [0.9, 0.5, 0.3],
+                },
+            ),
+        ],
+    )
 
 
 def points_and_labels(fig):
@@ -30,8 +41,11 @@ def points_and_labels(fig):
 
 def test_source_vs_target_has_one_point_per_strategy_at_its_two_metrics():
     points, labels = points_and_labels(plots.source_vs_target(make_result()))
-    assert points == {"Scratch": (0.50, 0.60, "circle"), "Source only": (0.95, 0.70, "circle"),
-                      "Fine-tune": (0.70, 0.85, "circle")}
+    assert points == {
+        "Scratch": (0.50, 0.60, "circle"),
+        "Source only": (0.95, 0.70, "circle"),
+        "Fine-tune": (0.70, 0.85, "circle"),
+    }
     assert len(labels) == 3 and all(name in " ".join(labels) for name in points)
 
 
@@ -49,36 +63,64 @@ def test_a_label_that_would_cover_a_neighbours_goes_below_its_point():
     """Regularized transfer and feature extraction side by side at one height: their labels,
     both above, would run into each other."""
     result = make_result()
-    result.strategies += [StrategyResult("feature_extraction", source_metric=0.95, target_metric=0.944),
-                          StrategyResult("regularized", source_metric=0.89, target_metric=0.944)]
+    result.strategies += [
+        StrategyResult("feature_extraction", source_metric=0.95, target_metric=0.944),
+        StrategyResult("regularized", source_metric=0.89, target_metric=0.944),
+    ]
     fig = plots.source_vs_target(result)
-    where = {t.text[0].split(">")[1].split("<")[0]: t.textposition
-             for t in fig.data if t.mode == "markers+text"}
-    assert sorted(where[name].split()[0] for name in ("Feature extraction", "Regularized transfer")) \
-        == ["bottom", "top"]
+    where = {
+        t.text[0].split(">")[1].split("<")[0]: t.textposition for t in fig.data if t.mode == "markers+text"
+    }
+    assert sorted(where[name].split()[0] for name in ("Feature extraction", "Regularized transfer")) == [
+        "bottom",
+        "top",
+    ]
     assert where["Scratch"].startswith("top")  # nothing near it
 
 
 def test_a_label_does_not_cover_a_neighbouring_point():
     """Partial fine-tuning's label, above and to the left, would sit on regularized transfer's
     marker (the RNN page's defaults)."""
-    scores = {"scratch": (0.221, 0.318), "feature_extraction": (0.951, 0.576),
-              "partial_fine_tune": (0.809, 0.651), "fine_tune": (0.353, 0.789),
-              "regularized": (0.785, 0.680), "joint": (0.882, 0.736)}
-    result = RunResult(demo="rnn", config={}, metric_name="accuracy", loss_name="cross-entropy",
-                       strategies=[StrategyResult(name, *xy) for name, xy in scores.items()])
-    where = {t.text[0].split(">")[1].split("<")[0]: t.textposition
-             for t in plots.source_vs_target(result).data if t.mode == "markers+text"}
+    scores = {
+        "scratch": (0.221, 0.318),
+        "feature_extraction": (0.951, 0.576),
+        "partial_fine_tune": (0.809, 0.651),
+        "fine_tune": (0.353, 0.789),
+        "regularized": (0.785, 0.680),
+        "joint": (0.882, 0.736),
+    }
+    result = RunResult(
+        demo="rnn",
+        config={},
+        metric_name="accuracy",
+        loss_name="cross-entropy",
+        strategies=[StrategyResult(name, *xy) for name, xy in scores.items()],
+    )
+    where = {
+        t.text[0].split(">")[1].split("<")[0]: t.textposition
+        for t in plots.source_vs_target(result).data
+        if t.mode == "markers+text"
+    }
     assert where["Partial fine-tune"].startswith("bottom") and where["Regularized transfer"].startswith("top")
 
 
 def r2_result(scratch_source=-15.6, scratch_target=-7.86):
-    return RunResult(demo="linear", config={"n_target": 2}, metric_name="R²", loss_name="MSE",
-                     strategies=[StrategyResult("scratch", scratch_source, scratch_target),
-                                 StrategyResult("fine_tune", 0.98, 0.72,
-                                                history={"step": [0, 1], "source_metric": [0.99, 0.98],
-                                                         "target_metric": [0.7, 0.72]}),
-                                 StrategyResult("joint", 0.96, 0.76)])
+    return RunResult(
+        demo="linear",
+        config={"n_target": 2},
+        metric_name="R²",
+        loss_name="MSE",
+        strategies=[
+            StrategyResult("scratch", scratch_source, scratch_target),
+            StrategyResult(
+                "fine_tune",
+                0.98,
+                0.72,
+                history={"step": [0, 1], "source_metric": [0.99, 0.98], "target_metric": [0.7, 0.72]},
+            ),
+            StrategyResult("joint", 0.96, 0.76),
+        ],
+    )
 
 
 def test_an_r2_far_below_minus_one_is_drawn_at_the_axis_floor_with_its_value_said():
@@ -96,8 +138,11 @@ def test_an_r2_far_below_minus_one_is_drawn_at_the_axis_floor_with_its_value_sai
 
 def test_training_curves_stop_an_r2_axis_at_the_floor_and_say_so():
     result = r2_result()
-    result.strategies[0].history = {"step": [0, 1], "source_metric": [-3.0, -15.6],
-                                    "target_metric": [-2.0, -7.86]}
+    result.strategies[0].history = {
+        "step": [0, 1],
+        "source_metric": [-3.0, -15.6],
+        "target_metric": [-2.0, -7.86],
+    }
     fig = plots.training_curves(result)
     assert -1.2 < fig.layout.yaxis.range[0] < -1
     assert "not shown (lowest -15.60)" in fig.layout.annotations[-1].text
@@ -158,14 +203,17 @@ def test_gap_curve_plots_gains_with_the_zero_line():
 
 def test_sentences_are_computed_from_the_numbers():
     assert narrate.describe_result(make_result()) == (
-        "With 5 labels per class, fine-tune beats scratch on the target by 25 points (85% against 60%).")
+        "With 5 labels per class, fine-tune beats scratch on the target by 25 points (85% against 60%)."
+    )
     assert narrate.describe_result(make_result(fine_tune=0.55, scratch=0.8)).startswith(
-        "With 5 labels per class, source only still loses to scratch on the target by 10 points")
+        "With 5 labels per class, source only still loses to scratch on the target by 10 points"
+    )
     kept = make_result()
     kept.strategies.append(StrategyResult("feature_extraction", source_metric=0.95, target_metric=0.75))
     assert narrate.describe_source_vs_target(kept) == (
         "Feature extraction keeps the most of the source task (source accuracy 95%); fine-tune "
-        "keeps the least (70%): what it learned for the target overwrote some of the source.")
+        "keeps the least (70%): what it learned for the target overwrote some of the source."
+    )
     assert "Fine-tune: target 70% → 85%, source 95% → 70%" in narrate.describe_history(make_result())
 
 
@@ -183,7 +231,9 @@ def test_gap_sentence_says_where_transfer_turns_negative():
 def test_sentences_keep_acronyms_say_one_point_and_call_a_rounded_zero_a_tie():
     result = make_result(scratch=0.70, fine_tune=0.71)
     result.strategies.append(StrategyResult("coral", source_metric=0.9, target_metric=0.20))
-    assert "fine-tune beats scratch on the target by 1 point (71% against 70%)" in narrate.describe_result(result)
+    assert "fine-tune beats scratch on the target by 1 point (71% against 70%)" in narrate.describe_result(
+        result
+    )
     result.strategies[-1].source_metric = 0.99
     assert narrate.describe_source_vs_target(result).startswith("CORAL keeps the most")
     tie = make_result(scratch=0.851, fine_tune=0.853)
@@ -201,11 +251,14 @@ def test_source_only_is_not_credited_with_keeping_the_source_and_ties_are_named_
     """Source only trains nothing, so it keeps the source by definition: the sentence is about
     the strategies that trained; strategies that keep the same (rounded) accuracy share it."""
     result = make_result()
-    result.strategies += [StrategyResult("feature_extraction", source_metric=0.9501, target_metric=0.75),
-                          StrategyResult("partial_fine_tune", source_metric=0.9498, target_metric=0.8)]
+    result.strategies += [
+        StrategyResult("feature_extraction", source_metric=0.9501, target_metric=0.75),
+        StrategyResult("partial_fine_tune", source_metric=0.9498, target_metric=0.8),
+    ]
     text = narrate.describe_source_vs_target(result)
-    assert text.startswith("Feature extraction and partial fine-tune keep the most of the source "
-                           "task (source accuracy 95%)")
+    assert text.startswith(
+        "Feature extraction and partial fine-tune keep the most of the source task (source accuracy 95%)"
+    )
     assert "source only" not in text.lower()
 
 
@@ -221,17 +274,25 @@ def test_every_sentence_names_the_same_best_strategy_when_two_tie():
 
 def test_data_efficiency_sentence_says_plainly_when_transfer_loses():
     """Negative transfer (the CNN's digits 0-4 to 5-9): no "beats scratch", no "caught up"."""
-    results = [make_result(n_target=n, seed=s, scratch=0.80, fine_tune={1: 0.75, 8: 0.78}[n])
-               for n in (1, 8) for s in (0, 1)]
+    results = [
+        make_result(n_target=n, seed=s, scratch=0.80, fine_tune={1: 0.75, 8: 0.78}[n])
+        for n in (1, 8)
+        for s in (0, 1)
+    ]
     assert narrate.describe_data_efficiency(sweep_table(results, "n_target")) == (
         "With 1 label per class, even the best transfer, fine-tune, loses to scratch by 5 points "
-        "on average; with 8 labels per class the best gain is −2 points.")
+        "on average; with 8 labels per class the best gain is −2 points."
+    )
 
 
 def test_accuracy_axes_tick_in_percent_as_the_sentences_say_it_and_r2_stays_a_number():
     result = make_result()
-    for fig in (plots.source_vs_target(result), plots.training_curves(result),
-                plots.accuracy_bars(result), plots.data_efficiency(sweep_of("n_target", [1, 5]))):
+    for fig in (
+        plots.source_vs_target(result),
+        plots.training_curves(result),
+        plots.accuracy_bars(result),
+        plots.data_efficiency(sweep_of("n_target", [1, 5])),
+    ):
         assert fig.layout.yaxis.tickformat == ".0%"
     assert plots.source_vs_target(result).layout.xaxis.tickformat == ".0%"
     assert "source accuracy 70.0%" in plots.source_vs_target(result).data[2].hovertemplate
@@ -245,19 +306,31 @@ def test_a_negative_r2_is_explained_where_one_appears():
     result.metric_name = "R²"
     assert narrate.describe_negative_r2(result) == (
         "An R² below 0 predicts the target worse than its mean would: scratch has too few "
-        "labelled samples for the parameters it fits.")
+        "labelled samples for the parameters it fits."
+    )
     assert narrate.describe_negative_r2(make_result()) == ""  # accuracy: nothing to explain
 
 
 def test_a_label_with_no_room_above_or_below_goes_beside_its_point():
     """The linear page's defaults: fine-tune's label takes the room above, joint training's
     marker the room below regularized transfer; their label goes to the right, into space."""
-    scores = {"scratch": (0.002, 0.439), "source_only": (0.564, 0.447),
-              "fine_tune": (0.415, 0.570), "regularized": (0.451, 0.570), "joint": (0.441, 0.563)}
-    result = RunResult(demo="linear", config={}, metric_name="R²", loss_name="MSE",
-                       strategies=[StrategyResult(name, *xy) for name, xy in scores.items()])
-    where = {t.text[0]: t.textposition for t in plots.source_vs_target(result).data
-             if t.mode == "markers+text"}
+    scores = {
+        "scratch": (0.002, 0.439),
+        "source_only": (0.564, 0.447),
+        "fine_tune": (0.415, 0.570),
+        "regularized": (0.451, 0.570),
+        "joint": (0.441, 0.563),
+    }
+    result = RunResult(
+        demo="linear",
+        config={},
+        metric_name="R²",
+        loss_name="MSE",
+        strategies=[StrategyResult(name, *xy) for name, xy in scores.items()],
+    )
+    where = {
+        t.text[0]: t.textposition for t in plots.source_vs_target(result).data if t.mode == "markers+text"
+    }
     [regularized] = [position for text, position in where.items() if "Regularized transfer" in text]
     assert regularized == "middle right"
 
@@ -265,8 +338,9 @@ def test_a_label_with_no_room_above_or_below_goes_beside_its_point():
 def test_the_compare_pages_sentence_says_labels_in_words():
     from tl_app import sweeps
 
-    text = sweeps.describe_gains({"toy": sweep_of("n_target", [1, 8])}, {"toy": "Toy"}, "fine_tune",
-                                 "n_target")
+    text = sweeps.describe_gains(
+        {"toy": sweep_of("n_target", [1, 8])}, {"toy": "Toy"}, "fine_tune", "n_target"
+    )
     assert text.startswith("Fine-tune's gain over scratch — Toy: +28 points with 1 label per class →")
     assert text.endswith("with 8 labels per class.")
 
@@ -276,4 +350,5 @@ def test_a_small_drop_on_the_source_is_not_called_forgetting():
     result.strategies.append(StrategyResult("feature_extraction", source_metric=0.95, target_metric=0.75))
     assert narrate.describe_source_vs_target(result) == (
         "Feature extraction keeps the most of the source task (source accuracy 95%); fine-tune "
-        "keeps the least (93%).")
+        "keeps the least (93%)."
+    )

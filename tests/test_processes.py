@@ -12,8 +12,8 @@ from functools import partial
 
 import pytest
 import torch
-
 from test_torch_engine import CENTRES, TinyNet, blobs, jobs_of_a_sweep
+
 from tl_core import processes
 from tl_core import torch_engine as engine
 from tl_core.demos import rnn
@@ -70,8 +70,11 @@ def source_model(source):
 
 def test_tasks_run_in_other_processes_on_one_thread_and_come_back_in_order(workers):
     reports = []
-    results = processes.run([partial(pid_and_threads, v) for v in range(5)], 2,
-                            lambda i, *args: reports.append((threading.get_ident(), i, args)))
+    results = processes.run(
+        [partial(pid_and_threads, v) for v in range(5)],
+        2,
+        lambda i, *args: reports.append((threading.get_ident(), i, args)),
+    )
     assert [value for value, _, _ in results] == list(range(5))
     pids = {pid for _, pid, _ in results}
     assert os.getpid() not in pids and len(pids) == 2  # two workers, each reused
@@ -103,8 +106,7 @@ def test_an_error_raised_by_the_caller_while_waiting_stops_every_task(workers):
 
     with pytest.raises(Rerun):
         processes.run([forever, forever, forever], 2, on_report)
-    before = {pid for _, pid, _ in processes.run([partial(pid_and_threads, 1)] * 2, 2,
-                                                 lambda *a: None)}
+    before = {pid for _, pid, _ in processes.run([partial(pid_and_threads, 1)] * 2, 2, lambda *a: None)}
     assert len(before) == 2  # the stopped workers serve again
 
 
@@ -126,36 +128,42 @@ def test_tasks_that_cannot_be_sent_are_refused_before_any_work():
         processes.run([partial(pid_and_threads, Script())], 2, lambda *a: None)
 
 
-def test_side_by_side_in_processes_gives_the_numbers_of_training_in_turn(workers, sent, source_model,
-                                                                         source, target):
+def test_side_by_side_in_processes_gives_the_numbers_of_training_in_turn(
+    workers, sent, source_model, source, target
+):
     jobs = jobs_of_a_sweep(source_model, source, target)
     in_turn = engine.run_many(jobs, workers=1)
     assert sent == []
     calls = []
-    in_processes = engine.run_many(jobs, workers=2,
-                                   progress=lambda f, words: calls.append((threading.get_ident(), f)))
+    in_processes = engine.run_many(
+        jobs, workers=2, progress=lambda f, words: calls.append((threading.get_ident(), f))
+    )
     assert sent == [4]  # groups: scratch, fine-tuning and regularized; joint; the two frozen ones
     for key in ("history", "extras"):
-        assert [[getattr(r, key) for r in job] for job in in_processes] == \
-            [[getattr(r, key) for r in job] for job in in_turn]
+        assert [[getattr(r, key) for r in job] for job in in_processes] == [
+            [getattr(r, key) for r in job] for job in in_turn
+        ]
     assert {ident for ident, _ in calls} == {threading.get_ident()}
     assert any(0 < f < 1 for _, f in calls) and calls[-1][1] == 1.0
 
 
-def test_an_inspect_that_cannot_be_sent_trains_in_threads_with_the_same_numbers(workers, source_model,
-                                                                                 source, target):
+def test_an_inspect_that_cannot_be_sent_trains_in_threads_with_the_same_numbers(
+    workers, source_model, source, target
+):
     """trained_model passes a lambda (it keeps the model): threads train it instead."""
     jobs = jobs_of_a_sweep(source_model, source, target)
     seen = []
     results = engine.run_many(jobs, workers=2, inspect=lambda model: seen.append(model) or {"n": 1})
     assert len(seen) == sum(len(job) for job in results)  # here, in this process: every model
     assert all(r.extras["n"] == 1 for job in results for r in job)
-    assert [[r.history for r in job] for job in results] == \
-        [[r.history for r in job] for job in engine.run_many(jobs, workers=1)]
+    assert [[r.history for r in job] for job in results] == [
+        [r.history for r in job] for job in engine.run_many(jobs, workers=1)
+    ]
 
 
 def test_an_rnn_run_in_processes_gives_the_numbers_of_one_core(workers, sent):
     """The demo's own models (recurrent layers under vmap) travel to the workers and back."""
+
     def numbers() -> dict:
         data = rnn.run(rnn.Config(scenario="shift", epochs=2)).to_dict()
         data.pop("wall_time")
@@ -174,8 +182,9 @@ def test_an_rnn_run_in_processes_gives_the_numbers_of_one_core(workers, sent):
     assert sent and side_by_side == alone
 
 
-def test_workers_that_cannot_start_leave_the_training_to_threads(workers, monkeypatch, caplog,
-                                                                 source_model, source, target):
+def test_workers_that_cannot_start_leave_the_training_to_threads(
+    workers, monkeypatch, caplog, source_model, source, target
+):
     """Where this machine will not start them, runs still train, in threads, with the same
     numbers; the process stops asking for workers. (Last in this module: it turns them off.)"""
     processes.stop()
@@ -186,5 +195,6 @@ def test_workers_that_cannot_start_leave_the_training_to_threads(workers, monkey
         side_by_side = engine.run_many(jobs, workers=2)
     assert "exit code 4" in caplog.text
     assert not processes.available()
-    assert [[r.history for r in job] for job in side_by_side] == \
-        [[r.history for r in job] for job in engine.run_many(jobs, workers=1)]
+    assert [[r.history for r in job] for job in side_by_side] == [
+        [r.history for r in job] for job in engine.run_many(jobs, workers=1)
+    ]

@@ -34,8 +34,10 @@ def mean_over_seeds(results: list[RunResult], strategy: str, what: str = "target
 def data_efficiency() -> dict[int, list[RunResult]]:
     """new_classes at the defaults, for few and many labels, five seeds each."""
     strategies = ("feature_extraction", "fine_tune")
-    return {n: [rnn.run(rnn.Config(n_target=n, seed=s, strategies=strategies)) for s in SEEDS]
-            for n in (*FEW, MANY)}
+    return {
+        n: [rnn.run(rnn.Config(n_target=n, seed=s, strategies=strategies)) for s in SEEDS]
+        for n in (*FEW, MANY)
+    }
 
 
 # ------------------------------------------------------------------------------------- lessons
@@ -55,8 +57,10 @@ def test_the_gain_shrinks_as_labels_grow(data_efficiency, strategy):
 
     assert gain(MANY) < gain(FEW[-1]) - 0.10
     # ...because scratch catches up, not because transfer got worse
-    assert mean_over_seeds(data_efficiency[MANY], "scratch") > mean_over_seeds(
-        data_efficiency[FEW[-1]], "scratch") + 0.3
+    assert (
+        mean_over_seeds(data_efficiency[MANY], "scratch")
+        > mean_over_seeds(data_efficiency[FEW[-1]], "scratch") + 0.3
+    )
 
 
 def test_fine_tuning_forgets_the_source_while_feature_extraction_keeps_it(data_efficiency):
@@ -74,9 +78,14 @@ def test_fine_tuning_forgets_the_source_while_feature_extraction_keeps_it(data_e
 
 def test_new_classes_ignores_the_gap_which_its_page_greys_out():
     assert rnn.Config(scenario="new_classes").ignored_fields() == ("gap",)
-    runs = [rnn.run(rnn.Config(scenario="new_classes", gap=gap, epochs=1,
-                               strategies=("scratch", "feature_extraction")))
-            for gap in (0.0, 1.0)]
+    runs = [
+        rnn.run(
+            rnn.Config(
+                scenario="new_classes", gap=gap, epochs=1, strategies=("scratch", "feature_extraction")
+            )
+        )
+        for gap in (0.0, 1.0)
+    ]
     assert [s.history for s in runs[0].strategies] == [s.history for s in runs[1].strategies]
 
 
@@ -137,9 +146,11 @@ def test_the_recurrence_written_out_equals_torchs_kernels():
     for cell in ("rnn", "gru", "lstm"):
         models = [SequenceClassifier(5, cell, hidden=16, layers=2) for _ in range(2)]
         fused = torch.stack([m(xi) for m, xi in zip(models, x)])
-        params = {n: torch.stack([dict(m.named_parameters())[n] for m in models])
-                  for n, _ in models[0].named_parameters()}
-        looped = vmap(lambda p, xi: functional_call(models[0], p, (xi,)))(params, x)
+        params = {
+            n: torch.stack([dict(m.named_parameters())[n] for m in models])
+            for n, _ in models[0].named_parameters()
+        }
+        looped = vmap(lambda p, xi: functional_call(models[0], p, (xi,)))(params, x)  # noqa: B023
         assert torch.allclose(fused, looped, atol=1e-5), cell
 
 
@@ -177,10 +188,11 @@ def test_stacked_models_learn_what_each_would_learn_alone(cell):
     def loss(params, xi, yi):
         return F.cross_entropy(functional_call(models[0], params, (xi,)), yi)
 
-    alone = [torch.autograd.grad(F.cross_entropy(m(xi), yi), list(m.parameters()))
-             for m, xi, yi in zip(models, x, y)]
-    stacked = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models])
-               for n in names}
+    alone = [
+        torch.autograd.grad(F.cross_entropy(m(xi), yi), list(m.parameters()))
+        for m, xi, yi in zip(models, x, y)
+    ]
+    stacked = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models]) for n in names}
     together = vmap(grad(loss))(stacked, x, y)
     single = grad(loss)({n: t[0] for n, t in stacked.items()}, x[0], y[0])
     for i, name in enumerate(names):
@@ -209,6 +221,7 @@ def test_the_blocks_in_order_are_the_features_the_head_reads(layers):
 def test_a_strategys_numbers_do_not_depend_on_joint_training_beside_it(scenario):
     """Ticking joint training (one more model trained beside the others) must not move the
     other strategies' numbers."""
+
     def histories(strategies):
         r = rnn.run(rnn.Config(scenario=scenario, epochs=3, strategies=strategies))
         return {s.strategy: s.history for s in r.strategies}
@@ -227,8 +240,12 @@ def small(**fields) -> rnn.Config:
 def test_same_config_and_seed_give_identical_numbers():
     first, second = rnn.run(small(seed=3)), rnn.run(small(seed=3))
     for a, b in zip(first.strategies, second.strategies, strict=True):
-        assert (a.source_metric, a.target_metric, a.target_loss, a.history) == \
-               (b.source_metric, b.target_metric, b.target_loss, b.history)
+        assert (a.source_metric, a.target_metric, a.target_loss, a.history) == (
+            b.source_metric,
+            b.target_metric,
+            b.target_loss,
+            b.history,
+        )
     other = rnn.run(small(seed=4))
     assert other.strategy("scratch").history != first.strategy("scratch").history
 
@@ -237,6 +254,7 @@ def test_a_run_gives_the_same_numbers_on_one_core_or_two(monkeypatch, tmp_path):
     """A shared link must give a student's laptop the numbers the server showed: every figure
     of a run (the source model, histories, source only, confusion matrix, mistakes, hidden
     paths) is the same whether torch may use one thread or two."""
+
     def numbers(threads: int) -> dict:
         torch.set_num_threads(threads)  # the one_torch_thread fixture puts it back
         # The source model is trained anew, on `threads` too: in memory and on disk, no copy.
@@ -252,9 +270,19 @@ def test_a_run_gives_the_same_numbers_on_one_core_or_two(monkeypatch, tmp_path):
     assert numbers(2) == numbers(1)
 
 
-@pytest.mark.parametrize("field, value", [("gap", 1.7), ("n_target", 0), ("cell", "transformer"),
-                                          ("scenario", "cats"), ("hidden", 1000), ("lr", -1.0),
-                                          ("quality", "best"), ("strategies", ("coral",))])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("gap", 1.7),
+        ("n_target", 0),
+        ("cell", "transformer"),
+        ("scenario", "cats"),
+        ("hidden", 1000),
+        ("lr", -1.0),
+        ("quality", "best"),
+        ("strategies", ("coral",)),
+    ],
+)
 def test_bad_values_raise_value_errors_naming_the_field(field, value):
     with pytest.raises(ValueError, match=f"^{field} must be"):
         rnn.Config(**{field: value})
@@ -275,8 +303,7 @@ def test_result_round_trips_through_json():
 def test_result_carries_history_confusion_and_hidden_paths():
     result = rnn.run(small(n_target=2))
     fine_tune = result.strategy("fine_tune")
-    assert set(fine_tune.history) == {"step", "source_metric", "target_metric", "source_loss",
-                                      "target_loss"}
+    assert set(fine_tune.history) == {"step", "source_metric", "target_metric", "source_loss", "target_loss"}
     assert len(fine_tune.history["target_metric"]) == 4
     matrix = np.array(fine_tune.extras["confusion_matrix"])
     assert matrix.shape == (5, 5) and matrix.sum() == result.extras["n_target_test"]
@@ -294,18 +321,24 @@ def test_a_sweep_point_is_the_single_run_of_its_config_and_seed():
     gives its config alone: the page's headline and its sweep agree. A sweep's history holds
     only the start and the end. (On the CPU: a GPU's batched matrix products may pick their
     algorithm by how many models they stack.)"""
-    configs = [small(n_target=n, seed=s, device="cpu",
-                     strategies=("feature_extraction", "partial_fine_tune", "fine_tune",
-                                 "regularized", "joint"))
-               for n in (1, 3) for s in (0, 1)]
+    configs = [
+        small(
+            n_target=n,
+            seed=s,
+            device="cpu",
+            strategies=("feature_extraction", "partial_fine_tune", "fine_tune", "regularized", "joint"),
+        )
+        for n in (1, 3)
+        for s in (0, 1)
+    ]
     for config, many in zip(configs, rnn.run_many(configs), strict=True):
         one = rnn.run(config)
         assert many.names() == one.names()
         for a, b in zip(one.strategies, many.strategies, strict=True):
-            assert b.history["step"] == [0, config.epochs] == a.history["step"][::config.epochs]
+            assert b.history["step"] == [0, config.epochs] == a.history["step"][:: config.epochs]
             for key in ("source_metric", "target_metric", "source_loss", "target_loss"):
                 assert getattr(b, key) == getattr(a, key), (a.strategy, key)
-                assert b.history[key] == a.history[key][::config.epochs]
+                assert b.history[key] == a.history[key][:: config.epochs]
             assert b.extras == a.extras
 
 
@@ -388,8 +421,10 @@ def test_progress_is_reported_during_source_training(empty_disk_cache):
     machine: its disk cache is empty) must report as it trains, not only once the target
     strategies start."""
     calls = []
-    rnn.run(rnn.Config(hidden=6, epochs=1, strategies=("fine_tune",)),
-            progress=lambda fraction, message: calls.append(message))
+    rnn.run(
+        rnn.Config(hidden=6, epochs=1, strategies=("fine_tune",)),
+        progress=lambda fraction, message: calls.append(message),
+    )
     source_calls = [m for m in calls if m.startswith("training the source model: epoch")]
     assert len(source_calls) >= rnn.PRESETS["fast", "gru"].epochs
     target_calls = [i for i, m in enumerate(calls) if m.startswith("training scratch")]

@@ -19,8 +19,9 @@ def test_environment_overrides_auto(monkeypatch):
     assert pick_device("auto") == "cpu"
 
 
-@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"),
-                                                (False, False, "cpu")])
+@pytest.mark.parametrize(
+    "cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")]
+)
 def test_auto_prefers_cuda_then_mps_then_the_cpu(monkeypatch, cuda, mps, expected):
     monkeypatch.delenv("TL_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
@@ -58,7 +59,9 @@ def test_one_core_threads_leave_the_process_thread_count_alone():
         "later = []\n"
         "thread = threading.Thread(target=lambda: later.append(torch.get_num_threads()))\n"
         "thread.start(); thread.join()\n"
-        "print(inside, torch.get_num_threads(), later)\n")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True).stdout.split("\n")[0]
+        "print(inside, torch.get_num_threads(), later)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split("\n")[0]
     assert out == "[1, 1, 1, 1] 2 [2]"

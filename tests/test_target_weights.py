@@ -13,7 +13,6 @@ from safetensors.torch import load
 from tl_core import torch_engine
 from tl_core.demos import cnn, rnn
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 

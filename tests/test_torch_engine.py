@@ -7,9 +7,9 @@ uses its own blobs. The model is a two-block MLP following the engine's conventi
 from __future__ import annotations
 
 import copy
+import json
 import threading
 import time
-import json
 from dataclasses import replace
 
 import numpy as np
@@ -21,15 +21,26 @@ from tl_core import diskcache
 from tl_core import torch_engine as engine
 from tl_core.result import RunResult
 
-ALL = ("scratch", "source_only", "feature_extraction", "partial_fine_tune", "fine_tune",
-       "regularized", "joint")
+ALL = (
+    "scratch",
+    "source_only",
+    "feature_extraction",
+    "partial_fine_tune",
+    "fine_tune",
+    "regularized",
+    "joint",
+)
 
 
 class TinyNet(nn.Module):
     def __init__(self, n_classes: int):
         super().__init__()
-        self.blocks = nn.ModuleDict({"a": nn.Sequential(nn.Linear(4, 16), nn.ReLU()),
-                                     "b": nn.Sequential(nn.Linear(16, 16), nn.ReLU())})
+        self.blocks = nn.ModuleDict(
+            {
+                "a": nn.Sequential(nn.Linear(4, 16), nn.ReLU()),
+                "b": nn.Sequential(nn.Linear(16, 16), nn.ReLU()),
+            }
+        )
         self.head = nn.Linear(16, n_classes)
 
     def features(self, x):
@@ -43,9 +54,11 @@ class TinyNet(nn.Module):
 
 def blobs(centres: np.ndarray, n_per_class: int, seed: int, classes=(0, 1, 2)) -> engine.Domain:
     rng = np.random.default_rng(seed)
+
     def draw(n):
         y = np.repeat(np.arange(len(centres)), n)
         return centres[y] + rng.normal(size=(len(y), 4)), y
+
     x_train, y_train = draw(n_per_class)
     x_test, y_test = draw(50)
     return engine.Domain.from_arrays(x_train, y_train, x_test, y_test, classes)
@@ -74,8 +87,9 @@ def source_model(source):
 
 
 def run(source_model, source, target, strategies=ALL, settings=SETTINGS, seed=0, inspect=None):
-    return engine.run_strategies(strategies, source_model, TinyNet, source, target, settings, seed,
-                                 inspect=inspect)
+    return engine.run_strategies(
+        strategies, source_model, TinyNet, source, target, settings, seed, inspect=inspect
+    )
 
 
 def one_at_a_time(job):
@@ -91,8 +105,7 @@ def assert_close(reference, results, loss_rtol=1e-4):
             assert np.allclose(a.history.get(key, []), b.history.get(key, []), atol=1.5 / 150)
             assert getattr(a, key) == pytest.approx(getattr(b, key), abs=1.5 / 150)
         for key in ("source_loss", "target_loss"):
-            assert np.allclose(a.history.get(key, []), b.history.get(key, []), rtol=loss_rtol,
-                               atol=1e-5)
+            assert np.allclose(a.history.get(key, []), b.history.get(key, []), rtol=loss_rtol, atol=1e-5)
 
 
 def parameters(model: nn.Module) -> torch.Tensor:
@@ -145,7 +158,9 @@ def test_history_every_measures_fewer_epochs_and_keeps_the_final_metrics(source_
 
 def test_run_many_measuring_only_the_ends_gives_the_final_metrics_of_run(source_model, source, target):
     settings = replace(SETTINGS, history_every=SETTINGS.epochs)
-    batched = engine.run_many([engine.TransferJob(ALL, source_model, TinyNet, source, target, settings, 0)])[0]
+    batched = engine.run_many([engine.TransferJob(ALL, source_model, TinyNet, source, target, settings, 0)])[
+        0
+    ]
     for a, b in zip(run(source_model, source, target), batched, strict=True):
         assert a.strategy == b.strategy
         if a.strategy != "source_only":
@@ -170,11 +185,13 @@ def test_l2sp_with_huge_lambda_keeps_the_weights_at_the_source(source_model, sou
     def inspect(model):
         moved = parameters(model.blocks) - parameters(source_model.blocks)
         return {"largest_move": float(moved.abs().max())}
+
     largest_move = {}
     for lam in (0.0, 1e4):
         settings = engine.TransferSettings(epochs=40, lr=1e-2, batch_size=16, lam=lam)
-        largest_move[lam] = run(source_model, source, target, ("regularized",), settings,
-                                inspect=inspect)[0].extras["largest_move"]
+        largest_move[lam] = run(source_model, source, target, ("regularized",), settings, inspect=inspect)[
+            0
+        ].extras["largest_move"]
     # Adam's steps are about lr in size, so a huge pull keeps every weight within a few lr of
     # its source value, while plain fine-tuning (λ = 0) walks much further.
     assert largest_move[1e4] < 3 * settings.lr
@@ -183,8 +200,11 @@ def test_l2sp_with_huge_lambda_keeps_the_weights_at_the_source(source_model, sou
 
 def test_partial_fine_tune_freezes_the_first_k_blocks(source_model, source, target):
     def inspect(model):
-        return {name: bool(torch.equal(parameters(model.blocks[name]), parameters(source_model.blocks[name])))
-                for name in ("a", "b")}
+        return {
+            name: bool(torch.equal(parameters(model.blocks[name]), parameters(source_model.blocks[name])))
+            for name in ("a", "b")
+        }
+
     for k, frozen in ((1, {"a": True, "b": False}), (2, {"a": True, "b": True})):
         settings = engine.TransferSettings(epochs=3, lr=1e-2, batch_size=16, partial_blocks=k)
         result = run(source_model, source, target, ("partial_fine_tune",), settings, inspect=inspect)[0]
@@ -196,7 +216,9 @@ def test_backbone_lr_scale_zero_fine_tunes_the_head_only(source_model, source, t
         def same(part):
             now, before = getattr(model, part), getattr(source_model, part)
             return bool(torch.equal(parameters(now), parameters(before)))
+
         return {"blocks_unchanged": same("blocks"), "head_unchanged": same("head")}
+
     settings = engine.TransferSettings(epochs=3, lr=1e-2, batch_size=16, backbone_lr_scale=0.0)
     extras = run(source_model, source, target, ("fine_tune",), settings, inspect=inspect)[0].extras
     assert extras["blocks_unchanged"] and not extras["head_unchanged"]
@@ -238,15 +260,25 @@ def test_same_seed_same_numbers_and_nothing_global_changes(source_model, source,
 
 def jobs_of_a_sweep(source_model, source, target, settings=SETTINGS):
     small = blobs(CENTRES + np.array([0, 0, 0, 1.5]), 2, seed=5)
-    return [engine.TransferJob(ALL, source_model, TinyNet, source, target, settings, 0),
-            engine.TransferJob(ALL, source_model, TinyNet, source, small, settings, 1),
-            engine.TransferJob(ALL, source_model, TinyNet, source, target,
-                               replace(settings, lr=3e-3, lam=2.0, target_weight=0.5), 2)]
+    return [
+        engine.TransferJob(ALL, source_model, TinyNet, source, target, settings, 0),
+        engine.TransferJob(ALL, source_model, TinyNet, source, small, settings, 1),
+        engine.TransferJob(
+            ALL,
+            source_model,
+            TinyNet,
+            source,
+            target,
+            replace(settings, lr=3e-3, lam=2.0, target_weight=0.5),
+            2,
+        ),
+    ]
 
 
 @pytest.mark.parametrize("classes", ["shared", "new"])
 def test_joint_training_beside_other_strategies_changes_none_of_their_numbers(
-        source_model, source, target, classes):
+    source_model, source, target, classes
+):
     """Ticking joint training moves none of the other strategies' numbers, nor does training
     beside them move joint's: each model's numbers are its own, whatever trains with it. With
     new classes joint trains the source head that the others keep and measure the source with."""
@@ -279,27 +311,28 @@ def test_a_runs_numbers_do_not_depend_on_what_trains_beside_it(source_model, sou
         assert [r.extras for r in alone] == [r.extras for r in together]
 
 
-def test_groups_trained_side_by_side_give_the_numbers_of_one_at_a_time(source_model, source,
-                                                                        target):
+def test_groups_trained_side_by_side_give_the_numbers_of_one_at_a_time(source_model, source, target):
     """With several cores, like-model groups train in threads side by side, and a group's
     members are measured side by side: every number is the one of training them in turn."""
     jobs = jobs_of_a_sweep(source_model, source, target)
     in_turn = engine.run_many(jobs, workers=1)
     for workers in (2, 3):
         side_by_side = engine.run_many(jobs, workers=workers)
-        assert [[r.history for r in job] for job in side_by_side] == \
-            [[r.history for r in job] for job in in_turn]
-        assert [[r.extras for r in job] for job in side_by_side] == \
-            [[r.extras for r in job] for job in in_turn]
+        assert [[r.history for r in job] for job in side_by_side] == [
+            [r.history for r in job] for job in in_turn
+        ]
+        assert [[r.extras for r in job] for job in side_by_side] == [
+            [r.extras for r in job] for job in in_turn
+        ]
     # One group (scratch, fine-tuning and regularized transfer of three jobs): its nine members
     # are measured two at a time.
     one_group = [replace(job, strategies=("fine_tune", "regularized")) for job in jobs]
-    assert [[r.history for r in job] for job in engine.run_many(one_group, workers=2)] == \
-        [[r.history for r in job] for job in engine.run_many(one_group, workers=1)]
+    assert [[r.history for r in job] for job in engine.run_many(one_group, workers=2)] == [
+        [r.history for r in job] for job in engine.run_many(one_group, workers=1)
+    ]
 
 
-def test_side_by_side_numbers_do_not_depend_on_the_cores_torch_may_use(source_model, source,
-                                                                       target):
+def test_side_by_side_numbers_do_not_depend_on_the_cores_torch_may_use(source_model, source, target):
     """Groups in threads compute on one core each, whatever torch.set_num_threads says, so a
     machine with more cores gets the same numbers."""
     jobs = jobs_of_a_sweep(source_model, source, target)
@@ -307,8 +340,7 @@ def test_side_by_side_numbers_do_not_depend_on_the_cores_torch_may_use(source_mo
     torch.set_num_threads(2)  # the one_torch_thread fixture puts it back
     two_cores = engine.run_many(jobs)  # parallel_groups: 2
     assert torch.get_num_threads() == 2  # the caller's setting is left alone
-    assert [[r.history for r in job] for job in two_cores] == \
-        [[r.history for r in job] for job in one_core]
+    assert [[r.history for r in job] for job in two_cores] == [[r.history for r in job] for job in one_core]
 
 
 def test_side_by_side_progress_is_reported_from_the_calling_thread(source_model, source, target):
@@ -317,16 +349,18 @@ def test_side_by_side_progress_is_reported_from_the_calling_thread(source_model,
     import threading
 
     calls = []
-    engine.run_many(jobs_of_a_sweep(source_model, source, target), workers=2,
-                    progress=lambda f, words: calls.append((threading.get_ident(), f, words)))
+    engine.run_many(
+        jobs_of_a_sweep(source_model, source, target),
+        workers=2,
+        progress=lambda f, words: calls.append((threading.get_ident(), f, words)),
+    )
     assert {ident for ident, _, _ in calls} == {threading.get_ident()}
     fractions = [f for _, f, _ in calls]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and calls[-1][2] == "done"
     assert any(0 < f < 1 and words.startswith("training") for _, f, words in calls)  # en route
 
 
-def test_a_failure_beside_other_groups_stops_them_and_surfaces(source_model, source, target,
-                                                               monkeypatch):
+def test_a_failure_beside_other_groups_stops_them_and_surfaces(source_model, source, target, monkeypatch):
     """An error in one group reaches the caller, and the other groups stop at their next epoch
     instead of training to their end for nobody."""
     epochs_run = []
@@ -338,6 +372,7 @@ def test_a_failure_beside_other_groups_stops_them_and_surfaces(source_model, sou
             if members[0].plan.strategy == "joint":
                 raise RuntimeError("joint training broke")
             progress(fraction)
+
         return real(members, track, **options)
 
     monkeypatch.setattr(engine, "_fit_group", failing)
@@ -351,19 +386,23 @@ def test_frozen_blocks_are_run_once_and_change_nothing(source_model, source, tar
     """Feature extraction and partial fine-tuning train on the frozen blocks' outputs, computed
     once: the same numbers as running every block at every step (the reference)."""
     runs = []
-    monkeypatch.setattr(engine, "_after_prefix", lambda *a, f=engine._after_prefix: runs.append(a[2]) or f(*a))
+    monkeypatch.setattr(
+        engine, "_after_prefix", lambda *a, f=engine._after_prefix: runs.append(a[2]) or f(*a)
+    )
     for k in (1, 2):
         settings = replace(SETTINGS, partial_blocks=k)
-        job = engine.TransferJob(("feature_extraction", "partial_fine_tune"), source_model, TinyNet,
-                                 source, target, settings, 0)
+        job = engine.TransferJob(
+            ("feature_extraction", "partial_fine_tune"), source_model, TinyNet, source, target, settings, 0
+        )
         assert_close(one_at_a_time(job), run(source_model, source, target, job.strategies, settings))
     assert sorted(runs) == [1, 2, 2, 2]  # partial: its k blocks; feature extraction: both, twice
 
 
 def test_results_are_plain_json(source_model, source, target):
     results = run(source_model, source, target)
-    result = RunResult(demo="test", config={}, metric_name="accuracy", loss_name="cross-entropy",
-                       strategies=results)
+    result = RunResult(
+        demo="test", config={}, metric_name="accuracy", loss_name="cross-entropy", strategies=results
+    )
     assert RunResult.from_json(result.to_json()) == result
     json.loads(result.to_json())  # strict JSON: no NaN, no tensors
 
@@ -379,8 +418,7 @@ CLIPPED = replace(SETTINGS, lr=5e-2, clip_grad_norm=0.05)
 
 def test_clipping_changes_training_and_none_is_todays_behaviour(source_model, source, target):
     plain = run(source_model, source, target, ("fine_tune",))
-    explicit_none = run(source_model, source, target, ("fine_tune",),
-                        replace(SETTINGS, clip_grad_norm=None))
+    explicit_none = run(source_model, source, target, ("fine_tune",), replace(SETTINGS, clip_grad_norm=None))
     clipped = run(source_model, source, target, ("fine_tune",), replace(SETTINGS, clip_grad_norm=0.05))
     assert plain[0].history == explicit_none[0].history
     assert clipped[0].history["target_loss"] != plain[0].history["target_loss"]
@@ -402,8 +440,13 @@ def test_clip_grad_norm_must_be_none_or_positive(value):
 
 def test_source_training_reports_progress_every_epoch(source):
     calls = []
-    engine.train_source(TinyNet, source, engine.SourceSettings(epochs=4, lr=1e-2), seed=0,
-                        progress=lambda fraction, message: calls.append(fraction))
+    engine.train_source(
+        TinyNet,
+        source,
+        engine.SourceSettings(epochs=4, lr=1e-2),
+        seed=0,
+        progress=lambda fraction, message: calls.append(fraction),
+    )
     assert len(calls) >= 4 and calls[-1] == 1.0 and calls == sorted(calls)
 
 
@@ -431,8 +474,9 @@ def test_a_source_model_is_the_same_whatever_cores_torch_may_use():
     settings = engine.SourceSettings(epochs=1, lr=1e-2, batch_size=96)
 
     def train(progress=None):
-        return engine.train_source(lambda n: SequenceClassifier(n, "gru", 32), sequences,
-                                   settings, seed=0, progress=progress)
+        return engine.train_source(
+            lambda n: SequenceClassifier(n, "gru", 32), sequences, settings, seed=0, progress=progress
+        )
 
     one = train()
     torch.set_num_threads(2)  # the one_torch_thread fixture puts it back
@@ -443,11 +487,15 @@ def test_a_source_model_is_the_same_whatever_cores_torch_may_use():
 
 
 # ------------------------------------------------------------------- source models on the disk
-def stored(source, settings=engine.SourceSettings(epochs=3, lr=1e-2), seed=0):
+QUICK_SOURCE = engine.SourceSettings(epochs=3, lr=1e-2)
+
+
+def stored(source, settings=QUICK_SOURCE, seed=0):
     """stored_source's model, and how many epochs it reported training (0: read from the disk)."""
     calls = []
-    model = engine.stored_source(TinyNet, source, settings, seed,
-                                 progress=lambda fraction, message: calls.append(fraction))
+    model = engine.stored_source(
+        TinyNet, source, settings, seed, progress=lambda fraction, message: calls.append(fraction)
+    )
     return model, len(calls)
 
 
@@ -465,12 +513,13 @@ def test_a_source_model_is_trained_once_per_machine_then_read_back_exactly(sourc
 
 
 @pytest.mark.parametrize("change", ["seed", "settings", "data"])
-def test_a_source_model_is_trained_anew_when_what_it_depends_on_changes(source, change,
-                                                                         empty_disk_cache):
+def test_a_source_model_is_trained_anew_when_what_it_depends_on_changes(source, change, empty_disk_cache):
     stored(source)
-    other = {"seed": lambda: stored(source, seed=1),
-             "settings": lambda: stored(source, engine.SourceSettings(epochs=3, lr=2e-2)),
-             "data": lambda: stored(blobs(CENTRES, 100, seed=5))}[change]
+    other = {
+        "seed": lambda: stored(source, seed=1),
+        "settings": lambda: stored(source, engine.SourceSettings(epochs=3, lr=2e-2)),
+        "data": lambda: stored(blobs(CENTRES, 100, seed=5)),
+    }[change]
     _, epochs = other()
     assert epochs >= 3 and len(list(empty_disk_cache.glob("*.npz"))) == 2
 
@@ -494,8 +543,13 @@ def test_a_source_model_whose_code_is_in_no_file_is_trained_and_not_kept(source,
     """A class typed at an interpreter's prompt: an edit to it could not be told apart."""
     typed = type("Typed", (TinyNet,), {"__module__": "typed at a prompt"})  # no file for inspect
     calls = []
-    model = engine.stored_source(typed, source, engine.SourceSettings(epochs=3, lr=1e-2), 0,
-                                 progress=lambda fraction, message: calls.append(fraction))
+    model = engine.stored_source(
+        typed,
+        source,
+        engine.SourceSettings(epochs=3, lr=1e-2),
+        0,
+        progress=lambda fraction, message: calls.append(fraction),
+    )
     assert len(calls) >= 3 and not empty_disk_cache.exists()
     assert engine.evaluate(model, source)["accuracy"] > 0.9
 
@@ -528,12 +582,14 @@ def until(condition, seconds: float = 60.0) -> None:
 def held_build(built: list, release: threading.Event, fail: bool = False):
     """A build that waits for `release` (so another caller can find it in flight), then
     returns a new object, or raises with `fail`; `built` counts its calls."""
+
     def build():
         built.append(1)
         assert release.wait(10)
         if fail:
             raise RuntimeError("the builder's run was stopped")
         return object()
+
     return build
 
 
@@ -542,7 +598,8 @@ def test_callers_of_a_source_model_in_training_wait_for_it_instead_of_training_i
     first, first_outcome = in_thread(lambda: cache.get("key", held_build(built, release)))
     until(lambda: built)  # the first caller is building
     second, second_outcome = in_thread(
-        lambda: cache.get("key", held_build(built, release), waiting=waited.set))
+        lambda: cache.get("key", held_build(built, release), waiting=waited.set)
+    )
     assert waited.wait(10)  # the second caller says it waits...
     release.set()
     first.join(), second.join()
@@ -555,7 +612,8 @@ def test_when_the_build_a_caller_waits_for_fails_it_builds_the_model_itself():
     first, first_outcome = in_thread(lambda: cache.get("key", held_build(built, release, fail=True)))
     until(lambda: built)
     second, second_outcome = in_thread(
-        lambda: cache.get("key", held_build(built, release), waiting=waited.set))
+        lambda: cache.get("key", held_build(built, release), waiting=waited.set)
+    )
     assert waited.wait(10)
     release.set()
     first.join(), second.join()
@@ -579,8 +637,7 @@ def test_a_stopped_waiter_leaves_and_the_build_goes_on():
     assert cache.get("key", lambda: None) is first_outcome["value"] is not None
 
 
-def test_a_stored_source_model_another_caller_is_training_is_waited_for_and_read(
-        source, empty_disk_cache):
+def test_a_stored_source_model_another_caller_is_training_is_waited_for_and_read(source, empty_disk_cache):
     """The disk cache's lock: a second process (here a thread: the lock works between both)
     asking for a source model another is training says it waits, trains nothing, and gets the
     very weights the first one trained and stored."""
@@ -591,7 +648,8 @@ def test_a_stored_source_model_another_caller_is_training_is_waited_for_and_read
         assert release.wait(10)
 
     first, first_outcome = in_thread(
-        lambda: engine.stored_source(TinyNet, source, settings, 0, progress=training))
+        lambda: engine.stored_source(TinyNet, source, settings, 0, progress=training)
+    )
     until(lambda: trained)
     heard = []
 
@@ -619,8 +677,7 @@ def test_source_models_of_different_keys_are_built_side_by_side():
 
 
 @pytest.mark.parametrize("demo", ["rnn", "cnn"])
-def test_a_run_whose_source_model_another_run_trains_says_it_waits_and_trains_nothing(
-        demo, monkeypatch):
+def test_a_run_whose_source_model_another_run_trains_says_it_waits_and_trains_nothing(demo, monkeypatch):
     from tl_core.demos import get_demo
 
     module = get_demo(demo)
@@ -638,7 +695,8 @@ def test_a_run_whose_source_model_another_run_trains_says_it_waits_and_trains_no
         first, first_outcome = in_thread(source_model)
         until(lambda: built)
         second, second_outcome = in_thread(
-            lambda: source_model(lambda fraction, message: heard.append(message)))
+            lambda: source_model(lambda fraction, message: heard.append(message))
+        )
         until(lambda: heard)
         release.set()
         first.join(), second.join()

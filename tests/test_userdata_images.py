@@ -133,8 +133,14 @@ def test_a_folder_wrapping_the_class_folders_is_looked_inside(shapes):
 
 def test_macos_clutter_is_ignored_and_other_files_are_skipped_and_named(shapes):
     files = shape_files()
-    files.update({"__MACOSX/circle/._0.png": b"\0\5\26\7", "circle/.DS_Store": b"\0\0\0\1Bud1",
-                  "notes.txt": b"my shapes", "square/labels.csv": b"a,b\n1,2\n"})
+    files.update(
+        {
+            "__MACOSX/circle/._0.png": b"\0\5\26\7",
+            "circle/.DS_Store": b"\0\0\0\1Bud1",
+            "notes.txt": b"my shapes",
+            "square/labels.csv": b"a,b\n1,2\n",
+        }
+    )
     data = read_image_zip(make_zip(files), "shapes.zip")
     assert np.array_equal(data.images, shapes.images)
     notes = " | ".join(data.notes)
@@ -159,8 +165,8 @@ def test_transparent_parts_become_white_paper():
     ImageDraw.Draw(drawing).ellipse((8, 8, 24, 24), fill=(0, 0, 0, 255))
     files = {f"{c}/{i}.png": encoded(drawing) for c in ("a", "b") for i in range(2)}
     data = read_image_zip(make_zip(files), "drawings.zip")
-    assert (data.images[:, 0, 0] == 255).all()     # the corner: paper, not black
-    assert (data.images[:, 32, 32] == 0).all()     # the centre: the ink
+    assert (data.images[:, 0, 0] == 255).all()  # the corner: paper, not black
+    assert (data.images[:, 32, 32] == 0).all()  # the centre: the ink
 
 
 def test_ink_is_high_whichever_way_the_image_is_drawn(shapes):
@@ -196,9 +202,15 @@ def test_every_strategy_runs_on_the_images_and_repeats_with_the_seed(shapes):
 
 
 def test_a_sweep_over_seeds_runs_batched_on_the_images(shapes):
-    table = tl_core.sweep("cnn", over="n_target", values=[1, 3], seeds=2, data=shapes,
-                          **{k: v for k, v in QUICK.items() if k != "n_target"},
-                          strategies=("fine_tune",))
+    table = tl_core.sweep(
+        "cnn",
+        over="n_target",
+        values=[1, 3],
+        seeds=2,
+        data=shapes,
+        **{k: v for k, v in QUICK.items() if k != "n_target"},
+        strategies=("fine_tune",),
+    )
     assert set(table["n_target"]) == {1, 3} and set(table["strategy"]) == {"scratch", "fine_tune"}
     assert table["target_metric"].between(0, 1).all()
 
@@ -227,8 +239,11 @@ def test_a_class_too_small_for_n_target_is_refused_before_training(shapes):
         del files[f"square/{i}.{'jpg' if i % 3 == 2 else 'png'}"]
     few = read_image_zip(make_zip(files), "few.zip")
     assert cnn.max_n_target(few) == 2
-    with pytest.raises(UserDataError, match=r"n_target = 3 per class needs at least 4 images of "
-                                            r"class 'square' \(3 labelled \+ 1 to test\); it has 3"):
+    with pytest.raises(
+        UserDataError,
+        match=r"n_target = 3 per class needs at least 4 images of "
+        r"class 'square' \(3 labelled \+ 1 to test\); it has 3",
+    ):
         cnn.run(cnn.Config(n_target=3), data=few, progress=lambda *_: pytest.fail("trained"))
     single = {**shape_files(per_class=2), "square/1.png": b"damaged"}
     lonely = read_image_zip(make_zip(single), "lonely.zip")
@@ -308,16 +323,33 @@ def test_fewer_than_two_classes_or_an_empty_class_are_refused():
     only_circles = {k: v for k, v in files.items() if k.startswith("circle/")}
     refused(make_zip(only_circles), "only 1 class ('circle')", "at least 2 class folders")
     refused(make_zip({k.split("/")[1]: v for k, v in only_circles.items()}), "no class folders")
-    refused(make_zip({**files, "dogs/": b""}), "class folder 'dogs' has no images",
-            "circle: 8", "dogs: 0", "at least 1 image")
+    refused(
+        make_zip({**files, "dogs/": b""}),
+        "class folder 'dogs' has no images",
+        "circle: 8",
+        "dogs: 0",
+        "at least 1 image",
+    )
     refused(make_zip({**files, "dogs/readme.txt": b"todo"}), "'dogs' has no images")
-    damaged = {**{k: v for k, v in files.items() if not k.startswith("square/")},
-               "square/0.png": b"garbage", "square/1.png": b"more garbage"}
+    damaged = {
+        **{k: v for k, v in files.items() if not k.startswith("square/")},
+        "square/0.png": b"garbage",
+        "square/1.png": b"more garbage",
+    }
     refused(make_zip(damaged), "'square' has no images that can be read", "square: 0")
 
 
-@pytest.mark.parametrize("path", ["../evil.png", "circle/../../evil.png", "/tmp/evil.png",
-                                  "\\evil.png", "C:/evil.png", "circle\\..\\..\\evil.png"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../evil.png",
+        "circle/../../evil.png",
+        "/tmp/evil.png",
+        "\\evil.png",
+        "C:/evil.png",
+        "circle\\..\\..\\evil.png",
+    ],
+)
 def test_a_path_leaving_the_folder_is_refused(path, own_temp_folder):
     absolute = Path("/tmp/evil.png")
     assert not absolute.exists()
@@ -361,10 +393,13 @@ def test_a_compression_method_that_cannot_be_read_is_refused():
 def test_zip_bombs_are_refused_before_unpacking(monkeypatch, own_temp_folder):
     with_limits(monkeypatch, max_upload_mb=1)  # up to 5 MB may be unpacked
     files = shape_files(per_class=2)
-    refused(make_zip({**files, "circle/huge.bmp": bytes(6 * 2**20)}), "would unpack to 6",
-            "at most 5.0 MB", "zip bomb")
-    refused(make_zip({**files, "circle/flat.bmp": bytes(2 * 2**20)}), "compressed", "to 1",
-            "zip bomb")
+    refused(
+        make_zip({**files, "circle/huge.bmp": bytes(6 * 2**20)}),
+        "would unpack to 6",
+        "at most 5.0 MB",
+        "zip bomb",
+    )
+    refused(make_zip({**files, "circle/flat.bmp": bytes(2 * 2**20)}), "compressed", "to 1", "zip bomb")
     assert not os.listdir(own_temp_folder)
 
 
@@ -388,8 +423,9 @@ def test_too_many_files_or_bytes_are_refused(monkeypatch, shapes_zip):
     with_limits(monkeypatch, max_upload_images=5)
     refused(shapes_zip, "has 24 images; at most 5 are allowed")
     clutter = {f"notes/{i}.txt": b"" for i in range(images.max_entries() + 1)}
-    refused(make_zip(clutter), f"{images.max_entries() + 1} files and folders",
-            f"at most {images.max_entries()}")
+    refused(
+        make_zip(clutter), f"{images.max_entries() + 1} files and folders", f"at most {images.max_entries()}"
+    )
     with_limits(monkeypatch, max_upload_images=5000, max_upload_mb=1)
     noise = np.random.default_rng(0).integers(0, 255, 2 * 2**20, dtype=np.uint8).tobytes()
     refused(make_zip({"a/1.bmp": noise}, zipfile.ZIP_STORED), "2.0 MB", "at most 1 MB")
@@ -405,15 +441,23 @@ def png_claiming(width: int, height: int) -> bytes:
 
 def test_an_image_over_the_pixel_cap_is_refused_from_its_header():
     files = shape_files(per_class=2)
-    refused(make_zip({**files, "circle/poster.png": png_claiming(5000, 4000)}),
-            "'circle/poster.png' is 5000x4000 pixels (20.0 megapixels)", "at most 16.8 megapixels")
+    refused(
+        make_zip({**files, "circle/poster.png": png_claiming(5000, 4000)}),
+        "'circle/poster.png' is 5000x4000 pixels (20.0 megapixels)",
+        "at most 16.8 megapixels",
+    )
     # Where Pillow only warns of a decompression bomb (89 to 179 megapixels), the header's size
     # refuses it; past that, Pillow refuses first, and the message is of the same kind.
     with pytest.warns(Image.DecompressionBombWarning):
-        refused(make_zip({**files, "circle/mural.png": png_claiming(10000, 10000)}),
-                "'circle/mural.png' is 10000x10000 pixels (100.0 megapixels)")
-    refused(make_zip({**files, "circle/bomb.png": png_claiming(30000, 30000)}),
-            "'circle/bomb.png' is far too large", "megapixels per image")
+        refused(
+            make_zip({**files, "circle/mural.png": png_claiming(10000, 10000)}),
+            "'circle/mural.png' is 10000x10000 pixels (100.0 megapixels)",
+        )
+    refused(
+        make_zip({**files, "circle/bomb.png": png_claiming(30000, 30000)}),
+        "'circle/bomb.png' is far too large",
+        "megapixels per image",
+    )
 
 
 def test_too_many_pixels_in_all_are_refused(monkeypatch, shapes_zip):
@@ -434,7 +478,7 @@ def test_any_bytes_give_images_or_a_user_data_error(shapes_zip, own_temp_folder)
     small = make_zip(shape_files(per_class=1) | {"square/1.png": encoded(Image.new("RGB", (8, 8)))})
     cases = [rng.bytes(int(n)) for n in rng.integers(0, 3000, 40)]
     cases += [b"PK\x05\x06" + rng.bytes(18), b"PK\x03\x04" + rng.bytes(200)]
-    cases += [small[:int(n)] for n in rng.integers(0, len(small), 40)]
+    cases += [small[: int(n)] for n in rng.integers(0, len(small), 40)]
     for _ in range(150):
         damaged = bytearray(small)
         for at in rng.integers(0, len(small), int(rng.integers(1, 6))):

@@ -40,8 +40,11 @@ def waves(per_class: int = 20, steps: int = 30, seed: int = 0) -> tuple[np.ndarr
     for k in range(per_class * len(CLASSES)):
         kind = CLASSES[k % len(CLASSES)]
         phase = rng.uniform(0, 2 * np.pi) + rng.uniform(0.3, 0.5) * t
-        shape = {"sine": np.sin(phase), "square": np.sign(np.sin(phase)),
-                 "sawtooth": (phase / (2 * np.pi)) % 1 * 2 - 1}[kind]
+        shape = {
+            "sine": np.sin(phase),
+            "square": np.sign(np.sin(phase)),
+            "sawtooth": (phase / (2 * np.pi)) % 1 * 2 - 1,
+        }[kind]
         rows.append(5 + 3 * (shape + rng.normal(0, 0.2, steps)))
         labels.append(kind)
     return np.array(rows), labels
@@ -144,15 +147,15 @@ def test_label_column_is_guessed_by_name_or_as_the_one_text_column_or_given():
         data = read_sequence_csv(wide_csv(x, labels, label_column=column), "w.csv")
         assert data.class_names == ("sawtooth", "sine", "square")
     numeric_labels = [str(CLASSES.index(lab) * 5) for lab in labels]  # 0, 5, 10
-    data = read_sequence_csv(wide_csv(x, numeric_labels, label_column="group"), "w.csv",
-                             label="group")
+    data = read_sequence_csv(wide_csv(x, numeric_labels, label_column="group"), "w.csv", label="group")
     assert data.class_names == ("0", "5", "10")  # numbers sorted as numbers
     assert data.sequences.shape == (9, 6)  # the label is not a time step
 
 
 def test_an_id_column_and_a_byte_order_mark_and_semicolons_are_read():
     text = "\ufeffid;t0;t1;t2;label\n" + "\n".join(
-        f"s{k};{k};{k + 1};{k + 2};{'ab'[k % 2]}" for k in range(6))
+        f"s{k};{k};{k + 1};{k + 2};{'ab'[k % 2]}" for k in range(6)
+    )
     data = read_sequence_csv(text.encode(), "excel.csv")
     assert data.sequences.shape == (6, 3)
     assert data.sequences[2].tolist() == [2, 3, 4]
@@ -189,13 +192,15 @@ MALFORMED = {
     "two label names": (b"t0,label,class\n1,a,x\n2,b,y\n", ["cannot tell", "label, class"]),
     "text in a step": (b"t0,t1,label\n1,2,a\n2,oops,b\n1,2,a\n2,3,b\n", ["'t1'", "oops", "row 3"]),
     "single class": (b"t0,t1,label\n1,2,a\n2,3,a\n1,3,a\n", ["single class", "'a'", "2 classes"]),
-    "one sequence in a class": (b"t0,t1,label\n1,2,a\n2,3,b\n1,3,a\n",
-                                ["at least 2 sequences", "'b' (1)"]),
+    "one sequence in a class": (b"t0,t1,label\n1,2,a\n2,3,b\n1,3,a\n", ["at least 2 sequences", "'b' (1)"]),
     "two labels in a long sequence": (
         b"id,time,value,label\ns1,0,1,a\ns1,1,2,b\ns2,0,1,a\ns2,1,2,a\n",
-        ["sequence 's1'", "2 labels", "one label"]),
-    "two values at one time": (b"id,time,value,label\ns1,0,1,a\ns1,0,2,a\n",
-                               ["sequence 's1'", "two values at time 0"]),
+        ["sequence 's1'", "2 labels", "one label"],
+    ),
+    "two values at one time": (
+        b"id,time,value,label\ns1,0,1,a\ns1,0,2,a\n",
+        ["sequence 's1'", "two values at time 0"],
+    ),
     "repeated column": (b"t0,t0 ,label\n1,2,a\n", ["two columns named 't0'"]),
     "infinite value": (b"t0,t1,label\n1,inf,a\n2,3,b\n1,2,a\n2,3,b\n", ["too large"]),
 }
@@ -227,14 +232,25 @@ def test_bad_options_are_named():
         read_sequence_csv(_good_wide(), "w.csv", missing="zero")
 
 
-@pytest.mark.parametrize("cap, value, raw, words", [
-    ("max_upload_mb", 1, b"t0,label\n" + b"1,a\n2,b\n" * 300_000, ["MB", "at most 1 MB"]),
-    ("max_upload_rows", 3, _good_wide(), ["more than 3 rows"]),
-    ("max_upload_columns", 2, b"t0,t1,t2,label\n1,2,3,a\n2,3,4,b\n1,2,3,a\n2,3,4,b\n",
-     ["3 time steps", "at most 2"]),
-    ("max_upload_columns", 2, b"id,time,value,label\ns,0,1,a\ns,1,1,a\ns,2,1,a\n",
-     ["sequence 's' has 3 time steps", "at most 2"]),
-])
+@pytest.mark.parametrize(
+    "cap, value, raw, words",
+    [
+        ("max_upload_mb", 1, b"t0,label\n" + b"1,a\n2,b\n" * 300_000, ["MB", "at most 1 MB"]),
+        ("max_upload_rows", 3, _good_wide(), ["more than 3 rows"]),
+        (
+            "max_upload_columns",
+            2,
+            b"t0,t1,t2,label\n1,2,3,a\n2,3,4,b\n1,2,3,a\n2,3,4,b\n",
+            ["3 time steps", "at most 2"],
+        ),
+        (
+            "max_upload_columns",
+            2,
+            b"id,time,value,label\ns,0,1,a\ns,1,1,a\ns,2,1,a\n",
+            ["sequence 's' has 3 time steps", "at most 2"],
+        ),
+    ],
+)
 def test_files_over_the_hosts_caps_are_refused(monkeypatch, cap, value, raw, words):
     monkeypatch.setattr(sequences, "LIMITS", dataclasses.replace(LIMITS, **{cap: value}))
     with pytest.raises(UserDataError) as error:
@@ -261,7 +277,7 @@ def test_any_bytes_give_data_or_a_user_data_error():
         if kind == 0:
             raw = rng.bytes(int(rng.integers(0, 300)))
         elif kind == 1:
-            raw = bytes(source[:int(rng.integers(0, len(source)))])
+            raw = bytes(source[: int(rng.integers(0, len(source)))])
         elif kind == 2:
             for _ in range(int(rng.integers(1, 6))):
                 source[int(rng.integers(0, len(source)))] = int(rng.integers(0, 256))
@@ -315,8 +331,9 @@ def test_same_data_config_and_seed_give_the_same_numbers(wave_data):
 def test_the_mnist1d_model_helps_on_waves_with_few_labels(wave_data):
     """Fine-tuning the digit model beats a model trained from scratch on 5 waves per class."""
     runs = [rnn.run(config(seed=s, strategies=("fine_tune",)), data=wave_data) for s in range(3)]
-    gain = np.mean([r.strategy("fine_tune").target_metric - r.strategy("scratch").target_metric
-                    for r in runs])
+    gain = np.mean(
+        [r.strategy("fine_tune").target_metric - r.strategy("scratch").target_metric for r in runs]
+    )
     assert gain > 0.15
 
 
@@ -339,15 +356,19 @@ def test_values_are_scaled_to_the_source_range_by_the_labelled_sequences_only(wa
     assert split.scaling["target_mean"] == pytest.approx(5.0, abs=0.5)  # the waves sit around 5
     changed = wave_data.sequences.copy()
     changed[split.test] += 100.0  # the held-out sequences play no part in the scaling
-    scaled, scaling = rnn_data.scale_to_source(changed, wave_data.lengths, split.labelled,
-                                               source_mean, source_std)
+    scaled, scaling = rnn_data.scale_to_source(
+        changed, wave_data.lengths, split.labelled, source_mean, source_std
+    )
     assert scaling == split.scaling
 
 
 def test_n_target_larger_than_a_class_allows_names_the_numbers(wave_data):
     assert rnn.max_n_target(wave_data) == 19
-    with pytest.raises(UserDataError, match=r"n_target = 20 per class needs at least 21 "
-                                            r"sequences of class '\w+' in waves.csv .* it has 20"):
+    with pytest.raises(
+        UserDataError,
+        match=r"n_target = 20 per class needs at least 21 "
+        r"sequences of class '\w+' in waves.csv .* it has 20",
+    ):
         rnn.run(config(n_target=20), data=wave_data)
 
 

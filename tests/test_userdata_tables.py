@@ -13,8 +13,7 @@ from tl_core.limits import Limits
 from tl_core.result import RunResult
 from tl_core.strategies import label
 from tl_core.userdata import UserDataError, tables
-from tl_core.userdata.tables import (bundled_table, bundled_table_data, read_csv, read_table_data,
-                                     table_data)
+from tl_core.userdata.tables import bundled_table, bundled_table_data, read_csv, read_table_data, table_data
 
 REGIONS = ("north", "south", "east", "west")
 
@@ -33,19 +32,24 @@ def shop_table(n=400, seed=0) -> pd.DataFrame:
     age = rng.integers(18, 80, n)
     sales = (3 + 2 * north) * temperature + 2 * advertising + 10 + rng.normal(0, 8, n)
     score = temperature + 3 * advertising - 40 + 15 * north + 0.3 * (age - 50) + rng.normal(0, 6, n)
-    return pd.DataFrame({"region": region, "temperature": temperature, "advertising": advertising,
-                         "age": age, "sales": sales.round(2),
-                         "bought": np.where(score > 0, "yes", "no")})
+    return pd.DataFrame(
+        {
+            "region": region,
+            "temperature": temperature,
+            "advertising": advertising,
+            "age": age,
+            "sales": sales.round(2),
+            "bought": np.where(score > 0, "yes", "no"),
+        }
+    )
 
 
 def csv_bytes(df: pd.DataFrame, **to_csv) -> bytes:
     return df.to_csv(index=False, **to_csv).encode("utf-8")
 
 
-SALES = dict(task="regression", label="sales", split_column="region", split_op="==",
-             split_value="north")
-BOUGHT = dict(task="classification", label="bought", split_column="age", split_op=">",
-              split_value=50)
+SALES = dict(task="regression", label="sales", split_column="region", split_op="==", split_value="north")
+BOUGHT = dict(task="classification", label="bought", split_column="age", split_op=">", split_value=50)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -149,14 +153,13 @@ def test_same_bytes_options_and_seed_give_identical_metrics_and_the_seed_picks_t
             s.pop("wall_time")
     assert first == second
     data = read_table_data(raw, "a.csv", **BOUGHT)
-    labelled = [logistic.make_data(logistic.Config(n_target=3, seed=s), data).target.X_train
-                for s in (0, 1)]
+    labelled = [logistic.make_data(logistic.Config(n_target=3, seed=s), data).target.X_train for s in (0, 1)]
     assert not np.array_equal(*labelled)
 
 
 def test_fields_the_table_replaces_change_nothing():
-    data = read_table_data(csv_bytes(shop_table()), "shops.csv", **SALES)
-    for module, data in ((linear, data), (logistic, bundled_table_data("breast_cancer"))):
+    shops = read_table_data(csv_bytes(shop_table()), "shops.csv", **SALES)
+    for module, data in ((linear, shops), (logistic, bundled_table_data("breast_cancer"))):
         base = [s.target_metric for s in module.run(module.Config(), data=data).strategies]
         for name in module.IGNORED_WITH_USER_DATA:
             spec = module.Config.field(name)
@@ -172,9 +175,11 @@ def test_fields_the_table_replaces_change_nothing():
 
 def test_a_shifted_table_shows_transfer_helping_with_few_labels_and_less_with_many():
     """Bundled breast_cancer (smooth to rough tumours) and diabetes (one sex to the other)."""
+
     def mean_gains(demo, table, few, many):
-        sweep = tl_core.sweep(demo, over="n_target", values=[few, many], seeds=5,
-                              data=bundled_table_data(table))
+        sweep = tl_core.sweep(
+            demo, over="n_target", values=[few, many], seeds=5, data=bundled_table_data(table)
+        )
         gains = sweep[sweep.strategy == "regularized"].groupby("n_target")["gain"].mean()
         return gains[few], gains[many]
 
@@ -223,22 +228,27 @@ def test_a_figure_needs_the_data_its_result_ran_on():
 # Malformed files and choices: a UserDataError that says what is wrong
 
 
-@pytest.mark.parametrize("raw, words", [
-    (b"", "is empty"),
-    (b"  \r\n \n", "is empty"),
-    (b"temperature,sales\n", "no rows of data"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "not a text file"),
-    (b"PK\x03\x04" + b"\x14\x00" * 40, "workbook"),
-    ("region,sales\nnörth,1\nsüd,2\n".encode("latin-1"),
-     "not UTF-8 text \\(byte 0xf6 on line 2.*CSV UTF-8"),
-    (codecs.BOM_UTF8 + "region,sales\nnorth,1\nsüd,2\n".encode("cp1252"), "byte 0xfc on line 3"),
-    ("a,b\n1,2\n".encode("utf-16"), "UTF-16.*CSV UTF-8"),
-    (b'{"temperature": [1, 2], "sales": [3, 4]}', "looks like JSON"),
-    (b"<html><body>sales</body></html>", "looks like HTML"),
-    (b"a,b,c\n1,2,3\n4,5,6,7\n", "line 3 has 4 values but the header has 3 columns"),
-    (b'a,b\n1,"2\n3,4\n', "could not be read as a CSV table"),
-    (b"region,shop\nnorth,a\nsouth,b\n", "no numeric columns.*region, shop"),
-])
+@pytest.mark.parametrize(
+    "raw, words",
+    [
+        (b"", "is empty"),
+        (b"  \r\n \n", "is empty"),
+        (b"temperature,sales\n", "no rows of data"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "not a text file"),
+        (b"PK\x03\x04" + b"\x14\x00" * 40, "workbook"),
+        (
+            "region,sales\nnörth,1\nsüd,2\n".encode("latin-1"),
+            "not UTF-8 text \\(byte 0xf6 on line 2.*CSV UTF-8",
+        ),
+        (codecs.BOM_UTF8 + "region,sales\nnorth,1\nsüd,2\n".encode("cp1252"), "byte 0xfc on line 3"),
+        ("a,b\n1,2\n".encode("utf-16"), "UTF-16.*CSV UTF-8"),
+        (b'{"temperature": [1, 2], "sales": [3, 4]}', "looks like JSON"),
+        (b"<html><body>sales</body></html>", "looks like HTML"),
+        (b"a,b,c\n1,2,3\n4,5,6,7\n", "line 3 has 4 values but the header has 3 columns"),
+        (b'a,b\n1,"2\n3,4\n', "could not be read as a CSV table"),
+        (b"region,shop\nnorth,a\nsouth,b\n", "no numeric columns.*region, shop"),
+    ],
+)
 def test_a_file_that_is_not_a_usable_csv_says_why(raw, words):
     with pytest.raises(UserDataError, match=words):
         read_csv(raw, "shops.csv")
@@ -276,8 +286,13 @@ def test_a_label_with_one_class_or_a_domain_with_one_class_is_refused():
 
 def test_more_than_two_classes_need_a_positive_class():
     iris = bundled_table("iris")
-    options = dict(task="classification", label="species", split_column="sepal width (cm)",
-                   split_op=">=", split_value=3.0)
+    options = dict(
+        task="classification",
+        label="species",
+        split_column="sepal width (cm)",
+        split_op=">=",
+        split_value=3.0,
+    )
     with pytest.raises(UserDataError, match="3 classes \\(setosa, versicolor, virginica\\).*positive"):
         table_data(iris, "iris", **options)
     with pytest.raises(UserDataError, match="'daisy' is not a class.*setosa, versicolor, virginica"):
@@ -304,12 +319,15 @@ def test_missing_values_are_dropped_or_filled_and_counted_in_the_notes():
     dropped = read_table_data(raw, "shops.csv", **SALES, missing="drop")
     assert "dropped 1 row with no value in the split column region" in " ".join(dropped.notes)
     assert "dropped 1 row with no label (sales)" in " ".join(dropped.notes)
-    assert ("dropped 4 rows of 398 with a missing feature value (temperature: 3, advertising: 2)"
-            in dropped.notes)
+    assert (
+        "dropped 4 rows of 398 with a missing feature value (temperature: 3, advertising: 2)" in dropped.notes
+    )
     assert len(dropped.source_y) + len(dropped.target_y) == 394
     filled = read_table_data(raw, "shops.csv", **SALES, missing="mean")
-    assert ("filled 5 missing feature values with the source rows' column mean "
-            "(temperature: 3, advertising: 2)" in filled.notes)
+    assert (
+        "filled 5 missing feature values with the source rows' column mean "
+        "(temperature: 3, advertising: 2)" in filled.notes
+    )
     assert len(filled.source_y) + len(filled.target_y) == 398
     known = df.drop(index=[4, 5]).reset_index(drop=True)
     features = known[["temperature", "advertising", "age"]]
@@ -324,17 +342,21 @@ def test_missing_values_are_dropped_or_filled_and_counted_in_the_notes():
 def test_too_few_rows_in_a_domain_says_how_many_it_has_and_needs():
     df = shop_table()
     few = pd.concat([df[df.region != "north"], df[df.region == "north"].head(3)])
-    with pytest.raises(UserDataError, match="target \\(region = north\\) has 3 rows; it needs at "
-                                            "least 4 \\(2 labelled \\+ 2 to test\\)"):
+    with pytest.raises(
+        UserDataError,
+        match="target \\(region = north\\) has 3 rows; it needs at least 4 \\(2 labelled \\+ 2 to test\\)",
+    ):
         table_data(few, "shops.csv", **SALES)
     small_source = pd.concat([df[df.region != "north"].head(9), df[df.region == "north"]])
-    with pytest.raises(UserDataError, match="source \\(region ≠ north\\) has 9 rows; it needs at "
-                                            "least 10"):
+    with pytest.raises(UserDataError, match="source \\(region ≠ north\\) has 9 rows; it needs at least 10"):
         table_data(small_source, "shops.csv", **SALES)
     data = table_data(df, "shops.csv", **SALES)
     n_rows = len(data.target_y)
-    with pytest.raises(UserDataError, match=f"n_target = {n_rows - 1} needs at least {n_rows + 1} "
-                                            f"target rows .*region = north, has {n_rows}"):
+    with pytest.raises(
+        UserDataError,
+        match=f"n_target = {n_rows - 1} needs at least {n_rows + 1} "
+        f"target rows .*region = north, has {n_rows}",
+    ):
         linear.run(linear.Config(n_target=n_rows - 1), data=data)
     assert linear.max_n_target(data) == n_rows - 2
     assert linear.run(linear.Config(n_target=n_rows - 2), data=data).extras["n_target_test"] == 2
@@ -344,10 +366,13 @@ def test_n_target_per_class_larger_than_a_class_allows_names_the_numbers():
     data = read_table_data(csv_bytes(shop_table()), "shops.csv", **BOUGHT)
     rarest = int(np.bincount(data.target_y).min())
     name = data.class_names[int(np.argmin(np.bincount(data.target_y)))]
-    with pytest.raises(UserDataError, match=f"n_target = {rarest} per class needs at least "
-                                            f"{rarest + 1} rows of class '{name}' in the target "
-                                            f".*has {rarest} \\(n_target can be at most "
-                                            f"{rarest - 1} here\\)"):
+    with pytest.raises(
+        UserDataError,
+        match=f"n_target = {rarest} per class needs at least "
+        f"{rarest + 1} rows of class '{name}' in the target "
+        f".*has {rarest} \\(n_target can be at most "
+        f"{rarest - 1} here\\)",
+    ):
         logistic.run(logistic.Config(n_target=rarest), data=data)
     assert logistic.max_n_target(data) == rarest - 1
     assert logistic.run(logistic.Config(n_target=rarest - 1), data=data).extras["n_target_test"] > 0
@@ -360,32 +385,39 @@ def test_a_table_read_for_the_other_task_is_refused_by_each_demo():
         logistic.run(logistic.Config(), data=bundled_table_data("diabetes"))
 
 
-@pytest.mark.parametrize("change, words", [
-    (dict(split_value="nowhere"), "target \\(region = nowhere\\) has no rows.*north, "),
-    (dict(split_op="<"), "'<' compares numbers, but the split column region holds text"),
-    (dict(split_op="~"), "split_op must be one of ==, !=, <, <=, >, >=, got '~'"),
-    (dict(split_column="town"), "split column 'town' is not a column.*region, temperature"),
-    (dict(label="profit"), "label 'profit' is not a column"),
-    (dict(features=["temperature", "bought"]), "feature bought is not numeric \\(e.g. '(yes|no)'\\)"),
-    (dict(features=["sales"]), "label sales cannot also be a feature"),
-    (dict(features=["region"]), "split column region cannot be a feature"),
-    (dict(features=[]), "at least one feature"),
-    (dict(task="clustering"), "task must be one of regression, classification"),
-    (dict(split_column="age", split_value="old"), "holds numbers, so split_value must be a number"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (dict(split_value="nowhere"), "target \\(region = nowhere\\) has no rows.*north, "),
+        (dict(split_op="<"), "'<' compares numbers, but the split column region holds text"),
+        (dict(split_op="~"), "split_op must be one of ==, !=, <, <=, >, >=, got '~'"),
+        (dict(split_column="town"), "split column 'town' is not a column.*region, temperature"),
+        (dict(label="profit"), "label 'profit' is not a column"),
+        (dict(features=["temperature", "bought"]), "feature bought is not numeric \\(e.g. '(yes|no)'\\)"),
+        (dict(features=["sales"]), "label sales cannot also be a feature"),
+        (dict(features=["region"]), "split column region cannot be a feature"),
+        (dict(features=[]), "at least one feature"),
+        (dict(task="clustering"), "task must be one of regression, classification"),
+        (dict(split_column="age", split_value="old"), "holds numbers, so split_value must be a number"),
+    ],
+)
 def test_a_choice_that_does_not_fit_the_table_says_why(change, words):
     with pytest.raises(UserDataError, match=words):
         table_data(shop_table(), "shops.csv", **{**SALES, **change})
 
 
 def test_a_feature_or_label_with_a_few_words_among_numbers_points_at_them():
-    df = read_csv(b"temperature,advertising,sales,region\n1,2,3,n\nabout 4,5,6,s\n7,8,n/a,n\n"
-                  b"9,1,unknown,s\n", "x.csv")
-    with pytest.raises(UserDataError, match="feature temperature holds text in 1 row "
-                                            "\\(e.g. 'about 4'\\).*leave them empty"):
+    df = read_csv(
+        b"temperature,advertising,sales,region\n1,2,3,n\nabout 4,5,6,s\n7,8,n/a,n\n9,1,unknown,s\n", "x.csv"
+    )
+    with pytest.raises(
+        UserDataError, match="feature temperature holds text in 1 row \\(e.g. 'about 4'\\).*leave them empty"
+    ):
         table_data(df, "x.csv", **{**SALES, "features": ["temperature"]})
-    with pytest.raises(UserDataError, match="label sales holds text in 1 row \\(e.g. 'unknown'\\)"
-                                            ": the linear demo predicts a number"):
+    with pytest.raises(
+        UserDataError,
+        match="label sales holds text in 1 row \\(e.g. 'unknown'\\): the linear demo predicts a number",
+    ):
         table_data(df, "x.csv", **{**SALES, "features": ["advertising"]})
 
 
@@ -408,8 +440,10 @@ def test_the_column_helpers_the_app_uses():
     assert set(values) == set(REGIONS) and values[0] == counts.idxmax()
     assert tables.candidate_split_values(df, "age", limit=5) == [18.0, 19.0, 20.0, 21.0, 22.0]
     assert tables.split_threshold(df, "age") == df.age.median()
-    assert tables.split_counts(df, "region", "==", "north") == ((df.region != "north").sum(),
-                                                                (df.region == "north").sum())
+    assert tables.split_counts(df, "region", "==", "north") == (
+        (df.region != "north").sum(),
+        (df.region == "north").sum(),
+    )
     assert tables.split_counts(df, "age", ">", "50") == ((df.age <= 50).sum(), (df.age > 50).sum())
     assert tables.label_classes(df, "bought") == ["no", "yes"]
     assert tables.split_words("age", ">=", 50.0) == ("age < 50", "age ≥ 50")
@@ -423,14 +457,24 @@ def test_random_truncated_and_mutated_bytes_never_raise_anything_but_user_data_e
     rng = np.random.default_rng(0)
     valid = csv_bytes(shop_table(n=60))
     cases = [rng.bytes(int(n)) for n in rng.integers(0, 400, 60)]
-    cases += [valid[:int(n)] for n in rng.integers(0, len(valid), 60)]
+    cases += [valid[: int(n)] for n in rng.integers(0, len(valid), 60)]
     for _ in range(60):
         mutated = bytearray(valid)
         for position in rng.integers(0, len(valid), 5):
             mutated[position] = int(rng.integers(0, 256))
         cases.append(bytes(mutated))
-    cases += [codecs.BOM_UTF8, b"\xef\xbb", b",", b"\n\n,\n", b'"', b";;;\n;;;", b"a\n1\n",
-              b"a,a\nx,1\n", b"a\tb;c,d\n1\t2;3,4\n", b"sales,region\ninf,north\n-inf,south\n"]
+    cases += [
+        codecs.BOM_UTF8,
+        b"\xef\xbb",
+        b",",
+        b"\n\n,\n",
+        b'"',
+        b";;;\n;;;",
+        b"a\n1\n",
+        b"a,a\nx,1\n",
+        b"a\tb;c,d\n1\t2;3,4\n",
+        b"sales,region\ninf,north\n-inf,south\n",
+    ]
     read = 0
     for raw in cases:
         try:

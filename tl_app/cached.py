@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 import tl_core
+from tl_app import workers as worker_pool
 from tl_core.limits import LIMITS
 from tl_core.result import RunResult
 from tl_core.userdata import UserData
-from tl_app import workers as worker_pool
 
 PROGRESS_EVERY_S = 0.1  # redraw the bar at most this often
 QUICK_DEMOS = frozenset({"linear", "logistic"})  # one run: ~0.1 s on one thread, no worker slot
@@ -55,9 +56,11 @@ def waiting_message(ahead: int, busy: int, slots: int) -> str:
     """What a queued run shows: its place, and why it waits."""
     place = "yours is next" if ahead == 0 else f"{ahead} ahead of yours"
     at_once = f"{slots} experiment{'s' if slots > 1 else ''} at a time"
-    return (f"**Waiting for a free worker** ({place}). This server trains {at_once} for everyone "
-            f"using it and {busy} {'is' if busy == 1 else 'are'} under way; yours starts by itself "
-            "when a worker is free.")
+    return (
+        f"**Waiting for a free worker** ({place}). This server trains {at_once} for everyone "
+        f"using it and {busy} {'is' if busy == 1 else 'are'} under way; yours starts by itself "
+        "when a worker is free."
+    )
 
 
 def _stop_check() -> Callable[[], None] | None:
@@ -112,52 +115,63 @@ def with_data(data: UserData | None) -> dict:
 
 
 @st.cache_data(max_entries=LIMITS.cache_entries, show_spinner=False)
-def run(demo: str, config: dict[str, Any], data_key: str | None = None,
-        _data: UserData | None = None) -> RunResult:
+def run(
+    demo: str, config: dict[str, Any], data_key: str | None = None, _data: UserData | None = None
+) -> RunResult:
     """`tl_core.run` for one config (a plain dict of every field, seed included), on the built-in
     data or on a user's `_data`, whose fingerprint `data_key` is (the cache keys on it, not on
     the arrays)."""
     slot = st.empty()
     with cleared_on_failure(slot), nullcontext() if demo in QUICK_DEMOS else training_slot(slot):
         report = _progress(slot, "Training")
-        result = tl_core.run(demo, config=tl_core.make_config(demo, **config), progress=report,
-                             data=_data)
+        result = tl_core.run(demo, config=tl_core.make_config(demo, **config), progress=report, data=_data)
     slot.empty()
     return result
 
 
 @st.cache_data(max_entries=LIMITS.cache_entries, show_spinner=False)
-def sweep(demo: str, over: str, values: tuple, seeds: int, config: dict[str, Any],
-          data_key: str | None = None, _data: UserData | None = None) -> pd.DataFrame:
+def sweep(
+    demo: str,
+    over: str,
+    values: tuple,
+    seeds: int,
+    config: dict[str, Any],
+    data_key: str | None = None,
+    _data: UserData | None = None,
+) -> pd.DataFrame:
     """`tl_core.sweep` of `over` through `values`, `seeds` seeds from config's seed up (data: as
     for `run`)."""
     slot = st.empty()
     with cleared_on_failure(slot), training_slot(slot):
         report = _progress(slot, f"{demo}: sweeping {over} over {len(values)} values × {seeds} seeds")
-        table = tl_core.sweep(demo, over=over, values=list(values), seeds=seeds, progress=report,
-                              data=_data, **config)
+        table = tl_core.sweep(
+            demo, over=over, values=list(values), seeds=seeds, progress=report, data=_data, **config
+        )
     slot.empty()
     return table
 
 
 @st.cache_data(max_entries=LIMITS.cache_entries, show_spinner="Drawing source and target samples...")
-def samples_figure(demo: str, config: dict[str, Any], data_key: str | None = None,
-                   _data: UserData | None = None) -> go.Figure:
+def samples_figure(
+    demo: str, config: dict[str, Any], data_key: str | None = None, _data: UserData | None = None
+) -> go.Figure:
     """The demo's source-and-target samples figure (drawing digits takes a moment: keep it)."""
     extra = {} if _data is None else {"data": _data}
     return tl_core.get_demo(demo).samples_figure(tl_core.make_config(demo, **config), **extra)
 
 
 @st.cache_data(max_entries=LIMITS.cache_entries, show_spinner=False)
-def imagenet_probe(demo: str, config: dict[str, Any], data_key: str | None = None,
-                   _data: UserData | None = None) -> dict:
+def imagenet_probe(
+    demo: str, config: dict[str, Any], data_key: str | None = None, _data: UserData | None = None
+) -> dict:
     """The demo's feature extraction from ImageNet's ResNet-18 (weights from disk), on the same
     labelled and test samples as its run (data: as for `run`)."""
     slot = st.empty()
     with cleared_on_failure(slot), training_slot(slot):
         slot.info("ResNet-18 is reading the target images...", icon=":material/hourglass_top:")
         probe = tl_core.get_demo(demo).imagenet_feature_extraction(
-            tl_core.make_config(demo, **config), data=_data)
+            tl_core.make_config(demo, **config), data=_data
+        )
     slot.empty()
     return probe
 

@@ -23,8 +23,9 @@ so the address bar always holds the experiment on screen.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -154,8 +155,9 @@ def read_link(specs: Iterable[FieldSpec]) -> tuple[dict[str, Any], dict[str, str
     return parse_link({key: st.query_params.get_all(key) for key in st.query_params}, specs)
 
 
-def parse_link(query: Mapping[str, Sequence[str]], specs: Iterable[FieldSpec]
-               ) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+def parse_link(
+    query: Mapping[str, Sequence[str]], specs: Iterable[FieldSpec]
+) -> tuple[dict[str, Any], dict[str, str], list[str]]:
     """What a link's `query` (each key with all its values, in order) says for these settings.
 
     Returns (checked values, why a setting's value was refused or changed, warnings about keys
@@ -174,10 +176,11 @@ def parse_link(query: Mapping[str, Sequence[str]], specs: Iterable[FieldSpec]
             value, problem = from_link(by_name[key], texts[-1] if texts else "")
             if len(texts) > 1:
                 dropped = ", ".join(f"“{shorten(t)}”" for t in texts[:-1][:3])
-                problem = (f"{key} appears {len(texts)} times in the link; the last one counts and "
-                           f"{dropped}{', ...' if len(texts) > 4 else ''} "
-                           f"{'is' if len(texts) == 2 else 'are'} ignored"
-                           + (f", and {problem}" if problem else ""))
+                problem = (
+                    f"{key} appears {len(texts)} times in the link; the last one counts and "
+                    f"{dropped}{', ...' if len(texts) > 4 else ''} "
+                    f"{'is' if len(texts) == 2 else 'are'} ignored" + (f", and {problem}" if problem else "")
+                )
             if problem:
                 problems[key] = escape(problem)
             if value is not None:
@@ -231,7 +234,9 @@ def enter_page(page: str, specs: list[FieldSpec]) -> bool:
             remembered = spec.default
         state[spec.name] = _widget_value(linked.get(spec.name, remembered))
         if spec.name in problems:
-            kept = "" if spec.name in linked else f" — {escape(label_of(spec))} stays {escape(show(remembered))}"
+            kept = (
+                "" if spec.name in linked else f" — {escape(label_of(spec))} stays {escape(show(remembered))}"
+            )
             warnings.append(f"Link: {problems[spec.name]}{kept}")
     state["_tl_page"] = page
     state["_tl_link_warnings"] = warnings + others
@@ -252,8 +257,7 @@ def reset(specs: list[FieldSpec]) -> None:
     st.session_state["_tl_link_warnings"] = []
 
 
-def requested(work: str, button: str, key: str, note: str = "",
-              icon: str = ":material/play_arrow:") -> bool:
+def requested(work: str, button: str, key: str, note: str = "", icon: str = ":material/play_arrow:") -> bool:
     """A button (with a `note` above it) for slow work that, once pressed, stays pressed for it.
 
     `work` names the work and every setting it depends on; while they stay the same the result
@@ -301,8 +305,12 @@ def _widget_value(value: Any) -> Any:
 # Widgets
 
 
-def widget(spec: FieldSpec, format_func: Callable[[Any], str] | None = None,
-           ignored: bool = False, per_class: bool = False) -> Any:
+def widget(
+    spec: FieldSpec,
+    format_func: Callable[[Any], str] | None = None,
+    ignored: bool = False,
+    per_class: bool = False,
+) -> Any:
     """One widget for `spec`, keyed by its name, its value already in session state.
 
     `format_func` names the choices (default: strategy labels for a tuple, words for text).
@@ -314,8 +322,7 @@ def widget(spec: FieldSpec, format_func: Callable[[Any], str] | None = None,
         help_text = "This scenario ignores this setting. " + help_text
     common = dict(label=label_of(spec, per_class), key=spec.name, help=help_text, disabled=ignored)
     if spec.kind is tuple:
-        return st.multiselect(options=list(spec.choices), format_func=format_func or strategy_label,
-                              **common)
+        return st.multiselect(options=list(spec.choices), format_func=format_func or strategy_label, **common)
     if spec.kind is bool:
         return st.checkbox(**common)
     if spec.choices is not None:
@@ -331,9 +338,12 @@ def widget(spec: FieldSpec, format_func: Callable[[Any], str] | None = None,
     if bounded and (spec.kind is float or spec.high - spec.low <= SLIDER_MAX_STEPS):
         low, high = spec.kind(spec.low), spec.kind(spec.high)
         return st.slider(min_value=low, max_value=high, step=_step(spec), **common)
-    return st.number_input(min_value=spec.kind(spec.low) if spec.low is not None else None,
-                           max_value=spec.kind(spec.high) if spec.high is not None else None,
-                           step=1 if spec.kind is int else None, **common)
+    return st.number_input(
+        min_value=spec.kind(spec.low) if spec.low is not None else None,
+        max_value=spec.kind(spec.high) if spec.high is not None else None,
+        step=1 if spec.kind is int else None,
+        **common,
+    )
 
 
 def ladder(low: float, high: float, extra: Iterable[float] = ()) -> list[float]:

@@ -13,14 +13,14 @@ from urllib.parse import urlencode
 import streamlit as st
 
 import tl_core
+from tl_app import cached, controls, exports, imagenet, user_data
+from tl_app.catalog import DEMO_BY_NAME, DemoPage
+from tl_app.sweeps import SWEEP_SEEDS, gap_scenarios, sweep_values
 from tl_core import narrate, plots
 from tl_core.config import FieldSpec
 from tl_core.result import RunResult
 from tl_core.strategies import BASELINE
 from tl_core.userdata import UserData, UserDataError
-from tl_app import cached, controls, exports, imagenet, user_data
-from tl_app.sweeps import SWEEP_SEEDS, gap_scenarios, sweep_values
-from tl_app.catalog import DEMO_BY_NAME, DemoPage
 
 CHART_CONFIG = MappingProxyType({"displaylogo": False})  # shared by every session: read-only
 # Where every demo's RunResult.extras holds its source model's own source metric (before transfer).
@@ -31,9 +31,11 @@ def show(demo: str) -> None:
     page = DEMO_BY_NAME[demo]
     st.title(page.title)
     if demo not in tl_core.available_demos():
-        st.info(f"The {page.title} demo is coming soon: its part of the lab is still being "
-                "written. The other demos in the menu on the left work already.",
-                icon=":material/construction:")
+        st.info(
+            f"The {page.title} demo is coming soon: its part of the lab is still being "
+            "written. The other demos in the menu on the left work already.",
+            icon=":material/construction:",
+        )
         return
     module = tl_core.get_demo(demo)
     config = sidebar(demo, page_specs(module))
@@ -50,13 +52,17 @@ def show(demo: str) -> None:
     try:
         result = cached.run(demo, config.to_dict(), **cached.with_data(data))
     except UserDataError as err:  # e.g. more labelled samples per class than the data has
-        st.warning(f"These settings do not fit your data: {controls.escape(str(err))}. "
-                   "Change them in the sidebar.", icon=":material/tune:")
+        st.warning(
+            f"These settings do not fit your data: {controls.escape(str(err))}. Change them in the sidebar.",
+            icon=":material/tune:",
+        )
         return
     headline(result)
     source_vs_target_section(demo, result)
-    sweeps = {"n_target": sweep_section(demo, module, config, "n_target", data),
-              "gap": sweep_section(demo, module, config, "gap", data)}
+    sweeps = {
+        "n_target": sweep_section(demo, module, config, "n_target", data),
+        "gap": sweep_section(demo, module, config, "gap", data),
+    }
     model_section(demo, module, config, result, data)
     take_away(page, module, config, result, {k: v for k, v in sweeps.items() if v}, data)
 
@@ -73,8 +79,10 @@ def scenario_caption(module, config, data: UserData | None) -> None:
     if data is None:
         st.caption(f"{scenario} — {module.Config.field('scenario').help}.")
     elif "scenario" not in user_data.ignored_with_own_data(module):
-        st.caption(f"Target: your data. Source: the {scenario}'s source model (the scenario "
-                   "setting picks it) — " + module.Config.field("scenario").help + ".")
+        st.caption(
+            f"Target: your data. Source: the {scenario}'s source model (the scenario "
+            "setting picks it) — " + module.Config.field("scenario").help + "."
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -109,22 +117,32 @@ def sidebar(demo: str, specs: list[FieldSpec]):
                     controls.widget(spec, ignored=spec.name in ignored)
         controls.widget(SWEEP_SEEDS)
         controls.widget(next(s for s in specs if s.name == "seed"))
-        st.button("Reset to defaults", key="reset", on_click=controls.reset, args=(specs,),
-                  icon=":material/restart_alt:", width="stretch")
+        st.button(
+            "Reset to defaults",
+            key="reset",
+            on_click=controls.reset,
+            args=(specs,),
+            icon=":material/restart_alt:",
+            width="stretch",
+        )
         st.caption("The address bar always holds this experiment: copy it to share it.")
     controls.write_link(specs)
     controls.remember(demo, specs)
     values = {s.name: controls.value_of(s) for s in specs if s.name not in ("sweep_seeds", "data")}
     if not values.get("strategies", ("x",)):
-        st.warning("Pick at least one strategy to compare with scratch (sidebar, "
-                   "“Strategies to compare with scratch”).")
+        st.warning(
+            "Pick at least one strategy to compare with scratch (sidebar, "
+            "“Strategies to compare with scratch”)."
+        )
         return None
     Config = tl_core.get_demo(demo).Config
     try:
         return Config.from_dict(values)
     except ValueError as err:  # a rule between fields, e.g. diabetes has at most 150 target samples
-        st.warning(f"These settings do not go together: {controls.escape(str(err))}. "
-                   "Change one of them in the sidebar.")
+        st.warning(
+            f"These settings do not go together: {controls.escape(str(err))}. "
+            "Change one of them in the sidebar."
+        )
         return None
 
 
@@ -187,21 +205,28 @@ def headline(result: RunResult) -> None:
     else:
         chosen, before = result.strategy(best), source_before(result)
         left, right = st.columns(2)
-        left.metric(f"Target {metric} of the best transfer: {narrate.name_in_text(best)}",
-                    narrate.fmt(chosen.target_metric, metric),
-                    delta=f"{signed(result.gain(best), metric)} vs scratch "
-                          f"({narrate.fmt(scratch.target_metric, metric)})")
-        right.metric(f"Source {metric} after {narrate.name_in_text(best)}",
-                     narrate.fmt(chosen.source_metric, metric),
-                     delta=None if before is None else
-                     f"{signed(chosen.source_metric - before, metric)} vs the source model "
-                     f"({narrate.fmt(before, metric)})")
+        left.metric(
+            f"Target {metric} of the best transfer: {narrate.name_in_text(best)}",
+            narrate.fmt(chosen.target_metric, metric),
+            delta=f"{signed(result.gain(best), metric)} vs scratch "
+            f"({narrate.fmt(scratch.target_metric, metric)})",
+        )
+        right.metric(
+            f"Source {metric} after {narrate.name_in_text(best)}",
+            narrate.fmt(chosen.source_metric, metric),
+            delta=None
+            if before is None
+            else f"{signed(chosen.source_metric - before, metric)} vs the source model "
+            f"({narrate.fmt(before, metric)})",
+        )
     st.markdown("**" + narrate.describe_result(result) + "**")
     if negative := narrate.describe_negative_r2(result):
         st.caption(negative)
     if "source_only" in result.config.get("strategies", ()) and "source_only" not in result.names():
-        st.caption("Source only is left out: the source model's head names the source's classes, "
-                   "not the target's, so it cannot be applied to the target as it is.")
+        st.caption(
+            "Source only is left out: the source model's head names the source's classes, "
+            "not the target's, so it cannot be applied to the target as it is."
+        )
 
 
 def chart(fig, key: str) -> None:
@@ -212,8 +237,7 @@ def source_vs_target_section(demo: str, result: RunResult) -> None:
     st.subheader("3 · Source vs target: what each strategy gains and keeps")
     chart(plots.source_vs_target(result), "source_vs_target_chart")
     st.markdown(narrate.describe_source_vs_target(result))
-    with st.expander(f"The numbers: source and target {result.metric_name} of every strategy",
-                     expanded=True):
+    with st.expander(f"The numbers: source and target {result.metric_name} of every strategy", expanded=True):
         table = exports.display_table(result)
         st.dataframe(table, hide_index=True, key="results_table", column_config=number_columns(table))
     if any(s.history.get("step") for s in result.strategies):
@@ -223,15 +247,20 @@ def source_vs_target_section(demo: str, result: RunResult) -> None:
 
 def number_columns(table) -> dict:
     """One decimal for percentages and points, three for R² and losses; gains with their sign."""
+
     def style(name: str) -> str:
         decimals = 1 if name.endswith(("(%)", "(points)")) else 3
         return f"%{'+' if 'gain' in name else ''}.{decimals}f"
+
     return {name: st.column_config.NumberColumn(format=style(name)) for name in table.columns[1:]}
 
 
 SWEEP_TEXT = {
-    "n_target": ("4 · Data efficiency: how many target labels does transfer save?",
-                 "Run the data-efficiency sweep", "labelled target samples"),
+    "n_target": (
+        "4 · Data efficiency: how many target labels does transfer save?",
+        "Run the data-efficiency sweep",
+        "labelled target samples",
+    ),
     "gap": ("5 · The gap: when does transfer hurt?", "Run the gap sweep", "gap"),
 }
 
@@ -246,26 +275,35 @@ def sweep_section(demo: str, module, config, over: str, data: UserData | None = 
     values, seeds = sweep_values(module, config, over), st.session_state["sweep_seeds"]
     if data is not None:
         if over == "gap":
-            st.caption("Your data has its own gap between source and target: the gap sweep "
-                       "needs a built-in scenario, whose gap is a setting.")
+            st.caption(
+                "Your data has its own gap between source and target: the gap sweep "
+                "needs a built-in scenario, whose gap is a setting."
+            )
             return None
         most = module.max_n_target(data)
         values = [v for v in values if v <= most]
         if len(values) < 2:
-            st.caption(f"Your data allows at most {most} labelled target samples"
-                       f"{' per class' if module.METRIC == 'accuracy' else ''}: too few for a curve.")
+            st.caption(
+                f"Your data allows at most {most} labelled target samples"
+                f"{' per class' if module.METRIC == 'accuracy' else ''}: too few for a curve."
+            )
             return None
     if over == "gap" and "gap" in config.ignored_fields():
         others = " or ".join(f"**{controls.choice_label(s)}**" for s in gap_scenarios(module))
-        st.caption(f"The gap is a setting of the {others} scenario only (in "
-                   f"{controls.choice_label(config.scenario)}, the target task is fixed): choose "
-                   "it in the sidebar to sweep the gap.")
+        st.caption(
+            f"The gap is a setting of the {others} scenario only (in "
+            f"{controls.choice_label(config.scenario)}, the target task is fixed): choose "
+            "it in the sidebar to sweep the gap."
+        )
         return None
     fields = {k: v for k, v in config.to_dict().items() if k != over}
-    work = repr((demo, over, values, seeds, sorted(fields.items()),
-                 data.fingerprint if data is not None else None))
-    note = (f"Runs every strategy for {words} = {', '.join(f'{v:g}' for v in values)}, "
-            f"{seeds} seed{'s' if seeds > 1 else ''} each ({len(values) * seeds} runs).")
+    work = repr(
+        (demo, over, values, seeds, sorted(fields.items()), data.fingerprint if data is not None else None)
+    )
+    note = (
+        f"Runs every strategy for {words} = {', '.join(f'{v:g}' for v in values)}, "
+        f"{seeds} seed{'s' if seeds > 1 else ''} each ({len(values) * seeds} runs)."
+    )
     if not controls.requested(work, button, key=f"run_{over}_sweep", note=note):
         return None
     table = cached.sweep(demo, over, tuple(values), seeds, fields, **cached.with_data(data))
@@ -278,8 +316,7 @@ def sweep_section(demo: str, module, config, over: str, data: UserData | None = 
     return values, seeds
 
 
-def model_section(demo: str, module, config, result: RunResult,
-                  data: UserData | None = None) -> None:
+def model_section(demo: str, module, config, result: RunResult, data: UserData | None = None) -> None:
     st.subheader("6 · Inside the models")
     if not_yet(module, "model_figure"):
         return
@@ -309,16 +346,21 @@ def share_link(query: dict[str, str]) -> str:
     return f"{base}?{urlencode(query, safe=',')}"
 
 
-SHARE_TEXT = ("Send this link: it opens this page with every control as it is now (same seed, "
-              "same numbers). The address bar holds the same link.")
-SHARE_OWN_DATA = ("Send this link: it opens this page with every control as it is now. **A link "
-                  "cannot carry your file**: whoever opens it sees the built-in scenario until "
-                  "they choose “Your own data” and upload the same file (then: same seed, same "
-                  "numbers).")
+SHARE_TEXT = (
+    "Send this link: it opens this page with every control as it is now (same seed, "
+    "same numbers). The address bar holds the same link."
+)
+SHARE_OWN_DATA = (
+    "Send this link: it opens this page with every control as it is now. **A link "
+    "cannot carry your file**: whoever opens it sees the built-in scenario until "
+    "they choose “Your own data” and upload the same file (then: same seed, same "
+    "numbers)."
+)
 
 
-def take_away(page: DemoPage, module, config, result: RunResult, sweeps: dict,
-              data: UserData | None = None) -> None:
+def take_away(
+    page: DemoPage, module, config, result: RunResult, sweeps: dict, data: UserData | None = None
+) -> None:
     st.subheader("Share, export, reproduce")
     query = {s.name: controls.to_text(controls.value_of(s)) for s in page_specs(module)}
     with st.expander("Share this experiment", icon=":material/share:", expanded=True):
@@ -327,51 +369,80 @@ def take_away(page: DemoPage, module, config, result: RunResult, sweeps: dict,
     with st.expander("Export", icon=":material/download:"):
         export_buttons(page, module, config, result, data)
     with st.expander("Reproduce in a notebook", icon=":material/code:"):
-        cells = exports.reproduce_cells(page.demo, config.to_dict(), sweeps, exports.views_of(module),
-                                        data=data)
-        st.markdown("These lines of Python rerun exactly this experiment and draw its charts "
-                    "(`pip install` this repository, or run them from its folder"
-                    + (", with your file beside the notebook" if data is not None and not data.bundled
-                       else "") + ").")
+        cells = exports.reproduce_cells(
+            page.demo, config.to_dict(), sweeps, exports.views_of(module), data=data
+        )
+        st.markdown(
+            "These lines of Python rerun exactly this experiment and draw its charts "
+            "(`pip install` this repository, or run them from its folder"
+            + (", with your file beside the notebook" if data is not None and not data.bundled else "")
+            + ")."
+        )
         st.code("\n\n".join(cells), language="python")
-        notebook = exports.notebook_bytes(f"Transfer Lab: {page.title}", what_it_shows(page, result),
-                                          cells)
-        st.download_button("Download as a Jupyter notebook", notebook, key="download_notebook",
-                           file_name=f"transfer_lab_{page.demo}.ipynb",
-                           mime="application/x-ipynb+json", icon=":material/download:")
+        notebook = exports.notebook_bytes(f"Transfer Lab: {page.title}", what_it_shows(page, result), cells)
+        st.download_button(
+            "Download as a Jupyter notebook",
+            notebook,
+            key="download_notebook",
+            file_name=f"transfer_lab_{page.demo}.ipynb",
+            mime="application/x-ipynb+json",
+            icon=":material/download:",
+        )
 
 
 def what_it_shows(page: DemoPage, result: RunResult) -> str:
-    return (f"{page.lesson}\n\nThis notebook reruns the experiment of the {page.title} page with "
-            f"every setting as it was (seed {result.config['seed']}). On the page: "
-            f"{narrate.describe_result(result)}")
+    return (
+        f"{page.lesson}\n\nThis notebook reruns the experiment of the {page.title} page with "
+        f"every setting as it was (seed {result.config['seed']}). On the page: "
+        f"{narrate.describe_result(result)}"
+    )
 
 
-def export_buttons(page: DemoPage, module, config, result: RunResult,
-                   data: UserData | None = None) -> None:
+def export_buttons(page: DemoPage, module, config, result: RunResult, data: UserData | None = None) -> None:
     name = f"transfer_lab_{page.demo}_seed{config.seed}"
     left, right = st.columns(2)
-    left.download_button("Results as CSV", exports.csv_bytes(result), file_name=f"{name}.csv",
-                         mime="text/csv", key="download_csv")
-    right.download_button("Results as JSON (config + metrics + history)", exports.json_bytes(result),
-                          file_name=f"{name}.json", mime="application/json", key="download_json")
+    left.download_button(
+        "Results as CSV",
+        exports.csv_bytes(result),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key="download_csv",
+    )
+    right.download_button(
+        "Results as JSON (config + metrics + history)",
+        exports.json_bytes(result),
+        file_name=f"{name}.json",
+        mime="application/json",
+        key="download_json",
+    )
     st.markdown("Each chart as a standalone HTML file (opens offline in any browser):")
-    charts = {"source_vs_target": lambda: plots.source_vs_target(result),
-              "training_curves": lambda: plots.training_curves(result)}
+    charts = {
+        "source_vs_target": lambda: plots.source_vs_target(result),
+        "training_curves": lambda: plots.training_curves(result),
+    }
     if hasattr(module, "samples_figure"):
-        charts["samples"] = lambda: cached.samples_figure(page.demo, config.to_dict(), **cached.with_data(data))
+        charts["samples"] = lambda: cached.samples_figure(
+            page.demo, config.to_dict(), **cached.with_data(data)
+        )
     if hasattr(module, "model_figure"):
         charts["model"] = lambda: module.model_figure(result, **data_keyword(data))
     columns = st.columns(len(charts))
     for column, (chart_name, make) in zip(columns, charts.items()):
-        column.download_button(chart_name.replace("_", " "), lambda make=make: exports.chart_html(make()),
-                               file_name=f"{name}_{chart_name}.html", mime="text/html",
-                               key=f"download_{chart_name}_html")
+        column.download_button(
+            chart_name.replace("_", " "),
+            lambda make=make: exports.chart_html(make()),
+            file_name=f"{name}_{chart_name}.html",
+            mime="text/html",
+            key=f"download_{chart_name}_html",
+        )
     weights = getattr(module, "target_weights", None)
     if weights is not None:  # a torch demo: the trained target model, on request
-        st.download_button("Trained target model weights (safetensors)",
-                           lambda: cached.on_request(
-                               lambda: weights(config, narrate.best_transfer(result) or BASELINE,
-                                               **data_keyword(data))),
-                           file_name=f"{name}_target.safetensors", mime="application/octet-stream",
-                           key="download_weights")
+        st.download_button(
+            "Trained target model weights (safetensors)",
+            lambda: cached.on_request(
+                lambda: weights(config, narrate.best_transfer(result) or BASELINE, **data_keyword(data))
+            ),
+            file_name=f"{name}_target.safetensors",
+            mime="application/octet-stream",
+            key="download_weights",
+        )

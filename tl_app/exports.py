@@ -6,7 +6,8 @@ written out, so it gives the same numbers wherever it runs (same config and seed
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import nbformat
 import pandas as pd
@@ -20,11 +21,17 @@ from tl_core.userdata import UserData
 def results_table(result: RunResult) -> pd.DataFrame:
     """One row per strategy: its source and target metric, the gain over scratch, the losses."""
     metric, loss = result.metric_name, result.loss_name
-    rows = [{"strategy": label(s.strategy), f"source {metric}": s.source_metric,
-             f"target {metric}": s.target_metric,
-             "target gain over scratch": result.gain(s.strategy) if BASELINE in result.names() else None,
-             f"source {loss}": s.source_loss, f"target {loss}": s.target_loss}
-            for s in result.strategies]
+    rows = [
+        {
+            "strategy": label(s.strategy),
+            f"source {metric}": s.source_metric,
+            f"target {metric}": s.target_metric,
+            "target gain over scratch": result.gain(s.strategy) if BASELINE in result.names() else None,
+            f"source {loss}": s.source_loss,
+            f"target {loss}": s.target_loss,
+        }
+        for s in result.strategies
+    ]
     return pd.DataFrame(rows)
 
 
@@ -40,12 +47,21 @@ def display_table(result: RunResult) -> pd.DataFrame:
 
 def csv_bytes(result: RunResult) -> bytes:
     """The results table with the run's settings as leading columns (one row per strategy)."""
-    rows = [{"demo": result.demo, **{k: _cell(v) for k, v in result.config.items()},
-             "strategy": s.strategy, "metric": result.metric_name, "source_metric": s.source_metric,
-             "target_metric": s.target_metric,
-             "gain": result.gain(s.strategy) if BASELINE in result.names() else None,
-             "loss": result.loss_name, "source_loss": s.source_loss, "target_loss": s.target_loss}
-            for s in result.strategies]
+    rows = [
+        {
+            "demo": result.demo,
+            **{k: _cell(v) for k, v in result.config.items()},
+            "strategy": s.strategy,
+            "metric": result.metric_name,
+            "source_metric": s.source_metric,
+            "target_metric": s.target_metric,
+            "gain": result.gain(s.strategy) if BASELINE in result.names() else None,
+            "loss": result.loss_name,
+            "source_loss": s.source_loss,
+            "target_loss": s.target_loss,
+        }
+        for s in result.strategies
+    ]
     return pd.DataFrame(rows).to_csv(index=False).encode()
 
 
@@ -77,11 +93,12 @@ def _literal(value: Any) -> str:
     return repr(tuple(value)) if isinstance(value, list) else repr(value)
 
 
-def sweep_code(demo: str, name: str, over: str, values: Sequence[Any], seeds: int,
-               data: str = "") -> str:
+def sweep_code(demo: str, name: str, over: str, values: Sequence[Any], seeds: int, data: str = "") -> str:
     """A sweep around the config, as the page runs it."""
-    return (f"{name} = tl_core.sweep({demo!r}, over={over!r}, values={list(values)!r}, seeds={seeds},\n"
-            f"                       {data}**config.to_dict())")
+    return (
+        f"{name} = tl_core.sweep({demo!r}, over={over!r}, values={list(values)!r}, seeds={seeds},\n"
+        f"                       {data}**config.to_dict())"
+    )
 
 
 def data_code(data: UserData) -> str:
@@ -89,13 +106,17 @@ def data_code(data: UserData) -> str:
     which must sit beside the notebook)."""
     options = ", ".join(f"{k}={_literal(v)}" for k, v in data.options.items())
     if data.bundled:
-        return (f"from tl_core.userdata import tables\n\n"
-                f"data = tables.bundled_table_data({data.bundled!r}, {options})")
-    return ("from tl_core import userdata\n\n"
-            f"# The file you uploaded ({data.name}), in the notebook's folder.\n"
-            f"with open({data.name!r}, \"rb\") as file:\n"
-            f"    data = userdata.read({data.kind!r}, file.read(), {data.name!r}, {options})\n"
-            "for note in data.notes:\n    print(note)")
+        return (
+            f"from tl_core.userdata import tables\n\n"
+            f"data = tables.bundled_table_data({data.bundled!r}, {options})"
+        )
+    return (
+        "from tl_core import userdata\n\n"
+        f"# The file you uploaded ({data.name}), in the notebook's folder.\n"
+        f'with open({data.name!r}, "rb") as file:\n'
+        f"    data = userdata.read({data.kind!r}, file.read(), {data.name!r}, {options})\n"
+        "for note in data.notes:\n    print(note)"
+    )
 
 
 VIEWS = ("samples_figure", "model_figure", "confusion_figure")  # a demo's own figures, in page order
@@ -106,9 +127,13 @@ def views_of(module) -> list[str]:
     return [name for name in VIEWS if hasattr(module, name)]
 
 
-def reproduce_cells(demo: str, config: dict[str, Any],
-                    sweeps: dict[str, tuple[Sequence[Any], int]] | None = None,
-                    views: Sequence[str] = VIEWS, data: UserData | None = None) -> list[str]:
+def reproduce_cells(
+    demo: str,
+    config: dict[str, Any],
+    sweeps: dict[str, tuple[Sequence[Any], int]] | None = None,
+    views: Sequence[str] = VIEWS,
+    data: UserData | None = None,
+) -> list[str]:
     """The code cells that reproduce a demo page: the run, its table and charts, and the sweeps.
 
     `sweeps` maps "n_target" and/or "gap" to (values, seeds) for the sweeps the page has shown;
@@ -123,27 +148,36 @@ def reproduce_cells(demo: str, config: dict[str, Any],
         f"result = tl_core.run({demo!r}, config=config{', data=data' if data is not None else ''})\n"
         "print(narrate.describe_result(result))",
         "for s in result.strategies:\n"
-        "    print(f\"{s.strategy:20} source {result.metric_name} {s.source_metric:.3f}   \"\n"
-        "          f\"target {result.metric_name} {s.target_metric:.3f}\")",
+        '    print(f"{s.strategy:20} source {result.metric_name} {s.source_metric:.3f}   "\n'
+        '          f"target {result.metric_name} {s.target_metric:.3f}")',
     ]
     if "samples_figure" in views:
         cells.append(f"demo.samples_figure(config{', data=data' if data is not None else ''}).show()")
-    cells += ["plots.source_vs_target(result).show()\nprint(narrate.describe_source_vs_target(result))",
-              "plots.training_curves(result).show()\nprint(narrate.describe_history(result))"]
-    model_views = [f"demo.{name}(result{', data=data' if data is not None else ''}).show()"
-                   for name in views if name != "samples_figure"]
+    cells += [
+        "plots.source_vs_target(result).show()\nprint(narrate.describe_source_vs_target(result))",
+        "plots.training_curves(result).show()\nprint(narrate.describe_history(result))",
+    ]
+    model_views = [
+        f"demo.{name}(result{', data=data' if data is not None else ''}).show()"
+        for name in views
+        if name != "samples_figure"
+    ]
     if model_views:
         cells.append("\n".join(model_views))
     sweeps = sweeps or {}
     if "n_target" in sweeps:
         values, seeds = sweeps["n_target"]
-        cells.append(sweep_code(demo, "efficiency", "n_target", values, seeds, given) + "\n"
-                     "plots.data_efficiency(efficiency).show()\n"
-                     "print(narrate.describe_data_efficiency(efficiency))")
+        cells.append(
+            sweep_code(demo, "efficiency", "n_target", values, seeds, given) + "\n"
+            "plots.data_efficiency(efficiency).show()\n"
+            "print(narrate.describe_data_efficiency(efficiency))"
+        )
     if "gap" in sweeps:
         values, seeds = sweeps["gap"]
-        cells.append(sweep_code(demo, "gaps", "gap", values, seeds, given) + "\n"
-                     "plots.gap_curve(gaps).show()\nprint(narrate.describe_gap_curve(gaps))")
+        cells.append(
+            sweep_code(demo, "gaps", "gap", values, seeds, given) + "\n"
+            "plots.gap_curve(gaps).show()\nprint(narrate.describe_gap_curve(gaps))"
+        )
     return cells
 
 

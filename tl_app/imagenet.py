@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from tl_app import cached, controls
 from tl_core import narrate
 from tl_core.result import RunResult
 from tl_core.userdata import UserData
-from tl_app import cached, controls
 
 
 def offered(module) -> bool:
@@ -27,11 +27,19 @@ def section(demo: str, module, config, result: RunResult, data: UserData | None)
             st.caption(controls.escape(missing))
             return
         what = "your images in colour at 224x224" if data is not None else "the digits scaled to 32x32"
-        st.markdown("A ResNet-18 trained on ImageNet's photos, frozen, reads the same target "
-                    f"({what}); a logistic-regression head learns from the same labelled "
-                    "samples. Do photos' features carry over better than the source task's?")
-        work = repr(("imagenet", demo, sorted(config.to_dict().items()),
-                     data.fingerprint if data is not None else None))
+        st.markdown(
+            "A ResNet-18 trained on ImageNet's photos, frozen, reads the same target "
+            f"({what}); a logistic-regression head learns from the same labelled "
+            "samples. Do photos' features carry over better than the source task's?"
+        )
+        work = repr(
+            (
+                "imagenet",
+                demo,
+                sorted(config.to_dict().items()),
+                data.fingerprint if data is not None else None,
+            )
+        )
         if not controls.requested(work, "Run ResNet-18 feature extraction", key="run_imagenet"):
             return
         probe = cached.imagenet_probe(demo, config.to_dict(), **cached.with_data(data))
@@ -41,9 +49,11 @@ def section(demo: str, module, config, result: RunResult, data: UserData | None)
 def comparison(probe: dict, result: RunResult) -> str:
     """One sentence: ImageNet's features against the source model's own feature extraction."""
     ours = {s.strategy: s.target_metric for s in result.strategies}.get("feature_extraction")
-    line = (f"ResNet-18 (ImageNet) features: target accuracy **{narrate.fmt(probe['target_accuracy'], 'accuracy')}** "
-            f"on {probe['n_target_test']} test samples")
+    line = (
+        "ResNet-18 (ImageNet) features: target accuracy "
+        f"**{narrate.fmt(probe['target_accuracy'], 'accuracy')}** "
+        f"on {probe['n_target_test']} test samples"
+    )
     if ours is None:
         return line + "."
     return line + f", against {narrate.fmt(ours, 'accuracy')} from the source model's own features."
-

@@ -30,8 +30,10 @@ if not log.handlers:  # `streamlit run` gives the root logger no handler: print 
     log.addHandler(_console)
     log.setLevel(logging.INFO)
 
-FAILURE = ("Something went wrong running this page. Try **Reset to defaults** in the sidebar, or "
-           "reload the page; if it keeps happening, tell your teacher and quote reference `{ref}`.")
+FAILURE = (
+    "Something went wrong running this page. Try **Reset to defaults** in the sidebar, or "
+    "reload the page; if it keeps happening, tell your teacher and quote reference `{ref}`."
+)
 
 
 def limit_cpu_threads(limits: Limits = LIMITS) -> int:

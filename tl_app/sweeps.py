@@ -11,18 +11,22 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from tl_app.controls import ladder
 from tl_core import narrate
 from tl_core.api import summarize
 from tl_core.config import FieldSpec
 from tl_core.limits import LIMITS
 from tl_core.plots import LAYOUT
 from tl_core.strategies import label
-from tl_app.controls import ladder
 
 SWEEP_SEEDS = FieldSpec(
-    name="sweep_seeds", kind=int, default=min(3, LIMITS.max_seeds),
+    name="sweep_seeds",
+    kind=int,
+    default=min(3, LIMITS.max_seeds),
     help="seeds per point of the sweeps: each curve is their mean, its band ±1 standard deviation",
-    low=1, high=min(10, LIMITS.max_seeds))
+    low=1,
+    high=min(10, LIMITS.max_seeds),
+)
 SWEEP_POINTS = 6  # values per sweep: enough for a curve, few enough to run during a lecture
 DEMO_COLORS = {"linear": "#1f77b4", "logistic": "#ff7f0e", "cnn": "#2ca02c", "rnn": "#9467bd"}
 
@@ -31,8 +35,7 @@ def gap_scenarios(module) -> list[str]:
     """The demo's scenarios whose target the gap shapes (all of them where none ignores it): a
     gap sweep elsewhere would draw a flat line. The CNN's and RNN's: shift."""
     Config = module.Config
-    return [c for c in Config.field("scenario").choices
-            if "gap" not in Config.ignored_by_scenario.get(c, ())]
+    return [c for c in Config.field("scenario").choices if "gap" not in Config.ignored_by_scenario.get(c, ())]
 
 
 def sweep_values(module, config, over: str) -> list:
@@ -49,9 +52,10 @@ def sweep_values(module, config, over: str) -> list:
     elif over == "n_target":
         values = [int(v) for v in ladder(spec.low, spec.high) if v >= spec.low][:SWEEP_POINTS]
     else:
-        values = [round(spec.low + i * (spec.high - spec.low) / (SWEEP_POINTS - 1), 6)
-                  for i in range(SWEEP_POINTS)]
-    return [v for v in values if _allowed(module, config, over, v)][:LIMITS.max_sweep_values]
+        values = [
+            round(spec.low + i * (spec.high - spec.low) / (SWEEP_POINTS - 1), 6) for i in range(SWEEP_POINTS)
+        ]
+    return [v for v in values if _allowed(module, config, over, v)][: LIMITS.max_sweep_values]
 
 
 def _allowed(module, config, over: str, value: Any) -> bool:
@@ -62,8 +66,9 @@ def _allowed(module, config, over: str, value: Any) -> bool:
         return False
 
 
-def gain_figure(tables: dict[str, pd.DataFrame], titles: dict[str, str], strategy: str,
-                over: str) -> go.Figure:
+def gain_figure(
+    tables: dict[str, pd.DataFrame], titles: dict[str, str], strategy: str, over: str
+) -> go.Figure:
     """One line per demo: `strategy`'s target gain over scratch against `over` (mean ± 1 sd)."""
     fig = go.Figure()
     for demo, table in tables.items():
@@ -73,18 +78,44 @@ def gain_figure(tables: dict[str, pd.DataFrame], titles: dict[str, str], strateg
         x, mean, sd = rows[over].tolist(), rows["gain_mean"], rows["gain_std"].fillna(0.0)
         name = f"{titles[demo]} ({table.attrs.get('metric', 'metric')})"
         colour = DEMO_COLORS.get(demo, "#333333")
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=(mean + sd).tolist() + (mean - sd).tolist()[::-1],
-                                 mode="lines", fill="toself", fillcolor=colour, opacity=0.15,
-                                 line=dict(width=0),
-                                 hoverinfo="skip", showlegend=False, legendgroup=demo))
-        fig.add_trace(go.Scatter(x=x, y=mean.tolist(), mode="lines+markers", name=name,
-                                 legendgroup=demo, line=dict(color=colour)))
-    fig.add_hline(y=0, line_dash="dash", line_color="black", annotation_text="no gain",
-                  annotation_position="bottom right")
+        fig.add_trace(
+            go.Scatter(
+                x=x + x[::-1],
+                y=(mean + sd).tolist() + (mean - sd).tolist()[::-1],
+                mode="lines",
+                fill="toself",
+                fillcolor=colour,
+                opacity=0.15,
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=demo,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=mean.tolist(),
+                mode="lines+markers",
+                name=name,
+                legendgroup=demo,
+                line=dict(color=colour),
+            )
+        )
+    fig.add_hline(
+        y=0,
+        line_dash="dash",
+        line_color="black",
+        annotation_text="no gain",
+        annotation_position="bottom right",
+    )
     what = "labelled target samples (per class for the classifiers)" if over == "n_target" else "gap"
-    fig.update_layout(title=f"{label(strategy)}: target gain over scratch vs {what.split(' (')[0]}",
-                      xaxis_title=what, yaxis_title="target gain over scratch (accuracy or R²)",
-                      **LAYOUT)
+    fig.update_layout(
+        title=f"{label(strategy)}: target gain over scratch vs {what.split(' (')[0]}",
+        xaxis_title=what,
+        yaxis_title="target gain over scratch (accuracy or R²)",
+        **LAYOUT,
+    )
     if over == "n_target":  # labels at the swept values only: a log axis's minor ticks clutter
         swept = sorted({v for table in tables.values() for v in table[over]})
         fig.update_xaxes(type="log", tickvals=swept, ticktext=[f"{v:g}" for v in swept])
@@ -96,8 +127,7 @@ def _gain_rows(table: pd.DataFrame, strategy: str) -> pd.DataFrame:
     return summary[summary.strategy == strategy].sort_values(table.columns[0])
 
 
-def describe_gains(tables: dict[str, pd.DataFrame], titles: dict[str, str], strategy: str,
-                   over: str) -> str:
+def describe_gains(tables: dict[str, pd.DataFrame], titles: dict[str, str], strategy: str, over: str) -> str:
     """How `strategy`'s gain moves from the first to the last swept value, demo by demo."""
     parts = []
     for demo, table in tables.items():
@@ -106,9 +136,11 @@ def describe_gains(tables: dict[str, pd.DataFrame], titles: dict[str, str], stra
             continue
         metric = table.attrs.get("metric", "accuracy")
         first, last = rows.iloc[0], rows.iloc[-1]
-        parts.append(f"{titles[demo]}: {_signed(first.gain_mean, metric)} "
-                     f"{_where(over, first[over], metric)} → {_signed(last.gain_mean, metric)} "
-                     f"{_where(over, last[over], metric)}")
+        parts.append(
+            f"{titles[demo]}: {_signed(first.gain_mean, metric)} "
+            f"{_where(over, first[over], metric)} → {_signed(last.gain_mean, metric)} "
+            f"{_where(over, last[over], metric)}"
+        )
     if not parts:
         return ""
     return f"{label(strategy)}'s gain over scratch — " + "; ".join(parts) + "."

@@ -13,29 +13,34 @@ is shown as the reader's own message, and the page waits for a better file; noth
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
+from tl_app import cached, controls
 from tl_core.config import FieldSpec
 from tl_core.limits import LIMITS
 from tl_core.userdata import UserData, UserDataError
-from tl_app import cached, controls
 
 DATA_SOURCE = FieldSpec(
-    name="data", kind=str, default="builtin", choices=("builtin", "own"),
+    name="data",
+    kind=str,
+    default="builtin",
+    choices=("builtin", "own"),
     help="the built-in scenario's data, or your own file (a link cannot carry a file: whoever "
-         "opens it sees the built-in data until they upload theirs)")
+    "opens it sees the built-in data until they upload theirs)",
+)
 DATA_WORDS = {"builtin": "Built-in scenario", "own": "Your own data"}
 controls.LABELS["data"] = "Data"
 
 UPLOAD_HELP = {
     "table": "A CSV file with a header row, one row per sample: numeric feature columns, a label "
-             "column, and a column that tells the source rows from the target rows.",
+    "column, and a column that tells the source rows from the target rows.",
     "images": "A zip of one folder per class (cats/…png, dogs/…jpg), the layout torchvision's "
-              "ImageFolder reads. A few images per class are enough.",
+    "ImageFolder reads. A few images per class are enough.",
     "sequences": "A CSV with one row per sequence (numeric columns = time steps) and a label "
-                 "column, or a long table with columns sequence id, time, value, label.",
+    "column, or a long table with columns sequence id, time, value, label.",
 }
 FILE_TYPES = {"table": ["csv", "txt"], "images": ["zip"], "sequences": ["csv", "txt"]}
 
@@ -66,7 +71,8 @@ def fall_back_from_link(demo: str, entered: bool) -> None:
         state.setdefault("_tl_link_warnings", []).append(
             "This link's experiment ran on data uploaded by whoever shared it, and a link cannot "
             "carry a file: this page shows the built-in scenario instead. To reproduce it, choose "
-            "“Your own data” under Data in the sidebar and upload the same file.")
+            "“Your own data” under Data in the sidebar and upload the same file."
+        )
 
 
 def section(demo: str, module) -> UserData | None:
@@ -76,8 +82,9 @@ def section(demo: str, module) -> UserData | None:
     try:
         data = READERS[kind](demo, module)
     except UserDataError as err:
-        st.error(f"**This data cannot be used as it is.** {controls.escape(str(err))}",
-                 icon=":material/error:")
+        st.error(
+            f"**This data cannot be used as it is.** {controls.escape(str(err))}", icon=":material/error:"
+        )
         data = None
     if data is None:
         _loaded().pop(demo, None)
@@ -96,12 +103,18 @@ def describe(data: UserData) -> None:
 
 def _uploaded(demo: str, kind: str) -> tuple[bytes, str] | None:
     """The uploaded file's bytes and name, or None (with a hint) before one is chosen."""
-    file = st.file_uploader(f"Your file (at most {LIMITS.max_upload_mb} MB)", type=FILE_TYPES[kind],
-                            key=f"upload_{demo}", help=UPLOAD_HELP[kind],
-                            max_upload_size=LIMITS.max_upload_mb)
+    file = st.file_uploader(
+        f"Your file (at most {LIMITS.max_upload_mb} MB)",
+        type=FILE_TYPES[kind],
+        key=f"upload_{demo}",
+        help=UPLOAD_HELP[kind],
+        max_upload_size=LIMITS.max_upload_mb,
+    )
     if file is None:
-        st.info(UPLOAD_HELP[kind] + " Upload one above to run every strategy on it.",
-                icon=":material/upload_file:")
+        st.info(
+            UPLOAD_HELP[kind] + " Upload one above to run every strategy on it.",
+            icon=":material/upload_file:",
+        )
         return None
     return file.getvalue(), file.name
 
@@ -125,8 +138,11 @@ def image_section(demo: str, module) -> UserData | None:
     return cached.user_data("images", *upload, _options())
 
 
-SEQUENCE_LAYOUTS = {"auto": "Guess from the columns", "wide": "One row per sequence",
-                    "long": "One row per time step (id, time, value, label)"}
+SEQUENCE_LAYOUTS = {
+    "auto": "Guess from the columns",
+    "wide": "One row per sequence",
+    "long": "One row per time step (id, time, value, label)",
+}
 
 
 def sequence_section(demo: str, module) -> UserData | None:
@@ -134,21 +150,33 @@ def sequence_section(demo: str, module) -> UserData | None:
     if upload is None:
         return None
     left, middle, right = st.columns(3)
-    layout = left.selectbox("Layout", list(SEQUENCE_LAYOUTS), format_func=SEQUENCE_LAYOUTS.get,
-                            key=_key(demo, "layout"))
-    label = middle.text_input("Label column (empty: guess)", key=_key(demo, "label"),
-                              max_chars=controls.MAX_LINK_TEXT).strip() or None
-    missing = right.selectbox("A missing value inside a sequence", ["drop", "mean"],
-                              key=_key(demo, "missing"),
-                              format_func={"drop": "drop that sequence",
-                                           "mean": "fill with its time step's mean"}.get)
+    layout = left.selectbox(
+        "Layout", list(SEQUENCE_LAYOUTS), format_func=SEQUENCE_LAYOUTS.get, key=_key(demo, "layout")
+    )
+    label = (
+        middle.text_input(
+            "Label column (empty: guess)", key=_key(demo, "label"), max_chars=controls.MAX_LINK_TEXT
+        ).strip()
+        or None
+    )
+    missing = right.selectbox(
+        "A missing value inside a sequence",
+        ["drop", "mean"],
+        key=_key(demo, "missing"),
+        format_func={"drop": "drop that sequence", "mean": "fill with its time step's mean"}.get,
+    )
     options = dict(layout=layout, label=label, missing=missing)
     if layout == "long":  # columns named otherwise than id / time / value are picked by hand
         columns = st.columns(3)
         for place, option in zip(columns, ("id_column", "time_column", "value_column")):
-            options[option] = place.text_input(f"{option.replace('_', ' ').capitalize()} "
-                                               "(empty: guess)", key=_key(demo, option),
-                                               max_chars=controls.MAX_LINK_TEXT).strip() or None
+            options[option] = (
+                place.text_input(
+                    f"{option.replace('_', ' ').capitalize()} (empty: guess)",
+                    key=_key(demo, option),
+                    max_chars=controls.MAX_LINK_TEXT,
+                ).strip()
+                or None
+            )
     return cached.user_data("sequences", *upload, _options(**options))
 
 
@@ -161,9 +189,14 @@ def table_section(demo: str, module) -> UserData | None:
 
     task = "classification" if module.METRIC == "accuracy" else "regression"
     bundled = [name for name, table in tables.BUNDLED_TABLES.items() if table.task == task]
-    source = st.radio("Table", ["upload"] + bundled, key=_key(demo, "table"),
-                      format_func=lambda c: "Upload a CSV" if c == "upload"
-                      else "sklearn's " + tables.BUNDLED_TABLES[c].title)
+    source = st.radio(
+        "Table",
+        ["upload"] + bundled,
+        key=_key(demo, "table"),
+        format_func=lambda c: (
+            "Upload a CSV" if c == "upload" else "sklearn's " + tables.BUNDLED_TABLES[c].title
+        ),
+    )
     if source == "upload":
         upload = _uploaded(demo, "table")
         if upload is None:
@@ -197,36 +230,62 @@ def table_choices(demo: str, task: str, frame, scope: str, suggested: dict) -> d
     numeric = [str(c) for c in tables.numeric_columns(frame)]
     labels = numeric if task == "regression" else columns
     if not labels:
-        raise UserDataError("the table has no numeric column to predict: a regression's label "
-                            "must be numbers")
+        raise UserDataError(
+            "the table has no numeric column to predict: a regression's label must be numbers"
+        )
     left, middle, right = st.columns(3)
-    label = left.selectbox("Label: what the model predicts", labels, key=key("label"),
-                           index=_index(labels, suggested.get("label"), len(labels) - 1))
+    label = left.selectbox(
+        "Label: what the model predicts",
+        labels,
+        key=key("label"),
+        index=_index(labels, suggested.get("label"), len(labels) - 1),
+    )
     splits = [c for c in columns if c != label]
     if not splits:
-        raise UserDataError("the table needs a column besides the label to split its rows into "
-                            "a source and a target domain")
-    split_column = middle.selectbox("Target rows: those whose", splits, key=key("split"),
-                                    index=_index(splits, suggested.get("split_column")))
+        raise UserDataError(
+            "the table needs a column besides the label to split its rows into a source and a target domain"
+        )
+    split_column = middle.selectbox(
+        "Target rows: those whose",
+        splits,
+        key=key("split"),
+        index=_index(splits, suggested.get("split_column")),
+    )
     op, value = _split_rule(frame, split_column, suggested, right, key)
     source_rows, target_rows = tables.split_counts(frame, split_column, op, value)
     source_words, target_words = tables.split_words(split_column, op, value)
-    st.caption(f"Target: {target_rows} rows where {target_words}. Source: the other "
-               f"{source_rows} rows ({source_words}).")
+    st.caption(
+        f"Target: {target_rows} rows where {target_words}. Source: the other "
+        f"{source_rows} rows ({source_words})."
+    )
     features = [c for c in numeric if c not in (label, split_column)]
     chosen = st.multiselect("Features", features, default=features, key=key("features"))
-    missing = st.radio("Rows with a missing value", list(tables.MISSING), horizontal=True,
-                       key=key("missing"),
-                       format_func={"drop": "drop them", "mean": "fill with the source's mean"}.get)
-    options = dict(task=task, label=label, features=chosen, split_column=split_column,
-                   split_op=op, split_value=value, missing=missing)
+    missing = st.radio(
+        "Rows with a missing value",
+        list(tables.MISSING),
+        horizontal=True,
+        key=key("missing"),
+        format_func={"drop": "drop them", "mean": "fill with the source's mean"}.get,
+    )
+    options = dict(
+        task=task,
+        label=label,
+        features=chosen,
+        split_column=split_column,
+        split_op=op,
+        split_value=value,
+        missing=missing,
+    )
     if task == "classification":
         classes = tables.label_classes(frame, label)
         if len(classes) > 2:
             options["positive_class"] = st.selectbox(
                 f"{label} has {len(classes)} classes and logistic regression tells two apart: "
-                "this class against the rest", classes, key=key("positive"),
-                index=_index(classes, suggested.get("positive_class")))
+                "this class against the rest",
+                classes,
+                key=key("positive"),
+                index=_index(classes, suggested.get("positive_class")),
+            )
     return options
 
 
@@ -237,16 +296,24 @@ def _split_rule(frame, column: str, suggested: dict, place, key) -> tuple[str, A
     own = suggested.get("split_column") == column
     if tables.column_kind(frame, column) == "number":
         ops = list(tables.SPLIT_OPS)
-        op = op_place.selectbox("are", ops, key=key(f"op_{column}"),
-                                index=_index(ops, suggested.get("split_op") if own else ">"))
+        op = op_place.selectbox(
+            "are", ops, key=key(f"op_{column}"), index=_index(ops, suggested.get("split_op") if own else ">")
+        )
         value = suggested["split_value"] if own else tables.split_threshold(frame, column)
         return op, value_place.number_input("than / to", value=float(value), key=key(f"value_{column}"))
     op = op_place.selectbox("are", ["==", "!="], key=key(f"op_{column}"))
     values = tables.candidate_split_values(frame, column)
-    value = value_place.selectbox("value", values, key=key(f"value_{column}"),
-                                  index=_index(values, suggested.get("split_value") if own else None))
+    value = value_place.selectbox(
+        "value",
+        values,
+        key=key(f"value_{column}"),
+        index=_index(values, suggested.get("split_value") if own else None),
+    )
     return op, value
 
 
 READERS: dict[str, Callable[[str, Any], UserData | None]] = {
-    "table": table_section, "images": image_section, "sequences": sequence_section}
+    "table": table_section,
+    "images": image_section,
+    "sequences": sequence_section,
+}

@@ -19,8 +19,8 @@ leaves the queue at once instead of waiting for a result nobody wants.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from tl_core.limits import LIMITS
 
@@ -53,8 +53,9 @@ class Workers:
             return len(self._queue)
 
     @contextmanager
-    def slot(self, on_wait: OnWait | None = None, check: Callable[[], None] | None = None,
-             poll_s: float = POLL_S) -> Iterator[None]:
+    def slot(
+        self, on_wait: OnWait | None = None, check: Callable[[], None] | None = None, poll_s: float = POLL_S
+    ) -> Iterator[None]:
         """Hold one slot while the body runs.
 
         While every slot is busy, `on_wait(ahead, busy)` is called whenever this run's place

@@ -1,15 +1,16 @@
 """The Python API, as short as the command line: `run`, `sweep`, `summarize`, `prepare`.
 
-    import tl_core
-    result = tl_core.run("linear", n_target=5)
-    table = tl_core.sweep("linear", over="n_target", values=[2, 5, 10, 50], seeds=5)
-    tl_core.plots.data_efficiency(table).show()
+import tl_core
+result = tl_core.run("linear", n_target=5)
+table = tl_core.sweep("linear", over="n_target", values=[2, 5, 10, 50], seeds=5)
+tl_core.plots.data_efficiency(table).show()
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -23,8 +24,16 @@ from tl_core.userdata import UserData
 Progress = Callable[[float, str], None]
 
 # Columns of a sweep table, after the swept field's own column.
-SWEEP_COLUMNS = ["seed", "strategy", "source_metric", "target_metric", "source_loss", "target_loss",
-                 "gain", "wall_time"]
+SWEEP_COLUMNS = [
+    "seed",
+    "strategy",
+    "source_metric",
+    "target_metric",
+    "source_loss",
+    "target_loss",
+    "gain",
+    "wall_time",
+]
 
 
 def make_config(demo: str, **fields: Any) -> DemoConfig:
@@ -32,8 +41,13 @@ def make_config(demo: str, **fields: Any) -> DemoConfig:
     return get_demo(demo).Config.from_dict(fields)
 
 
-def run(demo: str, config: DemoConfig | None = None, progress: Progress | None = None,
-        data: UserData | None = None, **fields: Any) -> RunResult:
+def run(
+    demo: str,
+    config: DemoConfig | None = None,
+    progress: Progress | None = None,
+    data: UserData | None = None,
+    **fields: Any,
+) -> RunResult:
     """Run one experiment of `demo`: every strategy from the source to the target task.
 
     `data` (see tl_core.userdata) replaces the built-in scenario's data with a user's own.
@@ -46,8 +60,9 @@ def run(demo: str, config: DemoConfig | None = None, progress: Progress | None =
     return result
 
 
-def prepare(demos: Sequence[str] = (), seeds: int = 3,
-            report: Callable[[str], None] | None = None) -> list[str]:
+def prepare(
+    demos: Sequence[str] = (), seeds: int = 3, report: Callable[[str], None] | None = None
+) -> list[str]:
     """Make, once per machine, what the demos' runs start from: each scenario's generated data
     and trained source model at the defaults, for seeds 0 to `seeds` - 1 (a page's default seed
     and, with 3, the seeds of its sweeps), kept in the disk cache (tl_core.diskcache) for every
@@ -62,8 +77,10 @@ def prepare(demos: Sequence[str] = (), seeds: int = 3,
     from tl_core.demos import available_demos
 
     if diskcache.cache_dir() is None:
-        raise ValueError(f"the disk cache is off ({diskcache.ENV}={diskcache.OFF}): nothing "
-                         f"prepared would be kept; unset {diskcache.ENV} or give it a folder")
+        raise ValueError(
+            f"the disk cache is off ({diskcache.ENV}={diskcache.OFF}): nothing "
+            f"prepared would be kept; unset {diskcache.ENV} or give it a folder"
+        )
     if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= LIMITS.max_seeds:
         raise ValueError(f"seeds must be an integer from 1 to {LIMITS.max_seeds}, got {seeds!r}")
     modules = {name: get_demo(name) for name in demos or available_demos()}  # names checked first
@@ -82,8 +99,9 @@ def prepare(demos: Sequence[str] = (), seeds: int = 3,
     return lines
 
 
-def sweep_configs(demo: str, over: str, values: Sequence[Any], seeds: int | Sequence[int] = 5,
-                  **fields: Any) -> list[DemoConfig]:
+def sweep_configs(
+    demo: str, over: str, values: Sequence[Any], seeds: int | Sequence[int] = 5, **fields: Any
+) -> list[DemoConfig]:
     """One config per (value, seed): `seeds` is a count (seed, seed+1, ...) or a list of seeds."""
     Config = get_demo(demo).Config
     spec = Config.field(over)
@@ -100,9 +118,15 @@ def sweep_configs(demo: str, over: str, values: Sequence[Any], seeds: int | Sequ
     return [base.replace(**{over: spec.check(v), "seed": s}) for v in values for s in seed_list]
 
 
-def sweep(demo: str, over: str, values: Sequence[Any], seeds: int | Sequence[int] = 5,
-          progress: Progress | None = None, data: UserData | None = None,
-          **fields: Any) -> pd.DataFrame:
+def sweep(
+    demo: str,
+    over: str,
+    values: Sequence[Any],
+    seeds: int | Sequence[int] = 5,
+    progress: Progress | None = None,
+    data: UserData | None = None,
+    **fields: Any,
+) -> pd.DataFrame:
     """Run `demo` over `values` of the config field `over`, times several seeds.
 
     Returns a tidy table, one row per value x seed x strategy, with the target-metric gain over
@@ -140,11 +164,19 @@ def sweep_table(results: Sequence[RunResult], over: str) -> pd.DataFrame:
     for result in results:
         baseline = result.strategy(BASELINE).target_metric if BASELINE in result.names() else float("nan")
         for s in result.strategies:
-            rows.append({over: result.config[over], "seed": result.config["seed"],
-                         "strategy": s.strategy, "source_metric": s.source_metric,
-                         "target_metric": s.target_metric, "source_loss": s.source_loss,
-                         "target_loss": s.target_loss, "gain": s.target_metric - baseline,
-                         "wall_time": s.wall_time})
+            rows.append(
+                {
+                    over: result.config[over],
+                    "seed": result.config["seed"],
+                    "strategy": s.strategy,
+                    "source_metric": s.source_metric,
+                    "target_metric": s.target_metric,
+                    "source_loss": s.source_loss,
+                    "target_loss": s.target_loss,
+                    "gain": s.target_metric - baseline,
+                    "wall_time": s.wall_time,
+                }
+            )
     table = pd.DataFrame(rows, columns=[over] + SWEEP_COLUMNS)
     table.attrs["over"] = over
     if results:
@@ -156,8 +188,7 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """Mean, standard deviation and count over seeds, per swept value and strategy."""
     over = table.columns[0]
     metrics = ["source_metric", "target_metric", "gain"]
-    summary = (table.groupby([over, "strategy"], sort=False)[metrics]
-               .agg(["mean", "std", "count"]))
+    summary = table.groupby([over, "strategy"], sort=False)[metrics].agg(["mean", "std", "count"])
     summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
     summary = summary.reset_index()
     summary.attrs = dict(table.attrs)

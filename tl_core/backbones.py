@@ -43,8 +43,10 @@ def resnet18_unavailable(path: str | os.PathLike | None = None) -> str | None:
     if resnet18_weights_path(path) is not None:
         return None
     where = str(path) if path is not None else str(hub_weights_path())
-    return (f"ImageNet ResNet-18 weights not found at {where}: download {RESNET18_URL} there "
-            f"(or set {WEIGHTS_ENV} to the file); Transfer Lab never downloads.")
+    return (
+        f"ImageNet ResNet-18 weights not found at {where}: download {RESNET18_URL} there "
+        f"(or set {WEIGHTS_ENV} to the file); Transfer Lab never downloads."
+    )
 
 
 class ResNet18Features(nn.Module):
@@ -66,12 +68,11 @@ class ResNet18Features(nn.Module):
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear",
-                                      align_corners=False)
+        x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
         x = (x.expand(-1, 3, -1, -1) - self.mean) / self.std
         return self.resnet(x)
 
-    def train(self, mode: bool = True) -> "ResNet18Features":
+    def train(self, mode: bool = True) -> ResNet18Features:
         # Stays in eval mode: BatchNorm keeps ImageNet's running statistics.
         return super().train(False)
 
@@ -97,4 +98,4 @@ def load_resnet18(path: str | os.PathLike | None = None, size: int = 32) -> ResN
 def extract_features(backbone: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Backbone features of `x`, computed in chunks so memory stays bounded."""
     backbone.eval()
-    return torch.cat([backbone(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    return torch.cat([backbone(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])

@@ -12,7 +12,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from tl_core import api, diskcache
 from tl_core.demos import available_demos, get_demo
@@ -35,8 +35,10 @@ def bench_demo(demo: str) -> None:
     result = api.run(demo)
     print(f"{demo}: default run {run_seconds * 1000:.0f} ms (median of 3)")
     for s in result.strategies:
-        print(f"  {s.strategy:<20} {s.wall_time * 1000:8.1f} ms   target {result.metric_name} "
-              f"{s.target_metric:.3f}   source {s.source_metric:.3f}")
+        print(
+            f"  {s.strategy:<20} {s.wall_time * 1000:8.1f} ms   target {result.metric_name} "
+            f"{s.target_metric:.3f}   source {s.source_metric:.3f}"
+        )
     values = sweep_sizes(demo)
     sweep_seconds = _median_seconds(lambda: api.sweep(demo, over="n_target", values=values, seeds=5), 1)
     print(f"  sweep n_target={values} x 5 seeds: {sweep_seconds:.2f} s")
@@ -73,9 +75,11 @@ def machine_speed() -> str:
     start = time.perf_counter()
     for _ in range(20):
         big @ big
-    flops = 2 * 512 ** 3 * 20 / (time.perf_counter() - start)
-    return (f"machine: a small torch matmul (16x96 @ 96x32) takes {small * 1e6:.1f} us, a large one "
-            f"runs at {flops / 1e9:.0f} GFLOP/s, on {torch.get_num_threads()} thread(s)")
+    flops = 2 * 512**3 * 20 / (time.perf_counter() - start)
+    return (
+        f"machine: a small torch matmul (16x96 @ 96x32) takes {small * 1e6:.1f} us, a large one "
+        f"runs at {flops / 1e9:.0f} GFLOP/s, on {torch.get_num_threads()} thread(s)"
+    )
 
 
 def main(demos: Sequence[str] = ()) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -40,8 +40,11 @@ def _add_demo_parsers(subparsers: argparse._SubParsersAction, command: str, help
     demos = parser.add_subparsers(dest="demo", metavar="DEMO", required=True, parser_class=_Parser)
     for name in available_demos():
         Config = get_demo(name).Config
-        demo_parser = demos.add_parser(name, help=f"the {name} demo", description=(
-            f"{helptext} ({name} demo). Settings left out keep their defaults."))
+        demo_parser = demos.add_parser(
+            name,
+            help=f"the {name} demo",
+            description=(f"{helptext} ({name} demo). Settings left out keep their defaults."),
+        )
         for spec in Config.fields():
             demo_parser.add_argument(f"--{spec.name}", metavar="VALUE", help=_field_help(spec))
         if command == "run":
@@ -49,33 +52,51 @@ def _add_demo_parsers(subparsers: argparse._SubParsersAction, command: str, help
             out.add_argument("--json", action="store_true", help="print one JSON object")
             out.add_argument("--csv", action="store_true", help="print a CSV table")
         else:
-            demo_parser.add_argument("--over", required=True, metavar="FIELD",
-                                     help="the setting to vary, e.g. n_target or gap")
-            demo_parser.add_argument("--values", required=True, metavar="V1,V2,...",
-                                     help="comma-separated values of that setting")
-            demo_parser.add_argument("--seeds", type=int, default=5, metavar="N",
-                                     help="seeds per value, counting up from --seed (default 5)")
+            demo_parser.add_argument(
+                "--over", required=True, metavar="FIELD", help="the setting to vary, e.g. n_target or gap"
+            )
+            demo_parser.add_argument(
+                "--values", required=True, metavar="V1,V2,...", help="comma-separated values of that setting"
+            )
+            demo_parser.add_argument(
+                "--seeds",
+                type=int,
+                default=5,
+                metavar="N",
+                help="seeds per value, counting up from --seed (default 5)",
+            )
             demo_parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m tl_core", description=(
-        "Transfer Lab: train on a source task, carry the model to a target task with several "
-        f"strategies, and compare source and target accuracy. Demos: {', '.join(available_demos())}. "
-        "`python -m tl_core run DEMO --help` lists every setting with its default, range and help."))
+    parser = _Parser(
+        prog="python -m tl_core",
+        description=(
+            "Transfer Lab: train on a source task, carry the model to a target task with several "
+            f"strategies, and compare source and target accuracy. Demos: {', '.join(available_demos())}. "
+            "`python -m tl_core run DEMO --help` lists every setting with its default, range and help."
+        ),
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     _add_demo_parsers(commands, "run", "run every strategy once and print source and target metrics")
     _add_demo_parsers(commands, "sweep", "run over several values of one setting times several seeds")
     bench = commands.add_parser("bench", help="time each demo and strategy, and a 6 x 5 sweep")
     bench.add_argument("demos", nargs="*", metavar="DEMO", help="demos to time (default: all)")
     prepare = commands.add_parser(
-        "prepare", help="generate the data and train the source models once, kept on this machine",
+        "prepare",
+        help="generate the data and train the source models once, kept on this machine",
         description="Generate each scenario's data and train its source model at the defaults, "
-                    "kept in the disk cache (TL_CACHE_DIR, default ~/.cache/transfer-lab) for "
-                    "every later run, page and notebook on this machine: run it before a class.")
+        "kept in the disk cache (TL_CACHE_DIR, default ~/.cache/transfer-lab) for "
+        "every later run, page and notebook on this machine: run it before a class.",
+    )
     prepare.add_argument("demos", nargs="*", metavar="DEMO", help="demos to prepare (default: all)")
-    prepare.add_argument("--seeds", type=int, default=3, metavar="N",
-                         help="seeds 0 to N-1 (default 3: a page's seed and its sweeps' seeds)")
+    prepare.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        metavar="N",
+        help="seeds 0 to N-1 (default 3: a page's seed and its sweeps' seeds)",
+    )
     return parser
 
 
@@ -85,23 +106,47 @@ def _fields(args: argparse.Namespace) -> dict[str, str]:
 
 
 def result_table(result) -> pd.DataFrame:
-    return pd.DataFrame([{"strategy": s.strategy, f"source {result.metric_name}": s.source_metric,
-                          f"target {result.metric_name}": s.target_metric,
-                          f"source {result.loss_name}": s.source_loss,
-                          f"target {result.loss_name}": s.target_loss,
-                          "seconds": s.wall_time} for s in result.strategies])
+    return pd.DataFrame(
+        [
+            {
+                "strategy": s.strategy,
+                f"source {result.metric_name}": s.source_metric,
+                f"target {result.metric_name}": s.target_metric,
+                f"source {result.loss_name}": s.source_loss,
+                f"target {result.loss_name}": s.target_loss,
+                "seconds": s.wall_time,
+            }
+            for s in result.strategies
+        ]
+    )
 
 
 def _run(args: argparse.Namespace) -> None:
     result = api.run(args.demo, **_fields(args))
     if args.json:
-        print(json.dumps({"demo": result.demo, "config": result.config,
-                          "metric": result.metric_name, "loss": result.loss_name,
-                          "results": [{"strategy": s.strategy, "source_metric": s.source_metric,
-                                       "target_metric": s.target_metric,
-                                       "source_loss": s.source_loss, "target_loss": s.target_loss,
-                                       "params": s.params, "wall_time": s.wall_time}
-                                      for s in result.strategies]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "demo": result.demo,
+                    "config": result.config,
+                    "metric": result.metric_name,
+                    "loss": result.loss_name,
+                    "results": [
+                        {
+                            "strategy": s.strategy,
+                            "source_metric": s.source_metric,
+                            "target_metric": s.target_metric,
+                            "source_loss": s.source_loss,
+                            "target_loss": s.target_loss,
+                            "params": s.params,
+                            "wall_time": s.wall_time,
+                        }
+                        for s in result.strategies
+                    ],
+                },
+                indent=2,
+            )
+        )
     elif args.csv:
         print(result_table(result).to_csv(index=False), end="")
     else:
@@ -135,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"kept in {diskcache.cache_dir()}")
         else:
             from tl_core.bench import main as bench_main
+
             bench_main(args.demos)
     except ValueError as err:
         print(f"python -m tl_core: error: {err}", file=sys.stderr)

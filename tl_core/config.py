@@ -11,22 +11,35 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
 from tl_core.limits import LIMITS
 from tl_core.runtime import DEVICE_CHOICES
 
 
-def param(default: Any, help: str, *, low: float | None = None, high: float | None = None,
-          choices: Sequence[Any] | None = None, log: bool = False) -> Any:
+def param(
+    default: Any,
+    help: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    choices: Sequence[Any] | None = None,
+    log: bool = False,
+) -> Any:
     """Declare a config field with its default, allowed values and help text.
 
     `low`/`high` bound numbers (inclusive); `choices` lists the allowed values of a text field,
     or, for a tuple field, the allowed members. `log` hints that a slider should be logarithmic.
     """
-    meta = {"help": help, "low": low, "high": high,
-            "choices": tuple(choices) if choices is not None else None, "log": log}
+    meta = {
+        "help": help,
+        "low": low,
+        "high": high,
+        "choices": tuple(choices) if choices is not None else None,
+        "log": log,
+    }
     if isinstance(default, tuple):
         return dataclasses.field(default_factory=lambda: default, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -75,8 +88,7 @@ class FieldSpec:
                 raise problem
             twice = next((v for i, v in enumerate(value) if v in value[:i]), None)
             if twice is not None:  # a run would train it twice and show it twice
-                raise ValueError(f"{self.name} lists {twice} twice; name each member once, "
-                                 f"got {value!r}")
+                raise ValueError(f"{self.name} lists {twice} twice; name each member once, got {value!r}")
             return value
         if self.kind is bool:
             if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "false", "0", "no"):
@@ -129,9 +141,16 @@ def _spec(f: dataclasses.Field) -> FieldSpec:
     default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
     if cap is not None and default > high:
         default = high
-    return FieldSpec(name=f.name, kind=_kind_of(f.type), default=default,
-                     help=f.metadata.get("help", ""), low=f.metadata.get("low"), high=high,
-                     choices=f.metadata.get("choices"), log=f.metadata.get("log", False))
+    return FieldSpec(
+        name=f.name,
+        kind=_kind_of(f.type),
+        default=default,
+        help=f.metadata.get("help", ""),
+        low=f.metadata.get("low"),
+        high=high,
+        choices=f.metadata.get("choices"),
+        log=f.metadata.get("log", False),
+    )
 
 
 def _is_default(f: dataclasses.Field, value: Any) -> bool:
@@ -185,12 +204,13 @@ class DemoConfig:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "DemoConfig":
+    def from_dict(cls, values: Mapping[str, Any]) -> DemoConfig:
         """Make a config from a mapping of names to values or texts; unknown names are an error."""
         unknown = set(values) - set(cls.field_names())
         if unknown:
-            raise ValueError(f"{cls.demo} has no setting {sorted(unknown)[0]!r}; "
-                             f"it has {', '.join(cls.field_names())}")
+            raise ValueError(
+                f"{cls.demo} has no setting {sorted(unknown)[0]!r}; it has {', '.join(cls.field_names())}"
+            )
         return cls(**values)
 
     def ignored_fields(self) -> tuple[str, ...]:
@@ -201,7 +221,7 @@ class DemoConfig:
         """Plain JSON-able values (tuples become lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
-    def replace(self, **changes: Any) -> "DemoConfig":
+    def replace(self, **changes: Any) -> DemoConfig:
         return dataclasses.replace(self, **changes)
 
 
@@ -210,5 +230,6 @@ def seed_field() -> Any:
 
 
 def device_field() -> Any:
-    return param("auto", "where torch computes: auto picks CUDA, then Apple MPS, then the CPU",
-                 choices=DEVICE_CHOICES)
+    return param(
+        "auto", "where torch computes: auto picks CUDA, then Apple MPS, then the CPU", choices=DEVICE_CHOICES
+    )

@@ -34,8 +34,9 @@ import os
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -74,8 +75,12 @@ def path_for(kind: str, key: dict[str, Any]) -> Path | None:
     return folder / f"{kind}-{digest}.npz"
 
 
-def arrays(kind: str, key: dict[str, Any], make: Callable[[], dict[str, np.ndarray]],
-           waiting: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
+def arrays(
+    kind: str,
+    key: dict[str, Any],
+    make: Callable[[], dict[str, np.ndarray]],
+    waiting: Callable[[], None] | None = None,
+) -> dict[str, np.ndarray]:
     """The arrays `make()` returns for `key`: read from the disk cache when they are there,
     else made and written there (atomically: another process never reads half a file).
 

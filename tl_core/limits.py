@@ -44,7 +44,7 @@ class Limits:
     max_disk_cache_mb: int = 1024
 
     @classmethod
-    def from_environment(cls, environ: dict[str, str] | None = None) -> "Limits":
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Limits:
         """Read TL_MAX_N_TARGET etc.; a value that is not a whole number >= 0 is a clear error."""
         environ = os.environ if environ is None else environ
         values = {}

@@ -8,7 +8,6 @@ from tl_core.api import summarize
 from tl_core.result import RunResult
 from tl_core.strategies import BASELINE, label
 
-
 FORGOT = 0.05  # a source score this much below the best kept one is called forgetting
 
 
@@ -55,7 +54,9 @@ def describe_result(result: RunResult) -> str:
     metric = result.metric_name
     best = best_transfer(result)
     if best is None:
-        return f"Only scratch was run: target {metric} {fmt(result.strategy(BASELINE).target_metric, metric)}."
+        return (
+            f"Only scratch was run: target {metric} {fmt(result.strategy(BASELINE).target_metric, metric)}."
+        )
     gain = result.gain(best)
     scratch = result.strategy(BASELINE).target_metric
     scores = f"({fmt(result.strategy(best).target_metric, metric)} against {fmt(scratch, metric)})"
@@ -94,14 +95,18 @@ def describe_source_vs_target(result: RunResult) -> str:
     kept = [s for s in candidates if fmt(s.source_metric, metric) == fmt(most, metric)]
     lost = [s for s in candidates if fmt(s.source_metric, metric) == fmt(least, metric)]
     verb = "keeps" if len(kept) == 1 else "keep"
-    text = (f"{_names(kept, first_in_sentence=True)} {verb} the most of the source task "
-            f"(source {metric} {fmt(most, metric)})")
+    text = (
+        f"{_names(kept, first_in_sentence=True)} {verb} the most of the source task "
+        f"(source {metric} {fmt(most, metric)})"
+    )
     if lost[0] not in kept:
         verb = "keeps" if len(lost) == 1 else "keep"
         text += f"; {_names(lost)} {verb} the least ({fmt(least, metric)})"
         if most - least >= FORGOT:  # a drop worth a cause; a point or two is noise
-            text += (f": what {'it' if len(lost) == 1 else 'they'} learned for the target "
-                     f"overwrote some of the source")
+            text += (
+                f": what {'it' if len(lost) == 1 else 'they'} learned for the target "
+                f"overwrote some of the source"
+            )
     return text + "."
 
 
@@ -112,9 +117,11 @@ def describe_best_and_worst(result: RunResult) -> str:
     best, worst = ranked[0], ranked[-1]
     if best is worst:
         return ""
-    return (f"Best on the target: {name_in_text(best.strategy)} ({metric} "
-            f"{fmt(best.target_metric, metric)}); worst: {name_in_text(worst.strategy)} "
-            f"({fmt(worst.target_metric, metric)}).")
+    return (
+        f"Best on the target: {name_in_text(best.strategy)} ({metric} "
+        f"{fmt(best.target_metric, metric)}); worst: {name_in_text(worst.strategy)} "
+        f"({fmt(worst.target_metric, metric)})."
+    )
 
 
 def describe_history(result: RunResult) -> str:
@@ -125,9 +132,11 @@ def describe_history(result: RunResult) -> str:
         h = s.history
         if not h.get("step") or len(h["step"]) < 2:
             continue
-        parts.append(f"{label(s.strategy)}: target {fmt(h['target_metric'][0], metric)} → "
-                     f"{fmt(h['target_metric'][-1], metric)}, source {fmt(h['source_metric'][0], metric)}"
-                     f" → {fmt(h['source_metric'][-1], metric)}")
+        parts.append(
+            f"{label(s.strategy)}: target {fmt(h['target_metric'][0], metric)} → "
+            f"{fmt(h['target_metric'][-1], metric)}, source {fmt(h['source_metric'][0], metric)}"
+            f" → {fmt(h['source_metric'][-1], metric)}"
+        )
     if not parts:
         return ""
     return "Over the epochs of target training — " + "; ".join(parts) + "."
@@ -146,13 +155,17 @@ def describe_data_efficiency(table: pd.DataFrame) -> str:
     if gain > 0:
         opening = f"{name_in_text(at_fewest.strategy)} beats scratch by {fmt_diff(gain, metric)}"
     else:  # transfer hurts: the best of it still loses
-        opening = (f"even the best transfer, {name_in_text(at_fewest.strategy)}, loses to scratch "
-                   f"by {fmt_diff(gain, metric)}")
+        opening = (
+            f"even the best transfer, {name_in_text(at_fewest.strategy)}, loses to scratch "
+            f"by {fmt_diff(gain, metric)}"
+        )
     caught_up = 0 < gain and at_most.gain_mean < gain / 2
-    return (f"With {labels_phrase(int(fewest), metric)}, {opening} on average; with "
-            f"{labels_phrase(int(most), metric)} the best gain is "
-            f"{'+' if at_most.gain_mean >= 0 else '−'}{fmt_diff(at_most.gain_mean, metric)}"
-            + (": scratch has caught up." if caught_up else "."))
+    return (
+        f"With {labels_phrase(int(fewest), metric)}, {opening} on average; with "
+        f"{labels_phrase(int(most), metric)} the best gain is "
+        f"{'+' if at_most.gain_mean >= 0 else '−'}{fmt_diff(at_most.gain_mean, metric)}"
+        + (": scratch has caught up." if caught_up else ".")
+    )
 
 
 def describe_gap_curve(table: pd.DataFrame) -> str:
@@ -167,6 +180,8 @@ def describe_gap_curve(table: pd.DataFrame) -> str:
             parts.append(f"{name_in_text(name)} stays above scratch up to {over} {rows[over].max():g}")
         else:
             first = negative.iloc[0]
-            parts.append(f"{name_in_text(name)} falls below scratch from {over} {first[over]:g} "
-                         f"({'−'}{fmt_diff(first.gain_mean, metric)})")
+            parts.append(
+                f"{name_in_text(name)} falls below scratch from {over} {first[over]:g} "
+                f"({'−'}{fmt_diff(first.gain_mean, metric)})"
+            )
     return ("As the domains drift apart, " + "; ".join(parts) + ".") if parts else ""

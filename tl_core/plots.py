@@ -18,10 +18,17 @@ from tl_core.result import RunResult, StrategyResult
 from tl_core.strategies import BASELINE, color, label
 
 LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)
-FIELD_TITLES = {"n_target": "labelled target samples", "gap": "gap between source and target",
-                "lam": "λ of regularized transfer", "epochs": "epochs of target training"}
-LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50),
-              legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
+FIELD_TITLES = {
+    "n_target": "labelled target samples",
+    "gap": "gap between source and target",
+    "lam": "λ of regularized transfer",
+    "epochs": "epochs of target training",
+}
+LAYOUT = dict(
+    template="plotly_white",
+    margin=dict(l=60, r=20, t=60, b=50),
+    legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+)
 
 
 R2_FLOOR = -1.0  # an R² further below only says "far worse than predicting the mean": axes stop here
@@ -69,30 +76,59 @@ def source_vs_target(result: RunResult) -> go.Figure:
         x, y = max(s.source_metric, x_range[0]), max(s.target_metric, y_range[0])
         off = (x, y) != (s.source_metric, s.target_metric)
         points.append(_Point(s, x, y, off))
-        fig.add_trace(go.Scatter(
-            x=[x], y=[y], name=label(s.strategy), mode="markers", cliponaxis=False,
-            marker=dict(size=14, color=color(s.strategy),
-                        symbol=_off_chart_symbol(s, x_range, y_range) if off else "circle"),
-            hovertemplate=f"{label(s.strategy)}<br>source {metric} {_value(s.source_metric, metric)}"
-                          f"<br>target {metric} {_value(s.target_metric, metric)}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=[x],
+                y=[y],
+                name=label(s.strategy),
+                mode="markers",
+                cliponaxis=False,
+                marker=dict(
+                    size=14,
+                    color=color(s.strategy),
+                    symbol=_off_chart_symbol(s, x_range, y_range) if off else "circle",
+                ),
+                hovertemplate=f"{label(s.strategy)}<br>source {metric} {_value(s.source_metric, metric)}"
+                f"<br>target {metric} {_value(s.target_metric, metric)}<extra></extra>",
+            )
+        )
     # Boxes a label must not cover, in shares of the axes: the markers, then each label placed.
     placed = [_marker_box(p.x, p.y, x_range, y_range) for p in points]
     groups = [sorted(g, key=lambda p: -p.y) for g in _near_each_other(points, x_range, y_range)]
     for group in sorted(groups, key=lambda g: -g[0].y):  # top first: it takes the space above
         top = group[0]
-        lines = [label(p.strategy.strategy)
-                 + (_off_chart_words(p.strategy, metric, x_range, y_range) if p.off else "")
-                 for p in group]
+        lines = [
+            label(p.strategy.strategy)
+            + (_off_chart_words(p.strategy, metric, x_range, y_range) if p.off else "")
+            for p in group
+        ]
         position = _free_position(top.x, top.y, lines, x_range, y_range, placed)
         # An invisible marker as large as the points keeps the label clear of them.
-        fig.add_trace(go.Scatter(
-            x=[top.x], y=[top.y], mode="markers+text", marker=dict(size=14, opacity=0),
-            text=["<br>".join(f'<span style="color:{color(p.strategy.strategy)}">{line}</span>'
-                              for p, line in zip(group, lines))],
-            textposition=position, cliponaxis=False, hoverinfo="skip", showlegend=False))
-    fig.update_layout(title=f"Source vs target {metric} per strategy",
-                      xaxis_title=f"source {metric} (test)",
-                      yaxis_title=f"target {metric} (test)", showlegend=False, **LAYOUT)
+        fig.add_trace(
+            go.Scatter(
+                x=[top.x],
+                y=[top.y],
+                mode="markers+text",
+                marker=dict(size=14, opacity=0),
+                text=[
+                    "<br>".join(
+                        f'<span style="color:{color(p.strategy.strategy)}">{line}</span>'
+                        for p, line in zip(group, lines)
+                    )
+                ],
+                textposition=position,
+                cliponaxis=False,
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    fig.update_layout(
+        title=f"Source vs target {metric} per strategy",
+        xaxis_title=f"source {metric} (test)",
+        yaxis_title=f"target {metric} (test)",
+        showlegend=False,
+        **LAYOUT,
+    )
     fig.update_layout(margin=dict(t=90, r=60))  # room for labels of points at the edges
     fig.update_xaxes(automargin=True, range=list(x_range[:2]) if x_range[2] else None)
     fig.update_yaxes(range=list(y_range[:2]) if y_range[2] else None)
@@ -119,8 +155,7 @@ def _share(v: float, r) -> float:
 
 def _marker_box(x: float, y: float, x_range, y_range) -> tuple:
     sx, sy = _share(x, x_range), _share(y, y_range)
-    return (sx - MARKER_HALF_WIDTH, sy - MARKER_HALF_HEIGHT,
-            sx + MARKER_HALF_WIDTH, sy + MARKER_HALF_HEIGHT)
+    return (sx - MARKER_HALF_WIDTH, sy - MARKER_HALF_HEIGHT, sx + MARKER_HALF_WIDTH, sy + MARKER_HALF_HEIGHT)
 
 
 def _free_position(x: float, y: float, lines: list[str], x_range, y_range, placed: list) -> str:
@@ -133,14 +168,18 @@ def _free_position(x: float, y: float, lines: list[str], x_range, y_range, place
     width, height = CHAR_SHARE * max(map(len, lines)), LINE_SHARE * len(lines)
     left = {"right": sx, "left": sx - width, "center": sx - width / 2}[side]
     beside = 2 * MARKER_HALF_WIDTH
-    boxes = {f"top {side}": (left, sy + MARKER_SHARE, left + width, sy + MARKER_SHARE + height),
-             f"bottom {side}": (left, sy - MARKER_SHARE - height, left + width, sy - MARKER_SHARE),
-             "middle right": (sx + beside, sy - height / 2, sx + beside + width, sy + height / 2),
-             "middle left": (sx - beside - width, sy - height / 2, sx - beside, sy + height / 2)}
+    boxes = {
+        f"top {side}": (left, sy + MARKER_SHARE, left + width, sy + MARKER_SHARE + height),
+        f"bottom {side}": (left, sy - MARKER_SHARE - height, left + width, sy - MARKER_SHARE),
+        "middle right": (sx + beside, sy - height / 2, sx + beside + width, sy + height / 2),
+        "middle left": (sx - beside - width, sy - height / 2, sx - beside, sy + height / 2),
+    }
 
     def cost(box):  # area covering markers and labels, plus area off the chart's sides
-        covered = sum(max(0.0, min(box[2], b[2]) - max(box[0], b[0]))
-                      * max(0.0, min(box[3], b[3]) - max(box[1], b[1])) for b in placed)
+        covered = sum(
+            max(0.0, min(box[2], b[2]) - max(box[0], b[0])) * max(0.0, min(box[3], b[3]) - max(box[1], b[1]))
+            for b in placed
+        )
         return covered + (max(0.0, -box[0]) + max(0.0, box[2] - 1)) * (box[3] - box[1])
 
     costs = {place: cost(box) for place, box in boxes.items()}
@@ -156,16 +195,22 @@ def _off_chart_symbol(s, x_range, y_range) -> str:
 
 def _off_chart_words(s, metric: str, x_range, y_range) -> str:
     """What a point drawn at an axis's floor really scored: " (target R² −7.86, off the chart)"."""
-    off = [f"{side} {metric} {value:.2f}" for side, value, r in
-           (("source", s.source_metric, x_range), ("target", s.target_metric, y_range)) if value < r[0]]
+    off = [
+        f"{side} {metric} {value:.2f}"
+        for side, value, r in (("source", s.source_metric, x_range), ("target", s.target_metric, y_range))
+        if value < r[0]
+    ]
     return f" ({', '.join(off)}: off the chart)"
 
 
 def _near_each_other(points: list[_Point], x_range, y_range) -> list[list[_Point]]:
     """The points grouped so that each is within NEAR of the axes' spans of one in its group."""
+
     def near_to(p, q):
-        return (abs(_share(p.x, x_range) - _share(q.x, x_range)) <= NEAR
-                and abs(_share(p.y, y_range) - _share(q.y, y_range)) <= NEAR)
+        return (
+            abs(_share(p.x, x_range) - _share(q.x, x_range)) <= NEAR
+            and abs(_share(p.y, y_range) - _share(q.y, y_range)) <= NEAR
+        )
 
     groups: list[list[_Point]] = []
     for p in points:
@@ -178,34 +223,57 @@ def _near_each_other(points: list[_Point], x_range, y_range) -> list[list[_Point
 def accuracy_bars(result: RunResult) -> go.Figure:
     """Source and target test metric side by side for each strategy."""
     names = [label(s.strategy) for s in result.strategies]
-    fig = go.Figure([
-        go.Bar(name="source", x=names, y=[s.source_metric for s in result.strategies],
-               marker_color="#1f77b4"),
-        go.Bar(name="target", x=names, y=[s.target_metric for s in result.strategies],
-               marker_color="#d62728"),
-    ])
-    fig.update_layout(barmode="group", title=f"Source and target {result.metric_name} per strategy",
-                      yaxis_title=f"{result.metric_name} (test)", **LAYOUT)
+    fig = go.Figure(
+        [
+            go.Bar(
+                name="source", x=names, y=[s.source_metric for s in result.strategies], marker_color="#1f77b4"
+            ),
+            go.Bar(
+                name="target", x=names, y=[s.target_metric for s in result.strategies], marker_color="#d62728"
+            ),
+        ]
+    )
+    fig.update_layout(
+        barmode="group",
+        title=f"Source and target {result.metric_name} per strategy",
+        yaxis_title=f"{result.metric_name} (test)",
+        **LAYOUT,
+    )
     _percent_axes(fig, result.metric_name)
     return fig
 
 
 def training_curves(result: RunResult) -> go.Figure:
     """Per-epoch source and target metric while training on the target, one line per strategy."""
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True,
-                        subplot_titles=(f"target {result.metric_name}", f"source {result.metric_name}"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        subplot_titles=(f"target {result.metric_name}", f"source {result.metric_name}"),
+    )
     for s in result.strategies:
         if not s.history.get("step"):
             continue
         for col, key in ((1, "target_metric"), (2, "source_metric")):
-            fig.add_trace(go.Scatter(x=s.history["step"], y=s.history[key], mode="lines",
-                                     name=label(s.strategy), legendgroup=s.strategy,
-                                     showlegend=col == 1, line=dict(color=color(s.strategy))),
-                          row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=s.history["step"],
+                    y=s.history[key],
+                    mode="lines",
+                    name=label(s.strategy),
+                    legendgroup=s.strategy,
+                    showlegend=col == 1,
+                    line=dict(color=color(s.strategy)),
+                ),
+                row=1,
+                col=col,
+            )
     fig.update_xaxes(title_text="epoch of target training")
     fig.update_yaxes(title_text=f"{result.metric_name} (test)", row=1, col=1)
-    fig.update_layout(title="During target training: what the target gains, what the source keeps",
-                      **{**LAYOUT, "legend": LEGEND_BELOW})
+    fig.update_layout(
+        title="During target training: what the target gains, what the source keeps",
+        **{**LAYOUT, "legend": LEGEND_BELOW},
+    )
     _stop_r2_axis(fig, [v for t in fig.data for v in t.y], result.metric_name)
     _percent_axes(fig, result.metric_name)
     return fig
@@ -217,14 +285,23 @@ def _stop_r2_axis(fig: go.Figure, values: list[float], metric: str) -> None:
     low, high, clamped = _visible_range(values, metric)
     if clamped:
         fig.update_yaxes(range=[low, high])
-        fig.add_annotation(text=f"{metric} below {R2_FLOOR:g} not shown (lowest "
-                                f"{min(v for v in values if math.isfinite(v)):.2f})",
-                           xref="paper", yref="paper", x=1, y=0, xanchor="right", yanchor="bottom",
-                           showarrow=False, font=dict(size=11, color="#666666"))
+        fig.add_annotation(
+            text=f"{metric} below {R2_FLOOR:g} not shown (lowest "
+            f"{min(v for v in values if math.isfinite(v)):.2f})",
+            xref="paper",
+            yref="paper",
+            x=1,
+            y=0,
+            xanchor="right",
+            yanchor="bottom",
+            showarrow=False,
+            font=dict(size=11, color="#666666"),
+        )
 
 
-def sweep_curve(table: pd.DataFrame, y: str = "target_metric", title: str | None = None,
-                log_x: bool = False) -> go.Figure:
+def sweep_curve(
+    table: pd.DataFrame, y: str = "target_metric", title: str | None = None, log_x: bool = False
+) -> go.Figure:
     """Mean over seeds of `y` against the swept field, with a ±1 standard deviation band."""
     over = table.columns[0]
     summary = summarize(table)
@@ -235,12 +312,30 @@ def sweep_curve(table: pd.DataFrame, y: str = "target_metric", title: str | None
             continue
         rows = rows.sort_values(over)
         x, mean, std = rows[over].tolist(), rows[f"{y}_mean"], rows[f"{y}_std"].fillna(0.0)
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=(mean + std).tolist() + (mean - std).tolist()[::-1],
-                                 mode="lines", fill="toself", fillcolor=color(name), opacity=0.15,
-                                 line=dict(width=0), hoverinfo="skip", showlegend=False,
-                                 legendgroup=name))
-        fig.add_trace(go.Scatter(x=x, y=mean.tolist(), mode="lines+markers", name=label(name),
-                                 legendgroup=name, line=dict(color=color(name))))
+        fig.add_trace(
+            go.Scatter(
+                x=x + x[::-1],
+                y=(mean + std).tolist() + (mean - std).tolist()[::-1],
+                mode="lines",
+                fill="toself",
+                fillcolor=color(name),
+                opacity=0.15,
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=name,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=mean.tolist(),
+                mode="lines+markers",
+                name=label(name),
+                legendgroup=name,
+                line=dict(color=color(name)),
+            )
+        )
     y_title = f"target {metric} gain over scratch" if y == "gain" else y.replace("_metric", f" {metric}")
     fig.update_layout(title=title, xaxis_title=FIELD_TITLES.get(over, over), yaxis_title=y_title, **LAYOUT)
     if y != "gain":  # a gain is a difference (in points): no floor, no percent
@@ -256,14 +351,22 @@ def sweep_curve(table: pd.DataFrame, y: str = "target_metric", title: str | None
 def data_efficiency(table: pd.DataFrame) -> go.Figure:
     """Target metric against the number of labelled target samples: where scratch catches up."""
     metric = table.attrs.get("metric", "accuracy")
-    return sweep_curve(table, "target_metric", log_x=True,
-                       title=f"Data efficiency: target {metric} vs labelled target samples "
-                             "(mean ± 1 sd over seeds)")
+    return sweep_curve(
+        table,
+        "target_metric",
+        log_x=True,
+        title=f"Data efficiency: target {metric} vs labelled target samples (mean ± 1 sd over seeds)",
+    )
 
 
 def gap_curve(table: pd.DataFrame) -> go.Figure:
     """Transfer gain over scratch against the gap; below the zero line transfer hurts."""
     fig = sweep_curve(table, "gain", title="Transfer gain vs gap (below zero: negative transfer)")
-    fig.add_hline(y=0, line_dash="dash", line_color="black", annotation_text="no gain",
-                  annotation_position="bottom right")
+    fig.add_hline(
+        y=0,
+        line_dash="dash",
+        line_color="black",
+        annotation_text="no gain",
+        annotation_position="bottom right",
+    )
     return fig

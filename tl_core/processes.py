@@ -33,19 +33,21 @@ import sys
 import threading
 import traceback
 import types
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Client, Listener, wait
-from typing import Callable, Sequence
 
 STOP_WAIT = 30.0  # seconds a stopped worker may take to reach its task's next report
 STOP = b"stop"  # the message that stops a worker's task at its next report
 
 # A worker's start: read the caller's import path and the connection's key from its stdin.
-_BOOTSTRAP = ("import pickle, sys; path, key = pickle.load(sys.stdin.buffer); sys.path[:0] = path; "
-              "from tl_core.processes import _serve; _serve(key)")
+_BOOTSTRAP = (
+    "import pickle, sys; path, key = pickle.load(sys.stdin.buffer); sys.path[:0] = path; "
+    "from tl_core.processes import _serve; _serve(key)"
+)
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
-_idle: list["_Worker"] = []
+_idle: list[_Worker] = []
 _enabled = False
 
 
@@ -120,21 +122,24 @@ class _Worker:
     def __init__(self):
         self.key, self.conn = secrets.token_bytes(32), None
         try:
-            self.process = subprocess.Popen([sys.executable, "-c", _BOOTSTRAP],
-                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _BOOTSTRAP], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
             self.process.stdin.write(pickle.dumps((sys.path, self.key)))
             self.process.stdin.close()
         except OSError as error:  # no such interpreter, no more processes allowed...
             raise StartFailed(f"a training worker process could not be started: {error}") from error
 
-    def connect(self) -> "_Worker":
+    def connect(self) -> _Worker:
         """Wait for the started worker's address (it imports torch first) and connect to it."""
         line = self.process.stdout.readline()  # empty if the worker failed to start
         self.process.stdout.close()
         if not line:
             self.process.wait()
-            raise StartFailed(f"a training worker process failed to start (exit code "
-                              f"{self.process.returncode}; its error is in the log above)")
+            raise StartFailed(
+                f"a training worker process failed to start (exit code "
+                f"{self.process.returncode}; its error is in the log above)"
+            )
         self.conn = Client(line.decode().rstrip("\n"), authkey=self.key)
         return self
 
@@ -300,8 +305,9 @@ def _message(worker: _Worker, busy: dict, healthy: list) -> tuple[str, object]:
         busy.pop(worker)
         healthy.remove(worker)
         worker.end()
-        raise RuntimeError(f"a training worker process ended unexpectedly (exit code "
-                           f"{worker.process.poll()})") from None
+        raise RuntimeError(
+            f"a training worker process ended unexpectedly (exit code {worker.process.poll()})"
+        ) from None
 
 
 class _Pickler(pickle.Pickler):

@@ -70,11 +70,11 @@ class RunResult:
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunResult":
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
         data = dict(data)
         strategies = [StrategyResult(**s) for s in data.pop("results")]
         return cls(strategies=strategies, **data)
 
     @classmethod
-    def from_json(cls, text: str) -> "RunResult":
+    def from_json(cls, text: str) -> RunResult:
         return cls.from_dict(json.loads(text))

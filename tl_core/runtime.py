@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import random
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 

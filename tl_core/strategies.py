@@ -13,16 +13,33 @@ class Strategy:
     color: str  # one colour per strategy on every chart
 
 
-STRATEGIES = {s.name: s for s in (
-    Strategy("scratch", "Scratch", "target data only, fresh weights: the baseline", "#7f7f7f"),
-    Strategy("source_only", "Source only", "the source model applied to the target as it is", "#1f77b4"),
-    Strategy("feature_extraction", "Feature extraction", "freeze the source features, train a new head", "#2ca02c"),
-    Strategy("partial_fine_tune", "Partial fine-tune", "freeze the first k blocks, train the rest", "#bcbd22"),
-    Strategy("fine_tune", "Fine-tune", "start from the source weights, train everything on the target", "#d62728"),
-    Strategy("regularized", "Regularized transfer", "target loss + λ‖θ − θ_source‖²", "#9467bd"),
-    Strategy("joint", "Joint training", "minimise L_source + w·L_target over both data sets", "#ff7f0e"),
-    Strategy("coral", "CORAL", "align target feature covariance to the source; no target labels", "#17becf"),
-)}
+STRATEGIES = {
+    s.name: s
+    for s in (
+        Strategy("scratch", "Scratch", "target data only, fresh weights: the baseline", "#7f7f7f"),
+        Strategy("source_only", "Source only", "the source model applied to the target as it is", "#1f77b4"),
+        Strategy(
+            "feature_extraction",
+            "Feature extraction",
+            "freeze the source features, train a new head",
+            "#2ca02c",
+        ),
+        Strategy(
+            "partial_fine_tune", "Partial fine-tune", "freeze the first k blocks, train the rest", "#bcbd22"
+        ),
+        Strategy(
+            "fine_tune",
+            "Fine-tune",
+            "start from the source weights, train everything on the target",
+            "#d62728",
+        ),
+        Strategy("regularized", "Regularized transfer", "target loss + λ‖θ − θ_source‖²", "#9467bd"),
+        Strategy("joint", "Joint training", "minimise L_source + w·L_target over both data sets", "#ff7f0e"),
+        Strategy(
+            "coral", "CORAL", "align target feature covariance to the source; no target labels", "#17becf"
+        ),
+    )
+}
 
 BASELINE = "scratch"
 

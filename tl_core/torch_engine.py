@@ -127,9 +127,9 @@ import queue
 import threading
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -144,8 +144,15 @@ Progress = Callable[[float, str], None] | None
 MakeModel = Callable[[int], nn.Module]
 Inspect = Callable[[nn.Module], dict] | None  # trained model -> plain data added to extras
 
-TRANSFER_STRATEGIES = ("scratch", "source_only", "feature_extraction", "partial_fine_tune",
-                       "fine_tune", "regularized", "joint")
+TRANSFER_STRATEGIES = (
+    "scratch",
+    "source_only",
+    "feature_extraction",
+    "partial_fine_tune",
+    "fine_tune",
+    "regularized",
+    "joint",
+)
 N_MISCLASSIFIED = 8
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -167,8 +174,9 @@ class Domain:
     classes: tuple
 
     @classmethod
-    def from_arrays(cls, x_train, y_train, x_test, y_test, classes, device: str = "cpu") -> "Domain":
+    def from_arrays(cls, x_train, y_train, x_test, y_test, classes, device: str = "cpu") -> Domain:
         """Make a domain from numpy arrays (or tensors), moved to `device` once."""
+
         def floats(a):  # torch.tensor copies, so cached read-only arrays are fine
             return torch.tensor(np.asarray(a, dtype=np.float32), device=device)
 
@@ -196,8 +204,9 @@ def same_classes(source: Domain, target: Domain) -> bool:
 
 
 def _check_clip(value) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                              or not value > 0):
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+    ):
         raise ValueError(f"clip_grad_norm must be None (no clipping) or a number > 0, got {value!r}")
 
 
@@ -225,21 +234,22 @@ class SourceSettings:
 class TransferSettings:
     """How every strategy trains on the target."""
 
-    epochs: int = 30             # passes over the target training set
-    lr: float = 3e-3             # Adam learning rate of new and fine-tuned layers
-    batch_size: int = 64         # target minibatch size (a tiny target set is one batch)
-    lam: float = 1.0             # λ of L2-SP (regularized)
-    partial_blocks: int = 1      # k: how many leading blocks partial_fine_tune freezes
+    epochs: int = 30  # passes over the target training set
+    lr: float = 3e-3  # Adam learning rate of new and fine-tuned layers
+    batch_size: int = 64  # target minibatch size (a tiny target set is one batch)
+    lam: float = 1.0  # λ of L2-SP (regularized)
+    partial_blocks: int = 1  # k: how many leading blocks partial_fine_tune freezes
     backbone_lr_scale: float = 1.0  # transferred blocks learn at lr * this (fine-tune family)
-    target_weight: float = 1.0   # w in L_source + w·L_target (joint)
-    history_every: int = 1       # measure every this many epochs (and always at 0 and the last)
+    target_weight: float = 1.0  # w in L_source + w·L_target (joint)
+    history_every: int = 1  # measure every this many epochs (and always at 0 and the last)
     clip_grad_norm: float | None = None  # rescale each step's gradient to at most this norm
 
     def __post_init__(self):
         _check_clip(self.clip_grad_norm)
         if not isinstance(self.history_every, (int, np.integer)) or self.history_every < 1:
-            raise ValueError(f"history_every must be a whole number of epochs >= 1, "
-                             f"got {self.history_every!r}")
+            raise ValueError(
+                f"history_every must be a whole number of epochs >= 1, got {self.history_every!r}"
+            )
 
     def measures_at(self, epoch: int) -> bool:
         """Whether the history records `epoch`: the start, every `history_every` epochs, and the
@@ -317,7 +327,7 @@ class _Twin(nn.Module):
         if x.shape[1:] != x_source.shape[1:]:
             return self.model.head(self.features(x)), source_head(self.features(x_source))
         features = self.features(torch.cat([x, x_source]))
-        return self.model.head(features[: x.shape[0]]), source_head(features[x.shape[0]:])
+        return self.model.head(features[: x.shape[0]]), source_head(features[x.shape[0] :])
 
 
 # Seeds of the separate random streams of one run, as offsets from the run's seed.
@@ -329,14 +339,14 @@ class _Plan:
     """What a strategy trains, derived from its name, the settings and the two domains."""
 
     strategy: str
-    from_source: bool          # blocks start from the source weights
-    keep_head: bool            # the target head starts as the source head (same classes)
-    tied: bool                 # the source is measured with the model's own head
-    frozen: tuple              # names of frozen blocks
-    lr_scale_blocks: float     # lr multiplier of transferred, trained blocks
-    lam: float                 # L2-SP strength
-    joint: bool                # adds the source loss
-    train_source_head: bool    # joint with different classes trains the source head too
+    from_source: bool  # blocks start from the source weights
+    keep_head: bool  # the target head starts as the source head (same classes)
+    tied: bool  # the source is measured with the model's own head
+    frozen: tuple  # names of frozen blocks
+    lr_scale_blocks: float  # lr multiplier of transferred, trained blocks
+    lam: float  # L2-SP strength
+    joint: bool  # adds the source loss
+    train_source_head: bool  # joint with different classes trains the source head too
 
 
 def _plan(strategy: str, settings: TransferSettings, block_names: list[str], shared: bool) -> _Plan:
@@ -344,10 +354,10 @@ def _plan(strategy: str, settings: TransferSettings, block_names: list[str], sha
     scale, k = settings.backbone_lr_scale, min(settings.partial_blocks, len(block_names))
     plans = {
         "scratch": _Plan(strategy, False, False, shared, (), 1.0, 0.0, False, False),
-        "feature_extraction": _Plan(strategy, True, False, False, tuple(block_names), 1.0, 0.0,
-                                    False, False),
-        "partial_fine_tune": _Plan(strategy, True, shared, shared, tuple(block_names[:k]), scale,
-                                   0.0, False, False),
+        "feature_extraction": _Plan(strategy, True, False, False, tuple(block_names), 1.0, 0.0, False, False),
+        "partial_fine_tune": _Plan(
+            strategy, True, shared, shared, tuple(block_names[:k]), scale, 0.0, False, False
+        ),
         "fine_tune": _Plan(strategy, True, shared, shared, (), scale, 0.0, False, False),
         "regularized": _Plan(strategy, True, shared, shared, (), scale, settings.lam, False, False),
         "joint": _Plan(strategy, True, shared, shared, (), 1.0, 0.0, True, not shared),
@@ -357,11 +367,13 @@ def _plan(strategy: str, settings: TransferSettings, block_names: list[str], sha
     return plans[strategy]
 
 
-def _build_twin(plan: _Plan, source_model: nn.Module, make_model: MakeModel, target: Domain,
-                seed: int) -> _Twin:
+def _build_twin(
+    plan: _Plan, source_model: nn.Module, make_model: MakeModel, target: Domain, seed: int
+) -> _Twin:
     """The strategy's starting model, made of copies: the source model is never touched.
     A fresh model (its weights drawn from their own seeded stream) is built only where a fresh
     part is used: scratch, or a new head."""
+
     def fresh():
         return init_model(make_model, target.n_classes, seed + _FRESH_INIT, target.device)
 
@@ -401,8 +413,9 @@ def _anchored(name: str, plan: _Plan) -> bool:
 def _scores(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Accuracy and mean cross-entropy over the last-but-one axis (works batched over models)."""
     accuracy = (logits.argmax(-1) == labels).float().mean(-1)
-    loss = F.cross_entropy(logits.transpose(-1, -2) if logits.dim() == 3 else logits, labels,
-                           reduction="none").mean(-1)
+    loss = F.cross_entropy(
+        logits.transpose(-1, -2) if logits.dim() == 3 else logits, labels, reduction="none"
+    ).mean(-1)
     return accuracy, loss
 
 
@@ -419,8 +432,12 @@ def _measure(twin: _Twin, source: Domain, target: Domain) -> dict[str, float]:
     twin.eval()
     source_accuracy, source_loss = _scores(twin(source.x_test, head="source"), source.y_test)
     target_accuracy, target_loss = _scores(twin(target.x_test), target.y_test)
-    return {"source_metric": float(source_accuracy), "target_metric": float(target_accuracy),
-            "source_loss": float(source_loss), "target_loss": float(target_loss)}
+    return {
+        "source_metric": float(source_accuracy),
+        "target_metric": float(target_accuracy),
+        "source_loss": float(source_loss),
+        "target_loss": float(target_loss),
+    }
 
 
 def _empty_history() -> dict[str, list[float]]:
@@ -441,8 +458,10 @@ def _target_extras(predicted: np.ndarray, target: Domain) -> dict:
     matrix = confusion_matrix(truth, predicted, labels=list(range(target.n_classes)))
     wrong = _telling_mistakes(truth, predicted, matrix)[:N_MISCLASSIFIED]
     inputs = target.x_test[torch.as_tensor(wrong, device=target.device)].cpu()
-    misclassified = [{"index": int(i), "true": int(truth[i]), "predicted": int(predicted[i]),
-                      "input": x.tolist()} for i, x in zip(wrong, inputs)]
+    misclassified = [
+        {"index": int(i), "true": int(truth[i]), "predicted": int(predicted[i]), "input": x.tolist()}
+        for i, x in zip(wrong, inputs)
+    ]
     return {"confusion_matrix": matrix.tolist(), "misclassified": misclassified}
 
 
@@ -461,14 +480,20 @@ def _telling_mistakes(truth: np.ndarray, predicted: np.ndarray, matrix: np.ndarr
     return wrong[order]
 
 
-def _result(strategy: str, history: dict, predicted: np.ndarray, target: Domain,
-            wall_time: float, twin: _Twin, inspect: Inspect) -> StrategyResult:
+def _result(
+    strategy: str,
+    history: dict,
+    predicted: np.ndarray,
+    target: Domain,
+    wall_time: float,
+    twin: _Twin,
+    inspect: Inspect,
+) -> StrategyResult:
     last = {key: values[-1] for key, values in history.items() if key != "step"}
     extras = _target_extras(predicted, target)
     if inspect:
         extras.update(inspect(twin.model))
-    return StrategyResult(strategy=strategy, history=history, wall_time=wall_time,
-                          extras=extras, **last)
+    return StrategyResult(strategy=strategy, history=history, wall_time=wall_time, extras=extras, **last)
 
 
 @torch.inference_mode()
@@ -481,14 +506,15 @@ def _predict(twin: _Twin, target: Domain) -> np.ndarray:
 def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
     """Index slices of one random permutation of range(n): one epoch's minibatches (on the CPU)."""
     order = torch.randperm(n, generator=generator)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
 PROGRESS_INTERVAL = 0.25  # seconds: source training reports at least this often (and per epoch)
 
 
-def train_source(make_model: MakeModel, source: Domain, settings: SourceSettings, seed: int,
-                 progress: Progress = None) -> nn.Module:
+def train_source(
+    make_model: MakeModel, source: Domain, settings: SourceSettings, seed: int, progress: Progress = None
+) -> nn.Module:
     """Train the source model on the source training set; minimise mean cross-entropy with Adam.
 
     Returns the model in eval mode with every parameter's requires_grad off: it is meant to be
@@ -497,15 +523,18 @@ def train_source(make_model: MakeModel, source: Domain, settings: SourceSettings
     caller can stop stale work there (by raising from it). On the CPU it trains on one core, as
     target models do, so the same seed gives the same model on any machine.
     """
+
     def train(report: Progress) -> nn.Module:
         return _train_source(make_model, source, settings, seed, report)
 
-    return _on_one_core([train], 1, source.device,
-                        lambda _, *report: progress(*report) if progress else None)[0]
+    return _on_one_core(
+        [train], 1, source.device, lambda _, *report: progress(*report) if progress else None
+    )[0]
 
 
-def stored_source(make_model: MakeModel, source: Domain, settings: SourceSettings, seed: int,
-                  progress: Progress = None) -> nn.Module:
+def stored_source(
+    make_model: MakeModel, source: Domain, settings: SourceSettings, seed: int, progress: Progress = None
+) -> nn.Module:
     """train_source's model, trained once per machine: later processes (a restarted server,
     the command line, a notebook) read its weights back from the disk cache (tl_core.diskcache)
     instead of training again, exactly as they were, in a fraction of a second.
@@ -524,10 +553,14 @@ def stored_source(make_model: MakeModel, source: Domain, settings: SourceSetting
     if key is None:
         return train_source(make_model, source, settings, seed, progress)
     arrays = diskcache.arrays(
-        "source-model", key,
-        lambda: {name: t.detach().cpu().numpy() for name, t in
-                 train_source(make_model, source, settings, seed, progress).state_dict().items()},
-        waiting=waiting_for_source(progress))
+        "source-model",
+        key,
+        lambda: {
+            name: t.detach().cpu().numpy()
+            for name, t in train_source(make_model, source, settings, seed, progress).state_dict().items()
+        },
+        waiting=waiting_for_source(progress),
+    )
     fresh.load_state_dict({name: torch.from_numpy(a) for name, a in arrays.items()})
     fresh.eval()
     for p in fresh.parameters():
@@ -535,8 +568,7 @@ def stored_source(make_model: MakeModel, source: Domain, settings: SourceSetting
     return fresh
 
 
-def _source_key(fresh: nn.Module, source: Domain, settings: SourceSettings,
-                seed: int) -> dict | None:
+def _source_key(fresh: nn.Module, source: Domain, settings: SourceSettings, seed: int) -> dict | None:
     """What a trained source model depends on, as plain data: its class and the code of its
     module and of this engine, its starting weights (they say its shape and initialisation),
     the source training data, the settings, the seed, the device's kind and torch's version.
@@ -548,12 +580,16 @@ def _source_key(fresh: nn.Module, source: Domain, settings: SourceSettings,
     except (TypeError, OSError):  # a class from an interpreter's prompt, a notebook cell
         return None
     start = [t for _, t in sorted(fresh.state_dict().items())]
-    return {"model": f"{type(fresh).__module__}.{type(fresh).__qualname__}",
-            "code": _digest(code).hex(),
-            "start": _fingerprint(start).hex(),
-            "data": _fingerprint([source.x_train, source.y_train]).hex(),
-            "settings": asdict(settings), "seed": int(seed),
-            "device": source.device.type, "torch": torch.__version__}
+    return {
+        "model": f"{type(fresh).__module__}.{type(fresh).__qualname__}",
+        "code": _digest(code).hex(),
+        "start": _fingerprint(start).hex(),
+        "data": _fingerprint([source.x_train, source.y_train]).hex(),
+        "settings": asdict(settings),
+        "seed": int(seed),
+        "device": source.device.type,
+        "torch": torch.__version__,
+    }
 
 
 def _digest(chunks) -> bytes:
@@ -564,8 +600,9 @@ def _digest(chunks) -> bytes:
     return digest.digest()
 
 
-def _on_one_core(tasks: list[Callable[[Callable], object]], workers: int, device: torch.device,
-                 on_report: Callable) -> list:
+def _on_one_core(
+    tasks: list[Callable[[Callable], object]], workers: int, device: torch.device, on_report: Callable
+) -> list:
     """Each task(report)'s result, in order, computed on one core, `workers` tasks at a time.
 
     In this thread, one after the other, where that is already so (one worker, and torch on one
@@ -592,6 +629,7 @@ def _on_one_core(tasks: list[Callable[[Callable], object]], workers: int, device
             if stop.is_set():
                 raise processes.Stopped
             reports.put((i, args))
+
         try:
             return tasks[i](report)
         finally:
@@ -615,8 +653,9 @@ def _on_one_core(tasks: list[Callable[[Callable], object]], workers: int, device
     return [future.result() for future in futures]
 
 
-def _train_source(make_model: MakeModel, source: Domain, settings: SourceSettings, seed: int,
-                  progress: Progress) -> nn.Module:
+def _train_source(
+    make_model: MakeModel, source: Domain, settings: SourceSettings, seed: int, progress: Progress
+) -> nn.Module:
     model = init_model(make_model, source.n_classes, seed, source.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     generator = torch.Generator().manual_seed(seed)
@@ -631,10 +670,11 @@ def _train_source(make_model: MakeModel, source: Domain, settings: SourceSetting
             loss.backward()
             _clip(model.parameters(), settings.clip_grad_norm)
             optimizer.step()
-            if progress and (b + 1 == len(batches)
-                             or time.perf_counter() - last_report > PROGRESS_INTERVAL):
-                progress((epoch + (b + 1) / len(batches)) / settings.epochs,
-                         f"training the source model: epoch {epoch + 1} of {settings.epochs}")
+            if progress and (b + 1 == len(batches) or time.perf_counter() - last_report > PROGRESS_INTERVAL):
+                progress(
+                    (epoch + (b + 1) / len(batches)) / settings.epochs,
+                    f"training the source model: epoch {epoch + 1} of {settings.epochs}",
+                )
                 last_report = time.perf_counter()
     model.eval()
     for p in model.parameters():
@@ -642,8 +682,9 @@ def _train_source(make_model: MakeModel, source: Domain, settings: SourceSetting
     return model
 
 
-def _fit(twin: _Twin, plan: _Plan, source: Domain, target: Domain, settings: TransferSettings,
-         seed: int) -> dict[str, list[float]]:
+def _fit(
+    twin: _Twin, plan: _Plan, source: Domain, target: Domain, settings: TransferSettings, seed: int
+) -> dict[str, list[float]]:
     """Train `twin` on the target under `plan`; the per-epoch history (epoch 0 = the start).
 
     Loss per batch: L_target (mean cross-entropy), as L_source + w·L_target for joint, plus
@@ -653,8 +694,9 @@ def _fit(twin: _Twin, plan: _Plan, source: Domain, target: Domain, settings: Tra
     groups: dict[float, list] = {}
     for name, p in trained:
         groups.setdefault(settings.lr * _lr_multiplier(name, plan), []).append(p)
-    optimizer = torch.optim.Adam([{"params": ps, "lr": lr} for lr, ps in groups.items()],
-                                 betas=ADAM_BETAS, eps=ADAM_EPS)
+    optimizer = torch.optim.Adam(
+        [{"params": ps, "lr": lr} for lr, ps in groups.items()], betas=ADAM_BETAS, eps=ADAM_EPS
+    )
     anchor = {n: p.detach().clone() for n, p in trained if _anchored(n, plan)}
     target_batches = torch.Generator().manual_seed(seed + _TARGET_BATCHES)
     source_batches = torch.Generator().manual_seed(seed + _SOURCE_BATCHES)
@@ -663,13 +705,13 @@ def _fit(twin: _Twin, plan: _Plan, source: Domain, target: Domain, settings: Tra
     for epoch in range(1, settings.epochs + 1):
         twin.train()
         for idx in _batches(target.n_train, settings.batch_size, target_batches):
-            loss = F.cross_entropy(twin(target.x_train[idx.to(target.device)]),
-                                   target.y_train[idx.to(target.device)])
+            loss = F.cross_entropy(
+                twin(target.x_train[idx.to(target.device)]), target.y_train[idx.to(target.device)]
+            )
             if plan.joint:
                 sidx = torch.randint(source.n_train, (len(idx),), generator=source_batches)
                 sidx = sidx.to(source.device)
-                source_loss = F.cross_entropy(twin(source.x_train[sidx], head="source"),
-                                              source.y_train[sidx])
+                source_loss = F.cross_entropy(twin(source.x_train[sidx], head="source"), source.y_train[sidx])
                 loss = source_loss + settings.target_weight * loss
             if anchor and plan.lam != 0.0:
                 params = dict(trained)
@@ -683,21 +725,31 @@ def _fit(twin: _Twin, plan: _Plan, source: Domain, target: Domain, settings: Tra
     return history
 
 
-def _source_only(source_model: nn.Module, source: Domain, target: Domain,
-                 inspect: Inspect = None) -> StrategyResult:
+def _source_only(
+    source_model: nn.Module, source: Domain, target: Domain, inspect: Inspect = None
+) -> StrategyResult:
     start = time.perf_counter()
     twin = _Twin(source_model, None)
     scores = _measure(twin, source, target)
     extras = _target_extras(_predict(twin, target), target)
     if inspect:
         extras.update(inspect(source_model))
-    return StrategyResult(strategy="source_only", wall_time=time.perf_counter() - start,
-                          extras=extras, **scores)
+    return StrategyResult(
+        strategy="source_only", wall_time=time.perf_counter() - start, extras=extras, **scores
+    )
 
 
-def run_strategies(strategies: Sequence[str], source_model: nn.Module, make_model: MakeModel,
-                   source: Domain, target: Domain, settings: TransferSettings, seed: int,
-                   progress: Progress = None, inspect: Inspect = None) -> list[StrategyResult]:
+def run_strategies(
+    strategies: Sequence[str],
+    source_model: nn.Module,
+    make_model: MakeModel,
+    source: Domain,
+    target: Domain,
+    settings: TransferSettings,
+    seed: int,
+    progress: Progress = None,
+    inspect: Inspect = None,
+) -> list[StrategyResult]:
     """Carry `source_model` to `target` with each strategy; the results in the given order.
 
     `source_only` is left out when the classes differ (the source head cannot name them).
@@ -723,8 +775,17 @@ def _run_alone(job: TransferJob, inspect: Inspect = None) -> list[StrategyResult
         plan = _plan(name, job.settings, block_names, shared)
         twin = _build_twin(plan, job.source_model, job.make_model, job.target, job.seed)
         history = _fit(twin, plan, job.source, job.target, job.settings, job.seed)
-        results.append(_result(name, history, _predict(twin, job.target), job.target,
-                               time.perf_counter() - start, twin, inspect))
+        results.append(
+            _result(
+                name,
+                history,
+                _predict(twin, job.target),
+                job.target,
+                time.perf_counter() - start,
+                twin,
+                inspect,
+            )
+        )
     return results
 
 
@@ -748,8 +809,16 @@ def trained_model(strategy: str, job: TransferJob) -> nn.Module:
     if strategy == "source_only":
         return job.source_model
     kept: list[nn.Module] = []
-    run_strategies([strategy], job.source_model, job.make_model, job.source, job.target,
-                   job.settings, job.seed, inspect=lambda model: kept.append(model) or {})
+    run_strategies(
+        [strategy],
+        job.source_model,
+        job.make_model,
+        job.source,
+        job.target,
+        job.settings,
+        job.seed,
+        inspect=lambda model: kept.append(model) or {},
+    )
     return kept[0]
 
 
@@ -757,8 +826,7 @@ def weights_bytes(model: nn.Module) -> bytes:
     """The model's state_dict in the safetensors format (contiguous CPU tensors, copied)."""
     from safetensors.torch import save
 
-    return save({name: t.detach().cpu().contiguous().clone()
-                 for name, t in model.state_dict().items()})
+    return save({name: t.detach().cpu().contiguous().clone() for name, t in model.state_dict().items()})
 
 
 class SourceCache:
@@ -845,9 +913,17 @@ def _group_key(m: _Member) -> tuple:
     larger batched steps. Joint training, with its extra source pass, trains apart.
     """
     structure = tuple((n, tuple(p.shape), p.requires_grad) for n, p in m.twin.named_parameters())
-    return (structure, m.plan.joint, m.settings.epochs, m.settings.batch_size,
-            m.settings.history_every, m.settings.clip_grad_norm, str(m.target.device),
-            tuple(m.target.x_train.shape[1:]), tuple(m.source.x_train.shape[1:]))
+    return (
+        structure,
+        m.plan.joint,
+        m.settings.epochs,
+        m.settings.batch_size,
+        m.settings.history_every,
+        m.settings.clip_grad_norm,
+        str(m.target.device),
+        tuple(m.target.x_train.shape[1:]),
+        tuple(m.source.x_train.shape[1:]),
+    )
 
 
 class _Pool:
@@ -874,8 +950,9 @@ class _Pool:
         return self.data[idx + shift]
 
 
-def _epoch_indices(members: list[_Member], gens: list[torch.Generator], joint_gens: list,
-                   batch_size: int, joint: bool):
+def _epoch_indices(
+    members: list[_Member], gens: list[torch.Generator], joint_gens: list, batch_size: int, joint: bool
+):
     """This epoch's minibatches of every member, padded to one [M, S, B] block.
 
     Returns target indices, their weights (1 = real sample, 0 = padding), source indices for
@@ -889,11 +966,12 @@ def _epoch_indices(members: list[_Member], gens: list[torch.Generator], joint_ge
     source_idx = torch.zeros(shape, dtype=torch.long) if joint else None
     for i, m in enumerate(members):
         for s, batch in enumerate(_batches(m.target.n_train, batch_size, gens[i])):
-            idx[i, s, :len(batch)] = batch
-            weight[i, s, :len(batch)] = 1.0
+            idx[i, s, : len(batch)] = batch
+            weight[i, s, : len(batch)] = 1.0
             if joint:
-                source_idx[i, s, :len(batch)] = torch.randint(m.source.n_train, (len(batch),),
-                                                              generator=joint_gens[i])
+                source_idx[i, s, : len(batch)] = torch.randint(
+                    m.source.n_train, (len(batch),), generator=joint_gens[i]
+                )
     return idx, weight, source_idx, steps
 
 
@@ -926,8 +1004,9 @@ def _group_gradients(base: nn.Module, joint: bool, anchored: list[str]):
             else:
                 losses = mean_ce(target_logits(params, x), y, w)
             if anchored:
-                losses = losses + sum(lam[n] * ((leaves[n] - anchor[n]) ** 2).flatten(1).sum(1)
-                                      for n in anchored)
+                losses = losses + sum(
+                    lam[n] * ((leaves[n] - anchor[n]) ** 2).flatten(1).sum(1) for n in anchored
+                )
             return dict(zip(leaves, torch.autograd.grad(losses.sum(), list(leaves.values()))))
 
     return gradients
@@ -973,8 +1052,13 @@ class _Measurers:
         self.pool.shutdown()
 
 
-def _measure_group(base: _Twin, stacked: dict, domains: list[tuple[Domain, Domain]],
-                   seen: dict, pool: _Measurers | None = None) -> dict[str, list]:
+def _measure_group(
+    base: _Twin,
+    stacked: dict,
+    domains: list[tuple[Domain, Domain]],
+    seen: dict,
+    pool: _Measurers | None = None,
+) -> dict[str, list]:
     """Each member's scores on its own source and target test sets, and its target predictions.
 
     `domains[i]` is member i's (source, target) as its steps read them (after any frozen
@@ -991,9 +1075,11 @@ def _measure_group(base: _Twin, stacked: dict, domains: list[tuple[Domain, Domai
 
     # The parameters each score reads: not the head it does not use, nor the frozen blocks its
     # inputs have passed already (the inputs, told apart by identity, stand for those).
-    skipped = tuple(f"model.blocks.{name}." for name in list(base.model.blocks)[:base.skip])
-    unused = {"source": ("source_head." if base.tied else "model.head.",) + skipped,
-              "target": ("source_head.",) + skipped}
+    skipped = tuple(f"model.blocks.{name}." for name in list(base.model.blocks)[: base.skip])
+    unused = {
+        "source": ("source_head." if base.tied else "model.head.",) + skipped,
+        "target": ("source_head.",) + skipped,
+    }
 
     def key(i: int, domain: str, pair: tuple[Domain, Domain]) -> tuple:
         path = [t[i] for n, t in stacked.items() if not n.startswith(unused[domain])]
@@ -1005,12 +1091,14 @@ def _measure_group(base: _Twin, stacked: dict, domains: list[tuple[Domain, Domai
         with torch.inference_mode():  # per thread: a pool's threads do not inherit the mode
             params = {n: t[i] for n, t in stacked.items()}
             twin = pool.twin() if pool else base
-            target_logits, source_logits = functional_call(twin, params, (target.x_test,),
-                                                           {"x_source": source.x_test})
-            return tuple((float(accuracy), float(loss), logits.argmax(-1))
-                         for logits, labels in ((source_logits, source.y_test),
-                                                (target_logits, target.y_test))
-                         for accuracy, loss in [_scores(logits, labels)])
+            target_logits, source_logits = functional_call(
+                twin, params, (target.x_test,), {"x_source": source.x_test}
+            )
+            return tuple(
+                (float(accuracy), float(loss), logits.argmax(-1))
+                for logits, labels in ((source_logits, source.y_test), (target_logits, target.y_test))
+                for accuracy, loss in [_scores(logits, labels)]
+            )
 
     keys = [(key(i, "source", pair), key(i, "target", pair)) for i, pair in enumerate(domains)]
     todo = {}  # each pair of keys not measured yet, and the first member that has it
@@ -1063,10 +1151,20 @@ def _after_prefix(members: list[_Member], stacked: dict, k: int) -> list[tuple[D
     for i, m in enumerate(members):
         params = {n: t[i] for n, t in stacked.items() if prefix.reads(n)}
         weights = _fingerprint([params[n] for n in sorted(params)])
-        source = Domain(m.source.x_train, m.source.y_train, run(params, weights, m.source.x_test),
-                        m.source.y_test, m.source.classes)
-        target = Domain(run(params, weights, m.target.x_train), m.target.y_train,
-                        run(params, weights, m.target.x_test), m.target.y_test, m.target.classes)
+        source = Domain(
+            m.source.x_train,
+            m.source.y_train,
+            run(params, weights, m.source.x_test),
+            m.source.y_test,
+            m.source.classes,
+        )
+        target = Domain(
+            run(params, weights, m.target.x_train),
+            m.target.y_train,
+            run(params, weights, m.target.x_test),
+            m.target.y_test,
+            m.target.classes,
+        )
         domains.append((source, target))
     return domains
 
@@ -1094,8 +1192,8 @@ class _Stack:
     of L_target (joint), and its Adam state."""
 
     params: dict[str, torch.Tensor]
-    trained: list[str]   # alike in all members (the group key says so)
-    fixed: list[str]     # the others
+    trained: list[str]  # alike in all members (the group key says so)
+    fixed: list[str]  # the others
     anchored: list[str]  # pulled toward the source by some member (L2-SP)
     anchor: dict[str, torch.Tensor]
     lrs: dict[str, torch.Tensor]
@@ -1106,30 +1204,38 @@ class _Stack:
     steps_taken: torch.Tensor
 
     @classmethod
-    def of(cls, members: list[_Member]) -> "_Stack":
+    def of(cls, members: list[_Member]) -> _Stack:
         base = members[0].twin
         names = [n for n, _ in base.named_parameters()]
         trained = [n for n, p in base.named_parameters() if p.requires_grad]
         anchored = [n for n in trained if any(_anchored(n, m.plan) for m in members)]
-        params = {n: torch.stack([dict(m.twin.named_parameters())[n].detach() for m in members])
-                  for n in names}
+        params = {
+            n: torch.stack([dict(m.twin.named_parameters())[n].detach() for m in members]) for n in names
+        }
         device = params[names[0]].device
 
         def per_member(value, **kwargs) -> torch.Tensor:
             return torch.tensor([value(m) for m in members], **kwargs)
 
         return cls(
-            params=params, trained=trained, fixed=[n for n in names if n not in trained],
+            params=params,
+            trained=trained,
+            fixed=[n for n in names if n not in trained],
             anchored=anchored,
             anchor={n: params[n].clone() for n in anchored},
-            lrs={n: per_member(lambda m: m.settings.lr * _lr_multiplier(n, m.plan),
-                               dtype=torch.float64) for n in trained},
-            lam={n: per_member(lambda m: m.plan.lam if _anchored(n, m.plan) else 0.0,
-                               device=device) for n in anchored},
+            lrs={
+                n: per_member(lambda m: m.settings.lr * _lr_multiplier(n, m.plan), dtype=torch.float64)  # noqa: B023
+                for n in trained
+            },
+            lam={
+                n: per_member(lambda m: m.plan.lam if _anchored(n, m.plan) else 0.0, device=device)  # noqa: B023
+                for n in anchored
+            },
             target_weight=per_member(lambda m: m.settings.target_weight, device=device),
             exp_avg={n: torch.zeros_like(params[n]) for n in trained},
             exp_avg_sq={n: torch.zeros_like(params[n]) for n in trained},
-            steps_taken=torch.zeros(len(members), dtype=torch.long))
+            steps_taken=torch.zeros(len(members), dtype=torch.long),
+        )
 
     @property
     def device(self) -> torch.device:
@@ -1138,10 +1244,13 @@ class _Stack:
     def first(self, k: int) -> tuple:
         """The gradient function's arguments that come from the stack, for the first k members:
         trained, fixed and anchor parameters, λ and w."""
-        return ({n: self.params[n][:k] for n in self.trained},
-                {n: self.params[n][:k] for n in self.fixed},
-                {n: self.anchor[n][:k] for n in self.anchored},
-                {n: t[:k] for n, t in self.lam.items()}, self.target_weight[:k])
+        return (
+            {n: self.params[n][:k] for n in self.trained},
+            {n: self.params[n][:k] for n in self.fixed},
+            {n: self.anchor[n][:k] for n in self.anchored},
+            {n: t[:k] for n, t in self.lam.items()},
+            self.target_weight[:k],
+        )
 
     def adam_step(self, grads: dict[str, torch.Tensor], k: int) -> None:
         """torch.optim.Adam's update (no weight decay) on the first k members, each with its own
@@ -1150,8 +1259,8 @@ class _Stack:
         beta1, beta2 = ADAM_BETAS
         self.steps_taken[:k] += 1
         t = self.steps_taken[:k].double()
-        bias1 = 1 - beta1 ** t
-        bias2_sqrt = torch.sqrt(1 - beta2 ** t)
+        bias1 = 1 - beta1**t
+        bias2_sqrt = torch.sqrt(1 - beta2**t)
         for name, g in grads.items():
             shape = (k,) + (1,) * (g.dim() - 1)
             m, v = self.exp_avg[name][:k], self.exp_avg_sq[name][:k]
@@ -1171,8 +1280,14 @@ class _Stack:
                 p.copy_(self.params[n][i])
 
 
-def _train_epoch(stack: _Stack, gradients: Callable, pools: dict[str, _Pool], batches: tuple,
-                 clip_grad_norm: float | None, joint: bool) -> None:
+def _train_epoch(
+    stack: _Stack,
+    gradients: Callable,
+    pools: dict[str, _Pool],
+    batches: tuple,
+    clip_grad_norm: float | None,
+    joint: bool,
+) -> None:
     """One epoch of batched steps: step s trains the first k members, those that have an s-th
     batch (the members come longest first)."""
     idx, weight, source_idx, steps = batches
@@ -1191,8 +1306,9 @@ def _train_epoch(stack: _Stack, gradients: Callable, pools: dict[str, _Pool], ba
         stack.adam_step(grads, k)
 
 
-def _fit_group(members: list[_Member], progress: Callable[[float], None],
-               inspect: Inspect = None, workers: int = 1) -> list[StrategyResult]:
+def _fit_group(
+    members: list[_Member], progress: Callable[[float], None], inspect: Inspect = None, workers: int = 1
+) -> list[StrategyResult]:
     """Train a group of like members together: _fit for all of them at once, with vmap; measure
     them `workers` at a time."""
     start = time.perf_counter()
@@ -1204,11 +1320,19 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
     # Frozen leading blocks (feature extraction, partial fine-tuning) run once on each data set;
     # the steps and measurements start after them. Joint training reads raw source batches.
     skipped = 0 if plan.joint else _frozen_prefix(base)
-    domains = (_after_prefix(members, stack.params, skipped) if skipped
-               else [(m.source, m.target) for m in members])
+    domains = (
+        _after_prefix(members, stack.params, skipped) if skipped else [(m.source, m.target) for m in members]
+    )
     base.skip = skipped
-    pools = {key: _Pool([getattr(pair[side], attr) for pair in domains]) for key, side, attr in (
-        ("tx", 1, "x_train"), ("ty", 1, "y_train"), ("sx", 0, "x_train"), ("sy", 0, "y_train"))}
+    pools = {
+        key: _Pool([getattr(pair[side], attr) for pair in domains])
+        for key, side, attr in (
+            ("tx", 1, "x_train"),
+            ("ty", 1, "y_train"),
+            ("sx", 0, "x_train"),
+            ("sy", 0, "y_train"),
+        )
+    }
     seen: dict = {}  # measurements already made, for _measure_group to reuse
     pool = _Measurers(base, workers) if workers > 1 and len(members) > 1 else None
     histories = [_empty_history() for _ in members]
@@ -1216,8 +1340,11 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
     def measure(epoch: int) -> dict[str, list]:
         scores = _measure_group(base, stack.params, domains, seen, pool)
         for i, h in enumerate(histories):
-            _append(h, epoch, {k: scores[k][i] for k in
-                               ("source_metric", "target_metric", "source_loss", "target_loss")})
+            _append(
+                h,
+                epoch,
+                {k: scores[k][i] for k in ("source_metric", "target_metric", "source_loss", "target_loss")},
+            )
         return scores
 
     try:
@@ -1238,14 +1365,21 @@ def _fit_group(members: list[_Member], progress: Callable[[float], None],
     stack.write_back(members)
     predicted = [p.cpu().numpy() for p in scores["predicted"]]
     wall_time = (time.perf_counter() - start) / len(members)
-    results = [_result(m.plan.strategy, h, predicted[i], m.target, wall_time, m.twin, inspect)
-               for i, (m, h) in enumerate(zip(members, histories))]
+    results = [
+        _result(m.plan.strategy, h, predicted[i], m.target, wall_time, m.twin, inspect)
+        for i, (m, h) in enumerate(zip(members, histories))
+    ]
     restore = sorted(range(len(order)), key=lambda i: order[i])
     return [results[i] for i in restore]
 
 
-def run_many(jobs: Sequence[TransferJob], progress: Progress = None, batched: bool = True,
-             inspect: Inspect = None, workers: int | None = None) -> list[list[StrategyResult]]:
+def run_many(
+    jobs: Sequence[TransferJob],
+    progress: Progress = None,
+    batched: bool = True,
+    inspect: Inspect = None,
+    workers: int | None = None,
+) -> list[list[StrategyResult]]:
     """run_strategies for every job, with like target models trained together.
 
     Returns one list of StrategyResult per job, in the job's strategy order. Models of the same
@@ -1277,8 +1411,7 @@ def run_many(jobs: Sequence[TransferJob], progress: Progress = None, batched: bo
             twin = _build_twin(plan, job.source_model, job.make_model, job.target, job.seed)
             member = _Member(j, plan, twin, job.source, job.target, job.settings, job.seed)
             groups.setdefault(_group_key(member), []).append((j, i, member))
-    fitted = _fit_groups([[m for _, _, m in group] for group in groups.values()], progress,
-                         inspect, workers)
+    fitted = _fit_groups([[m for _, _, m in group] for group in groups.values()], progress, inspect, workers)
     for group, results in zip(groups.values(), fitted):
         for (j, i, _), result in zip(group, results):
             slots[j][i] = result
@@ -1302,8 +1435,9 @@ def _cost(members: list[_Member]) -> int:
     return steps * (2 if members[0].plan.joint else 1)
 
 
-def _fit_groups(groups: list[list[_Member]], progress: Progress, inspect: Inspect,
-                workers: int | None) -> list[list[StrategyResult]]:
+def _fit_groups(
+    groups: list[list[_Member]], progress: Progress, inspect: Inspect, workers: int | None
+) -> list[list[StrategyResult]]:
     """_fit_group for every group, in order, trained `workers` at a time (None: parallel_groups),
     the costliest first, each on one core (_on_one_core). Each group's numbers are its own,
     whichever thread trains it and whatever trains beside it."""
@@ -1323,8 +1457,7 @@ def _fit_groups(groups: list[list[_Member]], progress: Progress, inspect: Inspec
             running = [words[i] for i in order if fractions[i] < 1.0] or [words[order[-1]]]
             progress(sum(f * len(g) for f, g in zip(fractions, groups)) / total, running[0])
 
-    tasks = [functools.partial(_fit_group, groups[i], inspect=inspect, workers=measuring)
-             for i in order]
+    tasks = [functools.partial(_fit_group, groups[i], inspect=inspect, workers=measuring) for i in order]
     results = _on_one_core(tasks, workers, groups[0][0].target.device, track)
     return [results[order.index(i)] for i in range(len(groups))]
 

@@ -34,8 +34,9 @@ def get_demo(name: str) -> ModuleType:
         return importlib.import_module(DEMOS[name])
     except ModuleNotFoundError as err:
         if err.name == DEMOS[name]:
-            raise ValueError(f"demo {name!r} is not available yet; "
-                             f"available: {', '.join(available_demos())}") from None
+            raise ValueError(
+                f"demo {name!r} is not available yet; available: {', '.join(available_demos())}"
+            ) from None
         raise
 
 

@@ -46,9 +46,10 @@ only when the weights are already on disk (:func:`imagenet_unavailable` says how
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import plotly.graph_objects as go
@@ -65,17 +66,24 @@ from tl_core.runtime import pick_device
 from tl_core.strategies import label
 from tl_core.userdata import ImageData
 
-STRATEGIES = ("scratch", "source_only", "feature_extraction", "partial_fine_tune", "fine_tune",
-              "regularized", "joint")
+STRATEGIES = (
+    "scratch",
+    "source_only",
+    "feature_extraction",
+    "partial_fine_tune",
+    "fine_tune",
+    "regularized",
+    "joint",
+)
 METRIC = "accuracy"
 LOSS = "cross-entropy"
 SCENARIOS = cnn_data.SCENARIOS
-SOURCE_LR = 3e-3         # Adam learning rate of source training
-BATCH_SIZE = 64          # minibatch size, source and target
-N_FILTERS = 16           # first-layer filters, shown by model_figure
-N_CONV2 = 16             # second-layer filters
-N_HIDDEN = 64            # units of the dense block "fc": the features a new head reads
-USER_DATA = "images"     # the kind of user data `run(config, data=...)` takes
+SOURCE_LR = 3e-3  # Adam learning rate of source training
+BATCH_SIZE = 64  # minibatch size, source and target
+N_FILTERS = 16  # first-layer filters, shown by model_figure
+N_CONV2 = 16  # second-layer filters
+N_HIDDEN = 64  # units of the dense block "fc": the features a new head reads
+USER_DATA = "images"  # the kind of user data `run(config, data=...)` takes
 IGNORED_WITH_USER_DATA = ("gap",)  # fields that shape only the built-in target task
 
 Progress = Callable[[float, str], None] | None
@@ -92,34 +100,60 @@ class Config(DemoConfig):
         "shift": ("n_source", "source_copies"),
     }
 
-    scenario: str = param("sim2real", "source to target: printed to handwritten digits (sim2real), "
-                          "digits 0-4 to 5-9 (new_classes, where transfer hurts: features of 0-4 "
-                          "fit 5-9 worse than a fresh net does), or digits to transformed digits "
-                          "(shift)", choices=SCENARIOS)
-    gap: float = param(0.25, "shift scenario: how strongly target digits are rotated, blurred, "
-                       "inverted and noised (0 = unchanged); the other scenarios ignore it",
-                       low=0.0, high=1.0)
+    scenario: str = param(
+        "sim2real",
+        "source to target: printed to handwritten digits (sim2real), "
+        "digits 0-4 to 5-9 (new_classes, where transfer hurts: features of 0-4 "
+        "fit 5-9 worse than a fresh net does), or digits to transformed digits "
+        "(shift)",
+        choices=SCENARIOS,
+    )
+    gap: float = param(
+        0.25,
+        "shift scenario: how strongly target digits are rotated, blurred, "
+        "inverted and noised (0 = unchanged); the other scenarios ignore it",
+        low=0.0,
+        high=1.0,
+    )
     n_target: int = param(2, "labelled target digits per class", low=1, high=40)
-    lam: float = param(0.1, "λ of regularized transfer: how hard the weights are pulled back "
-                       "to the source weights", low=0.0, high=1000.0, log=True)
+    lam: float = param(
+        0.1,
+        "λ of regularized transfer: how hard the weights are pulled back to the source weights",
+        low=0.0,
+        high=1000.0,
+        log=True,
+    )
     epochs: int = param(20, "passes over the labelled target digits", low=1, high=200)
     lr: float = param(1e-2, "learning rate (Adam) of target training", low=1e-4, high=0.1, log=True)
     seed: int = seed_field()
     device: str = device_field()
-    strategies: tuple = param(STRATEGIES, "strategies to compare (scratch always runs)",
-                              choices=STRATEGIES)
-    partial_blocks: int = param(1, "partial fine-tune: how many leading blocks stay frozen",
-                                low=1, high=3)
-    backbone_lr_scale: float = param(1.0, "fine-tune: learning rate of the transferred blocks, "
-                                     "as a fraction of lr (0 = frozen)", low=0.0, high=1.0)
-    target_weight: float = param(1.0, "joint training: weight w of the target loss in "
-                                 "L_source + w·L_target", low=0.1, high=10.0, log=True)
-    n_source: int = param(2000, "sim2real: how many printed digits the source model learns from",
-                          low=200, high=10000)
+    strategies: tuple = param(STRATEGIES, "strategies to compare (scratch always runs)", choices=STRATEGIES)
+    partial_blocks: int = param(1, "partial fine-tune: how many leading blocks stay frozen", low=1, high=3)
+    backbone_lr_scale: float = param(
+        1.0,
+        "fine-tune: learning rate of the transferred blocks, as a fraction of lr (0 = frozen)",
+        low=0.0,
+        high=1.0,
+    )
+    target_weight: float = param(
+        1.0,
+        "joint training: weight w of the target loss in L_source + w·L_target",
+        low=0.1,
+        high=10.0,
+        log=True,
+    )
+    n_source: int = param(
+        2000, "sim2real: how many printed digits the source model learns from", low=200, high=10000
+    )
     source_epochs: int = param(10, "passes over the source digits", low=1, high=50)
-    source_copies: int = param(0, "new_classes: randomly rotated, slanted and shifted copies of "
-                               "each source digit added to the source, so its features carry "
-                               "over better to new digits (0 = none)", low=0, high=16)
+    source_copies: int = param(
+        0,
+        "new_classes: randomly rotated, slanted and shifted copies of "
+        "each source digit added to the source, so its features carry "
+        "over better to new digits (0 = none)",
+        low=0,
+        high=16,
+    )
 
 
 class SmallCNN(nn.Module):
@@ -129,11 +163,13 @@ class SmallCNN(nn.Module):
 
     def __init__(self, n_classes: int):
         super().__init__()
-        self.blocks = nn.ModuleDict({
-            "conv1": nn.Sequential(nn.Conv2d(1, N_FILTERS, 3, stride=2, padding=1), nn.ReLU()),
-            "conv2": nn.Sequential(nn.Conv2d(N_FILTERS, N_CONV2, 3, stride=2, padding=1), nn.ReLU()),
-            "fc": nn.Sequential(nn.Flatten(), nn.Linear(N_CONV2 * 2 * 2, N_HIDDEN), nn.ReLU()),
-        })
+        self.blocks = nn.ModuleDict(
+            {
+                "conv1": nn.Sequential(nn.Conv2d(1, N_FILTERS, 3, stride=2, padding=1), nn.ReLU()),
+                "conv2": nn.Sequential(nn.Conv2d(N_FILTERS, N_CONV2, 3, stride=2, padding=1), nn.ReLU()),
+                "fc": nn.Sequential(nn.Flatten(), nn.Linear(N_CONV2 * 2 * 2, N_HIDDEN), nn.ReLU()),
+            }
+        )
         self.head = nn.Linear(N_HIDDEN, n_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -152,8 +188,14 @@ def _as_input(images: np.ndarray) -> np.ndarray:
 
 
 def _domain(digits: cnn_data.Digits, device: str) -> engine.Domain:
-    return engine.Domain.from_arrays(_as_input(digits.x_train), digits.y_train,
-                                     _as_input(digits.x_test), digits.y_test, digits.classes, device)
+    return engine.Domain.from_arrays(
+        _as_input(digits.x_train),
+        digits.y_train,
+        _as_input(digits.x_test),
+        digits.y_test,
+        digits.classes,
+        device,
+    )
 
 
 def source_settings(config: Config) -> engine.SourceSettings:
@@ -162,25 +204,37 @@ def source_settings(config: Config) -> engine.SourceSettings:
 
 def transfer_settings(config: Config, history_every: int = 1) -> engine.TransferSettings:
     """The engine's target-training settings; `history_every` = how often the history measures."""
-    return engine.TransferSettings(epochs=config.epochs, lr=config.lr, batch_size=BATCH_SIZE,
-                                   lam=config.lam, partial_blocks=config.partial_blocks,
-                                   backbone_lr_scale=config.backbone_lr_scale,
-                                   target_weight=config.target_weight, history_every=history_every)
+    return engine.TransferSettings(
+        epochs=config.epochs,
+        lr=config.lr,
+        batch_size=BATCH_SIZE,
+        lam=config.lam,
+        partial_blocks=config.partial_blocks,
+        backbone_lr_scale=config.backbone_lr_scale,
+        target_weight=config.target_weight,
+        history_every=history_every,
+    )
 
 
 def _source_key(config: Config) -> tuple:
     """What the source model depends on (the app may cache on it too)."""
     n_source = config.n_source if config.scenario == "sim2real" else 0
     copies = config.source_copies if config.scenario == "new_classes" else 0
-    return (config.scenario, n_source, copies, config.source_epochs, config.seed,
-            pick_device(config.device))
+    return (config.scenario, n_source, copies, config.source_epochs, config.seed, pick_device(config.device))
 
 
 _SOURCES = engine.SourceCache(size=16)
 
 
-def _train_source(scenario: str, n_source: int, copies: int, source_epochs: int, seed: int,
-                  device: str, progress: Progress = None) -> tuple[nn.Module, engine.Domain]:
+def _train_source(
+    scenario: str,
+    n_source: int,
+    copies: int,
+    source_epochs: int,
+    seed: int,
+    device: str,
+    progress: Progress = None,
+) -> tuple[nn.Module, engine.Domain]:
     digits = cnn_data.source_digits(scenario, max(n_source, 1), seed, copies)
     source = _domain(digits, device)
     settings = engine.SourceSettings(epochs=source_epochs, lr=SOURCE_LR, batch_size=BATCH_SIZE)
@@ -192,8 +246,9 @@ def source_model(config: Config, progress: Progress = None) -> tuple[nn.Module, 
     the model. The same (scenario, seed, source settings, device) gives the same model.
     `progress(fraction, message)` hears from the source training when it has to run."""
     key = _source_key(config)
-    return _SOURCES.get(key, lambda: _train_source(*key, progress=progress),
-                        waiting=engine.waiting_for_source(progress))
+    return _SOURCES.get(
+        key, lambda: _train_source(*key, progress=progress), waiting=engine.waiting_for_source(progress)
+    )
 
 
 def prepare(config: Config) -> None:
@@ -204,8 +259,10 @@ def prepare(config: Config) -> None:
 
 def _tensors(images: np.ndarray, labels: np.ndarray, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Digits as the net's input and their labels, on the device (copies: the arrays are cached)."""
-    return (torch.tensor(_as_input(images), device=device),
-            torch.tensor(np.asarray(labels, dtype=np.int64), device=device))
+    return (
+        torch.tensor(_as_input(images), device=device),
+        torch.tensor(np.asarray(labels, dtype=np.int64), device=device),
+    )
 
 
 @lru_cache(maxsize=16)
@@ -221,6 +278,7 @@ _INK = engine.SourceCache(size=4)  # user images as 8x8 ink, by the data's finge
 
 def user_ink(data: ImageData) -> np.ndarray:
     """The user's images as the net's digits ([N, 8, 8], ink 0..16; cached, read-only)."""
+
     def convert() -> np.ndarray:
         ink = cnn_data.user_ink(data.images)
         ink.setflags(write=False)
@@ -232,8 +290,7 @@ def user_ink(data: ImageData) -> np.ndarray:
 def user_target(config: Config, data: ImageData) -> cnn_data.Digits:
     """The user's target task for `config`: `n_target` labelled images per class (chosen by the
     seed), the rest to test. UserDataError when a class has too few images for that."""
-    return cnn_data.user_digits(user_ink(data), data.labels, data.class_names, config.n_target,
-                                config.seed)
+    return cnn_data.user_digits(user_ink(data), data.labels, data.class_names, config.n_target, config.seed)
 
 
 def max_n_target(data: ImageData) -> int:
@@ -261,8 +318,9 @@ def _inspect(model: nn.Module) -> dict[str, Any]:
     return {"filters": model.blocks["conv1"][0].weight.detach()[:, 0].cpu().tolist()}
 
 
-def transfer_job(config: Config, history_every: int = 1, progress: Progress = None,
-                 data: ImageData | None = None) -> engine.TransferJob:
+def transfer_job(
+    config: Config, history_every: int = 1, progress: Progress = None, data: ImageData | None = None
+) -> engine.TransferJob:
     """Everything the engine needs to carry the source model to the target for `config` (the
     source model trained or fetched, `progress` hearing from its training; `data`: the user's
     images as the target)."""
@@ -270,9 +328,15 @@ def transfer_job(config: Config, history_every: int = 1, progress: Progress = No
     if progress:
         progress(0.0, engine.READING_SOURCE)
     model, source = source_model(config, progress)
-    return engine.TransferJob(strategies=_strategies(config), source_model=model,
-                              make_model=SmallCNN, source=source, target=target,
-                              settings=transfer_settings(config, history_every), seed=config.seed)
+    return engine.TransferJob(
+        strategies=_strategies(config),
+        source_model=model,
+        make_model=SmallCNN,
+        source=source,
+        target=target,
+        settings=transfer_settings(config, history_every),
+        seed=config.seed,
+    )
 
 
 def _strategies(config: Config) -> list[str]:
@@ -281,24 +345,40 @@ def _strategies(config: Config) -> list[str]:
     return with_baseline(config.strategies)
 
 
-def _run_result(config: Config, job: engine.TransferJob, results: list, wall_time: float,
-                data: ImageData | None = None) -> RunResult:
+def _run_result(
+    config: Config, job: engine.TransferJob, results: list, wall_time: float, data: ImageData | None = None
+) -> RunResult:
     source_scores = engine.evaluate(job.source_model, job.source)
-    extras = {"source_model_accuracy": source_scores["accuracy"],
-              "source_model_metric": source_scores["accuracy"],
-              "source_classes": list(job.source.classes), "target_classes": list(job.target.classes),
-              "source_filters": _inspect(job.source_model)["filters"],
-              "n_target_train": job.target.n_train, "device": str(job.target.device)}
+    extras = {
+        "source_model_accuracy": source_scores["accuracy"],
+        "source_model_metric": source_scores["accuracy"],
+        "source_classes": list(job.source.classes),
+        "target_classes": list(job.target.classes),
+        "source_filters": _inspect(job.source_model)["filters"],
+        "n_target_train": job.target.n_train,
+        "device": str(job.target.device),
+    }
     if data is not None:
         extras["user_data"] = data.summary()
         extras["n_target_test"] = int(job.target.y_test.shape[0])
-    return RunResult(demo="cnn", config=config.to_dict(), metric_name=METRIC, loss_name=LOSS,
-                     strategies=results, extras=extras, wall_time=wall_time)
+    return RunResult(
+        demo="cnn",
+        config=config.to_dict(),
+        metric_name=METRIC,
+        loss_name=LOSS,
+        strategies=results,
+        extras=extras,
+        wall_time=wall_time,
+    )
 
 
 # ------------------------------------------------------------------------------------------ run
-def run(config: Config | None = None, progress: Progress = None, data: ImageData | None = None,
-        history_every: int = 1) -> RunResult:
+def run(
+    config: Config | None = None,
+    progress: Progress = None,
+    data: ImageData | None = None,
+    history_every: int = 1,
+) -> RunResult:
     """Train (or fetch) the source model, then carry it to the target with each strategy.
 
     The history measures both test sets every `history_every` epochs (default: every epoch,
@@ -315,8 +395,12 @@ def run(config: Config | None = None, progress: Progress = None, data: ImageData
     return _run_result(config, job, results, time.perf_counter() - start, data)
 
 
-def run_many(configs: Sequence[Config], progress: Progress = None, data: ImageData | None = None,
-             history_every: int | None = None) -> list[RunResult]:
+def run_many(
+    configs: Sequence[Config],
+    progress: Progress = None,
+    data: ImageData | None = None,
+    history_every: int | None = None,
+) -> list[RunResult]:
     """`run` for each config, with the target models of all of them trained together (batched
     with torch.func.vmap); the final metrics equal running them one by one up to float rounding.
 
@@ -329,13 +413,17 @@ def run_many(configs: Sequence[Config], progress: Progress = None, data: ImageDa
     for i, config in enumerate(configs):
         if progress:
             progress(0.2 * i / max(len(configs), 1), "preparing source models and data")
+
         def preparing(fraction: float, message: str, i: int = i) -> None:
             if progress:
                 progress(0.2 * (i + fraction) / len(configs), message)
+
         jobs.append(transfer_job(config, history_every or config.epochs, preparing, data))
+
     def report(fraction: float, message: str) -> None:
         if progress:
             progress(0.2 + 0.8 * fraction, message)
+
     many = engine.run_many(jobs, progress=report, inspect=_inspect)
     wall_time = (time.perf_counter() - start) / max(len(configs), 1)
     return [_run_result(c, j, r, wall_time, data) for c, j, r in zip(configs, jobs, many)]
@@ -357,30 +445,40 @@ def target_weights(config: Config | dict, strategy: str, data: ImageData | None 
 
 
 # -------------------------------------------------------------------------------------- figures
-def _digit_trace(image: Any, zmin: float = 0.0, zmax: float = 16.0, colorscale: str = "gray_r",
-                 name: str = "") -> go.Heatmap:
-    return go.Heatmap(z=np.asarray(image, dtype=float).reshape(-1, np.asarray(image).shape[-1]),
-                      zmin=zmin, zmax=zmax, colorscale=colorscale, showscale=False, name=name,
-                      hovertemplate="%{z:.1f}<extra>" + name + "</extra>")
+def _digit_trace(
+    image: Any, zmin: float = 0.0, zmax: float = 16.0, colorscale: str = "gray_r", name: str = ""
+) -> go.Heatmap:
+    return go.Heatmap(
+        z=np.asarray(image, dtype=float).reshape(-1, np.asarray(image).shape[-1]),
+        zmin=zmin,
+        zmax=zmax,
+        colorscale=colorscale,
+        showscale=False,
+        name=name,
+        hovertemplate="%{z:.1f}<extra>" + name + "</extra>",
+    )
 
 
 def _hide_axes(fig: go.Figure) -> None:
     """Bare square pixels: no ticks, row 0 at the top, each y axis scaled to its own x axis."""
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
-                     constrain="domain")
+    fig.update_yaxes(
+        showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain"
+    )
     fig.for_each_yaxis(lambda axis: axis.update(scaleanchor=axis.anchor))
 
 
-DOMAIN_WORDS = {"sim2real": ("printed digits rendered from fonts", "handwritten digits"),
-                "new_classes": ("handwritten digits 0-4", "handwritten digits 5-9"),
-                "shift": ("handwritten digits", "transformed handwritten digits")}
+DOMAIN_WORDS = {
+    "sim2real": ("printed digits rendered from fonts", "handwritten digits"),
+    "new_classes": ("handwritten digits 0-4", "handwritten digits 5-9"),
+    "shift": ("handwritten digits", "transformed handwritten digits"),
+}
 
 
 def _examples(digits: cnn_data.Digits, count: int) -> tuple[np.ndarray, list[str]]:
     """`count` test digits, the classes in turn (0, 1, ..., 0, 1, ...), and their names."""
     k = len(digits.classes)
-    per_class = [np.flatnonzero(digits.y_test == c)[:-(-count // k)] for c in range(k)]
+    per_class = [np.flatnonzero(digits.y_test == c)[: -(-count // k)] for c in range(k)]
     picks = [per_class[c][r] for r in range(-(-count // k)) for c in range(k)][:count]
     return digits.x_test[picks], [str(digits.classes[digits.y_test[i]]) for i in picks]
 
@@ -388,14 +486,13 @@ def _examples(digits: cnn_data.Digits, count: int) -> tuple[np.ndarray, list[str
 def _user_examples(data: ImageData, count: int) -> list[int]:
     """Indices of up to `count` of the user's images, the classes in turn (a, b, c, a, ...)."""
     per_class = [np.flatnonzero(data.labels == c) for c in range(len(data.class_names))]
-    picks = [members[r] for r in range(max(map(len, per_class))) for members in per_class
-             if r < len(members)]
+    picks = [members[r] for r in range(max(map(len, per_class))) for members in per_class if r < len(members)]
     return picks[:count]
 
 
 def _short(name: str, width: int = 12) -> str:
     """A class name short enough for a thumbnail's title."""
-    return name if len(name) <= width else name[:width - 1] + "…"
+    return name if len(name) <= width else name[: width - 1] + "…"
 
 
 def _photo_trace(image: np.ndarray, name: str) -> go.Image:
@@ -416,24 +513,39 @@ def samples_figure(config: Config | None = None, data: ImageData | None = None) 
         return _user_samples_figure(source_images, source_labels, source_words, data)
     target = cnn_data.target_digits(config.scenario, config.gap, config.seed)
     target_images, target_labels = _examples(target, 10)
-    fig = make_subplots(rows=2, cols=10, subplot_titles=source_labels + target_labels,
-                        horizontal_spacing=0.01, vertical_spacing=0.12)
+    fig = make_subplots(
+        rows=2,
+        cols=10,
+        subplot_titles=source_labels + target_labels,
+        horizontal_spacing=0.01,
+        vertical_spacing=0.12,
+    )
     for row, images, words in ((1, source_images, "source"), (2, target_images, "target")):
         for col, image in enumerate(images, start=1):
             fig.add_trace(_digit_trace(image, name=words), row=row, col=col)
     _hide_axes(fig)
     gap_words = f" (gap {config.gap:g})" if config.scenario == "shift" else ""
-    fig.update_layout(template="plotly_white", height=320, margin=dict(l=20, r=20, t=80, b=10),
-                      title=f"Top: source, {source_words}. Bottom: target, {target_words}{gap_words}")
+    fig.update_layout(
+        template="plotly_white",
+        height=320,
+        margin=dict(l=20, r=20, t=80, b=10),
+        title=f"Top: source, {source_words}. Bottom: target, {target_words}{gap_words}",
+    )
     return fig
 
 
-def _user_samples_figure(source_images: np.ndarray, source_labels: list[str], source_words: str,
-                         data: ImageData) -> go.Figure:
+def _user_samples_figure(
+    source_images: np.ndarray, source_labels: list[str], source_words: str, data: ImageData
+) -> go.Figure:
     picks = _user_examples(data, 10)
     names = [_short(data.class_names[data.labels[i]]) for i in picks]
-    fig = make_subplots(rows=3, cols=10, horizontal_spacing=0.01, vertical_spacing=0.1,
-                        subplot_titles=source_labels + names + [""] * (20 - len(names)))
+    fig = make_subplots(
+        rows=3,
+        cols=10,
+        horizontal_spacing=0.01,
+        vertical_spacing=0.1,
+        subplot_titles=source_labels + names + [""] * (20 - len(names)),
+    )
     for col, image in enumerate(source_images, start=1):
         fig.add_trace(_digit_trace(image, name="source"), row=1, col=col)
     for col, i in enumerate(picks, start=1):
@@ -442,10 +554,14 @@ def _user_samples_figure(source_images: np.ndarray, source_labels: list[str], so
     _hide_axes(fig)
     k = len(data.class_names)
     # A two-line title: room for it above the digits' column labels
-    fig.update_layout(template="plotly_white", height=470, margin=dict(l=20, r=20, t=110, b=10),
-                      title=f"Top: source, {source_words}. Middle: target, your images "
-                            f"({data.name}, {k} classes).<br>Bottom: the same images as the net "
-                            f"sees them (8x8 grey ink)")
+    fig.update_layout(
+        template="plotly_white",
+        height=470,
+        margin=dict(l=20, r=20, t=110, b=10),
+        title=f"Top: source, {source_words}. Middle: target, your images "
+        f"({data.name}, {k} classes).<br>Bottom: the same images as the net "
+        f"sees them (8x8 grey ink)",
+    )
     return fig
 
 
@@ -461,8 +577,7 @@ def _matches(result: RunResult, data: ImageData | None) -> bool:
     return data is not None and used.get("fingerprint") == data.fingerprint
 
 
-def model_figure(result: RunResult, strategy: str | None = None,
-                 data: ImageData | None = None) -> go.Figure:
+def model_figure(result: RunResult, strategy: str | None = None, data: ImageData | None = None) -> go.Figure:
     """The model view: the source model's first-layer filters (row 1), the same filters after
     the strategy's target training (row 2; by default the strategy best on the target), and
     target digits the strategy got wrong, titled "true→predicted" (row 3), with the user's
@@ -475,29 +590,43 @@ def model_figure(result: RunResult, strategy: str | None = None,
     classes = result.extras["target_classes"]
     cols = len(source_filters)
     # Two lines, true over predicted: class names side by side would overlap in a column this narrow
-    titles = [""] * (2 * cols) + [f"{_short(str(classes[w['true']]), 8)}<br>→"
-                                  f"{_short(str(classes[w['predicted']]), 8)}" for w in wrong]
-    fig = make_subplots(rows=3, cols=cols, subplot_titles=titles + [""] * (cols - len(wrong)),
-                        horizontal_spacing=0.005, vertical_spacing=0.08)
+    titles = [""] * (2 * cols) + [
+        f"{_short(str(classes[w['true']]), 8)}<br>→{_short(str(classes[w['predicted']]), 8)}" for w in wrong
+    ]
+    fig = make_subplots(
+        rows=3,
+        cols=cols,
+        subplot_titles=titles + [""] * (cols - len(wrong)),
+        horizontal_spacing=0.005,
+        vertical_spacing=0.08,
+    )
     scale = max(abs(v) for f in source_filters + filters for row in f for v in row)
     for row, bank, words in ((1, source_filters, "source filter"), (2, filters, "after transfer")):
         for col, weights in enumerate(bank, start=1):
             fig.add_trace(_digit_trace(weights, -scale, scale, "RdBu", words), row=row, col=col)
     originals = None
     if _matches(result, data):  # the test images' places in the upload: the run's own split
-        _, tested = cnn_data.user_split(data.labels, data.class_names, result.config["n_target"],
-                                        result.config["seed"])
+        _, tested = cnn_data.user_split(
+            data.labels, data.class_names, result.config["n_target"], result.config["seed"]
+        )
         originals = data.images[tested]
     for col, w in enumerate(wrong, start=1):
-        trace = (_photo_trace(originals[w["index"]], "misclassified") if originals is not None
-                 else _digit_trace(np.asarray(w["input"])[0] * 16.0, name="misclassified"))
+        trace = (
+            _photo_trace(originals[w["index"]], "misclassified")
+            if originals is not None
+            else _digit_trace(np.asarray(w["input"])[0] * 16.0, name="misclassified")
+        )
         fig.add_trace(trace, row=3, col=col)
     _hide_axes(fig)
     what = "your test images" if "user_data" in result.extras else "target digits"
-    fig.update_layout(template="plotly_white", height=420, margin=dict(l=20, r=20, t=80, b=10),
-                      title=f"First-layer filters: source model (top) and after "
-                            f"{label(chosen.strategy).lower()} (middle); {what} it got wrong, "
-                            f"true→predicted (bottom)")
+    fig.update_layout(
+        template="plotly_white",
+        height=420,
+        margin=dict(l=20, r=20, t=80, b=10),
+        title=f"First-layer filters: source model (top) and after "
+        f"{label(chosen.strategy).lower()} (middle); {what} it got wrong, "
+        f"true→predicted (bottom)",
+    )
     return fig
 
 
@@ -514,27 +643,41 @@ def describe_model(result: RunResult) -> str:
         first = f"{name} kept the source model's first-layer filters exactly (that layer stays frozen)"
     else:
         change = np.abs(after - source).mean() / max(np.abs(source).mean(), 1e-12)
-        first = (f"{name} moved the source model's first-layer filters by {change:.0%} on "
-                 f"average (mean absolute change, relative to their mean size)")
+        first = (
+            f"{name} moved the source model's first-layer filters by {change:.0%} on "
+            f"average (mean absolute change, relative to their mean size)"
+        )
     return f"{first}. {narrate.describe_best_and_worst(result)}"
 
 
-def confusion_figure(result: RunResult, strategy: str | None = None,
-                     data: ImageData | None = None) -> go.Figure:
+def confusion_figure(
+    result: RunResult, strategy: str | None = None, data: ImageData | None = None
+) -> go.Figure:
     """The strategy's confusion matrix on the target test set: rows true class, columns
     predicted, named by the result's target classes (the user's folder names when it was run
     on their images; `data` is taken for a uniform interface and not needed)."""
     chosen = _pick(result, strategy)
     matrix = np.asarray(chosen.extras["confusion_matrix"])
     names = [str(c) for c in result.extras["target_classes"]]
-    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, colorscale="Blues", text=matrix,
-                               texttemplate="%{text}", showscale=False,
-                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=names,
+            y=names,
+            colorscale="Blues",
+            text=matrix,
+            texttemplate="%{text}",
+            showscale=False,
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+        )
+    )
     what = "your test images" if "user_data" in result.extras else "target test digits"
-    fig.update_layout(template="plotly_white", title=f"{label(chosen.strategy)}: {what} "
-                      f"(accuracy {chosen.target_metric:.0%})",
-                      xaxis=dict(title="predicted", type="category"),
-                      yaxis=dict(title="true", type="category", autorange="reversed"))
+    fig.update_layout(
+        template="plotly_white",
+        title=f"{label(chosen.strategy)}: {what} (accuracy {chosen.target_metric:.0%})",
+        xaxis=dict(title="predicted", type="category"),
+        yaxis=dict(title="true", type="category", autorange="reversed"),
+    )
     return fig
 
 
@@ -546,12 +689,13 @@ def imagenet_unavailable(weights: str | None = None) -> str | None:
     return backbones.resnet18_unavailable(weights)
 
 
-IMAGENET_SIZE = 224      # ResNet-18 reads the user's photos at ImageNet's own resolution
-IMAGENET_BATCH = 64      # images through ResNet-18 at a time (bounded memory at 224x224)
+IMAGENET_SIZE = 224  # ResNet-18 reads the user's photos at ImageNet's own resolution
+IMAGENET_BATCH = 64  # images through ResNet-18 at a time (bounded memory at 224x224)
 
 
-def imagenet_feature_extraction(config: Config | None = None, weights: str | None = None,
-                                data: ImageData | None = None) -> dict:
+def imagenet_feature_extraction(
+    config: Config | None = None, weights: str | None = None, data: ImageData | None = None
+) -> dict:
     """Feature extraction from ImageNet instead of from the source digits: a frozen ResNet-18
     (ImageNet weights from disk, see :mod:`tl_core.backbones`) reads the 8x8 digits scaled to
     32x32, and a logistic-regression head is fitted on the `n_target` labelled digits per class.
@@ -574,8 +718,7 @@ def imagenet_feature_extraction(config: Config | None = None, weights: str | Non
         x_train, y_train, x_test, y_test = target.x_train, target.y_train, target.x_test, target.y_test
         batch = 256
     else:
-        labelled, tested = cnn_data.user_split(data.labels, data.class_names, config.n_target,
-                                               config.seed)
+        labelled, tested = cnn_data.user_split(data.labels, data.class_names, config.n_target, config.seed)
         backbone = backbones.load_resnet18(weights, size=IMAGENET_SIZE).to(device)
         rgb = torch.tensor(data.images).permute(0, 3, 1, 2)  # a copy: the data's array is read-only
         x_train, x_test = (rgb[i].to(device, torch.float32) / 255.0 for i in (labelled, tested))
@@ -584,6 +727,9 @@ def imagenet_feature_extraction(config: Config | None = None, weights: str | Non
     train = backbones.extract_features(backbone, x_train, batch).cpu().numpy()
     test = backbones.extract_features(backbone, x_test, batch).cpu().numpy()
     head = LogisticRegression(max_iter=2000).fit(train, y_train.cpu().numpy())
-    return {"backbone": "resnet18 (ImageNet)", "n_target": config.n_target,
-            "target_accuracy": float(head.score(test, y_test.cpu().numpy())),
-            "n_target_test": int(len(y_test))}
+    return {
+        "backbone": "resnet18 (ImageNet)",
+        "n_target": config.n_target,
+        "target_accuracy": float(head.score(test, y_test.cpu().numpy())),
+        "n_target_test": int(len(y_test)),
+    }

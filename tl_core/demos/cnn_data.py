@@ -18,21 +18,36 @@ import torch.nn.functional as F
 
 # Fonts matplotlib ships that have ordinary digits (cmmi10's old-style figures are left out).
 FONT_FILES = (
-    "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf",
-    "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono-Oblique.ttf",
-    "DejaVuSansMono-BoldOblique.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf",
-    "DejaVuSerif-Italic.ttf", "DejaVuSerif-BoldItalic.ttf", "STIXGeneral.ttf", "STIXGeneralBol.ttf",
-    "STIXGeneralItalic.ttf", "STIXGeneralBolIta.ttf", "cmr10.ttf", "cmb10.ttf", "cmss10.ttf",
-    "cmtt10.ttf", "cmti10.ttf",
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSans-Oblique.ttf",
+    "DejaVuSans-BoldOblique.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "DejaVuSansMono-Oblique.ttf",
+    "DejaVuSansMono-BoldOblique.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Bold.ttf",
+    "DejaVuSerif-Italic.ttf",
+    "DejaVuSerif-BoldItalic.ttf",
+    "STIXGeneral.ttf",
+    "STIXGeneralBol.ttf",
+    "STIXGeneralItalic.ttf",
+    "STIXGeneralBolIta.ttf",
+    "cmr10.ttf",
+    "cmb10.ttf",
+    "cmss10.ttf",
+    "cmtt10.ttf",
+    "cmti10.ttf",
 )
-STROKES = (0, 1, 2)     # extra stroke width in pixels of the 64x64 canvas (pens differ)
-CANVAS = 64               # glyphs are drawn here first, about FONT_SIZE pixels tall
+STROKES = (0, 1, 2)  # extra stroke width in pixels of the 64x64 canvas (pens differ)
+CANVAS = 64  # glyphs are drawn here first, about FONT_SIZE pixels tall
 FONT_SIZE = 44
-MAX_ROTATION = 15.0       # degrees of random rotation of a printed digit
-MAX_SHEAR = 0.35          # random horizontal shear (slant) of a printed digit
-MIN_WIDTH = 0.6           # printed digits are squeezed sideways by a random factor in [MIN_WIDTH, 1]
-WOBBLE = 0.06             # smooth random warp, as a fraction of the canvas: a hand is not a font
-WOBBLE_GRID = 4           # the warp is random on a 4x4 grid, smoothly interpolated between
+MAX_ROTATION = 15.0  # degrees of random rotation of a printed digit
+MAX_SHEAR = 0.35  # random horizontal shear (slant) of a printed digit
+MIN_WIDTH = 0.6  # printed digits are squeezed sideways by a random factor in [MIN_WIDTH, 1]
+WOBBLE = 0.06  # smooth random warp, as a fraction of the canvas: a hand is not a font
+WOBBLE_GRID = 4  # the warp is random on a 4x4 grid, smoothly interpolated between
 
 
 @lru_cache(maxsize=1)
@@ -49,8 +64,14 @@ def glyph_bank() -> tuple[np.ndarray, np.ndarray]:
         for stroke in STROKES:
             for digit in range(10):
                 big = Image.new("L", (2 * CANVAS, 2 * CANVAS))
-                ImageDraw.Draw(big).text((CANVAS // 2, CANVAS // 4), str(digit), font=font, fill=255,
-                                         stroke_width=stroke, stroke_fill=255)
+                ImageDraw.Draw(big).text(
+                    (CANVAS // 2, CANVAS // 4),
+                    str(digit),
+                    font=font,
+                    fill=255,
+                    stroke_width=stroke,
+                    stroke_fill=255,
+                )
                 left, top, right, bottom = big.getbbox()
                 glyph = big.crop((left, top, right, bottom))
                 canvas = Image.new("L", (CANVAS, CANVAS))
@@ -104,8 +125,7 @@ def render_printed_digits(n: int, rng: np.random.Generator) -> tuple[np.ndarray,
     canvas = torch.from_numpy(bank[chosen])[:, None]
     grid = F.affine_grid(torch.from_numpy(theta), tuple(canvas.shape), align_corners=False)
     coarse = rng.uniform(-WOBBLE, WOBBLE, (n, 2, WOBBLE_GRID, WOBBLE_GRID)).astype(np.float32)
-    warp = F.interpolate(torch.from_numpy(coarse), size=(CANVAS, CANVAS), mode="bicubic",
-                         align_corners=True)
+    warp = F.interpolate(torch.from_numpy(coarse), size=(CANVAS, CANVAS), mode="bicubic", align_corners=True)
     grid = grid + 2 * warp.permute(0, 2, 3, 1)
     moved = F.grid_sample(canvas, grid, align_corners=False)
     assert (bank_digits[chosen] == digits).all()
@@ -151,15 +171,15 @@ def handwritten_digits() -> tuple[np.ndarray, np.ndarray]:
 
 # ------------------------------------------------------------------------------------ scenarios
 SCENARIOS = ("sim2real", "new_classes", "shift")
-N_SOURCE_TEST = 500            # rendered source test digits (sim2real)
-MAX_SHIFT_ROTATION = 90.0      # degrees the shift scenario rotates target digits at gap = 1
-MAX_SHIFT_BLUR = 0.8           # Gaussian blur sigma (pixels) at gap = 1
-MAX_SHIFT_NOISE = 0.15         # noise sigma, as a fraction of full ink, at gap = 1
+N_SOURCE_TEST = 500  # rendered source test digits (sim2real)
+MAX_SHIFT_ROTATION = 90.0  # degrees the shift scenario rotates target digits at gap = 1
+MAX_SHIFT_BLUR = 0.8  # Gaussian blur sigma (pixels) at gap = 1
+MAX_SHIFT_NOISE = 0.15  # noise sigma, as a fraction of full ink, at gap = 1
 # From gap = 0.5 on, a growing fraction 2·gap − 1 of target digits is drawn light-on-dark.
-WARP_ROTATION = 20.0           # degrees: random rotation of a warped source copy (new_classes)
-WARP_SHEAR = 0.3               # random slant of a warped copy
-WARP_SCALE = (0.85, 1.15)      # random size of a warped copy
-WARP_SHIFT = 0.15              # random move of a warped copy, as a fraction of its width
+WARP_ROTATION = 20.0  # degrees: random rotation of a warped source copy (new_classes)
+WARP_SHEAR = 0.3  # random slant of a warped copy
+WARP_SCALE = (0.85, 1.15)  # random size of a warped copy
+WARP_SHIFT = 0.15  # random move of a warped copy, as a fraction of its width
 
 
 @dataclass(frozen=True)
@@ -280,7 +300,7 @@ def labelled_subset(labels: np.ndarray, n_per_class: int, seed: int) -> np.ndarr
 
 
 # ---------------------------------------------------------------------------- the user's images
-INK_BORDER = 2   # pixels along each edge whose mean brightness is taken as the background
+INK_BORDER = 2  # pixels along each edge whose mean brightness is taken as the background
 INK_CHUNK = 256  # images converted at a time (float copies of thousands would take memory)
 
 
@@ -296,25 +316,25 @@ def user_ink(images: np.ndarray) -> np.ndarray:
     with no contrast at all stays 0.
     """
     if len(images) > INK_CHUNK:
-        return np.concatenate([user_ink(images[i:i + INK_CHUNK])
-                               for i in range(0, len(images), INK_CHUNK)])
+        return np.concatenate([user_ink(images[i : i + INK_CHUNK]) for i in range(0, len(images), INK_CHUNK)])
     rgb = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)) / 255.0
-    grey = rgb @ torch.tensor([0.299, 0.587, 0.114])                       # [N, S, S]
+    grey = rgb @ torch.tensor([0.299, 0.587, 0.114])  # [N, S, S]
     edge = torch.ones(grey.shape[1:], dtype=torch.bool)
     edge[INK_BORDER:-INK_BORDER, INK_BORDER:-INK_BORDER] = False
-    background = grey[:, edge].mean(1)                                     # [N]
+    background = grey[:, edge].mean(1)  # [N]
     light = background > 0.5
     grey = torch.where(light[:, None, None], 1.0 - grey, grey)
     background = torch.where(light, 1.0 - background, background)
     ink = (grey - background[:, None, None]).clamp(min=0.0)
-    blocks = F.adaptive_avg_pool2d(ink[:, None], 8)[:, 0]                  # [N, 8, 8]
+    blocks = F.adaptive_avg_pool2d(ink[:, None], 8)[:, 0]  # [N, 8, 8]
     strongest = blocks.amax((1, 2), keepdim=True)
     scaled = torch.where(strongest > 1e-6, blocks / strongest.clamp(min=1e-6) * 16.0, 0.0)
     return scaled.numpy()
 
 
-def user_split(labels: np.ndarray, class_names: tuple[str, ...], n_per_class: int,
-               seed: int) -> tuple[np.ndarray, np.ndarray]:
+def user_split(
+    labels: np.ndarray, class_names: tuple[str, ...], n_per_class: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the labelled images (`n_per_class` of each class) and of the test images (all
     the others), from one seeded order per class as in :func:`labelled_subset`: a larger
     `n_per_class` labels every image a smaller one did, and tests on the rest.
@@ -328,11 +348,16 @@ def user_split(labels: np.ndarray, class_names: tuple[str, ...], n_per_class: in
     smallest = int(np.argmin(counts))
     if counts[smallest] < n_per_class + 1:
         fewest = int(counts[smallest])
-        hint = (f": choose n_target at most {fewest - 1}, or add images" if fewest > 1 else
-                ": add at least one more image to it (every class needs 2 images or more)")
-        raise UserDataError(f"n_target = {n_per_class} per class needs at least "
-                            f"{n_per_class + 1} images of class '{class_names[smallest]}' "
-                            f"({n_per_class} labelled + 1 to test); it has {fewest}{hint}")
+        hint = (
+            f": choose n_target at most {fewest - 1}, or add images"
+            if fewest > 1
+            else ": add at least one more image to it (every class needs 2 images or more)"
+        )
+        raise UserDataError(
+            f"n_target = {n_per_class} per class needs at least "
+            f"{n_per_class + 1} images of class '{class_names[smallest]}' "
+            f"({n_per_class} labelled + 1 to test); it has {fewest}{hint}"
+        )
     rng = _rng(seed, 7)
     labelled, test = [], []
     for c in range(len(class_names)):
@@ -342,8 +367,9 @@ def user_split(labels: np.ndarray, class_names: tuple[str, ...], n_per_class: in
     return np.sort(np.concatenate(labelled)), np.sort(np.concatenate(test))
 
 
-def user_digits(ink: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...],
-                n_per_class: int, seed: int) -> Digits:
+def user_digits(
+    ink: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], n_per_class: int, seed: int
+) -> Digits:
     """The user's target task as digits (`ink` = :func:`user_ink` of the images): labelled
     images to train on (x_train), the rest to test on (x_test), class indices as labels and the
     class names as `classes`."""

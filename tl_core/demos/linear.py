@@ -51,9 +51,9 @@ Metric: R² on each domain's held-out test set (the regression "accuracy"), MSE 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 import plotly.graph_objects as go
@@ -62,8 +62,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_squared_error, r2_score
 
 from tl_core.config import DemoConfig, device_field, param, seed_field
-from tl_core.demos.numpy_demo import (Domain, Fit, check_result_data, checked_table,
-                                      run_strategies, scale)
+from tl_core.demos.numpy_demo import Domain, Fit, check_result_data, checked_table, run_strategies, scale
 from tl_core.estimators.regressor import RegularTransferRegressor
 from tl_core.result import RunResult, StrategyResult
 from tl_core.runtime import seed_everything
@@ -97,42 +96,77 @@ class Config(DemoConfig):
     demo = "linear"
     ignored_by_scenario = {"diabetes": ("noise", "n_source", "n_features", "shift_inputs")}
 
-    scenario: str = param("synthetic", "synthetic: y = 3x + 2 + noise to a shifted line; "
-                          "diabetes: sklearn's diabetes patients, one sex to the other",
-                          choices=SCENARIOS)
-    gap: float = param(0.2, "how far apart source and target are: 0 = the same line, 1 = slope "
-                       "and intercept both 2 higher (diabetes: 0 = random split, 1 = split by sex)",
-                       low=0.0, high=1.0)
-    n_target: int = param(5, "labelled target samples the target models learn from "
-                          f"(diabetes: at most {DIABETES_MAX_TARGET})", low=2, high=500)
-    lam: float = param(10.0, "λ of regularized transfer: how many target samples' worth of pull "
-                       "toward the source line (0 = scratch, huge = source only)",
-                       low=0.0, high=10000.0, log=True)
-    epochs: int = param(20, "full-batch gradient steps of fine-tuning (passes over the target "
-                        "data)", low=1, high=500)
-    lr: float = param(0.002, "learning rate of fine-tuning, per sample (capped at the largest "
-                      "step that cannot overshoot)", low=0.0001, high=1.0, log=True)
-    ridge: float = param(0.0, "ridge penalty of the scratch baseline on its slopes "
-                         "(0 = plain least squares)", low=0.0, high=1000.0)
-    target_weight: float = param(1.0, "joint training: weight of the target's mean error against "
-                                 "the source's (0 = source only)", low=0.0, high=100.0)
-    noise: float = param(1.5, "synthetic: standard deviation of the source's noise on y (the "
-                         "target's grows with its slope)", low=0.0, high=5.0)
+    scenario: str = param(
+        "synthetic",
+        "synthetic: y = 3x + 2 + noise to a shifted line; "
+        "diabetes: sklearn's diabetes patients, one sex to the other",
+        choices=SCENARIOS,
+    )
+    gap: float = param(
+        0.2,
+        "how far apart source and target are: 0 = the same line, 1 = slope "
+        "and intercept both 2 higher (diabetes: 0 = random split, 1 = split by sex)",
+        low=0.0,
+        high=1.0,
+    )
+    n_target: int = param(
+        5,
+        f"labelled target samples the target models learn from (diabetes: at most {DIABETES_MAX_TARGET})",
+        low=2,
+        high=500,
+    )
+    lam: float = param(
+        10.0,
+        "λ of regularized transfer: how many target samples' worth of pull "
+        "toward the source line (0 = scratch, huge = source only)",
+        low=0.0,
+        high=10000.0,
+        log=True,
+    )
+    epochs: int = param(
+        20, "full-batch gradient steps of fine-tuning (passes over the target data)", low=1, high=500
+    )
+    lr: float = param(
+        0.002,
+        "learning rate of fine-tuning, per sample (capped at the largest step that cannot overshoot)",
+        low=0.0001,
+        high=1.0,
+        log=True,
+    )
+    ridge: float = param(
+        0.0,
+        "ridge penalty of the scratch baseline on its slopes (0 = plain least squares)",
+        low=0.0,
+        high=1000.0,
+    )
+    target_weight: float = param(
+        1.0,
+        "joint training: weight of the target's mean error against the source's (0 = source only)",
+        low=0.0,
+        high=100.0,
+    )
+    noise: float = param(
+        1.5,
+        "synthetic: standard deviation of the source's noise on y (the target's grows with its slope)",
+        low=0.0,
+        high=5.0,
+    )
     n_source: int = param(1000, "synthetic: labelled source samples", low=10, high=5000)
-    n_features: int = param(1, "synthetic: number of input features x (1 draws a line)",
-                            low=1, high=10)
-    shift_inputs: bool = param(False, "synthetic: also move the target's x range right by "
-                               "gap × its width")
-    strategies: tuple[str, ...] = param(STRATEGIES, "strategies to run (scratch always runs)",
-                                        choices=STRATEGIES)
+    n_features: int = param(1, "synthetic: number of input features x (1 draws a line)", low=1, high=10)
+    shift_inputs: bool = param(False, "synthetic: also move the target's x range right by gap × its width")
+    strategies: tuple[str, ...] = param(
+        STRATEGIES, "strategies to run (scratch always runs)", choices=STRATEGIES
+    )
     seed: int = seed_field()
     device: str = device_field()  # unused: this demo is numpy on the CPU
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.scenario == "diabetes" and self.n_target > DIABETES_MAX_TARGET:
-            raise ValueError(f"n_target must be an integer in [2, {DIABETES_MAX_TARGET}] for the "
-                             f"diabetes scenario, got {self.n_target}")
+            raise ValueError(
+                f"n_target must be an integer in [2, {DIABETES_MAX_TARGET}] for the "
+                f"diabetes scenario, got {self.n_target}"
+            )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -176,19 +210,26 @@ def _true_lines(config: Config) -> dict:
     shift = config.gap * (X_HIGH - X_LOW) if config.shift_inputs else 0.0
     target_slope = SOURCE_SLOPE + SLOPE_SHIFT * config.gap
     return {
-        "source": {"coef": [SOURCE_SLOPE] * d, "intercept": SOURCE_INTERCEPT, "x_low": X_LOW,
-                   "noise": config.noise},
-        "target": {"coef": [target_slope] * d,
-                   "intercept": SOURCE_INTERCEPT + INTERCEPT_SHIFT * config.gap,
-                   "x_low": X_LOW + shift,
-                   # The noise grows with the slope, so every target is as hard to learn from
-                   # scratch (same best R²): the gap changes only how far the source is.
-                   "noise": config.noise * target_slope / SOURCE_SLOPE},
+        "source": {
+            "coef": [SOURCE_SLOPE] * d,
+            "intercept": SOURCE_INTERCEPT,
+            "x_low": X_LOW,
+            "noise": config.noise,
+        },
+        "target": {
+            "coef": [target_slope] * d,
+            "intercept": SOURCE_INTERCEPT + INTERCEPT_SHIFT * config.gap,
+            "x_low": X_LOW + shift,
+            # The noise grows with the slope, so every target is as hard to learn from
+            # scratch (same best R²): the gap changes only how far the source is.
+            "noise": config.noise * target_slope / SOURCE_SLOPE,
+        },
     }
 
 
-def _draw(rng: np.random.Generator, n: int, line: dict, config: Config,
-          spread: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _draw(
+    rng: np.random.Generator, n: int, line: dict, config: Config, spread: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """n samples y = x·w + b + noise, x uniform in [x_low, x_low + width] per feature.
 
     With `spread`, each feature's n values fall one in each of n equal slices of the range
@@ -207,12 +248,16 @@ def _draw(rng: np.random.Generator, n: int, line: dict, config: Config,
 
 def _synthetic(config: Config, source_rng, target_rng, test_rng) -> Data:
     truth = _true_lines(config)
-    source = Domain(*_draw(source_rng, config.n_source, truth["source"], config),
-                    *_draw(source_rng, N_TEST, truth["source"], config))
+    source = Domain(
+        *_draw(source_rng, config.n_source, truth["source"], config),
+        *_draw(source_rng, N_TEST, truth["source"], config),
+    )
     # The few labelled target samples are spread over the range: with 5 points, an unlucky
     # clump would make scratch's line swing wildly, and that noise would drown the lesson.
-    target = Domain(*_draw(target_rng, config.n_target, truth["target"], config, spread=True),
-                    *_draw(test_rng, N_TEST, truth["target"], config))
+    target = Domain(
+        *_draw(target_rng, config.n_target, truth["target"], config, spread=True),
+        *_draw(test_rng, N_TEST, truth["target"], config),
+    )
     names = ["x"] if config.n_features == 1 else [f"x{i + 1}" for i in range(config.n_features)]
     return Data(source, target, names, truth=truth)
 
@@ -236,9 +281,15 @@ def _diabetes(config: Config, split_rng, target_rng, source_rng) -> Data:
     source_rows = source_rng.permutation(np.flatnonzero(~in_target))
     target_rows = target_rng.permutation(np.flatnonzero(in_target))
     n_source_test = int(round(DIABETES_SOURCE_TEST * len(source_rows)))
-    return _standardized((features, y), (features, y), source_rows[n_source_test:],
-                         source_rows[:n_source_test], target_rows[:config.n_target],
-                         target_rows[config.n_target:], [n for n in names if n != "sex"])
+    return _standardized(
+        (features, y),
+        (features, y),
+        source_rows[n_source_test:],
+        source_rows[:n_source_test],
+        target_rows[: config.n_target],
+        target_rows[config.n_target :],
+        [n for n in names if n != "sex"],
+    )
 
 
 def max_n_target(data: TableData) -> int:
@@ -251,23 +302,37 @@ def _user_table(config: Config, table: TableData, target_rng, source_rng) -> Dat
     """The table's domains: the seed holds out source rows and picks the labelled target rows."""
     n_rows, needed = len(table.target_y), config.n_target + USER_MIN_TEST
     if n_rows < needed:
-        raise UserDataError(f"n_target = {config.n_target} needs at least {needed} target rows "
-                            f"({config.n_target} labelled + {USER_MIN_TEST} to test), but the "
-                            f"target, {table.target_words}, has {n_rows} (n_target can be at "
-                            f"most {max_n_target(table)} here)")
+        raise UserDataError(
+            f"n_target = {config.n_target} needs at least {needed} target rows "
+            f"({config.n_target} labelled + {USER_MIN_TEST} to test), but the "
+            f"target, {table.target_words}, has {n_rows} (n_target can be at "
+            f"most {max_n_target(table)} here)"
+        )
     source_rows = source_rng.permutation(len(table.source_y))
     target_rows = target_rng.permutation(n_rows)
     n_source_test = max(USER_MIN_TEST, int(round(USER_SOURCE_TEST * len(source_rows))))
-    data = _standardized((table.source_X, table.source_y), (table.target_X, table.target_y),
-                         source_rows[n_source_test:], source_rows[:n_source_test],
-                         target_rows[:config.n_target], target_rows[config.n_target:],
-                         list(table.feature_names))
+    data = _standardized(
+        (table.source_X, table.source_y),
+        (table.target_X, table.target_y),
+        source_rows[n_source_test:],
+        source_rows[:n_source_test],
+        target_rows[: config.n_target],
+        target_rows[config.n_target :],
+        list(table.feature_names),
+    )
     data.table = table
     return data
 
 
-def _standardized(source: tuple, target: tuple, source_train, source_test, target_train,
-                  target_test, feature_names: list[str]) -> Data:
+def _standardized(
+    source: tuple,
+    target: tuple,
+    source_train,
+    source_test,
+    target_train,
+    target_test,
+    feature_names: list[str],
+) -> Data:
     """Both domains' rows, X and y standardized with the source training rows' statistics.
 
     Those are the only data a real source model had; y is mapped back to its own units by
@@ -280,9 +345,13 @@ def _standardized(source: tuple, target: tuple, source_train, source_test, targe
     def part(X, y, rows):
         return (X[rows] - x_mean) / x_std, (y[rows] - y_mean) / y_std
 
-    return Data(Domain(*part(source_X, source_y, source_train), *part(source_X, source_y, source_test)),
-                Domain(*part(target_X, target_y, target_train), *part(target_X, target_y, target_test)),
-                feature_names, y_scale=float(y_std), y_offset=float(y_mean))
+    return Data(
+        Domain(*part(source_X, source_y, source_train), *part(source_X, source_y, source_test)),
+        Domain(*part(target_X, target_y, target_train), *part(target_X, target_y, target_test)),
+        feature_names,
+        y_scale=float(y_std),
+        y_offset=float(y_mean),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -303,8 +372,9 @@ def _fit_source_only(config: Config, data: Data, source_model) -> Fit:
 
 
 def _fit_regularized(config: Config, data: Data, source_model) -> Fit:
-    model = RegularTransferRegressor(coef_source=source_model.coef_,
-                                     intercept_source=source_model.intercept_, lam=config.lam)
+    model = RegularTransferRegressor(
+        coef_source=source_model.coef_, intercept_source=source_model.intercept_, lam=config.lam
+    )
     model.fit(data.target.X_train, data.target.y_train)
     return Fit(_theta(model), {})
 
@@ -313,11 +383,14 @@ def _fit_joint(config: Config, data: Data, source_model) -> Fit:
     source, target = data.source, data.target
     n_source, n_target = len(source.y_train), len(target.y_train)
     # Weights 1/n per domain turn the sums into the two domains' mean errors.
-    weights = np.concatenate([np.full(n_source, 1.0 / n_source),
-                              np.full(n_target, config.target_weight / n_target)])
-    model = LinearRegression().fit(np.vstack([source.X_train, target.X_train]),
-                                   np.concatenate([source.y_train, target.y_train]),
-                                   sample_weight=weights)
+    weights = np.concatenate(
+        [np.full(n_source, 1.0 / n_source), np.full(n_target, config.target_weight / n_target)]
+    )
+    model = LinearRegression().fit(
+        np.vstack([source.X_train, target.X_train]),
+        np.concatenate([source.y_train, target.y_train]),
+        sample_weight=weights,
+    )
     return Fit(_theta(model), {})
 
 
@@ -372,17 +445,31 @@ def _evaluate(name: str, fit: Fit, data: Data, wall_time: float) -> StrategyResu
     target_r2, target_mse = _scores(data.target, fit.thetas, data.y_scale)
     history = {}
     if len(fit.thetas) > 1:  # an iterative strategy: its whole path, from the source line on
-        history = {"step": list(range(len(fit.thetas))),
-                   "source_metric": source_r2.tolist(), "target_metric": target_r2.tolist(),
-                   "source_loss": source_mse.tolist(), "target_loss": target_mse.tolist()}
-    return StrategyResult(strategy=name, source_metric=float(source_r2[-1]),
-                          target_metric=float(target_r2[-1]), source_loss=float(source_mse[-1]),
-                          target_loss=float(target_mse[-1]), history=history,
-                          params=_params(fit.thetas[-1]), extras=fit.extras, wall_time=wall_time)
+        history = {
+            "step": list(range(len(fit.thetas))),
+            "source_metric": source_r2.tolist(),
+            "target_metric": target_r2.tolist(),
+            "source_loss": source_mse.tolist(),
+            "target_loss": target_mse.tolist(),
+        }
+    return StrategyResult(
+        strategy=name,
+        source_metric=float(source_r2[-1]),
+        target_metric=float(target_r2[-1]),
+        source_loss=float(source_mse[-1]),
+        target_loss=float(target_mse[-1]),
+        history=history,
+        params=_params(fit.thetas[-1]),
+        extras=fit.extras,
+        wall_time=wall_time,
+    )
 
 
-def run(config: Config | None = None, progress: Callable[[float, str], None] | None = None,
-        data: TableData | None = None) -> RunResult:
+def run(
+    config: Config | None = None,
+    progress: Callable[[float, str], None] | None = None,
+    data: TableData | None = None,
+) -> RunResult:
     """Fit the source line, then every strategy on the target; score all on both test sets.
 
     `data`: a user's table in place of the scenario (see the module docstring); a config that
@@ -393,18 +480,28 @@ def run(config: Config | None = None, progress: Callable[[float, str], None] | N
     table, data = data, make_data(config, data)
     source_model = RegularTransferRegressor(lam=0.0).fit(data.source.X_train, data.source.y_train)
     results = run_strategies(config, FITS, data, source_model, _evaluate, progress)
-    extras = {"n_source_train": len(data.source.y_train), "n_source_test": len(data.source.y_test),
-              "n_target_test": len(data.target.y_test), "feature_names": data.feature_names,
-              "source_model_metric": float(r2_score(data.source.y_test,
-                                                    source_model.predict(data.source.X_test)))}
+    extras = {
+        "n_source_train": len(data.source.y_train),
+        "n_source_test": len(data.source.y_test),
+        "n_target_test": len(data.target.y_test),
+        "feature_names": data.feature_names,
+        "source_model_metric": float(r2_score(data.source.y_test, source_model.predict(data.source.X_test))),
+    }
     if data.truth is not None:
         extras["true_lines"] = data.truth
     else:
         extras["standardized"] = True  # diabetes or a table: params are in standardized units
     if table is not None:
         extras["user_data"] = table.summary()
-    return RunResult(demo=Config.demo, config=config.to_dict(), metric_name=METRIC, loss_name=LOSS,
-                     strategies=results, extras=extras, wall_time=time.perf_counter() - started)
+    return RunResult(
+        demo=Config.demo,
+        config=config.to_dict(),
+        metric_name=METRIC,
+        loss_name=LOSS,
+        strategies=results,
+        extras=extras,
+        wall_time=time.perf_counter() - started,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -453,16 +550,21 @@ def _to_units(data: Data) -> Callable[[np.ndarray], np.ndarray]:
 def _panel_titles(config: Config, data: Data) -> tuple[str, str]:
     if data.table is not None:
         table = data.table
-        return (f"Source: {table.source_words}, {len(table.source_y)} rows",
-                f"Target: {table.target_words}, {config.n_target} labelled of "
-                f"{len(table.target_y)} rows")
+        return (
+            f"Source: {table.source_words}, {len(table.source_y)} rows",
+            f"Target: {table.target_words}, {config.n_target} labelled of {len(table.target_y)} rows",
+        )
     if config.scenario == "diabetes":
-        return (f"Source: {len(data.source.y_train)} patients to learn from",
-                f"Target: {config.n_target} labelled patients")
+        return (
+            f"Source: {len(data.source.y_train)} patients to learn from",
+            f"Target: {config.n_target} labelled patients",
+        )
     if config.n_features == 1:
         lines = data.truth
-        return (f"Source: y = {_line_text(lines['source'])} + noise, {config.n_source} samples",
-                f"Target: y = {_line_text(lines['target'])} + noise, {config.n_target} labelled")
+        return (
+            f"Source: y = {_line_text(lines['source'])} + noise, {config.n_source} samples",
+            f"Target: y = {_line_text(lines['target'])} + noise, {config.n_target} labelled",
+        )
     return (f"Source: {config.n_source} samples", f"Target: {config.n_target} labelled")
 
 
@@ -481,38 +583,78 @@ def samples_figure(config: Config | None = None, data: TableData | None = None) 
     data = make_data(config, data)
     j = _first_feature(data)
     to_y = lambda y: y * data.y_scale + data.y_offset  # noqa: E731 - back to y's own units
-    fig = make_subplots(rows=1, cols=2, shared_xaxes=True, shared_yaxes=True,
-                        subplot_titles=_panel_titles(config, data))
+    fig = make_subplots(
+        rows=1, cols=2, shared_xaxes=True, shared_yaxes=True, subplot_titles=_panel_titles(config, data)
+    )
     shown = slice(0, MAX_POINTS_SHOWN)
-    fig.add_trace(go.Scatter(x=data.source.X_train[shown, j], y=to_y(data.source.y_train[shown]),
-                             mode="markers", name="source samples",
-                             marker=dict(color=SOURCE_COLOR, size=5, opacity=0.5)), row=1, col=1)
-    fig.add_trace(go.Scatter(x=data.target.X_test[shown, j], y=to_y(data.target.y_test[shown]),
-                             mode="markers", name="target test samples (unlabelled to the models)",
-                             marker=dict(color=TARGET_COLOR, size=4, opacity=0.2)), row=1, col=2)
-    fig.add_trace(go.Scatter(x=data.target.X_train[:, j], y=to_y(data.target.y_train),
-                             mode="markers", name="target labelled samples",
-                             marker=LABELLED_MARKER), row=1, col=2)
+    fig.add_trace(
+        go.Scatter(
+            x=data.source.X_train[shown, j],
+            y=to_y(data.source.y_train[shown]),
+            mode="markers",
+            name="source samples",
+            marker=dict(color=SOURCE_COLOR, size=5, opacity=0.5),
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=data.target.X_test[shown, j],
+            y=to_y(data.target.y_test[shown]),
+            mode="markers",
+            name="target test samples (unlabelled to the models)",
+            marker=dict(color=TARGET_COLOR, size=4, opacity=0.2),
+        ),
+        row=1,
+        col=2,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=data.target.X_train[:, j],
+            y=to_y(data.target.y_train),
+            mode="markers",
+            name="target labelled samples",
+            marker=LABELLED_MARKER,
+        ),
+        row=1,
+        col=2,
+    )
     if data.truth is not None and config.n_features == 1:
         _add_source_line(fig, data)
     fig.update_xaxes(title_text=_x_label(data, config, j))
     fig.update_yaxes(title_text=_y_label(data, config), row=1, col=1)
-    fig.update_layout(template="plotly_white", title="Source and target samples",
-                      legend=dict(orientation="h", yanchor="top", y=-0.2))
+    fig.update_layout(
+        template="plotly_white",
+        title="Source and target samples",
+        legend=dict(orientation="h", yanchor="top", y=-0.2),
+    )
     return fig
 
 
 def _add_source_line(fig: go.Figure, data: Data) -> None:
     """The true source line on both panels: the target samples' distance from it is the gap."""
     line = data.truth["source"]
-    xs = np.array([min(data.source.X_test.min(), data.target.X_test.min()),
-                   max(data.source.X_test.max(), data.target.X_test.max())])
+    xs = np.array(
+        [
+            min(data.source.X_test.min(), data.target.X_test.min()),
+            max(data.source.X_test.max(), data.target.X_test.max()),
+        ]
+    )
     for col in (1, 2):
-        fig.add_trace(go.Scatter(x=xs, y=line["coef"][0] * xs + line["intercept"], mode="lines",
-                                 name=f"source line y = {_line_text(line)}",
-                                 legendgroup="source line", showlegend=col == 1,
-                                 line=dict(color=SOURCE_COLOR, dash="dash")),
-                      row=1, col=col)
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=line["coef"][0] * xs + line["intercept"],
+                mode="lines",
+                name=f"source line y = {_line_text(line)}",
+                legendgroup="source line",
+                showlegend=col == 1,
+                line=dict(color=SOURCE_COLOR, dash="dash"),
+            ),
+            row=1,
+            col=col,
+        )
 
 
 def model_figure(result: RunResult, data: TableData | None = None) -> go.Figure:
@@ -536,26 +678,56 @@ def _lines_figure(result: RunResult, data: Data, config: Config) -> go.Figure:
     to_y = _to_units(data)
     fig = go.Figure()
     shown = slice(0, MAX_POINTS_SHOWN)
-    fig.add_trace(go.Scatter(x=data.source.X_train[shown, 0], y=to_y(data.source.y_train[shown]),
-                             mode="markers", name="source samples",
-                             marker=dict(color=SOURCE_COLOR, size=4, opacity=0.25)))
-    fig.add_trace(go.Scatter(x=data.target.X_test[shown, 0], y=to_y(data.target.y_test[shown]),
-                             mode="markers", name="target test samples",
-                             marker=dict(color=TARGET_COLOR, size=4, opacity=0.2)))
-    fig.add_trace(go.Scatter(x=data.target.X_train[:, 0], y=to_y(data.target.y_train),
-                             mode="markers", name="target labelled samples",
-                             marker=LABELLED_MARKER))
+    fig.add_trace(
+        go.Scatter(
+            x=data.source.X_train[shown, 0],
+            y=to_y(data.source.y_train[shown]),
+            mode="markers",
+            name="source samples",
+            marker=dict(color=SOURCE_COLOR, size=4, opacity=0.25),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=data.target.X_test[shown, 0],
+            y=to_y(data.target.y_test[shown]),
+            mode="markers",
+            name="target test samples",
+            marker=dict(color=TARGET_COLOR, size=4, opacity=0.2),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=data.target.X_train[:, 0],
+            y=to_y(data.target.y_train),
+            mode="markers",
+            name="target labelled samples",
+            marker=LABELLED_MARKER,
+        )
+    )
     all_x = np.concatenate([data.source.X_test[:, 0], data.target.X_test[:, 0]])
     xs = np.array([all_x.min(), all_x.max()])
     for s in result.strategies:
         ys = to_y(s.params["slope"] * xs + s.params["intercept"])
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=label(s.strategy),
-                                 line=dict(color=color(s.strategy), width=3,
-                                           dash="dot" if s.strategy == "source_only" else "solid"),
-                                 hovertemplate=f"{label(s.strategy)}: y = {s.params['slope']:.2f}x"
-                                               f" + {s.params['intercept']:.2f}<extra></extra>"))
-    fig.update_layout(template="plotly_white", title="Fitted lines of each strategy",
-                      xaxis_title=_x_label(data, config, 0), yaxis_title=_y_label(data, config))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                name=label(s.strategy),
+                line=dict(
+                    color=color(s.strategy), width=3, dash="dot" if s.strategy == "source_only" else "solid"
+                ),
+                hovertemplate=f"{label(s.strategy)}: y = {s.params['slope']:.2f}x"
+                f" + {s.params['intercept']:.2f}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        template="plotly_white",
+        title="Fitted lines of each strategy",
+        xaxis_title=_x_label(data, config, 0),
+        yaxis_title=_y_label(data, config),
+    )
     return fig
 
 
@@ -565,13 +737,26 @@ def _predicted_vs_true_figure(result: RunResult, data: Data, config: Config) -> 
     fig = go.Figure()
     for s in result.strategies:
         predicted = to_y(X @ np.asarray(s.params["coef"]) + s.params["intercept"])
-        fig.add_trace(go.Scatter(x=truth, y=predicted, mode="markers", name=label(s.strategy),
-                                 marker=dict(color=color(s.strategy), size=5, opacity=0.6)))
+        fig.add_trace(
+            go.Scatter(
+                x=truth,
+                y=predicted,
+                mode="markers",
+                name=label(s.strategy),
+                marker=dict(color=color(s.strategy), size=5, opacity=0.6),
+            )
+        )
     ends = [float(truth.min()), float(truth.max())]
-    fig.add_trace(go.Scatter(x=ends, y=ends, mode="lines", name="perfect prediction",
-                             line=dict(color="black", dash="dash")))
+    fig.add_trace(
+        go.Scatter(
+            x=ends, y=ends, mode="lines", name="perfect prediction", line=dict(color="black", dash="dash")
+        )
+    )
     what = _y_label(data, config)
-    fig.update_layout(template="plotly_white",
-                      title="Target test set: predicted against true (on the diagonal = right)",
-                      xaxis_title=f"true {what}", yaxis_title=f"predicted {what}")
+    fig.update_layout(
+        template="plotly_white",
+        title="Target test set: predicted against true (on the diagonal = right)",
+        xaxis_title=f"true {what}",
+        yaxis_title=f"predicted {what}",
+    )
     return fig

@@ -65,9 +65,9 @@ Metric: accuracy on each domain's held-out test set, log-loss beside it (sklearn
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 import plotly.graph_objects as go
@@ -77,8 +77,7 @@ from scipy.special import expit
 from sklearn.metrics import accuracy_score, log_loss
 
 from tl_core.config import DemoConfig, device_field, param, seed_field
-from tl_core.demos.numpy_demo import (Domain, Fit, check_result_data, checked_table,
-                                      run_strategies, scale)
+from tl_core.demos.numpy_demo import Domain, Fit, check_result_data, checked_table, run_strategies, scale
 from tl_core.estimators.classifier import RegularTransferClassifier
 from tl_core.result import RunResult, StrategyResult
 from tl_core.runtime import seed_everything
@@ -112,38 +111,74 @@ class Config(DemoConfig):
     demo = "logistic"
     ignored_by_scenario = {"breast_cancer": ("shift", "label_noise", "n_source")}
 
-    scenario: str = param("synthetic", "synthetic: 2-D points labelled by 2·x0 + x1 + 0.5 > 1, the "
-                          "target's boundary rotated; breast_cancer: sklearn's tumours, smooth "
-                          "outlines to rough ones", choices=SCENARIOS)
-    gap: float = param(0.2, "how far apart source and target are: the target boundary turns by "
-                       "gap × 90° (breast_cancer: 0 = random split, 1 = split by smoothness)",
-                       low=0.0, high=1.0)
-    n_target: int = param(3, "labelled target samples per class the target models learn from "
-                          f"(breast_cancer: at most {CANCER_MAX_TARGET})", low=1, high=500)
-    lam: float = param(0.5, "λ of regularized transfer: the pull toward the source model, against a "
-                       "log-loss summed over samples (0 = target data alone, huge = source only)",
-                       low=0.0, high=10000.0, log=True)
+    scenario: str = param(
+        "synthetic",
+        "synthetic: 2-D points labelled by 2·x0 + x1 + 0.5 > 1, the "
+        "target's boundary rotated; breast_cancer: sklearn's tumours, smooth "
+        "outlines to rough ones",
+        choices=SCENARIOS,
+    )
+    gap: float = param(
+        0.2,
+        "how far apart source and target are: the target boundary turns by "
+        "gap × 90° (breast_cancer: 0 = random split, 1 = split by smoothness)",
+        low=0.0,
+        high=1.0,
+    )
+    n_target: int = param(
+        3,
+        "labelled target samples per class the target models learn from "
+        f"(breast_cancer: at most {CANCER_MAX_TARGET})",
+        low=1,
+        high=500,
+    )
+    lam: float = param(
+        0.5,
+        "λ of regularized transfer: the pull toward the source model, against a "
+        "log-loss summed over samples (0 = target data alone, huge = source only)",
+        low=0.0,
+        high=10000.0,
+        log=True,
+    )
     epochs: int = param(15, "full-batch gradient steps of fine-tuning on the target", low=1, high=500)
     lr: float = param(0.5, "learning rate (step size) of fine-tuning", low=0.001, high=10.0, log=True)
-    ridge: float = param(0.5, "L2 penalty ridge·‖w‖² of scratch, the source model and joint "
-                         "training (0.5 = scikit-learn's default C = 1)", low=0.0, high=100.0)
-    target_weight: float = param(1.0, "joint training: weight of the target's mean log-loss "
-                                 "against the source's (0 = source only)", low=0.0, high=100.0)
-    shift: float = param(0.0, "synthetic: move the whole target domain (points and boundary) "
-                         "right by this much; CORAL can undo it without labels", low=0.0, high=3.0)
-    label_noise: float = param(0.05, "synthetic: share of labels flipped at random, so the "
-                               "classes overlap", low=0.0, high=0.4)
+    ridge: float = param(
+        0.5,
+        "L2 penalty ridge·‖w‖² of scratch, the source model and joint "
+        "training (0.5 = scikit-learn's default C = 1)",
+        low=0.0,
+        high=100.0,
+    )
+    target_weight: float = param(
+        1.0,
+        "joint training: weight of the target's mean log-loss against the source's (0 = source only)",
+        low=0.0,
+        high=100.0,
+    )
+    shift: float = param(
+        0.0,
+        "synthetic: move the whole target domain (points and boundary) "
+        "right by this much; CORAL can undo it without labels",
+        low=0.0,
+        high=3.0,
+    )
+    label_noise: float = param(
+        0.05, "synthetic: share of labels flipped at random, so the classes overlap", low=0.0, high=0.4
+    )
     n_source: int = param(500, "synthetic: labelled source samples", low=20, high=5000)
-    strategies: tuple[str, ...] = param(STRATEGIES, "strategies to run (scratch always runs)",
-                                        choices=STRATEGIES)
+    strategies: tuple[str, ...] = param(
+        STRATEGIES, "strategies to run (scratch always runs)", choices=STRATEGIES
+    )
     seed: int = seed_field()
     device: str = device_field()  # unused: this demo is numpy on the CPU
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.scenario == "breast_cancer" and self.n_target > CANCER_MAX_TARGET:
-            raise ValueError(f"n_target must be an integer in [1, {CANCER_MAX_TARGET}] for the "
-                             f"breast_cancer scenario, got {self.n_target}")
+            raise ValueError(
+                f"n_target must be an integer in [1, {CANCER_MAX_TARGET}] for the "
+                f"breast_cancer scenario, got {self.n_target}"
+            )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -187,8 +222,11 @@ def true_boundaries(config: Config) -> dict:
     return {
         "angle_degrees": config.gap * MAX_ANGLE_DEGREES,
         "source": {"weights": SOURCE_WEIGHTS.tolist(), "bias": SOURCE_BIAS},
-        "target": {"weights": target_weights.tolist(), "bias": float(-target_weights @ target_pivot),
-                   "shift": [config.shift, 0.0]},
+        "target": {
+            "weights": target_weights.tolist(),
+            "bias": float(-target_weights @ target_pivot),
+            "shift": [config.shift, 0.0],
+        },
     }
 
 
@@ -208,13 +246,17 @@ def _first_per_class(y: np.ndarray, n_per_class: int) -> np.ndarray:
 
 def _synthetic(config: Config, source_rng, pool_rng, test_rng) -> Data:
     truth = true_boundaries(config)
-    source = (*_draw(source_rng, config.n_source, truth["source"], config),
-              *_draw(source_rng, N_TEST, truth["source"], config))
+    source = (
+        *_draw(source_rng, config.n_source, truth["source"], config),
+        *_draw(source_rng, N_TEST, truth["source"], config),
+    )
     X_pool, y_pool = _draw(pool_rng, N_POOL, truth["target"], config)
     labelled = _first_per_class(y_pool, config.n_target)
     if min(np.bincount(y_pool[labelled], minlength=2)) < config.n_target:
-        raise ValueError(f"n_target must be at most {min(np.bincount(y_pool, minlength=2))} here "
-                         f"(the target pool runs out of one class), got {config.n_target}")
+        raise ValueError(
+            f"n_target must be at most {min(np.bincount(y_pool, minlength=2))} here "
+            f"(the target pool runs out of one class), got {config.n_target}"
+        )
     target = Domain(X_pool[labelled], y_pool[labelled], *_draw(test_rng, N_TEST, truth["target"], config))
     return Data(Domain(*source), target, X_pool, ["x0", "x1"], ["class 0", "class 1"], truth=truth)
 
@@ -241,10 +283,17 @@ def _breast_cancer(config: Config, split_rng, target_rng, source_rng) -> Data:
     n_source_test = int(round(CANCER_SOURCE_TEST * len(source_rows)))
     source_train, source_test = source_rows[n_source_test:], source_rows[:n_source_test]
     labelled = _first_per_class(y[target_rows], config.n_target)
-    return _standardized((features, y), (features, y), source_train, source_test,
-                         target_rows[labelled], np.delete(target_rows, labelled), target_rows,
-                         feature_names=[f"{n} (standardized)" for n in CANCER_FEATURES],
-                         class_names=["malignant", "benign"])
+    return _standardized(
+        (features, y),
+        (features, y),
+        source_train,
+        source_test,
+        target_rows[labelled],
+        np.delete(target_rows, labelled),
+        target_rows,
+        feature_names=[f"{n} (standardized)" for n in CANCER_FEATURES],
+        class_names=["malignant", "benign"],
+    )
 
 
 def max_n_target(data: TableData) -> int:
@@ -262,16 +311,23 @@ def _user_table(config: Config, table: TableData, target_rng, source_rng) -> Dat
                 f"n_target = {config.n_target} per class needs at least {config.n_target + 1} "
                 f"rows of class {table.class_names[c]!r} in the target ({config.n_target} "
                 f"labelled + 1 to test), but the target, {table.target_words}, has {counts[c]} "
-                f"(n_target can be at most {max_n_target(table)} here)")
+                f"(n_target can be at most {max_n_target(table)} here)"
+            )
     source_rows = source_rng.permutation(len(table.source_y))
     held_out = _held_out_per_class(table.source_y[source_rows], CANCER_SOURCE_TEST)
     target_rows = target_rng.permutation(len(table.target_y))
     labelled = _first_per_class(table.target_y[target_rows], config.n_target)
-    data = _standardized((table.source_X, table.source_y), (table.target_X, table.target_y),
-                         source_rows[~held_out], source_rows[held_out], target_rows[labelled],
-                         np.delete(target_rows, labelled), target_rows,
-                         feature_names=[f"{n} (standardized)" for n in table.feature_names],
-                         class_names=list(table.class_names))
+    data = _standardized(
+        (table.source_X, table.source_y),
+        (table.target_X, table.target_y),
+        source_rows[~held_out],
+        source_rows[held_out],
+        target_rows[labelled],
+        np.delete(target_rows, labelled),
+        target_rows,
+        feature_names=[f"{n} (standardized)" for n in table.feature_names],
+        class_names=list(table.class_names),
+    )
     data.table = table
     return data
 
@@ -284,13 +340,21 @@ def _held_out_per_class(y: np.ndarray, share: float) -> np.ndarray:
     held_out = np.zeros(len(y), dtype=bool)
     for c in (0, 1):
         rows = np.flatnonzero(y == c)
-        held_out[rows[:min(max(1, int(round(share * len(rows)))), len(rows) - 1)]] = True
+        held_out[rows[: min(max(1, int(round(share * len(rows)))), len(rows) - 1)]] = True
     return held_out
 
 
-def _standardized(source: tuple, target: tuple, source_train, source_test, target_train,
-                  target_test, target_rows, feature_names: list[str],
-                  class_names: list[str]) -> Data:
+def _standardized(
+    source: tuple,
+    target: tuple,
+    source_train,
+    source_test,
+    target_train,
+    target_test,
+    target_rows,
+    feature_names: list[str],
+    class_names: list[str],
+) -> Data:
     """Both domains' rows, X standardized with the source training rows' statistics.
 
     Those are the only data a real source model had. `target_rows` are every target row: their
@@ -302,10 +366,13 @@ def _standardized(source: tuple, target: tuple, source_train, source_test, targe
     def part(X, y, rows):
         return (X[rows] - mean) / std, y[rows]
 
-    return Data(Domain(*part(source_X, source_y, source_train), *part(source_X, source_y, source_test)),
-                Domain(*part(target_X, target_y, target_train), *part(target_X, target_y, target_test)),
-                target_unlabelled=part(target_X, target_y, target_rows)[0],
-                feature_names=feature_names, class_names=class_names)
+    return Data(
+        Domain(*part(source_X, source_y, source_train), *part(source_X, source_y, source_test)),
+        Domain(*part(target_X, target_y, target_train), *part(target_X, target_y, target_test)),
+        target_unlabelled=part(target_X, target_y, target_rows)[0],
+        feature_names=feature_names,
+        class_names=class_names,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -332,8 +399,9 @@ def _fit_source_only(config: Config, data: Data, source_model) -> Fit:
 
 
 def _fit_regularized(config: Config, data: Data, source_model) -> Fit:
-    model = RegularTransferClassifier(coef_source=source_model.coef_[0],
-                                      intercept_source=float(source_model.intercept_[0]), lam=config.lam)
+    model = RegularTransferClassifier(
+        coef_source=source_model.coef_[0], intercept_source=float(source_model.intercept_[0]), lam=config.lam
+    )
     return Fit(_theta(model.fit(data.target.X_train, data.target.y_train)), {})
 
 
@@ -341,10 +409,15 @@ def _fit_joint(config: Config, data: Data, source_model) -> Fit:
     source, target = data.source, data.target
     n_source, n_target = len(source.y_train), len(target.y_train)
     # Per-sample weights 1 and w·n_s/n_t make the sum n_s·(mean_source + w·mean_target).
-    weights = np.concatenate([np.ones(n_source), np.full(n_target, config.target_weight * n_source / n_target)])
+    weights = np.concatenate(
+        [np.ones(n_source), np.full(n_target, config.target_weight * n_source / n_target)]
+    )
     model = RegularTransferClassifier(lam=config.ridge, intercept_source=None)
-    model.fit(np.vstack([source.X_train, target.X_train]),
-              np.concatenate([source.y_train, target.y_train]), sample_weight=weights)
+    model.fit(
+        np.vstack([source.X_train, target.X_train]),
+        np.concatenate([source.y_train, target.y_train]),
+        sample_weight=weights,
+    )
     return Fit(_theta(model), {})
 
 
@@ -365,6 +438,7 @@ def coral_map(source_inputs: np.ndarray, target_inputs: np.ndarray) -> tuple[np.
     M = C_t^(−1/2) C_s^(1/2) whitens with the target covariance and colours with the source's;
     c = μ_s − μ_t·M moves the target mean onto the source mean. Only inputs are used: no labels.
     """
+
     def covariance(X):
         return np.cov(X, rowvar=False) + CORAL_EPSILON * np.eye(X.shape[1])
 
@@ -416,8 +490,7 @@ def _scores(X: np.ndarray, y: np.ndarray, theta: np.ndarray) -> tuple[float, flo
     scores = X @ theta[:-1] + theta[-1]
     # Our inputs are known-good arrays: skipping sklearn's argument checks makes scoring 2x faster.
     with sklearn.config_context(skip_parameter_validation=True, assume_finite=True):
-        return (float(accuracy_score(y, scores > 0)),
-                float(log_loss(y, expit(scores), labels=[0, 1])))
+        return (float(accuracy_score(y, scores > 0)), float(log_loss(y, expit(scores), labels=[0, 1])))
 
 
 def _params(theta: np.ndarray) -> dict:
@@ -432,16 +505,31 @@ def _evaluate(name: str, fit: Fit, data: Data, wall_time: float) -> StrategyResu
     if len(fit.thetas) > 1:  # an iterative strategy: its whole path, from the source model on
         source_acc, source_ll = _path_scores(data.source.X_test, data.source.y_test, fit.thetas)
         target_acc, target_ll = _path_scores(data.target.X_test, data.target.y_test, fit.thetas)
-        history = {"step": list(range(len(fit.thetas))),
-                   "source_metric": source_acc.tolist(), "target_metric": target_acc.tolist(),
-                   "source_loss": source_ll.tolist(), "target_loss": target_ll.tolist()}
-    return StrategyResult(strategy=name, source_metric=source_metric, target_metric=target_metric,
-                          source_loss=source_loss, target_loss=target_loss, history=history,
-                          params=_params(fit.thetas[-1]), extras=fit.extras, wall_time=wall_time)
+        history = {
+            "step": list(range(len(fit.thetas))),
+            "source_metric": source_acc.tolist(),
+            "target_metric": target_acc.tolist(),
+            "source_loss": source_ll.tolist(),
+            "target_loss": target_ll.tolist(),
+        }
+    return StrategyResult(
+        strategy=name,
+        source_metric=source_metric,
+        target_metric=target_metric,
+        source_loss=source_loss,
+        target_loss=target_loss,
+        history=history,
+        params=_params(fit.thetas[-1]),
+        extras=fit.extras,
+        wall_time=wall_time,
+    )
 
 
-def run(config: Config | None = None, progress: Callable[[float, str], None] | None = None,
-        data: TableData | None = None) -> RunResult:
+def run(
+    config: Config | None = None,
+    progress: Callable[[float, str], None] | None = None,
+    data: TableData | None = None,
+) -> RunResult:
     """Fit the source model, then every strategy on the target; score all on both test sets.
 
     `data`: a user's table in place of the scenario (see the module docstring); a config that
@@ -452,19 +540,32 @@ def run(config: Config | None = None, progress: Callable[[float, str], None] | N
     table, data = data, make_data(config, data)
     source_model = fit_source_model(config, data)
     results = run_strategies(config, FITS, data, source_model, _evaluate, progress)
-    extras = {"n_source_train": len(data.source.y_train), "n_source_test": len(data.source.y_test),
-              "n_target_train": len(data.target.y_train), "n_target_test": len(data.target.y_test),
-              "feature_names": data.feature_names, "class_names": data.class_names,
-              "source_model_metric": float(accuracy_score(data.source.y_test,
-                                                          source_model.predict(data.source.X_test)))}
+    extras = {
+        "n_source_train": len(data.source.y_train),
+        "n_source_test": len(data.source.y_test),
+        "n_target_train": len(data.target.y_train),
+        "n_target_test": len(data.target.y_test),
+        "feature_names": data.feature_names,
+        "class_names": data.class_names,
+        "source_model_metric": float(
+            accuracy_score(data.source.y_test, source_model.predict(data.source.X_test))
+        ),
+    }
     if data.truth is not None:
         extras["true_boundaries"] = data.truth
     else:
         extras["standardized"] = True  # breast_cancer or a table: params in standardized units
     if table is not None:
         extras["user_data"] = table.summary()
-    return RunResult(demo=Config.demo, config=config.to_dict(), metric_name=METRIC, loss_name=LOSS,
-                     strategies=results, extras=extras, wall_time=time.perf_counter() - started)
+    return RunResult(
+        demo=Config.demo,
+        config=config.to_dict(),
+        metric_name=METRIC,
+        loss_name=LOSS,
+        strategies=results,
+        extras=extras,
+        wall_time=time.perf_counter() - started,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -474,14 +575,34 @@ CLASS_COLORS = ("#e45756", "#4c78a8")  # class 0, class 1 on every panel
 MAX_POINTS_SHOWN = 400  # more points only hide each other
 
 
-def _class_traces(X: np.ndarray, y: np.ndarray, class_names: list[str], what: str, size: float,
-                  opacity: float, outline: bool = False, showlegend: bool = True) -> list[go.Scatter]:
+def _class_traces(
+    X: np.ndarray,
+    y: np.ndarray,
+    class_names: list[str],
+    what: str,
+    size: float,
+    opacity: float,
+    outline: bool = False,
+    showlegend: bool = True,
+) -> list[go.Scatter]:
     """One scatter per class, coloured by class."""
-    return [go.Scatter(x=X[y == c, 0], y=X[y == c, 1], mode="markers", name=f"{what}: {class_names[c]}",
-                       legendgroup=f"{what} {c}", showlegend=showlegend,
-                       marker=dict(color=CLASS_COLORS[c], size=size, opacity=opacity,
-                                   line=dict(width=1.5 if outline else 0, color="black")))
-            for c in (0, 1)]
+    return [
+        go.Scatter(
+            x=X[y == c, 0],
+            y=X[y == c, 1],
+            mode="markers",
+            name=f"{what}: {class_names[c]}",
+            legendgroup=f"{what} {c}",
+            showlegend=showlegend,
+            marker=dict(
+                color=CLASS_COLORS[c],
+                size=size,
+                opacity=opacity,
+                line=dict(width=1.5 if outline else 0, color="black"),
+            ),
+        )
+        for c in (0, 1)
+    ]
 
 
 def _boundary_line(weights, bias, x_range, y_range) -> tuple[list[float], list[float]]:
@@ -504,16 +625,22 @@ def _box(*arrays: np.ndarray) -> tuple[list[float], list[float]]:
 def _panel_titles(config: Config, data: Data) -> tuple[str, str]:
     if data.table is not None:
         table = data.table
-        return (f"Source: {table.source_words}, {len(table.source_y)} rows",
-                f"Target: {table.target_words}, {config.n_target} labelled per class of "
-                f"{len(table.target_y)} rows")
+        return (
+            f"Source: {table.source_words}, {len(table.source_y)} rows",
+            f"Target: {table.target_words}, {config.n_target} labelled per class of "
+            f"{len(table.target_y)} rows",
+        )
     if config.scenario == "breast_cancer":
-        return (f"Source: smoother tumours, {len(data.source.y_train)} to learn from",
-                f"Target: rougher tumours, {config.n_target} labelled per class")
+        return (
+            f"Source: smoother tumours, {len(data.source.y_train)} to learn from",
+            f"Target: rougher tumours, {config.n_target} labelled per class",
+        )
     shift = f", shifted by {config.shift:g}" if config.shift else ""
-    return (f"Source: 2·x0 + x1 + 0.5 > 1, {config.n_source} samples",
-            f"Target: boundary turned {config.gap * MAX_ANGLE_DEGREES:.0f}°{shift}, "
-            f"{config.n_target} labelled per class")
+    return (
+        f"Source: 2·x0 + x1 + 0.5 > 1, {config.n_source} samples",
+        f"Target: boundary turned {config.gap * MAX_ANGLE_DEGREES:.0f}°{shift}, "
+        f"{config.n_target} labelled per class",
+    )
 
 
 def _plane(config: Config, data: Data) -> tuple[Data, str]:
@@ -530,8 +657,9 @@ def _plane(config: Config, data: Data) -> tuple[Data, str]:
         weights = np.abs(fit_source_model(config, data).coef_[0])
         columns = sorted(np.argsort(-weights, kind="stable")[:2])
         names = [data.feature_names[j] for j in columns]
-        return _mapped(data, lambda X, y: X[:, columns], names), \
-            f": the 2 of {n_features} features the source model weighs most"
+        return _mapped(
+            data, lambda X, y: X[:, columns], names
+        ), f": the 2 of {n_features} features the source model weighs most"
     jitter = np.random.default_rng(0)  # a fixed spread: the figure is the same every time
 
     def with_class(X, y):
@@ -544,8 +672,15 @@ def _mapped(data: Data, to_plane, feature_names: list[str]) -> Data:
     def domain(d: Domain) -> Domain:
         return Domain(to_plane(d.X_train, d.y_train), d.y_train, to_plane(d.X_test, d.y_test), d.y_test)
 
-    return Data(domain(data.source), domain(data.target), data.target_unlabelled, feature_names,
-                data.class_names, data.truth, data.table)
+    return Data(
+        domain(data.source),
+        domain(data.target),
+        data.target_unlabelled,
+        feature_names,
+        data.class_names,
+        data.truth,
+        data.table,
+    )
 
 
 def samples_figure(config: Config | None = None, data: TableData | None = None) -> go.Figure:
@@ -562,35 +697,53 @@ def samples_figure(config: Config | None = None, data: TableData | None = None) 
     data, what = _plane(config, make_data(config, data))
     shown = slice(0, MAX_POINTS_SHOWN)
     x_range, y_range = _box(data.source.X_test[shown], data.target.X_test[shown])
-    fig = make_subplots(rows=1, cols=2, shared_xaxes=True, shared_yaxes=True,
-                        subplot_titles=_panel_titles(config, data))
-    for trace in _class_traces(data.source.X_train[shown], data.source.y_train[shown], data.class_names,
-                               "source samples", 6, 0.6):
+    fig = make_subplots(
+        rows=1, cols=2, shared_xaxes=True, shared_yaxes=True, subplot_titles=_panel_titles(config, data)
+    )
+    for trace in _class_traces(
+        data.source.X_train[shown], data.source.y_train[shown], data.class_names, "source samples", 6, 0.6
+    ):
         fig.add_trace(trace, row=1, col=1)
-    for trace in _class_traces(data.target.X_test[shown], data.target.y_test[shown], data.class_names,
-                               "target test samples", 5, 0.2):
+    for trace in _class_traces(
+        data.target.X_test[shown], data.target.y_test[shown], data.class_names, "target test samples", 5, 0.2
+    ):
         fig.add_trace(trace, row=1, col=2)
-    for trace in _class_traces(data.target.X_train, data.target.y_train, data.class_names,
-                               "target labelled samples", 12, 1.0, outline=True):
+    for trace in _class_traces(
+        data.target.X_train,
+        data.target.y_train,
+        data.class_names,
+        "target labelled samples",
+        12,
+        1.0,
+        outline=True,
+    ):
         fig.add_trace(trace, row=1, col=2)
     if data.truth is not None:  # the target panel shows the source's boundary too: the gap
-        lines = {domain: _boundary_line(data.truth[domain]["weights"], data.truth[domain]["bias"],
-                                        x_range, y_range) for domain in ("source", "target")}
+        lines = {
+            domain: _boundary_line(
+                data.truth[domain]["weights"], data.truth[domain]["bias"], x_range, y_range
+            )
+            for domain in ("source", "target")
+        }
         for col, domain, name, style in (
-                (1, "source", "true source boundary", dict(color="black", dash="dash")),
-                (2, "source", "true source boundary, for comparison",
-                 dict(color="#999999", dash="dot")),
-                (2, "target", "true target boundary", dict(color="black"))):
+            (1, "source", "true source boundary", dict(color="black", dash="dash")),
+            (2, "source", "true source boundary, for comparison", dict(color="#999999", dash="dot")),
+            (2, "target", "true target boundary", dict(color="black")),
+        ):
             xs, ys = lines[domain]
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name,
-                                     line=dict(width=2, **style)), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(x=xs, y=ys, mode="lines", name=name, line=dict(width=2, **style)), row=1, col=col
+            )
     fig.update_xaxes(title_text=data.feature_names[0], range=x_range)
     fig.update_yaxes(title_text=data.feature_names[1], range=y_range, row=1, col=1)
     fig.update_yaxes(range=y_range)
     if data.feature_names[1] == "class":  # one feature: the y axis names the classes
         fig.update_yaxes(tickvals=[0, 1], ticktext=data.class_names)
-    fig.update_layout(template="plotly_white", title="Source and target samples" + what,
-                      legend=dict(orientation="h", yanchor="top", y=-0.2))
+    fig.update_layout(
+        template="plotly_white",
+        title="Source and target samples" + what,
+        legend=dict(orientation="h", yanchor="top", y=-0.2),
+    )
     return fig
 
 
@@ -615,22 +768,41 @@ def model_figure(result: RunResult, data: TableData | None = None) -> go.Figure:
     shown = slice(0, MAX_POINTS_SHOWN)
     x_range, y_range = _box(data.target.X_test[shown], data.target.X_train)
     fig = go.Figure()
-    for trace in _class_traces(data.target.X_test[shown], data.target.y_test[shown], data.class_names,
-                               "target test samples", 5, 0.25):
+    for trace in _class_traces(
+        data.target.X_test[shown], data.target.y_test[shown], data.class_names, "target test samples", 5, 0.25
+    ):
         fig.add_trace(trace)
-    for trace in _class_traces(data.target.X_train, data.target.y_train, data.class_names,
-                               "target labelled samples", 12, 1.0, outline=True):
+    for trace in _class_traces(
+        data.target.X_train,
+        data.target.y_train,
+        data.class_names,
+        "target labelled samples",
+        12,
+        1.0,
+        outline=True,
+    ):
         fig.add_trace(trace)
     for s in result.strategies:
         xs, ys = _boundary_line(s.params["weights"], s.params["bias"], x_range, y_range)
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", name=label(s.strategy),
-            line=dict(color=color(s.strategy), width=3, dash="dot" if s.strategy == "source_only" else "solid"),
-            hovertemplate=f"{label(s.strategy)}: target accuracy {s.target_metric:.2f}<extra></extra>"))
-    fig.update_layout(template="plotly_white", title="Decision boundaries on the target data",
-                      xaxis=dict(title=data.feature_names[0], range=x_range),
-                      yaxis=dict(title=data.feature_names[1], range=y_range),
-                      legend=dict(orientation="h", yanchor="top", y=-0.2))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                name=label(s.strategy),
+                line=dict(
+                    color=color(s.strategy), width=3, dash="dot" if s.strategy == "source_only" else "solid"
+                ),
+                hovertemplate=f"{label(s.strategy)}: target accuracy {s.target_metric:.2f}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        template="plotly_white",
+        title="Decision boundaries on the target data",
+        xaxis=dict(title=data.feature_names[0], range=x_range),
+        yaxis=dict(title=data.feature_names[1], range=y_range),
+        legend=dict(orientation="h", yanchor="top", y=-0.2),
+    )
     return fig
 
 
@@ -640,27 +812,39 @@ def _probability_curves_figure(result: RunResult, data: Data) -> go.Figure:
     spread = np.random.default_rng(0)  # a fixed spread: the figure is the same every time
     fig = go.Figure()
     for X, y, what, size, opacity, outline in (
-            (data.target.X_test[shown], data.target.y_test[shown], "target test samples", 5, 0.25, False),
-            (data.target.X_train, data.target.y_train, "target labelled samples", 12, 1.0, True)):
+        (data.target.X_test[shown], data.target.y_test[shown], "target test samples", 5, 0.25, False),
+        (data.target.X_train, data.target.y_train, "target labelled samples", 12, 1.0, True),
+    ):
         plane = np.column_stack([X[:, 0], y + spread.uniform(-0.04, 0.04, len(y))])
         for trace in _class_traces(plane, y, data.class_names, what, size, opacity, outline=outline):
             fig.add_trace(trace)
-    x_range, _ = _box(np.column_stack([data.target.X_test[shown, 0], data.target.y_test[shown]]),
-                      np.column_stack([data.target.X_train[:, 0], data.target.y_train]))
+    x_range, _ = _box(
+        np.column_stack([data.target.X_test[shown, 0], data.target.y_test[shown]]),
+        np.column_stack([data.target.X_train[:, 0], data.target.y_train]),
+    )
     xs = np.linspace(*x_range, 200)
     for s in result.strategies:
-        fig.add_trace(go.Scatter(
-            x=xs, y=expit(s.params["weights"][0] * xs + s.params["bias"]), mode="lines",
-            name=label(s.strategy),
-            line=dict(color=color(s.strategy), width=3, dash="dot" if s.strategy == "source_only" else "solid"),
-            hovertemplate=f"{label(s.strategy)}: target accuracy {s.target_metric:.2f}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=expit(s.params["weights"][0] * xs + s.params["bias"]),
+                mode="lines",
+                name=label(s.strategy),
+                line=dict(
+                    color=color(s.strategy), width=3, dash="dot" if s.strategy == "source_only" else "solid"
+                ),
+                hovertemplate=f"{label(s.strategy)}: target accuracy {s.target_metric:.2f}<extra></extra>",
+            )
+        )
     fig.add_hline(y=0.5, line=dict(color="black", dash="dash", width=1))
-    fig.update_layout(template="plotly_white",
-                      title=f"Probability of {data.class_names[1]} along {data.feature_names[0]}: "
-                            "each model says that class above the dashed line",
-                      xaxis=dict(title=data.feature_names[0], range=x_range),
-                      yaxis=dict(title=f"probability of {data.class_names[1]}", range=[-0.1, 1.1]),
-                      legend=dict(orientation="h", yanchor="top", y=-0.2))
+    fig.update_layout(
+        template="plotly_white",
+        title=f"Probability of {data.class_names[1]} along {data.feature_names[0]}: "
+        "each model says that class above the dashed line",
+        xaxis=dict(title=data.feature_names[0], range=x_range),
+        yaxis=dict(title=f"probability of {data.class_names[1]}", range=[-0.1, 1.1]),
+        legend=dict(orientation="h", yanchor="top", y=-0.2),
+    )
     return fig
 
 
@@ -675,17 +859,30 @@ def _probability_strips_figure(result: RunResult, data: Data) -> go.Figure:
     for i, s in enumerate(result.strategies):
         probability = expit(X @ np.asarray(s.params["weights"]) + s.params["bias"])
         for c in (0, 1):
-            fig.add_trace(go.Scatter(
-                x=i + spread[y == c], y=probability[y == c], mode="markers",
-                name=f"target test samples: {data.class_names[c]}", legendgroup=str(c),
-                showlegend=i == 0, marker=dict(color=CLASS_COLORS[c], size=5, opacity=0.4),
-                hovertemplate=f"{label(s.strategy)}: target accuracy {s.target_metric:.2f}<extra></extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=i + spread[y == c],
+                    y=probability[y == c],
+                    mode="markers",
+                    name=f"target test samples: {data.class_names[c]}",
+                    legendgroup=str(c),
+                    showlegend=i == 0,
+                    marker=dict(color=CLASS_COLORS[c], size=5, opacity=0.4),
+                    hovertemplate=(
+                        f"{label(s.strategy)}: target accuracy {s.target_metric:.2f}<extra></extra>"
+                    ),
+                )
+            )
     fig.add_hline(y=0.5, line=dict(color="black", dash="dash", width=1))
-    fig.update_layout(template="plotly_white",
-                      title=f"Target test set: each strategy's probability of {data.class_names[1]} "
-                            "(above the dashed line it says that class)",
-                      xaxis=dict(tickvals=list(range(len(result.strategies))),
-                                 ticktext=[label(s.strategy) for s in result.strategies]),
-                      yaxis=dict(title=f"probability of {data.class_names[1]}", range=[-0.05, 1.05]),
-                      legend=dict(orientation="h", yanchor="top", y=-0.2))
+    fig.update_layout(
+        template="plotly_white",
+        title=f"Target test set: each strategy's probability of {data.class_names[1]} "
+        "(above the dashed line it says that class)",
+        xaxis=dict(
+            tickvals=list(range(len(result.strategies))),
+            ticktext=[label(s.strategy) for s in result.strategies],
+        ),
+        yaxis=dict(title=f"probability of {data.class_names[1]}", range=[-0.05, 1.05]),
+        legend=dict(orientation="h", yanchor="top", y=-0.2),
+    )
     return fig

@@ -10,8 +10,9 @@ the source training statistics, and checking that a result is drawn with the dat
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -43,9 +44,14 @@ class Fit:
     source_theta: np.ndarray | None = None
 
 
-def run_strategies(config, fits: dict[str, Callable[..., Fit]], data, source_model,
-                   evaluate: Callable[[str, Fit, Any, float], StrategyResult],
-                   progress: Callable[[float, str], None] | None) -> list[StrategyResult]:
+def run_strategies(
+    config,
+    fits: dict[str, Callable[..., Fit]],
+    data,
+    source_model,
+    evaluate: Callable[[str, Fit, Any, float], StrategyResult],
+    progress: Callable[[float, str], None] | None,
+) -> list[StrategyResult]:
     """Fit and score each strategy of `config` in turn (scratch first), reporting progress."""
     names = with_baseline(config.strategies)
     results = []
@@ -65,12 +71,16 @@ def run_strategies(config, fits: dict[str, Callable[..., Fit]], data, source_mod
 def checked_table(data: UserData, task: str, demo: str) -> TableData:
     """`data` if it is a table read for `task`; UserDataError saying what the demo takes."""
     if not isinstance(data, TableData):
-        raise UserDataError(f"the {demo} demo takes a table (a CSV file or a bundled table), "
-                            f"got {getattr(data, 'kind', type(data).__name__)} data")
+        raise UserDataError(
+            f"the {demo} demo takes a table (a CSV file or a bundled table), "
+            f"got {getattr(data, 'kind', type(data).__name__)} data"
+        )
     if data.task != task:
         other = "logistic" if task == "regression" else "linear"
-        raise UserDataError(f"{data.name} was read for {data.task}, but the {demo} demo does "
-                            f"{task}: read it with task={task!r}, or use the {other} demo")
+        raise UserDataError(
+            f"{data.name} was read for {data.task}, but the {demo} demo does "
+            f"{task}: read it with task={task!r}, or use the {other} demo"
+        )
     return data
 
 
@@ -92,5 +102,7 @@ def check_result_data(result: RunResult, data: UserData | None) -> None:
     if ran_on is not None and data is None:
         raise UserDataError(f"this result ran on {ran_on['name']}: pass the same data to draw it")
     if ran_on is not None and ran_on["fingerprint"] != data.fingerprint:
-        raise UserDataError(f"this result ran on {ran_on['name']} with other choices than "
-                            f"{data.name}: pass the data it ran on")
+        raise UserDataError(
+            f"this result ran on {ran_on['name']} with other choices than "
+            f"{data.name}: pass the data it ran on"
+        )

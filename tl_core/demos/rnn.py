@@ -43,9 +43,10 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, ClassVar, Sequence
+from typing import ClassVar
 
 import numpy as np
 import plotly.graph_objects as go
@@ -55,13 +56,20 @@ from tl_core.config import DemoConfig, device_field, param, seed_field
 from tl_core.demos import rnn_data
 from tl_core.demos.rnn_model import CELLS
 from tl_core.result import RunResult
-from tl_core.torch_engine import READING_SOURCE, SourceCache, waiting_for_source
 from tl_core.runtime import pick_device, seed_everything
 from tl_core.strategies import label, with_baseline
+from tl_core.torch_engine import READING_SOURCE, SourceCache, waiting_for_source
 from tl_core.userdata import SequenceData, UserDataError, per_class_counts
 
-STRATEGIES = ("scratch", "source_only", "feature_extraction", "partial_fine_tune", "fine_tune",
-              "regularized", "joint")
+STRATEGIES = (
+    "scratch",
+    "source_only",
+    "feature_extraction",
+    "partial_fine_tune",
+    "fine_tune",
+    "regularized",
+    "joint",
+)
 METRIC = "accuracy"
 LOSS = "cross-entropy"
 SCENARIOS = ("new_classes", "shift")
@@ -107,12 +115,14 @@ class SourcePreset:
 PRESETS = {
     ("fast", "gru"): SourcePreset(epochs=12, lr=2e-2, batch_size=96, clip_grad_norm=1.0),
     ("fast", "lstm"): SourcePreset(epochs=20, lr=1e-2, batch_size=64),
-    ("fast", "rnn"): SourcePreset(epochs=50, lr=1e-3, batch_size=32, clip_grad_norm=1.0,
-                                  scales_with_source=False),
+    ("fast", "rnn"): SourcePreset(
+        epochs=50, lr=1e-3, batch_size=32, clip_grad_norm=1.0, scales_with_source=False
+    ),
     ("full", "gru"): SourcePreset(epochs=40, lr=5e-3, batch_size=64),
     ("full", "lstm"): SourcePreset(epochs=40, lr=5e-3, batch_size=64),
-    ("full", "rnn"): SourcePreset(epochs=100, lr=3e-3, batch_size=64, clip_grad_norm=1.0,
-                                  scales_with_source=False),
+    ("full", "rnn"): SourcePreset(
+        epochs=100, lr=3e-3, batch_size=64, clip_grad_norm=1.0, scales_with_source=False
+    ),
 }
 PRESET_SEQUENCES = 2000  # the source training set the presets are tuned on (digits 0-4)
 NUM_SAMPLES = 5000  # MNIST-1D sequences generated for the source, as published (80% train)
@@ -128,43 +138,80 @@ class Config(DemoConfig):
     demo = "rnn"
     ignored_by_scenario: ClassVar[dict[str, tuple[str, ...]]] = {"new_classes": ("gap",)}
 
-    scenario: str = param("new_classes", "new_classes: learn digits 0-4, then 5-9 from few labels; "
-                          "shift: the same digits, target sequences noisier and more distorted",
-                          choices=SCENARIOS)
-    gap: float = param(0.5, "shift: how much stronger the target's noise, shear, scale and "
-                       "translation are (0 = like the source, 1 = strongest)", low=0.0, high=1.0)
-    n_target: int = param(5, "labelled target sequences per digit the target models learn from",
-                          low=1, high=MAX_N_TARGET)
-    lam: float = param(0.1, "λ of regularized transfer: the pull λ‖θ − θ_source‖² toward the "
-                       "source weights (0 = plain fine-tuning)", low=0.0, high=100.0, log=True)
+    scenario: str = param(
+        "new_classes",
+        "new_classes: learn digits 0-4, then 5-9 from few labels; "
+        "shift: the same digits, target sequences noisier and more distorted",
+        choices=SCENARIOS,
+    )
+    gap: float = param(
+        0.5,
+        "shift: how much stronger the target's noise, shear, scale and "
+        "translation are (0 = like the source, 1 = strongest)",
+        low=0.0,
+        high=1.0,
+    )
+    n_target: int = param(
+        5, "labelled target sequences per digit the target models learn from", low=1, high=MAX_N_TARGET
+    )
+    lam: float = param(
+        0.1,
+        "λ of regularized transfer: the pull λ‖θ − θ_source‖² toward the "
+        "source weights (0 = plain fine-tuning)",
+        low=0.0,
+        high=100.0,
+        log=True,
+    )
     epochs: int = param(24, "passes over the labelled target sequences", low=1, high=200)
     lr: float = param(2e-2, "learning rate (Adam) of target training", low=1e-4, high=0.1, log=True)
-    cell: str = param("gru", "recurrent cell: rnn (h_t = tanh(W_hh h_t−1 + W_xh x_t + b), trained "
-                      "with gradient clipping: it forgets over 40 steps and reaches about 60% "
-                      "on the source digits, 70% at full quality), gru or lstm (gated: they "
-                      "remember, over 90%)",
-                      choices=CELLS)
+    cell: str = param(
+        "gru",
+        "recurrent cell: rnn (h_t = tanh(W_hh h_t−1 + W_xh x_t + b), trained "
+        "with gradient clipping: it forgets over 40 steps and reaches about 60% "
+        "on the source digits, 70% at full quality), gru or lstm (gated: they "
+        "remember, over 90%)",
+        choices=CELLS,
+    )
     hidden: int = param(32, "hidden units per recurrent layer (the size of h_t)", low=4, high=128)
     layers: int = param(1, "stacked recurrent layers", low=1, high=3)
-    partial_blocks: int = param(1, "partial fine-tune: how many recurrent layers stay frozen (the "
-                                "dense layer on top is always retrained)", low=1, high=3)
-    backbone_lr_scale: float = param(1.0, "fine-tune family: learning rate of the transferred "
-                                     "layers, as a fraction of lr (0 = frozen)", low=0.0, high=1.0)
-    target_weight: float = param(1.0, "joint training: weight w of the target loss in "
-                                 "L_source + w·L_target", low=0.1, high=10.0, log=True)
-    quality: str = param("fast", "source training: fast (a few seconds, for the lecture) or full "
-                         "(a GRU passes the published MNIST-1D accuracy; about 20 s)",
-                         choices=QUALITIES)
-    strategies: tuple[str, ...] = param(STRATEGIES, "strategies to run (scratch always runs)",
-                                        choices=STRATEGIES)
+    partial_blocks: int = param(
+        1,
+        "partial fine-tune: how many recurrent layers stay frozen (the "
+        "dense layer on top is always retrained)",
+        low=1,
+        high=3,
+    )
+    backbone_lr_scale: float = param(
+        1.0,
+        "fine-tune family: learning rate of the transferred layers, as a fraction of lr (0 = frozen)",
+        low=0.0,
+        high=1.0,
+    )
+    target_weight: float = param(
+        1.0,
+        "joint training: weight w of the target loss in L_source + w·L_target",
+        low=0.1,
+        high=10.0,
+        log=True,
+    )
+    quality: str = param(
+        "fast",
+        "source training: fast (a few seconds, for the lecture) or full "
+        "(a GRU passes the published MNIST-1D accuracy; about 20 s)",
+        choices=QUALITIES,
+    )
+    strategies: tuple[str, ...] = param(
+        STRATEGIES, "strategies to run (scratch always runs)", choices=STRATEGIES
+    )
     seed: int = seed_field()
     device: str = device_field()
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.partial_blocks > self.layers:
-            raise ValueError(f"partial_blocks must be at most layers ({self.layers}), "
-                             f"got {self.partial_blocks}")
+            raise ValueError(
+                f"partial_blocks must be at most layers ({self.layers}), got {self.partial_blocks}"
+            )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -183,10 +230,22 @@ def _device_tensors(scenario: str, gap: float, device: str):
     from tl_core.torch_engine import Domain
 
     data = load_domains(Config(scenario=scenario, gap=gap))
-    source = Domain.from_arrays(data.source_train.x, data.source_train.y, data.source_test.x,
-                                data.source_test.y, data.source_digits, device)
-    pool = Domain.from_arrays(data.target_pool.x, data.target_pool.y, data.target_test.x,
-                              data.target_test.y, data.target_digits, device)
+    source = Domain.from_arrays(
+        data.source_train.x,
+        data.source_train.y,
+        data.source_test.x,
+        data.source_test.y,
+        data.source_digits,
+        device,
+    )
+    pool = Domain.from_arrays(
+        data.target_pool.x,
+        data.target_pool.y,
+        data.target_test.x,
+        data.target_test.y,
+        data.target_digits,
+        device,
+    )
     return data, source, pool
 
 
@@ -199,8 +258,9 @@ def domains(config: Config, device: str, data: SequenceData | None = None):
     if data is not None:
         _, source, _ = _device_tensors(config.scenario, 0.0, device)
         split = user_target(config, data)
-        target = Domain.from_arrays(split.train.x, split.train.y, split.test_split.x,
-                                    split.test_split.y, data.class_names, device)
+        target = Domain.from_arrays(
+            split.train.x, split.train.y, split.test_split.x, split.test_split.y, data.class_names, device
+        )
         return source, target
     gap = config.gap if config.scenario == "shift" else 0.0
     data, source, pool = _device_tensors(config.scenario, gap, device)
@@ -212,8 +272,10 @@ def domains(config: Config, device: str, data: SequenceData | None = None):
 
 def _check_data(data) -> SequenceData:
     if not isinstance(data, SequenceData):
-        raise TypeError(f"the RNN demo takes sequences (tl_core.userdata.sequences."
-                        f"read_sequence_csv), got {type(data).__name__}")
+        raise TypeError(
+            f"the RNN demo takes sequences (tl_core.userdata.sequences."
+            f"read_sequence_csv), got {type(data).__name__}"
+        )
     return data
 
 
@@ -232,7 +294,8 @@ def check_fits(config: Config, data: SequenceData) -> None:
         raise UserDataError(
             f"n_target = {config.n_target} per class needs at least {config.n_target + 1} "
             f"sequences of class {smallest!r} in {data.name} ({config.n_target} labelled + 1 to "
-            f"test); it has {counts[smallest]} (n_target can be at most {max_n_target(data)} here)")
+            f"test); it has {counts[smallest]} (n_target can be at most {max_n_target(data)} here)"
+        )
 
 
 @lru_cache(maxsize=4)
@@ -248,8 +311,9 @@ def user_target(config: Config, data: SequenceData) -> rnn_data.UserTarget:
     labelled ones (:func:`rnn_data.scale_to_source`)."""
     check_fits(config, data)
     mean, std = _source_range(config.scenario)
-    return rnn_data.user_target(data.sequences, data.lengths, data.labels, config.n_target,
-                                seed_everything(config.seed), mean, std)
+    return rnn_data.user_target(
+        data.sequences, data.lengths, data.labels, config.n_target, seed_everything(config.seed), mean, std
+    )
 
 
 def model_factory(config: Config) -> Callable:
@@ -267,8 +331,9 @@ def model_factory(config: Config) -> Callable:
 def source_model(config: Config, device: str, progress: Callable[[float, str], None] | None = None):
     """The trained source model of the config's scenario, model shape and quality (cached).
     `progress(fraction, message)` hears from the source training when it has to run."""
-    return _source_model(config.scenario, config.cell, config.hidden, config.layers,
-                         config.quality, device, progress)
+    return _source_model(
+        config.scenario, config.cell, config.hidden, config.layers, config.quality, device, progress
+    )
 
 
 def _source_settings(quality: str, cell: str, n_train: int):
@@ -277,23 +342,39 @@ def _source_settings(quality: str, cell: str, n_train: int):
 
     preset = PRESETS[quality, cell]
     scale = max(1, round(n_train / PRESET_SEQUENCES)) if preset.scales_with_source else 1
-    return SourceSettings(epochs=preset.epochs, lr=preset.lr * scale,
-                          batch_size=preset.batch_size * scale, clip_grad_norm=preset.clip_grad_norm)
+    return SourceSettings(
+        epochs=preset.epochs,
+        lr=preset.lr * scale,
+        batch_size=preset.batch_size * scale,
+        clip_grad_norm=preset.clip_grad_norm,
+    )
 
 
-def _source_model(scenario: str, cell: str, hidden: int, layers: int, quality: str, device: str,
-                  progress: Callable[[float, str], None] | None = None):
+def _source_model(
+    scenario: str,
+    cell: str,
+    hidden: int,
+    layers: int,
+    quality: str,
+    device: str,
+    progress: Callable[[float, str], None] | None = None,
+):
     from tl_core.torch_engine import stored_source
 
     def build():
         config = Config(scenario=scenario, cell=cell, hidden=hidden, layers=layers, quality=quality)
         _, source, _ = _device_tensors(scenario, 0.0, device)
-        return stored_source(model_factory(config), source,
-                             _source_settings(quality, cell, source.n_train), SOURCE_SEED,
-                             progress=progress)
+        return stored_source(
+            model_factory(config),
+            source,
+            _source_settings(quality, cell, source.n_train),
+            SOURCE_SEED,
+            progress=progress,
+        )
 
-    return _SOURCES.get((scenario, cell, hidden, layers, quality, device), build,
-                        waiting=waiting_for_source(progress))
+    return _SOURCES.get(
+        (scenario, cell, hidden, layers, quality, device), build, waiting=waiting_for_source(progress)
+    )
 
 
 def prepare(config: Config) -> None:
@@ -306,13 +387,13 @@ def prepare(config: Config) -> None:
 
 def source_accuracy(config: Config) -> float:
     """Test accuracy of the source model on its own task (the ten digits in ``shift``)."""
-    return _source_accuracy(config.scenario, config.cell, config.hidden, config.layers,
-                            config.quality, pick_device(config.device))
+    return _source_accuracy(
+        config.scenario, config.cell, config.hidden, config.layers, config.quality, pick_device(config.device)
+    )
 
 
 @lru_cache(maxsize=8)  # a run's headline reads it: measured once per source model, not per run
-def _source_accuracy(scenario: str, cell: str, hidden: int, layers: int, quality: str,
-                     device: str) -> float:
+def _source_accuracy(scenario: str, cell: str, hidden: int, layers: int, quality: str, device: str) -> float:
     from tl_core.torch_engine import evaluate
 
     config = Config(scenario=scenario, cell=cell, hidden=hidden, layers=layers, quality=quality)
@@ -329,16 +410,25 @@ def transfer_settings(config: Config, history_every: int = 1):
     (1 = every epoch, for the curves; a sweep, reading only final metrics, measures the ends)."""
     from tl_core.torch_engine import TransferSettings
 
-    return TransferSettings(epochs=config.epochs, lr=config.lr, batch_size=TARGET_BATCH_SIZE,
-                            lam=config.lam, partial_blocks=config.partial_blocks,
-                            backbone_lr_scale=config.backbone_lr_scale,
-                            target_weight=config.target_weight, history_every=history_every,
-                            clip_grad_norm=TARGET_CLIP.get(config.cell))
+    return TransferSettings(
+        epochs=config.epochs,
+        lr=config.lr,
+        batch_size=TARGET_BATCH_SIZE,
+        lam=config.lam,
+        partial_blocks=config.partial_blocks,
+        backbone_lr_scale=config.backbone_lr_scale,
+        target_weight=config.target_weight,
+        history_every=history_every,
+        clip_grad_norm=TARGET_CLIP.get(config.cell),
+    )
 
 
-def transfer_job(config: Config, history_every: int = 1,
-                 progress: Callable[[float, str], None] | None = None,
-                 data: SequenceData | None = None):
+def transfer_job(
+    config: Config,
+    history_every: int = 1,
+    progress: Callable[[float, str], None] | None = None,
+    data: SequenceData | None = None,
+):
     """Everything the engine needs to carry the source model to the target for `config`;
     `progress` hears from the source training if the source model is not cached yet; `data`:
     the user's sequences as the target."""
@@ -346,10 +436,15 @@ def transfer_job(config: Config, history_every: int = 1,
 
     device = pick_device(config.device)
     source, target = domains(config, device, data)
-    return TransferJob(strategies=with_baseline(config.strategies),
-                       source_model=source_model(config, device, progress),
-                       make_model=model_factory(config), source=source, target=target,
-                       settings=transfer_settings(config, history_every), seed=config.seed)
+    return TransferJob(
+        strategies=with_baseline(config.strategies),
+        source_model=source_model(config, device, progress),
+        make_model=model_factory(config),
+        source=source,
+        target=target,
+        settings=transfer_settings(config, history_every),
+        seed=config.seed,
+    )
 
 
 def target_weights(config: Config | dict, strategy: str, data: SequenceData | None = None) -> bytes:
@@ -369,8 +464,11 @@ def target_weights(config: Config | dict, strategy: str, data: SequenceData | No
     return weights_bytes(trained_model(strategy, transfer_job(config, data=data)))
 
 
-def run(config: Config | None = None, progress: Callable[[float, str], None] | None = None,
-        data: SequenceData | None = None) -> RunResult:
+def run(
+    config: Config | None = None,
+    progress: Callable[[float, str], None] | None = None,
+    data: SequenceData | None = None,
+) -> RunResult:
     """Train (or reuse) the source model, then every strategy on the target; score both domains.
     `data`: the user's sequences as the target (see the module docstring)."""
     from tl_core.torch_engine import run_many as engine_run_many
@@ -384,8 +482,11 @@ def run(config: Config | None = None, progress: Callable[[float, str], None] | N
     return _run_result(config, job, results, time.perf_counter() - started, data)
 
 
-def run_many(configs: Sequence[Config], progress: Callable[[float, str], None] | None = None,
-             data: SequenceData | None = None) -> list[RunResult]:
+def run_many(
+    configs: Sequence[Config],
+    progress: Callable[[float, str], None] | None = None,
+    data: SequenceData | None = None,
+) -> list[RunResult]:
     """run() for every config (on the user's sequences with `data`): the same numbers, to the
     last digit, with the history measured at the start and the end only (all a sweep reads).
 
@@ -398,30 +499,49 @@ def run_many(configs: Sequence[Config], progress: Callable[[float, str], None] |
     started = time.perf_counter()
     jobs = []
     for c in configs:
+
         def preparing(fraction: float, message: str) -> None:
             if progress:
                 progress(0.0, message)  # source training, before any target model
+
         # A sweep reads only the final metrics: measure the start and the end, not every epoch.
         jobs.append(transfer_job(c, history_every=c.epochs, progress=preparing, data=data))
     all_results = engine_run_many(jobs, progress=progress, batched=True)
     wall_time = (time.perf_counter() - started) / max(1, len(configs))
-    return [_run_result(c, job, results, wall_time, data)
-            for c, job, results in zip(configs, jobs, all_results)]
+    return [
+        _run_result(c, job, results, wall_time, data) for c, job, results in zip(configs, jobs, all_results)
+    ]
 
 
-def _run_result(config: Config, job, results, wall_time: float,
-                data: SequenceData | None = None) -> RunResult:
-    extras = {"source_model_metric": source_accuracy(config),  # before any target training
-              "n_source_train": job.source.n_train, "n_source_test": int(job.source.y_test.shape[0]),
-              "n_target_train": job.target.n_train, "n_target_test": int(job.target.y_test.shape[0]),
-              "source_digits": list(job.source.classes), "target_digits": list(job.target.classes),
-              "hidden_paths": hidden_paths(config, data)}
+def _run_result(
+    config: Config, job, results, wall_time: float, data: SequenceData | None = None
+) -> RunResult:
+    extras = {
+        "source_model_metric": source_accuracy(config),  # before any target training
+        "n_source_train": job.source.n_train,
+        "n_source_test": int(job.source.y_test.shape[0]),
+        "n_target_train": job.target.n_train,
+        "n_target_test": int(job.target.y_test.shape[0]),
+        "source_digits": list(job.source.classes),
+        "target_digits": list(job.target.classes),
+        "hidden_paths": hidden_paths(config, data),
+    }
     if data is not None:  # the target's classes are the user's, named, not digits
         del extras["target_digits"]
-        extras.update(target_classes=list(data.class_names), user_data=data.summary(),
-                      target_scaling=user_target(config, data).scaling)
-    return RunResult(demo=Config.demo, config=config.to_dict(), metric_name=METRIC, loss_name=LOSS,
-                     strategies=results, extras=extras, wall_time=wall_time)
+        extras.update(
+            target_classes=list(data.class_names),
+            user_data=data.summary(),
+            target_scaling=user_target(config, data).scaling,
+        )
+    return RunResult(
+        demo=Config.demo,
+        config=config.to_dict(),
+        metric_name=METRIC,
+        loss_name=LOSS,
+        strategies=results,
+        extras=extras,
+        wall_time=wall_time,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -444,8 +564,15 @@ def hidden_paths(config: Config, data: SequenceData | None = None) -> dict:
     if data is not None:
         return _user_hidden_paths(config, data)
     gap = config.gap if config.scenario == "shift" else 0.0
-    paths = _hidden_paths(config.scenario, gap, config.cell, config.hidden, config.layers,
-                          config.quality, pick_device(config.device))
+    paths = _hidden_paths(
+        config.scenario,
+        gap,
+        config.cell,
+        config.hidden,
+        config.layers,
+        config.quality,
+        pick_device(config.device),
+    )
     return copy.deepcopy(paths)  # the cached copy must not change with a caller's result
 
 
@@ -457,18 +584,27 @@ def _hidden_paths(scenario, gap, cell, hidden, layers, quality, device) -> dict:
     model = _source_model(scenario, cell, hidden, layers, quality, device)
     data, source, pool = _device_tensors(scenario, gap, device)
     with torch.inference_mode():
-        states = {"source": model.hidden_states(source.x_test[:N_PCA_SEQUENCES]).cpu().numpy(),
-                  "target": model.hidden_states(pool.x_test[:N_PCA_SEQUENCES]).cpu().numpy()}
+        states = {
+            "source": model.hidden_states(source.x_test[:N_PCA_SEQUENCES]).cpu().numpy(),
+            "target": model.hidden_states(pool.x_test[:N_PCA_SEQUENCES]).cpu().numpy(),
+        }
     pca = PCA(n_components=2, random_state=0)
     pca.fit(np.concatenate([s.reshape(-1, s.shape[-1]) for s in states.values()]))
     out = {"explained_variance": pca.explained_variance_ratio_.tolist()}
-    for domain, split, digits in (("source", data.source_test, data.source_digits),
-                                  ("target", data.target_test, data.target_digits)):
+    for domain, split, digits in (
+        ("source", data.source_test, data.source_digits),
+        ("target", data.target_test, data.target_digits),
+    ):
         labels = split.y[:N_PCA_SEQUENCES]
-        shown = [int(i) for c in range(len(digits))
-                 for i in np.flatnonzero(labels == c)[:N_PATHS_PER_CLASS]]
-        out[domain] = [{"index": i, "digit": int(digits[labels[i]]),
-                        "path": pca.transform(states[domain][i]).round(4).tolist()} for i in shown]
+        shown = [int(i) for c in range(len(digits)) for i in np.flatnonzero(labels == c)[:N_PATHS_PER_CLASS]]
+        out[domain] = [
+            {
+                "index": i,
+                "digit": int(digits[labels[i]]),
+                "path": pca.transform(states[domain][i]).round(4).tolist(),
+            }
+            for i in shown
+        ]
     return out
 
 
@@ -481,8 +617,9 @@ def _user_hidden_paths(config: Config, data: SequenceData) -> dict:
     builtin, source, _ = _device_tensors(config.scenario, 0.0, device)
     split = user_target(config, data)
     labels = split.test_split.y
-    shown = [int(np.flatnonzero(labels == c)[0]) for c in range(len(data.class_names))
-             if (labels == c).any()][:MAX_CLASSES_SHOWN]
+    shown = [
+        int(np.flatnonzero(labels == c)[0]) for c in range(len(data.class_names)) if (labels == c).any()
+    ][:MAX_CLASSES_SHOWN]
     fitted = sorted(set(range(min(N_PCA_SEQUENCES, len(labels)))) | set(shown))
     with torch.inference_mode():
         source_states = model.hidden_states(source.x_test[:N_PCA_SEQUENCES]).cpu().numpy()
@@ -492,26 +629,57 @@ def _user_hidden_paths(config: Config, data: SequenceData) -> dict:
     pca.fit(np.concatenate([s.reshape(-1, s.shape[-1]) for s in (source_states, target_states)]))
     out = {"explained_variance": pca.explained_variance_ratio_.tolist()}
     source_labels = builtin.source_test.y[:N_PCA_SEQUENCES]
-    out["source"] = [{"index": int(i), "digit": int(builtin.source_digits[source_labels[i]]),
-                      "path": pca.transform(source_states[i]).round(4).tolist()}
-                     for c in range(len(builtin.source_digits))
-                     for i in np.flatnonzero(source_labels == c)[:N_PATHS_PER_CLASS]]
-    out["target"] = [{"index": i, "class": int(labels[i]), "name": data.class_names[labels[i]],
-                      "path": pca.transform(target_states[fitted.index(i)]).round(4).tolist()}
-                     for i in shown]
+    out["source"] = [
+        {
+            "index": int(i),
+            "digit": int(builtin.source_digits[source_labels[i]]),
+            "path": pca.transform(source_states[i]).round(4).tolist(),
+        }
+        for c in range(len(builtin.source_digits))
+        for i in np.flatnonzero(source_labels == c)[:N_PATHS_PER_CLASS]
+    ]
+    out["target"] = [
+        {
+            "index": i,
+            "class": int(labels[i]),
+            "name": data.class_names[labels[i]],
+            "path": pca.transform(target_states[fitted.index(i)]).round(4).tolist(),
+        }
+        for i in shown
+    ]
     return out
 
 
 # ----------------------------------------------------------------------------------------------
 # Figures
 
-DIGIT_COLORS = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b",
-                "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac")  # one colour per digit
+DIGIT_COLORS = (
+    "#4c78a8",
+    "#f58518",
+    "#e45756",
+    "#72b7b2",
+    "#54a24b",
+    "#eeca3b",
+    "#b279a2",
+    "#ff9da6",
+    "#9d755d",
+    "#bab0ac",
+)  # one colour per digit
 SAMPLE_OFFSET = 3.0  # vertical space between stacked sequences in the samples figure
 N_MISCLASSIFIED_SHOWN = 4
 # A user's classes get their own colours, so that no class looks like the digit of that colour.
-CLASS_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e",
-                "#e6ab02", "#a6761d", "#666666", "#17becf", "#8c564b")
+CLASS_COLORS = (
+    "#1b9e77",
+    "#d95f02",
+    "#7570b3",
+    "#e7298a",
+    "#66a61e",
+    "#e6ab02",
+    "#a6761d",
+    "#666666",
+    "#17becf",
+    "#8c564b",
+)
 
 
 def _path_label(p: dict) -> tuple[str, str]:
@@ -535,8 +703,10 @@ def _target_color(result: RunResult, index: int) -> str:
 def _panel_titles(config: Config) -> tuple[str, str]:
     if config.scenario == "new_classes":
         return ("Source: digits 0-4", f"Target: new digits 5-9, {config.n_target} labelled each")
-    return ("Source: MNIST-1D as published",
-            f"Target: gap {config.gap:g} (more noise, shear, scale, translation)")
+    return (
+        "Source: MNIST-1D as published",
+        f"Target: gap {config.gap:g} (more noise, shear, scale, translation)",
+    )
 
 
 def samples_figure(config: Config | None = None, data: SequenceData | None = None) -> go.Figure:
@@ -551,21 +721,37 @@ def samples_figure(config: Config | None = None, data: SequenceData | None = Non
         return _user_samples_figure(config, data)
     data = load_domains(config)
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=_panel_titles(config))
-    for col, split, digits in ((1, data.source_test, data.source_digits),
-                               (2, data.target_test, data.target_digits)):
+    for col, split, digits in (
+        (1, data.source_test, data.source_digits),
+        (2, data.target_test, data.target_digits),
+    ):
         for c, digit in enumerate(digits):
             x = split.x[np.flatnonzero(split.y == c)[0]]
             row = digit % 5 if config.scenario == "new_classes" else digit
-            fig.add_trace(go.Scatter(
-                x=np.arange(len(x)), y=x - SAMPLE_OFFSET * row, mode="lines", name=f"digit {digit}",
-                line=dict(color=DIGIT_COLORS[digit], width=2),
-                hovertemplate=f"digit {digit}<br>step %{{x}}<extra></extra>"), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=np.arange(len(x)),
+                    y=x - SAMPLE_OFFSET * row,
+                    mode="lines",
+                    name=f"digit {digit}",
+                    line=dict(color=DIGIT_COLORS[digit], width=2),
+                    hovertemplate=f"digit {digit}<br>step %{{x}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
     rows = 5 if config.scenario == "new_classes" else 10
-    fig.update_yaxes(tickvals=[-SAMPLE_OFFSET * r for r in range(rows)],
-                     ticktext=[f"row {r}" for r in range(rows)], showticklabels=False)
+    fig.update_yaxes(
+        tickvals=[-SAMPLE_OFFSET * r for r in range(rows)],
+        ticktext=[f"row {r}" for r in range(rows)],
+        showticklabels=False,
+    )
     fig.update_xaxes(title_text="time step t")
-    fig.update_layout(template="plotly_white", title="Source and target sequences (one per digit)",
-                      legend=dict(orientation="h", yanchor="top", y=-0.2))
+    fig.update_layout(
+        template="plotly_white",
+        title="Source and target sequences (one per digit)",
+        legend=dict(orientation="h", yanchor="top", y=-0.2),
+    )
     return fig
 
 
@@ -576,34 +762,55 @@ def _user_samples_figure(config: Config, data: SequenceData) -> go.Figure:
     builtin = load_domains(config.replace(gap=0.0))
     split = user_target(config, data)
     classes = data.class_names
-    source_words = ("Source: MNIST-1D digits 0-4" if config.scenario == "new_classes"
-                    else "Source: MNIST-1D, ten digits")
-    target_words = (f"Target: your sequences, {len(classes)} classes, "
-                    f"{config.n_target} labelled each")
+    source_words = (
+        "Source: MNIST-1D digits 0-4" if config.scenario == "new_classes" else "Source: MNIST-1D, ten digits"
+    )
+    target_words = f"Target: your sequences, {len(classes)} classes, {config.n_target} labelled each"
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=(source_words, target_words))
     for c, digit in enumerate(builtin.source_digits):
         x = builtin.source_test.x[np.flatnonzero(builtin.source_test.y == c)[0]]
-        fig.add_trace(go.Scatter(
-            x=np.arange(len(x)), y=x - SAMPLE_OFFSET * c, mode="lines", name=f"digit {digit}",
-            line=dict(color=DIGIT_COLORS[digit], width=2),
-            hovertemplate=f"digit {digit}<br>step %{{x}}<extra></extra>"), row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(len(x)),
+                y=x - SAMPLE_OFFSET * c,
+                mode="lines",
+                name=f"digit {digit}",
+                line=dict(color=DIGIT_COLORS[digit], width=2),
+                hovertemplate=f"digit {digit}<br>step %{{x}}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
     for c, name in enumerate(classes[:MAX_CLASSES_SHOWN]):
         row = int(np.flatnonzero(split.train.y == c)[0])
-        x = split.train.x[row][:data.lengths[split.labelled[row]]]
+        x = split.train.x[row][: data.lengths[split.labelled[row]]]
         color = CLASS_COLORS[c % len(CLASS_COLORS)]
-        fig.add_trace(go.Scatter(
-            x=np.arange(len(x)), y=x - SAMPLE_OFFSET * c, mode="lines", name=f"class {name}",
-            line=dict(color=color, width=2),
-            hovertemplate=f"class {name}<br>step %{{x}}<extra></extra>"), row=1, col=2)
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(len(x)),
+                y=x - SAMPLE_OFFSET * c,
+                mode="lines",
+                name=f"class {name}",
+                line=dict(color=color, width=2),
+                hovertemplate=f"class {name}<br>step %{{x}}<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
     rows = max(len(builtin.source_digits), min(len(classes), MAX_CLASSES_SHOWN))
-    fig.update_yaxes(tickvals=[-SAMPLE_OFFSET * r for r in range(rows)],
-                     ticktext=[f"row {r}" for r in range(rows)], showticklabels=False)
+    fig.update_yaxes(
+        tickvals=[-SAMPLE_OFFSET * r for r in range(rows)],
+        ticktext=[f"row {r}" for r in range(rows)],
+        showticklabels=False,
+    )
     fig.update_xaxes(title_text="time step t")
     shown = "" if len(classes) <= MAX_CLASSES_SHOWN else f", the first {MAX_CLASSES_SHOWN} classes"
-    fig.update_layout(template="plotly_white",
-                      title=f"Source sequences (one per digit) and yours ({data.name}, one per "
-                            f"class{shown}; scaled to the source's range)",
-                      legend=dict(orientation="h", yanchor="top", y=-0.2))
+    fig.update_layout(
+        template="plotly_white",
+        title=f"Source sequences (one per digit) and yours ({data.name}, one per "
+        f"class{shown}; scaled to the source's range)",
+        legend=dict(orientation="h", yanchor="top", y=-0.2),
+    )
     return fig
 
 
@@ -621,40 +828,77 @@ def model_figure(result: RunResult, data: SequenceData | None = None) -> go.Figu
     paths = result.extras["hidden_paths"]
     explained = paths["explained_variance"]
     best = result.ranked()[0]
-    fig = make_subplots(rows=1, cols=3, column_widths=[0.35, 0.35, 0.3],
-                        subplot_titles=("Source sequences' hidden states",
-                                        "Your sequences' hidden states"
-                                        if "target_classes" in result.extras
-                                        else "Target sequences' hidden states",
-                                        f"Misclassified by {label(best.strategy).lower()}"))
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        column_widths=[0.35, 0.35, 0.3],
+        subplot_titles=(
+            "Source sequences' hidden states",
+            "Your sequences' hidden states"
+            if "target_classes" in result.extras
+            else "Target sequences' hidden states",
+            f"Misclassified by {label(best.strategy).lower()}",
+        ),
+    )
     for col, domain in ((1, "source"), (2, "target")):
         for p in paths[domain]:
             xy = np.asarray(p["path"])
             words, color = _path_label(p)
-            fig.add_trace(go.Scatter(
-                x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=f"{domain} {words}",
-                legendgroup=domain, line=dict(color=color, width=2),
-                marker=dict(size=[3] * (len(xy) - 1) + [13], color=color,
-                            symbol="circle" if domain == "source" else "diamond"),
-                hovertemplate=f"{domain} {words}<br>step %{{pointNumber}}<extra></extra>"),
-                row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=xy[:, 0],
+                    y=xy[:, 1],
+                    mode="lines+markers",
+                    name=f"{domain} {words}",
+                    legendgroup=domain,
+                    line=dict(color=color, width=2),
+                    marker=dict(
+                        size=[3] * (len(xy) - 1) + [13],
+                        color=color,
+                        symbol="circle" if domain == "source" else "diamond",
+                    ),
+                    hovertemplate=f"{domain} {words}<br>step %{{pointNumber}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
     digits = _target_names(result)
     mistakes = best.extras.get("misclassified", [])[:N_MISCLASSIFIED_SHOWN]
     if not mistakes:  # an empty panel would look broken. In paper coordinates: plotly.js drops
         # the axes of a panel with no trace, and an "x3 domain" reference with them.
-        fig.add_annotation(text="no test sequence misclassified", showarrow=False,
-                           xref="paper", yref="paper", x=sum(fig.layout.xaxis3.domain) / 2,
-                           y=sum(fig.layout.yaxis3.domain) / 2)
+        fig.add_annotation(
+            text="no test sequence misclassified",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=sum(fig.layout.xaxis3.domain) / 2,
+            y=sum(fig.layout.yaxis3.domain) / 2,
+        )
     for row, example in enumerate(mistakes):
         x = np.asarray(example["input"])
         true, predicted = digits[example["true"]], digits[example["predicted"]]
-        fig.add_trace(go.Scatter(
-            x=np.arange(len(x)), y=x - SAMPLE_OFFSET * row, mode="lines", showlegend=False,
-            name=f"{true} → {predicted}",
-            line=dict(color=_target_color(result, example["true"]), width=2),
-            hovertemplate=f"true {true}, predicted {predicted}<extra></extra>"), row=1, col=3)
-        fig.add_annotation(x=len(x) - 1, y=-SAMPLE_OFFSET * row + 1.2, text=f"{true} → {predicted}",
-                           showarrow=False, xanchor="right", row=1, col=3)
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(len(x)),
+                y=x - SAMPLE_OFFSET * row,
+                mode="lines",
+                showlegend=False,
+                name=f"{true} → {predicted}",
+                line=dict(color=_target_color(result, example["true"]), width=2),
+                hovertemplate=f"true {true}, predicted {predicted}<extra></extra>",
+            ),
+            row=1,
+            col=3,
+        )
+        fig.add_annotation(
+            x=len(x) - 1,
+            y=-SAMPLE_OFFSET * row + 1.2,
+            text=f"{true} → {predicted}",
+            showarrow=False,
+            xanchor="right",
+            row=1,
+            col=3,
+        )
     for col in (1, 2):
         fig.update_xaxes(title_text=f"PC 1 ({explained[0]:.0%} of variance)", row=1, col=col)
         fig.update_yaxes(title_text=f"PC 2 ({explained[1]:.0%})", row=1, col=col)
@@ -662,17 +906,19 @@ def model_figure(result: RunResult, data: SequenceData | None = None) -> go.Figu
     fig.update_yaxes(matches="y", row=1, col=2)
     fig.update_xaxes(title_text="time step t", row=1, col=3)
     fig.update_yaxes(showticklabels=False, row=1, col=3)
-    fig.update_layout(template="plotly_white",
-                      title="Inside the source model: hidden-state paths "
-                            "(big marker: the last state h<sub>T</sub>)",
-                      legend=dict(orientation="h", yanchor="top", y=-0.2))
+    fig.update_layout(
+        template="plotly_white",
+        title="Inside the source model: hidden-state paths (big marker: the last state h<sub>T</sub>)",
+        legend=dict(orientation="h", yanchor="top", y=-0.2),
+    )
     return fig
 
 
 def describe_model(result: RunResult) -> str:
     """One sentence under the model view, computed from the paths and the scores shown."""
-    ends = {d: np.array([p["path"][-1] for p in result.extras["hidden_paths"][d]])
-            for d in ("source", "target")}
+    ends = {
+        d: np.array([p["path"][-1] for p in result.extras["hidden_paths"][d]]) for d in ("source", "target")
+    }
 
     def spread(points):  # mean distance between the last states of different digits
         gaps = np.linalg.norm(points[:, None] - points[None], axis=-1)
@@ -681,21 +927,29 @@ def describe_model(result: RunResult) -> str:
     ratio = spread(ends["target"]) / max(spread(ends["source"]), 1e-9)
     best = result.ranked()[0]
     target = "your classes" if "target_classes" in result.extras else "the target digits"
-    meaning = ("the source features tell them apart less well" if ratio < 0.9 else
-               "the source features separate them about as well" if ratio <= 1.1 else
-               "the source features separate them even better")
-    sentence = (f"In the source model's plane (by PCA: the two directions in which its hidden "
-                f"states vary most), the last states of {target} lie {ratio:.1f} times as far "
-                f"apart as those of the source digits: {meaning}")
+    meaning = (
+        "the source features tell them apart less well"
+        if ratio < 0.9
+        else "the source features separate them about as well"
+        if ratio <= 1.1
+        else "the source features separate them even better"
+    )
+    sentence = (
+        f"In the source model's plane (by PCA: the two directions in which its hidden "
+        f"states vary most), the last states of {target} lie {ratio:.1f} times as far "
+        f"apart as those of the source digits: {meaning}"
+    )
     if "feature_extraction" in result.names():
-        sentence += (f"; reading them as they are, feature extraction reaches "
-                     f"{result.strategy('feature_extraction').target_metric:.0%} on the target")
-    return sentence + (f". Best on the target: {label(best.strategy).lower()} "
-                       f"({best.target_metric:.0%}).")
+        sentence += (
+            f"; reading them as they are, feature extraction reaches "
+            f"{result.strategy('feature_extraction').target_metric:.0%} on the target"
+        )
+    return sentence + (f". Best on the target: {label(best.strategy).lower()} ({best.target_metric:.0%}).")
 
 
-def confusion_figure(result: RunResult, strategy: str | None = None,
-                     data: SequenceData | None = None) -> go.Figure:
+def confusion_figure(
+    result: RunResult, strategy: str | None = None, data: SequenceData | None = None
+) -> go.Figure:
     """A strategy's confusion matrix on the target test set (rows true digit, columns predicted);
     by default the strategy best on the target. On a user's data the rows and columns are the
     user's classes (`data` is accepted for the demo interface; the result carries their names)."""
@@ -703,12 +957,22 @@ def confusion_figure(result: RunResult, strategy: str | None = None,
     matrix = np.asarray(chosen.extras["confusion_matrix"])
     names = [str(d) for d in _target_names(result)]
     what = "class" if "target_classes" in result.extras else "digit"
-    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, colorscale="Blues", text=matrix,
-                               texttemplate="%{text}", showscale=False,
-                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
-    fig.update_layout(template="plotly_white",
-                      title=f"{label(chosen.strategy)}: target test sequences "
-                            f"(accuracy {chosen.target_metric:.0%})",
-                      xaxis=dict(title=f"predicted {what}", type="category"),
-                      yaxis=dict(title=f"true {what}", type="category", autorange="reversed"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=names,
+            y=names,
+            colorscale="Blues",
+            text=matrix,
+            texttemplate="%{text}",
+            showscale=False,
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        template="plotly_white",
+        title=f"{label(chosen.strategy)}: target test sequences (accuracy {chosen.target_metric:.0%})",
+        xaxis=dict(title=f"predicted {what}", type="category"),
+        yaxis=dict(title=f"true {what}", type="category", autorange="reversed"),
+    )
     return fig

@@ -38,8 +38,13 @@ TARGET_POOL_SHARE = 0.75  # of a shift target set: the pool labels are drawn fro
 # hides a digit fastest (doubling it halves a source model's accuracy), so it grows least; shear,
 # scale and translation move and tilt the digit. At gap 1 a source model reads about a third of
 # the target digits, and the target is still learnable from a few labels.
-GAP_GROWTH = {"corr_noise_scale": 0.6, "iid_noise_scale": 3.0, "shear_scale": 2.0,
-              "scale_coeff": 1.0, "max_translation": 0.25}
+GAP_GROWTH = {
+    "corr_noise_scale": 0.6,
+    "iid_noise_scale": 3.0,
+    "shear_scale": 2.0,
+    "scale_coeff": 1.0,
+    "max_translation": 0.25,
+}
 MAX_TRANSLATION = 72  # template_len 12 + largest padding 60: a full turn
 
 
@@ -114,8 +119,9 @@ def _private_global_random():
 
 
 @lru_cache(maxsize=16)
-def mnist1d(gap: float = 0.0, num_samples: int = 5000, train_split: float = 0.8,
-            data_seed: int = SOURCE_DATA_SEED) -> tuple[Split, Split]:
+def mnist1d(
+    gap: float = 0.0, num_samples: int = 5000, train_split: float = 0.8, data_seed: int = SOURCE_DATA_SEED
+) -> tuple[Split, Split]:
     """(train, test) of a generated MNIST-1D set; gap 0 with the defaults is the published set.
 
     Cached: the same arguments return the same (read-only) arrays without generating again, in
@@ -141,8 +147,7 @@ def _cache_key(settings: dict) -> dict:
     mnist1d package, and the numpy and scipy it draws and interpolates with)."""
     from importlib.metadata import version
 
-    return {"settings": settings, **{package: version(package) for package in
-                                     ("mnist1d", "numpy", "scipy")}}
+    return {"settings": settings, **{package: version(package) for package in ("mnist1d", "numpy", "scipy")}}
 
 
 def _split(x: np.ndarray, y: np.ndarray) -> Split:
@@ -175,8 +180,14 @@ def load_domains(scenario: str, gap: float, num_samples: int, target_samples: in
     """
     if scenario == "new_classes":
         train, test = mnist1d(0.0, num_samples)
-        return Domains(_keep(train, SOURCE_DIGITS), _keep(test, SOURCE_DIGITS),
-                       _keep(train, NEW_DIGITS), _keep(test, NEW_DIGITS), SOURCE_DIGITS, NEW_DIGITS)
+        return Domains(
+            _keep(train, SOURCE_DIGITS),
+            _keep(test, SOURCE_DIGITS),
+            _keep(train, NEW_DIGITS),
+            _keep(test, NEW_DIGITS),
+            SOURCE_DIGITS,
+            NEW_DIGITS,
+        )
     if scenario == "shift":
         train, test = mnist1d(0.0, num_samples)
         pool, target_test = mnist1d(float(gap), target_samples, TARGET_POOL_SHARE, TARGET_DATA_SEED)
@@ -216,8 +227,9 @@ class UserTarget:
     scaling: dict
 
 
-def scale_to_source(x: np.ndarray, lengths: np.ndarray, rows: np.ndarray,
-                    source_mean: float, source_std: float) -> tuple[np.ndarray, dict]:
+def scale_to_source(
+    x: np.ndarray, lengths: np.ndarray, rows: np.ndarray, source_mean: float, source_std: float
+) -> tuple[np.ndarray, dict]:
     """Every sequence x mapped to the source's range: x' = (x − m) / s · s_source + m_source.
 
     m and s are the mean and standard deviation of the values of the labelled sequences `rows`
@@ -232,18 +244,33 @@ def scale_to_source(x: np.ndarray, lengths: np.ndarray, rows: np.ndarray,
     mean, std = float(values.mean()), float(values.std())
     std = std if std > 1e-12 else 1.0
     scaled = (np.asarray(x, dtype=np.float64) - mean) / std * source_std + source_mean
-    return scaled.astype(np.float32), {"target_mean": mean, "target_std": std,
-                                       "source_mean": float(source_mean),
-                                       "source_std": float(source_std)}
+    return scaled.astype(np.float32), {
+        "target_mean": mean,
+        "target_std": std,
+        "source_mean": float(source_mean),
+        "source_std": float(source_std),
+    }
 
 
-def user_target(sequences: np.ndarray, lengths: np.ndarray, labels: np.ndarray, per_class: int,
-                rng: np.random.Generator, source_mean: float, source_std: float) -> UserTarget:
+def user_target(
+    sequences: np.ndarray,
+    lengths: np.ndarray,
+    labels: np.ndarray,
+    per_class: int,
+    rng: np.random.Generator,
+    source_mean: float,
+    source_std: float,
+) -> UserTarget:
     """`per_class` labelled sequences of each class drawn by `rng` (labelled_subset's draw), the
     rest held out for testing, all scaled to the source's range by the labelled ones."""
     labels = np.asarray(labels, dtype=np.int64)
     labelled = labelled_subset(Split(sequences, labels), per_class, rng)
     test = np.setdiff1d(np.arange(len(labels)), labelled)
     scaled, scaling = scale_to_source(sequences, lengths, labelled, source_mean, source_std)
-    return UserTarget(_split(scaled[labelled], labels[labelled]), _split(scaled[test], labels[test]),
-                      labelled, test, scaling)
+    return UserTarget(
+        _split(scaled[labelled], labels[labelled]),
+        _split(scaled[test], labels[test]),
+        labelled,
+        test,
+        scaling,
+    )

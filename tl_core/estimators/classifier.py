@@ -74,8 +74,7 @@ class RegularTransferClassifier(ClassifierMixin, BaseEstimator):
         L-BFGS iterations used.
     """
 
-    def __init__(self, coef_source=None, intercept_source=0.0, lam=1.0, fit_intercept=True,
-                 max_iter=500):
+    def __init__(self, coef_source=None, intercept_source=0.0, lam=1.0, fit_intercept=True, max_iter=500):
         self.coef_source = coef_source
         self.intercept_source = intercept_source
         self.lam = lam
@@ -94,20 +93,26 @@ class RegularTransferClassifier(ClassifierMixin, BaseEstimator):
         target_type = type_of_target(y, input_name="y")
         self.classes_ = np.unique(y)
         if target_type != "binary" or len(self.classes_) != 2:
-            raise ValueError("Only binary classification is supported: y must have exactly 2 "
-                             f"classes, got {len(self.classes_)} class(es) (type {target_type}).")
+            raise ValueError(
+                "Only binary classification is supported: y must have exactly 2 "
+                f"classes, got {len(self.classes_)} class(es) (type {target_type})."
+            )
         weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         lam = self._checked("lam", self.lam, low=0.0)
         max_iter = int(self._checked("max_iter", self.max_iter, low=1, integer=True))
         is_positive = (y == self.classes_[1]).astype(np.float64)
         theta_source, pulled = self._anchor(X.shape[1])
         with _ONE_BLAS_THREAD, _thread_controller().limit(limits=1, user_api="blas"):
-            result = minimize(_penalized_log_loss, x0=theta_source, jac=True, method="L-BFGS-B",
-                              args=(X, is_positive, weights, lam, theta_source, pulled,
-                                    self.fit_intercept),
-                              options={"maxiter": max_iter, "gtol": 1e-8, "ftol": 1e-12})
+            result = minimize(
+                _penalized_log_loss,
+                x0=theta_source,
+                jac=True,
+                method="L-BFGS-B",
+                args=(X, is_positive, weights, lam, theta_source, pulled, self.fit_intercept),
+                options={"maxiter": max_iter, "gtol": 1e-8, "ftol": 1e-12},
+            )
         theta = result.x
-        self.coef_ = theta[:X.shape[1]].reshape(1, -1)
+        self.coef_ = theta[: X.shape[1]].reshape(1, -1)
         self.intercept_ = np.array([theta[-1] if self.fit_intercept else 0.0])
         self.n_iter_ = int(result.nit)
         return self
@@ -136,8 +141,9 @@ class RegularTransferClassifier(ClassifierMixin, BaseEstimator):
         else:
             coef_source = np.asarray(self.coef_source, dtype=np.float64).ravel()
             if coef_source.shape[0] != n_features:
-                raise ValueError(f"coef_source must have one value per feature ({n_features}), "
-                                 f"got {coef_source.shape[0]}")
+                raise ValueError(
+                    f"coef_source must have one value per feature ({n_features}), got {coef_source.shape[0]}"
+                )
         pull_intercept = self.fit_intercept and self.intercept_source is not None
         intercept = self._checked("intercept_source", self.intercept_source) if pull_intercept else 0.0
         theta_source = np.append(coef_source, intercept)
@@ -147,8 +153,12 @@ class RegularTransferClassifier(ClassifierMixin, BaseEstimator):
     @staticmethod
     def _checked(name: str, value, low: float | None = None, integer: bool = False) -> float:
         kind = numbers.Integral if integer else numbers.Real
-        if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value) \
-                or (low is not None and value < low):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, kind)
+            or not np.isfinite(value)
+            or (low is not None and value < low)
+        ):
             allowed = "an integer" if integer else "a finite number"
             bound = f" >= {low:g}" if low is not None else ""
             raise ValueError(f"{name} must be {allowed}{bound}, got {value!r}")

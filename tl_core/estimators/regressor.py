@@ -91,8 +91,12 @@ class RegularTransferRegressor(RegressorMixin, BaseEstimator):
 
     def _checked_lam(self) -> float:
         lam = self.lam
-        if isinstance(lam, bool) or not isinstance(lam, (int, float, np.number)) \
-                or not np.isfinite(lam) or lam < 0:
+        if (
+            isinstance(lam, bool)
+            or not isinstance(lam, (int, float, np.number))
+            or not np.isfinite(lam)
+            or lam < 0
+        ):
             raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
         return float(lam)
 
@@ -101,8 +105,9 @@ class RegularTransferRegressor(RegressorMixin, BaseEstimator):
             return np.zeros(n_features)
         coef_source = np.asarray(self.coef_source, dtype=np.float64).ravel()
         if coef_source.shape[0] != n_features:
-            raise ValueError(f"coef_source must have one value per feature ({n_features}), "
-                             f"got {coef_source.shape[0]}")
+            raise ValueError(
+                f"coef_source must have one value per feature ({n_features}), got {coef_source.shape[0]}"
+            )
         return coef_source
 
 

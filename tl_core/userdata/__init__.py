@@ -4,11 +4,12 @@ Every reader takes the file's bytes (an upload, or a file read from disk) and th
 makes about it, checks everything, and returns one plain, frozen data object. A demo's
 ``run(config, data=...)`` then uses it in place of its built-in scenario:
 
-| demo | reader | data object | what it supplies |
-|---|---|---|---|
-| linear, logistic | :func:`tables.read_table_data` (or :func:`tables.table_data` on a bundled sklearn table) | :class:`TableData` | both domains, split from one table |
-| cnn | :func:`images.read_image_zip` | :class:`ImageData` | the target task; the source is a built-in scenario's source model |
-| rnn | :func:`sequences.read_sequence_csv` | :class:`SequenceData` | the target task; the source is a built-in scenario's source model |
+- linear, logistic: :func:`tables.read_table_data` (or :func:`tables.table_data` on a bundled
+  sklearn table) gives a :class:`TableData`: both domains, split from one table;
+- cnn: :func:`images.read_image_zip` gives an :class:`ImageData`: the target task (the source is a
+  built-in scenario's source model);
+- rnn: :func:`sequences.read_sequence_csv` gives a :class:`SequenceData`: the target task (the
+  source is a built-in scenario's source model).
 
 Bad data raises :class:`UserDataError` (a ValueError) whose message names what was wrong and
 what is allowed, in words a student understands; nothing else escapes a reader. The caps on
@@ -55,9 +56,15 @@ class UserData:
 
     def summary(self) -> dict[str, Any]:
         """Plain JSON for RunResult.extras["user_data"]: where the data came from."""
-        return {"kind": self.kind, "name": self.name, "fingerprint": self.fingerprint,
-                "bundled": self.bundled, "options": dict(self.options), "notes": list(self.notes),
-                **self.sizes()}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "fingerprint": self.fingerprint,
+            "bundled": self.bundled,
+            "options": dict(self.options),
+            "notes": list(self.notes),
+            **self.sizes(),
+        }
 
     def sizes(self) -> dict[str, int]:
         return {}
@@ -85,8 +92,11 @@ class TableData(UserData):
     kind = "table"
 
     def sizes(self) -> dict[str, int]:
-        return {"n_source_rows": len(self.source_y), "n_target_rows": len(self.target_y),
-                "n_features": len(self.feature_names)}
+        return {
+            "n_source_rows": len(self.source_y),
+            "n_target_rows": len(self.target_y),
+            "n_features": len(self.feature_names),
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,8 +125,11 @@ class SequenceData(UserData):
     kind = "sequences"
 
     def sizes(self) -> dict[str, int]:
-        return {"n_sequences": len(self.labels), "n_classes": len(self.class_names),
-                "n_steps": int(self.sequences.shape[1])}
+        return {
+            "n_sequences": len(self.labels),
+            "n_classes": len(self.class_names),
+            "n_steps": int(self.sequences.shape[1]),
+        }
 
 
 def per_class_counts(labels: np.ndarray, class_names: tuple[str, ...]) -> dict[str, int]:
@@ -126,9 +139,11 @@ def per_class_counts(labels: np.ndarray, class_names: tuple[str, ...]) -> dict[s
 
 
 # Which module reads each kind, and its reader: read(kind, raw, name, **options) dispatches.
-READERS = {"table": ("tl_core.userdata.tables", "read_table_data"),
-           "images": ("tl_core.userdata.images", "read_image_zip"),
-           "sequences": ("tl_core.userdata.sequences", "read_sequence_csv")}
+READERS = {
+    "table": ("tl_core.userdata.tables", "read_table_data"),
+    "images": ("tl_core.userdata.images", "read_image_zip"),
+    "sequences": ("tl_core.userdata.sequences", "read_sequence_csv"),
+}
 
 
 def read(kind: str, raw: bytes, name: str, **options: Any) -> UserData:

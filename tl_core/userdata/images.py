@@ -39,17 +39,17 @@ import numpy as np
 from tl_core import limits
 from tl_core.userdata import ImageData, UserDataError, fingerprint
 
-IMAGE_SIZE = 64                  # every image is stored IMAGE_SIZE x IMAGE_SIZE RGB
-MAX_IMAGE_PIXELS = 4096 * 4096   # pixels of one image, read from its header before decoding
-MAX_TOTAL_PIXELS = 400_000_000   # pixels of all images together (decoding time)
-MAX_CLASSES = 100                # class folders (the head, the confusion matrix)
-ENTRY_SLACK = 100                # files and folders allowed beyond 2 x max_upload_images
-EXTRACT_FACTOR = 5               # unpacked bytes may be this many times the upload cap
-MAX_RATIO = 200                  # an entry compressed more than this to 1 is refused ...
-RATIO_FLOOR = 1 << 20            # ... when it unpacks to more than this many bytes
-CENTRAL_BYTES_PER_ENTRY = 512    # allowance per entry for the zip's table of contents
-CHUNK = 1 << 16                  # bytes copied at a time while unpacking
-NAMES_SHOWN = 5                  # file names a note lists before "..."
+IMAGE_SIZE = 64  # every image is stored IMAGE_SIZE x IMAGE_SIZE RGB
+MAX_IMAGE_PIXELS = 4096 * 4096  # pixels of one image, read from its header before decoding
+MAX_TOTAL_PIXELS = 400_000_000  # pixels of all images together (decoding time)
+MAX_CLASSES = 100  # class folders (the head, the confusion matrix)
+ENTRY_SLACK = 100  # files and folders allowed beyond 2 x max_upload_images
+EXTRACT_FACTOR = 5  # unpacked bytes may be this many times the upload cap
+MAX_RATIO = 200  # an entry compressed more than this to 1 is refused ...
+RATIO_FLOOR = 1 << 20  # ... when it unpacks to more than this many bytes
+CENTRAL_BYTES_PER_ENTRY = 512  # allowance per entry for the zip's table of contents
+CHUNK = 1 << 16  # bytes copied at a time while unpacking
+NAMES_SHOWN = 5  # file names a note lists before "..."
 # Pillow decoders for ImageFolder's endings (.ppm and .pgm are both PPM).
 FORMATS = ("JPEG", "PNG", "PPM", "BMP", "TIFF", "WEBP")
 
@@ -78,7 +78,7 @@ def max_extracted_bytes() -> int:
 @dataclass
 class _Entry:
     info: zipfile.ZipInfo
-    parts: tuple[str, ...]   # path components inside the zip
+    parts: tuple[str, ...]  # path components inside the zip
     is_dir: bool
 
 
@@ -108,17 +108,28 @@ def read_image_zip(raw: bytes, name: str, **options: Any) -> ImageData:
         with tempfile.TemporaryDirectory(prefix="tl_images_", ignore_cleanup_errors=True) as root:
             _extract(archive, entries, images, strip, root, name)
             arrays, labels, class_names = _load(root, name, notes)
-    notes.append(f"every image resized to {IMAGE_SIZE}x{IMAGE_SIZE} RGB: the largest centred "
-                 f"square cropped, transparent parts made white")
+    notes.append(
+        f"every image resized to {IMAGE_SIZE}x{IMAGE_SIZE} RGB: the largest centred "
+        f"square cropped, transparent parts made white"
+    )
     for a in (arrays, labels):
         a.setflags(write=False)
-    return ImageData(name=name, fingerprint=fingerprint(raw, {}), options={}, notes=tuple(notes),
-                     images=arrays, labels=labels, class_names=class_names)
+    return ImageData(
+        name=name,
+        fingerprint=fingerprint(raw, {}),
+        options={},
+        notes=tuple(notes),
+        images=arrays,
+        labels=labels,
+        class_names=class_names,
+    )
 
 
 def _not_a_zip(name: str) -> str:
-    return (f"{name} is not a zip file that can be read: upload a .zip of class folders, one "
-            f"folder per class with its images inside (e.g. cats/1.jpg, dogs/1.jpg)")
+    return (
+        f"{name} is not a zip file that can be read: upload a .zip of class folders, one "
+        f"folder per class with its images inside (e.g. cats/1.jpg, dogs/1.jpg)"
+    )
 
 
 def _mb(n_bytes: int) -> str:
@@ -138,11 +149,14 @@ def _listing(names: list[str], shown: int = NAMES_SHOWN) -> str:
 def _check_upload_size(raw: bytes, name: str) -> None:
     cap = limits.LIMITS.max_upload_mb
     if len(raw) > cap * 2**20:
-        raise UserDataError(f"{name} is {_mb(len(raw))}; an upload may be at most {cap} MB: "
-                            f"use fewer or smaller images")
+        raise UserDataError(
+            f"{name} is {_mb(len(raw))}; an upload may be at most {cap} MB: use fewer or smaller images"
+        )
     if not raw:
-        raise UserDataError(f"{name} is empty: upload a zip of class folders, one folder per "
-                            f"class with its images inside (e.g. cats/1.jpg, dogs/1.jpg)")
+        raise UserDataError(
+            f"{name} is empty: upload a zip of class folders, one folder per "
+            f"class with its images inside (e.g. cats/1.jpg, dogs/1.jpg)"
+        )
 
 
 def _check_central_directory(raw: bytes, name: str) -> None:
@@ -154,21 +168,25 @@ def _check_central_directory(raw: bytes, name: str) -> None:
     count, size = struct.unpack_from("<HI", raw, end + 10)
     if count == 0xFFFF or size == 0xFFFFFFFF:  # zip64: the true values are in the zip64 record
         locator = end - 20
-        if locator >= 0 and raw[locator:locator + 4] == b"PK\x06\x07":
+        if locator >= 0 and raw[locator : locator + 4] == b"PK\x06\x07":
             (record,) = struct.unpack_from("<Q", raw, locator + 8)
-            if record + 56 <= len(raw) and raw[record:record + 4] == b"PK\x06\x06":
+            if record + 56 <= len(raw) and raw[record : record + 4] == b"PK\x06\x06":
                 count, size = struct.unpack_from("<QQ", raw, record + 32)
     _check_entry_count(count, name)
     if size > max_entries() * CENTRAL_BYTES_PER_ENTRY:
-        raise UserDataError(f"{name} has a table of contents of {_mb(size)}, too long for at most "
-                            f"{max_entries()} files and folders: use fewer files or shorter names")
+        raise UserDataError(
+            f"{name} has a table of contents of {_mb(size)}, too long for at most "
+            f"{max_entries()} files and folders: use fewer files or shorter names"
+        )
 
 
 def _check_entry_count(count: int, name: str) -> None:
     if count > max_entries():
-        raise UserDataError(f"{name} has {count} files and folders; at most {max_entries()} are "
-                            f"allowed ({limits.LIMITS.max_upload_images} images plus some "
-                            f"folders and other files)")
+        raise UserDataError(
+            f"{name} has {count} files and folders; at most {max_entries()} are "
+            f"allowed ({limits.LIMITS.max_upload_images} images plus some "
+            f"folders and other files)"
+        )
 
 
 def _entries(archive: zipfile.ZipFile, name: str, notes: list[str]) -> list[_Entry]:
@@ -185,8 +203,9 @@ def _entries(archive: zipfile.ZipFile, name: str, notes: list[str]) -> list[_Ent
             ignored += 1
             continue
         if info.flag_bits & 0x1:
-            raise UserDataError(f"{name} is password-protected ('{info.filename}'): zip the "
-                                f"folders again without a password")
+            raise UserDataError(
+                f"{name} is password-protected ('{info.filename}'): zip the folders again without a password"
+            )
         kept.append(_Entry(info, parts, info.is_dir()))
     if ignored:
         what = _count(ignored, "hidden or macOS system entry", "hidden or macOS system entries")
@@ -199,12 +218,19 @@ def _safe_parts(info: zipfile.ZipInfo, name: str) -> tuple[str, ...]:
     path = info.filename.replace("\\", "/")  # some Windows tools write backslashes
     mode = info.external_attr >> 16
     parts = tuple(p for p in path.split("/") if p not in ("", "."))
-    leaves = (path.startswith("/") or (len(path) > 1 and path[1] == ":") or ".." in parts
-              or stat.S_ISLNK(mode) or "\0" in path)
+    leaves = (
+        path.startswith("/")
+        or (len(path) > 1 and path[1] == ":")
+        or ".." in parts
+        or stat.S_ISLNK(mode)
+        or "\0" in path
+    )
     if leaves:
-        raise UserDataError(f"{name} has an entry whose path leaves its folder "
-                            f"('{info.filename}'): every path must stay inside the zip "
-                            f"(no '..', no absolute paths, no links)")
+        raise UserDataError(
+            f"{name} has an entry whose path leaves its folder "
+            f"('{info.filename}'): every path must stay inside the zip "
+            f"(no '..', no absolute paths, no links)"
+        )
     return parts
 
 
@@ -218,43 +244,59 @@ def _plan(entries: list[_Entry], name: str, notes: list[str]) -> tuple[list[_Ent
     images = [e for e in files if is_image_name(e.parts[-1])]
     others = [e for e in files if not is_image_name(e.parts[-1])]
     if not files:
-        raise UserDataError(f"{name} has no files in it: upload a zip of class folders, one "
-                            f"folder per class with its images inside (e.g. cats/1.jpg)")
+        raise UserDataError(
+            f"{name} has no files in it: upload a zip of class folders, one "
+            f"folder per class with its images inside (e.g. cats/1.jpg)"
+        )
     if len(images) > limits.LIMITS.max_upload_images:
-        raise UserDataError(f"{name} has {len(images)} images; at most "
-                            f"{limits.LIMITS.max_upload_images} are allowed")
+        raise UserDataError(
+            f"{name} has {len(images)} images; at most {limits.LIMITS.max_upload_images} are allowed"
+        )
     if others:
         what = _count(len(others), "file that is not an image", "files that are not images")
-        notes.append(f"skipped {what} (images end in {', '.join(image_endings())}): "
-                     f"{_listing(['/'.join(e.parts) for e in others])}")
+        notes.append(
+            f"skipped {what} (images end in {', '.join(image_endings())}): "
+            f"{_listing(['/'.join(e.parts) for e in others])}"
+        )
     strip = 0
     # A folder that holds everything, with every image at least two folders down, wraps the
     # class folders (zipping a folder makes one): look inside it instead.
-    while images and len({e.parts[strip] for e in images}) == 1 and all(
-            len(e.parts) - strip >= 3 for e in images):
+    while (
+        images
+        and len({e.parts[strip] for e in images}) == 1
+        and all(len(e.parts) - strip >= 3 for e in images)
+    ):
         strip += 1
     if strip:
         notes.append(f"used the class folders inside {'/'.join(images[0].parts[:strip])}/")
         outside = [e for e in files if e.parts[:strip] != images[0].parts[:strip]]
         if outside:
-            notes.append(f"skipped {_count(len(outside), 'file', 'files')} outside it: "
-                         f"{_listing(['/'.join(e.parts) for e in outside])}")
+            notes.append(
+                f"skipped {_count(len(outside), 'file', 'files')} outside it: "
+                f"{_listing(['/'.join(e.parts) for e in outside])}"
+            )
     loose = [e for e in images if len(e.parts) - strip == 1]
     if loose:
-        notes.append(f"skipped {_count(len(loose), 'image', 'images')} not in a class folder: "
-                     f"{_listing(['/'.join(e.parts) for e in loose])}")
+        notes.append(
+            f"skipped {_count(len(loose), 'image', 'images')} not in a class folder: "
+            f"{_listing(['/'.join(e.parts) for e in loose])}"
+        )
     unpack = [e for e in images if len(e.parts) - strip >= 2]
     declared = sum(e.info.file_size for e in unpack)
     if declared > max_extracted_bytes():
-        raise UserDataError(f"{name} would unpack to {_mb(declared)}; at most "
-                            f"{_mb(max_extracted_bytes())} of images is allowed (a zip bomb, "
-                            f"or too many large images)")
+        raise UserDataError(
+            f"{name} would unpack to {_mb(declared)}; at most "
+            f"{_mb(max_extracted_bytes())} of images is allowed (a zip bomb, "
+            f"or too many large images)"
+        )
     for e in unpack:
         ratio = e.info.file_size / max(e.info.compress_size, 1)
         if e.info.file_size > RATIO_FLOOR and ratio > MAX_RATIO:
-            raise UserDataError(f"{name} has an entry compressed {ratio:.0f} to 1 "
-                                f"('{e.info.filename}'): more than {MAX_RATIO} to 1 looks like "
-                                f"a zip bomb, so the zip is refused")
+            raise UserDataError(
+                f"{name} has an entry compressed {ratio:.0f} to 1 "
+                f"('{e.info.filename}'): more than {MAX_RATIO} to 1 looks like "
+                f"a zip bomb, so the zip is refused"
+            )
     return unpack, strip
 
 
@@ -263,9 +305,11 @@ def _inside(root: str, parts: tuple[str, ...], name: str, original: str) -> str:
     """The path for `parts` under `root`, checked again after resolving it."""
     path = os.path.realpath(os.path.join(root, *parts))
     if os.path.commonpath([path, os.path.realpath(root)]) != os.path.realpath(root):
-        raise UserDataError(f"{name} has an entry whose path leaves its folder ('{original}'): "
-                            f"every path must stay inside the zip (no '..', no absolute paths, "
-                            f"no links)")
+        raise UserDataError(
+            f"{name} has an entry whose path leaves its folder ('{original}'): "
+            f"every path must stay inside the zip (no '..', no absolute paths, "
+            f"no links)"
+        )
     return path
 
 
@@ -276,28 +320,30 @@ def copy_capped(source: BinaryIO, target: BinaryIO, budget: int, name: str = "th
     while chunk := source.read(CHUNK):
         copied += len(chunk)
         if copied > budget:
-            raise UserDataError(f"{name} unpacks to more than the {_mb(max_extracted_bytes())} "
-                                f"allowed, more than its headers declare: refused as a zip bomb")
+            raise UserDataError(
+                f"{name} unpacks to more than the {_mb(max_extracted_bytes())} "
+                f"allowed, more than its headers declare: refused as a zip bomb"
+            )
         target.write(chunk)
     return copied
 
 
-def _extract(archive: zipfile.ZipFile, entries: list[_Entry], images: list[_Entry], strip: int,
-             root: str, name: str) -> None:
+def _extract(
+    archive: zipfile.ZipFile, entries: list[_Entry], images: list[_Entry], strip: int, root: str, name: str
+) -> None:
     """Make the class folders (empty ones too, so they can be reported) and unpack the images."""
     inner = images[0].parts[:strip] if images else ()
     budget = max_extracted_bytes()
     for e in entries:
         folder = e.parts if e.is_dir else e.parts[:-1]
         if folder[:strip] == inner and len(folder) > strip:
-            _unpack(lambda: os.makedirs(_inside(root, folder[strip:], name, e.info.filename),
-                                        exist_ok=True), e, name)
+            path = folder[strip:]
+            _unpack(lambda: os.makedirs(_inside(root, path, name, e.info.filename), exist_ok=True), e, name)  # noqa: B023 - called at once
     for e in sorted(images, key=lambda e: e.parts):
-        budget -= _unpack(lambda: _unpack_file(archive, e, root, strip, name, budget), e, name)
+        budget -= _unpack(lambda: _unpack_file(archive, e, root, strip, name, budget), e, name)  # noqa: B023
 
 
-def _unpack_file(archive: zipfile.ZipFile, e: _Entry, root: str, strip: int, name: str,
-                 budget: int) -> int:
+def _unpack_file(archive: zipfile.ZipFile, e: _Entry, root: str, strip: int, name: str, budget: int) -> int:
     path = _inside(root, e.parts[strip:], name, e.info.filename)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
@@ -314,16 +360,21 @@ def _unpack(step, e: _Entry, name: str):
     except UserDataError:
         raise
     except NotImplementedError:
-        raise UserDataError(f"{name} uses a compression method that cannot be read "
-                            f"('{e.info.filename}'): zip the folders again with ordinary "
-                            f"(deflate) compression") from None
+        raise UserDataError(
+            f"{name} uses a compression method that cannot be read "
+            f"('{e.info.filename}'): zip the folders again with ordinary "
+            f"(deflate) compression"
+        ) from None
     except OSError as error:  # a name too long for the disk, say
-        raise UserDataError(f"{name}: '{e.info.filename}' cannot be unpacked "
-                            f"({error.strerror or error}): use shorter folder and file "
-                            f"names") from None
+        raise UserDataError(
+            f"{name}: '{e.info.filename}' cannot be unpacked "
+            f"({error.strerror or error}): use shorter folder and file "
+            f"names"
+        ) from None
     except Exception as error:  # a bad CRC, a truncated stream, a damaged header...
-        raise UserDataError(f"{name} is damaged: '{e.info.filename}' cannot be unpacked "
-                            f"({error}); zip the folders again") from None
+        raise UserDataError(
+            f"{name} is damaged: '{e.info.filename}' cannot be unpacked ({error}); zip the folders again"
+        ) from None
 
 
 # ----------------------------------------------------------------------------------- decoding
@@ -351,25 +402,31 @@ def _load(root: str, name: str, notes: list[str]) -> tuple[np.ndarray, np.ndarra
         arrays[len(labels)] = array
         labels.append(label)
     if damaged:
-        notes.append(f"skipped {_count(len(damaged), 'damaged file', 'damaged files')} that "
-                     f"could not be read as images: {_listing(damaged)}")
+        notes.append(
+            f"skipped {_count(len(damaged), 'damaged file', 'damaged files')} that "
+            f"could not be read as images: {_listing(damaged)}"
+        )
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(class_names))
     _check_counts(name, class_names, counts, " that can be read")
     if len(labels) < len(arrays):
-        arrays = arrays[:len(labels)].copy()  # not a view: the skipped rows' memory goes back
+        arrays = arrays[: len(labels)].copy()  # not a view: the skipped rows' memory goes back
     return arrays, np.asarray(labels, dtype=np.int64), tuple(class_names)
 
 
 def _check_classes(name: str, class_names: list[str]) -> None:
     if not class_names:
-        raise UserDataError(f"{name} has no class folders: put each class's images in a folder "
-                            f"named after the class (e.g. cats/1.jpg, dogs/1.jpg)")
+        raise UserDataError(
+            f"{name} has no class folders: put each class's images in a folder "
+            f"named after the class (e.g. cats/1.jpg, dogs/1.jpg)"
+        )
     if len(class_names) == 1:
-        raise UserDataError(f"{name} has only 1 class ('{class_names[0]}'): at least 2 class "
-                            f"folders with images are needed")
+        raise UserDataError(
+            f"{name} has only 1 class ('{class_names[0]}'): at least 2 class folders with images are needed"
+        )
     if len(class_names) > MAX_CLASSES:
-        raise UserDataError(f"{name} has {len(class_names)} class folders; at most {MAX_CLASSES} "
-                            f"classes are allowed")
+        raise UserDataError(
+            f"{name} has {len(class_names)} class folders; at most {MAX_CLASSES} classes are allowed"
+        )
 
 
 def _check_counts(name: str, class_names: list[str], counts: np.ndarray, readable: str) -> None:
@@ -378,9 +435,11 @@ def _check_counts(name: str, class_names: list[str], counts: np.ndarray, readabl
     if empty:
         which = _listing([f"'{c}'" for c in empty], shown=12)
         folders = "class folder" if len(empty) == 1 else "class folders"
-        raise UserDataError(f"{name}: {folders} {which} {'has' if len(empty) == 1 else 'have'} "
-                            f"no images{readable} (found {found}): every class folder needs at "
-                            f"least 1 image ({', '.join(image_endings())})")
+        raise UserDataError(
+            f"{name}: {folders} {which} {'has' if len(empty) == 1 else 'have'} "
+            f"no images{readable} (found {found}): every class folder needs at "
+            f"least 1 image ({', '.join(image_endings())})"
+        )
 
 
 def _decode(path: str, shown: str, name: str, pixels_left: int) -> tuple[np.ndarray | None, int]:
@@ -403,13 +462,19 @@ def _decode(path: str, shown: str, name: str, pixels_left: int) -> tuple[np.ndar
         if pixels > MAX_IMAGE_PIXELS:
             raise UserDataError(_too_many_pixels(name, shown, (width, height)))
         if pixels > pixels_left:
-            raise UserDataError(f"{name}: the images have more than "
-                                f"{MAX_TOTAL_PIXELS / 1e6:.0f} megapixels in all, the most "
-                                f"allowed: use fewer or smaller images")
+            raise UserDataError(
+                f"{name}: the images have more than "
+                f"{MAX_TOTAL_PIXELS / 1e6:.0f} megapixels in all, the most "
+                f"allowed: use fewer or smaller images"
+            )
         try:
             image.draft(None, (IMAGE_SIZE, IMAGE_SIZE))  # JPEG: decode at a reduced scale
-            square = ImageOps.fit(_upright_on_white(image), (IMAGE_SIZE, IMAGE_SIZE),
-                                  method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+            square = ImageOps.fit(
+                _upright_on_white(image),
+                (IMAGE_SIZE, IMAGE_SIZE),
+                method=Image.Resampling.LANCZOS,
+                centering=(0.5, 0.5),
+            )
             return np.asarray(square, dtype=np.uint8).copy(), pixels
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise UserDataError(_too_many_pixels(name, shown, (width, height))) from None
@@ -436,5 +501,7 @@ def _too_many_pixels(name: str, shown: str, size: tuple[int, int] | None) -> str
     cap = f"at most {MAX_IMAGE_PIXELS / 1e6:.1f} megapixels per image are allowed"
     if size is None:
         return f"{name}: image '{shown}' is far too large; {cap}: make it smaller"
-    return (f"{name}: image '{shown}' is {size[0]}x{size[1]} pixels "
-            f"({size[0] * size[1] / 1e6:.1f} megapixels); {cap}: make it smaller")
+    return (
+        f"{name}: image '{shown}' is {size[0]}x{size[1]} pixels "
+        f"({size[0] * size[1] / 1e6:.1f} megapixels); {cap}: make it smaller"
+    )

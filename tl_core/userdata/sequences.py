@@ -61,17 +61,31 @@ N_NAMES_LISTED = 8  # columns a message lists before "and 12 more"
 
 
 # ---------------------------------------------------------------------------------- the reader
-def read_sequence_csv(raw: bytes, name: str, *, layout: str = "auto", label: str | None = None,
-                      id_column: str | None = None, time_column: str | None = None,
-                      value_column: str | None = None, missing: str = "drop") -> SequenceData:
+def read_sequence_csv(
+    raw: bytes,
+    name: str,
+    *,
+    layout: str = "auto",
+    label: str | None = None,
+    id_column: str | None = None,
+    time_column: str | None = None,
+    value_column: str | None = None,
+    missing: str = "drop",
+) -> SequenceData:
     """Labelled sequences from a CSV file's bytes (see the module docstring for the rules).
 
     `name` is the file's name, used in messages and shown with the data. The keyword arguments
     are stored in `data.options`, so ``read_sequence_csv(raw, name, **data.options)`` reads the
     same data again.
     """
-    options = {"layout": layout, "label": label, "id_column": id_column,
-               "time_column": time_column, "value_column": value_column, "missing": missing}
+    options = {
+        "layout": layout,
+        "label": label,
+        "id_column": id_column,
+        "time_column": time_column,
+        "value_column": value_column,
+        "missing": missing,
+    }
     _check_options(options)
     table = _read_csv(raw, name)
     notes: list[str] = []
@@ -86,8 +100,10 @@ def _check_options(options: dict[str, Any]) -> None:
     if options["layout"] not in LAYOUTS:
         raise UserDataError(f"layout must be one of {', '.join(LAYOUTS)}, got {options['layout']!r}")
     if options["missing"] not in MISSING:
-        raise UserDataError(f"missing must be drop (drop the sequence) or mean (fill with the "
-                            f"mean of its time step), got {options['missing']!r}")
+        raise UserDataError(
+            f"missing must be drop (drop the sequence) or mean (fill with the "
+            f"mean of its time step), got {options['missing']!r}"
+        )
     for key in ("label", "id_column", "time_column", "value_column"):
         if options[key] is not None and not isinstance(options[key], str):
             raise UserDataError(f"{key} must be a column name or None, got {options[key]!r}")
@@ -100,38 +116,49 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
         raise UserDataError(f"{name}: expected the file's bytes, got {type(raw).__name__}")
     max_bytes = LIMITS.max_upload_mb * 1024 * 1024
     if len(raw) > max_bytes:
-        raise UserDataError(f"{name} is {len(raw) / 1024 / 1024:.1f} MB: files of at most "
-                            f"{LIMITS.max_upload_mb} MB are allowed here")
+        raise UserDataError(
+            f"{name} is {len(raw) / 1024 / 1024:.1f} MB: files of at most "
+            f"{LIMITS.max_upload_mb} MB are allowed here"
+        )
     text = _decode(bytes(raw), name)
     if not text.strip():
-        raise UserDataError(f"{name} is empty: a CSV file with a header line and one row per "
-                            f"sequence (or per value) is needed")
+        raise UserDataError(
+            f"{name} is empty: a CSV file with a header line and one row per "
+            f"sequence (or per value) is needed"
+        )
     header = text.lstrip("\r\n").split("\n", 1)[0]
     sep = max(DELIMITERS, key=header.count)  # ties (none found) go to the comma
     read = dict(sep=sep, dtype=str, keep_default_na=True, skipinitialspace=True, engine="c")
     try:
         columns = pd.read_csv(io.StringIO(text), nrows=0, **read).columns
         if len(columns) > LIMITS.max_upload_columns + 2:  # + a label and an id column
-            raise UserDataError(f"{name} has {len(columns)} columns: at most "
-                                f"{LIMITS.max_upload_columns} time steps are allowed here")
+            raise UserDataError(
+                f"{name} has {len(columns)} columns: at most "
+                f"{LIMITS.max_upload_columns} time steps are allowed here"
+            )
         table = pd.read_csv(io.StringIO(text), nrows=LIMITS.max_upload_rows + 1, **read)
     except UserDataError:
         raise
     except Exception as error:  # pandas' parser errors come in many types: all mean "not CSV"
         reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
-        raise UserDataError(f"{name} could not be read as a CSV table ({reason}): a text file "
-                            f"with a header line and values separated by commas is needed") from None
+        raise UserDataError(
+            f"{name} could not be read as a CSV table ({reason}): a text file "
+            f"with a header line and values separated by commas is needed"
+        ) from None
     if len(table) > LIMITS.max_upload_rows:
-        raise UserDataError(f"{name} has more than {LIMITS.max_upload_rows} rows: at most "
-                            f"{LIMITS.max_upload_rows} are allowed here")
+        raise UserDataError(
+            f"{name} has more than {LIMITS.max_upload_rows} rows: at most "
+            f"{LIMITS.max_upload_rows} are allowed here"
+        )
     if len(table) == 0:
-        raise UserDataError(f"{name} has a header line but no rows: one row per sequence "
-                            f"(or per value, in the long layout) is needed")
+        raise UserDataError(
+            f"{name} has a header line but no rows: one row per sequence "
+            f"(or per value, in the long layout) is needed"
+        )
     columns = [str(c).strip() for c in table.columns]
     if len(set(columns)) < len(columns):
         twice = sorted({c for c in columns if columns.count(c) > 1})
-        raise UserDataError(f"{name} has two columns named {twice[0]!r}: every column needs its "
-                            f"own name")
+        raise UserDataError(f"{name} has two columns named {twice[0]!r}: every column needs its own name")
     table.columns = columns
     return table
 
@@ -139,18 +166,24 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
 def _decode(raw: bytes, name: str) -> str:
     """UTF-8 text, with or without a byte-order mark; anything else is a clear error."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UserDataError(f"{name} is saved as UTF-16 text: save it as CSV UTF-8 (in Excel: "
-                            f"Save As, 'CSV UTF-8 (comma delimited)')")
+        raise UserDataError(
+            f"{name} is saved as UTF-16 text: save it as CSV UTF-8 (in Excel: "
+            f"Save As, 'CSV UTF-8 (comma delimited)')"
+        )
     if b"\x00" in raw[:65536]:
         kind = " (it looks like an Excel workbook or a zip)" if raw.startswith(b"PK") else ""
-        raise UserDataError(f"{name} is not a CSV file{kind}: it holds binary data, and a text "
-                            f"file with values separated by commas is needed")
+        raise UserDataError(
+            f"{name} is not a CSV file{kind}: it holds binary data, and a text "
+            f"file with values separated by commas is needed"
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise UserDataError(f"{name} is not UTF-8 text (byte {raw[error.start]:#04x} at position "
-                            f"{error.start} is not UTF-8): save it as CSV UTF-8 (in Excel: Save "
-                            f"As, 'CSV UTF-8 (comma delimited)')") from None
+        raise UserDataError(
+            f"{name} is not UTF-8 text (byte {raw[error.start]:#04x} at position "
+            f"{error.start} is not UTF-8): save it as CSV UTF-8 (in Excel: Save "
+            f"As, 'CSV UTF-8 (comma delimited)')"
+        ) from None
 
 
 # ------------------------------------------------------------------------------ column helpers
@@ -181,8 +214,9 @@ def _listed(columns) -> str:
 
 def _given(table: pd.DataFrame, name: str, option: str, column: str | None) -> str | None:
     if column is not None and column.strip() not in table.columns:
-        raise UserDataError(f"{name} has no column {column!r} (the {option} chosen); its columns "
-                            f"are {_listed(table.columns)}")
+        raise UserDataError(
+            f"{name} has no column {column!r} (the {option} chosen); its columns are {_listed(table.columns)}"
+        )
     return None if column is None else column.strip()
 
 
@@ -199,19 +233,24 @@ def _checked(name: str, table: pd.DataFrame, column: str, parsed, what: str) -> 
     values, text = parsed
     if len(text):
         row = int(text[0])
-        raise UserDataError(f"{name}: column {column!r} holds text ({table[column].iloc[row]!r} "
-                            f"in row {row + 2} of the file): {what} must be numbers")
+        raise UserDataError(
+            f"{name}: column {column!r} holds text ({table[column].iloc[row]!r} "
+            f"in row {row + 2} of the file): {what} must be numbers"
+        )
     if (np.abs(values[~np.isnan(values)]) > 1e30).any():
-        raise UserDataError(f"{name}: column {column!r} holds a number too large to use "
-                            f"(infinite, or beyond ±1e30): {what} must be ordinary numbers")
+        raise UserDataError(
+            f"{name}: column {column!r} holds a number too large to use "
+            f"(infinite, or beyond ±1e30): {what} must be ordinary numbers"
+        )
     return values
 
 
 def _labels(table: pd.DataFrame, column: str) -> np.ndarray:
     """A column's cells as stripped text, None where empty (labels and ids)."""
     cells = table[column]
-    return np.array([None if pd.isna(v) or not str(v).strip() else str(v).strip() for v in cells],
-                    dtype=object)
+    return np.array(
+        [None if pd.isna(v) or not str(v).strip() else str(v).strip() for v in cells], dtype=object
+    )
 
 
 # ------------------------------------------------------------------------------------- layouts
@@ -229,17 +268,23 @@ def _wide_label(table: pd.DataFrame, name: str, parsed: dict, id_column: str | N
     if len(named) == 1:
         return named[0]
     if len(named) > 1:
-        raise UserDataError(f"{name}: cannot tell which column is the label (the class of each "
-                            f"sequence): {_listed(named)} could all be; choose one")
+        raise UserDataError(
+            f"{name}: cannot tell which column is the label (the class of each "
+            f"sequence): {_listed(named)} could all be; choose one"
+        )
     text = [c for c in table.columns if c != id_column and len(parsed[c][1])]
     if len(text) == 1:
         return text[0]
     if text:
-        raise UserDataError(f"{name}: cannot tell which column is the label (the class of each "
-                            f"sequence): the text columns {_listed(text)} could all be; choose one")
-    raise UserDataError(f"{name}: cannot tell which column is the label (the class of each "
-                        f"sequence): no column is named label, class, target or y, and every "
-                        f"column holds numbers ({_listed(table.columns)}); choose the label column")
+        raise UserDataError(
+            f"{name}: cannot tell which column is the label (the class of each "
+            f"sequence): the text columns {_listed(text)} could all be; choose one"
+        )
+    raise UserDataError(
+        f"{name}: cannot tell which column is the label (the class of each "
+        f"sequence): no column is named label, class, target or y, and every "
+        f"column holds numbers ({_listed(table.columns)}); choose the label column"
+    )
 
 
 def _wide(table: pd.DataFrame, name: str, options: dict[str, Any]):
@@ -250,12 +295,17 @@ def _wide(table: pd.DataFrame, name: str, options: dict[str, Any]):
         ids = _named(table, ID_NAMES, exclude=(label,))
         id_column = ids[0] if ids else None
     parsed = {c: _numbers(table, c) for c in table.columns}
-    numeric = [c for c, (v, text) in parsed.items()
-               if c not in (label, id_column) and not len(text) and not np.isnan(v).all()]
+    numeric = [
+        c
+        for c, (v, text) in parsed.items()
+        if c not in (label, id_column) and not len(text) and not np.isnan(v).all()
+    ]
     if not numeric:
         text = [c for c, (_, t) in parsed.items() if len(t)]
-        raise UserDataError(f"{name} has no numeric columns: the time steps must be numbers "
-                            f"(found text columns {_listed(text or table.columns)})")
+        raise UserDataError(
+            f"{name} has no numeric columns: the time steps must be numbers "
+            f"(found text columns {_listed(text or table.columns)})"
+        )
     label = label if label is not None else _wide_label(table, name, parsed, id_column)
     steps = [c for c in table.columns if c not in (id_column, label)]
     notes = []
@@ -264,16 +314,21 @@ def _wide(table: pd.DataFrame, name: str, options: dict[str, Any]):
         notes.append(f"ignored {_count(len(empty), 'empty column')}: {_listed(empty)}")
         steps = [c for c in steps if c not in empty]
     if not steps:
-        raise UserDataError(f"{name} has no numeric columns besides the label {label!r}: the "
-                            f"time steps must be numbers")
+        raise UserDataError(
+            f"{name} has no numeric columns besides the label {label!r}: the time steps must be numbers"
+        )
     if len(steps) > LIMITS.max_upload_columns:
-        raise UserDataError(f"{name} has {len(steps)} time steps (columns): at most "
-                            f"{LIMITS.max_upload_columns} are allowed here")
+        raise UserDataError(
+            f"{name} has {len(steps)} time steps (columns): at most "
+            f"{LIMITS.max_upload_columns} are allowed here"
+        )
     what = "the time steps (if this column is not one, choose it as the label or id column)"
-    values = np.stack([_checked(name, table, c, parsed[c], what) for c in steps],
-                      axis=1)
-    notes.insert(0, f"wide layout: one sequence per row, {_count(len(steps), 'time step')} "
-                    f"({_listed(steps)}), label column {label!r}")
+    values = np.stack([_checked(name, table, c, parsed[c], what) for c in steps], axis=1)
+    notes.insert(
+        0,
+        f"wide layout: one sequence per row, {_count(len(steps), 'time step')} "
+        f"({_listed(steps)}), label column {label!r}",
+    )
     labels = _labels(table, label)
     values, labels, notes = _drop_unlabelled(values, labels, notes, "row")
     values, labels = _fill_gaps(values, labels, options["missing"], notes)
@@ -299,17 +354,21 @@ def _fill_gaps(values: np.ndarray, labels: np.ndarray, missing: str, notes: list
     if not rows.any():
         return values, labels
     if missing == "drop":
-        notes.append(f"dropped {_count(rows.sum(), 'sequence')} with a "
-                     f"missing value before its end (missing = mean fills them instead)")
+        notes.append(
+            f"dropped {_count(rows.sum(), 'sequence')} with a "
+            f"missing value before its end (missing = mean fills them instead)"
+        )
         return values[~rows], labels[~rows]
     counts = np.sum(~np.isnan(values), axis=0)
     sums = np.nansum(values, axis=0)
     overall = float(np.nanmean(values))
     step_mean = np.where(counts > 0, sums / np.maximum(counts, 1), overall)
     values = np.where(inside, step_mean[None, :], values)
-    notes.append(f"filled {_count(inside.sum(), 'missing value')} in "
-                 f"{_count(rows.sum(), 'sequence')} with the mean of "
-                 f"their time step")
+    notes.append(
+        f"filled {_count(inside.sum(), 'missing value')} in "
+        f"{_count(rows.sum(), 'sequence')} with the mean of "
+        f"their time step"
+    )
     return values, labels
 
 
@@ -322,10 +381,12 @@ def _lengths(values: np.ndarray) -> np.ndarray:
 
 def _long_columns(table: pd.DataFrame, name: str, options: dict[str, Any]) -> dict[str, str]:
     """The id, time, value and label columns of a long table, given or found by name."""
-    wanted = {"id": (options["id_column"], ID_NAMES, "id_column"),
-              "time": (options["time_column"], TIME_NAMES, "time_column"),
-              "value": (options["value_column"], VALUE_NAMES, "value_column"),
-              "label": (options["label"], LABEL_NAMES, "label")}
+    wanted = {
+        "id": (options["id_column"], ID_NAMES, "id_column"),
+        "time": (options["time_column"], TIME_NAMES, "time_column"),
+        "value": (options["value_column"], VALUE_NAMES, "value_column"),
+        "label": (options["label"], LABEL_NAMES, "label"),
+    }
     found: dict[str, str] = {}
     for role, (given, names, option) in wanted.items():
         column = _given(table, name, option.replace("_", " "), given)
@@ -336,57 +397,66 @@ def _long_columns(table: pd.DataFrame, name: str, options: dict[str, Any]) -> di
                     f"{name}: cannot find the {role} column of the long layout (one row per "
                     f"value: sequence id, time, value, label); its columns are "
                     f"{_listed(table.columns)}; name it {', '.join(names[:3])}, or choose it "
-                    f"as {option}")
+                    f"as {option}"
+                )
             column = candidates[0]
         found[role] = column
     if len(set(found.values())) < len(found):
-        raise UserDataError(f"{name}: the long layout needs four different columns for id, time, "
-                            f"value and label, got {found}")
+        raise UserDataError(
+            f"{name}: the long layout needs four different columns for id, time, value and label, got {found}"
+        )
     return found
 
 
 def _long(table: pd.DataFrame, name: str, options: dict[str, Any]):
     """(values [N, T] with NaN after each end, labels, notes) of a table with one row per value."""
     columns = _long_columns(table, name, options)
-    notes = [f"long layout: one value per row; sequence id {columns['id']!r}, time "
-             f"{columns['time']!r}, value {columns['value']!r}, label {columns['label']!r}"]
+    notes = [
+        f"long layout: one value per row; sequence id {columns['id']!r}, time "
+        f"{columns['time']!r}, value {columns['value']!r}, label {columns['label']!r}"
+    ]
     time = _checked(name, table, columns["time"], _numbers(table, columns["time"]), "the times")
     value = _checked(name, table, columns["value"], _numbers(table, columns["value"]), "the values")
     ids = _labels(table, columns["id"])  # stripped text, None where empty
     labels = _labels(table, columns["label"])
     keep = np.array([i is not None for i in ids], dtype=bool) & ~np.isnan(time) & ~np.isnan(value)
     if not keep.all():
-        notes.append(f"dropped {_count((~keep).sum(), 'row')} with a missing "
-                     f"id, time or value")
+        notes.append(f"dropped {_count((~keep).sum(), 'row')} with a missing id, time or value")
     ids, time, value, labels = ids[keep], time[keep], value[keep], labels[keep]
     if len(ids) == 0:
-        raise UserDataError(f"{name} has no row with an id, a time and a value: every sequence "
-                            f"needs at least one value")
+        raise UserDataError(
+            f"{name} has no row with an id, a time and a value: every sequence needs at least one value"
+        )
     codes, names = pd.factorize(pd.Series(ids, dtype=object))  # sequences in order of appearance
     order = np.lexsort((time, codes))
     codes, time, value, labels = codes[order], time[order], value[order], labels[order]
     twice = np.flatnonzero((codes[1:] == codes[:-1]) & (time[1:] == time[:-1]))
     if len(twice):
         i = twice[0]
-        raise UserDataError(f"{name}: sequence {names[codes[i]]!r} has two values at time "
-                            f"{time[i]:g}: each sequence needs one value per time")
+        raise UserDataError(
+            f"{name}: sequence {names[codes[i]]!r} has two values at time "
+            f"{time[i]:g}: each sequence needs one value per time"
+        )
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     lengths = np.diff(np.r_[starts, len(codes)])
     if lengths.max() > LIMITS.max_upload_columns:
         longest = names[codes[starts[np.argmax(lengths)]]]
-        raise UserDataError(f"{name}: sequence {longest!r} has {lengths.max()} time steps: at "
-                            f"most {LIMITS.max_upload_columns} are allowed here")
+        raise UserDataError(
+            f"{name}: sequence {longest!r} has {lengths.max()} time steps: at "
+            f"most {LIMITS.max_upload_columns} are allowed here"
+        )
     values = np.full((len(starts), lengths.max()), np.nan)
     values[codes, np.arange(len(codes)) - starts[codes]] = value
     per_sequence = []
     for s, (start, length) in enumerate(zip(starts, lengths)):
-        found = sorted({v for v in labels[start:start + length] if v is not None})
+        found = sorted({v for v in labels[start : start + length] if v is not None})
         if len(found) > 1:
-            raise UserDataError(f"{name}: sequence {names[s]!r} has {len(found)} labels "
-                                f"({_listed(repr(v) for v in found)}): each sequence needs one label")
+            raise UserDataError(
+                f"{name}: sequence {names[s]!r} has {len(found)} labels "
+                f"({_listed(repr(v) for v in found)}): each sequence needs one label"
+            )
         per_sequence.append(found[0] if found else None)
-    values, labels, notes = _drop_unlabelled(values, np.array(per_sequence, dtype=object), notes,
-                                             "sequence")
+    values, labels, notes = _drop_unlabelled(values, np.array(per_sequence, dtype=object), notes, "sequence")
     return values, labels, notes
 
 
@@ -402,22 +472,30 @@ def _class_names(labels: np.ndarray) -> tuple[str, ...]:
 
 def _check_classes(name: str, labels: np.ndarray) -> tuple[str, ...]:
     if len(labels) == 0:
-        raise UserDataError(f"{name} has no sequence left to use (see what was dropped): at least "
-                            f"2 classes with {MIN_PER_CLASS} sequences each are needed")
+        raise UserDataError(
+            f"{name} has no sequence left to use (see what was dropped): at least "
+            f"2 classes with {MIN_PER_CLASS} sequences each are needed"
+        )
     class_names = _class_names(labels)
     if len(class_names) < 2:
-        raise UserDataError(f"{name} has a single class ({class_names[0]!r}): a classifier needs "
-                            f"at least 2 classes of sequences")
+        raise UserDataError(
+            f"{name} has a single class ({class_names[0]!r}): a classifier needs "
+            f"at least 2 classes of sequences"
+        )
     if len(class_names) > MAX_CLASSES:
-        raise UserDataError(f"{name} has {len(class_names)} classes: at most {MAX_CLASSES} are "
-                            f"allowed (is the label column the right one?)")
+        raise UserDataError(
+            f"{name} has {len(class_names)} classes: at most {MAX_CLASSES} are "
+            f"allowed (is the label column the right one?)"
+        )
     index = {c: i for i, c in enumerate(class_names)}
     counts = per_class_counts(np.array([index[v] for v in labels]), class_names)
     few = {c: n for c, n in counts.items() if n < MIN_PER_CLASS}
     if few:
         listed = _listed(f"{c!r} ({n})" for c, n in few.items())
-        raise UserDataError(f"{name}: every class needs at least {MIN_PER_CLASS} sequences (one to "
-                            f"learn from, one to test on); too few in {listed}")
+        raise UserDataError(
+            f"{name}: every class needs at least {MIN_PER_CLASS} sequences (one to "
+            f"learn from, one to test on); too few in {listed}"
+        )
     return class_names
 
 
@@ -429,25 +507,38 @@ def _pad(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(after, last[:, None], values), lengths
 
 
-def _sequence_data(raw: bytes, name: str, options: dict[str, Any], values: np.ndarray,
-                   labels: np.ndarray, notes: list[str]) -> SequenceData:
+def _sequence_data(
+    raw: bytes, name: str, options: dict[str, Any], values: np.ndarray, labels: np.ndarray, notes: list[str]
+) -> SequenceData:
     class_names = _check_classes(name, labels)
-    values = values[:, :int(_lengths(values).max())]  # no step that every sequence lacks
+    values = values[:, : int(_lengths(values).max())]  # no step that every sequence lacks
     sequences, lengths = _pad(values)
     padded = int((lengths < sequences.shape[1]).sum())
     if padded:
-        notes.append(f"padded {padded} of {len(lengths)} sequences to {sequences.shape[1]} steps "
-                     f"by repeating their last value")
+        notes.append(
+            f"padded {padded} of {len(lengths)} sequences to {sequences.shape[1]} steps "
+            f"by repeating their last value"
+        )
     sequences = sequences.astype(np.float32)
     index = {c: i for i, c in enumerate(class_names)}
-    counts = ", ".join(f"{c}: {n}" for c, n in per_class_counts(
-        np.array([index[v] for v in labels]), class_names).items())
-    notes.append(f"{_count(len(labels), 'sequence')} of {_count(sequences.shape[1], 'step')} in "
-                 f"{len(class_names)} classes ({counts})")
+    counts = ", ".join(
+        f"{c}: {n}" for c, n in per_class_counts(np.array([index[v] for v in labels]), class_names).items()
+    )
+    notes.append(
+        f"{_count(len(labels), 'sequence')} of {_count(sequences.shape[1], 'step')} in "
+        f"{len(class_names)} classes ({counts})"
+    )
     lengths = lengths.astype(np.int64)
     label_index = np.array([index[v] for v in labels], dtype=np.int64)
     for array in (sequences, lengths, label_index):  # shared through caches: nobody may change them
         array.flags.writeable = False
-    return SequenceData(name=name, fingerprint=fingerprint(bytes(raw), options), options=options,
-                        notes=tuple(notes), sequences=sequences, lengths=lengths,
-                        labels=label_index, class_names=class_names)
+    return SequenceData(
+        name=name,
+        fingerprint=fingerprint(bytes(raw), options),
+        options=options,
+        notes=tuple(notes),
+        sequences=sequences,
+        lengths=lengths,
+        labels=label_index,
+        class_names=class_names,
+    )

@@ -27,7 +27,7 @@ import io
 import operator
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -42,10 +42,22 @@ ORDER_OPS = ("<", "<=", ">", ">=")  # these compare numbers: a numeric threshold
 MISSING = ("drop", "mean")
 
 # Each split operator, the symbol shown for the target rows, and its opposite for the source rows.
-_OP_FUNCTIONS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-                 ">": operator.gt, ">=": operator.ge}
-_OP_WORDS = {"==": ("=", "≠"), "!=": ("≠", "="), "<": ("<", "≥"), "<=": ("≤", ">"),
-             ">": (">", "≤"), ">=": ("≥", "<")}
+_OP_FUNCTIONS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_OP_WORDS = {
+    "==": ("=", "≠"),
+    "!=": ("≠", "="),
+    "<": ("<", "≥"),
+    "<=": ("≤", ">"),
+    ">": (">", "≤"),
+    ">=": ("≥", "<"),
+}
 
 MIN_SOURCE_ROWS = 10  # the source model needs rows to learn from and some held out to score it
 MIN_TARGET_ROWS = 4  # regression: 2 labelled (the fewest a line needs) + 2 to test (R² needs 2)
@@ -73,21 +85,28 @@ def read_csv(raw: bytes, name: str) -> pd.DataFrame:
         raise UserDataError(f"{name} could not be read: expected the file's bytes")
     raw = bytes(raw)
     if len(raw) > caps.max_upload_mb * 1024 * 1024:
-        raise UserDataError(f"{name} is {len(raw) / 1024 / 1024:.1f} MB: files on this server can "
-                            f"be at most {caps.max_upload_mb} MB")
+        raise UserDataError(
+            f"{name} is {len(raw) / 1024 / 1024:.1f} MB: files on this server can "
+            f"be at most {caps.max_upload_mb} MB"
+        )
     if not raw.strip():
-        raise UserDataError(f"{name} is empty: upload a CSV file with a header row and at least "
-                            "one row of data")
+        raise UserDataError(
+            f"{name} is empty: upload a CSV file with a header row and at least one row of data"
+        )
     text = _decode(raw, name)
     separator = _separator(text)
     columns = _parse(text, name, separator, nrows=0).columns
     if len(columns) > caps.max_upload_columns:
-        raise UserDataError(f"{name} has {len(columns)} columns: tables on this server can have at "
-                            f"most {caps.max_upload_columns}")
+        raise UserDataError(
+            f"{name} has {len(columns)} columns: tables on this server can have at "
+            f"most {caps.max_upload_columns}"
+        )
     table = _parse(text, name, separator, nrows=caps.max_upload_rows + 1)
     if len(table) > caps.max_upload_rows:
-        raise UserDataError(f"{name} has more than {caps.max_upload_rows} rows: tables on this "
-                            f"server can have at most {caps.max_upload_rows}")
+        raise UserDataError(
+            f"{name} has more than {caps.max_upload_rows} rows: tables on this "
+            f"server can have at most {caps.max_upload_rows}"
+        )
     if table.empty:
         raise UserDataError(f"{name} has a header but no rows of data: add one row per sample")
     stripped = [str(c).strip() for c in table.columns]
@@ -102,8 +121,10 @@ def read_csv(raw: bytes, name: str) -> pd.DataFrame:
             notes.append(f"read decimal commas as numbers in {_listed(converted)}")
     table.attrs["notes"] = tuple(notes)
     if not numeric_columns(table):
-        raise UserDataError(f"{name} has no numeric columns: the features must be numbers "
-                            f"(found text columns {_listed(table.columns)})")
+        raise UserDataError(
+            f"{name} has no numeric columns: the features must be numbers "
+            f"(found text columns {_listed(table.columns)})"
+        )
     return table
 
 
@@ -112,31 +133,38 @@ _SEPARATOR_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
 
 def _decode(raw: bytes, name: str) -> str:
     """UTF-8 text without its byte-order mark; binary files and other encodings are refused."""
-    save_as = "save it as \"CSV UTF-8\" (Excel: File > Save As > CSV UTF-8; LibreOffice: " \
-              "Text CSV with character set Unicode (UTF-8))"
+    save_as = (
+        'save it as "CSV UTF-8" (Excel: File > Save As > CSV UTF-8; LibreOffice: '
+        "Text CSV with character set Unicode (UTF-8))"
+    )
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UserDataError(f"{name} is saved as UTF-16 text, which this lab cannot read: {save_as}")
     if raw.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-        raise UserDataError(f"{name} is a spreadsheet workbook (or a zip), not a CSV file: "
-                            f"{save_as}")
+        raise UserDataError(f"{name} is a spreadsheet workbook (or a zip), not a CSV file: {save_as}")
     head = raw[:_TEXT_SAMPLE]
     controls = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 13))
     if b"\x00" in head or controls > 0.01 * len(head):
-        raise UserDataError(f"{name} is not a text file (it looks like binary data, such as an "
-                            f"image or a workbook): upload a CSV table, or {save_as}")
+        raise UserDataError(
+            f"{name} is not a text file (it looks like binary data, such as an "
+            f"image or a workbook): upload a CSV table, or {save_as}"
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        line = err.object[:err.start].count(b"\n") + 1  # err.object: the bytes after the BOM
-        raise UserDataError(f"{name} is not UTF-8 text (byte 0x{err.object[err.start]:02x} on "
-                            f"line {line} is not valid UTF-8; the file was probably saved in an "
-                            f"older encoding such as Windows-1252): {save_as}") from None
+        line = err.object[: err.start].count(b"\n") + 1  # err.object: the bytes after the BOM
+        raise UserDataError(
+            f"{name} is not UTF-8 text (byte 0x{err.object[err.start]:02x} on "
+            f"line {line} is not valid UTF-8; the file was probably saved in an "
+            f"older encoding such as Windows-1252): {save_as}"
+        ) from None
     stripped = text.lstrip()
     if stripped.startswith(("<", "{", "[")):
         kind = "HTML or XML" if stripped.startswith("<") else "JSON"
-        raise UserDataError(f"{name} looks like {kind}, not a CSV table: upload a file with a "
-                            "header row of column names and one row per sample, values separated "
-                            "by commas")
+        raise UserDataError(
+            f"{name} looks like {kind}, not a CSV table: upload a file with a "
+            "header row of column names and one row per sample, values separated "
+            "by commas"
+        )
     return text
 
 
@@ -150,11 +178,19 @@ def _separator(text: str) -> str:
 
 def _parse(text: str, name: str, separator: str, nrows: int) -> pd.DataFrame:
     try:
-        return pd.read_csv(io.StringIO(text), sep=separator, nrows=nrows, na_values=NA_VALUES,
-                           skipinitialspace=True, engine="c", low_memory=False)
+        return pd.read_csv(
+            io.StringIO(text),
+            sep=separator,
+            nrows=nrows,
+            na_values=NA_VALUES,
+            skipinitialspace=True,
+            engine="c",
+            low_memory=False,
+        )
     except pd.errors.EmptyDataError:
-        raise UserDataError(f"{name} is empty: upload a CSV file with a header row and at least "
-                            "one row of data") from None
+        raise UserDataError(
+            f"{name} is empty: upload a CSV file with a header row and at least one row of data"
+        ) from None
     except Exception as err:  # noqa: BLE001 - any bytes must give a message, never a crash
         raise UserDataError(_parse_message(name, separator, str(err))) from None
 
@@ -164,12 +200,13 @@ def _parse_message(name: str, separator: str, error: str) -> str:
     sep_name = _SEPARATOR_NAMES[separator]
     if fields:
         expected, line, saw = fields.groups()
-        return (f"{name} is not a well-formed CSV table: line {line} has {saw} values but the "
-                f"header has {expected} columns (values separated by {sep_name}); every row "
-                "needs one value per column")
+        return (
+            f"{name} is not a well-formed CSV table: line {line} has {saw} values but the "
+            f"header has {expected} columns (values separated by {sep_name}); every row "
+            "needs one value per column"
+        )
     first_line = error.strip().splitlines()[0] if error.strip() else "unknown error"
-    return (f"{name} could not be read as a CSV table (values separated by {sep_name}): "
-            f"{first_line[:200]}")
+    return f"{name} could not be read as a CSV table (values separated by {sep_name}): {first_line[:200]}"
 
 
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?(\d+(,\d*)?|,\d+)([eE][-+]?\d+)?\s*$")
@@ -181,8 +218,9 @@ def _decimal_commas(table: pd.DataFrame) -> list[str]:
     for column in text_columns(table):
         values = table[column].dropna()
         if len(values) and values.astype(str).str.match(_DECIMAL_COMMA).all():
-            table[column] = pd.to_numeric(table[column].astype("string").str.replace(",", ".")
-                                          .str.strip(), errors="coerce").astype(float)
+            table[column] = pd.to_numeric(
+                table[column].astype("string").str.replace(",", ".").str.strip(), errors="coerce"
+            ).astype(float)
             converted.append(column)
     return converted
 
@@ -196,8 +234,13 @@ def numeric_columns(df: pd.DataFrame) -> list[str]:
 
     True/False columns are not numbers here: they split or label, like text.
     """
-    return [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])
-            and not pd.api.types.is_bool_dtype(df[c]) and df[c].notna().any()]
+    return [
+        c
+        for c in df.columns
+        if pd.api.types.is_numeric_dtype(df[c])
+        and not pd.api.types.is_bool_dtype(df[c])
+        and df[c].notna().any()
+    ]
 
 
 def text_columns(df: pd.DataFrame) -> list[str]:
@@ -206,7 +249,7 @@ def text_columns(df: pd.DataFrame) -> list[str]:
 
 
 def column_kind(df: pd.DataFrame, column: str) -> str:
-    """"number" when `column` holds numbers (it splits by a value or a threshold), else "text"."""
+    """ "number" when `column` holds numbers (it splits by a value or a threshold), else "text"."""
     values = df[column]
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     return "number" if numeric else "text"
@@ -275,48 +318,86 @@ class BundledTable:
 
     def options(self) -> dict[str, Any]:
         """table_data's keyword arguments for this table's suggested task and split."""
-        return {"task": self.task, "label": self.label, "split_column": self.split_column,
-                "split_op": self.split_op, "split_value": self.split_value,
-                "positive_class": self.positive_class}
+        return {
+            "task": self.task,
+            "label": self.label,
+            "split_column": self.split_column,
+            "split_op": self.split_op,
+            "split_value": self.split_value,
+            "positive_class": self.positive_class,
+        }
 
 
 BUNDLED_TABLES: dict[str, BundledTable] = {
     "diabetes": BundledTable(
         "Diabetes: disease progression of 442 patients (regression), men to women",
-        "regression", "disease progression", "sex", "==", 2.0),
+        "regression",
+        "disease progression",
+        "sex",
+        "==",
+        2.0,
+    ),
     "breast_cancer": BundledTable(
         "Breast cancer: 569 tumours, malignant or benign, smooth outlines to rough ones",
-        "classification", "diagnosis", "mean smoothness", ">", 0.09587),
+        "classification",
+        "diagnosis",
+        "mean smoothness",
+        ">",
+        0.09587,
+    ),
     "wine": BundledTable(
         "Wine: 178 wines of 3 cultivars (cultivar 2 or not), less magnesium to more",
-        "classification", "cultivar", "magnesium", ">", 98.0, positive_class="cultivar 2"),
+        "classification",
+        "cultivar",
+        "magnesium",
+        ">",
+        98.0,
+        positive_class="cultivar 2",
+    ),
     "iris": BundledTable(
         "Iris: 150 flowers of 3 species (virginica or not), narrow sepals to wide",
-        "classification", "species", "sepal width (cm)", ">=", 3.0, positive_class="virginica"),
+        "classification",
+        "species",
+        "sepal width (cm)",
+        ">=",
+        3.0,
+        positive_class="virginica",
+    ),
 }
 
-_DIABETES_NAMES = {"bp": "blood pressure", "s1": "total cholesterol", "s2": "LDL cholesterol",
-                   "s3": "HDL cholesterol", "s4": "cholesterol / HDL", "s5": "log triglycerides",
-                   "s6": "blood sugar", "target": "disease progression"}
+_DIABETES_NAMES = {
+    "bp": "blood pressure",
+    "s1": "total cholesterol",
+    "s2": "LDL cholesterol",
+    "s3": "HDL cholesterol",
+    "s4": "cholesterol / HDL",
+    "s5": "log triglycerides",
+    "s6": "blood sugar",
+    "target": "disease progression",
+}
 
 
 def bundled_table(name: str) -> pd.DataFrame:
     """Bundled table `name` (a key of BUNDLED_TABLES) as a fresh DataFrame, the target a column."""
     if name not in BUNDLED_TABLES:
-        raise UserDataError(f"there is no bundled table {_quoted(name)}: choose one of "
-                            f"{', '.join(BUNDLED_TABLES)}")
+        raise UserDataError(
+            f"there is no bundled table {_quoted(name)}: choose one of {', '.join(BUNDLED_TABLES)}"
+        )
     return _load_bundled(name).copy()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_bundled(name: str) -> pd.DataFrame:
     from sklearn import datasets
 
     if name == "diabetes":  # the raw values (age in years, sex 1 or 2), not sklearn's scaled ones
         frame = datasets.load_diabetes(as_frame=True, scaled=False).frame
         return frame.rename(columns=_DIABETES_NAMES)
-    loader = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine,
-              "iris": datasets.load_iris}[name]
+    loader = {
+        "breast_cancer": datasets.load_breast_cancer,
+        "wine": datasets.load_wine,
+        "iris": datasets.load_iris,
+    }[name]
     bunch = loader(as_frame=True)
     frame = bunch.frame.rename(columns=lambda c: c.replace("_", " "))
     label = BUNDLED_TABLES[name].label
@@ -327,8 +408,9 @@ def _load_bundled(name: str) -> pd.DataFrame:
 
 def bundled_table_data(table: str, **options: Any) -> TableData:
     """table_data on bundled table `table`; options default to its suggested task and split."""
-    return table_data(bundled_table(table), f"sklearn {table}", raw=table,
-                      **{**BUNDLED_TABLES[table].options(), **options})
+    return table_data(
+        bundled_table(table), f"sklearn {table}", raw=table, **{**BUNDLED_TABLES[table].options(), **options}
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -340,10 +422,20 @@ def read_table_data(raw: bytes, name: str, **options: Any) -> TableData:
     return table_data(read_csv(raw, name), name, raw=raw, **options)
 
 
-def table_data(df: pd.DataFrame, name: str, *, task: str, label: str, split_column: str,
-               split_value: Any, split_op: str = "==", features: list[str] | None = None,
-               missing: str = "drop", positive_class: Any = None,
-               raw: bytes | str = b"") -> TableData:
+def table_data(
+    df: pd.DataFrame,
+    name: str,
+    *,
+    task: str,
+    label: str,
+    split_column: str,
+    split_value: Any,
+    split_op: str = "==",
+    features: list[str] | None = None,
+    missing: str = "drop",
+    positive_class: Any = None,
+    raw: bytes | str = b"",
+) -> TableData:
     """Two domains from one table, ready for the linear (regression) or logistic demo.
 
     - Target rows: ``split_column <split_op> split_value``; source rows: all others. Rows with
@@ -357,11 +449,16 @@ def table_data(df: pd.DataFrame, name: str, *, task: str, label: str, split_colu
     - `raw`: the file's bytes, or a bundled table's name (then `bundled` is set); with the
       options they make the fingerprint.
     """
-    options = {"task": task, "label": label,
-               "features": None if features is None else [str(f) for f in features],
-               "split_column": split_column, "split_op": split_op,
-               "split_value": _plain(split_value), "missing": missing,
-               "positive_class": _plain(positive_class)}
+    options = {
+        "task": task,
+        "label": label,
+        "features": None if features is None else [str(f) for f in features],
+        "split_column": split_column,
+        "split_op": split_op,
+        "split_value": _plain(split_value),
+        "missing": missing,
+        "positive_class": _plain(positive_class),
+    }
     _check_choice("task", task, TASKS)
     _check_choice("split_op", split_op, SPLIT_OPS)
     _check_choice("missing", missing, MISSING)
@@ -369,10 +466,15 @@ def table_data(df: pd.DataFrame, name: str, *, task: str, label: str, split_colu
     _check_column(df, split_column, "split column")
     feature_names, notes = _feature_columns(df, options["features"], label, split_column, name)
     if task == "regression" and column_kind(df, label) != "number":
-        raise UserDataError(_not_numeric_message(
-            df[label], f"the label {label}", "the linear demo predicts a number",
-            "so those rows are dropped",
-            "choose a numeric label, or use the logistic demo to predict classes"))
+        raise UserDataError(
+            _not_numeric_message(
+                df[label],
+                f"the label {label}",
+                "the linear demo predicts a number",
+                "so those rows are dropped",
+                "choose a numeric label, or use the logistic demo to predict classes",
+            )
+        )
     table, dropped = _known_rows(df, label, split_column)
     notes += dropped
     in_target = _split_mask(table[split_column], split_op, split_value, split_column)
@@ -381,20 +483,30 @@ def table_data(df: pd.DataFrame, name: str, *, task: str, label: str, split_colu
     X, table, in_target, note = _handle_missing(X, table, in_target, feature_names, missing)
     notes += note
     y, class_names = _labels(table[label], task, positive_class, label)
-    _check_domain_sizes(df, y, in_target, class_names, source_words, target_words, split_column,
-                        task)
+    _check_domain_sizes(df, y, in_target, class_names, source_words, target_words, split_column, task)
     raw_bytes = raw.encode() if isinstance(raw, str) else bytes(raw)
-    return TableData(name=name, fingerprint=fingerprint(raw_bytes, options), options=options,
-                     notes=tuple(list(df.attrs.get("notes", ())) + notes),
-                     bundled=raw if isinstance(raw, str) else None, task=task,
-                     feature_names=tuple(feature_names), label_name=label,
-                     source_X=X[~in_target], source_y=y[~in_target],
-                     target_X=X[in_target], target_y=y[in_target], class_names=class_names,
-                     source_words=source_words, target_words=target_words)
+    return TableData(
+        name=name,
+        fingerprint=fingerprint(raw_bytes, options),
+        options=options,
+        notes=tuple(list(df.attrs.get("notes", ())) + notes),
+        bundled=raw if isinstance(raw, str) else None,
+        task=task,
+        feature_names=tuple(feature_names),
+        label_name=label,
+        source_X=X[~in_target],
+        source_y=y[~in_target],
+        target_X=X[in_target],
+        target_y=y[in_target],
+        class_names=class_names,
+        source_words=source_words,
+        target_words=target_words,
+    )
 
 
-def _feature_columns(df: pd.DataFrame, features: list[str] | None, label: str, split_column: str,
-                     name: str) -> tuple[list[str], list[str]]:
+def _feature_columns(
+    df: pd.DataFrame, features: list[str] | None, label: str, split_column: str, name: str
+) -> tuple[list[str], list[str]]:
     """The feature columns, and a note when a default leaves one out."""
     if features is None:
         chosen = [c for c in numeric_columns(df) if c not in (label, split_column)]
@@ -403,11 +515,14 @@ def _feature_columns(df: pd.DataFrame, features: list[str] | None, label: str, s
         numbering = [c for c in chosen if _numbers_the_rows(df[c])]
         chosen = [c for c in chosen if c not in numbering] or chosen
         if not chosen:
-            raise UserDataError(f"{name} has no numeric column to use as a feature besides the "
-                                f"label {label} and the split column {split_column}: the features "
-                                "must be numbers")
-        notes = [f"left {c} out of the features: it only numbers the rows"
-                 for c in numbering if c not in chosen]
+            raise UserDataError(
+                f"{name} has no numeric column to use as a feature besides the "
+                f"label {label} and the split column {split_column}: the features "
+                "must be numbers"
+            )
+        notes = [
+            f"left {c} out of the features: it only numbers the rows" for c in numbering if c not in chosen
+        ]
         return chosen, notes
     if not features:
         raise UserDataError("choose at least one feature column")
@@ -415,15 +530,23 @@ def _feature_columns(df: pd.DataFrame, features: list[str] | None, label: str, s
     for column in chosen:
         _check_column(df, column, "feature")
         if column == label:
-            raise UserDataError(f"the label {label} cannot also be a feature: the model would "
-                                "read the answer")
+            raise UserDataError(
+                f"the label {label} cannot also be a feature: the model would read the answer"
+            )
         if column == split_column:
-            raise UserDataError(f"the split column {split_column} cannot be a feature: it tells "
-                                "which domain a row is from")
+            raise UserDataError(
+                f"the split column {split_column} cannot be a feature: it tells which domain a row is from"
+            )
         if column not in numeric_columns(df):
-            raise UserDataError(_not_numeric_message(
-                df[column], f"the feature {column}", "features must be numbers",
-                "so they count as missing values", "use it to split the rows instead, or leave it out"))
+            raise UserDataError(
+                _not_numeric_message(
+                    df[column],
+                    f"the feature {column}",
+                    "features must be numbers",
+                    "so they count as missing values",
+                    "use it to split the rows instead, or leave it out",
+                )
+            )
     return chosen, []
 
 
@@ -434,8 +557,7 @@ def _numbers_the_rows(values: pd.Series) -> bool:
     return len(numbers) > 2 and numbers[0] in (0.0, 1.0) and bool((steps == 1).all())
 
 
-def _not_numeric_message(values: pd.Series, what: str, why: str, when_empty: str,
-                         otherwise: str) -> str:
+def _not_numeric_message(values: pd.Series, what: str, why: str, when_empty: str, otherwise: str) -> str:
     """Why a column that must hold numbers cannot be used, pointing at its text."""
     present = values.dropna()
     if present.empty:
@@ -443,8 +565,10 @@ def _not_numeric_message(values: pd.Series, what: str, why: str, when_empty: str
     as_numbers = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
     text = present[as_numbers.isna()]
     if len(text) < len(present):  # mostly numbers with a few stray words
-        return (f"{what} holds text in {_rows(len(text))} (e.g. {_example(text)!r}): {why}; fix "
-                f"those cells, or leave them empty {when_empty}")
+        return (
+            f"{what} holds text in {_rows(len(text))} (e.g. {_example(text)!r}): {why}; fix "
+            f"those cells, or leave them empty {when_empty}"
+        )
     return f"{what} is not numeric (e.g. {_example(present)!r}): {why}; {otherwise}"
 
 
@@ -452,10 +576,11 @@ def _known_rows(df: pd.DataFrame, label: str, split_column: str) -> tuple[pd.Dat
     """The rows whose label and domain are known; notes on those dropped."""
     notes = []
     keep = np.ones(len(df), dtype=bool)
-    for column, why in ((split_column, f"no value in the split column {split_column} (their "
-                                       "domain is unknown)"),
-                        (label, f"no label ({label})")):
-        missing = (df[column].isna().to_numpy() & keep)
+    for column, why in (
+        (split_column, f"no value in the split column {split_column} (their domain is unknown)"),
+        (label, f"no label ({label})"),
+    ):
+        missing = df[column].isna().to_numpy() & keep
         if missing.any():
             notes.append(f"dropped {_rows(missing.sum())} with {why}")
             keep &= ~missing
@@ -467,13 +592,17 @@ def _split_mask(values: pd.Series, op: str, value: Any, column: str) -> np.ndarr
     if column_kind(values.to_frame(), values.name) == "number":
         number = _number(value)
         if number is None:
-            raise UserDataError(f"the split column {column} holds numbers, so split_value must be "
-                                f"a number, got {_quoted(value)}")
+            raise UserDataError(
+                f"the split column {column} holds numbers, so split_value must be "
+                f"a number, got {_quoted(value)}"
+            )
         return _OP_FUNCTIONS[op](values.to_numpy(dtype=float), number)
     if op in ORDER_OPS:
-        raise UserDataError(f"split_op {_quoted(op)} compares numbers, but the split column {column} "
-                            f"holds text: use == or != with one of its values "
-                            f"({_listed(_text(values).unique())})")
+        raise UserDataError(
+            f"split_op {_quoted(op)} compares numbers, but the split column {column} "
+            f"holds text: use == or != with one of its values "
+            f"({_listed(_text(values).unique())})"
+        )
     return _OP_FUNCTIONS[op](_text(values).to_numpy(dtype=object), _value_text(value))
 
 
@@ -484,14 +613,17 @@ def _feature_matrix(table: pd.DataFrame, features: list[str]) -> np.ndarray:
     too_large = np.abs(np.nan_to_num(X)) > MAX_MAGNITUDE
     if too_large.any():
         column = features[int(np.flatnonzero(too_large.any(axis=0))[0])]
-        raise UserDataError(f"the feature {column} has a value too large to compute with "
-                            f"({np.nanmax(np.abs(X[:, features.index(column)])):.3g}): values "
-                            f"must be below {MAX_MAGNITUDE:.0e} in size")
+        raise UserDataError(
+            f"the feature {column} has a value too large to compute with "
+            f"({np.nanmax(np.abs(X[:, features.index(column)])):.3g}): values "
+            f"must be below {MAX_MAGNITUDE:.0e} in size"
+        )
     return X
 
 
-def _handle_missing(X: np.ndarray, table: pd.DataFrame, in_target: np.ndarray,
-                    features: list[str], missing: str):
+def _handle_missing(
+    X: np.ndarray, table: pd.DataFrame, in_target: np.ndarray, features: list[str], missing: str
+):
     """Drop the rows with a missing feature value, or fill it with the source rows' mean."""
     gaps = np.isnan(X)
     if not gaps.any():
@@ -499,19 +631,19 @@ def _handle_missing(X: np.ndarray, table: pd.DataFrame, in_target: np.ndarray,
     per_column = ", ".join(f"{features[j]}: {n}" for j, n in enumerate(gaps.sum(axis=0)) if n)
     if missing == "drop":
         keep = ~gaps.any(axis=1)
-        note = (f"dropped {_rows((~keep).sum())} of {len(keep)} with a missing feature value "
-                f"({per_column})")
+        note = f"dropped {_rows((~keep).sum())} of {len(keep)} with a missing feature value ({per_column})"
         return X[keep], table.loc[keep].reset_index(drop=True), in_target[keep], [note]
     source_values = X[~in_target]
     empty = [features[j] for j in range(X.shape[1]) if np.isnan(source_values[:, j]).all()]
     if empty:
-        raise UserDataError(f"the feature {empty[0]} has no values in the source rows, so its "
-                            "mean cannot fill the missing ones: leave it out of the features, or "
-                            "drop the rows with missing values")
+        raise UserDataError(
+            f"the feature {empty[0]} has no values in the source rows, so its "
+            "mean cannot fill the missing ones: leave it out of the features, or "
+            "drop the rows with missing values"
+        )
     means = np.nanmean(source_values, axis=0)
     X = np.where(gaps, means, X)
-    note = (f"filled {int(gaps.sum())} missing feature values with the source rows' column mean "
-            f"({per_column})")
+    note = f"filled {int(gaps.sum())} missing feature values with the source rows' column mean ({per_column})"
     return X, table, in_target, [note]
 
 
@@ -522,30 +654,42 @@ def _labels(values: pd.Series, task: str, positive_class: Any, label: str):
     names = _class_names(values)
     row_names = _class_text(values)
     if len(names) < 2:
-        raise UserDataError(f"the label {label} has only one class ({names[0]!r}): logistic "
-                            "regression needs two classes to tell apart")
+        raise UserDataError(
+            f"the label {label} has only one class ({names[0]!r}): logistic "
+            "regression needs two classes to tell apart"
+        )
     if positive_class is None:
         if len(names) > 2:
-            raise UserDataError(f"the label {label} has {len(names)} classes ({_listed(names)}): "
-                                "logistic regression tells two apart, so pick one as the positive "
-                                "class (positive_class) to tell it from the rest")
+            raise UserDataError(
+                f"the label {label} has {len(names)} classes ({_listed(names)}): "
+                "logistic regression tells two apart, so pick one as the positive "
+                "class (positive_class) to tell it from the rest"
+            )
         positive = names[1]
     else:
         positive = _value_text(positive_class)
         if positive not in names:
-            raise UserDataError(f"positive_class {positive!r} is not a class of the label {label}: "
-                                f"its classes are {_listed(names)}")
+            raise UserDataError(
+                f"positive_class {positive!r} is not a class of the label {label}: "
+                f"its classes are {_listed(names)}"
+            )
     negative = next(n for n in names if n != positive) if len(names) == 2 else f"not {positive}"
     return (row_names == positive).astype(np.int64), (negative, positive)
 
 
-def _check_domain_sizes(df, y, in_target, class_names, source_words, target_words,
-                        split_column, task) -> None:
+def _check_domain_sizes(
+    df, y, in_target, class_names, source_words, target_words, split_column, task
+) -> None:
     """Enough rows (of each class) in each domain for the smallest experiment a demo runs."""
-    domains = ((f"the source ({source_words})", ~in_target, MIN_SOURCE_ROWS, ""),
-               (f"the target ({target_words})", in_target,
-                MIN_TARGET_ROWS if task == "regression" else 2 * MIN_ROWS_PER_CLASS,
-                " (2 labelled + 2 to test)" if task == "regression" else ""))
+    domains = (
+        (f"the source ({source_words})", ~in_target, MIN_SOURCE_ROWS, ""),
+        (
+            f"the target ({target_words})",
+            in_target,
+            MIN_TARGET_ROWS if task == "regression" else 2 * MIN_ROWS_PER_CLASS,
+            " (2 labelled + 2 to test)" if task == "regression" else "",
+        ),
+    )
     for words, rows, needed, why in domains:
         n = int(rows.sum())
         if n == 0:
@@ -563,13 +707,16 @@ def _check_domain_sizes(df, y, in_target, class_names, source_words, target_word
 def _check_classes(words: str, counts: np.ndarray, class_names: tuple[str, str]) -> None:
     if (counts == 0).any():
         present = class_names[int(np.argmax(counts))]
-        raise UserDataError(f"{words} has only one class ({present!r}): each domain needs rows "
-                            "of both classes")
+        raise UserDataError(
+            f"{words} has only one class ({present!r}): each domain needs rows of both classes"
+        )
     for c in (0, 1):
         if counts[c] < MIN_ROWS_PER_CLASS:
-            raise UserDataError(f"{words} has {_rows(counts[c])} of class {class_names[c]!r}; "
-                                f"each class needs at least {MIN_ROWS_PER_CLASS} in each domain "
-                                "(1 to learn from + 1 to test)")
+            raise UserDataError(
+                f"{words} has {_rows(counts[c])} of class {class_names[c]!r}; "
+                f"each class needs at least {MIN_ROWS_PER_CLASS} in each domain "
+                "(1 to learn from + 1 to test)"
+            )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -583,8 +730,10 @@ def _check_choice(what: str, value: Any, allowed: tuple[str, ...]) -> None:
 
 def _check_column(df: pd.DataFrame, column: Any, what: str) -> None:
     if not isinstance(column, str) or column not in df.columns:
-        raise UserDataError(f"the {what} {_quoted(column)} is not a column of the table: its "
-                            f"columns are {_listed(df.columns)}")
+        raise UserDataError(
+            f"the {what} {_quoted(column)} is not a column of the table: its "
+            f"columns are {_listed(df.columns)}"
+        )
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -617,8 +766,7 @@ def _number(value: Any) -> float | None:
     if isinstance(value, (bool, np.bool_)):
         return None
     try:
-        number = float(str(value).strip().replace(",", ".")) if isinstance(value, str) \
-            else float(value)
+        number = float(str(value).strip().replace(",", ".")) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
         return None
     return number if np.isfinite(number) else None
