@@ -36,7 +36,7 @@ import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -53,6 +53,7 @@ POLL = 0.05  # seconds between looks at a lock another process holds
 WAITING_EVERY = 0.25  # seconds between calls of a waiter's `waiting()`
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def cache_dir() -> Path | None:
@@ -87,23 +88,68 @@ def arrays(
     While another process (or thread) makes the same arrays, this call waits for them and
     calls `waiting()` every WAITING_EVERY seconds (it may raise, to stop waiting); if that
     maker ends without writing them (it failed, or died), this call makes them itself."""
+    return entry(kind, key, make, lambda stored: stored, waiting)
+
+
+def entry(
+    kind: str,
+    key: dict[str, Any],
+    make: Callable[[], dict[str, np.ndarray]],
+    load: Callable[[dict[str, np.ndarray]], T],
+    waiting: Callable[[], None] | None = None,
+) -> T:
+    """`load` of the arrays kept for `key`, made by `make()` when none are kept (as `arrays`).
+
+    An entry that `load` refuses (a ValueError: a file of other arrays, or cut short in a way
+    the format does not notice) is removed and made again, never handed out."""
     path = path_for(kind, key)
     if path is None:
-        return make()
-    stored = _read(path)
-    if stored is not None:
-        return stored
+        return load(make())
+    loaded = _load(path, load)
+    if loaded is not None:
+        return loaded[0]
     lock = _lock(path, waiting)
     try:
-        stored = _read(path)  # the process we waited for has written them
-        if stored is not None:
-            return stored
+        loaded = _load(path, load)  # the process we waited for has written them
+        if loaded is not None:
+            return loaded[0]
         made = make()
         _write(path, made)
-        return made
+        return load(made)
     finally:
         if lock is not None:
             os.close(lock)  # closing the file releases the lock
+
+
+def read(kind: str, key: dict[str, Any], load: Callable[[dict[str, np.ndarray]], T]) -> T | None:
+    """`load` of the arrays kept for `key`, or None when none are kept (nothing is made)."""
+    path = path_for(kind, key)
+    loaded = None if path is None else _load(path, load)
+    return None if loaded is None else loaded[0]
+
+
+def write(kind: str, key: dict[str, Any], made: dict[str, np.ndarray]) -> None:
+    """Keep `made` for `key` (atomically; nothing when the disk cache is off)."""
+    path = path_for(kind, key)
+    if path is not None:
+        _write(path, made)
+
+
+def _load(path: Path, load: Callable[[dict[str, np.ndarray]], T]) -> tuple[T] | None:
+    """(load(arrays),) for the arrays at `path`; None when there are none, or `load` refuses
+    them (then the entry is removed, so that it is made again)."""
+    stored = _read(path)
+    if stored is None:
+        return None
+    try:
+        return (load(stored),)
+    except ValueError as err:
+        log.warning("disk cache: %s does not hold what it should (%s); making it again", path, err)
+        try:
+            path.unlink()
+        except OSError:  # another process removed it first
+            pass
+        return None
 
 
 def _read(path: Path) -> dict[str, np.ndarray] | None:
