@@ -8,13 +8,27 @@ import tempfile
 
 import pytest
 
-from tl_core import diskcache
+from tl_core import diskcache, store
 
 # Generated data sets go to a folder of this test session (subprocesses, such as the app's server
 # in the browser tests, inherit it): tests neither read a developer's cache nor fill it.
 SESSION_CACHE = None
 if diskcache.ENV not in os.environ:
     SESSION_CACHE = os.environ[diskcache.ENV] = tempfile.mkdtemp(prefix="transfer-lab-tests-")
+
+
+# Tests compare computations (a sweep's point and a single run, a page and the core): a result
+# read back from the store of results would make them compare a result with itself. The store is
+# off unless a test turns it on (tests/test_store.py, the pages' stored sweeps).
+os.environ.setdefault(store.ENV, diskcache.OFF)
+
+
+@pytest.fixture
+def result_store(monkeypatch, tmp_path):
+    """The store of results on, in a disk cache of this test alone."""
+    monkeypatch.setenv(store.ENV, "on")
+    monkeypatch.setenv(diskcache.ENV, str(tmp_path / "disk-cache"))
+    return tmp_path / "disk-cache"
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -121,10 +121,14 @@ def run(
     """`tl_core.run` for one config (a plain dict of every field, seed included), on the built-in
     data or on a user's `_data`, whose fingerprint `data_key` is (the cache keys on it, not on
     the arrays)."""
+    made = tl_core.make_config(demo, **config)
+    stored = tl_core.api.stored_run(demo, config=made, data=_data)
+    if stored is not None:  # computed before on this machine: no worker slot, no training
+        return stored
     slot = st.empty()
     with cleared_on_failure(slot), nullcontext() if demo in QUICK_DEMOS else training_slot(slot):
         report = _progress(slot, "Training")
-        result = tl_core.run(demo, config=tl_core.make_config(demo, **config), progress=report, data=_data)
+        result = tl_core.run(demo, config=made, progress=report, data=_data)
     slot.empty()
     return result
 
@@ -141,6 +145,9 @@ def sweep(
 ) -> pd.DataFrame:
     """`tl_core.sweep` of `over` through `values`, `seeds` seeds from config's seed up (data: as
     for `run`)."""
+    stored = tl_core.api.stored_sweep(demo, over, list(values), seeds, data=_data, **config)
+    if stored is not None:  # every point computed before on this machine: no worker slot
+        return stored
     slot = st.empty()
     with cleared_on_failure(slot), training_slot(slot):
         report = _progress(slot, f"{demo}: sweeping {over} over {len(values)} values × {seeds} seeds")

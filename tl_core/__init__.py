@@ -9,7 +9,7 @@ tl_core.prepare()  # once per machine: data and source models kept on disk
 """
 
 from tl_core import plots
-from tl_core.api import make_config, prepare, run, summarize, sweep
+from tl_core.api import make_config, prepare, run, stored_run, stored_sweep, summarize, sweep
 from tl_core.demos import available_demos, get_demo
 from tl_core.estimators import RegularTransferClassifier, RegularTransferRegressor
 from tl_core.result import RunResult, StrategyResult
@@ -17,6 +17,8 @@ from tl_core.result import RunResult, StrategyResult
 __all__ = [
     "run",
     "sweep",
+    "stored_run",
+    "stored_sweep",
     "summarize",
     "make_config",
     "prepare",

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from tl_core import lecture, store
 from tl_core.config import DemoConfig
 from tl_core.demos import get_demo
 from tl_core.limits import LIMITS
@@ -46,32 +47,62 @@ def run(
     config: DemoConfig | None = None,
     progress: Progress | None = None,
     data: UserData | None = None,
+    use_store: bool = True,
     **fields: Any,
 ) -> RunResult:
     """Run one experiment of `demo`: every strategy from the source to the target task.
 
-    `data` (see tl_core.userdata) replaces the built-in scenario's data with a user's own.
+    `data` (see tl_core.userdata) replaces the built-in scenario's data with a user's own. A
+    result computed before on this machine, with the same config, data and code, is read back
+    from the store of results (tl_core.store) instead of trained again; `use_store=False`
+    computes it afresh and keeps nothing.
     """
     module = get_demo(demo)
     config = config if config is not None else module.Config.from_dict(fields)
-    started = time.perf_counter()
-    result = module.run(config, progress=progress, **_with_data(module, data))
-    result.wall_time = time.perf_counter() - started
-    return result
+    with_data = _with_data(module, data)
+
+    def train() -> RunResult:
+        started = time.perf_counter()
+        result = module.run(config, progress=progress, **with_data)
+        result.wall_time = time.perf_counter() - started
+        return result
+
+    if not use_store:
+        return train()
+    waiting = (lambda: progress(0.0, store.WAITING)) if progress else None
+    return store.run(config, data, train, waiting)
+
+
+def stored_run(
+    demo: str, config: DemoConfig | None = None, data: UserData | None = None, **fields: Any
+) -> RunResult | None:
+    """The stored result `run` would give for these settings, or None: never trains."""
+    module = get_demo(demo)
+    config = config if config is not None else module.Config.from_dict(fields)
+    _with_data(module, data)
+    return store.stored_run(config, data)
 
 
 def prepare(
-    demos: Sequence[str] = (), seeds: int = 3, report: Callable[[str], None] | None = None
+    demos: Sequence[str] = (),
+    seeds: int = lecture.SWEEP_SEEDS,
+    report: Callable[[str], None] | None = None,
+    grid: bool = True,
 ) -> list[str]:
-    """Make, once per machine, what the demos' runs start from: each scenario's generated data
-    and trained source model at the defaults, for seeds 0 to `seeds` - 1 (a page's default seed
-    and, with 3, the seeds of its sweeps), kept in the disk cache (tl_core.diskcache) for every
-    later process. A course host runs it before class, so the first visitors wait for no
-    training. Returns (and reports, as each is done) one line per scenario prepared.
+    """Compute, once per machine, what a lecture asks for, so that its pages answer at once.
 
-    `demos`: the demos to prepare (default: all; those with nothing to prepare, such as the
-    linear demos, which train in moments, are passed over). ValueError when the disk cache is
-    off, since nothing would be kept.
+    First what every run starts from: each scenario's generated data and trained source model,
+    for seeds 0 to `seeds` - 1 (a page's default seed and, with 3, the seeds of its sweeps),
+    kept in the disk cache (tl_core.diskcache). Then, with `grid`, the lecture grid
+    (:func:`tl_core.lecture.grid`): each scenario's defaults, each main control (gap, labelled
+    samples, λ) moved alone across every stop of its slider, and the pages' and the Compare
+    page's sweeps with `seeds` seeds, trained batched and kept in the store of results
+    (tl_core.store), which every later process, session and replica on the machine reads.
+    A course host runs it before class; a second call trains only what is missing. Returns (and
+    reports, as each is done) one line per step.
+
+    `demos`: the demos to prepare (default: all). ValueError when the disk cache is off, since
+    nothing would be kept.
     """
     from tl_core import diskcache
     from tl_core.demos import available_demos
@@ -85,18 +116,47 @@ def prepare(
         raise ValueError(f"seeds must be an integer from 1 to {LIMITS.max_seeds}, got {seeds!r}")
     modules = {name: get_demo(name) for name in demos or available_demos()}  # names checked first
     lines = []
+
+    def done(line: str) -> None:
+        lines.append(line)
+        if report:
+            report(line)
+
     for name, module in modules.items():
-        if not hasattr(module, "prepare"):
-            continue
-        for scenario in module.Config.field("scenario").choices:
-            started = time.perf_counter()  # per scenario: a seed may share its model with others
-            for seed in range(seeds):
-                module.prepare(module.Config(scenario=scenario, seed=seed))
-            which = "seed 0" if seeds == 1 else f"seeds 0 to {seeds - 1}"
-            lines.append(f"{name} {scenario}, {which}: ready ({time.perf_counter() - started:.1f} s)")
-            if report:
-                report(lines[-1])
+        if hasattr(module, "prepare"):
+            for scenario in module.Config.field("scenario").choices:
+                started = time.perf_counter()  # per scenario: a seed may share its model with others
+                for seed in range(seeds):
+                    module.prepare(module.Config(scenario=scenario, seed=seed))
+                which = "seed 0" if seeds == 1 else f"seeds 0 to {seeds - 1}"
+                done(f"{name} {scenario}, {which}: data and source model ready ({_since(started)})")
+        if grid:
+            _prepare_grid(name, module, lecture.grid(module, seeds=seeds), done)
     return lines
+
+
+def _prepare_grid(name: str, module, grid: lecture.Grid, done: Callable[[str], None]) -> None:
+    """Compute the grid's runs (batched where the demo trains batched) and sweeps into the store."""
+    started = time.perf_counter()
+    missing = [config for config in grid.runs if store.stored_run(config) is None]
+    if missing and hasattr(module, "run_many"):  # every epoch measured, as a single run does
+        for config, result in zip(missing, module.run_many(missing, history_every=1)):
+            store.keep_run(config, None, result)
+    else:
+        for config in missing:
+            run(name, config=config)
+    computed = f"{len(missing)} computed"
+    done(f"{name}: {len(grid.runs)} runs of the lecture grid ready, {computed} ({_since(started)})")
+    started = time.perf_counter()
+    points = 0
+    for s in grid.sweeps:
+        sweep(name, s.over, s.values, s.seeds, **s.fields())
+        points += len(s.values) * s.seeds
+    done(f"{name}: {len(grid.sweeps)} sweeps ({points} points) ready ({_since(started)})")
+
+
+def _since(started: float) -> str:
+    return f"{time.perf_counter() - started:.1f} s"
 
 
 def sweep_configs(
@@ -125,6 +185,7 @@ def sweep(
     seeds: int | Sequence[int] = 5,
     progress: Progress | None = None,
     data: UserData | None = None,
+    use_store: bool = True,
     **fields: Any,
 ) -> pd.DataFrame:
     """Run `demo` over `values` of the config field `over`, times several seeds.
@@ -132,19 +193,42 @@ def sweep(
     Returns a tidy table, one row per value x seed x strategy, with the target-metric gain over
     scratch for the same value and seed in `gain`. Demos with a batched `run_many` train all the
     small target models together; the numbers are the same either way. `data`: as for `run`.
+    Each point (a value and a seed) is kept in the store of results: the points computed before
+    are read back, only the others are trained (`use_store=False`: all, keeping nothing).
     """
     module = get_demo(demo)
     configs = sweep_configs(demo, over, values, seeds, **fields)
     with_data = _with_data(module, data)
-    if hasattr(module, "run_many"):
-        results = module.run_many(configs, progress=progress, **with_data)
-    else:
+
+    def train(configs: list[DemoConfig]) -> list[RunResult]:
+        if hasattr(module, "run_many"):
+            return module.run_many(configs, progress=progress, **with_data)
         results = []
         for i, config in enumerate(configs):
             results.append(module.run(config, **with_data))
             if progress:
                 progress((i + 1) / len(configs), f"run {i + 1} of {len(configs)}")
+        return results
+
+    results = store.sweep_points(configs, data, train) if use_store else train(configs)
     return sweep_table(results, over)
+
+
+def stored_sweep(
+    demo: str,
+    over: str,
+    values: Sequence[Any],
+    seeds: int | Sequence[int] = 5,
+    data: UserData | None = None,
+    **fields: Any,
+) -> pd.DataFrame | None:
+    """The table `sweep` would give when every one of its points is stored, else None: never
+    trains."""
+    module = get_demo(demo)
+    configs = sweep_configs(demo, over, values, seeds, **fields)
+    _with_data(module, data)
+    results = store.stored_sweep_points(configs, data)
+    return None if results is None else sweep_table(results, over)
 
 
 def _with_data(module, data: UserData | None) -> dict[str, Any]:
