@@ -105,15 +105,23 @@ def test_bench_sweeps_six_target_sizes_each_demo_allows(demo):
     assert len(sizes) == 6 and all(spec.low <= n <= spec.high for n in sizes)
 
 
-def test_bench_prints_time_per_strategy_and_the_sweep():
+def test_bench_prints_time_per_strategy_and_the_sweep_computed_and_stored(result_store):
     code, out, _ = cli("bench", "linear")
     assert code == 0
-    assert "linear: default run" in out and "sweep n_target=" in out
+    for scenario in tl_core.get_demo("linear").Config.field("scenario").choices:
+        assert re.search(
+            rf"^linear {scenario}: a run not stored [0-9.]+ s \(median of 3\) \(target ≤ 200 ms: "
+            r"(met|NOT met)\); stored [0-9.]+ ms \(target ≤ 50 ms: (met|NOT met)\)$",
+            out,
+            re.MULTILINE,
+        ), scenario
     for strategy in tl_core.get_demo("linear").STRATEGIES:  # a line each: its time, its scores
         assert re.search(
             rf"^  {strategy} +[0-9.]+ ms +target R² -?[0-9.]+ +source -?[0-9.]+$", out, re.MULTILINE
         ), strategy
-    assert re.search(r"sweep n_target=\[[0-9, ]+\] x 5 seeds: [0-9.]+ s", out)
+    assert re.search(
+        r"sweep n_target=\[[0-9, ]+\] x 5 seeds, every strategy: not stored [0-9.]+ s; stored [0-9.]+ ms", out
+    )
 
 
 def test_prepare_refuses_when_nothing_would_be_kept(monkeypatch):
@@ -129,12 +137,24 @@ def test_prepare_makes_every_seed_of_every_scenario_and_reports_each_scenario_on
     module = tl_core.get_demo("cnn")
     made = []
     monkeypatch.setattr(module, "prepare", lambda config: made.append((config.scenario, config.seed)))
-    code, out, _ = cli("prepare", "cnn", "--seeds", "2")
+    code, out, _ = cli("prepare", "cnn", "--seeds", "2", "--no-grid")
     scenarios = module.Config.field("scenario").choices
     assert code == 0 and made == [(s, seed) for s in scenarios for seed in (0, 1)]
     assert [line.split(": ")[0] for line in out.splitlines()[:-1]] == [
         f"cnn {s}, seeds 0 to 1" for s in scenarios
     ]
+
+
+def test_prepare_computes_the_lecture_grid_of_the_demos_asked_for_and_prints_its_time(
+    monkeypatch, empty_disk_cache
+):
+    monkeypatch.setenv("TL_RESULT_STORE", "on")
+    code, out, _ = cli("prepare", "--demos", "linear", "--seeds", "1")
+    lines = out.splitlines()
+    assert code == 0, out
+    assert lines[0].startswith("linear: ") and "runs of the lecture grid ready" in lines[0]
+    assert lines[1].startswith("linear: ") and "sweeps" in lines[1]
+    assert lines[-1].startswith(f"kept in {empty_disk_cache}; ") and lines[-1].endswith(" s in all")
 
 
 # A later process's runs, reporting whether any source model had to be trained.
@@ -157,7 +177,7 @@ def test_prepare_trains_once_so_that_later_processes_train_nothing(tmp_path):
     waits for a source model to train, in any new process."""
     env = {**os.environ, "TL_CACHE_DIR": str(tmp_path)}
     prepared = subprocess.run(
-        [sys.executable, "-m", "tl_core", "prepare", "rnn", "cnn", "--seeds", "1"],
+        [sys.executable, "-m", "tl_core", "prepare", "rnn", "cnn", "--seeds", "1", "--no-grid"],
         capture_output=True,
         text=True,
         env=env,
@@ -172,7 +192,7 @@ def test_prepare_trains_once_so_that_later_processes_train_nothing(tmp_path):
         "cnn new_classes, seed 0",
         "cnn shift, seed 0",
     ]
-    assert lines[-1] == f"kept in {tmp_path}"
+    assert lines[-1].startswith(f"kept in {tmp_path}; ")
     assert len(list(tmp_path.glob("source-model-*.npz"))) == 5
     later = subprocess.run(
         [sys.executable, "-c", LATER_RUNS], capture_output=True, text=True, env=env, timeout=600

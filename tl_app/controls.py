@@ -30,6 +30,7 @@ from typing import Any
 import streamlit as st
 
 from tl_core.config import DemoConfig, FieldSpec, seed_field
+from tl_core.lecture import ladder  # noqa: F401 - the widgets and tests read it here
 from tl_core.strategies import label as strategy_label
 
 
@@ -344,23 +345,6 @@ def widget(
         step=1 if spec.kind is int else None,
         **common,
     )
-
-
-def ladder(low: float, high: float, extra: Iterable[float] = ()) -> list[float]:
-    """1, 2, 5 times the powers of ten from `low` to `high` (0 first when low is 0), plus `extra`.
-
-    A logarithmic knob such as λ or the learning rate matters by its order of magnitude, so the
-    slider steps through orders rather than through equal increments.
-    """
-    start = low if low > 0 else high / 1e5
-    values = {0.0} if low <= 0 else set()
-    for exponent in range(math.floor(math.log10(start)), math.ceil(math.log10(high)) + 1):
-        for mantissa in (1, 2, 5):
-            value = float(f"{mantissa}e{exponent}")
-            if start <= value <= high:
-                values.add(value)
-    values |= {float(v) for v in extra if low <= v <= high}
-    return sorted(values)
 
 
 def _step(spec: FieldSpec) -> int | float:

@@ -6,15 +6,13 @@ for several seeds at each value; the charts show the mean and a ±1 standard dev
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import plotly.graph_objects as go
 
-from tl_app.controls import ladder
-from tl_core import narrate
+from tl_core import lecture, narrate
 from tl_core.api import summarize
 from tl_core.config import FieldSpec
+from tl_core.lecture import gap_scenarios, sweep_values  # noqa: F401 - the pages read them here
 from tl_core.limits import LIMITS
 from tl_core.plots import LAYOUT
 from tl_core.strategies import label
@@ -22,48 +20,12 @@ from tl_core.strategies import label
 SWEEP_SEEDS = FieldSpec(
     name="sweep_seeds",
     kind=int,
-    default=min(3, LIMITS.max_seeds),
+    default=min(lecture.SWEEP_SEEDS, LIMITS.max_seeds),
     help="seeds per point of the sweeps: each curve is their mean, its band ±1 standard deviation",
     low=1,
     high=min(10, LIMITS.max_seeds),
 )
-SWEEP_POINTS = 6  # values per sweep: enough for a curve, few enough to run during a lecture
 DEMO_COLORS = {"linear": "#1f77b4", "logistic": "#ff7f0e", "cnn": "#2ca02c", "rnn": "#9467bd"}
-
-
-def gap_scenarios(module) -> list[str]:
-    """The demo's scenarios whose target the gap shapes (all of them where none ignores it): a
-    gap sweep elsewhere would draw a flat line. The CNN's and RNN's: shift."""
-    Config = module.Config
-    return [c for c in Config.field("scenario").choices if "gap" not in Config.ignored_by_scenario.get(c, ())]
-
-
-def sweep_values(module, config, over: str) -> list:
-    """The values a sweep of `over` steps through, around `config` (a demo config).
-
-    The demo's own `SWEEP_VALUES[over]` when it has one; else n_target: 1, 2, 5, 10, ... from the
-    field's lower bound, gap: 0, 0.2, ..., 1. Values that the other settings rule out (more target
-    samples than the data has) are left out.
-    """
-    spec = module.Config.field(over)
-    own = getattr(module, "SWEEP_VALUES", {}).get(over)
-    if own is not None:
-        values = list(own)
-    elif over == "n_target":
-        values = [int(v) for v in ladder(spec.low, spec.high) if v >= spec.low][:SWEEP_POINTS]
-    else:
-        values = [
-            round(spec.low + i * (spec.high - spec.low) / (SWEEP_POINTS - 1), 6) for i in range(SWEEP_POINTS)
-        ]
-    return [v for v in values if _allowed(module, config, over, v)][: LIMITS.max_sweep_values]
-
-
-def _allowed(module, config, over: str, value: Any) -> bool:
-    try:
-        module.Config.from_dict({**config.to_dict(), over: value})
-        return True
-    except ValueError:
-        return False
 
 
 def gain_figure(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 
 import pandas as pd
@@ -84,12 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("demos", nargs="*", metavar="DEMO", help="demos to time (default: all)")
     prepare = commands.add_parser(
         "prepare",
-        help="generate the data and train the source models once, kept on this machine",
-        description="Generate each scenario's data and train its source model at the defaults, "
-        "kept in the disk cache (TL_CACHE_DIR, default ~/.cache/transfer-lab) for "
-        "every later run, page and notebook on this machine: run it before a class.",
+        help="compute a lecture's data, source models and results once, kept on this machine",
+        description="Generate each scenario's data and train its source model, then compute the "
+        "lecture grid (each scenario's defaults, each main control moved alone across its "
+        "slider's stops, the pages' and the Compare page's sweeps) into the store of results, "
+        "kept in the disk cache (TL_CACHE_DIR, default ~/.cache/transfer-lab) for every later "
+        "run, page and notebook on this machine: run it before a class. A second call computes "
+        "only what is missing.",
     )
     prepare.add_argument("demos", nargs="*", metavar="DEMO", help="demos to prepare (default: all)")
+    prepare.add_argument(
+        "--demos", dest="demo_list", metavar="D1,D2", help="the same, comma-separated (e.g. linear,cnn)"
+    )
+    prepare.add_argument(
+        "--no-grid", action="store_true", help="only the data and source models, not the lecture grid"
+    )
     prepare.add_argument(
         "--seeds",
         type=int,
@@ -176,8 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "sweep":
             _sweep(args)
         elif args.command == "prepare":
-            api.prepare(args.demos, args.seeds, report=print)
-            print(f"kept in {diskcache.cache_dir()}")
+            started = time.perf_counter()
+            demos = list(args.demos) + [d.strip() for d in (args.demo_list or "").split(",") if d.strip()]
+            api.prepare(demos, args.seeds, report=print, grid=not args.no_grid)
+            print(f"kept in {diskcache.cache_dir()}; {time.perf_counter() - started:.0f} s in all")
         else:
             from tl_core.bench import main as bench_main
 

@@ -486,9 +486,11 @@ def run_many(
     configs: Sequence[Config],
     progress: Callable[[float, str], None] | None = None,
     data: SequenceData | None = None,
+    history_every: int | None = None,
 ) -> list[RunResult]:
     """run() for every config (on the user's sequences with `data`): the same numbers, to the
-    last digit, with the history measured at the start and the end only (all a sweep reads).
+    last digit. A sweep needs only the final metrics, so by default the history holds just the
+    start and the end; `history_every=1` records every epoch, as `run` does.
 
     Like target models of all the configs are trained together (the engine's vmap over the
     written-out recurrence): a sweep of 6 target sizes x 5 seeds trains several times faster than
@@ -504,8 +506,7 @@ def run_many(
             if progress:
                 progress(0.0, message)  # source training, before any target model
 
-        # A sweep reads only the final metrics: measure the start and the end, not every epoch.
-        jobs.append(transfer_job(c, history_every=c.epochs, progress=preparing, data=data))
+        jobs.append(transfer_job(c, history_every=history_every or c.epochs, progress=preparing, data=data))
     all_results = engine_run_many(jobs, progress=progress, batched=True)
     wall_time = (time.perf_counter() - started) / max(1, len(configs))
     return [
