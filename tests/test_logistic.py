@@ -35,15 +35,20 @@ def weights_and_bias(params):
 # ----- the limits of λ and of the other knobs ---------------------------------------------------
 
 
-def test_lambda_zero_is_the_unregularized_target_fit():
-    # 50 noisy samples per class overlap, so the unregularized optimum is finite
-    config = Config(lam=0.0, n_target=50, label_noise=0.2, strategies=("regularized",))
+@pytest.mark.parametrize("ridge", [0.5, 0.0])
+def test_lambda_zero_is_scratch_the_target_only_fit(ridge):
+    """Regularized transfer is scratch's objective plus the pull: at λ = 0 it is scratch, which is
+    scikit-learn's LogisticRegression(C = 1 / (2·ridge)) (unregularized at ridge 0)."""
+    # 50 noisy samples per class overlap, so even the unregularized optimum is finite
+    config = Config(lam=0.0, ridge=ridge, n_target=50, label_noise=0.2)
     data = make_data(config)
-    independent = LogisticRegression(C=1e12, tol=1e-12, max_iter=10_000).fit(
+    independent = LogisticRegression(C=1 / (2 * ridge) if ridge else 1e12, tol=1e-12, max_iter=10_000).fit(
         data.target.X_train, data.target.y_train
     )
-    ours = weights_and_bias(run(config).strategy("regularized").params)
-    np.testing.assert_allclose(ours, np.append(independent.coef_, independent.intercept_), atol=1e-3)
+    result = run(config)
+    for name in ("regularized", "scratch"):
+        ours = weights_and_bias(result.strategy(name).params)
+        np.testing.assert_allclose(ours, np.append(independent.coef_, independent.intercept_), atol=1e-3)
 
 
 def test_huge_lambda_gives_back_the_source_model():

@@ -29,10 +29,10 @@ Strategies (every model is a line w·x + b = 0; positive scores mean class 1)
 - ``fine_tune``: full-batch gradient descent on the target's mean log-loss, starting from the
   source (w, b), for ``epochs`` steps of size ``lr``; `history` records both domains' test
   accuracy and log-loss at every step, from the source model (step 0) on.
-- ``regularized``: argmin Σ log-loss + λ‖w − w_source‖² + λ(b − b_source)² on the target samples,
-  solved by L-BFGS in :class:`tl_core.estimators.classifier.RegularTransferClassifier`. λ counts
-  like a number of samples: λ = 0 is unregularized logistic regression on the target, a huge λ
-  gives back the source model.
+- ``regularized``: argmin Σ log-loss + ridge·‖w‖² + λ‖w − w_source‖² + λ(b − b_source)² on the
+  target samples (scratch's objective plus the pull toward the source), solved by L-BFGS in
+  :class:`tl_core.estimators.classifier.RegularTransferClassifier`. λ counts like a number of
+  samples: λ = 0 is exactly scratch, a huge λ gives back the source model.
 - ``joint``: one model for both domains, argmin n_s·(mean source log-loss + target_weight · mean
   target log-loss) + ridge·‖w‖²: with weight 1 each domain has an equal say however few target
   samples there are; 0 gives the source model.
@@ -135,7 +135,7 @@ class Config(DemoConfig):
     lam: float = param(
         0.5,
         "λ of regularized transfer: the pull toward the source model, against a "
-        "log-loss summed over samples (0 = target data alone, huge = source only)",
+        "log-loss summed over samples (0 = scratch's boundary, huge = source only's)",
         low=0.0,
         high=10000.0,
         log=True,
@@ -144,8 +144,8 @@ class Config(DemoConfig):
     lr: float = param(0.5, "learning rate (step size) of fine-tuning", low=0.001, high=10.0, log=True)
     ridge: float = param(
         0.5,
-        "L2 penalty ridge·‖w‖² of scratch, the source model and joint "
-        "training (0.5 = scikit-learn's default C = 1)",
+        "L2 penalty ridge·‖w‖² of scratch, the source model, joint training "
+        "and regularized transfer (0.5 = scikit-learn's default C = 1)",
         low=0.0,
         high=100.0,
     )
@@ -400,7 +400,10 @@ def _fit_source_only(config: Config, data: Data, source_model) -> Fit:
 
 def _fit_regularized(config: Config, data: Data, source_model) -> Fit:
     model = RegularTransferClassifier(
-        coef_source=source_model.coef_[0], intercept_source=float(source_model.intercept_[0]), lam=config.lam
+        coef_source=source_model.coef_[0],
+        intercept_source=float(source_model.intercept_[0]),
+        lam=config.lam,
+        alpha=config.ridge,  # scratch's own penalty: λ = 0 is scratch
     )
     return Fit(_theta(model.fit(data.target.X_train, data.target.y_train)), {})
 
