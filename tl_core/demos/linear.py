@@ -139,9 +139,10 @@ class Config(DemoConfig):
     )
     baseline: str = param(
         "ridge",
-        "scratch's fit on the target rows: ridge (its penalty chosen by leave-one-out among "
-        "0.1, 1 and 10, scikit-learn's RidgeCV: what a practitioner fits on a few rows) or "
-        "least_squares (plain; with few rows and several features worse than predicting the mean)",
+        "scratch's fit on the target rows: ridge (RidgeCV, its penalty the one of 0.1, 1 and 10 "
+        "that predicts each row best when fitted on the others: what a practitioner fits on a few "
+        "rows) or least_squares (plain; with few rows of several features, worse than predicting "
+        "their mean)",
         choices=BASELINES,
     )
     target_weight: float = param(
