@@ -634,9 +634,10 @@ def _panel_titles(config: Config, data: Data) -> tuple[str, str]:
             f"{len(table.target_y)} rows",
         )
     if config.scenario == "breast_cancer":
+        source, target = _cancer_domain_words(config.gap)
         return (
-            f"Source: smoother tumours, {len(data.source.y_train)} to learn from",
-            f"Target: rougher tumours, {config.n_target} labelled per class",
+            f"Source: {source}, {len(data.source.y_train)} to learn from",
+            f"Target: {target}, {config.n_target} labelled per class",
         )
     shift = f", shifted by {config.shift:g}" if config.shift else ""
     return (
@@ -644,6 +645,17 @@ def _panel_titles(config: Config, data: Data) -> tuple[str, str]:
         f"Target: boundary turned {config.gap * MAX_ANGLE_DEGREES:.0f}°{shift}, "
         f"{config.n_target} labelled per class",
     )
+
+
+def _cancer_domain_words(gap: float) -> tuple[str, str]:
+    """What each breast-cancer domain holds at this gap: a tumour joins its own half (smoother or
+    rougher outline) with probability (1 + gap)/2, so gap 0 is a random split."""
+    if gap == 0:
+        return "a random half of the tumours", "the other half"
+    if gap == 1:
+        return "smoother tumours", "rougher tumours"
+    share = f"{(1 + gap) / 2:.0%}"
+    return f"about {share} smoother tumours", f"about {share} rougher"
 
 
 def _plane(config: Config, data: Data) -> tuple[Data, str]:
@@ -699,7 +711,8 @@ def samples_figure(config: Config | None = None, data: TableData | None = None) 
     config = config if config is not None else Config()
     data, what = _plane(config, make_data(config, data))
     shown = slice(0, MAX_POINTS_SHOWN)
-    x_range, y_range = _box(data.source.X_test[shown], data.target.X_test[shown])
+    # every point drawn lies inside the axes: the labelled target samples too
+    x_range, y_range = _box(data.source.X_train[shown], data.target.X_test[shown], data.target.X_train)
     fig = make_subplots(
         rows=1, cols=2, shared_xaxes=True, shared_yaxes=True, subplot_titles=_panel_titles(config, data)
     )
@@ -755,7 +768,8 @@ def model_figure(result: RunResult, data: TableData | None = None) -> go.Figure:
 
     Two features: each strategy's decision boundary over the target data. The faint points are
     the target test set, the outlined ones the labelled target samples; each line is where a
-    strategy's model switches class (the source model's dotted). One feature (a table): each
+    strategy's model switches class (the source model's dotted), and for synthetic data the true
+    target boundary is drawn in black, so that a student sees which line is right. One feature (a table): each
     strategy's probability of class 1 along it, the samples at 0 and 1. More than two: each
     strategy's probability of class 1 for every target test sample, coloured by its true class.
     The data are regenerated from the result's config (and `data`, the table it ran on): the
@@ -785,6 +799,15 @@ def model_figure(result: RunResult, data: TableData | None = None) -> go.Figure:
         outline=True,
     ):
         fig.add_trace(trace)
+    if data.truth is not None:  # the line every strategy is trying to find
+        xs, ys = _boundary_line(
+            data.truth["target"]["weights"], data.truth["target"]["bias"], x_range, y_range
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=xs, y=ys, mode="lines", name="true target boundary", line=dict(color="black", width=2)
+            )
+        )
     for s in result.strategies:
         xs, ys = _boundary_line(s.params["weights"], s.params["bias"], x_range, y_range)
         fig.add_trace(
