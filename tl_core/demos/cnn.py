@@ -118,7 +118,8 @@ class Config(DemoConfig):
     n_target: int = param(2, "labelled target digits per class", low=1, high=40)
     lam: float = param(
         0.1,
-        "λ of regularized transfer: how hard the weights are pulled back to the source weights",
+        "λ of regularized transfer: how hard the weights are pulled back to the source "
+        "weights (0 = plain fine-tuning; large keeps them at the source's, like feature extraction)",
         low=0.0,
         high=1000.0,
         log=True,
