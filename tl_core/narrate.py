@@ -193,12 +193,16 @@ def describe_history(result: RunResult) -> str:
 
 
 def best_gain_curve(table: pd.DataFrame) -> pd.DataFrame:
-    """The mean-gain rows (sorted by the swept value) of the strategy whose mean gain over scratch
-    is highest at some swept value: the best transfer of the sweep (empty without one)."""
+    """The rows (sorted by the swept value) of the strategy whose gain over scratch is highest at
+    some swept value: the best transfer of the sweep (empty without one). The gain is read as the
+    data-efficiency chart shows it, the strategy's mean target metric minus scratch's, in
+    `gain_mean`."""
     summary, over = summarize(table), table.columns[0]
-    transfer = summary[summary.strategy != BASELINE]
-    if transfer.empty:
-        return transfer
+    transfer = summary[summary.strategy != BASELINE].copy()
+    if transfer.empty or BASELINE not in set(summary.strategy):
+        return transfer.iloc[0:0]
+    scratch = summary[summary.strategy == BASELINE].set_index(over).target_metric_mean
+    transfer["gain_mean"] = transfer.target_metric_mean - transfer[over].map(scratch)
     best = transfer.loc[transfer.gain_mean.idxmax(), "strategy"]
     return transfer[transfer.strategy == best].sort_values(over)
 
@@ -259,10 +263,10 @@ def describe_data_efficiency(table: pd.DataFrame) -> str:
         )
     if last == 0:
         return opening + "."
-    peak = max(range(last + 1), key=lambda i: (shown[i], -i))
-    if peak == last and shown[last] > shown[0]:
+    peak = max(range(last + 1), key=lambda i: (shown[i], -i))  # the first stop of the largest gain
+    if shown[last] == shown[peak] > shown[0]:
         return f"{opening}; its gain grows to {at(last)}: within this sweep scratch does not catch up."
-    if peak > 0 and shown[peak] > shown[0]:
+    if shown[peak] > shown[0]:  # it grows, then shrinks: say where
         text = f"{opening}; its gain first grows, to {at(peak)}, and only then shrinks, to {at(last)}"
     elif shown[last] < shown[0]:
         text = f"{opening}; the gain shrinks as labels grow, to {at(last)}"
