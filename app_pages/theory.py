@@ -34,7 +34,7 @@ with left:
     )
     st.latex(r"\hat w = \arg\min_w \lVert Xw - y \rVert^2 \quad\Rightarrow\quad X^\top X\,\hat w = X^\top y")
     st.markdown(
-        "With a few target rows and several features that fit is exact on them and wild elsewhere, "
+        "With a few target rows and several features, that fit is exact on them and wild elsewhere, "
         "so **scratch** adds a ridge penalty, $\\alpha$ chosen by leave-one-out (scikit-learn's "
         "RidgeCV), as a practitioner would:"
     )

@@ -799,15 +799,6 @@ def model_figure(result: RunResult, data: TableData | None = None) -> go.Figure:
         outline=True,
     ):
         fig.add_trace(trace)
-    if data.truth is not None:  # the line every strategy is trying to find
-        xs, ys = _boundary_line(
-            data.truth["target"]["weights"], data.truth["target"]["bias"], x_range, y_range
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=xs, y=ys, mode="lines", name="true target boundary", line=dict(color="black", width=2)
-            )
-        )
     for s in result.strategies:
         xs, ys = _boundary_line(s.params["weights"], s.params["bias"], x_range, y_range)
         fig.add_trace(
@@ -820,6 +811,15 @@ def model_figure(result: RunResult, data: TableData | None = None) -> go.Figure:
                     color=color(s.strategy), width=3, dash="dot" if s.strategy == "source_only" else "solid"
                 ),
                 hovertemplate=f"{label(s.strategy)}: target accuracy {s.target_metric:.2f}<extra></extra>",
+            )
+        )
+    if data.truth is not None:  # the right answer, drawn over the strategies' lines
+        xs, ys = _boundary_line(
+            data.truth["target"]["weights"], data.truth["target"]["bias"], x_range, y_range
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=xs, y=ys, mode="lines", name="true target boundary", line=dict(color="black", width=2)
             )
         )
     fig.update_layout(
