@@ -61,11 +61,9 @@ def best_transfer(result: RunResult) -> str | None:
     return next((s.strategy for s in result.ranked() if s.strategy != BASELINE), None)
 
 
-def _names(strategies, first_in_sentence: bool = False) -> str:
+def _names(strategies) -> str:
     """Strategy names joined in a sentence: "a", "a and b", "a, b and c"."""
     words = [name_in_text(s.strategy) for s in strategies]
-    if first_in_sentence:
-        words[0] = label(strategies[0].strategy)
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
