@@ -53,19 +53,24 @@ st.subheader("A 20-minute lecture")
 st.markdown(f"""
 1. **Linear regression (5 min).** With the defaults, fine-tuning and regularized transfer beat
    scratch with 5 target points. Move **gap** to 1: the source line now misleads, and source only
-   falls far below scratch; run the **gap sweep** to see every transfer strategy's gain, averaged
-   over seeds, shrink and turn negative. Move **λ** from 0 to its top: the fit slides from scratch
-   to the source line.
-2. **Logistic regression (4 min).** Watch the decision boundaries rotate. Run the
-   **data-efficiency sweep**: as target labels grow, scratch catches up.
+   falls far below scratch (fine-tuning, which moves furthest from the source line, can still come
+   out ahead on one seed: the headline says which); run the **gap sweep** to see every transfer
+   strategy's gain, averaged over seeds, shrink and turn negative. Move **λ** from 0 to its top:
+   the fit slides from scratch's line to the source line.
+2. **Logistic regression (4 min).** Watch the decision boundaries rotate toward the true target
+   boundary (black). Run the **data-efficiency sweep**: as target labels grow, scratch catches up.
 3. **CNN (5 min).** Printed digits to handwritten ones: with a few labels per class, feature
    extraction and fine-tuning win. Compare the **source accuracy after transfer**: fine-tuning
-   forgets, feature extraction keeps it.
+   forgets, feature extraction keeps it. Move **λ**: at 0 regularized transfer is plain
+   fine-tuning; at its top the weights stay at the source's, and so does the source accuracy.
+   Switch the scenario to **shift** and move **gap** to 1: the source model, read as it is, falls
+   below scratch.
 4. **RNN (3 min).** The same story on sequences. Switch the scenario to **shift** (the same
    digits, noisier and more distorted) and move **gap**: the source model read as it is falls as
    the target drifts away from the source.
-5. **{COMPARE[1]} (3 min).** All demos on one chart: the gain shrinks with more labels and with a
-   wider gap. The **{THEORY[1]}** page has the maths behind each strategy.
+5. **{COMPARE[1]} (3 min).** All demos on one chart: the gain shrinks with a wider gap, and as
+   labels grow (where it first grows, the sentence says from where). The **{THEORY[1]}** page has
+   the maths behind each strategy, and what λ's two ends are for each model family.
 """)
 st.page_link(COMPARE[0], label="Compare the demos", icon=COMPARE[2])
 st.page_link(THEORY[0], label="The maths: models, strategies, taxonomy", icon=THEORY[2])

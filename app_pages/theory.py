@@ -33,7 +33,15 @@ with left:
         "zero gives the **normal equation**, solved in one step:"
     )
     st.latex(r"\hat w = \arg\min_w \lVert Xw - y \rVert^2 \quad\Rightarrow\quad X^\top X\,\hat w = X^\top y")
-    st.markdown("Gradient descent reaches the same line step by step, which is what fine-tuning does:")
+    st.markdown(
+        "With a few target rows and several features, that fit is exact on them and wild elsewhere, "
+        "so **scratch** adds a ridge penalty, $\\alpha$ chosen by leave-one-out (scikit-learn's "
+        "RidgeCV), as a practitioner would:"
+    )
+    st.latex(r"(X^\top X + \alpha I)\,\hat w = X^\top y")
+    st.markdown(
+        "Gradient descent reaches the least-squares line step by step, which is what fine-tuning does:"
+    )
     st.latex(r"w \leftarrow w - \eta\, \nabla_w \lVert Xw - y \rVert^2 = w - 2\eta\, X^\top (Xw - y)")
     shown_on("linear")
 with right:
@@ -79,12 +87,18 @@ with left:
     shown_on("linear", ": fine-tune")
     st.subheader("Regularized transfer (L2-SP)")
     st.markdown(
-        "The target loss plus a pull toward the source weights. λ trades the two: "
-        "λ = 0 is scratch, λ → ∞ is the source model as it is."
+        "The target loss plus a pull toward the source weights. λ trades the two, and what its "
+        "ends are depends on the model family:\n"
+        "- **Linear and logistic regression**: λ = 0 is **scratch** (the target-only fit, its "
+        "own ridge term α included), λ → ∞ the source model as it is (**source only**).\n"
+        "- **Networks (L2-SP)**: the pull starts from the source weights, so λ = 0 is plain "
+        "**fine-tuning**, and a large λ keeps the transferred weights where the source left them: "
+        "like **feature extraction** where the classes are new (only the fresh head learns), like "
+        "source only where they are the same."
     )
     st.latex(r"\hat\theta = \arg\min_\theta\; L_t(\theta) + \lambda \lVert \theta - \theta_s \rVert^2")
-    st.markdown("For least squares it has a closed form:")
-    st.latex(r"(X^\top X + \lambda I)\,\hat w = X^\top y + \lambda w_s")
+    st.markdown("For least squares (with scratch's ridge term) it has a closed form:")
+    st.latex(r"(X^\top X + \alpha I + \lambda I)\,\hat w = X^\top y + \lambda w_s")
     shown_on("linear", ": move λ")
 with right:
     st.subheader("Joint training")
@@ -134,6 +148,7 @@ st.markdown("""
 | features | partial: the head only | feature extraction |
 | structure | partial: the later blocks | partial fine-tune |
 | parameters | full: every weight | fine-tune, regularized transfer, joint training |
-| nothing but the data's statistics | parameter-free: no target labels | source only, CORAL |
+| parameters, as they are | none: no target training | source only |
+| parameters, the target inputs moved to the source's statistics | none: no target labels | CORAL |
 """)
 st.page_link(COMPARE[0], label="See how the gain of each strategy changes across demos", icon=COMPARE[2])

@@ -88,6 +88,13 @@ def test_help_lists_every_field_with_default_range_and_help():
         assert " ".join(f"Allowed: {spec.allowed()}.".split()) in flat
 
 
+@pytest.mark.parametrize("demo", tl_core.available_demos())
+def test_every_demos_help_prints(demo):
+    """A help text with a percent sign ("about 60% on the source") is printed as written."""
+    code, out, _ = cli("run", demo, "--help")
+    assert code == 0 and "--lam" in out
+
+
 def test_module_entry_point_exits_2_without_a_traceback():
     proc = subprocess.run(
         [sys.executable, "-m", "tl_core", "run", "linear", "--gap", "-1"], capture_output=True, text=True

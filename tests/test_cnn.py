@@ -239,8 +239,20 @@ def test_model_and_confusion_figures(sim2real):
     result = sim2real[1][0]
     fig = cnn.model_figure(result)
     names = [t.name for t in fig.data]
-    assert names.count("source filter") == names.count("after transfer") == cnn.N_FILTERS
+    assert (
+        names.count("source filter")
+        == names.count("after transfer")
+        == names.count("change")
+        == cnn.N_FILTERS
+    )
     best = result.ranked()[0]  # by default the strategy the page's sentences call best
+    # the change is drawn as it is, after − before, on a scale of its own: a small change shows
+    changes = [t for t in fig.data if t.name == "change"]
+    expected = np.asarray(best.extras.get("filters", result.extras["source_filters"])) - np.asarray(
+        result.extras["source_filters"]
+    )
+    np.testing.assert_allclose([np.asarray(t.z) for t in changes], expected)
+    assert changes[0].zmax == pytest.approx(max(np.abs(expected).max(), 1e-12))
     wrong = best.extras["misclassified"]
     assert names.count("misclassified") == len(wrong) > 0
     assert f"after {label(best.strategy).lower()}" in fig.layout.title.text
@@ -261,6 +273,18 @@ def test_the_model_views_sentence_says_how_far_the_best_strategy_moved_the_filte
         text = cnn.describe_model(result)
         assert text.startswith(f"{label(best)} {words}")
         assert f"Best on the target: {label(best).lower()} (accuracy 100%)" in text
+
+
+def test_the_model_view_says_why_partial_fine_tune_and_fine_tune_can_score_alike(sim2real):
+    """The CNN's defaults: 72% and 72%. Freezing conv1 (160 of the net's weights) changes little
+    when fine-tuning moves those filters little; the sentence says so only when they tie."""
+    result = copy.deepcopy(sim2real[2][0])
+    result.strategy("partial_fine_tune").target_metric = result.strategy("fine_tune").target_metric
+    text = cnn.describe_model(result)
+    assert "Partial fine-tune and fine-tune score alike here" in text
+    assert "freezes only conv1, 160 of the net's 7290 weights" in text
+    result.strategy("partial_fine_tune").target_metric -= 0.05
+    assert "alike" not in cnn.describe_model(result)
 
 
 # ------------------------------------------------------------------------------ device, backbone

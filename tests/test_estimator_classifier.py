@@ -9,7 +9,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from tl_core.estimators.classifier import RegularTransferClassifier
 
 
-@parametrize_with_checks([RegularTransferClassifier(), RegularTransferClassifier(intercept_source=None)])
+@parametrize_with_checks(
+    [
+        RegularTransferClassifier(),
+        RegularTransferClassifier(intercept_source=None),
+        RegularTransferClassifier(alpha=0.5),
+    ]
+)
 def test_sklearn_compatible(estimator, check, monkeypatch):
     # scikit-learn skips its "array API dispatch with NumPy inputs changes nothing" check unless
     # this is set; our estimator only uses NumPy, so the check must simply pass.
@@ -41,6 +47,18 @@ def test_lambda_zero_is_the_unregularized_fit_whatever_the_source():
     theirs = LogisticRegression(C=1e12, tol=1e-12, max_iter=10_000).fit(X, y)
     np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-4)
     np.testing.assert_allclose(ours.intercept_, theirs.intercept_, atol=1e-4)
+
+
+def test_lambda_zero_with_a_ridge_term_is_sklearn_logistic_regression_whatever_the_source():
+    """α is the target-only fit's own penalty: λ = 0 gives LogisticRegression(C = 1 / (2α))."""
+    X, y = overlapping_classes()
+    alpha = 0.5
+    ours = RegularTransferClassifier(coef_source=[-5.0, 3.0], intercept_source=4.0, lam=0.0, alpha=alpha)
+    theirs = LogisticRegression(C=1 / (2 * alpha), tol=1e-10, max_iter=10_000).fit(X, y)
+    np.testing.assert_allclose(ours.fit(X, y).coef_, theirs.coef_, atol=1e-5)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, atol=1e-5)
+    huge = RegularTransferClassifier(coef_source=[-5.0, 3.0], intercept_source=4.0, lam=1e9, alpha=alpha)
+    np.testing.assert_allclose(huge.fit(X, y).coef_[0], [-5.0, 3.0], atol=1e-4)
 
 
 def test_huge_lambda_gives_back_the_source_model():

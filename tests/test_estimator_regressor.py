@@ -14,6 +14,7 @@ from tl_core.estimators.regressor import RegularTransferRegressor
         RegularTransferRegressor(),  # ridge toward zero, free intercept
         RegularTransferRegressor(intercept_source=0.0, lam=3.0),  # intercept pulled too
         RegularTransferRegressor(fit_intercept=False),
+        RegularTransferRegressor(intercept_source=0.0, lam=3.0, alpha=2.0),  # with the ridge term
     ]
 )
 def test_passes_scikit_learn_checks(estimator, check, monkeypatch):
@@ -79,6 +80,30 @@ def test_closed_form_equals_the_augmented_least_squares_system(data, lam, pull_i
     np.testing.assert_allclose(np.append(ours.coef_, ours.intercept_), expected, rtol=1e-9)
 
 
+@pytest.mark.parametrize("pull_intercept", [True, False])
+def test_with_a_ridge_term_it_solves_the_augmented_system_and_keeps_both_limits(data, pull_intercept):
+    """argmin ‖Aθ − y‖² + α‖w‖² + λ‖P(θ − θ_s)‖²: least squares on [A; √α R; √λ P]; λ = 0 is
+    scikit-learn's Ridge(alpha=α) on the target, λ huge the source model."""
+    X, y, coef_source, intercept_source = data
+    intercept_source = intercept_source if pull_intercept else None
+    alpha, lam = 2.0, 3.0
+    A = np.hstack([X, np.ones((len(y), 1))])
+    theta_source = np.append(coef_source, intercept_source or 0.0)
+    R, P = np.diag([1.0, 1.0, 1.0, 0.0]), np.diag([1.0, 1.0, 1.0, 1.0 if pull_intercept else 0.0])
+    expected = np.linalg.lstsq(
+        np.vstack([A, np.sqrt(alpha) * R, np.sqrt(lam) * P]),
+        np.concatenate([y, np.zeros(4), np.sqrt(lam) * P @ theta_source]),
+        rcond=None,
+    )[0]
+    ours = RegularTransferRegressor(coef_source, intercept_source, lam=lam, alpha=alpha).fit(X, y)
+    np.testing.assert_allclose(np.append(ours.coef_, ours.intercept_), expected, rtol=1e-9)
+    at_zero = RegularTransferRegressor(coef_source, intercept_source, lam=0.0, alpha=alpha).fit(X, y)
+    ridge = Ridge(alpha=alpha).fit(X, y)
+    np.testing.assert_allclose(np.append(at_zero.coef_, at_zero.intercept_), [*ridge.coef_, ridge.intercept_])
+    huge = RegularTransferRegressor(coef_source, intercept_source, lam=1e12, alpha=alpha).fit(X, y)
+    np.testing.assert_allclose(huge.coef_, coef_source, atol=1e-9)
+
+
 def test_adapts_lambda_acts_squared(data):
     """ADAPT's RegularTransferLR solves lsqr(A, y, damp=μ, x0=θ_s): that is our λ = μ²."""
     X, y, coef_source, intercept_source = data
@@ -102,6 +127,12 @@ def test_bad_lambda_is_a_clear_error(data, lam):
     X, y, _, _ = data
     with pytest.raises(ValueError, match="lam must be a finite number >= 0"):
         RegularTransferRegressor(lam=lam).fit(X, y)
+
+
+def test_bad_alpha_is_a_clear_error(data):
+    X, y, _, _ = data
+    with pytest.raises(ValueError, match="alpha must be a finite number >= 0, got -1"):
+        RegularTransferRegressor(alpha=-1).fit(X, y)
 
 
 def test_source_coefficients_of_the_wrong_length_are_a_clear_error(data):

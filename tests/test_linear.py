@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.linear_model import RidgeCV
 
 from tl_core.demos import linear
 from tl_core.demos.linear import Config, make_data, model_figure, run, samples_figure
@@ -34,15 +35,49 @@ def source(name):
 # --- the maths ---------------------------------------------------------------------------------
 
 
-def test_lambda_zero_is_the_target_only_least_squares_fit():
+@pytest.mark.parametrize("fields", [{}, {"scenario": "diabetes"}, {"n_features": 4, "n_target": 3}])
+def test_scratch_is_scikit_learns_ridge_cv_on_the_target_rows(fields):
+    """The baseline a practitioner fits on a few rows: ridge, its penalty chosen by leave-one-out."""
+    config = Config(**fields)
+    data = make_data(config)
+    expected = RidgeCV(alphas=linear.RIDGE_ALPHAS).fit(data.target.X_train, data.target.y_train)
+    scratch = run(config).strategy("scratch")
+    np.testing.assert_allclose(scratch.params["coef"], expected.coef_, rtol=1e-10)
+    assert scratch.params["intercept"] == pytest.approx(expected.intercept_, rel=1e-10)
+    assert scratch.extras["ridge_alpha"] == expected.alpha_
+
+
+def test_with_few_rows_of_many_features_ridge_scratch_beats_plain_least_squares():
+    """Least squares fits 5 diabetes patients' 9 features exactly, and predicts new patients worse
+    than their mean: a baseline that any transfer beats. The ridge baseline does far better."""
+    ridge, least_squares = (
+        [
+            run(Config(scenario="diabetes", baseline=b, seed=s)).strategy("scratch").target_metric
+            for s in SEEDS
+        ]
+        for b in ("ridge", "least_squares")
+    )
+    assert np.mean(ridge) > np.mean(least_squares) + 0.2
+    assert min(ridge) > -1 > min(least_squares)
+
+
+@pytest.mark.parametrize("baseline", linear.BASELINES)
+def test_lambda_zero_is_the_scratch_fit_whichever_baseline(baseline):
+    # 20 rows for 10 unknowns: with fewer, least squares has many exact fits, and λ → 0 picks
+    # the one closest to the source where plain least squares picks the one closest to zero.
+    result = run(Config(n_target=20, lam=0.0, baseline=baseline, scenario="diabetes"))
+    scratch, regularized = result.strategy("scratch").params, result.strategy("regularized").params
+    np.testing.assert_allclose(regularized["coef"], scratch["coef"], rtol=1e-8, atol=1e-12)
+    assert regularized["intercept"] == pytest.approx(scratch["intercept"], rel=1e-8)
+
+
+def test_least_squares_baseline_is_the_target_only_least_squares_fit():
     data = make_data(Config(n_target=8))
     X, y = data.target.X_train, data.target.y_train
     A = np.hstack([X, np.ones((len(y), 1))])
     least_squares = np.linalg.lstsq(A, y, rcond=None)[0]
-    result = run(Config(n_target=8, lam=0.0))
-    for name in ("regularized", "scratch"):
-        params = result.strategy(name).params
-        np.testing.assert_allclose(params["coef"] + [params["intercept"]], least_squares, rtol=1e-8)
+    params = run(Config(n_target=8, baseline="least_squares")).strategy("scratch").params
+    np.testing.assert_allclose(params["coef"] + [params["intercept"]], least_squares, rtol=1e-8)
 
 
 def test_huge_lambda_gives_back_the_source_line():
@@ -55,18 +90,22 @@ def test_huge_lambda_gives_back_the_source_line():
 
 
 def test_regularized_closed_form_equals_the_augmented_least_squares_system():
-    """argmin ‖Xw + b − y‖² + λ‖(w, b) − (w_s, b_s)‖² solves [A; √λ I] θ = [y; √λ θ_s]."""
+    """argmin ‖Xw + b − y‖² + α‖w‖² + λ‖(w, b) − (w_s, b_s)‖² (α: scratch's ridge) solves
+    [A; √α R; √λ I] θ = [y; 0; √λ θ_s], R the identity on the slopes only."""
     config = Config(n_features=3, n_target=6, lam=7.0, gap=0.5)
     data = make_data(config)
     X, y = data.source.X_train, data.source.y_train
     theta_source = np.linalg.lstsq(np.hstack([X, np.ones((len(y), 1))]), y, rcond=None)[0]
     X, y = data.target.X_train, data.target.y_train
     A = np.hstack([X, np.ones((len(y), 1))])
-    root = np.sqrt(config.lam)
+    result = run(config)
+    root, ridge = np.sqrt(config.lam), np.sqrt(result.strategy("scratch").extras["ridge_alpha"])
     expected = np.linalg.lstsq(
-        np.vstack([A, root * np.eye(4)]), np.concatenate([y, root * theta_source]), rcond=None
+        np.vstack([A, ridge * np.diag([1.0, 1.0, 1.0, 0.0]), root * np.eye(4)]),
+        np.concatenate([y, np.zeros(4), root * theta_source]),
+        rcond=None,
     )[0]
-    params = run(config).strategy("regularized").params
+    params = result.strategy("regularized").params
     np.testing.assert_allclose(params["coef"] + [params["intercept"]], expected, rtol=1e-8)
 
 
@@ -196,7 +235,7 @@ def test_diabetes_splits_by_sex_at_gap_one_and_the_groups_differ():
     assert len(data.source.y_train) + len(data.source.y_test) == 235  # sex group 1
     # With many patients of the target group, their own model beats the other group's.
     assert mean_over_seeds(gain("source_only"), scenario="diabetes", gap=1.0, n_target=150) < -0.05
-    assert mean_over_seeds(gain("regularized"), scenario="diabetes", gap=1.0, n_target=20) > 0.1
+    assert mean_over_seeds(gain("regularized"), scenario="diabetes", gap=1.0, n_target=20) > 0.03
 
 
 # --- plumbing ------------------------------------------------------------------------------------
@@ -315,7 +354,9 @@ def test_regularized_strategy_uses_the_estimator():
     config = Config(gap=0.6, lam=3.0)
     data = make_data(config)
     source_model = RegularTransferRegressor(lam=0.0).fit(data.source.X_train, data.source.y_train)
-    model = RegularTransferRegressor(source_model.coef_, source_model.intercept_, lam=3.0)
+    result = run(config)
+    alpha = result.strategy("scratch").extras["ridge_alpha"]
+    model = RegularTransferRegressor(source_model.coef_, source_model.intercept_, lam=3.0, alpha=alpha)
     model.fit(data.target.X_train, data.target.y_train)
-    params = run(config).strategy("regularized").params
+    params = result.strategy("regularized").params
     assert params["slope"] == model.coef_[0] and params["intercept"] == model.intercept_

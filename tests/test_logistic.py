@@ -35,15 +35,20 @@ def weights_and_bias(params):
 # ----- the limits of λ and of the other knobs ---------------------------------------------------
 
 
-def test_lambda_zero_is_the_unregularized_target_fit():
-    # 50 noisy samples per class overlap, so the unregularized optimum is finite
-    config = Config(lam=0.0, n_target=50, label_noise=0.2, strategies=("regularized",))
+@pytest.mark.parametrize("ridge", [0.5, 0.0])
+def test_lambda_zero_is_scratch_the_target_only_fit(ridge):
+    """Regularized transfer is scratch's objective plus the pull: at λ = 0 it is scratch, which is
+    scikit-learn's LogisticRegression(C = 1 / (2·ridge)) (unregularized at ridge 0)."""
+    # 50 noisy samples per class overlap, so even the unregularized optimum is finite
+    config = Config(lam=0.0, ridge=ridge, n_target=50, label_noise=0.2)
     data = make_data(config)
-    independent = LogisticRegression(C=1e12, tol=1e-12, max_iter=10_000).fit(
+    independent = LogisticRegression(C=1 / (2 * ridge) if ridge else 1e12, tol=1e-12, max_iter=10_000).fit(
         data.target.X_train, data.target.y_train
     )
-    ours = weights_and_bias(run(config).strategy("regularized").params)
-    np.testing.assert_allclose(ours, np.append(independent.coef_, independent.intercept_), atol=1e-3)
+    result = run(config)
+    for name in ("regularized", "scratch"):
+        ours = weights_and_bias(result.strategy(name).params)
+        np.testing.assert_allclose(ours, np.append(independent.coef_, independent.intercept_), atol=1e-3)
 
 
 def test_huge_lambda_gives_back_the_source_model():
@@ -283,12 +288,46 @@ def test_samples_figure_shows_both_domains_by_class(scenario):
         assert [t.xaxis for t in compared] == ["x2"] and compared[0].line.dash == "dot"
 
 
+@pytest.mark.parametrize(
+    "fields", [{}, {"n_target": 20, "seed": 3}, {"scenario": "breast_cancer", "n_target": 50}]
+)
+def test_samples_figure_axes_hold_every_point_drawn(fields):
+    """ "3 labelled per class" shows 6 points: a labelled sample never falls outside the axes."""
+    fig = logistic.samples_figure(Config(**fields))
+    (x_low, x_high), (y_low, y_high) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    for trace in fig.data:
+        if trace.mode == "markers":
+            assert all(x_low <= x <= x_high for x in trace.x) and all(y_low <= y <= y_high for y in trace.y)
+
+
+def test_breast_cancer_panels_say_what_each_domain_holds_at_the_gap():
+    """Gap 0 is a random split: no "smoother → rougher" there; gap 1 is the split by smoothness."""
+    titles = {
+        gap: [
+            a.text
+            for a in logistic.samples_figure(Config(scenario="breast_cancer", gap=gap)).layout.annotations
+        ]
+        for gap in (0.0, 0.5, 1.0)
+    }
+    assert titles[0.0][0].startswith("Source: a random half of the tumours")
+    assert titles[0.0][1].startswith("Target: the other half")
+    assert titles[0.5][0].startswith("Source: about 75% smoother tumours")
+    assert titles[1.0][1].startswith("Target: rougher tumours")
+
+
 @pytest.mark.parametrize("scenario", ["synthetic", "breast_cancer"])
 def test_model_figure_draws_one_boundary_per_strategy(scenario):
     result = run(Config(scenario=scenario))
     fig = logistic.model_figure(result)
-    lines = [t for t in fig.data if t.mode == "lines"]
+    lines = [t for t in fig.data if t.mode == "lines" and t.name != "true target boundary"]
     assert len(lines) == len(result.strategies)
+    # the right answer is drawn too where it is known (synthetic), so a student sees which line is right
+    truth = [t for t in fig.data if t.name == "true target boundary"]
+    assert len(truth) == (scenario == "synthetic")
+    if truth:
+        target = result.extras["true_boundaries"]["target"]
+        ends = np.column_stack([truth[0].x, truth[0].y])
+        np.testing.assert_allclose(ends @ target["weights"] + target["bias"], 0.0, atol=1e-9)
     for line, s in zip(lines, result.strategies):
         # both end points lie on the strategy's boundary w·x + b = 0
         ends = np.column_stack([line.x, line.y])

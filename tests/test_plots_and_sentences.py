@@ -196,7 +196,9 @@ def test_data_efficiency_curve_has_a_band_and_a_mean_line_per_strategy():
 def test_gap_curve_plots_gains_with_the_zero_line():
     fig = plots.gap_curve(sweep_of("gap", [0.0, 0.5, 1.0]))
     fine_tune = next(t for t in fig.data if t.name == "Fine-tune")
-    assert list(fine_tune.y) == pytest.approx([0.2, 0.0, -0.2])
+    # in percentage points, as the sentence under it says them ("−20 points", not −0.2)
+    assert list(fine_tune.y) == pytest.approx([20, 0.0, -20])
+    assert fig.layout.yaxis.title.text == "target accuracy gain over scratch (points)"
     assert "Scratch" not in {t.name for t in fig.data}
     assert any(shape.y0 == 0 and shape.y1 == 0 for shape in fig.layout.shapes)
 
@@ -206,26 +208,78 @@ def test_sentences_are_computed_from_the_numbers():
         "With 5 labels per class, fine-tune beats scratch on the target by 25 points (85% against 60%)."
     )
     assert narrate.describe_result(make_result(fine_tune=0.55, scratch=0.8)).startswith(
-        "With 5 labels per class, source only still loses to scratch on the target by 10 points"
+        "With 5 labels per class, source only loses to scratch on the target by 10 points"
     )
     kept = make_result()
     kept.strategies.append(StrategyResult("feature_extraction", source_metric=0.95, target_metric=0.75))
     assert narrate.describe_source_vs_target(kept) == (
-        "Feature extraction keeps the most of the source task (source accuracy 95%); fine-tune "
-        "keeps the least (70%): what it learned for the target overwrote some of the source."
+        "Of the strategies trained on the target, feature extraction keeps the most of the source "
+        "task (source accuracy 95%; the source model's own: 95%); fine-tune keeps the least (70%): "
+        "what it learned for the target overwrote some of the source."
     )
     assert "Fine-tune: target 70% → 85%, source 95% → 70%" in narrate.describe_history(make_result())
 
 
-def test_data_efficiency_sentence_says_when_scratch_catches_up():
-    text = narrate.describe_data_efficiency(sweep_of("n_target", [1, 8]))
-    assert text.startswith("With 1 label per class, fine-tune beats scratch by 28 points on average")
-    assert text.endswith("scratch has caught up.")
+def efficiency_sweep(gains: dict, scratch: float = 0.5):
+    """A sweep over n_target where fine-tune's mean gain over scratch is gains[n]."""
+    results = [
+        make_result(n_target=n, seed=s, scratch=scratch, fine_tune=scratch + gain + 0.01 * (2 * s - 1))
+        for n, gain in gains.items()
+        for s in (0, 1)
+    ]
+    return sweep_table(results, "n_target")
+
+
+def test_data_efficiency_sentence_says_when_scratch_catches_up_and_only_then():
+    text = narrate.describe_data_efficiency(efficiency_sweep({1: 0.28, 8: 0.002}))
+    assert text == (
+        "With 1 label per class, fine-tune beats scratch by 28 points on average; the gain shrinks "
+        "as labels grow, to 0 points with 8 labels per class: scratch has caught up."
+    )
+    shrunk = narrate.describe_data_efficiency(efficiency_sweep({1: 0.28, 8: 0.05}))
+    assert shrunk.endswith("the gain shrinks as labels grow, to +5 points with 8 labels per class.")
+    assert "caught up" not in shrunk  # 5 points is still a gain
+
+
+def test_data_efficiency_sentence_says_where_a_rising_gain_starts_to_shrink():
+    """The RNN's curve: the gain grows from 1 to 10 labels and shrinks only after."""
+    text = narrate.describe_data_efficiency(efficiency_sweep({1: 0.25, 2: 0.4, 10: 0.6, 50: 0.2}))
+    assert text == (
+        "With 1 label per class, fine-tune beats scratch by 25 points on average; its gain first "
+        "grows, to +60 points with 10 labels per class, and only then shrinks, to +20 points with "
+        "50 labels per class."
+    )
+    growing = narrate.describe_data_efficiency(efficiency_sweep({1: 0.25, 5: 0.35}))
+    assert growing.endswith(
+        "its gain grows to +35 points with 5 labels per class: within this sweep scratch does not catch up."
+    )
 
 
 def test_gap_sentence_says_where_transfer_turns_negative():
     text = narrate.describe_gap_curve(sweep_of("gap", [0.0, 0.25, 0.75, 1.0]))
-    assert "fine-tune falls below scratch from gap 0.75 (−10 points)" in text
+    assert "fine-tune falls below scratch from gap 0.75 (−10 points at gap 0.75, −20 points at gap 1)" in text
+
+
+def gap_sweep(gains: dict):
+    results = [
+        make_result(gap=g, seed=s, scratch=0.5, fine_tune=0.5 + gain)
+        for g, gain in gains.items()
+        for s in (0, 1)
+    ]
+    return sweep_table(results, "gap")
+
+
+def test_gap_sentence_follows_a_curve_that_comes_back_above_zero():
+    """Breast cancer at λ 10000: below scratch at the small gaps, above it at 0.8 and 1; a gain
+    that rounds to 0 is level, never "−0 points"."""
+    text = narrate.describe_gap_curve(gap_sweep({0.0: -0.05, 0.4: -0.02, 0.8: 0.03, 1.0: 0.04}))
+    assert (
+        "fine-tune is below scratch at gap 0 to 0.4, then above scratch at gap 0.8 to 1 (+4 points at gap 1)"
+        in text
+    )
+    level = narrate.describe_gap_curve(gap_sweep({0.0: 0.1, 0.5: -0.004, 1.0: 0.02}))
+    assert "fine-tune stays level with or above scratch up to gap 1" in level
+    assert "−0" not in level
 
 
 def test_sentences_keep_acronyms_say_one_point_and_call_a_rounded_zero_a_tie():
@@ -235,7 +289,9 @@ def test_sentences_keep_acronyms_say_one_point_and_call_a_rounded_zero_a_tie():
         result
     )
     result.strategies[-1].source_metric = 0.99
-    assert narrate.describe_source_vs_target(result).startswith("CORAL keeps the most")
+    assert narrate.describe_source_vs_target(result).startswith(
+        "Of the strategies trained on the target, CORAL keeps the most"
+    )
     tie = make_result(scratch=0.851, fine_tune=0.853)
     assert "fine-tune ties with scratch on the target (85% against 85%)" in narrate.describe_result(tie)
 
@@ -257,9 +313,24 @@ def test_source_only_is_not_credited_with_keeping_the_source_and_ties_are_named_
     ]
     text = narrate.describe_source_vs_target(result)
     assert text.startswith(
-        "Feature extraction and partial fine-tune keep the most of the source task (source accuracy 95%)"
+        "Of the strategies trained on the target, feature extraction and partial fine-tune keep the "
+        "most of the source task (source accuracy 95%; the source model's own: 95%)"
     )
     assert "source only" not in text.lower()
+
+
+def test_the_source_sentence_names_the_source_models_own_score_beside_the_best_kept():
+    """Linear defaults: regularized transfer keeps the most of the trained strategies (0.45), the
+    source model itself (source only) keeps 0.56; the sentence says both."""
+    result = make_result(fine_tune_source=0.30)
+    result.metric_name = "R²"
+    result.strategies.append(StrategyResult("regularized", source_metric=0.45, target_metric=0.8))
+    result.extras["source_model_metric"] = 0.564
+    text = narrate.describe_source_vs_target(result)
+    assert text.startswith(
+        "Of the strategies trained on the target, regularized transfer keeps the most of the source "
+        "task (source R² 0.45; the source model's own: 0.56)"
+    )
 
 
 def test_every_sentence_names_the_same_best_strategy_when_two_tie():
@@ -280,8 +351,8 @@ def test_data_efficiency_sentence_says_plainly_when_transfer_loses():
         for s in (0, 1)
     ]
     assert narrate.describe_data_efficiency(sweep_table(results, "n_target")) == (
-        "With 1 label per class, even the best transfer, fine-tune, loses to scratch by 5 points "
-        "on average; with 8 labels per class the best gain is −2 points."
+        "Even the best transfer, fine-tune, loses to scratch at every number of labels, on average: "
+        "−5 points with 1 label per class, −2 points with 8 labels per class."
     )
 
 
@@ -299,6 +370,25 @@ def test_accuracy_axes_tick_in_percent_as_the_sentences_say_it_and_r2_stays_a_nu
     regression = make_result()
     regression.metric_name = "R²"
     assert plots.source_vs_target(regression).layout.yaxis.tickformat is None
+
+
+def test_a_headline_never_subtracts_an_r2_below_zero():
+    """Diabetes with least squares: 0.47 against −8.41 is no "beats by 8.88"."""
+    result = make_result(scratch=-8.41, fine_tune=0.87)
+    result.metric_name = "R²"
+    assert narrate.describe_result(result) == (
+        "With 5 labelled target samples, fine-tune predicts the target with R² 0.87; scratch "
+        "predicts it worse than its mean would (R² -8.41)."
+    )
+    both = make_result(scratch=-0.3, fine_tune=-0.1)
+    both.metric_name, both.strategies[1].target_metric = "R²", -0.2  # source only below 0 too
+    text = narrate.describe_result(both)
+    assert "beats" not in text and "loses" not in text and text.count("worse than its mean would") == 2
+
+
+def test_signed_differences_have_no_sign_when_they_round_to_zero():
+    assert narrate.signed(-0.001, "R²") == "0.00" and narrate.signed(-0.004, "accuracy") == "0 points"
+    assert narrate.signed(-0.3, "accuracy") == "−30 points" and narrate.signed(0.25, "R²") == "+0.25"
 
 
 def test_a_negative_r2_is_explained_where_one_appears():
@@ -349,6 +439,6 @@ def test_a_small_drop_on_the_source_is_not_called_forgetting():
     result = make_result(fine_tune_source=0.93)
     result.strategies.append(StrategyResult("feature_extraction", source_metric=0.95, target_metric=0.75))
     assert narrate.describe_source_vs_target(result) == (
-        "Feature extraction keeps the most of the source task (source accuracy 95%); fine-tune "
-        "keeps the least (93%)."
+        "Of the strategies trained on the target, feature extraction keeps the most of the source "
+        "task (source accuracy 95%; the source model's own: 95%); fine-tune keeps the least (93%)."
     )

@@ -23,8 +23,6 @@ from tl_core.strategies import BASELINE
 from tl_core.userdata import UserData, UserDataError
 
 CHART_CONFIG = MappingProxyType({"displaylogo": False})  # shared by every session: read-only
-# Where every demo's RunResult.extras holds its source model's own source metric (before transfer).
-SOURCE_MODEL_METRIC = "source_model_metric"
 
 
 def show(demo: str) -> None:
@@ -179,19 +177,17 @@ def samples_section(demo: str, config, data: UserData | None = None) -> None:
     st.markdown(f"{labels} Gap {config.gap:g}: {gap_help}.")
 
 
-def source_before(result: RunResult) -> float | None:
-    """The source model's own source metric, before any target training."""
-    if SOURCE_MODEL_METRIC in result.extras:
-        return result.extras[SOURCE_MODEL_METRIC]
-    if "source_only" in result.names():
-        return result.strategy("source_only").source_metric
-    return None
-
-
-def signed(value: float, metric: str) -> str:
-    """A difference as st.metric's delta: a sign, then points (accuracy) or two decimals (R²)."""
-    sign = "-" if value < 0 else "+"
-    return sign + narrate.fmt_diff(value, metric)
+def delta(value: float, reference: float, metric: str, against: str) -> dict:
+    """st.metric's delta for `value` against `reference`: the signed difference ("-" leads a loss,
+    which st.metric colours red), grey and without an arrow when it reads as zero; none where an
+    R² below 0 makes the difference meaningless (the sentence under it says so in words)."""
+    if not narrate.comparable(value, reference, metric):
+        return dict(delta=None)
+    difference = narrate.signed(value - reference, metric, minus="-")
+    words = f"{difference} vs {against} ({narrate.fmt(reference, metric)})"
+    if narrate.rounds_to_zero(value - reference, metric):
+        return dict(delta=words, delta_color="off", delta_arrow="off")
+    return dict(delta=words)
 
 
 def headline(result: RunResult) -> None:
@@ -203,21 +199,17 @@ def headline(result: RunResult) -> None:
     if best is None:
         st.metric(f"Target {metric} of scratch", narrate.fmt(scratch.target_metric, metric))
     else:
-        chosen, before = result.strategy(best), source_before(result)
+        chosen, before = result.strategy(best), narrate.source_model_metric(result)
         left, right = st.columns(2)
         left.metric(
             f"Target {metric} of the best transfer: {narrate.name_in_text(best)}",
             narrate.fmt(chosen.target_metric, metric),
-            delta=f"{signed(result.gain(best), metric)} vs scratch "
-            f"({narrate.fmt(scratch.target_metric, metric)})",
+            **delta(chosen.target_metric, scratch.target_metric, metric, "scratch"),
         )
         right.metric(
             f"Source {metric} after {narrate.name_in_text(best)}",
             narrate.fmt(chosen.source_metric, metric),
-            delta=None
-            if before is None
-            else f"{signed(chosen.source_metric - before, metric)} vs the source model "
-            f"({narrate.fmt(before, metric)})",
+            **({} if before is None else delta(chosen.source_metric, before, metric, "the source model")),
         )
     st.markdown("**" + narrate.describe_result(result) + "**")
     if negative := narrate.describe_negative_r2(result):

@@ -54,6 +54,8 @@ def gain_figure(
                 legendgroup=demo,
             )
         )
+        metric = table.attrs.get("metric", "accuracy")
+        where = "with %{x} labels" if over == "n_target" else f"at {over} %{{x}}"
         fig.add_trace(
             go.Scatter(
                 x=x,
@@ -62,6 +64,9 @@ def gain_figure(
                 name=name,
                 legendgroup=demo,
                 line=dict(color=colour),
+                # the hover says a gain as the sentence under the chart does: "+25 points", "−0.30"
+                text=[narrate.signed(g, metric) for g in mean],
+                hovertemplate=f"{titles[demo]}: %{{text}} {where}<extra></extra>",
             )
         )
     fig.add_hline(
@@ -75,7 +80,8 @@ def gain_figure(
     fig.update_layout(
         title=f"{label(strategy)}: target gain over scratch vs {what.split(' (')[0]}",
         xaxis_title=what,
-        yaxis_title="target gain over scratch (accuracy or R²)",
+        # one axis for both metrics: an accuracy gain as a fraction (0.25 = the sentence's 25 points)
+        yaxis_title="target gain over scratch (R²; accuracy: 0.1 = 10 points)",
         **LAYOUT,
     )
     if over == "n_target":  # labels at the swept values only: a log axis's minor ticks clutter
@@ -90,19 +96,18 @@ def _gain_rows(table: pd.DataFrame, strategy: str) -> pd.DataFrame:
 
 
 def describe_gains(tables: dict[str, pd.DataFrame], titles: dict[str, str], strategy: str, over: str) -> str:
-    """How `strategy`'s gain moves from the first to the last swept value, demo by demo."""
+    """How `strategy`'s gain moves over the swept values, demo by demo: from the first value to
+    the last, through a peak (or a trough) between them when the curve rises and falls."""
     parts = []
     for demo, table in tables.items():
         rows = _gain_rows(table, strategy)
         if rows.empty:
             continue
         metric = table.attrs.get("metric", "accuracy")
-        first, last = rows.iloc[0], rows.iloc[-1]
-        parts.append(
-            f"{titles[demo]}: {_signed(first.gain_mean, metric)} "
-            f"{_where(over, first[over], metric)} → {_signed(last.gain_mean, metric)} "
-            f"{_where(over, last[over], metric)}"
+        path = narrate.describe_gain_path(
+            rows[over].tolist(), rows.gain_mean.tolist(), lambda v, m=metric: _where(over, v, m), metric
         )
+        parts.append(f"{titles[demo]}: {path}")
     if not parts:
         return ""
     return f"{label(strategy)}'s gain over scratch — " + "; ".join(parts) + "."
@@ -113,7 +118,3 @@ def _where(over: str, value: float, metric: str) -> str:
     if over == "n_target":
         return "with " + narrate.labels_phrase(int(value), metric)
     return f"at {over} {value:g}"
-
-
-def _signed(value: float, metric: str) -> str:
-    return ("+" if value >= 0 else "−") + narrate.fmt_diff(value, metric)

@@ -33,7 +33,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _field_help(spec: FieldSpec) -> str:
     default = ",".join(spec.default) if spec.kind is tuple else spec.default
-    return f"{spec.help}. Allowed: {spec.allowed()}. Default: {default}."
+    text = f"{spec.help}. Allowed: {spec.allowed()}. Default: {default}."
+    return text.replace("%", "%%")  # argparse formats help with %: "60% on" would be a format
 
 
 def _add_demo_parsers(subparsers: argparse._SubParsersAction, command: str, helptext: str) -> None:

@@ -30,6 +30,26 @@ def fmt_diff(value: float, metric: str) -> str:
     return f"{abs(value):.2f}"
 
 
+def signed(value: float, metric: str, minus: str = "−") -> str:
+    """A difference with its sign: "+25 points", "−0.30"; one that rounds to zero has none
+    ("0 points"), so a chart's 0 is never read as a loss."""
+    text = fmt_diff(value, metric)
+    if rounds_to_zero(value, metric):
+        return text
+    return ("+" if value > 0 else minus) + text
+
+
+def rounds_to_zero(value: float, metric: str) -> bool:
+    """Whether a difference reads as nothing at the precision the page gives it."""
+    return fmt_diff(value, metric) in ("0 points", "0.00")
+
+
+def comparable(a: float, b: float, metric: str) -> bool:
+    """Whether "a beats b by a − b" means something: not for an R² below 0, which says only that
+    the model predicts worse than the mean would (by how much says nothing a student can use)."""
+    return metric != "R²" or min(a, b) >= 0
+
+
 def labels_phrase(n_target: int, metric: str) -> str:
     if metric == "accuracy":
         return f"{n_target} label{'s' if n_target != 1 else ''} per class"
@@ -41,16 +61,18 @@ def best_transfer(result: RunResult) -> str | None:
     return next((s.strategy for s in result.ranked() if s.strategy != BASELINE), None)
 
 
-def _names(strategies, first_in_sentence: bool = False) -> str:
+def _names(strategies) -> str:
     """Strategy names joined in a sentence: "a", "a and b", "a, b and c"."""
     words = [name_in_text(s.strategy) for s in strategies]
-    if first_in_sentence:
-        words[0] = label(strategies[0].strategy)
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def describe_result(result: RunResult) -> str:
-    """Headline: how the best transfer strategy compares to scratch on the target."""
+    """Headline: how the best transfer strategy compares to scratch on the target.
+
+    Two R² of which one is below 0 are not subtracted: "worse than predicting the mean" is what
+    such an R² says, and a difference of 8.88 between 0.47 and −8.41 says nothing more.
+    """
     metric = result.metric_name
     best = best_transfer(result)
     if best is None:
@@ -58,13 +80,27 @@ def describe_result(result: RunResult) -> str:
             f"Only scratch was run: target {metric} {fmt(result.strategy(BASELINE).target_metric, metric)}."
         )
     gain = result.gain(best)
-    scratch = result.strategy(BASELINE).target_metric
-    scores = f"({fmt(result.strategy(best).target_metric, metric)} against {fmt(scratch, metric)})"
-    opening = f"With {labels_phrase(result.config['n_target'], metric)}, {name_in_text(best)}"
-    if fmt_diff(gain, metric) in ("0 points", "0.00"):
-        return f"{opening} ties with scratch on the target {scores}."
-    verb = "beats" if gain > 0 else "still loses to"
-    return f"{opening} {verb} scratch on the target by {fmt_diff(gain, metric)} {scores}."
+    chosen, scratch = result.strategy(best).target_metric, result.strategy(BASELINE).target_metric
+    opening = f"With {labels_phrase(result.config['n_target'], metric)}"
+    if not comparable(chosen, scratch, metric):
+        return (
+            f"{opening}, {_r2_words(name_in_text(best), chosen, 'the target')}; "
+            f"{_r2_words('scratch', scratch, 'it')}."
+        )
+    scores = f"({fmt(chosen, metric)} against {fmt(scratch, metric)})"
+    if rounds_to_zero(gain, metric):
+        return f"{opening}, {name_in_text(best)} ties with scratch on the target {scores}."
+    verb = "beats" if gain > 0 else "loses to"
+    return (
+        f"{opening}, {name_in_text(best)} {verb} scratch on the target by {fmt_diff(gain, metric)} {scores}."
+    )
+
+
+def _r2_words(name: str, r2: float, what: str) -> str:
+    """How well a model predicts the target, in words when its R² is below 0."""
+    if r2 < 0:
+        return f"{name} predicts {what} worse than its mean would (R² {fmt(r2, 'R²')})"
+    return f"{name} predicts {what} with R² {fmt(r2, 'R²')}"
 
 
 def describe_negative_r2(result: RunResult) -> str:
@@ -83,9 +119,19 @@ def describe_negative_r2(result: RunResult) -> str:
     return "An R² below 0 predicts the target worse than its mean would: " + "; ".join(reasons) + "."
 
 
+def source_model_metric(result: RunResult) -> float | None:
+    """The source model's own source metric, before any target training."""
+    if "source_model_metric" in result.extras:
+        return result.extras["source_model_metric"]
+    if "source_only" in result.names():
+        return result.strategy("source_only").source_metric
+    return None
+
+
 def describe_source_vs_target(result: RunResult) -> str:
-    """Which strategies kept the source best and which forgot the most. Source only is left out:
-    it does not train, so it keeps the source model's accuracy by definition."""
+    """Of the strategies that train on the target, which kept the source best and which forgot
+    the most, against the source model's own score. Source only is not among them: it trains
+    nothing, so it is the source model; scratch never learned the source."""
     metric = result.metric_name
     candidates = [s for s in result.strategies if s.strategy not in (BASELINE, "source_only")]
     if not candidates:
@@ -94,10 +140,12 @@ def describe_source_vs_target(result: RunResult) -> str:
     least = min(s.source_metric for s in candidates)
     kept = [s for s in candidates if fmt(s.source_metric, metric) == fmt(most, metric)]
     lost = [s for s in candidates if fmt(s.source_metric, metric) == fmt(least, metric)]
+    before = source_model_metric(result)
+    reference = "" if before is None else f"; the source model's own: {fmt(before, metric)}"
     verb = "keeps" if len(kept) == 1 else "keep"
     text = (
-        f"{_names(kept, first_in_sentence=True)} {verb} the most of the source task "
-        f"(source {metric} {fmt(most, metric)})"
+        f"Of the strategies trained on the target, {_names(kept)} {verb} the most of the source task "
+        f"(source {metric} {fmt(most, metric)}{reference})"
     )
     if lost[0] not in kept:
         verb = "keeps" if len(lost) == 1 else "keep"
@@ -142,46 +190,134 @@ def describe_history(result: RunResult) -> str:
     return "Over the epochs of target training — " + "; ".join(parts) + "."
 
 
+def best_gain_curve(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows (sorted by the swept value) of the strategy whose gain over scratch is highest at
+    some swept value: the best transfer of the sweep (empty without one). The gain is read as the
+    data-efficiency chart shows it, the strategy's mean target metric minus scratch's, in
+    `gain_mean`."""
+    summary, over = summarize(table), table.columns[0]
+    transfer = summary[summary.strategy != BASELINE].copy()
+    if transfer.empty or BASELINE not in set(summary.strategy):
+        return transfer.iloc[0:0]
+    scratch = summary[summary.strategy == BASELINE].set_index(over).target_metric_mean
+    transfer["gain_mean"] = transfer.target_metric_mean - transfer[over].map(scratch)
+    best = transfer.loc[transfer.gain_mean.idxmax(), "strategy"]
+    return transfer[transfer.strategy == best].sort_values(over)
+
+
+def round_for(value: float, metric: str) -> float:
+    """A value as the page shows it: whole points of accuracy, R² to two decimals."""
+    return round(100 * value) if metric == "accuracy" else round(value, 2)
+
+
+def describe_gain_path(values: list, gains: list[float], where, metric: str) -> str:
+    """A gain curve in words, from its first to its last value, through a peak or a trough
+    between them when there is one: "+25 points with 2 labels per class, up to +60 points with
+    10, then down to +20 points with 50". `where(value)` words a swept value ("with 10 labels
+    per class", "at gap 0.5")."""
+    shown = [round_for(g, metric) for g in gains]
+    last = len(gains) - 1
+
+    def point(i: int) -> str:
+        return f"{signed(gains[i], metric)} {where(values[i])}"
+
+    if last == 0:
+        return point(0)
+    peak = max(range(last + 1), key=lambda i: (shown[i], -i))
+    trough = min(range(last + 1), key=lambda i: (shown[i], i))
+    if 0 < peak < last and shown[peak] > max(shown[0], shown[last]):
+        return f"{point(0)}, up to {point(peak)}, then down to {point(last)}"
+    if 0 < trough < last and shown[trough] < min(shown[0], shown[last]):
+        return f"{point(0)}, down to {point(trough)}, then up to {point(last)}"
+    return f"{point(0)} → {point(last)}"
+
+
 def describe_data_efficiency(table: pd.DataFrame) -> str:
-    """How the gain of the best strategy changes from the fewest to the most target labels."""
-    summary, metric, over = summarize(table), table.attrs.get("metric", "accuracy"), table.columns[0]
-    transfer = summary[summary.strategy != BASELINE]
-    if transfer.empty:
+    """What the best transfer's gain over scratch does as target labels grow: where it starts,
+    where it peaks when that is not the first stop (it grows first and shrinks only after), and
+    where it ends; "caught up" only when the gain is gone."""
+    metric, over = table.attrs.get("metric", "accuracy"), table.columns[0]
+    rows = best_gain_curve(table)
+    if rows.empty:
         return ""
-    fewest, most = summary[over].min(), summary[over].max()
-    at_fewest = transfer[transfer[over] == fewest].sort_values("gain_mean").iloc[-1]
-    at_most = transfer[transfer[over] == most].sort_values("gain_mean").iloc[-1]
-    gain = at_fewest.gain_mean
-    if gain > 0:
-        opening = f"{name_in_text(at_fewest.strategy)} beats scratch by {fmt_diff(gain, metric)}"
-    else:  # transfer hurts: the best of it still loses
-        opening = (
-            f"even the best transfer, {name_in_text(at_fewest.strategy)}, loses to scratch "
-            f"by {fmt_diff(gain, metric)}"
+    name, values, gains = name_in_text(rows.strategy.iloc[0]), rows[over].tolist(), rows.gain_mean.tolist()
+    shown, last = [round_for(g, metric) for g in gains], len(gains) - 1
+
+    def at(i: int) -> str:
+        return f"{signed(gains[i], metric)} with {labels_phrase(int(values[i]), metric)}"
+
+    if max(shown) < 0:  # transfer hurts everywhere: no "beats", no "caught up"
+        return (
+            f"Even the best transfer, {name}, loses to scratch at every number of labels, on "
+            f"average: {at(0)}" + (f", {at(last)}." if last else ".")
         )
-    caught_up = 0 < gain and at_most.gain_mean < gain / 2
-    return (
-        f"With {labels_phrase(int(fewest), metric)}, {opening} on average; with "
-        f"{labels_phrase(int(most), metric)} the best gain is "
-        f"{'+' if at_most.gain_mean >= 0 else '−'}{fmt_diff(at_most.gain_mean, metric)}"
-        + (": scratch has caught up." if caught_up else ".")
-    )
+    if shown[0] == 0:
+        opening = f"With {labels_phrase(int(values[0]), metric)}, {name} ties with scratch on average"
+    else:
+        verb = "beats" if gains[0] > 0 else "loses to"
+        opening = (
+            f"With {labels_phrase(int(values[0]), metric)}, {name} {verb} scratch by "
+            f"{fmt_diff(gains[0], metric)} on average"
+        )
+    if last == 0:
+        return opening + "."
+    peak = max(range(last + 1), key=lambda i: (shown[i], -i))  # the first stop of the largest gain
+    if shown[last] == shown[peak] > shown[0]:
+        return f"{opening}; its gain grows to {at(last)}: within this sweep scratch does not catch up."
+    if shown[peak] > shown[0]:  # it grows, then shrinks: say where
+        text = f"{opening}; its gain first grows, to {at(peak)}, and only then shrinks, to {at(last)}"
+    elif shown[last] < shown[0]:
+        text = f"{opening}; the gain shrinks as labels grow, to {at(last)}"
+    else:
+        return f"{opening}; {at(last)}, the gain is about the same."
+    if shown[last] == 0:
+        return text + ": scratch has caught up."
+    if shown[last] < 0:
+        return text + ": scratch has overtaken it."
+    return text + "."
 
 
 def describe_gap_curve(table: pd.DataFrame) -> str:
-    """Where each strategy's gain over scratch turns negative as the gap grows."""
+    """For each strategy, where its gain over scratch is below zero as the gap grows, read at the
+    precision the page shows (a gain that rounds to 0 is level, never "−0 points")."""
     summary, metric = summarize(table), table.attrs.get("metric", "accuracy")
     over = table.columns[0]
     parts = []
     for name, rows in summary[summary.strategy != BASELINE].groupby("strategy", sort=False):
         rows = rows.sort_values(over)
-        negative = rows[rows.gain_mean < 0]
-        if negative.empty:
-            parts.append(f"{name_in_text(name)} stays above scratch up to {over} {rows[over].max():g}")
-        else:
-            first = negative.iloc[0]
-            parts.append(
-                f"{name_in_text(name)} falls below scratch from {over} {first[over]:g} "
-                f"({'−'}{fmt_diff(first.gain_mean, metric)})"
-            )
+        parts.append(
+            _gap_words(name_in_text(name), rows[over].tolist(), rows.gain_mean.tolist(), over, metric)
+        )
     return ("As the domains drift apart, " + "; ".join(parts) + ".") if parts else ""
+
+
+def _gap_words(name: str, values: list, gains: list[float], over: str, metric: str) -> str:
+    """One strategy's gap curve: where it is below scratch and where it is not."""
+    shown = [round_for(g, metric) for g in gains]
+    below = [v < 0 for v in shown]
+    last = len(gains) - 1
+
+    def at(i: int) -> str:
+        return f"{signed(gains[i], metric)} at {over} {values[i]:g}"
+
+    def not_below(rows: list[int]) -> str:
+        return "above" if all(shown[i] > 0 for i in rows) else "level with or above"
+
+    if not any(below):
+        where = not_below(list(range(last + 1)))
+        return f"{name} stays {where} scratch up to {over} {values[last]:g} ({at(last)})"
+    if all(below):
+        return f"{name} is below scratch at every {over} ({at(0)}, {at(last)})"
+    first = below.index(True)
+    if all(below[first:]):
+        return f"{name} falls below scratch from {over} {values[first]:g} ({at(first)}" + (
+            f", {at(last)})" if first < last else ")"
+        )
+    runs, start = [], 0  # below, then not, then below...: name each stretch
+    for i in range(1, last + 2):
+        if i > last or below[i] != below[start]:
+            span = f"{values[start]:g}" if i - 1 == start else f"{values[start]:g} to {values[i - 1]:g}"
+            words = "below" if below[start] else not_below(list(range(start, i)))
+            runs.append(f"{words} scratch at {over} {span}")
+            start = i
+    return f"{name} is " + ", then ".join(runs) + f" ({at(last)})"

@@ -302,16 +302,22 @@ def _stop_r2_axis(fig: go.Figure, values: list[float], metric: str) -> None:
 def sweep_curve(
     table: pd.DataFrame, y: str = "target_metric", title: str | None = None, log_x: bool = False
 ) -> go.Figure:
-    """Mean over seeds of `y` against the swept field, with a ±1 standard deviation band."""
+    """Mean over seeds of `y` against the swept field, with a ±1 standard deviation band.
+
+    A gain in accuracy is drawn in percentage points (−30, as the sentences under the charts say
+    it), not as a fraction (−0.3) or a percent (a difference of accuracies is no share of them).
+    """
     over = table.columns[0]
     summary = summarize(table)
     metric = table.attrs.get("metric", "metric")
+    in_points = y == "gain" and metric == "accuracy"
+    unit = 100.0 if in_points else 1.0
     fig = go.Figure()
     for name, rows in summary.groupby("strategy", sort=False):
         if y == "gain" and name == BASELINE:
             continue
         rows = rows.sort_values(over)
-        x, mean, std = rows[over].tolist(), rows[f"{y}_mean"], rows[f"{y}_std"].fillna(0.0)
+        x, mean, std = rows[over].tolist(), unit * rows[f"{y}_mean"], unit * rows[f"{y}_std"].fillna(0.0)
         fig.add_trace(
             go.Scatter(
                 x=x + x[::-1],
@@ -337,6 +343,8 @@ def sweep_curve(
             )
         )
     y_title = f"target {metric} gain over scratch" if y == "gain" else y.replace("_metric", f" {metric}")
+    if in_points:
+        y_title += " (points)"
     fig.update_layout(title=title, xaxis_title=FIELD_TITLES.get(over, over), yaxis_title=y_title, **LAYOUT)
     if y != "gain":  # a gain is a difference (in points): no floor, no percent
         _stop_r2_axis(fig, summary[f"{y}_mean"].tolist(), metric)

@@ -118,7 +118,8 @@ class Config(DemoConfig):
     n_target: int = param(2, "labelled target digits per class", low=1, high=40)
     lam: float = param(
         0.1,
-        "λ of regularized transfer: how hard the weights are pulled back to the source weights",
+        "λ of regularized transfer: how hard the weights are pulled back to the source "
+        "weights (0 = plain fine-tuning; large keeps them at the source's, like feature extraction)",
         low=0.0,
         high=1000.0,
         log=True,
@@ -579,10 +580,11 @@ def _matches(result: RunResult, data: ImageData | None) -> bool:
 
 def model_figure(result: RunResult, strategy: str | None = None, data: ImageData | None = None) -> go.Figure:
     """The model view: the source model's first-layer filters (row 1), the same filters after
-    the strategy's target training (row 2; by default the strategy best on the target), and
-    target digits the strategy got wrong, titled "true→predicted" (row 3), with the user's
-    class names when the result was run on their images. Given those images (`data`), row 3
-    shows them as uploaded rather than as the net's 8x8 input."""
+    the strategy's target training (row 2; by default the strategy best on the target), the
+    change, after − before, on a scale of its own (row 3: a 12% change is invisible on the
+    filters' scale), and target digits the strategy got wrong, titled "true→predicted" (row 4),
+    with the user's class names when the result was run on their images. Given those images
+    (`data`), row 4 shows them as uploaded rather than as the net's 8x8 input."""
     chosen = _pick(result, strategy)
     source_filters = result.extras["source_filters"]
     filters = chosen.extras.get("filters", source_filters)
@@ -590,20 +592,24 @@ def model_figure(result: RunResult, strategy: str | None = None, data: ImageData
     classes = result.extras["target_classes"]
     cols = len(source_filters)
     # Two lines, true over predicted: class names side by side would overlap in a column this narrow
-    titles = [""] * (2 * cols) + [
+    titles = [""] * (3 * cols) + [
         f"{_short(str(classes[w['true']]), 8)}<br>→{_short(str(classes[w['predicted']]), 8)}" for w in wrong
     ]
     fig = make_subplots(
-        rows=3,
+        rows=4,
         cols=cols,
         subplot_titles=titles + [""] * (cols - len(wrong)),
         horizontal_spacing=0.005,
-        vertical_spacing=0.08,
+        vertical_spacing=0.06,
     )
     scale = max(abs(v) for f in source_filters + filters for row in f for v in row)
     for row, bank, words in ((1, source_filters, "source filter"), (2, filters, "after transfer")):
         for col, weights in enumerate(bank, start=1):
             fig.add_trace(_digit_trace(weights, -scale, scale, "RdBu", words), row=row, col=col)
+    change = np.asarray(filters) - np.asarray(source_filters)
+    largest = max(float(np.abs(change).max()), 1e-12)  # a frozen layer: all zero, drawn blank
+    for col, weights in enumerate(change, start=1):
+        fig.add_trace(_digit_trace(weights, -largest, largest, "PiYG", "change"), row=3, col=col)
     originals = None
     if _matches(result, data):  # the test images' places in the upload: the run's own split
         _, tested = cnn_data.user_split(
@@ -616,16 +622,16 @@ def model_figure(result: RunResult, strategy: str | None = None, data: ImageData
             if originals is not None
             else _digit_trace(np.asarray(w["input"])[0] * 16.0, name="misclassified")
         )
-        fig.add_trace(trace, row=3, col=col)
+        fig.add_trace(trace, row=4, col=col)
     _hide_axes(fig)
     what = "your test images" if "user_data" in result.extras else "target digits"
     fig.update_layout(
         template="plotly_white",
-        height=420,
+        height=540,
         margin=dict(l=20, r=20, t=80, b=10),
-        title=f"First-layer filters: source model (top) and after "
-        f"{label(chosen.strategy).lower()} (middle); {what} it got wrong, "
-        f"true→predicted (bottom)",
+        title=f"First-layer filters: source model (row 1), after {label(chosen.strategy).lower()} "
+        f"(row 2), the change, after − before, magnified to its largest ±{largest:.2f} (row 3);<br>"
+        f"{what} it got wrong, true→predicted (row 4)",
     )
     return fig
 
@@ -645,9 +651,38 @@ def describe_model(result: RunResult) -> str:
         change = np.abs(after - source).mean() / max(np.abs(source).mean(), 1e-12)
         first = (
             f"{name} moved the source model's first-layer filters by {change:.0%} on "
-            f"average (mean absolute change, relative to their mean size)"
+            f"average (mean absolute change, relative to their mean size; row 3 shows it magnified)"
         )
-    return f"{first}. {narrate.describe_best_and_worst(result)}"
+    return " ".join(filter(None, [f"{first}.", narrate.describe_best_and_worst(result), _alike(result)]))
+
+
+def _alike(result: RunResult) -> str:
+    """Why partial fine-tune and fine-tune can score the same, when they do on the page's
+    precision: the frozen first block is a small part of the net, and fine-tuning itself barely
+    moves it, so both adapt the rest of the net the same way ("" when they differ)."""
+    if not {"partial_fine_tune", "fine_tune"} <= set(result.names()):
+        return ""
+    partial, full = result.strategy("partial_fine_tune"), result.strategy("fine_tune")
+    metric = result.metric_name
+    if narrate.fmt(partial.target_metric, metric) != narrate.fmt(full.target_metric, metric):
+        return ""
+    k = result.config["partial_blocks"]
+    net = SmallCNN(len(result.extras["target_classes"]))
+    frozen = sum(p.numel() for block in list(net.blocks.values())[:k] for p in block.parameters())
+    total = sum(p.numel() for p in net.parameters())
+    blocks = ", ".join(list(net.blocks)[:k])
+    scores = (
+        f"target {narrate.fmt(partial.target_metric, metric)} and {narrate.fmt(full.target_metric, metric)}"
+    )
+    why = f"partial fine-tune freezes only {blocks}, {frozen} of the net's {total} weights"
+    if k == 1:  # the frozen block is the first layer the figure draws: say how far fine-tuning moved it
+        source = np.asarray(result.extras["source_filters"])
+        moved = np.abs(np.asarray(full.extras["filters"]) - source).mean() / max(np.abs(source).mean(), 1e-12)
+        why += f", and fine-tuning moves those first-layer filters by just {moved:.0%}"
+    return (
+        f"Partial fine-tune and fine-tune score alike here ({scores}): {why}, so both train the rest "
+        "of the net alike; freeze more blocks (More settings) to set them apart."
+    )
 
 
 def confusion_figure(

@@ -16,10 +16,11 @@ Scenarios
 
 Strategies (all fit θ = (w, b), the slopes and the intercept, to y ≈ X·w + b)
 ------------------------------------------------------------------------------
-- ``scratch``: least squares on the target samples alone, from the normal equation
-  (AᵀA + ridge·P) θ = Aᵀy (A is X with a column of ones; P is the identity but leaves the
-  intercept free). ``ridge`` = 0, the default, is ordinary least squares; ridge > 0 pulls the
-  slopes toward zero (ridge regression), to show that transfer is more than shrinkage.
+- ``scratch``: the fit a practitioner makes on a few rows alone: with ``baseline`` = "ridge"
+  (the default), ridge regression argmin ‖Xw + b − y‖² + α‖w‖², its α chosen by leave-one-out
+  among RIDGE_ALPHAS (scikit-learn's RidgeCV, whose default grid it is). Plain least squares
+  ("least_squares") fits 5 rows of 9 features exactly and predicts new ones far worse than their
+  mean (R² −8 on diabetes): a baseline any transfer beats, so a gain would not mean transfer.
 - ``source_only``: the least-squares line of the source data, applied to the target as it is.
 - ``fine_tune``: gradient descent on the target's summed squared error ‖Aθ − y‖², starting from
   the source θ, for ``epochs`` full-batch steps. On the summed error one full-batch step of size
@@ -28,9 +29,10 @@ Strategies (all fit θ = (w, b), the slopes and the intercept, to y ≈ X·w + b
   error's largest curvature), so that no setting diverges. Its history starts (step 0) at the
   source line.
 - ``regularized``: argmin ‖Xw + b − y‖² + λ‖w − w_source‖² + λ(b − b_source)², in closed form by
-  :class:`tl_core.estimators.regressor.RegularTransferRegressor`. The intercept is pulled toward
-  the source's too, so λ → ∞ gives back the source line and λ = 0 the scratch line. λ counts like
-  λ extra samples agreeing with the source. ADAPT's RegularTransferLR(lambda_=μ) solves this with
+  :class:`tl_core.estimators.regressor.RegularTransferRegressor`, plus scratch's own ridge term
+  α‖w‖² (α as scratch chose it). The intercept is pulled toward the source's too, so λ → ∞ gives
+  back the source line and λ = 0 exactly the scratch line. λ counts like λ extra samples agreeing
+  with the source. ADAPT's RegularTransferLR(lambda_=μ) solves this with
   scipy's lsqr(damp=μ), whose damping acts squared: its μ is our λ = μ².
 - ``joint``: one line for both domains by weighted least squares,
   argmin mean_source (Xw + b − y)² + target_weight · mean_target (Xw + b − y)²: with weight 1 each
@@ -58,7 +60,7 @@ from functools import lru_cache
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, RidgeCV
 from sklearn.metrics import mean_squared_error, r2_score
 
 from tl_core.config import DemoConfig, device_field, param, seed_field
@@ -73,6 +75,8 @@ STRATEGIES = ("scratch", "source_only", "fine_tune", "regularized", "joint")
 METRIC = "R²"
 LOSS = "MSE"
 SCENARIOS = ("synthetic", "diabetes")
+BASELINES = ("ridge", "least_squares")  # scratch's fit
+RIDGE_ALPHAS = (0.1, 1.0, 10.0)  # the ridge penalties scratch's leave-one-out chooses among (RidgeCV's)
 
 # The source line and how far the target's moves at gap = 1. The shifts are sized so that at the
 # default gap (0.2) the source line is a useful start, and at gap = 1 it is worse than what
@@ -118,7 +122,7 @@ class Config(DemoConfig):
     lam: float = param(
         10.0,
         "λ of regularized transfer: how many target samples' worth of pull "
-        "toward the source line (0 = scratch, huge = source only)",
+        "toward the source line (0 = scratch's line, huge = source only's)",
         low=0.0,
         high=10000.0,
         log=True,
@@ -133,11 +137,13 @@ class Config(DemoConfig):
         high=1.0,
         log=True,
     )
-    ridge: float = param(
-        0.0,
-        "ridge penalty of the scratch baseline on its slopes (0 = plain least squares)",
-        low=0.0,
-        high=1000.0,
+    baseline: str = param(
+        "ridge",
+        "scratch's fit on the target rows: ridge (RidgeCV, its penalty the one of 0.1, 1 and 10 "
+        "that predicts each row best when fitted on the others: what a practitioner fits on a few "
+        "rows) or least_squares (plain; with few rows of several features, worse than predicting "
+        "their mean)",
+        choices=BASELINES,
     )
     target_weight: float = param(
         1.0,
@@ -362,9 +368,19 @@ def _theta(model) -> np.ndarray:
     return np.append(model.coef_, model.intercept_)[None, :]
 
 
+def _scratch_model(config: Config, data: Data) -> RidgeCV | LinearRegression:
+    """Scratch's fit on the target rows: RidgeCV (leave-one-out over RIDGE_ALPHAS) or plain OLS."""
+    model = RidgeCV(alphas=RIDGE_ALPHAS) if config.baseline == "ridge" else LinearRegression()
+    return model.fit(data.target.X_train, data.target.y_train)
+
+
+def _ridge_alpha(model: RidgeCV | LinearRegression) -> float:
+    return float(getattr(model, "alpha_", 0.0))
+
+
 def _fit_scratch(config: Config, data: Data, source_model) -> Fit:
-    model = RegularTransferRegressor(lam=config.ridge).fit(data.target.X_train, data.target.y_train)
-    return Fit(_theta(model), {})
+    model = _scratch_model(config, data)
+    return Fit(_theta(model), {"ridge_alpha": _ridge_alpha(model)})
 
 
 def _fit_source_only(config: Config, data: Data, source_model) -> Fit:
@@ -372,8 +388,13 @@ def _fit_source_only(config: Config, data: Data, source_model) -> Fit:
 
 
 def _fit_regularized(config: Config, data: Data, source_model) -> Fit:
+    """The pull toward the source line, on top of scratch's own fit (its ridge α included), so
+    that λ = 0 is scratch's line exactly."""
     model = RegularTransferRegressor(
-        coef_source=source_model.coef_, intercept_source=source_model.intercept_, lam=config.lam
+        coef_source=source_model.coef_,
+        intercept_source=source_model.intercept_,
+        lam=config.lam,
+        alpha=_ridge_alpha(_scratch_model(config, data)),
     )
     model.fit(data.target.X_train, data.target.y_train)
     return Fit(_theta(model), {})

@@ -29,10 +29,10 @@ Strategies (every model is a line w·x + b = 0; positive scores mean class 1)
 - ``fine_tune``: full-batch gradient descent on the target's mean log-loss, starting from the
   source (w, b), for ``epochs`` steps of size ``lr``; `history` records both domains' test
   accuracy and log-loss at every step, from the source model (step 0) on.
-- ``regularized``: argmin Σ log-loss + λ‖w − w_source‖² + λ(b − b_source)² on the target samples,
-  solved by L-BFGS in :class:`tl_core.estimators.classifier.RegularTransferClassifier`. λ counts
-  like a number of samples: λ = 0 is unregularized logistic regression on the target, a huge λ
-  gives back the source model.
+- ``regularized``: argmin Σ log-loss + ridge·‖w‖² + λ‖w − w_source‖² + λ(b − b_source)² on the
+  target samples (scratch's objective plus the pull toward the source), solved by L-BFGS in
+  :class:`tl_core.estimators.classifier.RegularTransferClassifier`. λ counts like a number of
+  samples: λ = 0 is exactly scratch, a huge λ gives back the source model.
 - ``joint``: one model for both domains, argmin n_s·(mean source log-loss + target_weight · mean
   target log-loss) + ridge·‖w‖²: with weight 1 each domain has an equal say however few target
   samples there are; 0 gives the source model.
@@ -135,7 +135,7 @@ class Config(DemoConfig):
     lam: float = param(
         0.5,
         "λ of regularized transfer: the pull toward the source model, against a "
-        "log-loss summed over samples (0 = target data alone, huge = source only)",
+        "log-loss summed over samples (0 = scratch's boundary, huge = source only's)",
         low=0.0,
         high=10000.0,
         log=True,
@@ -144,8 +144,8 @@ class Config(DemoConfig):
     lr: float = param(0.5, "learning rate (step size) of fine-tuning", low=0.001, high=10.0, log=True)
     ridge: float = param(
         0.5,
-        "L2 penalty ridge·‖w‖² of scratch, the source model and joint "
-        "training (0.5 = scikit-learn's default C = 1)",
+        "L2 penalty ridge·‖w‖² of scratch, the source model, joint training "
+        "and regularized transfer (0.5 = scikit-learn's default C = 1)",
         low=0.0,
         high=100.0,
     )
@@ -400,7 +400,10 @@ def _fit_source_only(config: Config, data: Data, source_model) -> Fit:
 
 def _fit_regularized(config: Config, data: Data, source_model) -> Fit:
     model = RegularTransferClassifier(
-        coef_source=source_model.coef_[0], intercept_source=float(source_model.intercept_[0]), lam=config.lam
+        coef_source=source_model.coef_[0],
+        intercept_source=float(source_model.intercept_[0]),
+        lam=config.lam,
+        alpha=config.ridge,  # scratch's own penalty: λ = 0 is scratch
     )
     return Fit(_theta(model.fit(data.target.X_train, data.target.y_train)), {})
 
@@ -631,9 +634,10 @@ def _panel_titles(config: Config, data: Data) -> tuple[str, str]:
             f"{len(table.target_y)} rows",
         )
     if config.scenario == "breast_cancer":
+        source, target = _cancer_domain_words(config.gap)
         return (
-            f"Source: smoother tumours, {len(data.source.y_train)} to learn from",
-            f"Target: rougher tumours, {config.n_target} labelled per class",
+            f"Source: {source}, {len(data.source.y_train)} to learn from",
+            f"Target: {target}, {config.n_target} labelled per class",
         )
     shift = f", shifted by {config.shift:g}" if config.shift else ""
     return (
@@ -641,6 +645,17 @@ def _panel_titles(config: Config, data: Data) -> tuple[str, str]:
         f"Target: boundary turned {config.gap * MAX_ANGLE_DEGREES:.0f}°{shift}, "
         f"{config.n_target} labelled per class",
     )
+
+
+def _cancer_domain_words(gap: float) -> tuple[str, str]:
+    """What each breast-cancer domain holds at this gap: a tumour joins its own half (smoother or
+    rougher outline) with probability (1 + gap)/2, so gap 0 is a random split."""
+    if gap == 0:
+        return "a random half of the tumours", "the other half"
+    if gap == 1:
+        return "smoother tumours", "rougher tumours"
+    share = f"{(1 + gap) / 2:.0%}"
+    return f"about {share} smoother tumours", f"about {share} rougher"
 
 
 def _plane(config: Config, data: Data) -> tuple[Data, str]:
@@ -696,7 +711,8 @@ def samples_figure(config: Config | None = None, data: TableData | None = None) 
     config = config if config is not None else Config()
     data, what = _plane(config, make_data(config, data))
     shown = slice(0, MAX_POINTS_SHOWN)
-    x_range, y_range = _box(data.source.X_test[shown], data.target.X_test[shown])
+    # every point drawn lies inside the axes: the labelled target samples too
+    x_range, y_range = _box(data.source.X_train[shown], data.target.X_test[shown], data.target.X_train)
     fig = make_subplots(
         rows=1, cols=2, shared_xaxes=True, shared_yaxes=True, subplot_titles=_panel_titles(config, data)
     )
@@ -752,7 +768,8 @@ def model_figure(result: RunResult, data: TableData | None = None) -> go.Figure:
 
     Two features: each strategy's decision boundary over the target data. The faint points are
     the target test set, the outlined ones the labelled target samples; each line is where a
-    strategy's model switches class (the source model's dotted). One feature (a table): each
+    strategy's model switches class (the source model's dotted), and for synthetic data the true
+    target boundary is drawn in black, so that a student sees which line is right. One feature (a table): each
     strategy's probability of class 1 along it, the samples at 0 and 1. More than two: each
     strategy's probability of class 1 for every target test sample, coloured by its true class.
     The data are regenerated from the result's config (and `data`, the table it ran on): the
@@ -794,6 +811,15 @@ def model_figure(result: RunResult, data: TableData | None = None) -> go.Figure:
                     color=color(s.strategy), width=3, dash="dot" if s.strategy == "source_only" else "solid"
                 ),
                 hovertemplate=f"{label(s.strategy)}: target accuracy {s.target_metric:.2f}<extra></extra>",
+            )
+        )
+    if data.truth is not None:  # the right answer, drawn over the strategies' lines
+        xs, ys = _boundary_line(
+            data.truth["target"]["weights"], data.truth["target"]["bias"], x_range, y_range
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=xs, y=ys, mode="lines", name="true target boundary", line=dict(color="black", width=2)
             )
         )
     fig.update_layout(

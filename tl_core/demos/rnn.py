@@ -157,7 +157,7 @@ class Config(DemoConfig):
     lam: float = param(
         0.1,
         "λ of regularized transfer: the pull λ‖θ − θ_source‖² toward the "
-        "source weights (0 = plain fine-tuning)",
+        "source weights (0 = plain fine-tuning; large keeps them at the source's, like feature extraction)",
         low=0.0,
         high=100.0,
         log=True,

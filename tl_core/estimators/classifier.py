@@ -1,22 +1,24 @@
 """Regularized transfer for logistic regression, as a scikit-learn estimator.
 
 The target model is the logistic-regression fit to the few target samples, pulled toward the
-source model's parameters by a penalty of strength λ (``lam``). With labels y ∈ {0, 1}, scores
+source model's parameters by a penalty of strength λ (``lam``), with an optional ridge penalty
+α (``alpha``) on the weights, the one the target-only fit has. With labels y ∈ {0, 1}, scores
 z = X w + b and σ the logistic function,
 
-    w, b = argmin  Σᵢ sᵢ · [log(1 + exp(zᵢ)) − yᵢ zᵢ]  +  λ ‖w − w_source‖²  +  λ (b − b_source)²
+    w, b = argmin  Σᵢ sᵢ · [log(1 + exp(zᵢ)) − yᵢ zᵢ]  +  α ‖w‖²  +  λ ‖w − w_source‖²  +  λ (b − b_source)²
 
 The first term is the *sum* of the log-losses −log σ(±zᵢ) (weighted by the sample weights sᵢ), so
 λ counts like a number of samples: the more target samples, the less the pull matters.
 
-- λ = 0 is plain (unregularized) logistic regression on the target alone;
-- λ → ∞ gives back the source model exactly;
+- λ = 0 is logistic regression on the target alone: unregularized when α = 0, scikit-learn's
+  ``LogisticRegression(C=1 / (2 α))`` otherwise;
+- λ → ∞ gives back the source model exactly, whatever α;
 - with no source coefficients (``coef_source=None``) the pull is toward zero: L2-regularized
   logistic regression, scikit-learn's ``LogisticRegression(C=1 / (2 λ))`` when the intercept is
   left free (``intercept_source=None``).
 
 This is the true logistic loss, minimised with scipy's L-BFGS and the exact gradient
-Xᵀ s (σ(z) − y) + 2 λ (w − w_source). (ADAPT's ``RegularTransferLC`` instead fits least squares
+Xᵀ s (σ(z) − y) + 2 α w + 2 λ (w − w_source). (ADAPT's ``RegularTransferLC`` instead fits least squares
 to ±1 labels.) The classifier is binary: two classes, whatever their labels.
 """
 
@@ -58,6 +60,9 @@ class RegularTransferClassifier(ClassifierMixin, BaseEstimator):
     lam : float, default=1.0
         λ ≥ 0, the strength of the pull. 0 gives unregularized logistic regression (whose weights
         grow without bound on separable data, until ``max_iter`` stops them).
+    alpha : float, default=0.0
+        α ≥ 0, a ridge penalty on the weights toward zero (the intercept stays free of it): the
+        target-only fit's own penalty, so that λ = 0 gives that fit.
     fit_intercept : bool, default=True
         Whether to fit an intercept b (else b = 0).
     max_iter : int, default=500
@@ -74,10 +79,13 @@ class RegularTransferClassifier(ClassifierMixin, BaseEstimator):
         L-BFGS iterations used.
     """
 
-    def __init__(self, coef_source=None, intercept_source=0.0, lam=1.0, fit_intercept=True, max_iter=500):
+    def __init__(
+        self, coef_source=None, intercept_source=0.0, lam=1.0, alpha=0.0, fit_intercept=True, max_iter=500
+    ):
         self.coef_source = coef_source
         self.intercept_source = intercept_source
         self.lam = lam
+        self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
 
@@ -99,6 +107,7 @@ class RegularTransferClassifier(ClassifierMixin, BaseEstimator):
             )
         weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         lam = self._checked("lam", self.lam, low=0.0)
+        alpha = self._checked("alpha", self.alpha, low=0.0)
         max_iter = int(self._checked("max_iter", self.max_iter, low=1, integer=True))
         is_positive = (y == self.classes_[1]).astype(np.float64)
         theta_source, pulled = self._anchor(X.shape[1])
@@ -108,7 +117,7 @@ class RegularTransferClassifier(ClassifierMixin, BaseEstimator):
                 x0=theta_source,
                 jac=True,
                 method="L-BFGS-B",
-                args=(X, is_positive, weights, lam, theta_source, pulled, self.fit_intercept),
+                args=(X, is_positive, weights, lam, alpha, theta_source, pulled, self.fit_intercept),
                 options={"maxiter": max_iter, "gtol": 1e-8, "ftol": 1e-12},
             )
         theta = result.x
@@ -165,7 +174,7 @@ class RegularTransferClassifier(ClassifierMixin, BaseEstimator):
         return float(value)
 
 
-def _penalized_log_loss(theta, X, is_positive, weights, lam, theta_source, pulled, fit_intercept):
+def _penalized_log_loss(theta, X, is_positive, weights, lam, alpha, theta_source, pulled, fit_intercept):
     """The objective and its gradient in θ = (w, b); b stays 0 without an intercept."""
     if not fit_intercept:
         theta = np.append(theta[:-1], 0.0)
@@ -175,5 +184,6 @@ def _penalized_log_loss(theta, X, is_positive, weights, lam, theta_source, pulle
     difference = pulled * (theta - theta_source)
     residual = weights * (expit(scores) - is_positive)
     gradient = np.append(X.T @ residual, residual.sum() if fit_intercept else 0.0)
-    gradient += 2.0 * lam * difference
-    return loss + lam * difference @ difference, gradient
+    coefs = np.append(theta[:-1], 0.0)  # the ridge penalty leaves the intercept free
+    gradient += 2.0 * lam * difference + 2.0 * alpha * coefs
+    return loss + lam * difference @ difference + alpha * coefs @ coefs, gradient
