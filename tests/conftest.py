@@ -1,4 +1,5 @@
-"""What every test module shares: a disk cache of its own, and one torch thread where asked for."""
+"""What every test module shares: a disk cache of its own, one torch thread where asked for, and
+the tolerance of two code paths that compute the same numbers (`assert_close`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import os
 import shutil
 import tempfile
 
+import numpy as np
 import pytest
 
 from tl_core import diskcache
+from tl_core.result import RunResult, StrategyResult
 
 # Generated data sets go to a folder of this test session (subprocesses, such as the app's server
 # in the browser tests, inherit it): tests neither read a developer's cache nor fill it.
@@ -40,3 +43,55 @@ def empty_disk_cache(tmp_path, monkeypatch):
     folder = tmp_path / "disk-cache"
     monkeypatch.setenv(diskcache.ENV, str(folder))
     return folder
+
+
+# ---------------------------------------------------------------------------------- tolerances
+# Two code paths that batch differently (a sweep's models stacked against a single run's, a group
+# of nine models against three, a test set measured alone against beside another) agree only to
+# rounding, and rounding differs from one processor to the next: the matrix kernels are chosen by
+# the processor's instruction set and by the shapes they multiply. Such tests compare with these
+# tolerances. Exact equality is kept for the same code path (same config, seed and machine).
+LOSS_RTOL = 1e-5  # float32 losses after a few epochs, their sums taken in another order
+
+
+def one_example(n_test: int) -> float:
+    """How far two code paths' accuracies on `n_test` examples may be apart: one example. A
+    rounding difference can tip a prediction that was a near tie between two classes; it does
+    not move several."""
+    return 1 / n_test + 1e-9
+
+
+def assert_close(
+    expected: RunResult | list[StrategyResult],
+    actual: RunResult | list[StrategyResult],
+    test_examples: int | tuple[int, int],
+    loss_rtol: float = LOSS_RTOL,
+) -> None:
+    """The strategies of one config and seed computed by two code paths agree to rounding: the
+    same strategies; losses to `loss_rtol` relative; accuracies and the target confusion matrix
+    one test example apart at most; at the end and at every epoch both histories measured.
+
+    `test_examples`: the sizes of the (source, target) test sets, or one size for both.
+    """
+    source_n, target_n = test_examples if isinstance(test_examples, tuple) else (test_examples,) * 2
+    examples = {"source_metric": source_n, "target_metric": target_n}
+    expected, actual = (r.strategies if isinstance(r, RunResult) else r for r in (expected, actual))
+    assert [s.strategy for s in actual] == [s.strategy for s in expected]
+    for a, b in zip(expected, actual, strict=True):
+        steps = sorted(set(a.history.get("step", [])) & set(b.history.get("step", [])))
+        for key in ("source_metric", "target_metric", "source_loss", "target_loss"):
+            left, right = _measured(a, key, steps), _measured(b, key, steps)
+            if key in examples:
+                close = np.isclose(left, right, rtol=0, atol=one_example(examples[key]))
+            else:
+                close = np.isclose(left, right, rtol=loss_rtol, atol=0)
+            assert close.all(), (a.strategy, key, left, right)
+        if "confusion_matrix" in a.extras:  # one example moved from one cell to another at most
+            moved = np.abs(np.subtract(a.extras["confusion_matrix"], b.extras["confusion_matrix"])).sum()
+            assert moved <= 2, (a.strategy, "confusion_matrix", moved)
+
+
+def _measured(result: StrategyResult, key: str, steps: list[int]) -> list[float]:
+    """The final value of `key`, then its history at `steps` (epochs)."""
+    history = result.history
+    return [getattr(result, key)] + [history[key][history["step"].index(step)] for step in steps]

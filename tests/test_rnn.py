@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import assert_close, one_example
 
 from tl_core import diskcache
 from tl_core.demos import get_demo, rnn, rnn_data
@@ -68,7 +69,8 @@ def test_fine_tuning_forgets_the_source_while_feature_extraction_keeps_it(data_e
     source_accuracy = rnn.source_accuracy(rnn.Config())
     assert source_accuracy > 0.9
     for r in results:  # the frozen features and the source head are untouched
-        assert r.strategy("feature_extraction").source_metric == pytest.approx(source_accuracy)
+        kept = r.strategy("feature_extraction").source_metric  # measured beside the target: rounding
+        assert kept == pytest.approx(source_accuracy, abs=one_example(r.extras["n_source_test"]))
         # the page's headline measures forgetting against it ("vs the source model")
         assert r.extras["source_model_metric"] == source_accuracy
     assert mean_over_seeds(results, "fine_tune", "source_metric") < source_accuracy - 0.1
@@ -317,10 +319,10 @@ def test_result_carries_history_confusion_and_hidden_paths():
 
 
 def test_a_sweep_point_is_the_single_run_of_its_config_and_seed():
-    """rnn.run_many trains a sweep's models together, and each gives exactly the numbers rnn.run
-    gives its config alone: the page's headline and its sweep agree. A sweep's history holds
-    only the start and the end. (On the CPU: a GPU's batched matrix products may pick their
-    algorithm by how many models they stack.)"""
+    """rnn.run_many trains a sweep's models together, and each gives the numbers rnn.run gives
+    its config alone: the page's headline and its sweep agree. To rounding (conftest.py): a
+    sweep's batched matrix products stack more models, and some processors then sum in another
+    order. A sweep's history holds only the start and the end."""
     configs = [
         small(
             n_target=n,
@@ -336,10 +338,7 @@ def test_a_sweep_point_is_the_single_run_of_its_config_and_seed():
         assert many.names() == one.names()
         for a, b in zip(one.strategies, many.strategies, strict=True):
             assert b.history["step"] == [0, config.epochs] == a.history["step"][:: config.epochs]
-            for key in ("source_metric", "target_metric", "source_loss", "target_loss"):
-                assert getattr(b, key) == getattr(a, key), (a.strategy, key)
-                assert b.history[key] == a.history[key][:: config.epochs]
-            assert b.extras == a.extras
+        assert_close(one, many, (one.extras["n_source_test"], one.extras["n_target_test"]))
 
 
 def test_the_demo_is_registered():
