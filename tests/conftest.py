@@ -1,11 +1,15 @@
-"""What every test module shares: a disk cache of its own, one torch thread where asked for, and
-the tolerance of two code paths that compute the same numbers (`assert_close`)."""
+"""What every test module shares: a disk cache of its own, one torch thread where asked for, the
+package installed as a user installs it, and the tolerance of two code paths that compute the
+same numbers (`assert_close`)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,6 +39,26 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def installed_package(tmp_path_factory) -> Path:
+    """This checkout installed as a user installs it, `pip install` (not editable), into a folder
+    of its own: its modules, and the command in its bin/. Its dependencies are this environment's:
+    run it with this Python and PYTHONPATH set to the folder. Built from a copy of the checkout,
+    so that the build leaves nothing in it."""
+    root = tmp_path_factory.mktemp("package")
+    source, target = root / "source", root / "installed"
+    # .git, .venv and other dot-folders, caches, build output, and what is not the package
+    left_out = (".*", "__pycache__", "*.egg-info", "build", "artifacts", "tests", "benchmarks")
+    shutil.copytree(CHECKOUT, source, ignore=shutil.ignore_patterns(*left_out))
+    shutil.copytree(CHECKOUT / ".streamlit", source / ".streamlit")  # the one dot-folder it ships
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*pip, "--target", str(target), str(source)], check=True, capture_output=True, timeout=600)
+    return target
 
 
 @pytest.fixture
