@@ -55,7 +55,9 @@ def run_cells(cells: list[str], monkeypatch) -> dict:
     return namespace
 
 
-@pytest.mark.parametrize("demo", AVAILABLE)
+@pytest.mark.parametrize(
+    "demo", [pytest.param(d, marks=pytest.mark.slow if d == "rnn" else ()) for d in AVAILABLE]
+)
 def test_the_notebook_reproduces_the_numbers_on_the_page(demo, monkeypatch):
     values = settings(demo)
     sweep = demo in ("linear", "logistic")  # a torch sweep is slow; its code path is the same

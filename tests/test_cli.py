@@ -167,6 +167,7 @@ print(len(trained))
 """
 
 
+@pytest.mark.slow
 def test_prepare_trains_once_so_that_later_processes_train_nothing(tmp_path):
     """A course host prepares the machine before class: afterwards no page, command or notebook
     waits for a source model to train, in any new process."""

@@ -44,6 +44,7 @@ def data_efficiency() -> dict[int, list[RunResult]]:
 # ------------------------------------------------------------------------------------- lessons
 @pytest.mark.parametrize("n_target", FEW)
 @pytest.mark.parametrize("strategy", ["fine_tune", "feature_extraction"])
+@pytest.mark.slow
 def test_with_few_labels_transfer_beats_scratch(data_efficiency, n_target, strategy):
     results = data_efficiency[n_target]
     gain = mean_over_seeds(results, strategy) - mean_over_seeds(results, "scratch")
@@ -51,6 +52,7 @@ def test_with_few_labels_transfer_beats_scratch(data_efficiency, n_target, strat
 
 
 @pytest.mark.parametrize("strategy", ["fine_tune", "feature_extraction"])
+@pytest.mark.slow
 def test_the_gain_shrinks_as_labels_grow(data_efficiency, strategy):
     def gain(n):
         results = data_efficiency[n]
@@ -64,6 +66,7 @@ def test_the_gain_shrinks_as_labels_grow(data_efficiency, strategy):
     )
 
 
+@pytest.mark.slow
 def test_fine_tuning_forgets_the_source_while_feature_extraction_keeps_it(data_efficiency):
     results = data_efficiency[5]
     source_accuracy = rnn.source_accuracy(rnn.Config())
@@ -120,6 +123,7 @@ def test_lambda_runs_from_fine_tuning_to_the_source_model():
 
 
 # ------------------------------------------------------------------------- the source model
+@pytest.mark.slow
 def test_full_quality_gru_passes_the_published_accuracy_on_ten_digits():
     """Greydanus (2020) reports 91% for a GRU on MNIST-1D; the full preset must reach 90%."""
     config = rnn.Config(scenario="shift", quality="full")
@@ -130,6 +134,7 @@ def test_full_quality_gru_passes_the_published_accuracy_on_ten_digits():
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.slow
 def test_every_cell_runs(cell):
     r = rnn.run(rnn.Config(cell=cell, epochs=2, strategies=("fine_tune",)))
     assert r.names() == ["scratch", "fine_tune"]
@@ -252,6 +257,7 @@ def test_same_config_and_seed_give_identical_numbers():
     assert other.strategy("scratch").history != first.strategy("scratch").history
 
 
+@pytest.mark.slow
 def test_a_run_gives_the_same_numbers_on_one_core_or_two(monkeypatch, tmp_path):
     """A shared link must give a student's laptop the numbers the server showed: every figure
     of a run (the source model, histories, source only, confusion matrix, mistakes, hidden
@@ -407,6 +413,7 @@ def test_labelled_subset_draws_n_per_class():
     assert np.bincount(pool.y[rows]).tolist() == [3] * 5
 
 
+@pytest.mark.slow
 def test_plain_rnn_learns_the_source_with_gradient_clipping():
     """Clipped at norm 1, the tanh RNN trained long (the full preset, 100 epochs: unclipped it
     ended at chance) learns digits 0-4 well above chance (20%), yet below a GRU."""
