@@ -99,6 +99,7 @@ def test_the_notebook_file_has_a_lesson_cell_then_code_without_outputs():
     )
     nbformat.validate(notebook)
     assert notebook.cells[0].source.startswith("# Title") and "It shows a thing." in notebook.cells[0].source
+    assert "pip install /path/to/transfer-lab" in notebook.cells[0].source, "what to install, and how"
     assert [c.source for c in notebook.cells[1:]] == cells
     assert all(c.outputs == [] and c.execution_count is None for c in notebook.cells[1:])
 
