@@ -1,14 +1,21 @@
-"""What every test module shares: a disk cache of its own, and one torch thread where asked for."""
+"""What every test module shares: a disk cache of its own, one torch thread where asked for, the
+package installed as a user installs it, and the tolerance of two code paths that compute the
+same numbers (`assert_close`)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tl_core import diskcache, store
+from tl_core.result import RunResult, StrategyResult
 
 # Generated data sets go to a folder of this test session (subprocesses, such as the app's server
 # in the browser tests, inherit it): tests neither read a developer's cache nor fill it.
@@ -48,9 +55,81 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def installed_package(tmp_path_factory) -> Path:
+    """This checkout installed as a user installs it, `pip install` (not editable), into a folder
+    of its own: its modules, and the command in its bin/. Its dependencies are this environment's:
+    run it with this Python and PYTHONPATH set to the folder. Built from a copy of the checkout,
+    so that the build leaves nothing in it."""
+    root = tmp_path_factory.mktemp("package")
+    source, target = root / "source", root / "installed"
+    # .git, .venv and other dot-folders, caches, build output, and what is not the package
+    left_out = (".*", "__pycache__", "*.egg-info", "build", "artifacts", "tests", "benchmarks")
+    shutil.copytree(CHECKOUT, source, ignore=shutil.ignore_patterns(*left_out))
+    shutil.copytree(CHECKOUT / ".streamlit", source / ".streamlit")  # the one dot-folder it ships
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*pip, "--target", str(target), str(source)], check=True, capture_output=True, timeout=600)
+    return target
+
+
 @pytest.fixture
 def empty_disk_cache(tmp_path, monkeypatch):
     """A disk cache of this test alone: nothing generated or trained before is found there."""
     folder = tmp_path / "disk-cache"
     monkeypatch.setenv(diskcache.ENV, str(folder))
     return folder
+
+
+# ---------------------------------------------------------------------------------- tolerances
+# Two code paths that batch differently (a sweep's models stacked against a single run's, a group
+# of nine models against three, a test set measured alone against beside another) agree only to
+# rounding, and rounding differs from one processor to the next: the matrix kernels are chosen by
+# the processor's instruction set and by the shapes they multiply. Such tests compare with these
+# tolerances. Exact equality is kept for the same code path (same config, seed and machine).
+LOSS_RTOL = 1e-5  # float32 losses after a few epochs, their sums taken in another order
+
+
+def one_example(n_test: int) -> float:
+    """How far two code paths' accuracies on `n_test` examples may be apart: one example. A
+    rounding difference can tip a prediction that was a near tie between two classes; it does
+    not move several."""
+    return 1 / n_test + 1e-9
+
+
+def assert_close(
+    expected: RunResult | list[StrategyResult],
+    actual: RunResult | list[StrategyResult],
+    test_examples: int | tuple[int, int],
+    loss_rtol: float = LOSS_RTOL,
+) -> None:
+    """The strategies of one config and seed computed by two code paths agree to rounding: the
+    same strategies; losses to `loss_rtol` relative; accuracies and the target confusion matrix
+    one test example apart at most; at the end and at every epoch both histories measured.
+
+    `test_examples`: the sizes of the (source, target) test sets, or one size for both.
+    """
+    source_n, target_n = test_examples if isinstance(test_examples, tuple) else (test_examples,) * 2
+    examples = {"source_metric": source_n, "target_metric": target_n}
+    expected, actual = (r.strategies if isinstance(r, RunResult) else r for r in (expected, actual))
+    assert [s.strategy for s in actual] == [s.strategy for s in expected]
+    for a, b in zip(expected, actual, strict=True):
+        steps = sorted(set(a.history.get("step", [])) & set(b.history.get("step", [])))
+        for key in ("source_metric", "target_metric", "source_loss", "target_loss"):
+            left, right = _measured(a, key, steps), _measured(b, key, steps)
+            if key in examples:
+                close = np.isclose(left, right, rtol=0, atol=one_example(examples[key]))
+            else:
+                close = np.isclose(left, right, rtol=loss_rtol, atol=0)
+            assert close.all(), (a.strategy, key, left, right)
+        if "confusion_matrix" in a.extras:  # one example moved from one cell to another at most
+            moved = np.abs(np.subtract(a.extras["confusion_matrix"], b.extras["confusion_matrix"])).sum()
+            assert moved <= 2, (a.strategy, "confusion_matrix", moved)
+
+
+def _measured(result: StrategyResult, key: str, steps: list[int]) -> list[float]:
+    """The final value of `key`, then its history at `steps` (epochs)."""
+    history = result.history
+    return [getattr(result, key)] + [history[key][history["step"].index(step)] for step in steps]

@@ -15,6 +15,8 @@ from tl_app import controls
 from tl_core import backbones
 from tl_core.demos import cnn
 
+pytestmark = pytest.mark.slow  # each test builds a ResNet-18 page
+
 
 @pytest.fixture
 def no_weights(tmp_path, monkeypatch):

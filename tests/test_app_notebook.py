@@ -1,19 +1,26 @@
-"""The "Reproduce in a notebook" code reruns exactly the experiment on the page: same numbers."""
+"""The "Reproduce in a notebook" code reruns exactly the experiment on the page: same numbers, in
+any folder where the package is installed; what a user named enters its code only as a string."""
 
+import ast
+import dataclasses
 import json
+import re
+import sys
 from pathlib import Path
 
 import nbformat
 import plotly.graph_objects as go
 import pytest
+from nbclient import NotebookClient
 from streamlit.testing.v1 import AppTest
 from test_app_pages import failures, fast
+from test_app_user_data import sales_csv
 
 import tl_core
 from tl_app import controls, exports
 from tl_app.catalog import DEMO_BY_NAME
 from tl_app.sweeps import sweep_values
-from tl_core import narrate
+from tl_core import narrate, userdata
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 AVAILABLE = tl_core.available_demos()
@@ -48,7 +55,9 @@ def run_cells(cells: list[str], monkeypatch) -> dict:
     return namespace
 
 
-@pytest.mark.parametrize("demo", AVAILABLE)
+@pytest.mark.parametrize(
+    "demo", [pytest.param(d, marks=pytest.mark.slow if d == "rnn" else ()) for d in AVAILABLE]
+)
 def test_the_notebook_reproduces_the_numbers_on_the_page(demo, monkeypatch):
     values = settings(demo)
     sweep = demo in ("linear", "logistic")  # a torch sweep is slow; its code path is the same
@@ -90,5 +99,91 @@ def test_the_notebook_file_has_a_lesson_cell_then_code_without_outputs():
     )
     nbformat.validate(notebook)
     assert notebook.cells[0].source.startswith("# Title") and "It shows a thing." in notebook.cells[0].source
+    assert "pip install /path/to/transfer-lab" in notebook.cells[0].source, "what to install, and how"
     assert [c.source for c in notebook.cells[1:]] == cells
     assert all(c.outputs == [] and c.execution_count is None for c in notebook.cells[1:])
+
+
+# ---------------------------------------------------------------------------- the file, elsewhere
+SALES = {"task": "regression", "label": "sales", "split_column": "region", "split_value": "north"}
+OWN_FILE = "Q3 sales (Anne's).csv"  # a name that is not a Python identifier, quote included
+
+
+def notebook_of(demo: str, config, data=None) -> bytes:
+    """The notebook the page's download button gives (see tl_app/demo_page.py)."""
+    module = tl_core.get_demo(demo)
+    cells = exports.reproduce_cells(demo, config.to_dict(), {}, exports.views_of(module), data=data)
+    return exports.notebook_bytes(f"Transfer Lab: {demo}", "What it shows.", cells)
+
+
+def execute_elsewhere(notebook: bytes, folder: Path) -> str:
+    """Run the notebook top to bottom in `folder` with a Jupyter kernel of this environment, and
+    return what it printed; a last cell of the test's own prints where tl_core came from."""
+    cells = nbformat.reads(notebook.decode(), as_version=4)
+    cells.cells.append(
+        nbformat.v4.new_code_cell("import sys, tl_core\nprint(sys.executable, tl_core.__file__)")
+    )
+    client = NotebookClient(
+        cells, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    )
+    client.execute()
+    return "".join(
+        output.get("text", "") for cell in cells.cells if cell.cell_type == "code" for output in cell.outputs
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("demo", ["linear", "rnn"])
+def test_a_downloaded_notebook_runs_in_an_empty_folder_and_prints_the_pages_numbers(
+    demo, installed_package, tmp_path, monkeypatch
+):
+    """One demo of each family: linear on the user's own file (which sits beside the notebook),
+    the RNN on its built-in data; outside the checkout, with the package installed (not editable)
+    and nothing of the checkout on the kernel's path."""
+    monkeypatch.setenv("PYTHONPATH", str(installed_package))
+    data = None
+    if demo == "linear":
+        (tmp_path / OWN_FILE).write_bytes(sales_csv())
+        data = userdata.read("table", sales_csv(), OWN_FILE, **SALES)
+        config = tl_core.make_config("linear", n_target=6, seed=4)
+    else:
+        strategies = ("feature_extraction", "fine_tune")
+        config = tl_core.make_config("rnn", n_target=2, epochs=2, seed=3, strategies=strategies)
+    printed = execute_elsewhere(notebook_of(demo, config, data), tmp_path)
+
+    python, module = printed.splitlines()[-1].rsplit(" ", 1)
+    assert python == sys.executable and Path(module).is_relative_to(installed_package)
+    page = tl_core.run(demo, config=config, data=data)  # what the page shows: the same code path
+    shown = re.findall(r"^(\w+) +source .+? (-?[0-9.]+) +target .+? (-?[0-9.]+)$", printed, re.MULTILINE)
+    assert shown == [
+        (s.strategy, f"{s.source_metric:.3f}", f"{s.target_metric:.3f}") for s in page.strategies
+    ]
+
+
+HOSTILE = "x.csv\nimport os; os.system('echo pwned')\n# ' \" ''' \\"
+
+
+@pytest.mark.parametrize(
+    "field, plain", [("name", "sales.csv"), ("label", "sales"), ("split_value", "north")]
+)
+def test_what_a_user_named_enters_the_notebooks_code_only_as_a_string(field, plain):
+    """A file's name, a column or a value holding a newline and code stays one string literal:
+    with it put back to a plain value, the code is the plain value's code, statement for statement."""
+    data = userdata.read("table", sales_csv(), "sales.csv", **SALES)
+    named = (
+        dataclasses.replace(data, name=HOSTILE)
+        if field == "name"
+        else dataclasses.replace(data, options={**data.options, field: HOSTILE})
+    )
+    config = tl_core.make_config("linear").to_dict()
+    for cell, reference in zip(
+        exports.reproduce_cells("linear", config, data=named),
+        exports.reproduce_cells("linear", config, data=data),
+        strict=True,
+    ):
+        tree = ast.parse(cell)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value == HOSTILE:
+                node.value = plain
+        assert ast.dump(tree) == ast.dump(ast.parse(reference))
+    assert repr(HOSTILE) in exports.data_code(named)

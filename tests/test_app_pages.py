@@ -120,6 +120,7 @@ def test_every_page_renders_without_an_exception(path):
         assert "coming soon" in at.info[0].value
 
 
+@pytest.mark.slow
 def test_source_only_says_why_it_is_missing_where_the_classes_differ():
     def says_left_out(query):
         at = open_page(PATH["rnn"], {**fast("rnn"), **query})

@@ -6,12 +6,14 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from contextlib import redirect_stderr, redirect_stdout
 
 import pandas as pd
 import pytest
 
 import tl_core
+from tl_app import launch
 from tl_core.cli import main
 
 
@@ -78,11 +80,24 @@ def test_bad_input_is_one_line_on_stderr_and_exit_code_2(args, message):
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_help_lists_every_field_with_default_range_and_help():
-    code, out, _ = cli("run", "linear", "--help")
+COMMANDS = [(), ("run",), ("sweep",), ("bench",), ("prepare",)]
+DEMO_COMMANDS = [(command, demo) for command in ("run", "sweep") for demo in tl_core.available_demos()]
+
+
+@pytest.mark.parametrize("command", COMMANDS + DEMO_COMMANDS, ids=" ".join)
+def test_every_help_prints_and_exits_0(command):
+    """A help text may hold a '%' ("about 60%"), which argparse would read as a format."""
+    code, out, err = cli(*command, "--help")
+    assert code == 0 and err == ""
+    assert out.startswith(f"usage: python -m tl_core {' '.join(command)}".rstrip())
+
+
+@pytest.mark.parametrize("command, demo", DEMO_COMMANDS)
+def test_a_demos_help_lists_every_field_with_default_range_and_help(command, demo):
+    code, out, _ = cli(command, demo, "--help")
     assert code == 0
     flat = " ".join(out.split())
-    for spec in tl_core.get_demo("linear").Config.fields():
+    for spec in tl_core.get_demo(demo).Config.fields():
         assert f"--{spec.name}" in flat
         assert " ".join(spec.help.split()) in flat
         assert " ".join(f"Allowed: {spec.allowed()}.".split()) in flat
@@ -179,6 +194,7 @@ print(len(trained))
 """
 
 
+@pytest.mark.slow
 def test_prepare_trains_once_so_that_later_processes_train_nothing(tmp_path):
     """A course host prepares the machine before class: afterwards no page, command or notebook
     waits for a source model to train, in any new process."""
@@ -206,3 +222,38 @@ def test_prepare_trains_once_so_that_later_processes_train_nothing(tmp_path):
     )
     assert later.returncode == 0, later.stderr
     assert later.stdout.split() == ["0"]
+
+
+# ------------------------------------------------------------------------- transfer-lab (installed)
+def test_transfer_lab_has_the_commands_of_python_m_tl_core_and_app(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        launch.main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and out.startswith("usage: transfer-lab")
+    assert re.search(r"^    app +start the app", out, re.MULTILINE)
+    with pytest.raises(SystemExit) as exit_:
+        launch.main(["app", "--help"])
+    assert exit_.value.code == 0 and "--server.port 8502" in " ".join(capsys.readouterr().out.split())
+    assert launch.main(["run", "linear", "--gap", "2"]) == 2
+    assert capsys.readouterr().err.startswith("transfer-lab: error: gap must be")
+
+
+def test_transfer_lab_app_starts_streamlit_with_the_projects_settings_and_passes_options_on(monkeypatch):
+    started = []
+    monkeypatch.setattr(os, "execv", lambda path, command: started.append(command))
+    monkeypatch.setenv("TL_MAX_JOBS", "")  # so that monkeypatch puts back what was there
+    monkeypatch.delenv("TL_MAX_JOBS")
+    launch.main(["app", "--server.port", "8502", "--theme.base=dark"])
+    (command,) = started
+    assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(launch.app_folder() / "app.py")]
+    with open(launch.app_folder() / ".streamlit" / "config.toml", "rb") as file:
+        settings = tomllib.load(file)
+    assert settings["client"]["showErrorDetails"] == "none" and settings["server"]["headless"] is True
+    for section, options in settings.items():
+        for key, value in options.items():
+            written = str(value).lower() if isinstance(value, bool) else str(value)
+            assert f"--{section}.{key}={written}" in command
+    assert command[-3:] == ["--server.port", "8502", "--theme.base=dark"], (
+        "the user's options come last: they win"
+    )
+    assert os.environ["TL_MAX_JOBS"] == "1", "one user on their machine: one training at a time"

@@ -47,11 +47,13 @@ def gain(results, strategy):
 
 # ------------------------------------------------------------------------------------- lessons
 @pytest.mark.parametrize("n_target", FEW)
+@pytest.mark.slow
 def test_with_few_labels_transfer_beats_scratch(sim2real, n_target):
     for strategy in ("fine_tune", "feature_extraction"):
         assert gain(sim2real[n_target], strategy) > 0.02, (strategy, n_target)
 
 
+@pytest.mark.slow
 def test_the_gain_shrinks_as_labels_grow(sim2real):
     for strategy in ("fine_tune", "feature_extraction"):
         gains = [gain(sim2real[n], strategy) for n in FEW + (MANY,)]
@@ -59,6 +61,7 @@ def test_the_gain_shrinks_as_labels_grow(sim2real):
         assert gains[-1] < 0.05, (strategy, gains)
 
 
+@pytest.mark.slow
 def test_fine_tuning_forgets_the_source_and_feature_extraction_keeps_it(sim2real):
     results = [r for rs in sim2real.values() for r in rs]
     for r in results:
@@ -90,6 +93,7 @@ def new_classes():
 
 
 @pytest.mark.parametrize("n_target", FEW)
+@pytest.mark.slow
 def test_new_classes_is_negative_transfer_at_the_defaults(new_classes, n_target):
     """The scenario's help says so: features learned on 0-4 fit 5-9 worse than a fresh net."""
     results = new_classes[cnn.Config().source_copies][n_target]
@@ -98,6 +102,7 @@ def test_new_classes_is_negative_transfer_at_the_defaults(new_classes, n_target)
 
 
 @pytest.mark.parametrize("n_target", FEW)
+@pytest.mark.slow
 def test_warped_source_copies_make_the_features_carry_over_better(new_classes, n_target):
     for strategy in ("fine_tune", "feature_extraction"):
         plain, warped = (mean(new_classes[c][n_target], strategy) for c in (0, 4))
@@ -149,6 +154,7 @@ def test_same_config_and_seed_give_identical_numbers():
     assert first == second
 
 
+@pytest.mark.slow
 def test_run_many_equals_run_one_by_one(sim2real):
     """A sweep trains all its models together, and grouped convolutions over more models may sum
     in another order, so it agrees with run to float tolerance: losses to 1e-3 relative,
@@ -209,6 +215,7 @@ def test_new_classes_get_a_new_head_and_no_source_only():
         assert np.asarray(s.extras["confusion_matrix"]).shape == (5, 5)
 
 
+@pytest.mark.slow
 def test_results_round_trip_through_json(sim2real):
     result = sim2real[1][0]
     text = result.to_json()
@@ -235,6 +242,7 @@ def test_samples_figure_shows_ten_source_and_ten_target_digits():
         assert names.count("source") == names.count("target") == 10
 
 
+@pytest.mark.slow
 def test_model_and_confusion_figures(sim2real):
     result = sim2real[1][0]
     fig = cnn.model_figure(result)
@@ -262,6 +270,7 @@ def test_model_and_confusion_figures(sim2real):
     assert np.trace(matrix) / matrix.sum() == pytest.approx(result.strategy("scratch").target_metric)
 
 
+@pytest.mark.slow
 def test_the_model_views_sentence_says_how_far_the_best_strategy_moved_the_filters(sim2real):
     """Computed from the filters drawn: frozen ones are the source's exactly, fine-tuned ones moved."""
     for best, words in (

@@ -330,6 +330,7 @@ def compare_specs() -> list[FieldSpec]:
 
 
 @pytest.mark.parametrize("path,cases", PAGES, ids=[p.split("/")[1][:-3] for p, _ in PAGES])
+@pytest.mark.slow
 def test_every_page_survives_a_fuzzed_link(path, cases):
     demo = next((d for d, p in DEMO_BY_NAME.items() if p.path == path), None)
     if path.endswith("compare.py"):

@@ -161,6 +161,7 @@ def test_an_inspect_that_cannot_be_sent_trains_in_threads_with_the_same_numbers(
     ]
 
 
+@pytest.mark.slow
 def test_an_rnn_run_in_processes_gives_the_numbers_of_one_core(workers, sent):
     """The demo's own models (recurrent layers under vmap) travel to the workers and back."""
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import assert_close, one_example
 
 from tl_core import diskcache
 from tl_core.demos import get_demo, rnn, rnn_data
@@ -43,6 +44,7 @@ def data_efficiency() -> dict[int, list[RunResult]]:
 # ------------------------------------------------------------------------------------- lessons
 @pytest.mark.parametrize("n_target", FEW)
 @pytest.mark.parametrize("strategy", ["fine_tune", "feature_extraction"])
+@pytest.mark.slow
 def test_with_few_labels_transfer_beats_scratch(data_efficiency, n_target, strategy):
     results = data_efficiency[n_target]
     gain = mean_over_seeds(results, strategy) - mean_over_seeds(results, "scratch")
@@ -50,6 +52,7 @@ def test_with_few_labels_transfer_beats_scratch(data_efficiency, n_target, strat
 
 
 @pytest.mark.parametrize("strategy", ["fine_tune", "feature_extraction"])
+@pytest.mark.slow
 def test_the_gain_shrinks_as_labels_grow(data_efficiency, strategy):
     def gain(n):
         results = data_efficiency[n]
@@ -63,12 +66,14 @@ def test_the_gain_shrinks_as_labels_grow(data_efficiency, strategy):
     )
 
 
+@pytest.mark.slow
 def test_fine_tuning_forgets_the_source_while_feature_extraction_keeps_it(data_efficiency):
     results = data_efficiency[5]
     source_accuracy = rnn.source_accuracy(rnn.Config())
     assert source_accuracy > 0.9
     for r in results:  # the frozen features and the source head are untouched
-        assert r.strategy("feature_extraction").source_metric == pytest.approx(source_accuracy)
+        kept = r.strategy("feature_extraction").source_metric  # measured beside the target: rounding
+        assert kept == pytest.approx(source_accuracy, abs=one_example(r.extras["n_source_test"]))
         # the page's headline measures forgetting against it ("vs the source model")
         assert r.extras["source_model_metric"] == source_accuracy
     assert mean_over_seeds(results, "fine_tune", "source_metric") < source_accuracy - 0.1
@@ -118,6 +123,7 @@ def test_lambda_runs_from_fine_tuning_to_the_source_model():
 
 
 # ------------------------------------------------------------------------- the source model
+@pytest.mark.slow
 def test_full_quality_gru_passes_the_published_accuracy_on_ten_digits():
     """Greydanus (2020) reports 91% for a GRU on MNIST-1D; the full preset must reach 90%."""
     config = rnn.Config(scenario="shift", quality="full")
@@ -128,6 +134,7 @@ def test_full_quality_gru_passes_the_published_accuracy_on_ten_digits():
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.slow
 def test_every_cell_runs(cell):
     r = rnn.run(rnn.Config(cell=cell, epochs=2, strategies=("fine_tune",)))
     assert r.names() == ["scratch", "fine_tune"]
@@ -250,6 +257,7 @@ def test_same_config_and_seed_give_identical_numbers():
     assert other.strategy("scratch").history != first.strategy("scratch").history
 
 
+@pytest.mark.slow
 def test_a_run_gives_the_same_numbers_on_one_core_or_two(monkeypatch, tmp_path):
     """A shared link must give a student's laptop the numbers the server showed: every figure
     of a run (the source model, histories, source only, confusion matrix, mistakes, hidden
@@ -317,10 +325,10 @@ def test_result_carries_history_confusion_and_hidden_paths():
 
 
 def test_a_sweep_point_is_the_single_run_of_its_config_and_seed():
-    """rnn.run_many trains a sweep's models together, and each gives exactly the numbers rnn.run
-    gives its config alone: the page's headline and its sweep agree. A sweep's history holds
-    only the start and the end. (On the CPU: a GPU's batched matrix products may pick their
-    algorithm by how many models they stack.)"""
+    """rnn.run_many trains a sweep's models together, and each gives the numbers rnn.run gives
+    its config alone: the page's headline and its sweep agree. To rounding (conftest.py): a
+    sweep's batched matrix products stack more models, and some processors then sum in another
+    order. A sweep's history holds only the start and the end."""
     configs = [
         small(
             n_target=n,
@@ -336,10 +344,7 @@ def test_a_sweep_point_is_the_single_run_of_its_config_and_seed():
         assert many.names() == one.names()
         for a, b in zip(one.strategies, many.strategies, strict=True):
             assert b.history["step"] == [0, config.epochs] == a.history["step"][:: config.epochs]
-            for key in ("source_metric", "target_metric", "source_loss", "target_loss"):
-                assert getattr(b, key) == getattr(a, key), (a.strategy, key)
-                assert b.history[key] == a.history[key][:: config.epochs]
-            assert b.extras == a.extras
+        assert_close(one, many, (one.extras["n_source_test"], one.extras["n_target_test"]))
 
 
 def test_the_demo_is_registered():
@@ -408,6 +413,7 @@ def test_labelled_subset_draws_n_per_class():
     assert np.bincount(pool.y[rows]).tolist() == [3] * 5
 
 
+@pytest.mark.slow
 def test_plain_rnn_learns_the_source_with_gradient_clipping():
     """Clipped at norm 1, the tanh RNN trained long (the full preset, 100 epochs: unclipped it
     ended at chance) learns digits 0-4 well above chance (20%), yet below a GRU."""

@@ -1,13 +1,16 @@
 """The trained target model as a download: `target_weights(config, strategy)` of the torch demos.
 
 The bytes are a safetensors state_dict; loaded into a fresh model of the demo they must score
-exactly what the page's run reported for that strategy, on the run's own target test set.
+what the page's run reported for that strategy, on the run's own target test set: to rounding,
+since the download trains its one model alone where the run trains like models stacked, and
+measures the target test set alone where the run measures it beside the source's (conftest.py).
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
+from conftest import one_example
 from safetensors.torch import load
 
 from tl_core import torch_engine
@@ -41,7 +44,8 @@ def test_weights_load_into_a_fresh_model_that_scores_what_the_run_reported(demo)
         model = make_model(target.n_classes)
         model.load_state_dict(state)  # strict: every parameter present, nothing extra
         scores = torch_engine.evaluate(model, target)
-        assert scores["accuracy"] == result.strategy(strategy).target_metric, strategy
+        reported = result.strategy(strategy).target_metric
+        assert scores["accuracy"] == pytest.approx(reported, abs=one_example(len(target.y_test))), strategy
 
 
 @pytest.mark.parametrize("demo", CASES)

@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from conftest import assert_close, one_example
 from torch import nn
 
 from tl_core import diskcache
@@ -97,15 +98,8 @@ def one_at_a_time(job):
     return engine.run_many([job], batched=False)[0]
 
 
-def assert_close(reference, results, loss_rtol=1e-4):
-    """Equal up to float rounding: losses to `loss_rtol`, accuracies within one test example."""
-    assert [r.strategy for r in results] == [r.strategy for r in reference]
-    for a, b in zip(reference, results, strict=True):
-        for key in ("source_metric", "target_metric"):
-            assert np.allclose(a.history.get(key, []), b.history.get(key, []), atol=1.5 / 150)
-            assert getattr(a, key) == pytest.approx(getattr(b, key), abs=1.5 / 150)
-        for key in ("source_loss", "target_loss"):
-            assert np.allclose(a.history.get(key, []), b.history.get(key, []), rtol=loss_rtol, atol=1e-5)
+TEST_EXAMPLES = 150  # in each domain's test set: 50 per class
+UNBATCHED_LOSS_RTOL = 1e-4  # a hand-written Adam against torch.optim.Adam, besides vmap
 
 
 def parameters(model: nn.Module) -> torch.Tensor:
@@ -127,8 +121,9 @@ def test_no_strategy_changes_the_source_model(source_model, source, target):
 def test_feature_extraction_keeps_the_source_accuracy_exactly(source_model, source, target):
     result = run(source_model, source, target, ("feature_extraction",))[0]
     source_accuracy = engine.evaluate(source_model, source)["accuracy"]
-    assert result.source_metric == source_accuracy
-    assert set(result.history["source_metric"]) == {source_accuracy}
+    # Measured in one pass with the target test set, so to rounding (conftest.py)...
+    assert result.source_metric == pytest.approx(source_accuracy, abs=one_example(TEST_EXAMPLES))
+    assert set(result.history["source_metric"]) == {result.source_metric}  # ...and never moves
 
 
 def test_history_has_one_entry_per_epoch_and_ends_at_the_final_metrics(source_model, source, target):
@@ -232,7 +227,8 @@ def test_new_classes_leave_out_source_only_and_train_a_new_head(source_model, so
         assert np.asarray(r.extras["confusion_matrix"]).shape == (2, 2)
     # Feature extraction measures the source with the source head on unchanged blocks.
     fe = next(r for r in results if r.strategy == "feature_extraction")
-    assert fe.source_metric == engine.evaluate(source_model, source)["accuracy"]
+    source_accuracy = engine.evaluate(source_model, source)["accuracy"]
+    assert fe.source_metric == pytest.approx(source_accuracy, abs=one_example(TEST_EXAMPLES))
 
 
 def test_extras_agree_with_the_target_accuracy(source_model, source, target):
@@ -299,16 +295,16 @@ def test_run_many_equals_training_one_model_at_a_time(source_model, source, targ
     from one model at a time with torch.optim.Adam, so metrics agree to float tolerance."""
     jobs = jobs_of_a_sweep(source_model, source, target)
     for job, results in zip(jobs, engine.run_many(jobs), strict=True):
-        assert_close(one_at_a_time(job), results)
+        assert_close(one_at_a_time(job), results, TEST_EXAMPLES, UNBATCHED_LOSS_RTOL)
 
 
 def test_a_runs_numbers_do_not_depend_on_what_trains_beside_it(source_model, source, target):
-    """A sweep's point is the single run of the same config and seed, to the last digit."""
+    """A sweep's point is the single run of the same config and seed: to rounding, since its
+    groups stack nine models where the run's stack three (see conftest.py)."""
     jobs = jobs_of_a_sweep(source_model, source, target)
     for job, together in zip(jobs, engine.run_many(jobs), strict=True):
         alone = run(job.source_model, job.source, job.target, job.strategies, job.settings, job.seed)
-        assert [r.history for r in alone] == [r.history for r in together]
-        assert [r.extras for r in alone] == [r.extras for r in together]
+        assert_close(alone, together, TEST_EXAMPLES)
 
 
 def test_groups_trained_side_by_side_give_the_numbers_of_one_at_a_time(source_model, source, target):
@@ -394,7 +390,8 @@ def test_frozen_blocks_are_run_once_and_change_nothing(source_model, source, tar
         job = engine.TransferJob(
             ("feature_extraction", "partial_fine_tune"), source_model, TinyNet, source, target, settings, 0
         )
-        assert_close(one_at_a_time(job), run(source_model, source, target, job.strategies, settings))
+        together = run(source_model, source, target, job.strategies, settings)
+        assert_close(one_at_a_time(job), together, TEST_EXAMPLES, UNBATCHED_LOSS_RTOL)
     assert sorted(runs) == [1, 2, 2, 2]  # partial: its k blocks; feature extraction: both, twice
 
 
@@ -428,7 +425,7 @@ def test_clipped_run_many_equals_training_one_model_at_a_time(source_model, sour
     """The batched path clips each model's gradient by its own norm, as one model at a time does."""
     jobs = jobs_of_a_sweep(source_model, source, target, CLIPPED)[:2]
     for job, results in zip(jobs, engine.run_many(jobs), strict=True):
-        assert_close(one_at_a_time(job), results, loss_rtol=1e-3)
+        assert_close(one_at_a_time(job), results, TEST_EXAMPLES, loss_rtol=1e-3)
 
 
 @pytest.mark.parametrize("value", [0, -1.0, "1", True])
@@ -453,9 +450,10 @@ def test_source_training_reports_progress_every_epoch(source):
 def test_trained_model_is_the_model_run_strategies_trained(source_model, source, target):
     results = run(source_model, source, target, ("scratch", "fine_tune", "joint"))
     job = engine.TransferJob(ALL, source_model, TinyNet, source, target, SETTINGS, 0)
-    for r in results:
+    for r in results:  # trained alone, where the run trains scratch and fine-tuning together
         model = engine.trained_model(r.strategy, job)
-        assert engine.evaluate(model, target)["accuracy"] == r.target_metric
+        accuracy = engine.evaluate(model, target)["accuracy"]
+        assert accuracy == pytest.approx(r.target_metric, abs=one_example(TEST_EXAMPLES))
     assert parameters(source_model).equal(parameters(engine.trained_model("source_only", job)))
 
 

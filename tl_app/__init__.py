@@ -7,6 +7,7 @@
 - `server`: CPU threads shared out at start-up; an unexpected error told kindly, logged in full.
 - `exports`: CSV, JSON, standalone chart HTML, and the notebook that reproduces a run.
 - `demo_page`: the one page every demo uses; `app_pages/linear.py` etc. only name their demo.
+- `launch`: the `transfer-lab` command (`transfer-lab app` starts the app from any folder).
 
 Nothing here trains a model: that is `tl_core`'s job. Every session's values live in its own
 `st.session_state`; module-level names are constants, except the worker slots (`workers.WORKERS`),

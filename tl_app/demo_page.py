@@ -365,8 +365,9 @@ def take_away(
             page.demo, config.to_dict(), sweeps, exports.views_of(module), data=data
         )
         st.markdown(
-            "These lines of Python rerun exactly this experiment and draw its charts "
-            "(`pip install` this repository, or run them from its folder"
+            "These lines of Python rerun exactly this experiment and draw its charts wherever "
+            "the `transfer-lab` package is installed (`pip install` a copy of this repository: "
+            "the notebook's first cell says how"
             + (", with your file beside the notebook" if data is not None and not data.bundled else "")
             + ")."
         )

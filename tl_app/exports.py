@@ -1,12 +1,15 @@
 """What a page offers to take away: result tables, CSV, JSON, chart HTML, a notebook.
 
 The notebook's code is the few `tl_core` lines that reproduce the run on screen, every setting
-written out, so it gives the same numbers wherever it runs (same config and seed, same numbers).
+written out, so it gives the same numbers wherever the package is installed (same config and
+seed, same numbers). What a user chose (a file's name, a column, a value) enters the code only as
+a Python literal (repr), never as code or inside a comment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import metadata
 from typing import Any
 
 import nbformat
@@ -112,9 +115,9 @@ def data_code(data: UserData) -> str:
         )
     return (
         "from tl_core import userdata\n\n"
-        f"# The file you uploaded ({data.name}), in the notebook's folder.\n"
-        f'with open({data.name!r}, "rb") as file:\n'
-        f"    data = userdata.read({data.kind!r}, file.read(), {data.name!r}, {options})\n"
+        f"file_name = {data.name!r}  # the file you uploaded, in this notebook's folder\n"
+        'with open(file_name, "rb") as file:\n'
+        f"    data = userdata.read({data.kind!r}, file.read(), file_name, {options})\n"
         "for note in data.notes:\n    print(note)"
     )
 
@@ -181,10 +184,29 @@ def reproduce_cells(
     return cells
 
 
+def setup_text() -> str:
+    """What a notebook's reader installs, and how, before running it anywhere."""
+    try:
+        version = f" {metadata.version('transfer-lab')}"
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        version = ""
+    return (
+        "**To run it** (in any folder): Python 3.11 or newer with the `transfer-lab` package"
+        f"{version}, which brings torch, scikit-learn, plotly and the rest. It is not on PyPI: "
+        "install it from a copy of the Transfer Lab repository, in a terminal\n\n"
+        "    pip install /path/to/transfer-lab\n\n"
+        "(the folder that holds its `pyproject.toml`; `pip install git+URL` with the "
+        "repository's Git address works too), then run the cells in order. With your own data, "
+        "put your file in the notebook's folder. Same settings and seed give the page's numbers "
+        "(on another processor or a GPU, to rounding)."
+    )
+
+
 def notebook_bytes(title: str, what_it_shows: str, cells: list[str]) -> bytes:
-    """A Jupyter notebook: one Markdown cell saying what the experiment shows, then the code, no outputs."""
+    """A Jupyter notebook: one Markdown cell saying what the experiment shows and how to run it,
+    then the code, no outputs."""
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\n{what_it_shows}")]
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\n{what_it_shows}\n\n{setup_text()}")]
     notebook.cells += [nbformat.v4.new_code_cell(code) for code in cells]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.validate(notebook)

@@ -1,4 +1,4 @@
-"""Command line: `python -m tl_core run|sweep|prepare|bench ...`.
+"""Command line: `python -m tl_core run|sweep|prepare|bench ...` (installed: `transfer-lab ...`).
 
     python -m tl_core run linear --n_target 5 --gap 0.3
     python -m tl_core run logistic --json
@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
@@ -31,14 +31,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _literally(text: str) -> str:
+    """Text for argparse to print as it is: argparse reads help as a %-format (for %(default)s)."""
+    return text.replace("%", "%%")
+
+
 def _field_help(spec: FieldSpec) -> str:
     default = ",".join(spec.default) if spec.kind is tuple else spec.default
-    text = f"{spec.help}. Allowed: {spec.allowed()}. Default: {default}."
-    return text.replace("%", "%%")  # argparse formats help with %: "60% on" would be a format
+    return _literally(f"{spec.help}. Allowed: {spec.allowed()}. Default: {default}.")
 
 
-def _add_demo_parsers(subparsers: argparse._SubParsersAction, command: str, helptext: str) -> None:
+def _add_demo_parsers(
+    subparsers: argparse._SubParsersAction, command: str, helptext: str, handler: Callable
+) -> None:
     parser = subparsers.add_parser(command, help=helptext, description=helptext)
+    parser.set_defaults(handler=handler)
     demos = parser.add_subparsers(dest="demo", metavar="DEMO", required=True, parser_class=_Parser)
     for name in available_demos():
         Config = get_demo(name).Config
@@ -70,20 +77,35 @@ def _add_demo_parsers(subparsers: argparse._SubParsersAction, command: str, help
             demo_parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
 
 
-def build_parser() -> argparse.ArgumentParser:
+PROG = "python -m tl_core"
+
+
+def build_parser(
+    prog: str = PROG, extra_commands: Sequence[Callable[[argparse._SubParsersAction], None]] = ()
+) -> argparse.ArgumentParser:
+    """The parser of every command; each command's parser names its `handler(args)`.
+
+    `extra_commands` add commands of another layer (`transfer-lab app`, in tl_app): a command
+    whose parser sets `passes_on=True` receives the options it does not know in `args.passed_on`.
+    """
     parser = _Parser(
-        prog="python -m tl_core",
+        prog=prog,
         description=(
             "Transfer Lab: train on a source task, carry the model to a target task with several "
             f"strategies, and compare source and target accuracy. Demos: {', '.join(available_demos())}. "
-            "`python -m tl_core run DEMO --help` lists every setting with its default, range and help."
+            f"`{prog} run DEMO --help` lists every setting with its default, range and help."
         ),
     )
+    parser.set_defaults(passes_on=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
-    _add_demo_parsers(commands, "run", "run every strategy once and print source and target metrics")
-    _add_demo_parsers(commands, "sweep", "run over several values of one setting times several seeds")
-    bench = commands.add_parser("bench", help="time each demo and strategy, and a 6 x 5 sweep")
+    _add_demo_parsers(commands, "run", "run every strategy once and print source and target metrics", _run)
+    _add_demo_parsers(commands, "sweep", "run over several values of one setting times several seeds", _sweep)
+    bench = commands.add_parser(
+        "bench",
+        help="time a run computed and read from the store, per demo, scenario and strategy, and a sweep",
+    )
     bench.add_argument("demos", nargs="*", metavar="DEMO", help="demos to time (default: all)")
+    bench.set_defaults(handler=_bench)
     prepare = commands.add_parser(
         "prepare",
         help="compute a lecture's data, source models and results once, kept on this machine",
@@ -108,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="seeds 0 to N-1 (default 3: a page's seed and its sweeps' seeds)",
     )
+    prepare.set_defaults(handler=_prepare)
+    for add_command in extra_commands:
+        add_command(commands)
     return parser
 
 
@@ -179,23 +204,31 @@ def _sweep(args: argparse.Namespace) -> None:
         print(api.summarize(table).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        if args.command == "run":
-            _run(args)
-        elif args.command == "sweep":
-            _sweep(args)
-        elif args.command == "prepare":
-            started = time.perf_counter()
-            demos = list(args.demos) + [d.strip() for d in (args.demo_list or "").split(",") if d.strip()]
-            api.prepare(demos, args.seeds, report=print, grid=not args.no_grid)
-            print(f"kept in {diskcache.cache_dir()}; {time.perf_counter() - started:.0f} s in all")
-        else:
-            from tl_core.bench import main as bench_main
+def _prepare(args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    demos = list(args.demos) + [d.strip() for d in (args.demo_list or "").split(",") if d.strip()]
+    api.prepare(demos, args.seeds, report=print, grid=not args.no_grid)
+    print(f"kept in {diskcache.cache_dir()}; {time.perf_counter() - started:.0f} s in all")
 
-            bench_main(args.demos)
+
+def _bench(args: argparse.Namespace) -> None:
+    from tl_core.bench import main as bench_main
+
+    bench_main(args.demos)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    prog: str = PROG,
+    extra_commands: Sequence[Callable[[argparse._SubParsersAction], None]] = (),
+) -> int:
+    parser = build_parser(prog, extra_commands)
+    args, passed_on = parser.parse_known_args(argv)
+    if passed_on and not args.passes_on:
+        parser.error(f"unrecognized arguments: {' '.join(passed_on)}")
+    args.passed_on = passed_on
+    try:
+        return args.handler(args) or 0
     except ValueError as err:
-        print(f"python -m tl_core: error: {err}", file=sys.stderr)
+        print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
-    return 0
