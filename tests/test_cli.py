@@ -96,18 +96,11 @@ def test_every_help_prints_and_exits_0(command):
 def test_a_demos_help_lists_every_field_with_default_range_and_help(command, demo):
     code, out, _ = cli(command, demo, "--help")
     assert code == 0
-    flat = " ".join(out.split())
+    flat = "".join(out.split())  # argparse wraps lines at spaces and at hyphens
     for spec in tl_core.get_demo(demo).Config.fields():
         assert f"--{spec.name}" in flat
-        assert " ".join(spec.help.split()) in flat
-        assert " ".join(f"Allowed: {spec.allowed()}.".split()) in flat
-
-
-@pytest.mark.parametrize("demo", tl_core.available_demos())
-def test_every_demos_help_prints(demo):
-    """A help text with a percent sign ("about 60% on the source") is printed as written."""
-    code, out, _ = cli("run", demo, "--help")
-    assert code == 0 and "--lam" in out
+        assert "".join(spec.help.split()) in flat
+        assert "".join(f"Allowed: {spec.allowed()}.".split()) in flat
 
 
 def test_module_entry_point_exits_2_without_a_traceback():
