@@ -339,6 +339,86 @@ def test_missing_values_are_dropped_or_filled_and_counted_in_the_notes():
         read_table_data(raw, "shops.csv", **SALES, missing="zero")
 
 
+def infinite_shops() -> bytes:
+    """shop_table's CSV with infinities written as a spreadsheet or a program writes them."""
+    lines = csv_bytes(shop_table()).decode().splitlines()
+    header = lines[0].split(",")
+    for row, column, text in ((1, "temperature", "inf"), (2, "temperature", "-inf"), (3, "age", "1e309")):
+        cells = lines[row].split(",")
+        cells[header.index(column)] = text
+        lines[row] = ",".join(cells)
+    cells = lines[4].split(",")
+    cells[header.index("sales")] = "-Infinity"
+    lines[4] = ",".join(cells)
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("missing", ["drop", "mean"])
+def test_infinite_values_count_as_missing_and_the_notes_say_how_many_where(missing):
+    data = read_table_data(infinite_shops(), "nan_inf.csv", **SALES, missing=missing)
+    assert data.notes[0] == "read 4 infinite values as missing (sales: 1, temperature: 2, age: 1)"
+    assert "dropped 1 row with no label (sales)" in data.notes
+    if missing == "drop":
+        assert "dropped 3 rows of 399 with a missing feature value (temperature: 2, age: 1)" in data.notes
+    else:
+        assert any(n.startswith("filled 3 missing feature values") for n in data.notes)
+    for X in (data.source_X, data.target_X):
+        assert np.isfinite(X).all()
+    for demo, options in (("linear", SALES), ("logistic", BOUGHT)):
+        table = read_table_data(infinite_shops(), "nan_inf.csv", **options, missing=missing)
+        result = tl_core.run(demo, data=table, n_target=5)
+        for s in result.strategies:
+            assert np.isfinite([s.source_metric, s.target_metric, s.source_loss, s.target_loss]).all()
+
+
+def test_an_infinity_in_a_bundled_table_is_missing_too():
+    diabetes = bundled_table("diabetes")
+    diabetes.loc[[0, 7], "bmi"] = np.inf
+    data = table_data(diabetes, "sklearn diabetes", **tables.BUNDLED_TABLES["diabetes"].options())
+    assert data.notes[0] == "read 2 infinite values as missing (bmi: 2)"
+    assert len(data.source_y) + len(data.target_y) == len(diabetes) - 2
+
+
+@pytest.mark.parametrize("value", ["1e200", "1e300", "-1e308"])
+@pytest.mark.parametrize("column, role", [("sales", "label"), ("temperature", "feature")])
+def test_values_too_large_to_compute_with_are_refused_naming_column_and_rows(value, column, role):
+    df = shop_table().astype({column: object})
+    df.loc[[4, 11], column] = value
+    with pytest.raises(UserDataError) as refused:
+        read_table_data(csv_bytes(df), "huge.csv", **SALES)
+    assert str(refused.value).startswith(
+        f"the {role} {column} has a value too large to compute with ({abs(float(value)):.3g}) in rows 5 "
+        "and 12 (the first row below the header is row 1): values must be at most 1e+100 in size"
+    )
+
+
+def test_values_up_to_the_cap_give_finite_numbers_in_every_strategy():
+    """The cap leaves room: a fit never overflows below it (its squares stay far from 1e308)."""
+    for column in ("temperature", "sales"):
+        df = shop_table()
+        df.loc[[4, 11], column] = [tables.MAX_MAGNITUDE, -tables.MAX_MAGNITUDE]
+        for demo, options in (("linear", SALES), ("logistic", BOUGHT)):
+            if column == "sales" and demo == "logistic":
+                continue
+            result = tl_core.run(demo, data=table_data(df, "big.csv", **options), n_target=5)
+            for s in result.strategies:
+                assert np.isfinite([s.source_metric, s.target_metric, s.source_loss, s.target_loss]).all()
+
+
+@pytest.mark.parametrize("domain", ["source", "target"])
+def test_a_regression_label_that_does_not_vary_in_a_domain_is_refused(domain):
+    df = shop_table()
+    rows = (df.region == "north") if domain == "target" else (df.region != "north")
+    df.loc[rows, "sales"] = 12.5
+    words = "region = north" if domain == "target" else "region ≠ north"
+    with pytest.raises(
+        UserDataError,
+        match=f"label sales is 12.5 in every row of the {domain} \\({words}\\): a regression needs a label "
+        "that varies in each domain",
+    ):
+        table_data(df, "flat.csv", **SALES)
+
+
 def test_too_few_rows_in_a_domain_says_how_many_it_has_and_needs():
     df = shop_table()
     few = pd.concat([df[df.region != "north"], df[df.region == "north"].head(3)])

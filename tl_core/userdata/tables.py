@@ -475,6 +475,11 @@ def table_data(
                 "choose a numeric label, or use the logistic demo to predict classes",
             )
         )
+    df, found = _infinite_as_missing(df, [split_column, label, *feature_names])
+    notes += found
+    _check_magnitudes(df, feature_names, "feature")
+    if task == "regression":
+        _check_magnitudes(df, [label], "label")
     table, dropped = _known_rows(df, label, split_column)
     notes += dropped
     in_target = _split_mask(table[split_column], split_op, split_value, split_column)
@@ -484,6 +489,8 @@ def table_data(
     notes += note
     y, class_names = _labels(table[label], task, positive_class, label)
     _check_domain_sizes(df, y, in_target, class_names, source_words, target_words, split_column, task)
+    if task == "regression":
+        _check_label_varies(y, in_target, label, source_words, target_words)
     raw_bytes = raw.encode() if isinstance(raw, str) else bytes(raw)
     return TableData(
         name=name,
@@ -606,19 +613,55 @@ def _split_mask(values: pd.Series, op: str, value: Any, column: str) -> np.ndarr
     return _OP_FUNCTIONS[op](_text(values).to_numpy(dtype=object), _value_text(value))
 
 
+def _infinite_as_missing(df: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The table with infinite numbers (``inf``, ``-inf``, ``1e309``, which no model can learn
+    from) made missing values in `columns`, so the missing-value rules apply; a note on how
+    many were found in which column."""
+    counts = {}
+    for column in dict.fromkeys(columns):
+        if column_kind(df, column) == "number":
+            n = int(np.isinf(df[column].to_numpy(dtype=float)).sum())
+            if n:
+                counts[column] = n
+    if not counts:
+        return df, []
+    df = df.copy()
+    for column in counts:
+        df[column] = df[column].replace([np.inf, -np.inf], np.nan)
+    listed = ", ".join(f"{column}: {n}" for column, n in counts.items())
+    total = sum(counts.values())
+    return df, [f"read {total} infinite value{'s' if total > 1 else ''} as missing ({listed})"]
+
+
+def _check_magnitudes(df: pd.DataFrame, columns: list[str], role: str) -> None:
+    """Refuse numbers so large that squaring them overflows (a fit would give NaN or nonsense),
+    naming the column and the rows (counted from 1, the first row below the header)."""
+    for column in columns:
+        size = np.abs(df[column].to_numpy(dtype=float))
+        rows = np.flatnonzero(size > MAX_MAGNITUDE)  # NaN compares False: missing is not large
+        if len(rows):
+            raise UserDataError(
+                f"the {role} {column} has a value too large to compute with "
+                f"({np.nanmax(size):.3g}) in {_row_numbers(rows)} (the first row below the "
+                f"header is row 1): values must be at most {MAX_MAGNITUDE:.0e} in size; fix "
+                "those cells, or leave them empty"
+            )
+
+
+def _row_numbers(rows: np.ndarray) -> str:
+    """ "row 3" or "rows 3, 17 and 40": rows counted from 1, at most MAX_LISTED of them."""
+    numbers = [str(int(r) + 1) for r in rows[:MAX_LISTED]]
+    if len(rows) == 1:
+        return f"row {numbers[0]}"
+    more = f" and {len(rows) - MAX_LISTED} more" if len(rows) > MAX_LISTED else ""
+    if more:
+        return f"rows {', '.join(numbers)}{more}"
+    return f"rows {', '.join(numbers[:-1])} and {numbers[-1]}"
+
+
 def _feature_matrix(table: pd.DataFrame, features: list[str]) -> np.ndarray:
-    """The features as floats, NaN where missing (infinities count as missing too)."""
-    X = table[features].to_numpy(dtype=float, copy=True)
-    X[~np.isfinite(X)] = np.nan
-    too_large = np.abs(np.nan_to_num(X)) > MAX_MAGNITUDE
-    if too_large.any():
-        column = features[int(np.flatnonzero(too_large.any(axis=0))[0])]
-        raise UserDataError(
-            f"the feature {column} has a value too large to compute with "
-            f"({np.nanmax(np.abs(X[:, features.index(column)])):.3g}): values "
-            f"must be below {MAX_MAGNITUDE:.0e} in size"
-        )
-    return X
+    """The features as floats, NaN where missing."""
+    return table[features].to_numpy(dtype=float, copy=True)
 
 
 def _handle_missing(
@@ -702,6 +745,22 @@ def _check_domain_sizes(
             _check_classes(words, np.bincount(y[rows], minlength=2), class_names)
         if n < needed:
             raise UserDataError(f"{words} has {_rows(n)}; it needs at least {needed}{why}")
+
+
+def _check_label_varies(y, in_target, label, source_words, target_words) -> None:
+    """A regression label that is one number in a domain leaves nothing to predict there (and R²,
+    the share of its variation a model explains, means nothing): refused, naming the domain."""
+    for words, rows in (
+        (f"the source ({source_words})", ~in_target),
+        (f"the target ({target_words})", in_target),
+    ):
+        values = y[rows]
+        if values.min() == values.max():
+            raise UserDataError(
+                f"the label {label} is {_value_text(values[0])} in every row of {words}: a "
+                "regression needs a label that varies in each domain; choose another label "
+                "or another split"
+            )
 
 
 def _check_classes(words: str, counts: np.ndarray, class_names: tuple[str, str]) -> None:
