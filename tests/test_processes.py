@@ -7,6 +7,7 @@ that starts work.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from functools import partial
 
@@ -111,9 +112,38 @@ def test_an_error_raised_by_the_caller_while_waiting_stops_every_task(workers):
 
 
 def test_a_worker_that_dies_is_an_error_and_is_replaced(workers):
-    with pytest.raises(RuntimeError, match=r"ended unexpectedly \(exit code 3\)"):
+    with pytest.raises(processes.WorkerDied, match=r"stopped unexpectedly .*exit code 3\); run again"):
         processes.run([die], 1, lambda *a: None)
     assert processes.run([partial(pid_and_threads, 7)], 1, lambda *a: None)[0][0] == 7
+
+
+def report_pid(report):
+    while True:
+        report("pid", os.getpid())
+
+
+def test_a_worker_killed_while_training_leaves_nothing_behind_and_is_replaced(tmp_path, monkeypatch):
+    """SIGKILL, as an administrator or the kernel's out-of-memory killer sends it: the call says
+    what happened, the next call gets a new worker, and no empty /tmp/pymp-* folder is left."""
+    processes.stop()
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the workers' temporary folder: watched here
+    processes.start(2).join()
+    try:
+        killed = []
+
+        def on_report(i, what, pid):
+            if not killed:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+        with pytest.raises(processes.WorkerDied, match="stopped unexpectedly.*exit code -9"):
+            processes.run([report_pid, forever], 2, on_report)
+        results = processes.run([partial(pid_and_threads, v) for v in range(2)], 2, lambda *a: None)
+        assert [value for value, _, _ in results] == [0, 1]
+        assert killed[0] not in {pid for _, pid, _ in results}
+    finally:
+        processes.stop()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_tasks_that_cannot_be_sent_are_refused_before_any_work():
