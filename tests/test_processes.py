@@ -122,7 +122,7 @@ def report_pid(report):
         report("pid", os.getpid())
 
 
-def test_a_worker_killed_while_training_leaves_nothing_behind_and_is_replaced(tmp_path, monkeypatch):
+def test_a_worker_killed_while_training_leaves_nothing_behind_and_is_replaced(workers, tmp_path, monkeypatch):
     """SIGKILL, as an administrator or the kernel's out-of-memory killer sends it: the call says
     what happened, the next call gets a new worker, and no empty /tmp/pymp-* folder is left."""
     processes.stop()
@@ -143,6 +143,8 @@ def test_a_worker_killed_while_training_leaves_nothing_behind_and_is_replaced(tm
         assert killed[0] not in {pid for _, pid, _ in results}
     finally:
         processes.stop()
+        monkeypatch.undo()
+        processes.start(2).join()  # the module's workers again, for the tests after this one
     assert list(tmp_path.iterdir()) == []
 
 
