@@ -82,7 +82,7 @@ from tl_core.estimators.classifier import RegularTransferClassifier
 from tl_core.result import RunResult, StrategyResult
 from tl_core.runtime import seed_everything
 from tl_core.strategies import color, label
-from tl_core.userdata import TableData, UserDataError
+from tl_core.userdata import TableData, UserDataError, for_figures
 
 STRATEGIES = ("scratch", "source_only", "fine_tune", "regularized", "joint", "coral")
 METRIC = "accuracy"
@@ -694,7 +694,7 @@ def samples_figure(config: Config | None = None, data: TableData | None = None) 
     weighs most.
     """
     config = config if config is not None else Config()
-    data, what = _plane(config, make_data(config, data))
+    data, what = _plane(config, make_data(config, for_figures(data)))
     shown = slice(0, MAX_POINTS_SHOWN)
     x_range, y_range = _box(data.source.X_test[shown], data.target.X_test[shown])
     fig = make_subplots(
@@ -760,7 +760,7 @@ def model_figure(result: RunResult, data: TableData | None = None) -> go.Figure:
     """
     check_result_data(result, data)
     config = Config.from_dict(result.config)
-    data = make_data(config, data)
+    data = make_data(config, for_figures(data))
     if len(data.feature_names) == 1:
         return _probability_curves_figure(result, data)
     if len(data.feature_names) > 2:
