@@ -12,7 +12,7 @@ from tl_core.demos import linear, logistic
 from tl_core.limits import Limits
 from tl_core.result import RunResult
 from tl_core.strategies import label
-from tl_core.userdata import UserDataError, tables
+from tl_core.userdata import UserDataError, literal, tables
 from tl_core.userdata.tables import bundled_table, bundled_table_data, read_csv, read_table_data, table_data
 
 REGIONS = ("north", "south", "east", "west")
@@ -201,8 +201,8 @@ def test_both_demos_draw_their_figures_for_one_two_and_many_features(features):
         config = module.Config(n_target=n_target)
         samples = module.samples_figure(config, data=data)
         titles = [a.text for a in samples.layout.annotations]
-        assert titles[0] == f"Source: {data.source_words}, {len(data.source_y)} rows"
-        assert titles[1].startswith(f"Target: {data.target_words}, {n_target} labelled")
+        assert titles[0] == f"Source: {literal(data.source_words)}, {len(data.source_y)} rows"
+        assert titles[1].startswith(f"Target: {literal(data.target_words)}, {n_target} labelled")
         assert len(samples.data) >= 3
         result = module.run(config, data=data)
         model = module.model_figure(result, data=data)
@@ -390,6 +390,21 @@ def test_values_too_large_to_compute_with_are_refused_naming_column_and_rows(val
         f"the {role} {column} has a value too large to compute with ({abs(float(value)):.3g}) in rows 5 "
         "and 12 (the first row below the header is row 1): values must be at most 1e+100 in size"
     )
+
+
+def test_values_too_far_apart_to_standardize_are_refused_naming_column_and_rows():
+    """1e99 is under the cap, but among values of about 1e-300 dividing by their spread (the
+    demos standardize) overflows: a fit gave infinite predictions and failed in r2_score."""
+    df = shop_table()
+    df["temperature"] = df["temperature"] * 1e-300
+    df.loc[7, "temperature"] = 9e99
+    with pytest.raises(UserDataError) as refused:
+        table_data(df, "tiny.csv", **SALES)
+    message = str(refused.value)
+    assert message.startswith(
+        "the feature temperature has values too far apart to compute with: 9e+99 in row 8"
+    )
+    assert "more than 1e+120 times less" in message
 
 
 def test_values_up_to_the_cap_give_finite_numbers_in_every_strategy():

@@ -65,6 +65,7 @@ MIN_ROWS_PER_CLASS = 2  # classification, in each domain: 1 to learn from + 1 to
 MAX_SPLIT_VALUES = 50  # distinct values offered for a split: more are not a choice but a list
 MAX_LISTED = 10  # column names or values quoted in one message
 MAX_MAGNITUDE = 1e100  # larger values overflow once squared: say so rather than compute nonsense
+MAX_SPREAD_RATIO = 1e120  # a value this many times a column's spread overflows once standardized
 NA_VALUES = ["?"]  # besides pandas' own ("", "NA", "n/a", "NaN", "null", ...): UCI's missing mark
 _TEXT_SAMPLE = 65536  # bytes checked for binary content before decoding
 
@@ -477,9 +478,10 @@ def table_data(
         )
     df, found = _infinite_as_missing(df, [split_column, label, *feature_names])
     notes += found
-    _check_magnitudes(df, feature_names, "feature")
-    if task == "regression":
-        _check_magnitudes(df, [label], "label")
+    checked = [(c, "feature") for c in feature_names] + ([(label, "label")] if task == "regression" else [])
+    for column, role in checked:
+        _check_magnitude(df, column, role)
+        _check_spread(df, column, role)
     table, dropped = _known_rows(df, label, split_column)
     notes += dropped
     in_target = _split_mask(table[split_column], split_op, split_value, split_column)
@@ -633,19 +635,39 @@ def _infinite_as_missing(df: pd.DataFrame, columns: list[str]) -> tuple[pd.DataF
     return df, [f"read {total} infinite value{'s' if total > 1 else ''} as missing ({listed})"]
 
 
-def _check_magnitudes(df: pd.DataFrame, columns: list[str], role: str) -> None:
+def _check_magnitude(df: pd.DataFrame, column: str, role: str) -> None:
     """Refuse numbers so large that squaring them overflows (a fit would give NaN or nonsense),
     naming the column and the rows (counted from 1, the first row below the header)."""
-    for column in columns:
-        size = np.abs(df[column].to_numpy(dtype=float))
-        rows = np.flatnonzero(size > MAX_MAGNITUDE)  # NaN compares False: missing is not large
-        if len(rows):
-            raise UserDataError(
-                f"the {role} {column} has a value too large to compute with "
-                f"({np.nanmax(size):.3g}) in {_row_numbers(rows)} (the first row below the "
-                f"header is row 1): values must be at most {MAX_MAGNITUDE:.0e} in size; fix "
-                "those cells, or leave them empty"
-            )
+    size = np.abs(df[column].to_numpy(dtype=float))
+    rows = np.flatnonzero(size > MAX_MAGNITUDE)  # NaN compares False: missing is not large
+    if len(rows):
+        raise UserDataError(
+            f"the {role} {column} has a value too large to compute with "
+            f"({np.nanmax(size):.3g}) in {_row_numbers(rows)} (the first row below the "
+            f"header is row 1): values must be at most {MAX_MAGNITUDE:.0e} in size; fix "
+            "those cells, or leave them empty"
+        )
+
+
+def _check_spread(df: pd.DataFrame, column: str, role: str) -> None:
+    """Refuse values so far from the others (1e99 among values of about 1e-300) that dividing
+    by the column's spread, as the demos standardize, overflows; naming the column and rows.
+    The spread is the median absolute deviation (the standard deviation where most values are
+    equal), which one far value cannot inflate."""
+    values = df[column].to_numpy(dtype=float)
+    known = values[~np.isnan(values)]
+    if len(known) < 2:
+        return
+    distance = np.abs(values - np.median(known))
+    spread = np.median(distance[~np.isnan(distance)]) or known.std()
+    rows = np.flatnonzero(distance > MAX_SPREAD_RATIO * spread) if spread > 0 else []
+    if len(rows):
+        raise UserDataError(
+            f"the {role} {column} has values too far apart to compute with: "
+            f"{values[rows[0]]:.3g} in {_row_numbers(rows)} (the first row below the header is "
+            f"row 1), while its values typically differ by {spread:.3g}, more than "
+            f"{MAX_SPREAD_RATIO:.0e} times less; fix those cells, or leave them empty"
+        )
 
 
 def _row_numbers(rows: np.ndarray) -> str:
