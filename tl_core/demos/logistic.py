@@ -447,9 +447,11 @@ def coral_map(source_inputs: np.ndarray, target_inputs: np.ndarray) -> tuple[np.
 
 
 def _matrix_power(C: np.ndarray, power: float) -> np.ndarray:
-    """C^power for a symmetric positive-definite C, through its eigendecomposition."""
+    """C^power for a symmetric positive-definite C (a covariance + CORAL_EPSILON·I), through its
+    eigendecomposition. Its eigenvalues are at least CORAL_EPSILON; rounding can put the smallest
+    below it (even below 0, for a feature far larger than the others), so they are held there."""
     values, vectors = np.linalg.eigh(C)
-    return (vectors * values**power) @ vectors.T
+    return (vectors * np.maximum(values, CORAL_EPSILON) ** power) @ vectors.T
 
 
 def _fit_coral(config: Config, data: Data, source_model) -> Fit:
