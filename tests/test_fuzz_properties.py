@@ -290,6 +290,20 @@ def test_sequences_with_hostile_cells_give_finite_sequences_or_a_user_data_error
     check_sequences(read(sequences.read_sequence_csv, raw, "fuzz.csv", missing=missing))
 
 
+@fuzzed(12)  # each trains the RNN's target models (a second or so): few examples
+@given(raw=wide_sequence_files())
+def test_sequences_with_hostile_cells_train_to_finite_numbers(small_caps, raw, one_torch_thread):
+    data = read(sequences.read_sequence_csv, raw, "fuzz.csv")
+    if data is None:
+        return
+    try:
+        result = tl_core.run("rnn", data=data, n_target=1, epochs=2, hidden=8)
+    except UserDataError:  # a class too small for this n_target: said so
+        return
+    for s in result.strategies:
+        assert np.isfinite([s.source_metric, s.target_metric, s.source_loss, s.target_loss]).all()
+
+
 @fuzzed(150)
 @given(
     raw=st.one_of(wide_sequence_files(), long_sequence_files(), csv_files(), st.binary(max_size=600)),

@@ -153,6 +153,7 @@ def test_infinite_values_are_missing_values_and_the_notes_say_how_many_where(mis
 
 def test_values_up_to_the_cap_train_to_finite_numbers():
     x, labels = waves(per_class=6, steps=12)
+    x *= sequences.MAX_MAGNITUDE / sequences.MAX_SPREAD_RATIO  # values far apart, yet not too far
     x[2, 5], x[9, 3] = sequences.MAX_MAGNITUDE, -sequences.MAX_MAGNITUDE
     data = read_sequence_csv(wide_csv(x, labels), "big.csv")
     result = tl_core.run("rnn", config=config(n_target=3), data=data)
@@ -232,6 +233,10 @@ MALFORMED = {
     "a value too large": (
         b"t0,t1,label\n1,2,a\n2,-2e31,b\n1,2,a\n2,3e40,b\n",
         ["'t1'", "too large to compute with (-2e+31, in rows 3 and 5 of the file)", "at most 1e+30"],
+    ),
+    "a value too far from the others": (
+        b"t0,t1,label\n1e-300,2e-300,a\n2e-300,1e-275,b\n1e-300,2e-300,a\n2e-300,3e-300,b\n",
+        ["'t1'", "too far from the others", "1e-275, in row 3 of the file", "more than 1e+20 times less"],
     ),
     "a time too large": (
         b"id,time,value,label\ns1,0,1,a\ns1,1e31,2,a\n",

@@ -24,7 +24,8 @@ Rules, stated in the data's `notes` whenever they change something:
   fills each missing value with the mean of its time step over the sequences that have a value
   there (the mean of all values if none has). The long format always drops the rows.
 - Infinite values (``inf``, ``-inf``, ``1e309``) are missing values, as empty cells are, and
-  counted in a note; a finite value beyond MAX_MAGNITUDE is refused, naming its column and rows.
+  counted in a note; a finite value beyond MAX_MAGNITUDE, or more than MAX_SPREAD_RATIO times the
+  values' spread from them, is refused, naming its column and rows.
 - Rows without a label are dropped; rows with no value at all are dropped.
 - Classes are sorted (as numbers when every label is a number); the sequences keep the file's
   order (long format: the order in which their ids first appear).
@@ -53,6 +54,7 @@ MISSING = ("drop", "mean")
 MIN_PER_CLASS = 2  # one sequence to learn from and one to test on
 MAX_CLASSES = 100  # a class per sequence is not a classification task, and the confusion matrix is n²
 MAX_MAGNITUDE = 1e30  # larger values are refused: the models compute in float32 (at most 3.4e38)
+MAX_SPREAD_RATIO = 1e20  # a value this many times the values' spread overflows float32 once scaled
 
 # Column names (lower case, spaces and dashes read as underscores) that say what a column holds.
 LABEL_NAMES = ("label", "class", "target", "y", "category")
@@ -267,6 +269,27 @@ def _file_rows(rows: np.ndarray) -> str:
     return f"rows {', '.join(numbers[:-1])} and {numbers[-1]}"
 
 
+def _check_spread(name: str, values: np.ndarray, columns: list[str]) -> None:
+    """Refuse a value so far from the others (1e25 among values of about 1e-300) that scaling
+    the sequences to the source's range overflows; `values` [file rows, columns]. The spread is
+    the values' median absolute deviation (their standard deviation where most are equal)."""
+    known = values[~np.isnan(values)]
+    if len(known) < 2:
+        return
+    distance = np.abs(values - np.median(known))
+    spread = np.median(np.abs(known - np.median(known))) or known.std()
+    far = np.argwhere(distance > MAX_SPREAD_RATIO * spread) if spread > 0 else []
+    if len(far):
+        row, column = far[0]
+        rows = np.unique(far[:, 0])
+        raise UserDataError(
+            f"{name}: column {columns[column]!r} holds a value too far from the others to compute "
+            f"with ({values[row, column]:.3g}, in {_file_rows(rows)} of the file), while the values "
+            f"typically differ by {spread:.3g}, more than {MAX_SPREAD_RATIO:.0e} times less; fix "
+            "those cells, or leave them empty"
+        )
+
+
 def _infinite_note(infinite: dict[str, int]) -> list[str]:
     """What became of infinite values: how many, in which columns."""
     if not infinite:
@@ -362,6 +385,7 @@ def _wide(table: pd.DataFrame, name: str, options: dict[str, Any]):
         f"({_listed(steps)}), label column {label!r}",
     )
     notes += _infinite_note(infinite)
+    _check_spread(name, values, steps)
     labels = _labels(table, label)
     values, labels, notes = _drop_unlabelled(values, labels, notes, "row")
     values, labels = _fill_gaps(values, labels, options["missing"], notes)
@@ -452,6 +476,7 @@ def _long(table: pd.DataFrame, name: str, options: dict[str, Any]):
     time = _checked(name, table, columns["time"], _numbers(table, columns["time"]), "the times", infinite)
     value = _checked(name, table, columns["value"], _numbers(table, columns["value"]), "the values", infinite)
     notes += _infinite_note(infinite)
+    _check_spread(name, value[:, None], [columns["value"]])
     ids = _labels(table, columns["id"])  # stripped text, None where empty
     labels = _labels(table, columns["label"])
     keep = np.array([i is not None for i in ids], dtype=bool) & ~np.isnan(time) & ~np.isnan(value)
