@@ -118,7 +118,9 @@ def arrays(
             _unlock(path, lock)
 
 
-def _read(path: Path, check: Callable[[dict[str, np.ndarray]], None] | None) -> dict[str, np.ndarray] | None:
+def _read(
+    path: Path, check: Callable[[dict[str, np.ndarray]], None] | None = None
+) -> dict[str, np.ndarray] | None:
     """The arrays stored at `path`, or None when there are none, or they cannot be read as what
     they should be (then they are made again, and the new file replaces this one)."""
     try:
