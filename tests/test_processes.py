@@ -148,6 +148,17 @@ def test_a_worker_killed_while_training_leaves_nothing_behind_and_is_replaced(wo
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_run_right_after_start_uses_the_workers_being_started_and_starts_no_more(workers):
+    """The app starts its workers in the background; a first run that comes before they are
+    ready waits for them rather than starting two more (half a gigabyte each)."""
+    processes.stop()
+    processes.start(2)  # not joined: the first run comes at once
+    results = processes.run([partial(pid_and_threads, v) for v in range(4)], 2, lambda *a: None)
+    with processes._lock:
+        idle = {worker.process.pid for worker in processes._idle}
+    assert {pid for _, pid, _ in results} == idle and len(idle) == 2
+
+
 def test_tasks_that_cannot_be_sent_are_refused_before_any_work():
     with pytest.raises(processes.Unpicklable, match="cannot be sent"):
         processes.run([lambda report: 1], 2, lambda *a: None)

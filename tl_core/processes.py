@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _idle: list[_Worker] = []
 _enabled = False
+_launching: threading.Thread | None = None  # start()'s thread, while it starts the first workers
 
 
 class Stopped(Exception):
@@ -180,7 +181,12 @@ def _address() -> str | None:
 
 
 def _check_out(count: int) -> list[_Worker]:
-    """`count` workers for the caller alone: idle ones, and new ones for the rest."""
+    """`count` workers for the caller alone: idle ones, and new ones for the rest. Workers that
+    start() is starting are waited for, not started a second time beside them (half a
+    gigabyte each)."""
+    launching = _launching
+    if launching is not None:
+        launching.join()
     with _lock:
         taken = [_idle.pop() for _ in range(min(count, len(_idle)))]
     for worker in [w for w in taken if not w.alive()]:
@@ -230,7 +236,7 @@ def start(count: int) -> threading.Thread:
     benchmark): workers save it a second or more per run. A one-off run (the command line)
     does not: starting workers would cost it more than they save.
     """
-    global _enabled
+    global _enabled, _launching
     _enabled = True
 
     def launch() -> None:
@@ -241,7 +247,7 @@ def start(count: int) -> threading.Thread:
         except StartFailed:
             pass  # logged; runs train in threads
 
-    thread = threading.Thread(target=launch, name="tl-workers", daemon=True)
+    thread = _launching = threading.Thread(target=launch, name="tl-workers", daemon=True)
     thread.start()
     return thread
 
