@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
+import time
 from functools import partial
+from pathlib import Path
 
 import pytest
 import torch
@@ -117,6 +120,40 @@ def test_a_worker_that_dies_is_an_error_and_is_replaced(workers):
     assert processes.run([partial(pid_and_threads, 7)], 1, lambda *a: None)[0][0] == 7
 
 
+def worker_pids() -> list[int]:
+    """This process's training workers (Linux's /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()
+            ):
+                if b"tl_core.processes" in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="finds the workers in /proc")
+def test_workers_that_all_die_at_once_are_one_plain_error(workers):
+    """The first death stops the others; stopping one that died too must not hide what happened
+    (it raised BrokenPipeError, and the page showed the generic error box)."""
+
+    def kill_all(i, what, pid):
+        pids = worker_pids()
+        for each in pids:
+            os.kill(each, signal.SIGKILL)
+        for each in pids:  # dead (a zombie: its end of the connection is closed) before going on
+            while Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                time.sleep(0.01)
+
+    with pytest.raises(processes.WorkerDied):
+        processes.run([report_pid, report_pid], 2, kill_all)
+    assert [v for v, _, _ in processes.run([partial(pid_and_threads, 5)] * 2, 2, lambda *a: None)] == [5, 5]
+
+
 def report_pid(report):
     while True:
         report("pid", os.getpid())
@@ -132,7 +169,7 @@ def test_a_worker_killed_while_training_leaves_nothing_behind_and_is_replaced(wo
         killed = []
 
         def on_report(i, what, pid):
-            if not killed:
+            if what == "pid" and not killed:  # (the other task reports its progress)
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
 

@@ -311,7 +311,10 @@ def run(tasks: Sequence[Callable], workers: int, on_report: Callable) -> list:
                     raise error
     except BaseException:
         for worker in busy:
-            worker.send(STOP)
+            try:
+                worker.send(STOP)
+            except OSError:  # it died too: no reply comes, and it is ended below
+                pass
         for worker in busy:
             if not _stopped(worker):
                 healthy.remove(worker)
