@@ -15,11 +15,13 @@ endpoint. What is checked is what a hostile visitor tried:
 from __future__ import annotations
 
 import asyncio
+import http.client
 import importlib.util
 import os
 import signal
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -146,21 +148,25 @@ def put_upload(url: str, session_id: str, size: int) -> int:
         + b"1" * size
         + f"\r\n--{boundary}--\r\n".encode()
     )
-    request = urllib.request.Request(
-        f"{url}/_stcore/upload_file/{session_id}/{uuid.uuid4().hex}",
-        data=body,
-        method="PUT",
-        headers={
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "X-Xsrftoken": xsrf,
-            "Cookie": f"_streamlit_xsrf={xsrf}",
-        },
-    )
+    host = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(host.hostname, host.port, timeout=120)
+    connection.putrequest("PUT", f"/_stcore/upload_file/{session_id}/{uuid.uuid4().hex}")
+    for name, value in {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(len(body)),
+        "X-Xsrftoken": xsrf,
+        "Cookie": f"_streamlit_xsrf={xsrf}",
+    }.items():
+        connection.putheader(name, value)
+    connection.endheaders()
     try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status
-    except urllib.error.HTTPError as refused:
-        return refused.code
+        connection.send(body)
+    except (BrokenPipeError, ConnectionResetError):  # refused before the body was all sent
+        pass
+    try:
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 def test_an_upload_over_the_cap_sent_straight_to_the_endpoint_is_refused_by_the_server(serve):
