@@ -14,7 +14,7 @@ what to do while the server log keeps its traceback.
 import streamlit as st
 
 from tl_app.catalog import COMPARE, DEMO_PAGES, HOME, THEORY
-from tl_app.server import limit_cpu_threads, report_failure, start_training_processes
+from tl_app.server import cap_uploads, limit_cpu_threads, report_failure, start_training_processes
 from tl_core.runtime import pick_device
 
 st.set_page_config(page_title="Transfer Lab", page_icon=":material/school:", layout="wide")
@@ -24,6 +24,7 @@ st.set_page_config(page_title="Transfer Lab", page_icon=":material/school:", lay
 def start_up() -> tuple[str, int]:
     """Once per server process: the device every page computes on, and the CPU threads per run
     (and the worker processes that use them, started in the background)."""
+    cap_uploads()
     threads, device = limit_cpu_threads(), pick_device("auto")
     start_training_processes(device, threads)
     return device, threads

@@ -302,10 +302,9 @@ async def open_page(
     return outcome
 
 
-def niced_chromium() -> str:
-    """A launcher that starts Chromium at nice 10: it yields the CPU to the server."""
-    folder = Path(tempfile.mkdtemp(prefix="tl_load_"))
-    launcher = folder / "chromium"
+def niced_chromium(folder: str) -> str:
+    """A launcher in `folder` that starts Chromium at nice 10: it yields the CPU to the server."""
+    launcher = Path(folder) / "chromium"
     launcher.write_text(f'#!/bin/sh\nexec nice -n 10 {CHROMIUM} "$@"\n')
     launcher.chmod(0o700)
     return str(launcher)
@@ -316,21 +315,22 @@ async def open_all(
 ) -> list[Outcome]:
     from playwright.async_api import async_playwright
 
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=niced_chromium() if nice else CHROMIUM, args=CHROMIUM_ARGS
-        )
-        try:
-            return list(
-                await asyncio.gather(
-                    *(
-                        open_page(browser, url, v, timeout_s, screenshots, f"page{i:02d}_{v.demo}")
-                        for i, v in enumerate(visits)
+    with tempfile.TemporaryDirectory(prefix="tl_load_") as folder:  # removed however it ends
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(
+                executable_path=niced_chromium(folder) if nice else CHROMIUM, args=CHROMIUM_ARGS
+            )
+            try:
+                return list(
+                    await asyncio.gather(
+                        *(
+                            open_page(browser, url, v, timeout_s, screenshots, f"page{i:02d}_{v.demo}")
+                            for i, v in enumerate(visits)
+                        )
                     )
                 )
-            )
-        finally:
-            await browser.close()
+            finally:
+                await browser.close()
 
 
 async def open_socket(url: str, visit: Visit, timeout_s: float) -> Outcome:

@@ -7,6 +7,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -197,3 +198,99 @@ def test_the_folder_stays_under_its_cap_losing_what_was_used_longest_ago(cache, 
     diskcache.arrays("demo", {"a": 3}, big)
     kept = {p.name for p in cache.glob("*.npz")}
     assert kept == {diskcache.path_for("demo", {"a": a}).name for a in (1, 3)} and made == []
+
+
+# ------------------------------------------------------------ entries that are not what they should be
+def only_y(arrays: dict) -> None:
+    """The check of `counted`'s arrays: raises for anything else."""
+    if set(arrays) != {"x", "y"} or arrays["x"].shape != (2, 3):
+        raise ValueError("not the arrays of counted()")
+
+
+@pytest.mark.parametrize("other", [{"w": np.zeros(3)}, {"x": np.zeros(5), "y": np.zeros(2)}])
+def test_an_entry_holding_other_arrays_is_made_again_and_replaced(cache, other):
+    """A valid npz that is not what the key makes (another entry's, a file edited by hand)."""
+    made = []
+    path = diskcache.path_for("demo", {"a": 1})
+    np.savez(path, **other)
+    assert np.array_equal(diskcache.arrays("demo", {"a": 1}, counted(made), check=only_y)["y"], [4, 5])
+    assert made == [1]
+    diskcache.arrays("demo", {"a": 1}, counted(made), check=only_y)
+    assert made == [1]  # the good file written in its place is read
+
+
+def test_a_generated_mnist1d_entry_holding_other_arrays_is_generated_again(cache):
+    rnn_data.mnist1d.cache_clear()
+    train, test = rnn_data.mnist1d(0.4, 300)
+    [path] = cache.glob("mnist1d-*.npz")
+    np.savez(path, x=np.zeros((3, 40)), y=np.zeros(3), x_test=np.zeros((1, 40)), y_test=np.zeros(1))
+    rnn_data.mnist1d.cache_clear()
+    again, again_test = rnn_data.mnist1d(0.4, 300)
+    rnn_data.mnist1d.cache_clear()
+    assert np.array_equal(again.x, train.x) and np.array_equal(again_test.y, test.y)
+    with np.load(path) as stored:
+        assert stored["x"].shape == (240, 40)  # written whole again
+
+
+# ------------------------------------------------------------------- everything the folder holds
+def aged(path: Path, seconds: float, size: int = 0) -> Path:
+    path.write_bytes(b"\0" * size)
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+    return path
+
+
+def test_the_cap_counts_every_file_in_the_folder_whatever_its_suffix(cache, monkeypatch):
+    """Old .bin files and a stale temporary file made a 50 MB cache stay at 204 MB."""
+    monkeypatch.setattr(limits, "LIMITS", dataclasses.replace(limits.LIMITS, max_disk_cache_mb=1))
+    old = [aged(cache / f"old-{i}.bin", 1000 + i, 400_000) for i in range(3)]
+    stale = aged(cache / "source-model-0123-abc.tmp", diskcache.STALE_TEMPORARY + 60, 300_000)
+    writing = aged(cache / "mnist1d-4567-def.tmp", 1, 1000)  # another process is writing it now
+    diskcache.arrays("demo", {"a": 1}, counted([]))
+    left = {p.name for p in cache.iterdir() if p.is_file()}
+    assert not stale.exists() and writing.exists() and diskcache.path_for("demo", {"a": 1}).exists()
+    assert sum(p.stat().st_size for p in cache.iterdir() if p.is_file()) <= 2**20
+    assert old[0].name in left and old[2].name not in left  # the oldest go first
+
+
+def test_a_failed_write_leaves_no_temporary_file_whatever_the_error(cache, monkeypatch):
+    def broken_savez(file, **arrays):
+        file.write(b"half an npz")
+        raise RuntimeError("out of something")
+
+    monkeypatch.setattr(diskcache.np, "savez", broken_savez)
+    with pytest.raises(RuntimeError, match="out of something"):
+        diskcache.arrays("demo", {"a": 1}, counted([]))
+    assert list(cache.iterdir()) == []
+
+
+def test_lock_files_go_with_their_maker_and_a_dead_makers_is_removed_when_free(cache, monkeypatch):
+    diskcache.arrays("demo", {"a": 1}, counted([]))
+    assert list(cache.glob("*.lock")) == []  # the maker removed its own
+    left = aged(cache / "demo-0123.lock", 100)  # a maker that died holds nothing
+    held = aged(cache / "demo-4567.lock", 100)
+    handle = os.open(held, os.O_RDWR)
+    diskcache.fcntl.flock(handle, diskcache.fcntl.LOCK_EX)  # someone is making that entry now
+    try:
+        diskcache.arrays("demo", {"a": 2}, counted([]))
+        assert not left.exists() and held.exists()
+    finally:
+        os.close(handle)
+
+
+def test_a_waiter_whose_lock_file_was_removed_locks_the_new_one(cache):
+    """Whoever releases a lock removes its file: a waiter that had opened the old one must not
+    think it holds the lock while a newcomer holds the new file's."""
+    path = diskcache.path_for("demo", {"a": 1})
+    first = diskcache._lock(path, None)
+    waiter_got = []
+    waiter = threading.Thread(target=lambda: waiter_got.append(diskcache._lock(path, None)), daemon=True)
+    waiter.start()
+    time.sleep(0.2)  # the waiter has opened the first lock file and waits on it
+    diskcache._unlock(path, first)
+    waiter.join(10)
+    newcomer = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT)
+    with pytest.raises(BlockingIOError):  # the waiter holds the file that is there now
+        diskcache.fcntl.flock(newcomer, diskcache.fcntl.LOCK_EX | diskcache.fcntl.LOCK_NB)
+    os.close(newcomer)
+    diskcache._unlock(path, waiter_got[0])

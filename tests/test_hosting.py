@@ -9,11 +9,13 @@
 """
 
 import ast
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,9 @@ import tl_core
 from tl_app import cached, server
 from tl_app import workers as worker_pool
 from tl_app.workers import Workers
-from tl_core.limits import Limits
+from tl_core import limits as limits_module
+from tl_core import processes
+from tl_core.limits import Limits, RunTooLong
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -354,6 +358,76 @@ def test_a_host_who_asks_for_error_details_sees_the_traceback_too(monkeypatch):
     at.query_params.update({"seed": "525252"})
     at.switch_page("app_pages/linear.py").run()
     assert at.error and at.exception and "division by zero" in at.exception[0].message
+
+
+def test_a_run_stopped_at_the_time_cap_says_why_plainly(monkeypatch, caplog):
+    def too_long(*args, **kwargs):
+        raise RunTooLong("This rnn run was stopped after 121 s: at most 120 s (TL_MAX_RUN_SECONDS).")
+
+    monkeypatch.setattr(tl_core, "run", too_long)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"seed": "535353"})
+    with caplog.at_level("WARNING", logger="tl_app"):
+        at.switch_page("app_pages/linear.py").run()
+    assert not at.exception and not at.error, "no error box, no reference to quote"
+    assert any("TL\\_MAX\\_RUN\\_SECONDS" in w.value for w in at.warning)
+    assert "time cap" in caplog.text
+
+
+@pytest.mark.parametrize("deaths", [1, 2])
+def test_a_training_process_that_dies_is_retried_once_then_said_plainly(monkeypatch, deaths):
+    real, calls = tl_core.run, []
+
+    def dies(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= deaths:
+            raise processes.WorkerDied("the training process stopped unexpectedly (exit code -9); run again")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tl_core, "run", dies)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"seed": str(545450 + deaths)})
+    at.switch_page("app_pages/linear.py").run()
+    assert not at.exception and not at.error
+    assert len(calls) == 2, "one retry, no more"
+    if deaths == 1:
+        assert at.metric, "the retry trained: the page has its results"
+    else:
+        assert any("training process stopped" in w.value for w in at.warning) and not at.metric
+
+
+def test_the_time_cap_stops_training_at_its_next_report_and_names_the_costly_settings(
+    monkeypatch, empty_disk_cache
+):
+    """The issue's link: a recurrent net of the largest size for 200 epochs (half an hour)."""
+    monkeypatch.setattr(limits_module, "LIMITS", dataclasses.replace(limits_module.LIMITS, max_run_seconds=1))
+    started = time.monotonic()
+    with pytest.raises(RunTooLong) as stopped:
+        tl_core.run("rnn", hidden=128, layers=3, cell="lstm", epochs=200, n_target=100)
+    assert time.monotonic() - started < 30, "stopped at a report, long before the run's end"
+    message = str(stopped.value)
+    assert message.startswith("This rnn run was stopped after")
+    assert "at most 1 s (TL_MAX_RUN_SECONDS)" in message and "training the source model" in message
+    for setting in ("epochs 200 (default", "hidden 128 (default", "layers 3 (default", "n_target 100"):
+        assert setting in message
+    monkeypatch.setattr(limits_module, "LIMITS", dataclasses.replace(limits_module.LIMITS, max_run_seconds=0))
+    assert limits_module.timed(None, "a run", "") is None, "0: no cap"
+
+
+def test_the_time_cap_is_read_from_the_environment_and_zero_turns_it_off():
+    assert Limits().max_run_seconds == 120
+    assert Limits.from_environment({"TL_MAX_RUN_SECONDS": "0"}).max_run_seconds == 0
+    with pytest.raises(ValueError, match="TL_MAX_RUN_SECONDS must be a whole number >= 0"):
+        Limits.from_environment({"TL_MAX_RUN_SECONDS": "ten"})
+
+
+def test_the_repository_caps_uploads_at_the_default_before_the_first_page_load():
+    """Until the first page load sets it from TL_MAX_UPLOAD_MB, the server's own setting holds
+    (Streamlit's default would take 200 MB)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == Limits().max_upload_mb
 
 
 def test_the_repository_hides_error_details_from_visitors():

@@ -7,8 +7,12 @@ that starts work.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import threading
+import time
 from functools import partial
+from pathlib import Path
 
 import pytest
 import torch
@@ -111,9 +115,85 @@ def test_an_error_raised_by_the_caller_while_waiting_stops_every_task(workers):
 
 
 def test_a_worker_that_dies_is_an_error_and_is_replaced(workers):
-    with pytest.raises(RuntimeError, match=r"ended unexpectedly \(exit code 3\)"):
+    with pytest.raises(processes.WorkerDied, match=r"stopped unexpectedly .*exit code 3\); run again"):
         processes.run([die], 1, lambda *a: None)
     assert processes.run([partial(pid_and_threads, 7)], 1, lambda *a: None)[0][0] == 7
+
+
+def worker_pids() -> list[int]:
+    """This process's training workers (Linux's /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()
+            ):
+                if b"tl_core.processes" in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="finds the workers in /proc")
+def test_workers_that_all_die_at_once_are_one_plain_error(workers):
+    """The first death stops the others; stopping one that died too must not hide what happened
+    (it raised BrokenPipeError, and the page showed the generic error box)."""
+
+    def kill_all(i, what, pid):
+        pids = worker_pids()
+        for each in pids:
+            os.kill(each, signal.SIGKILL)
+        for each in pids:  # dead (a zombie: its end of the connection is closed) before going on
+            while Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                time.sleep(0.01)
+
+    with pytest.raises(processes.WorkerDied):
+        processes.run([report_pid, report_pid], 2, kill_all)
+    assert [v for v, _, _ in processes.run([partial(pid_and_threads, 5)] * 2, 2, lambda *a: None)] == [5, 5]
+
+
+def report_pid(report):
+    while True:
+        report("pid", os.getpid())
+
+
+def test_a_worker_killed_while_training_leaves_nothing_behind_and_is_replaced(workers, tmp_path, monkeypatch):
+    """SIGKILL, as an administrator or the kernel's out-of-memory killer sends it: the call says
+    what happened, the next call gets a new worker, and no empty /tmp/pymp-* folder is left."""
+    processes.stop()
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the workers' temporary folder: watched here
+    processes.start(2).join()
+    try:
+        killed = []
+
+        def on_report(i, what, pid):
+            if what == "pid" and not killed:  # (the other task reports its progress)
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+        with pytest.raises(processes.WorkerDied, match="stopped unexpectedly.*exit code -9"):
+            processes.run([report_pid, forever], 2, on_report)
+        results = processes.run([partial(pid_and_threads, v) for v in range(2)], 2, lambda *a: None)
+        assert [value for value, _, _ in results] == [0, 1]
+        assert killed[0] not in {pid for _, pid, _ in results}
+    finally:
+        processes.stop()
+        monkeypatch.undo()
+        processes.start(2).join()  # the module's workers again, for the tests after this one
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_right_after_start_uses_the_workers_being_started_and_starts_no_more(workers):
+    """The app starts its workers in the background; a first run that comes before they are
+    ready waits for them rather than starting two more (half a gigabyte each)."""
+    processes.stop()
+    processes.start(2)  # not joined: the first run comes at once
+    results = processes.run([partial(pid_and_threads, v) for v in range(4)], 2, lambda *a: None)
+    with processes._lock:
+        idle = {worker.process.pid for worker in processes._idle}
+    assert {pid for _, pid, _ in results} == idle and len(idle) == 2
 
 
 def test_tasks_that_cannot_be_sent_are_refused_before_any_work():

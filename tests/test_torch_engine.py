@@ -532,6 +532,22 @@ def test_a_damaged_stored_source_model_is_trained_again(source, empty_disk_cache
     assert stored(source)[1] == 0  # and written whole again
 
 
+@pytest.mark.parametrize("other", ["other names", "other shapes"])
+def test_a_stored_source_model_holding_other_arrays_is_trained_again(source, other, empty_disk_cache):
+    """A valid npz that is not this model's weights (another model's, a file edited by hand)."""
+    trained, _ = stored(source)
+    [path] = empty_disk_cache.glob("*.npz")
+    weights = {name: t.numpy() for name, t in trained.state_dict().items()}
+    if other == "other names":
+        weights = {"w": np.zeros(3), "b": np.ones(2)}
+    else:
+        weights = {name: np.zeros(a.size + 1, a.dtype) for name, a in weights.items()}
+    np.savez(path, **weights)
+    again, epochs = stored(source)
+    assert epochs >= 3 and torch.equal(parameters(again), parameters(trained))
+    assert stored(source)[1] == 0  # and written whole again
+
+
 def test_without_a_disk_cache_a_source_model_is_trained_every_time(source, monkeypatch):
     monkeypatch.setenv(diskcache.ENV, diskcache.OFF)
     assert stored(source)[1] >= 3 and stored(source)[1] >= 3

@@ -134,6 +134,34 @@ def test_missing_values_are_dropped_or_filled_with_the_mean_of_their_step():
     assert filled.sequences[1, 3] == pytest.approx(others.mean(), abs=1e-4)
 
 
+@pytest.mark.parametrize("missing", ["drop", "mean"])
+def test_infinite_values_are_missing_values_and_the_notes_say_how_many_where(missing):
+    x, labels = waves(per_class=4, steps=12)
+    raw = wide_csv(x, labels).decode().splitlines()
+    for row, step, text in ((2, 3, "inf"), (7, 3, "-inf"), (9, 5, "1e309")):  # inside three rows
+        cells = raw[row].split(",")
+        cells[1 + step] = text
+        raw[row] = ",".join(cells)
+    data = read_sequence_csv("\n".join(raw).encode(), "nan_inf.csv", missing=missing)
+    assert "read 3 infinite values as missing (t3: 2, t5: 1)" in data.notes
+    assert np.isfinite(data.sequences).all()
+    assert len(data.labels) == (9 if missing == "drop" else 12)
+    long = long_csv(x, labels).decode().replace(f",{x[0, 4]:.4f},", ",-Infinity,", 1).encode()
+    data = read_sequence_csv(long, "nan_inf_long.csv")
+    assert "read 1 infinite value as missing (value: 1)" in data.notes
+    assert "dropped 1 row with a missing id, time or value" in data.notes
+
+
+def test_values_up_to_the_cap_train_to_finite_numbers():
+    x, labels = waves(per_class=6, steps=12)
+    x *= sequences.MAX_MAGNITUDE / sequences.MAX_SPREAD_RATIO  # values far apart, yet not too far
+    x[2, 5], x[9, 3] = sequences.MAX_MAGNITUDE, -sequences.MAX_MAGNITUDE
+    data = read_sequence_csv(wide_csv(x, labels), "big.csv")
+    result = tl_core.run("rnn", config=config(n_target=3), data=data)
+    for s in result.strategies:
+        assert np.isfinite([s.source_metric, s.target_metric, s.source_loss, s.target_loss]).all()
+
+
 def test_long_format_rows_without_a_value_are_dropped_and_counted():
     x, labels = waves(per_class=3, steps=8)
     raw = long_csv(x, labels) + b"\ns0,8,,sine\ns1,,2.0,square"
@@ -203,7 +231,18 @@ MALFORMED = {
         ["sequence 's1'", "two values at time 0"],
     ),
     "repeated column": (b"t0,t0 ,label\n1,2,a\n", ["two columns named 't0'"]),
-    "infinite value": (b"t0,t1,label\n1,inf,a\n2,3,b\n1,2,a\n2,3,b\n", ["too large"]),
+    "a value too large": (
+        b"t0,t1,label\n1,2,a\n2,-2e31,b\n1,2,a\n2,3e40,b\n",
+        ["'t1'", "too large to compute with (-2e+31, in rows 3 and 5 of the file)", "at most 1e+30"],
+    ),
+    "a value too far from the others": (
+        b"t0,t1,label\n1e-300,2e-300,a\n2e-300,1e-275,b\n1e-300,2e-300,a\n2e-300,3e-300,b\n",
+        ["'t1'", "too far from the others", "1e-275, in row 3 of the file", "more than 1e+20 times less"],
+    ),
+    "a time too large": (
+        b"id,time,value,label\ns1,0,1,a\ns1,1e31,2,a\n",
+        ["'time'", "too large", "row 3 of the file"],
+    ),
 }
 
 

@@ -12,7 +12,7 @@ from tl_core.demos import linear, logistic
 from tl_core.limits import Limits
 from tl_core.result import RunResult
 from tl_core.strategies import label
-from tl_core.userdata import UserDataError, tables
+from tl_core.userdata import UserDataError, literal, tables
 from tl_core.userdata.tables import bundled_table, bundled_table_data, read_csv, read_table_data, table_data
 
 REGIONS = ("north", "south", "east", "west")
@@ -201,8 +201,8 @@ def test_both_demos_draw_their_figures_for_one_two_and_many_features(features):
         config = module.Config(n_target=n_target)
         samples = module.samples_figure(config, data=data)
         titles = [a.text for a in samples.layout.annotations]
-        assert titles[0] == f"Source: {data.source_words}, {len(data.source_y)} rows"
-        assert titles[1].startswith(f"Target: {data.target_words}, {n_target} labelled")
+        assert titles[0] == f"Source: {literal(data.source_words)}, {len(data.source_y)} rows"
+        assert titles[1].startswith(f"Target: {literal(data.target_words)}, {n_target} labelled")
         assert len(samples.data) >= 3
         result = module.run(config, data=data)
         model = module.model_figure(result, data=data)
@@ -337,6 +337,101 @@ def test_missing_values_are_dropped_or_filled_and_counted_in_the_notes():
     np.testing.assert_allclose(filled.target_X, expected[~in_source].to_numpy())
     with pytest.raises(UserDataError, match="missing must be one of drop, mean, got 'zero'"):
         read_table_data(raw, "shops.csv", **SALES, missing="zero")
+
+
+def infinite_shops() -> bytes:
+    """shop_table's CSV with infinities written as a spreadsheet or a program writes them."""
+    lines = csv_bytes(shop_table()).decode().splitlines()
+    header = lines[0].split(",")
+    for row, column, text in ((1, "temperature", "inf"), (2, "temperature", "-inf"), (3, "age", "1e309")):
+        cells = lines[row].split(",")
+        cells[header.index(column)] = text
+        lines[row] = ",".join(cells)
+    cells = lines[4].split(",")
+    cells[header.index("sales")] = "-Infinity"
+    lines[4] = ",".join(cells)
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("missing", ["drop", "mean"])
+def test_infinite_values_count_as_missing_and_the_notes_say_how_many_where(missing):
+    data = read_table_data(infinite_shops(), "nan_inf.csv", **SALES, missing=missing)
+    assert data.notes[0] == "read 4 infinite values as missing (sales: 1, temperature: 2, age: 1)"
+    assert "dropped 1 row with no label (sales)" in data.notes
+    if missing == "drop":
+        assert "dropped 3 rows of 399 with a missing feature value (temperature: 2, age: 1)" in data.notes
+    else:
+        assert any(n.startswith("filled 3 missing feature values") for n in data.notes)
+    for X in (data.source_X, data.target_X):
+        assert np.isfinite(X).all()
+    for demo, options in (("linear", SALES), ("logistic", BOUGHT)):
+        table = read_table_data(infinite_shops(), "nan_inf.csv", **options, missing=missing)
+        result = tl_core.run(demo, data=table, n_target=5)
+        for s in result.strategies:
+            assert np.isfinite([s.source_metric, s.target_metric, s.source_loss, s.target_loss]).all()
+
+
+def test_an_infinity_in_a_bundled_table_is_missing_too():
+    diabetes = bundled_table("diabetes")
+    diabetes.loc[[0, 7], "bmi"] = np.inf
+    data = table_data(diabetes, "sklearn diabetes", **tables.BUNDLED_TABLES["diabetes"].options())
+    assert data.notes[0] == "read 2 infinite values as missing (bmi: 2)"
+    assert len(data.source_y) + len(data.target_y) == len(diabetes) - 2
+
+
+@pytest.mark.parametrize("value", ["1e200", "1e300", "-1e308"])
+@pytest.mark.parametrize("column, role", [("sales", "label"), ("temperature", "feature")])
+def test_values_too_large_to_compute_with_are_refused_naming_column_and_rows(value, column, role):
+    df = shop_table().astype({column: object})
+    df.loc[[4, 11], column] = value
+    with pytest.raises(UserDataError) as refused:
+        read_table_data(csv_bytes(df), "huge.csv", **SALES)
+    assert str(refused.value).startswith(
+        f"the {role} {column} has a value too large to compute with ({abs(float(value)):.3g}) in rows 5 "
+        "and 12 (the first row below the header is row 1): values must be at most 1e+100 in size"
+    )
+
+
+def test_values_too_far_apart_to_standardize_are_refused_naming_column_and_rows():
+    """1e99 is under the cap, but among values of about 1e-300 dividing by their spread (the
+    demos standardize) overflows: a fit gave infinite predictions and failed in r2_score."""
+    df = shop_table()
+    df["temperature"] = df["temperature"] * 1e-300
+    df.loc[7, "temperature"] = 9e99
+    with pytest.raises(UserDataError) as refused:
+        table_data(df, "tiny.csv", **SALES)
+    message = str(refused.value)
+    assert message.startswith(
+        "the feature temperature has values too far apart to compute with: 9e+99 in row 8"
+    )
+    assert "more than 1e+120 times less" in message
+
+
+def test_values_up_to_the_cap_give_finite_numbers_in_every_strategy():
+    """The cap leaves room: a fit never overflows below it (its squares stay far from 1e308)."""
+    for column in ("temperature", "sales"):
+        df = shop_table()
+        df.loc[[4, 11], column] = [tables.MAX_MAGNITUDE, -tables.MAX_MAGNITUDE]
+        for demo, options in (("linear", SALES), ("logistic", BOUGHT)):
+            if column == "sales" and demo == "logistic":
+                continue
+            result = tl_core.run(demo, data=table_data(df, "big.csv", **options), n_target=5)
+            for s in result.strategies:
+                assert np.isfinite([s.source_metric, s.target_metric, s.source_loss, s.target_loss]).all()
+
+
+@pytest.mark.parametrize("domain", ["source", "target"])
+def test_a_regression_label_that_does_not_vary_in_a_domain_is_refused(domain):
+    df = shop_table()
+    rows = (df.region == "north") if domain == "target" else (df.region != "north")
+    df.loc[rows, "sales"] = 12.5
+    words = "region = north" if domain == "target" else "region ≠ north"
+    with pytest.raises(
+        UserDataError,
+        match=f"label sales is 12.5 in every row of the {domain} \\({words}\\): a regression needs a label "
+        "that varies in each domain",
+    ):
+        table_data(df, "flat.csv", **SALES)
 
 
 def test_too_few_rows_in_a_domain_says_how_many_it_has_and_needs():

@@ -4,7 +4,8 @@
 - `controls`: sidebar widgets built from a demo's config fields, mirrored into the page's link.
 - `cached`: the core's calls behind `st.cache_data`, with a progress bar and a worker slot.
 - `workers`: at most TL_MAX_JOBS trainings at once per server process; the rest queue, told so.
-- `server`: CPU threads shared out at start-up; an unexpected error told kindly, logged in full.
+- `server`: CPU threads shared out and the upload cap set at start-up; an unexpected error told kindly,
+  logged in full.
 - `exports`: CSV, JSON, standalone chart HTML, and the notebook that reproduces a run.
 - `demo_page`: the one page every demo uses; `app_pages/linear.py` etc. only name their demo.
 - `launch`: the `transfer-lab` command (`transfer-lab app` starts the app from any folder).

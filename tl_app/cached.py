@@ -9,6 +9,10 @@ function drew; it is emptied at the end, so a cache hit replays nothing visible.
 call is also where Streamlit stops a run whose controls changed meanwhile: the next call raises
 Streamlit's rerun signal through the core, so no training keeps running behind a newer request.
 
+A training process that dies during a run (killed from outside, or out of memory) costs one
+retry, said on the progress bar: the run starts again in a new process. A second death goes on
+to the page, which says what happened (tl_app.server.report_failure).
+
 Training waits for one of the server's few worker slots (`tl_app.workers`); while it waits, the
 progress bar's place says so, with the number of runs ahead of it. One run of a quick demo (the
 closed forms and small solvers of linear and logistic regression: a tenth of a second on one
@@ -19,10 +23,11 @@ would only make it late. Their sweeps wait like any other.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -30,12 +35,17 @@ import streamlit as st
 
 import tl_core
 from tl_app import workers as worker_pool
+from tl_core import processes
 from tl_core.limits import LIMITS
 from tl_core.result import RunResult
 from tl_core.userdata import UserData
 
 PROGRESS_EVERY_S = 0.1  # redraw the bar at most this often
 QUICK_DEMOS = frozenset({"linear", "logistic"})  # one run: ~0.1 s on one thread, no worker slot
+RETRYING = "again: the training process stopped unexpectedly, so this run starts over in a new one"
+
+log = logging.getLogger("tl_app")
+Result = TypeVar("Result")
 
 
 def _progress(slot, what: str) -> Callable[[float, str], None]:
@@ -50,6 +60,16 @@ def _progress(slot, what: str) -> Callable[[float, str], None]:
             slot.progress(min(max(float(fraction), 0.0), 1.0), text=f"{what}: {message}")
 
     return report
+
+
+def _trained(slot, what: str, train: Callable[[Callable[[float, str], None]], Result]) -> Result:
+    """train(progress)'s result, its progress drawn into `slot`. A training process that dies
+    meanwhile costs one retry (the next call gets a new process), said on the bar."""
+    try:
+        return train(_progress(slot, what))
+    except processes.WorkerDied as died:
+        log.warning("%s: training again", died)
+        return train(_progress(slot, f"{what} {RETRYING}"))
 
 
 def waiting_message(ahead: int, busy: int, slots: int) -> str:
@@ -127,8 +147,9 @@ def run(
         return stored
     slot = st.empty()
     with cleared_on_failure(slot), nullcontext() if demo in QUICK_DEMOS else training_slot(slot):
-        report = _progress(slot, "Training")
-        result = tl_core.run(demo, config=made, progress=report, data=_data)
+        result = _trained(
+            slot, "Training", lambda report: tl_core.run(demo, config=made, progress=report, data=_data)
+        )
     slot.empty()
     return result
 
@@ -150,9 +171,12 @@ def sweep(
         return stored
     slot = st.empty()
     with cleared_on_failure(slot), training_slot(slot):
-        report = _progress(slot, f"{demo}: sweeping {over} over {len(values)} values × {seeds} seeds")
-        table = tl_core.sweep(
-            demo, over=over, values=list(values), seeds=seeds, progress=report, data=_data, **config
+        table = _trained(
+            slot,
+            f"{demo}: sweeping {over} over {len(values)} values × {seeds} seeds",
+            lambda report: tl_core.sweep(
+                demo, over=over, values=list(values), seeds=seeds, progress=report, data=_data, **config
+            ),
         )
     slot.empty()
     return table

@@ -6,9 +6,13 @@
   four threads fighting over two cores.
 - `start_training_processes`: a run with several CPU threads trains in worker processes; they
   start with the server.
+- `cap_uploads`: Streamlit's own upload endpoint refuses files over TL_MAX_UPLOAD_MB (its
+  `server.maxUploadSize`), whatever a client sends.
 - `report_failure`: an unexpected error in a page becomes a short message saying what to do, with
   a reference; the full traceback goes to the server log under that reference. The page shows the
   traceback too only when the host asked for error details (`client.showErrorDetails = "full"`).
+  Two failures are expected, and said plainly instead: a run stopped at the host's time cap, and
+  a training process that died (see `tl_app.cached`, which retries it once first).
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import logging
 import uuid
 
 import streamlit as st
+from streamlit import config as streamlit_config
 from threadpoolctl import threadpool_limits
 
+from tl_app.controls import escape
 from tl_core import processes
-from tl_core.limits import LIMITS, Limits
+from tl_core.limits import LIMITS, Limits, RunTooLong
 from tl_core.runtime import configure_torch_threads
 
 log = logging.getLogger("tl_app")
@@ -33,6 +39,12 @@ if not log.handlers:  # `streamlit run` gives the root logger no handler: print 
 FAILURE = (
     "Something went wrong running this page. Try **Reset to defaults** in the sidebar, or "
     "reload the page; if it keeps happening, tell your teacher and quote reference `{ref}`."
+)
+
+WORKER_DIED = (
+    "**The training process stopped before this run finished**, twice in a row: it was ended "
+    "from outside, or the server ran out of memory. Nothing else is affected: change a control "
+    "or reload the page to run again."
 )
 
 
@@ -60,17 +72,36 @@ def start_training_processes(device: str, threads: int) -> bool:
     return True
 
 
+def cap_uploads(limits: Limits = LIMITS) -> None:
+    """Make Streamlit's upload endpoint refuse a file over TL_MAX_UPLOAD_MB (413), as the upload
+    widget does: a client that skips the widget and sends straight to the endpoint (PUT
+    /_stcore/upload_file/...) is held to the same cap. Streamlit reads the option at every
+    upload. Until the first page load sets it, .streamlit/config.toml's value applies."""
+    streamlit_config.set_option(
+        "server.maxUploadSize", limits.max_upload_mb, where_defined="TL_MAX_UPLOAD_MB"
+    )
+
+
 def show_details() -> bool:
     """Whether the host wants error details on the page (the repo's config hides them)."""
     return str(st.get_option("client.showErrorDetails")).lower() in ("full", "true")
 
 
-def report_failure(error: BaseException) -> str:
+def report_failure(error: BaseException) -> str | None:
     """Log `error` with its traceback under a new reference; show the visitor what to do.
 
-    Returns the reference. Streamlit's own stop and rerun signals are not errors: they are
-    BaseExceptions, never caught by an `except Exception` that calls this.
+    Returns the reference (None for the two failures said plainly: a run stopped at the time
+    cap, a training process that died). Streamlit's own stop and rerun signals are not errors:
+    they are BaseExceptions, never caught by an `except Exception` that calls this.
     """
+    if isinstance(error, RunTooLong):
+        log.warning("A run was stopped at the time cap: %s", error)
+        st.warning(escape(str(error)), icon=":material/timer_off:")
+        return None
+    if isinstance(error, processes.WorkerDied):
+        log.warning("A run failed twice, its training process killed: %s", error)
+        st.warning(WORKER_DIED, icon=":material/restart_alt:")
+        return None
     reference = uuid.uuid4().hex[:8]
     log.error("A page failed (reference %s)", reference, exc_info=error)
     st.error(FAILURE.format(ref=reference), icon=":material/error:")

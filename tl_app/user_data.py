@@ -255,8 +255,8 @@ def table_choices(demo: str, task: str, frame, scope: str, suggested: dict) -> d
     source_rows, target_rows = tables.split_counts(frame, split_column, op, value)
     source_words, target_words = tables.split_words(split_column, op, value)
     st.caption(
-        f"Target: {target_rows} rows where {target_words}. Source: the other "
-        f"{source_rows} rows ({source_words})."
+        f"Target: {target_rows} rows where {controls.escape(target_words)}. Source: the other "
+        f"{source_rows} rows ({controls.escape(source_words)})."
     )
     features = [c for c in numeric if c not in (label, split_column)]
     chosen = st.multiselect("Features", features, default=features, key=key("features"))
@@ -280,8 +280,8 @@ def table_choices(demo: str, task: str, frame, scope: str, suggested: dict) -> d
         classes = tables.label_classes(frame, label)
         if len(classes) > 2:
             options["positive_class"] = st.selectbox(
-                f"{label} has {len(classes)} classes and logistic regression tells two apart: "
-                "this class against the rest",
+                f"{controls.escape(label)} has {len(classes)} classes and logistic regression tells "
+                "two apart: this class against the rest",
                 classes,
                 key=key("positive"),
                 index=_index(classes, suggested.get("positive_class")),

@@ -17,7 +17,7 @@ import pandas as pd
 from tl_core import lecture, store
 from tl_core.config import DemoConfig
 from tl_core.demos import get_demo
-from tl_core.limits import LIMITS
+from tl_core.limits import LIMITS, timed
 from tl_core.result import RunResult
 from tl_core.strategies import BASELINE
 from tl_core.userdata import UserData
@@ -60,6 +60,7 @@ def run(
     module = get_demo(demo)
     config = config if config is not None else module.Config.from_dict(fields)
     with_data = _with_data(module, data)
+    progress = timed(progress, f"This {demo} run", _advice(config))
 
     def train() -> RunResult:
         started = time.perf_counter()
@@ -199,6 +200,12 @@ def sweep(
     module = get_demo(demo)
     configs = sweep_configs(demo, over, values, seeds, **fields)
     with_data = _with_data(module, data)
+    count = len(configs) // len(values)
+    progress = timed(
+        progress,
+        f"This sweep of {over} ({len(values)} values × {count} seed{'s' if count > 1 else ''})",
+        "Fewer values or seeds take less time. " + _advice(configs[0]),
+    )
 
     def train(configs: list[DemoConfig]) -> list[RunResult]:
         if hasattr(module, "run_many"):
@@ -229,6 +236,19 @@ def stored_sweep(
     _with_data(module, data)
     results = store.stored_sweep_points(configs, data)
     return None if results is None else sweep_table(results, over)
+
+
+def _advice(config: DemoConfig) -> str:
+    """What would make a run of `config` shorter: its counts and sizes above their defaults."""
+    default = type(config)()
+    larger = [
+        f"{name} {value} (default {getattr(default, name)})"
+        for name, value in config.to_dict().items()
+        if type(value) is int and name != "seed" and value > getattr(default, name)
+    ]
+    if not larger:
+        return "Its settings are the defaults: the host's cap is lower than this demo needs."
+    return f"Lower these settings, which make it longer: {', '.join(larger)}."
 
 
 def _with_data(module, data: UserData | None) -> dict[str, Any]:

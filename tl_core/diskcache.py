@@ -14,10 +14,16 @@ the same arrays waits for them (a lock file beside them, ``fcntl.flock``, releas
 system if that process dies) and reads them, instead of making them again beside it. Where
 there is no ``fcntl`` (Windows) or no lock file can be made, each process makes its own.
 
-The folder stays under ``TL_MAX_DISK_CACHE_MB`` (tl_core.limits; 1 GB by default): each entry
-read is marked as used, and after a write the entries used longest ago are removed until the
-rest fit (a visitor who asks for many model shapes cannot fill a server's disk). A removed entry
-is only made again when needed.
+The folder stays under ``TL_MAX_DISK_CACHE_MB`` (tl_core.limits; 1 GB by default), counting
+every file in it whatever its name (the folder is the cache's own): each entry read is marked as
+used, and after a write the files used longest ago are removed until the rest fit (a visitor who
+asks for many model shapes cannot fill a server's disk). A removed entry is only made again when
+needed. Temporary files are removed when a write fails, and any left by a process that died are
+removed after STALE_TEMPORARY seconds; a lock file is removed by the process that held it, or
+later by any process that finds it free.
+
+An entry that cannot be read as what it should be (damaged, cut short, or holding other arrays:
+the caller's `check` says so) is made again and replaced, never an error.
 
 Where: ``$TL_CACHE_DIR`` if set (``off`` turns the disk cache off), else
 ``$XDG_CACHE_HOME/transfer-lab`` (``~/.cache/transfer-lab``). A folder that cannot be written, or
@@ -33,9 +39,9 @@ import logging
 import os
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from stat import S_ISLNK, S_ISREG
 from typing import Any, TypeVar
 
 import numpy as np
@@ -50,6 +56,9 @@ except ImportError:  # Windows: each process makes its own arrays
 ENV = "TL_CACHE_DIR"
 OFF = "off"
 POLL = 0.05  # seconds between looks at a lock another process holds
+STALE_TEMPORARY = 600  # seconds after which a temporary file is one a failed writer left
+TEMPORARY = ".tmp"  # a file being written: renamed to its entry's name once whole
+LOCK = ".lock"
 WAITING_EVERY = 0.25  # seconds between calls of a waiter's `waiting()`
 
 log = logging.getLogger(__name__)
@@ -81,14 +90,23 @@ def arrays(
     key: dict[str, Any],
     make: Callable[[], dict[str, np.ndarray]],
     waiting: Callable[[], None] | None = None,
+    check: Callable[[dict[str, np.ndarray]], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """The arrays `make()` returns for `key`: read from the disk cache when they are there,
     else made and written there (atomically: another process never reads half a file).
 
+    `check(arrays)` raises (any exception) when stored arrays are not what `make()` gives (an
+    edited file, another entry's arrays): they are made again and replaced, as a damaged file is.
     While another process (or thread) makes the same arrays, this call waits for them and
     calls `waiting()` every WAITING_EVERY seconds (it may raise, to stop waiting); if that
     maker ends without writing them (it failed, or died), this call makes them itself."""
-    return entry(kind, key, make, lambda stored: stored, waiting)
+
+    def checked(stored: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if check is not None:
+            check(stored)
+        return stored
+
+    return entry(kind, key, make, checked, waiting)
 
 
 def entry(
@@ -99,18 +117,16 @@ def entry(
     waiting: Callable[[], None] | None = None,
 ) -> T:
     """`load` of the arrays kept for `key`, made by `make()` when none are kept (as `arrays`).
-
-    An entry that `load` refuses (a ValueError: a file of other arrays, or cut short in a way
-    the format does not notice) is removed and made again, never handed out."""
+    Stored arrays that `load` refuses (it raises) are made again and replaced, never handed out."""
     path = path_for(kind, key)
     if path is None:
         return load(make())
-    loaded = _load(path, load)
+    loaded = _read(path, load)
     if loaded is not None:
         return loaded[0]
     lock = _lock(path, waiting)
     try:
-        loaded = _load(path, load)  # the process we waited for has written them
+        loaded = _read(path, load)  # the process we waited for has written them
         if loaded is not None:
             return loaded[0]
         made = make()
@@ -118,13 +134,14 @@ def entry(
         return load(made)
     finally:
         if lock is not None:
-            os.close(lock)  # closing the file releases the lock
+            _unlock(path, lock)
 
 
 def read(kind: str, key: dict[str, Any], load: Callable[[dict[str, np.ndarray]], T]) -> T | None:
-    """`load` of the arrays kept for `key`, or None when none are kept (nothing is made)."""
+    """`load` of the arrays kept for `key`, or None when none are kept (or `load` refuses
+    them, until they are made again): nothing is made."""
     path = path_for(kind, key)
-    loaded = None if path is None else _load(path, load)
+    loaded = None if path is None else _read(path, load)
     return None if loaded is None else loaded[0]
 
 
@@ -135,79 +152,103 @@ def write(kind: str, key: dict[str, Any], made: dict[str, np.ndarray]) -> None:
         _write(path, made)
 
 
-def _load(path: Path, load: Callable[[dict[str, np.ndarray]], T]) -> tuple[T] | None:
-    """(load(arrays),) for the arrays at `path`; None when there are none, or `load` refuses
-    them (then the entry is removed, so that it is made again)."""
-    stored = _read(path)
-    if stored is None:
-        return None
-    try:
-        return (load(stored),)
-    except ValueError as err:
-        log.warning("disk cache: %s does not hold what it should (%s); making it again", path, err)
-        try:
-            path.unlink()
-        except OSError:  # another process removed it first
-            pass
-        return None
-
-
-def _read(path: Path) -> dict[str, np.ndarray] | None:
-    """The arrays stored at `path`, or None when there are none (or they cannot be read)."""
-    if not path.exists():
-        return None
+def _read(path: Path, load: Callable[[dict[str, np.ndarray]], T]) -> tuple[T] | None:
+    """(load(arrays),) for the arrays stored at `path`; None when there are none, or they cannot
+    be read as what they should be (then they are made again, and the new file replaces this)."""
     try:
         with np.load(path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:  # damaged or cut short
-        log.warning("disk cache: cannot read %s (%s); generating again", path, err)
+            loaded = load({name: stored[name] for name in stored.files})
+    except FileNotFoundError:
+        return None
+    except Exception as err:  # noqa: BLE001 - damaged, cut short, edited: any failure means making again
+        log.warning("disk cache: cannot read %s (%s: %s); making it again", path, type(err).__name__, err)
         return None
     try:
         os.utime(path)  # used now: the last to be removed when the folder is full
     except OSError:
         pass
-    return arrays
+    return (loaded,)
 
 
 def _lock(path: Path, waiting: Callable[[], None] | None) -> int | None:
-    """Hold the lock of the arrays at `path` (its file descriptor; close it to release), waiting
-    while another holds it. None where locks are not to be had: then nothing waits."""
+    """Hold the lock of the arrays at `path` (its file descriptor; release it with _unlock),
+    waiting while another holds it. None where locks are not to be had: then nothing waits.
+
+    The lock file is removed by whoever releases it, so a waiter may find that the file it
+    locked is no longer the one at its name: it then locks the one there now."""
     if fcntl is None:
         return None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:  # a folder that cannot be written: _write will say so
-        return None
-    told = None  # the first wait says so at once
-    try:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return handle
-            except BlockingIOError:
-                if waiting and (told is None or time.monotonic() - told >= WAITING_EVERY):
-                    waiting()
-                    told = time.monotonic()
-                time.sleep(POLL)
-    except BaseException:
+    told = [None]  # the first wait says so at once
+    while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:  # a folder that cannot be written: _write will say so
+            return None
+        try:
+            _hold(handle, waiting, told)
+        except BaseException:
+            os.close(handle)
+            raise
+        if _is_at(handle, _lock_path(path)):
+            return handle
         os.close(handle)
-        raise
+
+
+def _hold(handle: int, waiting: Callable[[], None] | None, told: list) -> None:
+    """Take the lock on `handle`, calling `waiting()` every WAITING_EVERY seconds meanwhile."""
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if waiting and (told[0] is None or time.monotonic() - told[0] >= WAITING_EVERY):
+                waiting()
+                told[0] = time.monotonic()
+            time.sleep(POLL)
+
+
+def _is_at(handle: int, path: Path) -> bool:
+    """Whether the open file `handle` is still the file at `path` (not removed or replaced)."""
+    try:
+        held, there = os.fstat(handle), os.stat(path)
+    except OSError:
+        return False
+    return (held.st_dev, held.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _unlock(path: Path, handle: int) -> None:
+    """Remove the lock file while still holding it, then release it (closing its descriptor)."""
+    try:
+        os.unlink(_lock_path(path))
+    except OSError:
+        pass
+    os.close(handle)
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_suffix(LOCK)
 
 
 def _write(path: Path, made: dict[str, np.ndarray]) -> None:
+    """Write `made` to `path` whole or not at all; the temporary file goes, however it ends."""
     temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem + "-", suffix=TEMPORARY)
         with os.fdopen(handle, "wb") as file:
             np.savez(file, **made)
         os.replace(temporary, path)
+        temporary = None
         _prune(path.parent, _max_bytes(), keep=path)
     except OSError as err:  # a read-only home, a full disk: the cache is only an optimisation
         log.warning("disk cache: cannot write %s (%s)", path, err)
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
+    finally:
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
 
 
 def _max_bytes() -> int:
@@ -216,24 +257,61 @@ def _max_bytes() -> int:
 
 
 def _prune(folder: Path, max_bytes: int, keep: Path) -> None:
-    """Remove the entries used longest ago until the folder's entries fit in `max_bytes` (never
-    `keep`, the entry just written). A process reading a removed entry meanwhile still reads it
-    whole (POSIX keeps an open file), or finds it gone and makes it again."""
+    """Bring the folder under `max_bytes`, counting every file in it whatever its suffix: first
+    remove the lock files no process holds and the temporary files older than STALE_TEMPORARY,
+    then the files used longest ago (never `keep`, the entry just written, nor a temporary file
+    still being written) until the rest fit. A process reading a removed entry meanwhile still
+    reads it whole (POSIX keeps an open file), or finds it gone and makes it again."""
     entries = []
-    for entry in folder.glob("*.npz"):
+    now = time.time()
+    for entry in folder.iterdir():
         try:
-            stat = entry.stat()
+            stat = entry.lstat()
         except OSError:  # removed meanwhile
+            continue
+        if not (S_ISREG(stat.st_mode) or S_ISLNK(stat.st_mode)):
+            continue  # a folder inside is not the cache's: left alone
+        if entry.suffix == LOCK and _remove_free_lock(entry):
+            continue
+        if entry.suffix == TEMPORARY and now - stat.st_mtime > STALE_TEMPORARY and _remove(entry):
             continue
         entries.append((stat.st_mtime, stat.st_size, entry))
     total = sum(size for _, size, _ in entries)
-    for _, size, entry in sorted(entries, key=lambda e: e[0]):
+    for mtime, size, entry in sorted(entries, key=lambda e: e[0]):
         if total <= max_bytes:
             break
-        if entry == keep:
+        if (
+            entry == keep
+            or entry.suffix == LOCK
+            or (entry.suffix == TEMPORARY and now - mtime <= STALE_TEMPORARY)
+        ):
             continue
-        try:
-            entry.unlink()
+        if _remove(entry):
             total -= size
-        except OSError:  # another process removed it first
-            pass
+
+
+def _remove(entry: Path) -> bool:
+    try:
+        entry.unlink()
+        return True
+    except OSError:  # another process removed it first
+        return False
+
+
+def _remove_free_lock(entry: Path) -> bool:
+    """Remove a lock file that no process holds (one left by a process that died); False when
+    it is held, or has gone. Removed while locked: see _lock for why a waiter notices."""
+    if fcntl is None:
+        return _remove(entry)
+    try:
+        handle = os.open(entry, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: someone is making that entry now
+        os.close(handle)
+        return False
+    removed = _is_at(handle, entry) and _remove(entry)
+    os.close(handle)
+    return removed

@@ -18,11 +18,18 @@ and the core refuses more, so a crafted link or request cannot exceed them eithe
 | TL_TORCH_THREADS | CPU threads torch uses per process (0: torch's default) | 0 |
 | TL_MAX_JOBS | training jobs at once per server process; the rest wait their turn | 2 |
 | TL_MAX_DISK_CACHE_MB | the disk cache's data sets and source models (tl_core.diskcache) | 1024 |
+| TL_MAX_RUN_SECONDS | seconds one run or sweep may train before it is stopped (0: no limit) | 120 |
+
+The field ranges bound each setting; TL_MAX_RUN_SECONDS bounds what they cost together (a
+recurrent net of the largest size trained for the most epochs would hold a worker for half an
+hour): :func:`timed` stops the work at its next progress report, with :class:`RunTooLong`.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 ENV_PREFIX = "TL_"
@@ -42,6 +49,7 @@ class Limits:
     torch_threads: int = 0
     max_jobs: int = 2
     max_disk_cache_mb: int = 1024
+    max_run_seconds: int = 120
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Limits:
@@ -57,7 +65,7 @@ class Limits:
                 value = int(text)
             except ValueError:
                 value = -1
-            floor = 0 if f.name == "torch_threads" else 1
+            floor = 0 if f.name in ("torch_threads", "max_run_seconds") else 1
             if value < floor:
                 raise ValueError(f"{name} must be a whole number >= {floor}, got {text!r}")
             values[f.name] = value
@@ -69,3 +77,34 @@ class Limits:
 
 
 LIMITS = Limits.from_environment()
+
+
+class RunTooLong(ValueError):
+    """Work stopped at the host's time cap (TL_MAX_RUN_SECONDS); the message says what to change."""
+
+
+Progress = Callable[[float, str], None]
+
+
+def timed(progress: Progress | None, what: str, advice: str, seconds: int | None = None) -> Progress | None:
+    """`progress`, stopping the work once it has run `seconds` (default: the host's
+    max_run_seconds; 0 or None: never): the report after that raises RunTooLong, whose message
+    names `what` was stopped, where it had got to, the cap, and `advice` (what takes less time).
+    Training reports after every epoch, so it stops within an epoch of the cap, and the worker
+    slot it held is free again."""
+    limit = LIMITS.max_run_seconds if seconds is None else seconds
+    if not limit:
+        return progress
+    started = time.monotonic()
+
+    def report(fraction: float, message: str) -> None:
+        elapsed = time.monotonic() - started
+        if elapsed > limit:
+            raise RunTooLong(
+                f"{what} was stopped after {elapsed:.0f} s (it had got to “{message}”): this "
+                f"server lets one run train for at most {limit} s (TL_MAX_RUN_SECONDS). {advice}"
+            )
+        if progress is not None:
+            progress(fraction, message)
+
+    return report

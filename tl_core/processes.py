@@ -18,7 +18,13 @@ A task is a picklable callable ``task(report)`` (a module-level function, or fun
 one); its ``report(*args)`` calls reach the caller's ``on_report(i, *args)`` in the caller's own
 thread (Streamlit draws only from its script's thread). Tasks and results travel pickled over an
 authenticated local connection between the caller and its own workers (multiprocessing's
-Listener/Client, with a random key); nothing from outside the process is unpickled.
+Listener/Client, with a random key); nothing from outside the process is unpickled. On Linux the
+connection is a socket in the abstract namespace, which leaves no file behind, even when a worker
+is killed (elsewhere multiprocessing's own temporary folder is used).
+
+A worker that dies during a task (killed from outside, out of memory) ends that call with
+:class:`WorkerDied`, whose message says so in plain words; its place is taken by a new worker at
+the next call, so the caller may simply run again.
 """
 
 from __future__ import annotations
@@ -39,16 +45,17 @@ from multiprocessing.connection import Client, Listener, wait
 STOP_WAIT = 30.0  # seconds a stopped worker may take to reach its task's next report
 STOP = b"stop"  # the message that stops a worker's task at its next report
 
-# A worker's start: read the caller's import path and the connection's key from its stdin.
+# A worker's start: read the caller's import path, the connection's key and address from its stdin.
 _BOOTSTRAP = (
-    "import pickle, sys; path, key = pickle.load(sys.stdin.buffer); sys.path[:0] = path; "
-    "from tl_core.processes import _serve; _serve(key)"
+    "import pickle, sys; path, key, address = pickle.load(sys.stdin.buffer); sys.path[:0] = path; "
+    "from tl_core.processes import _serve; _serve(key, address)"
 )
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _idle: list[_Worker] = []
 _enabled = False
+_launching: threading.Thread | None = None  # start()'s thread, while it starts the first workers
 
 
 class Stopped(Exception):
@@ -71,7 +78,11 @@ class StartFailed(Unavailable, RuntimeError):
     """A worker could not be started (its error is in the log); this process stops asking."""
 
 
-def _serve(key: bytes) -> None:
+class WorkerDied(RuntimeError):
+    """A worker process ended in the middle of a task (killed, or out of memory): run again."""
+
+
+def _serve(key: bytes, address: str | None) -> None:
     """A worker's life: tell the caller where to connect (one line on stdout), then run each
     task it is sent, reporting and replying over the connection."""
     import torch
@@ -79,8 +90,9 @@ def _serve(key: bytes) -> None:
     import tl_core.torch_engine  # noqa: F401  (what every task needs: imported before it comes)
 
     torch.set_num_threads(1)
-    with Listener(authkey=key) as listener:
-        sys.stdout.write(listener.address + "\n")  # a socket's path, or a Windows pipe's name
+    with Listener(address, authkey=key) as listener:
+        where = listener.address  # a socket's path or abstract name (bytes), or a Windows pipe's name
+        sys.stdout.write((where.decode() if isinstance(where, bytes) else where) + "\n")
         sys.stdout.flush()
         os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything printed later: to stderr
         conn = listener.accept()
@@ -125,7 +137,7 @@ class _Worker:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _BOOTSTRAP], stdin=subprocess.PIPE, stdout=subprocess.PIPE
             )
-            self.process.stdin.write(pickle.dumps((sys.path, self.key)))
+            self.process.stdin.write(pickle.dumps((sys.path, self.key, _address())))
             self.process.stdin.close()
         except OSError as error:  # no such interpreter, no more processes allowed...
             raise StartFailed(f"a training worker process could not be started: {error}") from error
@@ -162,8 +174,19 @@ class _Worker:
             self.process.wait()
 
 
+def _address() -> str | None:
+    """Where a new worker listens: on Linux a name in the abstract socket namespace (no file
+    that a killed worker could leave behind); elsewhere None, multiprocessing's own choice."""
+    return f"\0transfer-lab-worker-{secrets.token_hex(8)}" if sys.platform == "linux" else None
+
+
 def _check_out(count: int) -> list[_Worker]:
-    """`count` workers for the caller alone: idle ones, and new ones for the rest."""
+    """`count` workers for the caller alone: idle ones, and new ones for the rest. Workers that
+    start() is starting are waited for, not started a second time beside them (half a
+    gigabyte each)."""
+    launching = _launching
+    if launching is not None:
+        launching.join()
     with _lock:
         taken = [_idle.pop() for _ in range(min(count, len(_idle)))]
     for worker in [w for w in taken if not w.alive()]:
@@ -213,7 +236,7 @@ def start(count: int) -> threading.Thread:
     benchmark): workers save it a second or more per run. A one-off run (the command line)
     does not: starting workers would cost it more than they save.
     """
-    global _enabled
+    global _enabled, _launching
     _enabled = True
 
     def launch() -> None:
@@ -224,7 +247,7 @@ def start(count: int) -> threading.Thread:
         except StartFailed:
             pass  # logged; runs train in threads
 
-    thread = threading.Thread(target=launch, name="tl-workers", daemon=True)
+    thread = _launching = threading.Thread(target=launch, name="tl-workers", daemon=True)
     thread.start()
     return thread
 
@@ -264,7 +287,10 @@ def run(tasks: Sequence[Callable], workers: int, on_report: Callable) -> list:
     def give_next_task(worker: _Worker) -> None:
         if waiting:
             busy[worker] = waiting.pop()
-            worker.send(payloads[busy[worker]])
+            try:
+                worker.send(payloads[busy[worker]])
+            except OSError:  # it died while idle
+                raise _died(worker, busy, healthy) from None
 
     try:
         for worker in pool:
@@ -285,7 +311,10 @@ def run(tasks: Sequence[Callable], workers: int, on_report: Callable) -> list:
                     raise error
     except BaseException:
         for worker in busy:
-            worker.send(STOP)
+            try:
+                worker.send(STOP)
+            except OSError:  # it died too: no reply comes, and it is ended below
+                pass
         for worker in busy:
             if not _stopped(worker):
                 healthy.remove(worker)
@@ -302,12 +331,18 @@ def _message(worker: _Worker, busy: dict, healthy: list) -> tuple[str, object]:
     try:
         return worker.receive()
     except (EOFError, OSError):
-        busy.pop(worker)
-        healthy.remove(worker)
-        worker.end()
-        raise RuntimeError(
-            f"a training worker process ended unexpectedly (exit code {worker.process.poll()})"
-        ) from None
+        raise _died(worker, busy, healthy) from None
+
+
+def _died(worker: _Worker, busy: dict, healthy: list) -> WorkerDied:
+    """Take a dead worker out of `busy` and `healthy`, wait for its end; the error to raise."""
+    busy.pop(worker)
+    healthy.remove(worker)
+    worker.end()
+    return WorkerDied(
+        "the training process stopped unexpectedly (it was ended from outside, or ran out of "
+        f"memory; exit code {worker.process.poll()}); run again"
+    )
 
 
 class _Pickler(pickle.Pickler):

@@ -560,12 +560,18 @@ def stored_source(
             for name, t in train_source(make_model, source, settings, seed, progress).state_dict().items()
         },
         waiting=waiting_for_source(progress),
+        check=functools.partial(_load_weights, fresh),  # another model's weights: trained again
     )
-    fresh.load_state_dict({name: torch.from_numpy(a) for name, a in arrays.items()})
+    _load_weights(fresh, arrays)
     fresh.eval()
     for p in fresh.parameters():
         p.requires_grad_(False)
     return fresh
+
+
+def _load_weights(model: nn.Module, arrays: dict[str, np.ndarray]) -> None:
+    """Load stored weights; RuntimeError unless they are exactly the model's (names, shapes)."""
+    model.load_state_dict({name: torch.from_numpy(a) for name, a in arrays.items()})
 
 
 def _source_key(fresh: nn.Module, source: Domain, settings: SourceSettings, seed: int) -> dict | None:

@@ -64,7 +64,7 @@ from tl_core.demos import cnn_data
 from tl_core.result import RunResult
 from tl_core.runtime import pick_device
 from tl_core.strategies import label
-from tl_core.userdata import ImageData
+from tl_core.userdata import ImageData, literal
 
 STRATEGIES = (
     "scratch",
@@ -492,8 +492,8 @@ def _user_examples(data: ImageData, count: int) -> list[int]:
 
 
 def _short(name: str, width: int = 12) -> str:
-    """A class name short enough for a thumbnail's title."""
-    return name if len(name) <= width else name[: width - 1] + "…"
+    """A class name short enough for a thumbnail's title, as plotly text (cut, then literal)."""
+    return literal(name if len(name) <= width else name[: width - 1] + "…")
 
 
 def _photo_trace(image: np.ndarray, name: str) -> go.Image:
@@ -560,7 +560,7 @@ def _user_samples_figure(
         height=470,
         margin=dict(l=20, r=20, t=110, b=10),
         title=f"Top: source, {source_words}. Middle: target, your images "
-        f"({data.name}, {k} classes).<br>Bottom: the same images as the net "
+        f"({literal(data.name)}, {k} classes).<br>Bottom: the same images as the net "
         f"sees them (8x8 grey ink)",
     )
     return fig
@@ -693,7 +693,7 @@ def confusion_figure(
     on their images; `data` is taken for a uniform interface and not needed)."""
     chosen = _pick(result, strategy)
     matrix = np.asarray(chosen.extras["confusion_matrix"])
-    names = [str(c) for c in result.extras["target_classes"]]
+    names = [literal(c) for c in result.extras["target_classes"]]
     fig = go.Figure(
         go.Heatmap(
             z=matrix,

@@ -69,7 +69,7 @@ from tl_core.estimators.regressor import RegularTransferRegressor
 from tl_core.result import RunResult, StrategyResult
 from tl_core.runtime import seed_everything
 from tl_core.strategies import color, label
-from tl_core.userdata import TableData, UserDataError
+from tl_core.userdata import TableData, UserDataError, for_figures
 
 STRATEGIES = ("scratch", "source_only", "fine_tune", "regularized", "joint")
 METRIC = "R²"
@@ -601,7 +601,7 @@ def samples_figure(config: Config | None = None, data: TableData | None = None) 
     features, x is one of them (bmi; for a table, the one most correlated with y).
     """
     config = config if config is not None else Config()
-    data = make_data(config, data)
+    data = make_data(config, for_figures(data))
     j = _first_feature(data)
     to_y = lambda y: y * data.y_scale + data.y_offset  # noqa: E731 - back to y's own units
     fig = make_subplots(
@@ -688,7 +688,7 @@ def model_figure(result: RunResult, data: TableData | None = None) -> go.Figure:
     """
     check_result_data(result, data)
     config = Config.from_dict(result.config)
-    data = make_data(config, data)
+    data = make_data(config, for_figures(data))
     if len(data.feature_names) == 1 and (data.table is not None or config.scenario == "synthetic"):
         return _lines_figure(result, data, config)
     return _predicted_vs_true_figure(result, data, config)

@@ -82,7 +82,7 @@ from tl_core.estimators.classifier import RegularTransferClassifier
 from tl_core.result import RunResult, StrategyResult
 from tl_core.runtime import seed_everything
 from tl_core.strategies import color, label
-from tl_core.userdata import TableData, UserDataError
+from tl_core.userdata import TableData, UserDataError, for_figures
 
 STRATEGIES = ("scratch", "source_only", "fine_tune", "regularized", "joint", "coral")
 METRIC = "accuracy"
@@ -450,9 +450,11 @@ def coral_map(source_inputs: np.ndarray, target_inputs: np.ndarray) -> tuple[np.
 
 
 def _matrix_power(C: np.ndarray, power: float) -> np.ndarray:
-    """C^power for a symmetric positive-definite C, through its eigendecomposition."""
+    """C^power for a symmetric positive-definite C (a covariance + CORAL_EPSILON·I), through its
+    eigendecomposition. Its eigenvalues are at least CORAL_EPSILON; rounding can put the smallest
+    below it (even below 0, for a feature far larger than the others), so they are held there."""
     values, vectors = np.linalg.eigh(C)
-    return (vectors * values**power) @ vectors.T
+    return (vectors * np.maximum(values, CORAL_EPSILON) ** power) @ vectors.T
 
 
 def _fit_coral(config: Config, data: Data, source_model) -> Fit:
@@ -709,7 +711,7 @@ def samples_figure(config: Config | None = None, data: TableData | None = None) 
     weighs most.
     """
     config = config if config is not None else Config()
-    data, what = _plane(config, make_data(config, data))
+    data, what = _plane(config, make_data(config, for_figures(data)))
     shown = slice(0, MAX_POINTS_SHOWN)
     # every point drawn lies inside the axes: the labelled target samples too
     x_range, y_range = _box(data.source.X_train[shown], data.target.X_test[shown], data.target.X_train)
@@ -777,7 +779,7 @@ def model_figure(result: RunResult, data: TableData | None = None) -> go.Figure:
     """
     check_result_data(result, data)
     config = Config.from_dict(result.config)
-    data = make_data(config, data)
+    data = make_data(config, for_figures(data))
     if len(data.feature_names) == 1:
         return _probability_curves_figure(result, data)
     if len(data.feature_names) > 2:

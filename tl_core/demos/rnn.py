@@ -59,7 +59,7 @@ from tl_core.result import RunResult
 from tl_core.runtime import pick_device, seed_everything
 from tl_core.strategies import label, with_baseline
 from tl_core.torch_engine import READING_SOURCE, SourceCache, waiting_for_source
-from tl_core.userdata import SequenceData, UserDataError, per_class_counts
+from tl_core.userdata import SequenceData, UserDataError, for_figures, literal, per_class_counts
 
 STRATEGIES = (
     "scratch",
@@ -687,12 +687,13 @@ def _path_label(p: dict) -> tuple[str, str]:
     """(words, colour) of a hidden path: a digit of MNIST-1D or a class of the user's data."""
     if "digit" in p:
         return f"digit {p['digit']}", DIGIT_COLORS[p["digit"]]
-    return f"class {p['name']}", CLASS_COLORS[p["class"] % len(CLASS_COLORS)]
+    return f"class {literal(p['name'])}", CLASS_COLORS[p["class"] % len(CLASS_COLORS)]
 
 
-def _target_names(result: RunResult) -> list:
-    """What each target class index stands for: a digit, or the name of a user's class."""
-    return result.extras.get("target_classes") or result.extras["target_digits"]
+def _target_names(result: RunResult) -> list[str]:
+    """What each target class index stands for, as a figure shows it: a digit, or the name of a
+    user's class (literal: plotly would render a name such as <b> as markup)."""
+    return [literal(name) for name in result.extras.get("target_classes") or result.extras["target_digits"]]
 
 
 def _target_color(result: RunResult, index: int) -> str:
@@ -762,6 +763,7 @@ def _user_samples_figure(config: Config, data: SequenceData) -> go.Figure:
     source's range as the models read it (right)."""
     builtin = load_domains(config.replace(gap=0.0))
     split = user_target(config, data)
+    data = for_figures(data)
     classes = data.class_names
     source_words = (
         "Source: MNIST-1D digits 0-4" if config.scenario == "new_classes" else "Source: MNIST-1D, ten digits"

@@ -129,7 +129,9 @@ def mnist1d(
     """
     settings = generator_settings(gap)
     settings.update(num_samples=num_samples, train_split=train_split, seed=data_seed)
-    data = diskcache.arrays("mnist1d", _cache_key(settings), lambda: _generate(settings))
+    data = diskcache.arrays(
+        "mnist1d", _cache_key(settings), lambda: _generate(settings), check=lambda d: _check(d, settings)
+    )
     return _split(data["x"], data["y"]), _split(data["x_test"], data["y_test"])
 
 
@@ -140,6 +142,20 @@ def _generate(settings: dict) -> dict[str, np.ndarray]:
     with _private_global_random():
         data = make_dataset(ObjectView(settings))
     return {name: data[name] for name in ("x", "y", "x_test", "y_test")}
+
+
+def _check(data: dict[str, np.ndarray], settings: dict) -> None:
+    """Raise unless `data` has the shape of a set generated with `settings` (a disk cache entry
+    with other arrays is then generated again)."""
+    x, y, x_test, y_test = (data[name] for name in ("x", "y", "x_test", "y_test"))
+    n_train = int(settings["num_samples"] * settings["train_split"])
+    if (
+        x.shape != (n_train, x_test.shape[-1])
+        or y.shape != (n_train,)
+        or x_test.shape[0] + n_train != settings["num_samples"]
+        or y_test.shape != (x_test.shape[0],)
+    ):
+        raise ValueError(f"arrays of the wrong shapes for {settings['num_samples']} sequences")
 
 
 def _cache_key(settings: dict) -> dict:

@@ -15,6 +15,10 @@ Bad data raises :class:`UserDataError` (a ValueError) whose message names what w
 what is allowed, in words a student understands; nothing else escapes a reader. The caps on
 bytes, rows, columns and images come from :mod:`tl_core.limits`, set by the host.
 
+Names a visitor chose (the file's, its columns', its classes') are kept as typed, in the data and
+in every export; a figure shows them through :func:`literal` (see :func:`for_figures`), because
+plotly renders a subset of HTML in any text.
+
 Every data object carries `options` (the reader's keyword arguments, JSON-able), so that the
 same data can be read again from the same file: ``READERS[data.kind](raw, data.name,
 **data.options)``, which is what an exported notebook does; and a `fingerprint` (a hash of the
@@ -23,7 +27,9 @@ bytes and the options), which is what caches key on.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import html
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,6 +136,29 @@ class SequenceData(UserData):
             "n_classes": len(self.class_names),
             "n_steps": int(self.sequences.shape[1]),
         }
+
+
+def literal(name: Any) -> str:
+    """A name a visitor chose (a class folder, a column, a file), as plotly text that shows it
+    literally: plotly renders <b>, <br>, <a href=...> and entities such as &amp; in titles,
+    legends, ticks and hover text, so <, > and & are written as entities."""
+    return html.escape(str(name), quote=False)
+
+
+def for_figures(data: UserData | None) -> UserData | None:
+    """`data` with every name in it (the file's, the columns', the classes', the domains'
+    descriptions) made :func:`literal`, the arrays shared: what a figure function draws from.
+    Results and exports keep the names as typed."""
+    if data is None:
+        return None
+    changes = {"name": literal(data.name)}
+    for names in ("class_names", "feature_names"):
+        if hasattr(data, names):
+            changes[names] = tuple(literal(n) for n in getattr(data, names))
+    for text in ("label_name", "source_words", "target_words"):
+        if hasattr(data, text):
+            changes[text] = literal(getattr(data, text))
+    return dataclasses.replace(data, **changes)
 
 
 def per_class_counts(labels: np.ndarray, class_names: tuple[str, ...]) -> dict[str, int]:

@@ -23,6 +23,9 @@ Rules, stated in the data's `notes` whenever they change something:
 - Missing values inside a wide row: ``missing="drop"`` drops that sequence; ``missing="mean"``
   fills each missing value with the mean of its time step over the sequences that have a value
   there (the mean of all values if none has). The long format always drops the rows.
+- Infinite values (``inf``, ``-inf``, ``1e309``) are missing values, as empty cells are, and
+  counted in a note; a finite value beyond MAX_MAGNITUDE, or more than MAX_SPREAD_RATIO times the
+  values' spread from them, is refused, naming its column and rows.
 - Rows without a label are dropped; rows with no value at all are dropped.
 - Classes are sorted (as numbers when every label is a number); the sequences keep the file's
   order (long format: the order in which their ids first appear).
@@ -50,6 +53,8 @@ LAYOUTS = ("auto", "wide", "long")
 MISSING = ("drop", "mean")
 MIN_PER_CLASS = 2  # one sequence to learn from and one to test on
 MAX_CLASSES = 100  # a class per sequence is not a classification task, and the confusion matrix is n²
+MAX_MAGNITUDE = 1e30  # larger values are refused: the models compute in float32 (at most 3.4e38)
+MAX_SPREAD_RATIO = 1e20  # a value this many times the values' spread overflows float32 once scaled
 
 # Column names (lower case, spaces and dashes read as underscores) that say what a column holds.
 LABEL_NAMES = ("label", "class", "target", "y", "category")
@@ -228,8 +233,11 @@ def _numbers(table: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
     return numbers, text
 
 
-def _checked(name: str, table: pd.DataFrame, column: str, parsed, what: str) -> np.ndarray:
-    """A column's numbers; text or an unusable number in it is an error naming the cell."""
+def _checked(
+    name: str, table: pd.DataFrame, column: str, parsed, what: str, infinite: dict[str, int]
+) -> np.ndarray:
+    """A column's numbers, infinities (inf, -inf, 1e309) made missing values and counted in
+    `infinite`; text, or a number too large to compute with, is an error naming the cells."""
     values, text = parsed
     if len(text):
         row = int(text[0])
@@ -237,12 +245,58 @@ def _checked(name: str, table: pd.DataFrame, column: str, parsed, what: str) -> 
             f"{name}: column {column!r} holds text ({table[column].iloc[row]!r} "
             f"in row {row + 2} of the file): {what} must be numbers"
         )
-    if (np.abs(values[~np.isnan(values)]) > 1e30).any():
+    endless = np.isinf(values)
+    if endless.any():
+        infinite[column] = int(endless.sum())
+        values = np.where(endless, np.nan, values)
+    large = np.flatnonzero(np.abs(values) > MAX_MAGNITUDE)  # NaN compares False
+    if len(large):
         raise UserDataError(
-            f"{name}: column {column!r} holds a number too large to use "
-            f"(infinite, or beyond ±1e30): {what} must be ordinary numbers"
+            f"{name}: column {column!r} holds a number too large to compute with "
+            f"({values[large[0]]:.3g}, in {_file_rows(large)} of the file): {what} must be at "
+            f"most {MAX_MAGNITUDE:.0e} in size; fix those cells, or leave them empty"
         )
     return values
+
+
+def _file_rows(rows: np.ndarray) -> str:
+    """ "row 5" or "rows 5, 9 and 12": lines of the file (the header is row 1)."""
+    numbers = [str(int(r) + 2) for r in rows[:N_NAMES_LISTED]]
+    if len(numbers) == 1:
+        return f"row {numbers[0]}"
+    if len(rows) > N_NAMES_LISTED:
+        return f"rows {', '.join(numbers)} and {len(rows) - N_NAMES_LISTED} more"
+    return f"rows {', '.join(numbers[:-1])} and {numbers[-1]}"
+
+
+def _check_spread(name: str, values: np.ndarray, columns: list[str]) -> None:
+    """Refuse a value so far from the others (1e25 among values of about 1e-300) that scaling
+    the sequences to the source's range overflows; `values` [file rows, columns]. The spread is
+    the values' median absolute deviation (their standard deviation where most are equal)."""
+    known = values[~np.isnan(values)]
+    if len(known) < 2:
+        return
+    distance = np.abs(values - np.median(known))
+    spread = np.median(np.abs(known - np.median(known))) or known.std()
+    far = np.argwhere(distance > MAX_SPREAD_RATIO * spread) if spread > 0 else []
+    if len(far):
+        row, column = far[0]
+        rows = np.unique(far[:, 0])
+        raise UserDataError(
+            f"{name}: column {columns[column]!r} holds a value too far from the others to compute "
+            f"with ({values[row, column]:.3g}, in {_file_rows(rows)} of the file), while the values "
+            f"typically differ by {spread:.3g}, more than {MAX_SPREAD_RATIO:.0e} times less; fix "
+            "those cells, or leave them empty"
+        )
+
+
+def _infinite_note(infinite: dict[str, int]) -> list[str]:
+    """What became of infinite values: how many, in which columns."""
+    if not infinite:
+        return []
+    total = sum(infinite.values())
+    listed = _listed(f"{column}: {n}" for column, n in infinite.items())
+    return [f"read {_count(total, 'infinite value')} as missing ({listed})"]
 
 
 def _labels(table: pd.DataFrame, column: str) -> np.ndarray:
@@ -323,12 +377,15 @@ def _wide(table: pd.DataFrame, name: str, options: dict[str, Any]):
             f"{LIMITS.max_upload_columns} are allowed here"
         )
     what = "the time steps (if this column is not one, choose it as the label or id column)"
-    values = np.stack([_checked(name, table, c, parsed[c], what) for c in steps], axis=1)
+    infinite: dict[str, int] = {}
+    values = np.stack([_checked(name, table, c, parsed[c], what, infinite) for c in steps], axis=1)
     notes.insert(
         0,
         f"wide layout: one sequence per row, {_count(len(steps), 'time step')} "
         f"({_listed(steps)}), label column {label!r}",
     )
+    notes += _infinite_note(infinite)
+    _check_spread(name, values, steps)
     labels = _labels(table, label)
     values, labels, notes = _drop_unlabelled(values, labels, notes, "row")
     values, labels = _fill_gaps(values, labels, options["missing"], notes)
@@ -415,8 +472,11 @@ def _long(table: pd.DataFrame, name: str, options: dict[str, Any]):
         f"long layout: one value per row; sequence id {columns['id']!r}, time "
         f"{columns['time']!r}, value {columns['value']!r}, label {columns['label']!r}"
     ]
-    time = _checked(name, table, columns["time"], _numbers(table, columns["time"]), "the times")
-    value = _checked(name, table, columns["value"], _numbers(table, columns["value"]), "the values")
+    infinite: dict[str, int] = {}
+    time = _checked(name, table, columns["time"], _numbers(table, columns["time"]), "the times", infinite)
+    value = _checked(name, table, columns["value"], _numbers(table, columns["value"]), "the values", infinite)
+    notes += _infinite_note(infinite)
+    _check_spread(name, value[:, None], [columns["value"]])
     ids = _labels(table, columns["id"])  # stripped text, None where empty
     labels = _labels(table, columns["label"])
     keep = np.array([i is not None for i in ids], dtype=bool) & ~np.isnan(time) & ~np.isnan(value)

@@ -65,6 +65,7 @@ MIN_ROWS_PER_CLASS = 2  # classification, in each domain: 1 to learn from + 1 to
 MAX_SPLIT_VALUES = 50  # distinct values offered for a split: more are not a choice but a list
 MAX_LISTED = 10  # column names or values quoted in one message
 MAX_MAGNITUDE = 1e100  # larger values overflow once squared: say so rather than compute nonsense
+MAX_SPREAD_RATIO = 1e120  # a value this many times a column's spread overflows once standardized
 NA_VALUES = ["?"]  # besides pandas' own ("", "NA", "n/a", "NaN", "null", ...): UCI's missing mark
 _TEXT_SAMPLE = 65536  # bytes checked for binary content before decoding
 
@@ -475,6 +476,12 @@ def table_data(
                 "choose a numeric label, or use the logistic demo to predict classes",
             )
         )
+    df, found = _infinite_as_missing(df, [split_column, label, *feature_names])
+    notes += found
+    checked = [(c, "feature") for c in feature_names] + ([(label, "label")] if task == "regression" else [])
+    for column, role in checked:
+        _check_magnitude(df, column, role)
+        _check_spread(df, column, role)
     table, dropped = _known_rows(df, label, split_column)
     notes += dropped
     in_target = _split_mask(table[split_column], split_op, split_value, split_column)
@@ -484,6 +491,8 @@ def table_data(
     notes += note
     y, class_names = _labels(table[label], task, positive_class, label)
     _check_domain_sizes(df, y, in_target, class_names, source_words, target_words, split_column, task)
+    if task == "regression":
+        _check_label_varies(y, in_target, label, source_words, target_words)
     raw_bytes = raw.encode() if isinstance(raw, str) else bytes(raw)
     return TableData(
         name=name,
@@ -606,19 +615,75 @@ def _split_mask(values: pd.Series, op: str, value: Any, column: str) -> np.ndarr
     return _OP_FUNCTIONS[op](_text(values).to_numpy(dtype=object), _value_text(value))
 
 
-def _feature_matrix(table: pd.DataFrame, features: list[str]) -> np.ndarray:
-    """The features as floats, NaN where missing (infinities count as missing too)."""
-    X = table[features].to_numpy(dtype=float, copy=True)
-    X[~np.isfinite(X)] = np.nan
-    too_large = np.abs(np.nan_to_num(X)) > MAX_MAGNITUDE
-    if too_large.any():
-        column = features[int(np.flatnonzero(too_large.any(axis=0))[0])]
+def _infinite_as_missing(df: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The table with infinite numbers (``inf``, ``-inf``, ``1e309``, which no model can learn
+    from) made missing values in `columns`, so the missing-value rules apply; a note on how
+    many were found in which column."""
+    counts = {}
+    for column in dict.fromkeys(columns):
+        if column_kind(df, column) == "number":
+            n = int(np.isinf(df[column].to_numpy(dtype=float)).sum())
+            if n:
+                counts[column] = n
+    if not counts:
+        return df, []
+    df = df.copy()
+    for column in counts:
+        df[column] = df[column].replace([np.inf, -np.inf], np.nan)
+    listed = ", ".join(f"{column}: {n}" for column, n in counts.items())
+    total = sum(counts.values())
+    return df, [f"read {total} infinite value{'s' if total > 1 else ''} as missing ({listed})"]
+
+
+def _check_magnitude(df: pd.DataFrame, column: str, role: str) -> None:
+    """Refuse numbers so large that squaring them overflows (a fit would give NaN or nonsense),
+    naming the column and the rows (counted from 1, the first row below the header)."""
+    size = np.abs(df[column].to_numpy(dtype=float))
+    rows = np.flatnonzero(size > MAX_MAGNITUDE)  # NaN compares False: missing is not large
+    if len(rows):
         raise UserDataError(
-            f"the feature {column} has a value too large to compute with "
-            f"({np.nanmax(np.abs(X[:, features.index(column)])):.3g}): values "
-            f"must be below {MAX_MAGNITUDE:.0e} in size"
+            f"the {role} {column} has a value too large to compute with "
+            f"({np.nanmax(size):.3g}) in {_row_numbers(rows)} (the first row below the "
+            f"header is row 1): values must be at most {MAX_MAGNITUDE:.0e} in size; fix "
+            "those cells, or leave them empty"
         )
-    return X
+
+
+def _check_spread(df: pd.DataFrame, column: str, role: str) -> None:
+    """Refuse values so far from the others (1e99 among values of about 1e-300) that dividing
+    by the column's spread, as the demos standardize, overflows; naming the column and rows.
+    The spread is the median absolute deviation (the standard deviation where most values are
+    equal), which one far value cannot inflate."""
+    values = df[column].to_numpy(dtype=float)
+    known = values[~np.isnan(values)]
+    if len(known) < 2:
+        return
+    distance = np.abs(values - np.median(known))
+    spread = np.median(distance[~np.isnan(distance)]) or known.std()
+    rows = np.flatnonzero(distance > MAX_SPREAD_RATIO * spread) if spread > 0 else []
+    if len(rows):
+        raise UserDataError(
+            f"the {role} {column} has values too far apart to compute with: "
+            f"{values[rows[0]]:.3g} in {_row_numbers(rows)} (the first row below the header is "
+            f"row 1), while its values typically differ by {spread:.3g}, more than "
+            f"{MAX_SPREAD_RATIO:.0e} times less; fix those cells, or leave them empty"
+        )
+
+
+def _row_numbers(rows: np.ndarray) -> str:
+    """ "row 3" or "rows 3, 17 and 40": rows counted from 1, at most MAX_LISTED of them."""
+    numbers = [str(int(r) + 1) for r in rows[:MAX_LISTED]]
+    if len(rows) == 1:
+        return f"row {numbers[0]}"
+    more = f" and {len(rows) - MAX_LISTED} more" if len(rows) > MAX_LISTED else ""
+    if more:
+        return f"rows {', '.join(numbers)}{more}"
+    return f"rows {', '.join(numbers[:-1])} and {numbers[-1]}"
+
+
+def _feature_matrix(table: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """The features as floats, NaN where missing."""
+    return table[features].to_numpy(dtype=float, copy=True)
 
 
 def _handle_missing(
@@ -702,6 +767,22 @@ def _check_domain_sizes(
             _check_classes(words, np.bincount(y[rows], minlength=2), class_names)
         if n < needed:
             raise UserDataError(f"{words} has {_rows(n)}; it needs at least {needed}{why}")
+
+
+def _check_label_varies(y, in_target, label, source_words, target_words) -> None:
+    """A regression label that is one number in a domain leaves nothing to predict there (and R²,
+    the share of its variation a model explains, means nothing): refused, naming the domain."""
+    for words, rows in (
+        (f"the source ({source_words})", ~in_target),
+        (f"the target ({target_words})", in_target),
+    ):
+        values = y[rows]
+        if values.min() == values.max():
+            raise UserDataError(
+                f"the label {label} is {_value_text(values[0])} in every row of {words}: a "
+                "regression needs a label that varies in each domain; choose another label "
+                "or another split"
+            )
 
 
 def _check_classes(words: str, counts: np.ndarray, class_names: tuple[str, str]) -> None:
