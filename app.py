@@ -13,11 +13,13 @@ what to do while the server log keeps its traceback.
 
 import streamlit as st
 
+from tl_app import style
 from tl_app.catalog import COMPARE, DEMO_PAGES, HOME, THEORY
 from tl_app.server import cap_uploads, limit_cpu_threads, report_failure, start_training_processes
 from tl_core.runtime import pick_device
 
 st.set_page_config(page_title="Transfer Lab", page_icon=":material/school:", layout="wide")
+style.apply()
 
 
 @st.cache_resource

@@ -1,4 +1,11 @@
-"""The page every demo uses: controls in the sidebar, then samples, headline, charts, model view.
+"""The page every demo uses: the first screen answers a move, the other views follow below.
+
+The first screen, at a projector's 1280x720 as on a laptop, holds what a lecture moves and what
+it changes: the main controls (scenario, gap, labelled samples, λ) in a row under the title,
+then the headline numbers beside the source-vs-target chart. The sidebar keeps the rest (the
+data, the strategies, training settings, seeds). Below follow the numbers and training curves,
+the samples of both tasks, the sweeps, the model view, and share / export / reproduce. On a
+phone the columns stack: controls, headline, chart, and so on down the page.
 
 A demo page is `tl_app.demo_page.show("linear")`. It reads the demo's module interface only
 (Config, METRIC, run via the cache, samples_figure, model_figure, confusion_figure when there is
@@ -7,13 +14,13 @@ one), so a demo lights up here the moment its module lands in `tl_core/demos/`.
 
 from __future__ import annotations
 
-from types import MappingProxyType
 from urllib.parse import urlencode
 
+import plotly.graph_objects as go
 import streamlit as st
 
 import tl_core
-from tl_app import cached, controls, exports, imagenet, user_data
+from tl_app import cached, controls, exports, figures, imagenet, user_data
 from tl_app.catalog import DEMO_BY_NAME, DemoPage
 from tl_app.sweeps import SWEEP_SEEDS, gap_scenarios, sweep_values
 from tl_core import narrate, plots
@@ -22,7 +29,21 @@ from tl_core.result import RunResult
 from tl_core.strategies import BASELINE
 from tl_core.userdata import UserData, UserDataError
 
-CHART_CONFIG = MappingProxyType({"displaylogo": False})  # shared by every session: read-only
+FIRST_CHART_HEIGHT = 420  # px: under the title and the controls, inside a 1280x720 screen
+
+
+class Charts:
+    """The charts a page drew in this run, in page order, with the sentence under each: the
+    Export panel offers them together as one HTML file."""
+
+    def __init__(self) -> None:
+        self.drawn: list[tuple[go.Figure, str]] = []
+
+    def show(self, fig: go.Figure, key: str, sentence: str = "", height: int | None = None) -> None:
+        figures.show(fig, key, height)
+        if sentence:
+            st.markdown(sentence)
+        self.drawn.append((fig, sentence))
 
 
 def show(demo: str) -> None:
@@ -36,8 +57,10 @@ def show(demo: str) -> None:
         )
         return
     module = tl_core.get_demo(demo)
-    config = sidebar(demo, page_specs(module))
-    controls.show_link_warnings()
+    warnings = st.container()  # above the controls whose values they explain
+    config = experiment_controls(demo, page_specs(module))
+    with warnings:
+        controls.show_link_warnings()
     if config is None:
         return
     data = None
@@ -45,24 +68,24 @@ def show(demo: str) -> None:
         data = user_data.section(demo, module)
         if data is None:
             return
-    scenario_caption(module, config, data)
-    samples_section(demo, config, data)
     try:
         result = cached.run(demo, config.to_dict(), **cached.with_data(data))
     except UserDataError as err:  # e.g. more labelled samples per class than the data has
         st.warning(
-            f"These settings do not fit your data: {controls.escape(str(err))}. Change them in the sidebar.",
+            f"These settings do not fit your data: {controls.escape(str(err))}. Change them above.",
             icon=":material/tune:",
         )
         return
-    headline(result)
-    source_vs_target_section(demo, result)
+    charts = Charts()
+    first_screen(result, charts)
+    numbers_section(result, charts)
+    samples_section(demo, config, charts, data)
     sweeps = {
-        "n_target": sweep_section(demo, module, config, "n_target", data),
-        "gap": sweep_section(demo, module, config, "gap", data),
+        "n_target": sweep_section(demo, module, config, "n_target", charts, data),
+        "gap": sweep_section(demo, module, config, "gap", charts, data),
     }
-    model_section(demo, module, config, result, data)
-    take_away(page, module, config, result, {k: v for k, v in sweeps.items() if v}, data)
+    model_section(demo, module, config, result, charts, data)
+    take_away(page, module, config, result, {k: v for k, v in sweeps.items() if v}, charts, data)
 
 
 def page_specs(module) -> list[FieldSpec]:
@@ -84,37 +107,44 @@ def scenario_caption(module, config, data: UserData | None) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# Sidebar
+# Controls: the main ones in a row on the page, the rest in the sidebar
 
 
+ROW_FIELDS = ("scenario", "gap", "n_target", "lam")  # what a lecture moves: beside what it changes
 NOT_CONFIG = ("seed", "sweep_seeds", "data")  # controls of the page, not of the demo's config
 
 
-def sidebar(demo: str, specs: list[FieldSpec]):
+def experiment_controls(demo: str, specs: list[FieldSpec]):
     """Draw the controls; put them in the link; return the demo config, or None when invalid."""
     entered = controls.enter_page(demo, specs)
     user_data.fall_back_from_link(demo, entered)
-    main = [s for s in specs if s.name in controls.MAIN_FIELDS]
-    more = [s for s in specs if s.name not in controls.MAIN_FIELDS and s.name not in NOT_CONFIG]
     module = tl_core.get_demo(demo)
     Config = module.Config
+    by_name = {s.name: s for s in specs}
+    row = [by_name[name] for name in ROW_FIELDS if name in by_name]
+    side = [s for s in specs if s.name in controls.MAIN_FIELDS and s.name not in ROW_FIELDS]
+    more = [s for s in specs if s.name not in controls.MAIN_FIELDS and s.name not in NOT_CONFIG]
     with st.sidebar:
         st.header("Experiment")
         own: tuple[str, ...] = ()
-        if any(s.name == "data" for s in specs):  # the data comes first: it decides the rest
+        if "data" in by_name:  # the data comes first: it decides the rest
             if user_data.data_widget() == "own":
                 own = user_data.ignored_with_own_data(module)
-        ignored, per_class = own, module.METRIC == "accuracy"  # a classifier counts per class
-        for spec in main:  # then the scenario: it decides which settings matter
+    ignored, per_class = own, module.METRIC == "accuracy"  # a classifier counts per class
+    for column, spec in zip(st.columns(len(row)), row):  # the scenario first: it decides the rest
+        with column:
             value = controls.widget(spec, ignored=spec.name in ignored, per_class=per_class)
-            if spec.name == "scenario":
-                ignored = Config.ignored_by_scenario.get(value, ()) + own
+        if spec.name == "scenario":
+            ignored = Config.ignored_by_scenario.get(value, ()) + own
+    with st.sidebar:
+        for spec in side:
+            controls.widget(spec, ignored=spec.name in ignored)
         if more:
             with st.expander("More settings"):
                 for spec in more:
                     controls.widget(spec, ignored=spec.name in ignored)
         controls.widget(SWEEP_SEEDS)
-        controls.widget(next(s for s in specs if s.name == "seed"))
+        controls.widget(by_name["seed"])
         st.button(
             "Reset to defaults",
             key="reset",
@@ -133,14 +163,10 @@ def sidebar(demo: str, specs: list[FieldSpec]):
             "“Strategies to compare with scratch”)."
         )
         return None
-    Config = tl_core.get_demo(demo).Config
     try:
         return Config.from_dict(values)
     except ValueError as err:  # a rule between fields, e.g. diabetes has at most 150 target samples
-        st.warning(
-            f"These settings do not go together: {controls.escape(str(err))}. "
-            "Change one of them in the sidebar."
-        )
+        st.warning(f"These settings do not go together: {controls.escape(str(err))}. Change one of them.")
         return None
 
 
@@ -156,25 +182,41 @@ def not_yet(module, name: str) -> bool:
     return True
 
 
-def samples_section(demo: str, config, data: UserData | None = None) -> None:
-    st.subheader("1 · The two tasks: source and target samples")
+def first_screen(result: RunResult, charts: Charts) -> None:
+    """The headline beside the source-vs-target chart: on screen with the controls above them."""
+    left, right = st.columns([1, 2], gap="medium")
+    with left:
+        headline(result)
+    with right:
+        charts.show(
+            plots.source_vs_target(result),
+            "source_vs_target_chart",
+            narrate.describe_source_vs_target(result),
+            height=FIRST_CHART_HEIGHT,
+        )
+
+
+def samples_section(demo: str, config, charts: Charts, data: UserData | None = None) -> None:
+    st.subheader("2 · The two tasks: source and target samples")
     module = tl_core.get_demo(demo)
-    if not not_yet(module, "samples_figure"):
-        try:
-            fig = cached.samples_figure(demo, config.to_dict(), **cached.with_data(data))
-        except UserDataError as err:  # the run below says what to change
-            st.caption(controls.escape(str(err)))
-        else:
-            st.plotly_chart(fig, key="samples_chart", config=dict(CHART_CONFIG))
     labels = f"The target models learn from {narrate.labels_phrase(config.n_target, module.METRIC)}."
     if data is not None:
-        st.markdown(labels + " The rest of your target data is held out to measure them.")
+        sentence = labels + " The rest of your target data is held out to measure them."
+    elif "gap" in config.ignored_fields():  # (new classes: the gap does not apply)
+        sentence = labels
+    else:
+        sentence = f"{labels} Gap {config.gap:g}: {module.Config.field('gap').help}."
+    scenario_caption(module, config, data)
+    if not_yet(module, "samples_figure"):
+        st.markdown(sentence)
         return
-    if "gap" in config.ignored_fields():  # (new classes: the gap does not apply)
-        st.markdown(labels)
+    try:
+        fig = cached.samples_figure(demo, config.to_dict(), **cached.with_data(data))
+    except UserDataError as err:  # the run says what to change
+        st.caption(controls.escape(str(err)))
+        st.markdown(sentence)
         return
-    gap_help = module.Config.field("gap").help
-    st.markdown(f"{labels} Gap {config.gap:g}: {gap_help}.")
+    charts.show(fig, "samples_chart", sentence)
 
 
 def delta(value: float, reference: float, metric: str, against: str) -> dict:
@@ -192,7 +234,6 @@ def delta(value: float, reference: float, metric: str, against: str) -> dict:
 
 def headline(result: RunResult) -> None:
     """Two numbers: what the best transfer gains on the target, and what it costs on the source."""
-    st.subheader("2 · Does transfer help on the target?")
     metric = result.metric_name
     best = narrate.best_transfer(result)
     scratch = result.strategy(BASELINE)
@@ -200,13 +241,12 @@ def headline(result: RunResult) -> None:
         st.metric(f"Target {metric} of scratch", narrate.fmt(scratch.target_metric, metric))
     else:
         chosen, before = result.strategy(best), narrate.source_model_metric(result)
-        left, right = st.columns(2)
-        left.metric(
+        st.metric(
             f"Target {metric} of the best transfer: {narrate.name_in_text(best)}",
             narrate.fmt(chosen.target_metric, metric),
             **delta(chosen.target_metric, scratch.target_metric, metric, "scratch"),
         )
-        right.metric(
+        st.metric(
             f"Source {metric} after {narrate.name_in_text(best)}",
             narrate.fmt(chosen.source_metric, metric),
             **({} if before is None else delta(chosen.source_metric, before, metric, "the source model")),
@@ -221,20 +261,24 @@ def headline(result: RunResult) -> None:
         )
 
 
-def chart(fig, key: str) -> None:
-    st.plotly_chart(fig, key=key, config=dict(CHART_CONFIG))
-
-
-def source_vs_target_section(demo: str, result: RunResult) -> None:
-    st.subheader("3 · Source vs target: what each strategy gains and keeps")
-    chart(plots.source_vs_target(result), "source_vs_target_chart")
-    st.markdown(narrate.describe_source_vs_target(result))
-    with st.expander(f"The numbers: source and target {result.metric_name} of every strategy", expanded=True):
-        table = exports.display_table(result)
-        st.dataframe(table, hide_index=True, key="results_table", column_config=number_columns(table))
+def numbers_section(result: RunResult, charts: Charts) -> None:
+    """What the chart above shows in words and numbers, then during target training."""
+    st.subheader("1 · Source vs target: the numbers, and epoch by epoch")
+    with st.expander(f"Source and target {result.metric_name} of every strategy", expanded=True):
+        table = exports.display_table(result).rename(columns=lambda c: c.replace("target gain", "gain"))
+        metrics = [c for c in table.columns if not c.endswith(result.loss_name)]  # narrow: fits a phone
+        losses = ["strategy"] + [c for c in table.columns if c.endswith(result.loss_name)]
+        st.dataframe(
+            table[metrics], hide_index=True, key="results_table", column_config=number_columns(table[metrics])
+        )
+        st.caption(
+            f"The {result.loss_name} each strategy reaches (what training minimises; lower is better):"
+        )
+        st.dataframe(
+            table[losses], hide_index=True, key="losses_table", column_config=number_columns(table[losses])
+        )
     if any(s.history.get("step") for s in result.strategies):
-        chart(plots.training_curves(result), "training_curves_chart")
-        st.markdown(narrate.describe_history(result))
+        charts.show(plots.training_curves(result), "training_curves_chart", narrate.describe_history(result))
 
 
 def number_columns(table) -> dict:
@@ -249,15 +293,15 @@ def number_columns(table) -> dict:
 
 SWEEP_TEXT = {
     "n_target": (
-        "4 · Data efficiency: how many target labels does transfer save?",
+        "3 · Data efficiency: how many target labels does transfer save?",
         "Run the data-efficiency sweep",
         "labelled target samples",
     ),
-    "gap": ("5 · The gap: when does transfer hurt?", "Run the gap sweep", "gap"),
+    "gap": ("4 · The gap: when does transfer hurt?", "Run the gap sweep", "gap"),
 }
 
 
-def sweep_section(demo: str, module, config, over: str, data: UserData | None = None):
+def sweep_section(demo: str, module, config, over: str, charts: Charts, data: UserData | None = None):
     """A sweep of `over` on a button; once run for these settings it stays on screen.
 
     Returns (values, seeds) when the sweep is shown, for the notebook; else None.
@@ -285,7 +329,7 @@ def sweep_section(demo: str, module, config, over: str, data: UserData | None = 
         st.caption(
             f"The gap is a setting of the {others} scenario only (in "
             f"{controls.choice_label(config.scenario)}, the target task is fixed): choose "
-            "it in the sidebar to sweep the gap."
+            "it above to sweep the gap."
         )
         return None
     fields = {k: v for k, v in config.to_dict().items() if k != over}
@@ -300,25 +344,25 @@ def sweep_section(demo: str, module, config, over: str, data: UserData | None = 
         return None
     table = cached.sweep(demo, over, tuple(values), seeds, fields, **cached.with_data(data))
     if over == "n_target":
-        chart(plots.data_efficiency(table), "efficiency_chart")
-        st.markdown(narrate.describe_data_efficiency(table))
+        charts.show(plots.data_efficiency(table), "efficiency_chart", narrate.describe_data_efficiency(table))
     else:
-        chart(plots.gap_curve(table), "gap_chart")
-        st.markdown(narrate.describe_gap_curve(table))
+        charts.show(plots.gap_curve(table), "gap_chart", narrate.describe_gap_curve(table))
     return values, seeds
 
 
-def model_section(demo: str, module, config, result: RunResult, data: UserData | None = None) -> None:
-    st.subheader("6 · Inside the models")
+def model_section(
+    demo: str, module, config, result: RunResult, charts: Charts, data: UserData | None = None
+) -> None:
+    st.subheader("5 · Inside the models")
     if not_yet(module, "model_figure"):
         return
-    chart(module.model_figure(result, **data_keyword(data)), "model_chart")
     if hasattr(module, "describe_model"):
-        st.markdown(module.describe_model(result))
+        sentence = module.describe_model(result)
     else:
-        st.markdown(narrate.describe_best_and_worst(result))
+        sentence = narrate.describe_best_and_worst(result)
+    charts.show(module.model_figure(result, **data_keyword(data)), "model_chart", sentence)
     if hasattr(module, "confusion_figure"):
-        chart(module.confusion_figure(result, **data_keyword(data)), "confusion_chart")
+        charts.show(module.confusion_figure(result, **data_keyword(data)), "confusion_chart")
     if imagenet.offered(module):
         imagenet.section(demo, module, config, result, data)
 
@@ -351,16 +395,24 @@ SHARE_OWN_DATA = (
 
 
 def take_away(
-    page: DemoPage, module, config, result: RunResult, sweeps: dict, data: UserData | None = None
+    page: DemoPage,
+    module,
+    config,
+    result: RunResult,
+    sweeps: dict,
+    charts: Charts,
+    data: UserData | None = None,
 ) -> None:
+    """Share, export, reproduce. The panels are keyed, so they stay open or shut across reruns,
+    and a download starts no rerun: every button's file stays there until the page changes."""
     st.subheader("Share, export, reproduce")
     query = {s.name: controls.to_text(controls.value_of(s)) for s in page_specs(module)}
-    with st.expander("Share this experiment", icon=":material/share:", expanded=True):
+    with st.expander("Share this experiment", icon=":material/share:", expanded=True, key="share_panel"):
         st.markdown(SHARE_TEXT if data is None else SHARE_OWN_DATA)
         st.code(share_link(query), language=None, wrap_lines=True)
-    with st.expander("Export", icon=":material/download:"):
-        export_buttons(page, module, config, result, data)
-    with st.expander("Reproduce in a notebook", icon=":material/code:"):
+    with st.expander("Export", icon=":material/download:", key="export_panel"):
+        export_buttons(page, module, config, result, charts, data)
+    with st.expander("Reproduce in a notebook", icon=":material/code:", key="notebook_panel"):
         cells = exports.reproduce_cells(
             page.demo, config.to_dict(), sweeps, exports.views_of(module), data=data
         )
@@ -380,6 +432,7 @@ def take_away(
             file_name=f"transfer_lab_{page.demo}.ipynb",
             mime="application/x-ipynb+json",
             icon=":material/download:",
+            on_click="ignore",
         )
 
 
@@ -391,7 +444,11 @@ def what_it_shows(page: DemoPage, result: RunResult) -> str:
     )
 
 
-def export_buttons(page: DemoPage, module, config, result: RunResult, data: UserData | None = None) -> None:
+def export_buttons(
+    page: DemoPage, module, config, result: RunResult, charts: Charts, data: UserData | None = None
+) -> None:
+    """The downloads. None reruns the page (`on_click="ignore"`): a rerun would replace the
+    buttons' files while the browser still asks for the old ones, and close nothing."""
     name = f"transfer_lab_{page.demo}_seed{config.seed}"
     left, right = st.columns(2)
     left.download_button(
@@ -400,6 +457,7 @@ def export_buttons(page: DemoPage, module, config, result: RunResult, data: User
         file_name=f"{name}.csv",
         mime="text/csv",
         key="download_csv",
+        on_click="ignore",
     )
     right.download_button(
         "Results as JSON (config + metrics + history)",
@@ -407,27 +465,17 @@ def export_buttons(page: DemoPage, module, config, result: RunResult, data: User
         file_name=f"{name}.json",
         mime="application/json",
         key="download_json",
+        on_click="ignore",
     )
-    st.markdown("Each chart as a standalone HTML file (opens offline in any browser):")
-    charts = {
-        "source_vs_target": lambda: plots.source_vs_target(result),
-        "training_curves": lambda: plots.training_curves(result),
-    }
-    if hasattr(module, "samples_figure"):
-        charts["samples"] = lambda: cached.samples_figure(
-            page.demo, config.to_dict(), **cached.with_data(data)
-        )
-    if hasattr(module, "model_figure"):
-        charts["model"] = lambda: module.model_figure(result, **data_keyword(data))
-    columns = st.columns(len(charts))
-    for column, (chart_name, make) in zip(columns, charts.items()):
-        column.download_button(
-            chart_name.replace("_", " "),
-            lambda make=make: exports.chart_html(make()),
-            file_name=f"{name}_{chart_name}.html",
-            mime="text/html",
-            key=f"download_{chart_name}_html",
-        )
+    drawn = list(charts.drawn)
+    st.download_button(
+        f"All {len(drawn)} charts of this page in one HTML file (opens offline in any browser)",
+        lambda: exports.charts_html(f"Transfer Lab: {page.title}", drawn),
+        file_name=f"{name}_charts.html",
+        mime="text/html",
+        key="download_charts_html",
+        on_click="ignore",
+    )
     weights = getattr(module, "target_weights", None)
     if weights is not None:  # a torch demo: the trained target model, on request
         st.download_button(
@@ -438,4 +486,5 @@ def export_buttons(page: DemoPage, module, config, result: RunResult, data: User
             file_name=f"{name}_target.safetensors",
             mime="application/octet-stream",
             key="download_weights",
+            on_click="ignore",
         )

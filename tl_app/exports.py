@@ -1,4 +1,4 @@
-"""What a page offers to take away: result tables, CSV, JSON, chart HTML, a notebook.
+"""What a page offers to take away: result tables, CSV, JSON, its charts in one HTML file, a notebook.
 
 The notebook's code is the few `tl_core` lines that reproduce the run on screen, every setting
 written out, so it gives the same numbers wherever the package is installed (same config and
@@ -8,6 +8,7 @@ a Python literal (repr), never as code or inside a comment.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
@@ -73,9 +74,21 @@ def json_bytes(result: RunResult) -> bytes:
     return result.to_json(indent=2).encode()
 
 
-def chart_html(fig: go.Figure) -> bytes:
-    """A chart as one HTML file that opens anywhere, offline too (plotly.js inside, ~5 MB)."""
-    return fig.to_html(include_plotlyjs=True, full_html=True).encode()
+def charts_html(title: str, charts: Sequence[tuple[go.Figure, str]]) -> bytes:
+    """Every chart of a page in one HTML file that opens anywhere, offline too: plotly.js once
+    (about 5 MB), then each chart (a few kB) with the sentence the page wrote under it."""
+    parts = [
+        fig.to_html(include_plotlyjs=i == 0, full_html=False, default_width="100%")
+        + (f"<p>{html.escape(sentence.replace('**', ''))}</p>" if sentence else "")
+        for i, (fig, sentence) in enumerate(charts)
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title></head>"
+        '<body style="font-family: sans-serif; max-width: 1100px; margin: auto; padding: 1em">'
+        f"<h1>{html.escape(title)}</h1>\n" + "\n<hr>\n".join(parts) + "\n</body></html>"
+    ).encode()
 
 
 def _cell(value: Any) -> Any:
