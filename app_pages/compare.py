@@ -3,7 +3,7 @@
 import streamlit as st
 
 import tl_core
-from tl_app import cached, controls, sweeps
+from tl_app import cached, controls, figures, sweeps
 from tl_app.catalog import DEMO_BY_NAME
 from tl_core.config import FieldSpec
 from tl_core.strategies import BASELINE, STRATEGIES, label
@@ -104,9 +104,5 @@ for over, heading, button in (
     tables = {
         demo: cached.sweep(demo, over, values, seeds, fields) for demo, (values, fields) in plan.items()
     }
-    st.plotly_chart(
-        sweeps.gain_figure(tables, titles, strategy, over),
-        key=f"compare_{over}_chart",
-        config={"displaylogo": False},
-    )
+    figures.show(sweeps.gain_figure(tables, titles, strategy, over), key=f"compare_{over}_chart")
     st.markdown(sweeps.describe_gains(tables, titles, strategy, over))

@@ -17,7 +17,7 @@ from test_app_pages import failures, fast
 from test_app_user_data import sales_csv
 
 import tl_core
-from tl_app import controls, exports
+from tl_app import controls, demo_page, exports
 from tl_app.catalog import DEMO_BY_NAME
 from tl_app.sweeps import sweep_values
 from tl_core import narrate, userdata
@@ -73,15 +73,13 @@ def test_the_notebook_reproduces_the_numbers_on_the_page(demo, monkeypatch):
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
 
     namespace = run_cells(exports.code_of_notebook(nbformat.writes(notebook).encode()), monkeypatch)
-    page_table = at.dataframe[0].value
-    notebook_table = exports.display_table(namespace["result"])
+    page_table = at.table[0].value
+    notebook_table, _ = demo_page.results_tables(namespace["result"])
     assert page_table.equals(notebook_table), "same strategies, same numbers, to the last digit"
     assert namespace["result"].config["seed"] == 7 and namespace["result"].config["gap"] == 0.55
     if not sweep:
         return
-    page_curve = next(
-        json.loads(c.proto.spec) for c in at.get("plotly_chart") if "Data efficiency" in c.proto.spec
-    )
+    page_curve = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key == "efficiency_chart")
     notebook_curve = next(
         json.loads(f.to_json())
         for f in namespace["_shown"]

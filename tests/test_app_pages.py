@@ -65,7 +65,7 @@ def shown(at: AppTest) -> tuple:
     """What the page shows of its results: every chart's figure, every table, the headline."""
     return (
         [chart.proto.spec for chart in at.get("plotly_chart")],
-        [table.value.to_json() for table in at.dataframe],
+        [table.value.to_json() for table in at.table],
         [(m.label, m.value, m.delta) for m in at.metric],
     )
 

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from test_app_pages import APP, failures, fast
 
 import tl_core
-from tl_app import controls, exports
+from tl_app import controls, demo_page, exports
 from tl_app.catalog import DEMO_BY_NAME
 from tl_core import userdata
 
@@ -98,7 +98,7 @@ def upload(at: AppTest, demo: str, name: str, raw: bytes) -> AppTest:
 
 def results_table(at: AppTest):
     """The page's table of every strategy's numbers (the other table previews the user's)."""
-    return next(t.value for t in at.dataframe if "strategy" in t.value.columns)
+    return next(t.value.reset_index() for t in at.table if t.value.index.name == "strategy")
 
 
 def results(at: AppTest) -> list[str]:
@@ -150,7 +150,7 @@ def test_an_uploaded_csv_runs_every_strategy_and_the_notebook_reproduces_it(tmp_
     code = notebook_code(at)
     assert "userdata.read('table'" in code and "data=data" in code
     namespace = run_cells(code, tmp_path, monkeypatch)
-    assert exports.display_table(namespace["result"]).equals(results_table(at))
+    assert demo_page.results_tables(namespace["result"])[0].reset_index().equals(results_table(at))
 
 
 def test_the_split_column_and_threshold_decide_the_domains():
@@ -223,7 +223,7 @@ def test_a_zip_of_image_folders_is_the_cnns_target(tmp_path, monkeypatch):
     assert at.slider(key="gap").disabled, "the gap is the data's own"
     (tmp_path / "shapes.zip").write_bytes(shapes_zip())
     namespace = run_cells(notebook_code(at), tmp_path, monkeypatch)
-    assert exports.display_table(namespace["result"]).equals(results_table(at))
+    assert demo_page.results_tables(namespace["result"])[0].reset_index().equals(results_table(at))
 
 
 @pytest.mark.parametrize(
@@ -274,5 +274,5 @@ def test_the_data_efficiency_sweep_runs_on_your_data(demo, name, raw):
     before = len(charts(at))
     at.button(key="run_n_target_sweep").click().run()
     assert not failures(at), failures(at)
-    specs = charts(at)
-    assert len(specs) == before + 1 and any("Data efficiency" in spec for spec in specs)
+    assert len(charts(at)) == before + 1 and "efficiency_chart" in [c.key for c in at.get("plotly_chart")]
+    assert any("Data efficiency" in m.value for m in at.markdown), "its title, above it"

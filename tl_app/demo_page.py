@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -264,31 +265,34 @@ def headline(result: RunResult) -> None:
 def numbers_section(result: RunResult, charts: Charts) -> None:
     """What the chart above shows in words and numbers, then during target training."""
     st.subheader("1 · Source vs target: the numbers, and epoch by epoch")
+    metrics, losses = results_tables(result)
     with st.expander(f"Source and target {result.metric_name} of every strategy", expanded=True):
-        table = exports.display_table(result).rename(columns=lambda c: c.replace("target gain", "gain"))
-        metrics = [c for c in table.columns if not c.endswith(result.loss_name)]  # narrow: fits a phone
-        losses = ["strategy"] + [c for c in table.columns if c.endswith(result.loss_name)]
-        st.dataframe(
-            table[metrics], hide_index=True, key="results_table", column_config=number_columns(table[metrics])
-        )
+        st.table(styled(metrics))
         st.caption(
             f"The {result.loss_name} each strategy reaches (what training minimises; lower is better):"
         )
-        st.dataframe(
-            table[losses], hide_index=True, key="losses_table", column_config=number_columns(table[losses])
-        )
+        st.table(styled(losses))
     if any(s.history.get("step") for s in result.strategies):
         charts.show(plots.training_curves(result), "training_curves_chart", narrate.describe_history(result))
 
 
-def number_columns(table) -> dict:
+def results_tables(result: RunResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The results as a student reads them, one row per strategy: the metrics and the gain, then
+    the losses (two narrow tables rather than one wide one: they fit a phone without scrolling)."""
+    table = exports.display_table(result).rename(columns=lambda c: c.replace("target gain", "gain"))
+    table = table.set_index("strategy")
+    losses = [c for c in table.columns if c.endswith(result.loss_name)]
+    return table.drop(columns=losses), table[losses]
+
+
+def styled(table: pd.DataFrame):
     """One decimal for percentages and points, three for R² and losses; gains with their sign."""
 
     def style(name: str) -> str:
         decimals = 1 if name.endswith(("(%)", "(points)")) else 3
-        return f"%{'+' if 'gain' in name else ''}.{decimals}f"
+        return f"{{:{'+' if 'gain' in name else ''}.{decimals}f}}"
 
-    return {name: st.column_config.NumberColumn(format=style(name)) for name in table.columns[1:]}
+    return table.style.format({name: style(name) for name in table.columns}, na_rep="—")
 
 
 SWEEP_TEXT = {

@@ -90,14 +90,16 @@ def split_panels(fig: go.Figure) -> list[go.Figure] | None:
     """One figure per subplot of a row of 2 to MAX_PANELS subplots; None for any other figure.
 
     Each panel keeps its traces, axes, annotations and shapes, takes its subplot title as its
-    own title, and shares the legend's place; axes that matched another panel's (the same scale
-    on purpose, as the RNN's hidden-state plane) get the range of both, so they still compare.
+    own title, and shows the legend entries of its own traces; axes that matched another
+    panel's (the same scale on purpose, as the RNN's hidden-state plane) get the range of both,
+    so they still compare.
     """
     suffixes = _axis_suffixes(fig)
     if not 2 <= len(suffixes) <= MAX_PANELS or not _one_row(fig, suffixes):
         return None
     domains = {s: tuple(fig.layout[f"xaxis{s}"].domain or (0, 1)) for s in suffixes}
     ranges = {"x": _shared_ranges(fig, "x", suffixes), "y": _shared_ranges(fig, "y", suffixes)}
+    in_legend = {t.name for t in fig.data if t.name and t.showlegend is not False}
     base = fig.layout.to_plotly_json()
     for name in list(base):
         if re.fullmatch(r"[xy]axis\d*", name) or name in ("annotations", "shapes", "title", "images"):
@@ -105,9 +107,17 @@ def split_panels(fig: go.Figure) -> list[go.Figure] | None:
     panels = []
     for s in suffixes:
         panel = go.Figure(layout=copy.deepcopy(base))
+        named: set[str] = set()
         for trace in fig.data:
-            if (trace.xaxis or "x") == f"x{s}":
-                panel.add_trace({**trace.to_plotly_json(), "xaxis": "x", "yaxis": "y"})
+            if (trace.xaxis or "x") != f"x{s}":
+                continue
+            settings = {**trace.to_plotly_json(), "xaxis": "x", "yaxis": "y"}
+            if trace.name in in_legend and trace.name not in named:  # each panel its own legend,
+                settings["showlegend"] = True  # so that they stay the same size, stacked or not
+                named.add(trace.name)
+            elif trace.name in named:
+                settings["showlegend"] = False
+            panel.add_trace(settings)
         for axis in ("x", "y"):
             settings = fig.layout[f"{axis}axis{s}"].to_plotly_json() if f"{axis}axis{s}" in fig.layout else {}
             for drop in ("domain", "anchor", "matches", "scaleanchor", "overlaying"):
