@@ -3,7 +3,7 @@
 import streamlit as st
 
 import tl_core
-from tl_app import cached, controls, figures, sweeps
+from tl_app import cached, controls, figures, glossary, sweeps
 from tl_app.catalog import DEMO_BY_NAME
 from tl_core.config import FieldSpec
 from tl_core.strategies import BASELINE, STRATEGIES, label
@@ -33,7 +33,7 @@ controls.enter_page("compare", SPECS)
 with st.sidebar:
     st.header("Compare")
     controls.widget(DEMOS, format_func=titles.get)
-    controls.widget(STRATEGY, format_func=label)
+    controls.widget(STRATEGY, format_func=label, more_help=glossary.lines(strategies))
     controls.widget(sweeps.SWEEP_SEEDS)
     controls.widget(controls.SEED)
     st.button(
@@ -105,4 +105,5 @@ for over, heading, button in (
         demo: cached.sweep(demo, over, values, seeds, fields) for demo, (values, fields) in plan.items()
     }
     figures.show(sweeps.gain_figure(tables, titles, strategy, over), key=f"compare_{over}_chart")
+    glossary.strategies_popover([strategy, BASELINE], key=f"compare_{over}_strategies")
     st.markdown(sweeps.describe_gains(tables, titles, strategy, over))

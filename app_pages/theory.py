@@ -76,16 +76,23 @@ with right:
     shown_on("rnn", ": its hidden-state paths")
 
 st.header("The strategies")
+st.subheader("Scratch and source only: the two ends", anchor="scratch-and-source-only")
+st.markdown(
+    "**Scratch** fits a fresh model on the target's few labels alone, $\\min_\\theta L_t(\\theta)$ from "
+    "random weights: the baseline every gain on these pages is measured against. **Source only** "
+    "applies the source model $\\theta_s$ to the target as it is, with no target training. Every "
+    "other strategy sits between them."
+)
 left, right = st.columns(2)
 with left:
-    st.subheader("Fine-tuning: start from the source")
+    st.subheader("Fine-tuning: start from the source", anchor="fine-tuning")
     st.markdown(
         "Initialise at $\\theta_s$ and minimise the target loss; nothing holds $\\theta$ "
         "near the source, so the source task can be forgotten."
     )
     st.latex(r"\theta^{(0)} = \theta_s, \qquad \theta \leftarrow \theta - \eta\, \nabla_\theta L_t(\theta)")
     shown_on("linear", ": fine-tune")
-    st.subheader("Regularized transfer (L2-SP)")
+    st.subheader("Regularized transfer (L2-SP)", anchor="regularized-transfer")
     st.markdown(
         "The target loss plus a pull toward the source weights. λ trades the two, and what its "
         "ends are depends on the model family:\n"
@@ -101,14 +108,14 @@ with left:
     st.latex(r"(X^\top X + \alpha I + \lambda I)\,\hat w = X^\top y + \lambda w_s")
     shown_on("linear", ": move λ")
 with right:
-    st.subheader("Joint training")
+    st.subheader("Joint training", anchor="joint-training")
     st.markdown(
         "One model for both data sets; the weight $w$ sets how much the few target "
         "samples count against the many source ones."
     )
     st.latex(r"L(\theta) = L_s(\theta) + w \cdot L_t(\theta)")
     shown_on("logistic", ": joint training")
-    st.subheader("Freezing: feature extraction and partial fine-tuning")
+    st.subheader("Freezing: feature extraction and partial fine-tuning", anchor="freezing")
     st.markdown(
         "Split the network into feature blocks $f = f_K \\circ \\dots \\circ f_1$ and a head "
         "$g$. Feature extraction freezes all of $f$ at the source and trains a new head; "
@@ -118,7 +125,7 @@ with right:
     st.latex(r"\text{feature extraction: } \min_{\phi}\, L_t(\phi)")
     st.latex(r"\text{partial fine-tune: } \min_{\theta_{k+1}, \dots, \theta_K,\, \phi}\, L_t")
     shown_on("cnn", ": feature extraction and partial fine-tune")
-    st.subheader("CORAL: align the covariances")
+    st.subheader("CORAL: align the covariances", anchor="coral")
     st.markdown(
         "No target labels at all: whiten the target inputs with their own covariance, "
         "re-colour them with the source's (and move their mean onto the source's), then "
@@ -130,6 +137,23 @@ with right:
         r"C = \mathrm{cov}(X) + \varepsilon I"
     )
     shown_on("logistic", ": CORAL")
+
+st.header("How the charts measure", anchor="measures")
+left, right = st.columns(2)
+with left:
+    st.markdown(
+        "**R²** (regression): the share of the target values' spread that the predictions "
+        "$\\hat y_i$ explain. 1 is perfect; 0 is what predicting the mean $\\bar y$ scores; below 0 "
+        "is worse than that. **MSE** is the mean squared error, the numerator's average."
+    )
+    st.latex(r"R^2 = 1 - \frac{\sum_i (y_i - \hat y_i)^2}{\sum_i (y_i - \bar y)^2}")
+with right:
+    st.markdown(
+        "**Accuracy** (classification): the share of test samples labelled correctly. Training "
+        "minimises the **log-loss**, also called **cross-entropy**: minus the mean log of the "
+        "probability $p_i$ the model gave each sample's true class."
+    )
+    st.latex(r"L = -\frac{1}{n} \sum_i \log p_i(y_i)")
 
 st.header("The taxonomy")
 st.markdown(

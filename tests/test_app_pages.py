@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import tl_core
-from tl_app import controls, demo_page, sweeps
+from tl_app import controls, demo_page, glossary, sweeps
 from tl_app.catalog import DEMO_PAGES
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -341,3 +341,25 @@ def test_controls_read_as_words(demo, per_class):
     if demo == "cnn":
         scenario = control(at, "scenario")
         assert scenario.value == "sim2real" and "sim-to-real" in scenario.options
+
+
+def test_every_strategy_and_measure_carries_its_sentence_and_a_link_to_its_theory_section():
+    theory = open_page("app_pages/theory.py")
+    anchors = {heading.proto.anchor for heading in [*theory.header, *theory.subheader]}
+    assert glossary.ANCHORS <= anchors, "every link lands on a section of the Theory page"
+    for demo in AVAILABLE:
+        module = tl_core.get_demo(demo)
+        assert set(module.Config.field("strategies").choices) <= set(glossary.STRATEGY_TERMS), demo
+        assert {module.METRIC, module.LOSS} <= set(glossary.TERMS), demo
+    at = open_page(PATH["logistic"])
+    offered = control(at, "strategies")
+    for name in tl_core.get_demo("logistic").Config.field("strategies").choices:
+        term = glossary.TERMS[name]
+        assert f"**{term.words}**: {term.sentence}" in offered.help and glossary.link(term) in offered.help
+    assert "theory#regularized-transfer" in control(at, "lam").help
+    assert all("theory#measures" in metric.help for metric in at.metric), "accuracy, in the headline"
+    beside_legends = " ".join(m.value for m in at.markdown)  # the popovers beside the charts
+    assert "theory#coral" in beside_legends and "theory#joint-training" in beside_legends
+    assert "theory#measures" in " ".join(c.value for c in at.caption), (
+        "accuracy and log-loss, under the table"
+    )

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import tl_core
-from tl_app import cached, controls, exports, figures, imagenet, user_data
+from tl_app import cached, controls, exports, figures, glossary, imagenet, user_data
 from tl_app.catalog import DEMO_BY_NAME, DemoPage
 from tl_app.sweeps import SWEEP_SEEDS, gap_scenarios, sweep_values
 from tl_core import narrate, plots
@@ -40,8 +40,13 @@ class Charts:
     def __init__(self) -> None:
         self.drawn: list[tuple[go.Figure, str]] = []
 
-    def show(self, fig: go.Figure, key: str, sentence: str = "", height: int | None = None) -> None:
+    def show(
+        self, fig: go.Figure, key: str, sentence: str = "", height: int | None = None, strategies=()
+    ) -> None:
+        """Draw `fig`, then the sentence under it; `strategies`: those its legend names, whose
+        meanings a popover beside it gives."""
         figures.show(fig, key, height)
+        glossary.strategies_popover(strategies, key=f"{key}_strategies")
         if sentence:
             st.markdown(sentence)
         self.drawn.append((fig, sentence))
@@ -134,12 +139,14 @@ def experiment_controls(demo: str, specs: list[FieldSpec]):
     ignored, per_class = own, module.METRIC == "accuracy"  # a classifier counts per class
     for column, spec in zip(st.columns(len(row)), row):  # the scenario first: it decides the rest
         with column:
-            value = controls.widget(spec, ignored=spec.name in ignored, per_class=per_class)
+            value = controls.widget(
+                spec, ignored=spec.name in ignored, per_class=per_class, more_help=glossary_help(spec)
+            )
         if spec.name == "scenario":
             ignored = Config.ignored_by_scenario.get(value, ()) + own
     with st.sidebar:
         for spec in side:
-            controls.widget(spec, ignored=spec.name in ignored)
+            controls.widget(spec, ignored=spec.name in ignored, more_help=glossary_help(spec))
         if more:
             with st.expander("More settings"):
                 for spec in more:
@@ -171,6 +178,13 @@ def experiment_controls(demo: str, specs: list[FieldSpec]):
         return None
 
 
+def glossary_help(spec: FieldSpec) -> str:
+    """What a control's choices mean: each strategy, or the strategy λ belongs to."""
+    if spec.name == "strategies":
+        return glossary.lines(spec.choices)
+    return glossary.help_for("regularized") if spec.name == "lam" else ""
+
+
 # ----------------------------------------------------------------------------------------------
 # Main sections
 
@@ -194,6 +208,7 @@ def first_screen(result: RunResult, charts: Charts) -> None:
             "source_vs_target_chart",
             narrate.describe_source_vs_target(result),
             height=FIRST_CHART_HEIGHT,
+            strategies=result.names(),
         )
 
 
@@ -238,19 +253,22 @@ def headline(result: RunResult) -> None:
     metric = result.metric_name
     best = narrate.best_transfer(result)
     scratch = result.strategy(BASELINE)
+    meaning = glossary.help_for(metric)
     if best is None:
-        st.metric(f"Target {metric} of scratch", narrate.fmt(scratch.target_metric, metric))
+        st.metric(f"Target {metric} of scratch", narrate.fmt(scratch.target_metric, metric), help=meaning)
     else:
         chosen, before = result.strategy(best), narrate.source_model_metric(result)
         st.metric(
             f"Target {metric} of the best transfer: {narrate.name_in_text(best)}",
             narrate.fmt(chosen.target_metric, metric),
             **delta(chosen.target_metric, scratch.target_metric, metric, "scratch"),
+            help=glossary.line(best) + "\n\n" + meaning,
         )
         st.metric(
             f"Source {metric} after {narrate.name_in_text(best)}",
             narrate.fmt(chosen.source_metric, metric),
             **({} if before is None else delta(chosen.source_metric, before, metric, "the source model")),
+            help=meaning,
         )
     st.markdown("**" + narrate.describe_result(result) + "**")
     if negative := narrate.describe_negative_r2(result):
@@ -272,8 +290,14 @@ def numbers_section(result: RunResult, charts: Charts) -> None:
             f"The {result.loss_name} each strategy reaches (what training minimises; lower is better):"
         )
         st.table(styled(losses))
+        st.caption(glossary.lines([result.metric_name, result.loss_name]))
     if any(s.history.get("step") for s in result.strategies):
-        charts.show(plots.training_curves(result), "training_curves_chart", narrate.describe_history(result))
+        charts.show(
+            plots.training_curves(result),
+            "training_curves_chart",
+            narrate.describe_history(result),
+            strategies=result.names(),
+        )
 
 
 def results_tables(result: RunResult) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -348,9 +372,19 @@ def sweep_section(demo: str, module, config, over: str, charts: Charts, data: Us
         return None
     table = cached.sweep(demo, over, tuple(values), seeds, fields, **cached.with_data(data))
     if over == "n_target":
-        charts.show(plots.data_efficiency(table), "efficiency_chart", narrate.describe_data_efficiency(table))
+        charts.show(
+            plots.data_efficiency(table),
+            "efficiency_chart",
+            narrate.describe_data_efficiency(table),
+            strategies=table.strategy.unique(),
+        )
     else:
-        charts.show(plots.gap_curve(table), "gap_chart", narrate.describe_gap_curve(table))
+        charts.show(
+            plots.gap_curve(table),
+            "gap_chart",
+            narrate.describe_gap_curve(table),
+            strategies=table.strategy.unique(),
+        )
     return values, seeds
 
 
@@ -364,7 +398,9 @@ def model_section(
         sentence = module.describe_model(result)
     else:
         sentence = narrate.describe_best_and_worst(result)
-    charts.show(module.model_figure(result, **data_keyword(data)), "model_chart", sentence)
+    charts.show(
+        module.model_figure(result, **data_keyword(data)), "model_chart", sentence, strategies=result.names()
+    )
     if hasattr(module, "confusion_figure"):
         charts.show(module.confusion_figure(result, **data_keyword(data)), "confusion_chart")
     if imagenet.offered(module):

@@ -6,7 +6,7 @@ through its stable `data-testid` hooks:
 - the main block starts closer to the top, so that at a projector's 1280x720 the controls, the
   headline and the source-vs-target chart share the first screen;
 - a wide equation scrolls sideways inside its own box instead of running off a phone's screen;
-- a link to a page wraps instead of being cut;
+- a link to a page and a headline's label wrap instead of being cut;
 - on a phone the open sidebar takes the top of the screen and the page stays in view below it
   (Streamlit's own drawer would cover three quarters of the page).
 """
@@ -24,6 +24,7 @@ CSS = f"""
 [data-testid="stMainBlockContainer"] {{ padding-top: 2.5rem; }}
 .katex-display {{ overflow-x: auto; overflow-y: hidden; padding: 0.2em 0; }}
 [data-testid="stPageLink"] p {{ white-space: normal; }}
+[data-testid="stMetricLabel"] * {{ white-space: normal !important; overflow: visible !important; }}
 {PHONE} {{
   [data-testid="stMainBlockContainer"] {{ padding-left: 0.75rem; padding-right: 0.75rem; }}
   h1 {{ font-size: 2rem !important; }}
