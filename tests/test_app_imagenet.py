@@ -11,7 +11,7 @@ import torch
 from test_app_pages import PATH, failures, fast, open_page
 
 import tl_core
-from tl_app import controls
+from tl_app import imagenet
 from tl_core import backbones
 from tl_core.demos import cnn
 
@@ -39,13 +39,37 @@ def imagenet_panel(at):
     return next(e for e in at.expander if "ImageNet" in e.label)
 
 
-def test_without_the_weights_the_panel_says_in_one_line_how_to_get_them(no_weights):
+def test_without_the_weights_a_visitor_reads_one_plain_sentence_and_no_server_path(no_weights):
     at = open_page(PATH["cnn"], fast("cnn"))
     assert not failures(at), failures(at)
     panel = imagenet_panel(at)
-    words = " ".join(c.value for c in panel.caption)
-    assert controls.escape(backbones.RESNET18_URL) in words and "never downloads" in words
+    (sentence,) = [c.value for c in panel.caption]
+    assert sentence == imagenet.NOT_OFFERED
+    assert str(backbones.hub_weights_path().parent.parent) not in sentence and "/" not in sentence
     assert not panel.button, "nothing to run without the weights"
+
+
+def test_prepare_imagenet_fetches_the_weights_with_torchvisions_download(no_weights, tmp_path, monkeypatch):
+    """`python -m tl_core prepare --imagenet` asks torchvision for the weights, which its hub
+    download keeps where the page looks (faked here: the tests never reach the network)."""
+    from torchvision.models import resnet18
+
+    from tl_core import cli
+
+    asked = []
+
+    def download(url, dst, hash_prefix=None, progress=True):  # torch.hub's own, minus the network
+        asked.append((url, hash_prefix))
+        torch.save(resnet18(weights=None).state_dict(), dst)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    monkeypatch.setattr(tl_core.api, "prepare", lambda *a, **k: [])
+    monkeypatch.setenv("TL_CACHE_DIR", str(tmp_path / "cache"))
+    assert cnn.imagenet_unavailable() is not None
+    assert cli.main(["prepare", "--imagenet"]) == 0
+    assert asked == [(backbones.RESNET18_URL, "f37072fd")], "torchvision's own URL, its hash checked"
+    assert cnn.imagenet_unavailable() is None, "the page now offers the comparison"
+    assert cli.main(["prepare", "--imagenet"]) == 0 and len(asked) == 1, "once per machine"
 
 
 def test_with_the_weights_on_disk_the_page_compares_imagenet_features(weights):

@@ -1,9 +1,11 @@
 """The CNN page's optional comparison: features from a ResNet-18 trained on ImageNet.
 
 Offered only when the weights file is already on disk (torch hub's cache, or the file the host
-names in TL_RESNET18_WEIGHTS); otherwise the panel says in one line how to get it, as
-`tl_core.backbones` words it. Nothing is downloaded. The work runs on a button, like a sweep, and
-stays on screen while the settings stay the same.
+names in TL_RESNET18_WEIGHTS); otherwise the panel says in one plain sentence that this server
+does not offer it. Where the file goes and how a host gets it is in the README ("ImageNet
+comparison"), never on the page: a visitor has no use for the server's paths. Nothing is
+downloaded. The work runs on a button, like a sweep, and stays on screen while the settings stay
+the same.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from tl_core import narrate
 from tl_core.result import RunResult
 from tl_core.userdata import UserData
 
+NOT_OFFERED = (
+    "This server does not offer the ImageNet comparison: the ResNet-18 weights it needs are "
+    "not installed here (its host can add them, as the project's README says)."
+)
+
 
 def offered(module) -> bool:
     return hasattr(module, "imagenet_feature_extraction")
@@ -22,9 +29,8 @@ def offered(module) -> bool:
 
 def section(demo: str, module, config, result: RunResult, data: UserData | None) -> None:
     with st.expander("Compare: features from ImageNet (ResNet-18)", icon=":material/photo_library:"):
-        missing = module.imagenet_unavailable()
-        if missing:
-            st.caption(controls.escape(missing))
+        if module.imagenet_unavailable():
+            st.caption(NOT_OFFERED)
             return
         what = "your images in colour at 224x224" if data is not None else "the digits scaled to 32x32"
         st.markdown(

@@ -49,6 +49,22 @@ def resnet18_unavailable(path: str | os.PathLike | None = None) -> str | None:
     )
 
 
+def fetch_resnet18_weights() -> Path:
+    """Download ResNet-18's ImageNet weights with torchvision's own download into torch hub's
+    cache (checked against the file's published hash), where the pages find them. For a host's
+    `python -m tl_core prepare --imagenet`, on a machine with the network; the app never calls it."""
+    from torchvision.models import ResNet18_Weights
+
+    if resnet18_weights_path() is None:
+        ResNet18_Weights.IMAGENET1K_V1.get_state_dict(progress=True, check_hash=True)
+    found = resnet18_weights_path()
+    if found is None:
+        raise ValueError(
+            f"torchvision's download did not leave {RESNET18_FILE} in {hub_weights_path().parent}"
+        )
+    return found
+
+
 class ResNet18Features(nn.Module):
     """Frozen ImageNet ResNet-18 up to its pooled 512 features.
 

@@ -130,6 +130,12 @@ def build_parser(
         metavar="N",
         help="seeds 0 to N-1 (default 3: a page's seed and its sweeps' seeds)",
     )
+    prepare.add_argument(
+        "--imagenet",
+        action="store_true",
+        help="also download ResNet-18's ImageNet weights (torchvision's download, into torch hub's "
+        "cache) for the CNN page's ImageNet comparison: needs the network, once per machine",
+    )
     prepare.set_defaults(handler=_prepare)
     for add_command in extra_commands:
         add_command(commands)
@@ -209,6 +215,10 @@ def _prepare(args: argparse.Namespace) -> None:
     demos = list(args.demos) + [d.strip() for d in (args.demo_list or "").split(",") if d.strip()]
     api.prepare(demos, args.seeds, report=print, grid=not args.no_grid)
     print(f"kept in {diskcache.cache_dir()}; {time.perf_counter() - started:.0f} s in all")
+    if args.imagenet:
+        from tl_core import backbones
+
+        print(f"ImageNet ResNet-18 weights: {backbones.fetch_resnet18_weights()}")
 
 
 def _bench(args: argparse.Namespace) -> None:
