@@ -163,8 +163,9 @@ def test_the_split_column_and_threshold_decide_the_domains():
 
 def test_a_bundled_table_needs_no_file_and_offers_its_classes():
     at = own_data(page("logistic"))
-    at.radio(key="ud_logistic_table").set_value("iris").run()
+    at.selectbox(key="table").set_value("iris").run()
     assert not failures(at), failures(at)
+    assert at.query_params["table"] == "iris" and at.query_params["data"] == "own"
     positive = at.selectbox(key="ud_logistic_iris_positive")
     assert positive.value == "virginica" and set(positive.options) == {"setosa", "versicolor", "virginica"}
     assert "CORAL" in results(at)
@@ -205,9 +206,59 @@ def test_a_link_saying_own_data_falls_back_to_the_built_in_scenario():
     at = page("linear", {"data": "own", "n_target": "7"})
     assert not failures(at), failures(at)
     assert at.selectbox(key="data").value == "builtin"
-    assert any("cannot carry a file" in w.value for w in at.warning)
+    assert any(
+        "file uploaded by whoever shared it" in w.value and "cannot carry a file" in w.value
+        for w in at.warning
+    )
     assert at.slider(key="n_target").value == 7, "the rest of the link still counts"
     assert results(at), "the built-in experiment runs"
+
+
+def test_a_link_to_a_bundled_table_opens_that_table_with_the_same_numbers():
+    shared = own_data(page("linear", {"n_target": "7", "seed": "3"}))
+    shared.selectbox(key="table").set_value("diabetes").run()
+    assert not failures(shared), failures(shared)
+    assert any(
+        "opens this page on the same table bundled with scikit-learn" in m.value for m in shared.markdown
+    )
+    at = page("linear", dict(shared.query_params))  # the link, opened in a fresh session
+    assert not failures(at) and not at.warning, [w.value for w in at.warning]
+    assert at.selectbox(key="data").value == "own" and at.selectbox(key="table").value == "diabetes"
+    assert results_table(at).equals(results_table(shared)), "the sharer's numbers"
+    assert not any("uploaded by whoever shared it" in m.value for m in [*at.markdown, *at.warning])
+
+
+def test_a_changed_column_of_a_bundled_table_is_said_to_stay_behind_a_link():
+    at = own_data(page("linear"))
+    at.selectbox(key="table").set_value("diabetes").run()
+    missing = next(r for r in at.radio if r.label == "Rows with a missing value")
+    missing.set_value("mean").run()
+    assert any(
+        "does not carry the table's column choices you changed** (missing)" in m.value for m in at.markdown
+    )
+
+
+def test_the_split_defaults_to_the_column_that_looks_like_a_domain_and_no_column_drops_silently():
+    regions = ("north", "south", "east")
+    rows = ["sqm,rooms,region,note,price"] + [
+        f"{50 + 7 * i},{1 + i % 4},{regions[i % 3]},flat {i},{100 + 3 * i + 9 * (i % 3 > 0)}"
+        for i in range(60)
+    ]
+    raw = "\n".join(rows).encode()
+    at = upload(own_data(page("linear")), "linear", "houses.csv", raw)
+    assert not failures(at), failures(at)
+    key = f"ud_linear_houses.csv_{len(raw)}"
+    assert at.selectbox(key=f"{key}_label").value == "price"
+    assert at.selectbox(key=f"{key}_split").value == "region", "text with 3 values, not sqm > 112"
+    said = next(c.value.replace("\\", "") for c in at.caption if c.value.startswith("Not features"))
+    assert all(part in said for part in ("price (the label)", "region (the split)", "note (text)"))
+    assert set(at.multiselect(key=f"{key}_features_price_region").value) == {"sqm", "rooms"}
+    at.selectbox(key=f"{key}_split").set_value("sqm").run()  # sqm splits now: not a feature
+    at.selectbox(key=f"{key}_split").set_value("region").run()  # and back: a feature again
+    assert set(at.multiselect(key=f"{key}_features_price_region").value) == {"sqm", "rooms"}
+    at.multiselect(key=f"{key}_features_price_region").set_value(["rooms"]).run()
+    said = next(c.value.replace("\\", "") for c in at.caption if c.value.startswith("Not features"))
+    assert "sqm (unticked)" in said, "a column left out is named"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -221,6 +272,8 @@ def test_a_zip_of_image_folders_is_the_cnns_target(tmp_path, monkeypatch):
     assert "Source only" not in shown and {"Scratch", "Fine-tune", "Feature extraction"} <= set(shown)
     assert any("circle" in c for c in charts(at)), "the confusion matrix names the user's classes"
     assert at.slider(key="gap").disabled, "the gap is the data's own"
+    said = " ".join(c.value for c in at.caption)
+    assert "8x8 in grey" in said and "64x64 RGB" in said, "what the reader keeps, and what the CNN reads"
     (tmp_path / "shapes.zip").write_bytes(shapes_zip())
     namespace = run_cells(notebook_code(at), tmp_path, monkeypatch)
     assert demo_page.results_tables(namespace["result"])[0].reset_index().equals(results_table(at))

@@ -316,13 +316,13 @@ def widget(
     """One widget for `spec`, keyed by its name, its value already in session state.
 
     `format_func` names the choices (default: strategy labels for a tuple, words for text).
-    `ignored`: the current scenario ignores this setting, so the widget is greyed out and says so.
+    `ignored`: the current scenario or data ignore this setting: the widget is greyed out, says so.
     `per_class`: a classifier's demo, whose target labels are counted per class (label_of).
     `more_help`: Markdown added to the tooltip (what the choices mean, where the theory is).
     """
     help_text = spec.help[:1].upper() + spec.help[1:] + (f"\n\n{more_help}" if more_help else "")
     if ignored:
-        help_text = "This scenario ignores this setting. " + help_text
+        help_text = "This setting does not apply here (the scenario or the data decide it). " + help_text
     common = dict(label=label_of(spec, per_class), key=spec.name, help=help_text, disabled=ignored)
     if spec.kind is tuple:
         return st.multiselect(options=list(spec.choices), format_func=format_func or strategy_label, **common)

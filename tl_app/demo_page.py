@@ -98,7 +98,8 @@ def page_specs(module) -> list[FieldSpec]:
     """Every control of a demo page: the data choice (when the demo takes a user's data), the
     config's fields, the sweeps' seed count."""
     data = [user_data.DATA_SOURCE] if user_data.takes_user_data(module) else []
-    return data + controls.controls_of(module.Config) + [SWEEP_SEEDS]
+    table = user_data.table_source(module)
+    return data + ([table] if table else []) + controls.controls_of(module.Config) + [SWEEP_SEEDS]
 
 
 def scenario_caption(module, config, data: UserData | None) -> None:
@@ -117,7 +118,7 @@ def scenario_caption(module, config, data: UserData | None) -> None:
 
 
 ROW_FIELDS = ("scenario", "gap", "n_target", "lam")  # what a lecture moves: beside what it changes
-NOT_CONFIG = ("seed", "sweep_seeds", "data")  # controls of the page, not of the demo's config
+NOT_CONFIG = ("seed", "sweep_seeds", "data", "table")  # controls of the page, not of the demo's config
 
 
 def experiment_controls(demo: str, specs: list[FieldSpec]):
@@ -136,6 +137,9 @@ def experiment_controls(demo: str, specs: list[FieldSpec]):
         if "data" in by_name:  # the data comes first: it decides the rest
             if user_data.data_widget() == "own":
                 own = user_data.ignored_with_own_data(module)
+        if "table" in by_name:  # which table, with one's own data: greyed out without
+            mine = st.session_state["data"] == "own"
+            controls.widget(by_name["table"], format_func=user_data.table_words, ignored=not mine)
     ignored, per_class = own, module.METRIC == "accuracy"  # a classifier counts per class
     for column, spec in zip(st.columns(len(row)), row):  # the scenario first: it decides the rest
         with column:
@@ -164,7 +168,7 @@ def experiment_controls(demo: str, specs: list[FieldSpec]):
         st.caption("The address bar always holds this experiment: copy it to share it.")
     controls.write_link(specs)
     controls.remember(demo, specs)
-    values = {s.name: controls.value_of(s) for s in specs if s.name not in ("sweep_seeds", "data")}
+    values = {s.name: controls.value_of(s) for s in specs if s.name not in ("sweep_seeds", "data", "table")}
     if not values.get("strategies", ("x",)):
         st.warning(
             "Pick at least one strategy to compare with scratch (sidebar, "
@@ -434,6 +438,30 @@ SHARE_OWN_DATA = (
 )
 
 
+SHARE_BUNDLED = (
+    "Send this link: it opens this page on the same table bundled with scikit-learn, with "
+    "every control as it is now (same seed, same numbers)."
+)
+SHARE_BUNDLED_CHANGED = (
+    "Send this link: it opens this page on the same table bundled with scikit-learn, with every "
+    "control as it is now. **A link does not carry the table's column choices you changed** "
+    "({changed}): whoever opens it starts from the table's suggested ones and must make the "
+    "same choices to get the same numbers."
+)
+
+
+def share_text(demo: str, data: UserData | None) -> str:
+    """What a link of this page restores, truthfully: a file stays behind, a bundled table opens."""
+    if data is None:
+        return SHARE_TEXT
+    if not data.bundled:
+        return SHARE_OWN_DATA
+    changed = user_data.changed_columns(demo)
+    if not changed:
+        return SHARE_BUNDLED
+    return SHARE_BUNDLED_CHANGED.format(changed=", ".join(c.replace("_", " ") for c in changed))
+
+
 def take_away(
     page: DemoPage,
     module,
@@ -448,7 +476,7 @@ def take_away(
     st.subheader("Share, export, reproduce")
     query = {s.name: controls.to_text(controls.value_of(s)) for s in page_specs(module)}
     with st.expander("Share this experiment", icon=":material/share:", expanded=True, key="share_panel"):
-        st.markdown(SHARE_TEXT if data is None else SHARE_OWN_DATA)
+        st.markdown(share_text(page.demo, data))
         st.code(share_link(query), language=None, wrap_lines=True)
     with st.expander("Export", icon=":material/download:", key="export_panel"):
         export_buttons(page, module, config, result, charts, data)

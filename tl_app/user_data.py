@@ -6,8 +6,14 @@ gets a "Data" choice in the sidebar, saved in the link as `data=builtin` or `dat
 `tl_core.userdata` (cached by the file's bytes and the choices) and hands the page a data object.
 
 A link cannot carry a file: a link saying `data=own` opened in a session that has no file falls
-back to the built-in scenario and says so (see `fall_back_from_link`). Everything a reader refuses
-is shown as the reader's own message, and the page waits for a better file; nothing else is lost.
+back to the built-in scenario and says so (see `fall_back_from_link`). A table bundled with
+scikit-learn needs no file: the link names it (`table=diabetes`) and opens it, with its suggested
+columns. Everything a reader refuses is shown as the reader's own message, and the page waits for
+a better file; nothing else is lost.
+
+A table's columns get sensible defaults: the split is the column that looks like a domain (text
+with few distinct values, such as a region), and every column left out of the features is named
+with the reason (the label, the split, text, unticked).
 """
 
 from __future__ import annotations
@@ -33,6 +39,13 @@ DATA_SOURCE = FieldSpec(
 )
 DATA_WORDS = {"builtin": "Built-in scenario", "own": "Your own data"}
 controls.LABELS["data"] = "Data"
+controls.LABELS["table"] = "Table (with your own data)"
+UPLOAD = "upload"  # the table choice that is a file of the visitor's, not a bundled table
+MAX_DOMAIN_VALUES = 10  # a column with more distinct values reads as a measurement, not a domain
+IMAGES_AS_THE_CNN_SEES_THEM = (
+    "The CNN reads each image at its own input size, 8x8 in grey ink (the bottom row of the "
+    "samples chart); the ImageNet comparison reads them in colour at 224x224."
+)
 
 UPLOAD_HELP = {
     "table": "A CSV file with a header row, one row per sample: numeric feature columns, a label "
@@ -49,6 +62,33 @@ def takes_user_data(module) -> bool:
     return getattr(module, "USER_DATA", None) in UPLOAD_HELP
 
 
+def table_source(module) -> FieldSpec | None:
+    """The table choice of a demo that reads tables: an upload, or a table bundled with
+    scikit-learn for its task (a link can carry this one: the bundled tables need no file)."""
+    from tl_core.userdata import tables
+
+    if getattr(module, "USER_DATA", None) != "table":
+        return None
+    task = _task(module)
+    bundled = tuple(name for name, table in tables.BUNDLED_TABLES.items() if table.task == task)
+    return FieldSpec(
+        name="table",
+        kind=str,
+        default=UPLOAD,
+        choices=(UPLOAD, *bundled),
+        help="with “Your own data”: a CSV file of yours, or a table bundled with scikit-learn, "
+        "each with a split that shows a real shift (a link opens a bundled table, not a file)",
+    )
+
+
+def table_words(choice: str) -> str:
+    return "Upload a CSV" if choice == UPLOAD else f"sklearn: {choice.replace('_', ' ')}"
+
+
+def _task(module) -> str:
+    return "classification" if module.METRIC == "accuracy" else "regression"
+
+
 def data_widget() -> str:
     return controls.widget(DATA_SOURCE, format_func=DATA_WORDS.get)
 
@@ -63,13 +103,15 @@ def _loaded() -> dict[str, UserData]:
 
 
 def fall_back_from_link(demo: str, entered: bool) -> None:
-    """When a page is entered from a link saying `data=own` and this session has no data for it,
-    switch to the built-in data and say why (before the sidebar's widgets are drawn)."""
+    """When a page is entered from a link saying `data=own` and this session has no file for it,
+    switch to the built-in data and say why (before the sidebar's widgets are drawn). A link to a
+    bundled table needs no file: it opens."""
     state = st.session_state
-    if entered and state.get("data") == "own" and demo not in _loaded():
+    uploaded = state.get("table", UPLOAD) == UPLOAD
+    if entered and state.get("data") == "own" and uploaded and demo not in _loaded():
         state["data"] = "builtin"
         state.setdefault("_tl_link_warnings", []).append(
-            "This link's experiment ran on data uploaded by whoever shared it, and a link cannot "
+            "This link's experiment ran on a file uploaded by whoever shared it, and a link cannot "
             "carry a file: this page shows the built-in scenario instead. To reproduce it, choose "
             "“Your own data” under Data in the sidebar and upload the same file."
         )
@@ -99,6 +141,8 @@ def describe(data: UserData) -> None:
     st.success(f"Using **{controls.escape(data.name)}**: {sizes}.", icon=":material/dataset:")
     for note in data.notes:  # the core's notes are sentence fragments: shown as sentences
         st.caption(controls.escape(note[:1].upper() + note[1:]))
+    if data.kind == "images":  # the reader keeps them larger, in colour; the CNN's input is small
+        st.caption(IMAGES_AS_THE_CNN_SEES_THEM)
 
 
 def _uploaded(demo: str, kind: str) -> tuple[bytes, str] | None:
@@ -187,17 +231,10 @@ def sequence_section(demo: str, module) -> UserData | None:
 def table_section(demo: str, module) -> UserData | None:
     from tl_core.userdata import tables
 
-    task = "classification" if module.METRIC == "accuracy" else "regression"
-    bundled = [name for name, table in tables.BUNDLED_TABLES.items() if table.task == task]
-    source = st.radio(
-        "Table",
-        ["upload"] + bundled,
-        key=_key(demo, "table"),
-        format_func=lambda c: (
-            "Upload a CSV" if c == "upload" else "sklearn's " + tables.BUNDLED_TABLES[c].title
-        ),
-    )
-    if source == "upload":
+    task, source = _task(module), st.session_state.get("table", UPLOAD)
+    if source != UPLOAD:
+        st.caption(f"scikit-learn's bundled table: {tables.BUNDLED_TABLES[source].title}.")
+    if source == UPLOAD:
         upload = _uploaded(demo, "table")
         if upload is None:
             return None
@@ -210,17 +247,26 @@ def table_section(demo: str, module) -> UserData | None:
         scope, suggested = source, tables.BUNDLED_TABLES[source].options()
     with st.expander(f"The table: {len(frame)} rows, {len(frame.columns)} columns"):
         st.dataframe(frame.head(200), key=_key(demo, "preview"))
-    options = table_choices(demo, task, frame, f"{demo}_{scope}", suggested)
-    return cached.user_data("table", raw, name, _options(**options), bundled=source != "upload")
+    options, changed = table_choices(demo, task, frame, f"{demo}_{scope}", suggested)
+    st.session_state.setdefault("_tl_table_changes", {})[demo] = changed if source != UPLOAD else []
+    return cached.user_data("table", raw, name, _options(**options), bundled=source != UPLOAD)
+
+
+def changed_columns(demo: str) -> list[str]:
+    """The choices a visitor changed on a bundled table (a link opens it with its suggested ones)."""
+    return st.session_state.get("_tl_table_changes", {}).get(demo, [])
 
 
 def _index(options: list, value: Any, default: int = 0) -> int:
     return options.index(value) if value in options else default
 
 
-def table_choices(demo: str, task: str, frame, scope: str, suggested: dict) -> dict[str, Any]:
+def table_choices(
+    demo: str, task: str, frame, scope: str, suggested: dict
+) -> tuple[dict[str, Any], list[str]]:
     """The label, split and features of a table, chosen with widgets (keys scoped to the table,
-    so another table starts from its own suggestions)."""
+    so another table starts from its own suggestions); and which choices differ from the
+    suggested (or default) ones."""
     from tl_core.userdata import tables
 
     def key(name: str) -> str:
@@ -249,7 +295,7 @@ def table_choices(demo: str, task: str, frame, scope: str, suggested: dict) -> d
         "Target rows: those whose",
         splits,
         key=key("split"),
-        index=_index(splits, suggested.get("split_column")),
+        index=_index(splits, suggested.get("split_column"), splits.index(domain_column(frame, splits))),
     )
     op, value = _split_rule(frame, split_column, suggested, right, key)
     source_rows, target_rows = tables.split_counts(frame, split_column, op, value)
@@ -259,7 +305,11 @@ def table_choices(demo: str, task: str, frame, scope: str, suggested: dict) -> d
         f"{source_rows} rows ({controls.escape(source_words)})."
     )
     features = [c for c in numeric if c not in (label, split_column)]
-    chosen = st.multiselect("Features", features, default=features, key=key("features"))
+    # keyed by the label and the split: a column they free becomes a feature again, ticked
+    chosen = st.multiselect(
+        "Features", features, default=features, key=key(f"features_{label}_{split_column}")
+    )
+    st.caption(controls.escape(left_out(frame, label, split_column, features, chosen)))
     missing = st.radio(
         "Rows with a missing value",
         list(tables.MISSING),
@@ -286,7 +336,50 @@ def table_choices(demo: str, task: str, frame, scope: str, suggested: dict) -> d
                 key=key("positive"),
                 index=_index(classes, suggested.get("positive_class")),
             )
-    return options
+    changed = [
+        name
+        for name in ("label", "split_column", "split_op", "split_value", "positive_class")
+        if name in suggested and options.get(name) != suggested[name]
+    ]
+    if chosen != features:
+        changed.append("features")
+    if missing != "drop":
+        changed.append("missing")
+    return options, changed
+
+
+def domain_column(frame, columns: list[str]) -> str:
+    """Of `columns`, the one that most looks like a domain: text with 2 to MAX_DOMAIN_VALUES
+    distinct values (the fewest first), else numbers with that few; else the first column."""
+    from tl_core.userdata import tables
+
+    def distinct(column: str) -> int:
+        return int(frame[column].nunique(dropna=True))
+
+    for kind in ("text", "number"):
+        few = [
+            c
+            for c in columns
+            if tables.column_kind(frame, c) == kind and 2 <= distinct(c) <= MAX_DOMAIN_VALUES
+        ]
+        if few:
+            return min(few, key=lambda c: (distinct(c), columns.index(c)))
+    return columns[0]
+
+
+def left_out(frame, label: str, split_column: str, features: list[str], chosen: list[str]) -> str:
+    """Every column that is not a feature, and why: nothing leaves the model unsaid."""
+    from tl_core.userdata import tables
+
+    reasons = [f"{label} (the label)", f"{split_column} (the split)"]
+    numeric = {str(c) for c in tables.numeric_columns(frame)}
+    reasons += [
+        f"{c} ({'text' if tables.column_kind(frame, c) == 'text' else 'no values'})"
+        for c in map(str, frame.columns)
+        if c not in (label, split_column) and c not in numeric
+    ]
+    reasons += [f"{c} (unticked)" for c in features if c not in chosen]
+    return "Not features: " + ", ".join(reasons) + "."
 
 
 def _split_rule(frame, column: str, suggested: dict, place, key) -> tuple[str, Any]:
