@@ -147,5 +147,5 @@ def test_settings_the_scenario_ignores_are_greyed_out():
     at.selectbox(key="scenario").set_value("diabetes").run()
     assert not at.exception
     assert at.slider(key="noise").disabled and at.checkbox(key="shift_inputs").disabled
-    assert "ignores" in at.slider(key="noise").help
+    assert "does not apply here" in at.slider(key="noise").help
     assert not at.slider(key="gap").disabled
