@@ -98,7 +98,8 @@ def test_every_field_kind_gets_its_widget_and_a_range_capped_to_one_value_still_
         from tl_core.config import FieldSpec
 
         specs = [
-            FieldSpec("gap", float, 0.3, "gap", low=0.0, high=1.0),
+            FieldSpec("noise", float, 0.3, "noise", low=0.0, high=1.0),
+            FieldSpec("n_target", int, 7, "labelled samples", low=1, high=40),
             FieldSpec("lr", float, 0.01, "lr", low=0.0001, high=1.0, log=True),
             FieldSpec("seed", int, 0, "seed", low=0, high=2**31 - 1),
             FieldSpec("scenario", str, "a", "scenario", choices=("a", "b")),
@@ -112,7 +113,9 @@ def test_every_field_kind_gets_its_widget_and_a_range_capped_to_one_value_still_
 
     at = AppTest.from_function(page, default_timeout=30).run()
     assert not at.exception, [e.message for e in at.exception]
-    assert at.slider(key="gap").value == 0.3 and at.select_slider(key="lr").value == 0.01
+    assert at.slider(key="noise").value == 0.3 and at.select_slider(key="lr").value == 0.01
+    samples = at.select_slider(key="n_target")  # a main control: its stops, and its own value
+    assert samples.value == 7 and samples.options == ["1", "2", "3", "5", "7", "10", "20", "30", "40"]
     assert at.number_input(key="seed").value == 0 and at.selectbox(key="scenario").value == "a"
     assert at.multiselect(key="strategies").value == ["fine_tune"] and at.checkbox(key="flag").value is False
     assert at.number_input(key="epochs").value == 1 and at.number_input(key="epochs").disabled
@@ -148,4 +151,4 @@ def test_settings_the_scenario_ignores_are_greyed_out():
     assert not at.exception
     assert at.slider(key="noise").disabled and at.checkbox(key="shift_inputs").disabled
     assert "does not apply here" in at.slider(key="noise").help
-    assert not at.slider(key="gap").disabled
+    assert not at.select_slider(key="gap").disabled

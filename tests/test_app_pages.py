@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 import tl_core
 from tl_app import controls, demo_page, glossary, sweeps
 from tl_app.catalog import DEMO_PAGES
+from tl_core import lecture
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 60  # seconds per script run: CI is a slow shared 2-core box
@@ -80,10 +81,11 @@ def other_value(spec, current):
         return not current
     if spec.choices is not None:
         return next(c for c in spec.choices if c != current)
-    if spec.log:
-        ladder = controls.ladder(spec.low, spec.high, extra=(current,))
-        i = ladder.index(current)
-        return ladder[i - 1] if i > 0 else ladder[i + 1]
+    if spec.name in lecture.MAIN_CONTROLS or spec.log:  # the next stop down (up from the first)
+        stops = sorted({*lecture.slider_stops(spec), current}) if spec.name in lecture.MAIN_CONTROLS else None
+        stops = stops or controls.ladder(spec.low, spec.high, extra=(current,))
+        i = stops.index(current)
+        return stops[i - 1] if i > 0 else stops[i + 1]
     if spec.name == "seed":
         return current + 1
     delta = max(1, round((spec.high - spec.low) / 10)) if spec.kind is int else (spec.high - spec.low) / 10
@@ -363,3 +365,20 @@ def test_every_strategy_and_measure_carries_its_sentence_and_a_link_to_its_theor
     assert "theory#measures" in " ".join(c.value for c in at.caption), (
         "accuracy and log-loss, under the table"
     )
+
+
+def test_the_main_controls_stop_where_a_hand_can_and_any_other_value_stays_possible():
+    at = open_page(PATH["linear"], {"n_target": "7"})  # a link's value off the stops joins them
+    assert not failures(at) and not at.warning, failures(at)
+    samples = control(at, "n_target")
+    assert samples.value == 7 and samples.options == [
+        str(v) for v in (2, 3, 5, 7, 10, 20, 30, 50, 100, 200, 300, 500)
+    ], "1 to 500 on one slider was about 2 samples a pixel: 5 against 10 could not be dragged to"
+    assert control(at, "gap").options == [f"{v / 10:g}" for v in range(11)]
+    assert "0" in control(at, "lam").options and "1" in control(at, "lam").options
+    exact = at.number_input(key="n_target_exact")
+    assert exact.value == 7, "the exact field shows the slider's value"
+    exact.set_value(12).run()
+    assert control(at, "n_target").value == 12 and at.query_params["n_target"] == "12"
+    control(at, "n_target").set_value(20).run()
+    assert at.number_input(key="n_target_exact").value == 20 and not failures(at)

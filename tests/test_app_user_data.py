@@ -196,7 +196,7 @@ def test_settings_the_data_cannot_satisfy_say_so():
     label = next(s for s in at.selectbox if s.label.startswith("Label"))
     label.set_value("region").run()  # predict the region... then split by price
     at.selectbox(key=label.key.replace("_label", "_split")).set_value("price").run()
-    at.slider(key="n_target").set_value(40).run()
+    at.select_slider(key="n_target").set_value(50).run()
     assert not at.exception
     warnings = [w.value.replace("\\", "") for w in at.warning]
     assert any("do not fit your data" in w and "n_target" in w for w in warnings), warnings
@@ -210,7 +210,7 @@ def test_a_link_saying_own_data_falls_back_to_the_built_in_scenario():
         "file uploaded by whoever shared it" in w.value and "cannot carry a file" in w.value
         for w in at.warning
     )
-    assert at.slider(key="n_target").value == 7, "the rest of the link still counts"
+    assert at.select_slider(key="n_target").value == 7, "the rest of the link still counts"
     assert results(at), "the built-in experiment runs"
 
 
@@ -271,7 +271,7 @@ def test_a_zip_of_image_folders_is_the_cnns_target(tmp_path, monkeypatch):
     shown = results(at)
     assert "Source only" not in shown and {"Scratch", "Fine-tune", "Feature extraction"} <= set(shown)
     assert any("circle" in c for c in charts(at)), "the confusion matrix names the user's classes"
-    assert at.slider(key="gap").disabled, "the gap is the data's own"
+    assert at.select_slider(key="gap").disabled, "the gap is the data's own"
     said = " ".join(c.value for c in at.caption)
     assert "8x8 in grey" in said and "64x64 RGB" in said, "what the reader keeps, and what the CNN reads"
     (tmp_path / "shapes.zip").write_bytes(shapes_zip())
@@ -308,7 +308,7 @@ def test_a_sequence_csv_is_the_rnns_target():
     result = tl_core.run(
         "rnn", data=data, **tl_core.make_config("rnn", **{**fast("rnn"), "n_target": "2"}).to_dict()
     )
-    assert exports.display_table(result).equals(results_table(at))
+    assert demo_page.results_tables(result)[0].reset_index().equals(results_table(at))
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,18 @@ Every `FieldSpec` becomes one widget whose key is the field's name, so a test fi
 
 | field | widget |
 |---|---|
+| main control: gap, labelled samples, λ | select-slider on the stops a hand can hit (see below) |
 | number with both bounds, logarithmic | select-slider on a 1-2-5 ladder (0.0001 ... 1) |
 | number with both bounds | slider (epochs and lr stop at the field's upper bound) |
 | number with an open or huge range (the seed) | number input |
 | text with choices | selectbox |
 | tuple (the strategies) | multiselect |
 | bool | checkbox |
+
+The main controls stop where the lecture grid does (`tl_core.lecture.slider_stops`: 1, 2, 3, 5,
+10, 20, 30, 50, ... labelled samples, the gap in steps of 0.1, λ on its 1-2-5 ladder), so a move
+lands on a prepared result; a value a link sets joins the stops, and `exact_widget` offers any
+other number of samples.
 
 A page's control values live in `st.session_state` under the field names. When a page is entered
 (first load, or a switch from another page) each value comes from the link (`st.query_params`)
@@ -29,8 +35,9 @@ from typing import Any
 
 import streamlit as st
 
+from tl_core import lecture
 from tl_core.config import DemoConfig, FieldSpec, seed_field
-from tl_core.lecture import ladder  # noqa: F401 - the widgets and tests read it here
+from tl_core.lecture import ladder
 from tl_core.strategies import label as strategy_label
 
 
@@ -335,6 +342,9 @@ def widget(
     bounded = spec.low is not None and spec.high is not None
     if bounded and spec.low == spec.high:  # a host capped it to one value: show it, fixed
         return st.number_input(**{**common, "disabled": True})
+    if bounded and spec.name in lecture.MAIN_CONTROLS:  # the lecture grid's stops: prepared results
+        options = sorted({*lecture.slider_stops(spec), st.session_state[spec.name]})
+        return st.select_slider(options=options, format_func=show, **common)
     if bounded and spec.log:
         options = ladder(spec.low, spec.high, extra=(spec.default, st.session_state[spec.name]))
         return st.select_slider(options=options, format_func=show, **common)
@@ -347,6 +357,29 @@ def widget(
         step=1 if spec.kind is int else None,
         **common,
     )
+
+
+def exact_widget(spec: FieldSpec, label: str) -> Any:
+    """A number field for any value of a control that stops at a few values (the labelled samples):
+    typing 7 moves that control to 7, which its slider then shows among its stops. Keyed
+    `<name>_exact`; not in the link, which holds the control's own value."""
+    key = f"{spec.name}_exact"
+    if st.session_state.get(key) != st.session_state[spec.name]:  # the slider moved: follow it
+        st.session_state[key] = st.session_state[spec.name]
+    return st.number_input(
+        label,
+        min_value=spec.kind(spec.low),
+        max_value=spec.kind(spec.high),
+        step=1 if spec.kind is int else None,
+        key=key,
+        on_change=_copy,
+        args=(key, spec.name),
+        help=f"Any value from {show(spec.low)} to {show(spec.high)}, where the slider stops at a few.",
+    )
+
+
+def _copy(source: str, target: str) -> None:
+    st.session_state[target] = st.session_state[source]
 
 
 def _step(spec: FieldSpec) -> int | float:

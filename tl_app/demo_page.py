@@ -151,10 +151,12 @@ def experiment_controls(demo: str, specs: list[FieldSpec]):
     with st.sidebar:
         for spec in side:
             controls.widget(spec, ignored=spec.name in ignored, more_help=glossary_help(spec))
-        if more:
-            with st.expander("More settings"):
-                for spec in more:
-                    controls.widget(spec, ignored=spec.name in ignored)
+        with st.expander("More settings"):
+            if "n_target" in by_name:  # the row's slider stops at a few counts; any other here
+                words = controls.label_of(by_name["n_target"], per_class).lower()
+                controls.exact_widget(by_name["n_target"], f"Exact number of {words}")
+            for spec in more:
+                controls.widget(spec, ignored=spec.name in ignored)
         controls.widget(SWEEP_SEEDS)
         controls.widget(by_name["seed"])
         st.button(
