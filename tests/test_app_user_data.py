@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from test_app_pages import APP, failures, fast
 
 import tl_core
-from tl_app import controls, demo_page, exports
+from tl_app import controls, demo_page
 from tl_app.catalog import DEMO_BY_NAME
 from tl_core import userdata
 
