@@ -241,7 +241,7 @@ def test_reset_to_defaults_restores_every_control(demo):
 
 
 @pytest.mark.parametrize("demo", CHEAP)
-def test_sweeps_run_on_their_buttons_and_stay_until_a_setting_changes(demo):
+def test_a_sweep_not_stored_runs_on_its_button_and_stays_marked_as_earlier_when_a_setting_changes(demo):
     at = open_page(PATH[demo], {"sweep_seeds": "1", **fast(demo)})
     charts = len(at.get("plotly_chart"))
     at.button(key="run_n_target_sweep").click().run()
@@ -253,10 +253,40 @@ def test_sweeps_run_on_their_buttons_and_stay_until_a_setting_changes(demo):
     assert "Data efficiency" in titles and "negative transfer" in titles
     assert any("beats scratch" in m.value or "loses" in m.value for m in at.markdown)
     at.run()  # a rerun with the same settings keeps both curves
-    assert len(at.get("plotly_chart")) == charts + 2
-    control(at, "seed").set_value(1).run()  # new settings: the buttons come back
-    assert len(at.get("plotly_chart")) == charts
+    assert len(at.get("plotly_chart")) == charts + 2 and not at.info
+    control(at, "seed").set_value(1).run()  # new settings: the curves stay, marked, beside a button
+    assert len(at.get("plotly_chart")) == charts + 2, "the earlier curves stay on screen"
     assert at.button(key="run_n_target_sweep") and at.button(key="run_gap_sweep")
+    marks = [i.value for i in at.info if "made with the earlier settings" in i.value]
+    assert len(marks) == 2 and all("Seed 0 → 1" in m for m in marks), marks
+    assert sum("Made with the earlier settings" in m.value for m in at.markdown) == 2, "their titles say so"
+    at.button(key="run_n_target_sweep").click().run()  # rerun: this one is now of the settings
+    assert len([i for i in at.info if "earlier settings" in i.value]) == 1
+
+
+def test_a_stored_sweep_is_drawn_without_a_button_and_compare_draws_at_once(result_store, monkeypatch):
+    """The store holds the defaults' run and sweeps (as `prepare` leaves them): the linear page
+    draws both sweeps at once, and so does the Compare page at its defaults, training nothing."""
+    module, seeds = tl_core.get_demo("linear"), sweeps.SWEEP_SEEDS.default
+    config = module.Config()
+    tl_core.run("linear", config=config)
+    for over in ("n_target", "gap"):
+        fields = {k: v for k, v in config.to_dict().items() if k != over}
+        tl_core.sweep("linear", over, sweeps.sweep_values(module, config, over), seeds, **fields)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the page trained a model the store holds")
+
+    monkeypatch.setattr(module, "run", no_training)
+    monkeypatch.setattr(module, "run_many", no_training, raising=False)
+    at = open_page(PATH["linear"])
+    assert not failures(at), failures(at)
+    assert {"efficiency_chart", "gap_chart"} <= {c.key for c in at.get("plotly_chart")}
+    assert not [b for b in at.button if b.key in ("run_n_target_sweep", "run_gap_sweep")], "no button"
+    compare = open_page("app_pages/compare.py", {"demos": "linear"})
+    assert not failures(compare), failures(compare)
+    assert {c.key for c in compare.get("plotly_chart")} == {"compare_n_target_chart", "compare_gap_chart"}
+    assert not [b for b in compare.button if b.key.startswith("run_")], "drawn at once, no button"
 
 
 @pytest.mark.parametrize("demo, scenario", [("cnn", "sim2real"), ("rnn", "new_classes")])

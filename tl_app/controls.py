@@ -76,6 +76,12 @@ def label_of(spec: FieldSpec, per_class: bool = False) -> str:
     return text + " per class" if per_class and spec.name == "n_target" else text
 
 
+def label_of_name(name: str) -> str:
+    """A setting's label from its name alone (a sentence naming what changed)."""
+    words = {"values": "Swept values", "seeds": "Seeds", "data": "Data", "sweep_seeds": "Sweep seeds"}
+    return LABELS.get(name, words.get(name, name.replace("_", " ").capitalize()))
+
+
 def controls_of(Config: type[DemoConfig]) -> list[FieldSpec]:
     """The fields a user sets on a demo page: the main ones first, then the rest, the seed last."""
     specs = [s for s in Config.fields() if s.name not in HIDDEN]
@@ -273,8 +279,7 @@ def requested(work: str, button: str, key: str, note: str = "", icon: str = ":ma
     the button back instead of starting slow work unasked. The button and note vanish once
     pressed, so the result takes their place.
     """
-    asked = st.session_state.setdefault("_tl_asked", {})  # a dict keeps the order they came in
-    if work in asked:
+    if asked(work):
         return True
     slot = st.empty()
     with slot.container():
@@ -284,10 +289,21 @@ def requested(work: str, button: str, key: str, note: str = "", icon: str = ":ma
     if not pressed:
         return False
     slot.empty()
-    asked[work] = True
-    while len(asked) > MAX_ASKED:
-        del asked[next(iter(asked))]
+    mark_asked(work)
     return True
+
+
+def asked(work: str) -> bool:
+    """Whether this session asked for `work` (or was given it at once, from the store)."""
+    return work in st.session_state.get("_tl_asked", {})
+
+
+def mark_asked(work: str) -> None:
+    """Remember `work` as asked for: its result stays on screen while its settings stay."""
+    done = st.session_state.setdefault("_tl_asked", {})  # a dict keeps the order they came in
+    done[work] = True
+    while len(done) > MAX_ASKED:
+        del done[next(iter(done))]
 
 
 def show_link_warnings() -> None:

@@ -333,12 +333,17 @@ SWEEP_TEXT = {
     ),
     "gap": ("4 · The gap: when does transfer hurt?", "Run the gap sweep", "gap"),
 }
+EARLIER = "_tl_sweeps_drawn"  # session state: the last sweep each page drew, by (demo, over)
 
 
 def sweep_section(demo: str, module, config, over: str, charts: Charts, data: UserData | None = None):
-    """A sweep of `over` on a button; once run for these settings it stays on screen.
+    """A sweep of `over` around the page's settings: drawn at once when it is stored (prepared
+    before class, or computed before on this machine), else on its button. A sweep drawn before
+    stays on screen when a setting changes, marked as made with the earlier settings, until it
+    is run for the new ones.
 
-    Returns (values, seeds) when the sweep is shown, for the notebook; else None.
+    Returns (values, seeds) when the sweep shown is that of the page's settings, for the
+    notebook; else None.
     """
     title, button, words = SWEEP_TEXT[over]
     st.subheader(title)
@@ -367,31 +372,62 @@ def sweep_section(demo: str, module, config, over: str, charts: Charts, data: Us
         )
         return None
     fields = {k: v for k, v in config.to_dict().items() if k != over}
-    work = repr(
-        (demo, over, values, seeds, sorted(fields.items()), data.fingerprint if data is not None else None)
-    )
+    which = data.name if data is not None else "built-in scenario"
+    settings = {**fields, "values": values, "seeds": seeds, "data": which}
+    work = repr((demo, over, sorted(settings.items()), data.fingerprint if data is not None else None))
+    table = None
+    if not controls.asked(work):  # the store first: a prepared sweep needs no button
+        table = tl_core.api.stored_sweep(demo, over, values, seeds, data=data, **fields)
+        if table is not None:
+            controls.mark_asked(work)
     note = (
         f"Runs every strategy for {words} = {', '.join(f'{v:g}' for v in values)}, "
         f"{seeds} seed{'s' if seeds > 1 else ''} each ({len(values) * seeds} runs)."
     )
-    if not controls.requested(work, button, key=f"run_{over}_sweep", note=note):
+    earlier = st.session_state.get(EARLIER, {}).get((demo, over))
+    if table is None and not controls.requested(work, button, key=f"run_{over}_sweep", note=note):
+        if earlier is not None:
+            earlier_sweep(earlier, settings, charts, over)
         return None
-    table = cached.sweep(demo, over, tuple(values), seeds, fields, **cached.with_data(data))
+    if table is None:
+        table = cached.sweep(demo, over, tuple(values), seeds, fields, **cached.with_data(data))
+    draw_sweep(table, charts, over)
+    st.session_state.setdefault(EARLIER, {})[(demo, over)] = {"settings": settings, "table": table}
+    return values, seeds
+
+
+def draw_sweep(table: pd.DataFrame, charts: Charts, over: str, earlier: str = "") -> None:
+    """The sweep's chart and sentence; `earlier`: the note of a sweep made with other settings,
+    written on its title too, so that no one takes it for the settings above."""
     if over == "n_target":
-        charts.show(
+        fig, sentence, key = (
             plots.data_efficiency(table),
-            "efficiency_chart",
             narrate.describe_data_efficiency(table),
-            strategies=table.strategy.unique(),
+            "efficiency",
         )
     else:
-        charts.show(
-            plots.gap_curve(table),
-            "gap_chart",
-            narrate.describe_gap_curve(table),
-            strategies=table.strategy.unique(),
-        )
-    return values, seeds
+        fig, sentence, key = plots.gap_curve(table), narrate.describe_gap_curve(table), "gap"
+    if earlier:
+        st.info(earlier, icon=":material/history:")
+        fig.update_layout(title=f"Made with the earlier settings — {fig.layout.title.text}")
+    charts.show(fig, f"{key}_chart", sentence, strategies=table.strategy.unique())
+
+
+def earlier_sweep(earlier: dict, settings: dict, charts: Charts, over: str) -> None:
+    """The sweep this page drew before, kept in view and said to be made with other settings."""
+    changed = [
+        f"{controls.label_of_name(name)} {controls.show(old)} → {controls.show(settings.get(name))}"
+        for name, old in earlier["settings"].items()
+        if settings.get(name) != old
+    ]
+    draw_sweep(
+        earlier["table"],
+        charts,
+        over,
+        "This curve was made with the earlier settings ("
+        + "; ".join(controls.escape(c) for c in changed)
+        + "). Run the sweep above to redraw it for the settings now.",
+    )
 
 
 def model_section(
