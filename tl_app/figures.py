@@ -7,7 +7,8 @@ form that suits both:
 
 - the figure's title becomes a line of page text above the chart, which wraps;
 - a row of two or three subplots becomes one chart per panel, each titled by its subplot title,
-  in Streamlit columns: side by side on a wide screen, one under the other on a phone.
+  in Streamlit columns: side by side on a wide screen, one under the other on a phone;
+- a legend at the side moves above the plot, in rows that wrap.
 
 The figures themselves (tl_core.plots, the demos) stay whole: exports and notebooks draw them as
 they are.
@@ -31,6 +32,7 @@ from tl_app.controls import escape
 
 CHART_CONFIG = MappingProxyType({"displaylogo": False})  # shared by every session: read-only
 MAX_PANELS = 3  # a row of more subplots is a grid of images (the CNN's digits): it scales as one
+TOP_LEGEND = dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0)
 UNTITLED_TOP = 40  # px above the plot once the title is text on the page: room for the modebar
 _TAG = re.compile(r"<[^>]*>")
 
@@ -60,13 +62,16 @@ def show(fig: go.Figure, key: str, height: int | None = None) -> None:
 
 
 def untitled(fig: go.Figure, height: int | None = None) -> go.Figure:
-    """A copy of `fig` without its title (shown above it as text), with the room it took, and
-    `height` pixels tall when given."""
+    """A copy of `fig` without its title (shown above it as text), with the room it took, its
+    legend in rows above the plot (as tl_core.plots lays out most), `height` pixels tall when
+    given."""
     fig = go.Figure(fig)
     top = fig.layout.margin.t
     fig.update_layout(title=None, margin=dict(t=min(top, UNTITLED_TOP) if top is not None else UNTITLED_TOP))
     if height is not None:
         fig.update_layout(height=height)
+    if fig.layout.legend.orientation != "h":  # a legend at the side leaves a phone no plot
+        fig.update_layout(legend=TOP_LEGEND)
     return fig
 
 
