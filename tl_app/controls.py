@@ -376,26 +376,32 @@ def widget(
 
 
 def exact_widget(spec: FieldSpec, label: str) -> Any:
-    """A number field for any value of a control that stops at a few values (the labelled samples):
-    typing 7 moves that control to 7, which its slider then shows among its stops. Keyed
-    `<name>_exact`; not in the link, which holds the control's own value."""
-    key = f"{spec.name}_exact"
-    if st.session_state.get(key) != st.session_state[spec.name]:  # the slider moved: follow it
-        st.session_state[key] = st.session_state[spec.name]
+    """An empty number field for any value of a control that stops at a few values (the labelled
+    samples): typing 7 moves that control to 7, which its slider then shows among its stops, and
+    the field empties again. Keyed `<name>_exact`; not in the link, which holds the control's value.
+
+    It never mirrors the slider: a field the page rewrote on every move would race the slider
+    (a move's rerun still running when the next one comes would read the field's old value back
+    as a new entry, and undo the move)."""
     return st.number_input(
         label,
         min_value=spec.kind(spec.low),
         max_value=spec.kind(spec.high),
+        value=None,
         step=1 if spec.kind is int else None,
-        key=key,
-        on_change=_copy,
-        args=(key, spec.name),
-        help=f"Any value from {show(spec.low)} to {show(spec.high)}, where the slider stops at a few.",
+        placeholder=f"any from {show(spec.low)} to {show(spec.high)}",
+        key=f"{spec.name}_exact",
+        on_change=_take_exact,
+        args=(spec.name,),
+        help="The slider stops at a few values; type any other here.",
     )
 
 
-def _copy(source: str, target: str) -> None:
-    st.session_state[target] = st.session_state[source]
+def _take_exact(name: str) -> None:
+    typed = st.session_state[f"{name}_exact"]
+    if typed is not None:
+        st.session_state[name] = typed
+        st.session_state[f"{name}_exact"] = None
 
 
 def _step(spec: FieldSpec) -> int | float:
