@@ -88,6 +88,13 @@ for over, heading, button in (
             fields["scenario"] = sweeps.gap_scenarios(module)[0]
             moved.append(f"{titles[demo]} in its {controls.choice_label(fields['scenario'])} scenario")
         plan[demo] = (tuple(sweeps.sweep_values(module, base, over)), fields)
+        try:  # e.g. the seed at the top of its range: the sweep's further seeds are not seeds
+            tl_core.api.sweep_configs(demo, over, plan[demo][0], seeds, **fields)
+        except ValueError as err:
+            st.caption(f"No sweep of {titles[demo]}: {controls.escape(str(err))}.")
+            del plan[demo]
+    if not plan:
+        continue
     work = repr(("compare", over, sorted(plan.items()), seeds))
     ready = {}  # sweeps already in the store of results (prepared before class): drawn at once
     if not controls.asked(work):

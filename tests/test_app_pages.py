@@ -411,3 +411,12 @@ def test_the_main_controls_stop_where_a_hand_can_and_any_other_value_stays_possi
     assert at.number_input(key="n_target_exact").value is None, "the field empties: the slider shows 12"
     control(at, "n_target").set_value(20).run()
     assert control(at, "n_target").value == 20 and not failures(at)
+
+
+@pytest.mark.parametrize("path", [PATH["linear"], "app_pages/compare.py"])
+def test_the_highest_seed_says_why_there_is_no_sweep_and_the_page_works(path):
+    """A sweep takes the seeds from the page's up: from the highest seed there are none (found
+    by the link fuzz once sweeps were looked up in the store on every page load)."""
+    at = open_page(path, {"seed": str(controls.SEED.high), "demos": "linear"})
+    assert not failures(at), failures(at)
+    assert any("No sweep" in c.value and "seed must be" in c.value for c in at.caption)

@@ -372,6 +372,11 @@ def sweep_section(demo: str, module, config, over: str, charts: Charts, data: Us
         )
         return None
     fields = {k: v for k, v in config.to_dict().items() if k != over}
+    try:  # e.g. the seed at the top of its range: the sweep's further seeds are not seeds
+        tl_core.api.sweep_configs(demo, over, values, seeds, **fields)
+    except ValueError as err:
+        st.caption(f"No sweep for these settings: {controls.escape(str(err))}.")
+        return None
     which = data.name if data is not None else "built-in scenario"
     settings = {**fields, "values": values, "seeds": seeds, "data": which}
     work = repr((demo, over, sorted(settings.items()), data.fingerprint if data is not None else None))
