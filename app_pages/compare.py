@@ -1,5 +1,6 @@
 """Compare: every demo's transfer gain on the same axes, against target labels and against the gap."""
 
+import pandas as pd
 import streamlit as st
 
 import tl_core
@@ -99,7 +100,7 @@ for over, heading, button in (
     ready = {}  # sweeps already in the store of results (prepared before class): drawn at once
     if not controls.asked(work):
         for demo, (values, fields) in plan.items():
-            table = tl_core.api.stored_sweep(demo, over, list(values), seeds, **fields)
+            table = cached.stored_sweep(demo, over, tuple(values), seeds, fields)
             if table is not None:
                 ready[demo] = table
         if len(ready) == len(plan):
@@ -128,6 +129,13 @@ for over, heading, button in (
         tables = ready
     else:
         continue
-    figures.show(sweeps.gain_figure(tables, titles, strategy, over), key=f"compare_{over}_chart")
+    drawn = sorted((demo, int(pd.util.hash_pandas_object(table).sum())) for demo, table in tables.items())
+    figures.show(
+        figures.Drawn.of(
+            repr(("compare", over, strategy, drawn)),
+            lambda tables=tables, over=over: sweeps.gain_figure(tables, titles, strategy, over),
+        ),
+        key=f"compare_{over}_chart",
+    )
     glossary.strategies_popover([strategy, BASELINE], key=f"compare_{over}_strategies")
     st.markdown(sweeps.describe_gains(tables, titles, strategy, over))

@@ -5,18 +5,26 @@
     python benchmarks/load_test.py --series 2,4,6,10    # a fresh server for each N; a summary table
     python benchmarks/load_test.py --warm               # source models trained before the clock starts
     python benchmarks/load_test.py --client socket      # no browser: the server's own share
+    python benchmarks/load_test.py --plan lecture --prepared DIR --client socket --pages 40
+                                                        # a class on the lecture path, prepared
 
 Starts `streamlit run app.py` headless on a free localhost port, opens N pages in headless Chromium
 at once (each its own browser context, so its own Streamlit session), each page a different demo
 config given by its link: the four demos in turn, default settings with their own seed, gap and
-number of target labels. Prints:
+number of target labels: off the lecture grid, so each trains (`--plan off-grid`, the default).
+`--plan lecture` follows the lecture path instead: each page is a setting of the lecture grid
+(tl_core.lecture: a scenario's defaults, or one main control moved to a stop of its slider),
+which `python -m tl_core prepare` has computed into the server's store of results (`--prepared
+DIR`, the server's TL_CACHE_DIR; without it, this script prepares a new folder first and prints
+how long that took). Prints:
 - completion: pages whose charts and headline arrived with no error;
 - time to charts: from opening the link to the page's run finished with its headline numbers and
   charts on screen (p50, p95 by linear interpolation between ranks, max; and per demo);
 - the server's peak resident memory (VmHWM in /proc/<pid>/status) and its CPU time;
 - no cross-talk: each page's exported results (its "Results as JSON" download: every strategy's
   source and target metric and loss, and the config) equal `tl_core.run` for the same config in
-  this process, with the server's CPU thread count; and its headline numbers equal the reference's.
+  this process, computed afresh (not read from the store), with the server's CPU thread count; and
+  its headline numbers equal the reference's.
 
 Chromium runs at a lower CPU priority (nice 10) than the server, as a class's browsers would run on
 their own machines; `--no-nice` measures them competing as equals. On a small machine the browsers
@@ -139,9 +147,41 @@ def plan(pages: int, cheap: bool = False, demos: tuple[str, ...] = DEMO_ORDER) -
     return visits
 
 
+def lecture_plan(pages: int, demos: tuple[str, ...] = DEMO_ORDER, per_setting: int = 1) -> list[Visit]:
+    """`pages` settings of the lecture grid, as a class following a lecture opens them: the
+    demos in turn, each through its grid (defaults first, then one control moved at a time),
+    each setting opened by `per_setting` students at once (a class moves together)."""
+    from tl_core import lecture
+
+    demos = tuple(d for d in demos if d in tl_core.available_demos())
+    grids = {d: lecture.grid(tl_core.get_demo(d)).runs for d in demos}
+    visits = []
+    for i in range(pages):
+        demo = demos[i % len(demos)]
+        step = i // (len(demos) * per_setting)
+        config = grids[demo][step % len(grids[demo])]
+        default = type(config)()
+        fields = {k: v for k, v in config.to_dict().items() if v != default.to_dict()[k]}
+        visits.append(Visit(demo, {**fields, "seed": config.seed}))
+    return visits
+
+
+def prepare(folder: Path, demos: tuple[str, ...]) -> float:
+    """`python -m tl_core prepare` of `demos` into `folder`, as a host runs it; its seconds."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "tl_core", "prepare", "--demos", ",".join(demos)],
+        cwd=ROOT,
+        check=True,
+        env={**os.environ, "TL_CACHE_DIR": str(folder), "TL_RESULT_STORE": "on"},
+    )
+    return time.perf_counter() - started
+
+
 def reference(visit: Visit) -> RunResult:
-    """The single-session numbers: `tl_core.run` in this process, nothing else running."""
-    return tl_core.run(visit.demo, **visit.fields)
+    """The single-session numbers: `tl_core.run` in this process, nothing else running,
+    computed afresh (a result read from the store would be compared with itself)."""
+    return tl_core.run(visit.demo, use_store=False, **visit.fields)
 
 
 def compare(outcome: Outcome, ref: RunResult) -> tuple[bool, str]:
@@ -463,14 +503,20 @@ def load_test(
     log: Path | None = None,
     demos: tuple[str, ...] = DEMO_ORDER,
     client: str = "chromium",
+    lecture: bool = False,
+    prepared: Path | None = None,
+    per_setting: int = 1,
 ) -> Report:
     """Start a server, open `pages` pages at once, check their numbers; the figures.
 
     `client`: "chromium" (real browsers, drawing included) or "socket" (Streamlit's protocol
-    without a browser: what the server alone takes)."""
+    without a browser: what the server alone takes). `lecture`: the pages follow the lecture
+    grid, prepared in the server's disk cache `prepared`."""
     env = {"TL_MAX_JOBS": str(jobs)} if jobs else {}
+    if prepared is not None:
+        env.update({"TL_CACHE_DIR": str(prepared), "TL_RESULT_STORE": "on"})
     limits = Limits.from_environment({**os.environ, **env})
-    visits = plan(pages, cheap, demos)
+    visits = lecture_plan(pages, demos, per_setting) if lecture else plan(pages, cheap, demos)
     if screenshots:
         screenshots.mkdir(parents=True, exist_ok=True)
     server = start_server(env, log)
@@ -555,6 +601,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--screenshots", type=Path, help="folder for a busy and a done screenshot per page")
     parser.add_argument("--no-nice", action="store_true", help="run Chromium at the server's CPU priority")
     parser.add_argument(
+        "--plan",
+        choices=("off-grid", "lecture"),
+        default="off-grid",
+        help="off-grid: each page its own experiment, trained (default); lecture: settings of the "
+        "lecture grid, prepared beforehand",
+    )
+    parser.add_argument(
+        "--per-setting",
+        type=int,
+        default=1,
+        help="with --plan lecture: students opening each setting at once (default 1: every page "
+        "another setting)",
+    )
+    parser.add_argument(
+        "--prepared",
+        type=Path,
+        help="the server's TL_CACHE_DIR, where `python -m tl_core prepare` has run (with --plan "
+        "lecture; without it, a new folder is prepared first)",
+    )
+    parser.add_argument(
         "--client",
         choices=("chromium", "socket"),
         default="chromium",
@@ -566,6 +632,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{CHROMIUM} is missing (apt-get install chromium)", file=sys.stderr)
         return 2
     counts = [int(n) for n in args.series.split(",")] if args.series else [args.pages]
+    demos = tuple(args.demos.split(","))
+    lecture, prepared = args.plan == "lecture", args.prepared
+    with tempfile.TemporaryDirectory(prefix="tl_load_prepared_") as scratch:
+        if lecture and prepared is None:
+            prepared = Path(scratch)
+            print(f"prepare (the lecture grid of {', '.join(demos)}): {prepare(prepared, demos):.0f} s")
+        return _run_series(args, counts, demos, lecture, prepared)
+
+
+def _run_series(args, counts: list[int], demos: tuple[str, ...], lecture: bool, prepared: Path | None) -> int:
     summaries = []
     for n in counts:
         report = load_test(
@@ -576,8 +652,11 @@ def main(argv: list[str] | None = None) -> int:
             args.timeout,
             args.screenshots,
             nice=not args.no_nice,
-            demos=tuple(args.demos.split(",")),
+            demos=demos,
             client=args.client,
+            lecture=lecture,
+            prepared=prepared,
+            per_setting=args.per_setting,
         )
         print_report(report, args.warm)
         summaries.append(report.summary())

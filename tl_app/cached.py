@@ -182,6 +182,39 @@ def sweep(
     return table
 
 
+class _NotStored(Exception):
+    """Raised inside a cached lookup that found nothing: Streamlit caches no exception, so a
+    result stored later is found then."""
+
+
+def stored_sweep(
+    demo: str, over: str, values: tuple, seeds: int, config: dict[str, Any], data: UserData | None = None
+) -> pd.DataFrame | None:
+    """The stored table of a sweep (`tl_core.api.stored_sweep`), or None. Once found it is
+    kept in memory: a stored sweep never changes, and looking up each of its points on disk
+    at every page run would cost more than the rest of the run."""
+    try:
+        return _stored_sweep(demo, over, values, seeds, config, **with_data(data))
+    except _NotStored:
+        return None
+
+
+@st.cache_data(max_entries=LIMITS.cache_entries, show_spinner=False)
+def _stored_sweep(
+    demo: str,
+    over: str,
+    values: tuple,
+    seeds: int,
+    config: dict[str, Any],
+    data_key: str | None = None,
+    _data: UserData | None = None,
+) -> pd.DataFrame:
+    table = tl_core.api.stored_sweep(demo, over, list(values), seeds, data=_data, **config)
+    if table is None:
+        raise _NotStored
+    return table
+
+
 @st.cache_data(max_entries=LIMITS.cache_entries, show_spinner="Drawing source and target samples...")
 def samples_figure(
     demo: str, config: dict[str, Any], data_key: str | None = None, _data: UserData | None = None

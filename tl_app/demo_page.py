@@ -14,6 +14,7 @@ one), so a demo lights up here the moment its module lands in `tl_core/demos/`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -35,21 +36,31 @@ FIRST_CHART_HEIGHT = 420  # px: under the title and the controls, inside a 1280x
 
 class Charts:
     """The charts a page drew in this run, in page order, with the sentence under each: the
-    Export panel offers them together as one HTML file."""
+    Export panel offers them together as one HTML file. `context` names what every chart of the
+    page is made from (demo, settings, data): with a chart's key, what it shows."""
 
-    def __init__(self) -> None:
+    def __init__(self, context: str) -> None:
+        self.context = context
         self.drawn: list[tuple[go.Figure, str]] = []
 
     def show(
-        self, fig: go.Figure, key: str, sentence: str = "", height: int | None = None, strategies=()
+        self,
+        build: Callable[[], go.Figure],
+        key: str,
+        sentence: str = "",
+        height: int | None = None,
+        strategies=(),
+        content: str = "",
     ) -> None:
-        """Draw `fig`, then the sentence under it; `strategies`: those its legend names, whose
-        meanings a popover beside it gives."""
-        figures.show(fig, key, height)
+        """Draw the figure `build()` makes (made once per process for this chart of this
+        context and `content`: anything else it is made from), then the sentence under it;
+        `strategies`: those its legend names, whose meanings a popover beside it gives."""
+        drawn = figures.Drawn.of(f"{key}|{self.context}|{content}", build, height)
+        figures.show(drawn, key)
         glossary.strategies_popover(strategies, key=f"{key}_strategies")
         if sentence:
             st.markdown(sentence)
-        self.drawn.append((fig, sentence))
+        self.drawn.append((drawn.figure, sentence))
 
 
 def show(demo: str) -> None:
@@ -82,7 +93,7 @@ def show(demo: str) -> None:
             icon=":material/tune:",
         )
         return
-    charts = Charts()
+    charts = Charts(repr((demo, sorted(config.to_dict().items()), data.fingerprint if data else None)))
     first_screen(result, charts)
     numbers_section(result, charts)
     samples_section(demo, config, charts, data)
@@ -210,7 +221,7 @@ def first_screen(result: RunResult, charts: Charts) -> None:
         headline(result)
     with right:
         charts.show(
-            plots.source_vs_target(result),
+            lambda: plots.source_vs_target(result),
             "source_vs_target_chart",
             narrate.describe_source_vs_target(result),
             height=FIRST_CHART_HEIGHT,
@@ -232,13 +243,15 @@ def samples_section(demo: str, config, charts: Charts, data: UserData | None = N
     if not_yet(module, "samples_figure"):
         st.markdown(sentence)
         return
-    try:
-        fig = cached.samples_figure(demo, config.to_dict(), **cached.with_data(data))
+    try:  # the figure is made before anything is drawn: an error leaves no half a chart
+        charts.show(
+            lambda: cached.samples_figure(demo, config.to_dict(), **cached.with_data(data)),
+            "samples_chart",
+            sentence,
+        )
     except UserDataError as err:  # the run says what to change
         st.caption(controls.escape(str(err)))
         st.markdown(sentence)
-        return
-    charts.show(fig, "samples_chart", sentence)
 
 
 def delta(value: float, reference: float, metric: str, against: str) -> dict:
@@ -299,7 +312,7 @@ def numbers_section(result: RunResult, charts: Charts) -> None:
         st.caption(glossary.lines([result.metric_name, result.loss_name]))
     if any(s.history.get("step") for s in result.strategies):
         charts.show(
-            plots.training_curves(result),
+            lambda: plots.training_curves(result),
             "training_curves_chart",
             narrate.describe_history(result),
             strategies=result.names(),
@@ -382,7 +395,7 @@ def sweep_section(demo: str, module, config, over: str, charts: Charts, data: Us
     work = repr((demo, over, sorted(settings.items()), data.fingerprint if data is not None else None))
     table = None
     if not controls.asked(work):  # the store first: a prepared sweep needs no button
-        table = tl_core.api.stored_sweep(demo, over, values, seeds, data=data, **fields)
+        table = cached.stored_sweep(demo, over, tuple(values), seeds, fields, data)
         if table is not None:
             controls.mark_asked(work)
     note = (
@@ -405,17 +418,20 @@ def draw_sweep(table: pd.DataFrame, charts: Charts, over: str, earlier: str = ""
     """The sweep's chart and sentence; `earlier`: the note of a sweep made with other settings,
     written on its title too, so that no one takes it for the settings above."""
     if over == "n_target":
-        fig, sentence, key = (
-            plots.data_efficiency(table),
-            narrate.describe_data_efficiency(table),
-            "efficiency",
-        )
+        draw, sentence, key = plots.data_efficiency, narrate.describe_data_efficiency(table), "efficiency"
     else:
-        fig, sentence, key = plots.gap_curve(table), narrate.describe_gap_curve(table), "gap"
+        draw, sentence, key = plots.gap_curve, narrate.describe_gap_curve(table), "gap"
+
+    def build() -> go.Figure:
+        fig = draw(table)
+        if earlier:
+            fig.update_layout(title=f"Made with the earlier settings — {fig.layout.title.text}")
+        return fig
+
     if earlier:
         st.info(earlier, icon=":material/history:")
-        fig.update_layout(title=f"Made with the earlier settings — {fig.layout.title.text}")
-    charts.show(fig, f"{key}_chart", sentence, strategies=table.strategy.unique())
+    content = f"{pd.util.hash_pandas_object(table).sum()}|{bool(earlier)}"  # the table drawn
+    charts.show(build, f"{key}_chart", sentence, strategies=table.strategy.unique(), content=content)
 
 
 def earlier_sweep(earlier: dict, settings: dict, charts: Charts, over: str) -> None:
@@ -446,10 +462,13 @@ def model_section(
     else:
         sentence = narrate.describe_best_and_worst(result)
     charts.show(
-        module.model_figure(result, **data_keyword(data)), "model_chart", sentence, strategies=result.names()
+        lambda: module.model_figure(result, **data_keyword(data)),
+        "model_chart",
+        sentence,
+        strategies=result.names(),
     )
     if hasattr(module, "confusion_figure"):
-        charts.show(module.confusion_figure(result, **data_keyword(data)), "confusion_chart")
+        charts.show(lambda: module.confusion_figure(result, **data_keyword(data)), "confusion_chart")
     if imagenet.offered(module):
         imagenet.section(demo, module, config, result, data)
 

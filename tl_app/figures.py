@@ -12,6 +12,11 @@ form that suits both:
 
 The figures themselves (tl_core.plots, the demos) stay whole: exports and notebooks draw them as
 they are.
+
+Building a figure and redrawing it for the page take tens of milliseconds each, more than
+reading a stored result; a class asks for the same few experiments over and over. So a chart is
+built once per server process for what it shows (`Drawn.of`, keyed by the chart's content), and
+the same read-only figures serve every session.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import base64
 import copy
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
@@ -29,6 +35,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from tl_app.controls import escape
+from tl_core.limits import LIMITS
 
 CHART_CONFIG = MappingProxyType({"displaylogo": False})  # shared by every session: read-only
 MAX_PANELS = 3  # a row of more subplots is a grid of images (the CNN's digits): it scales as one
@@ -44,21 +51,64 @@ def plain(text: str | None) -> str:
     return html.unescape(_TAG.sub("", text)).strip()
 
 
-def show(fig: go.Figure, key: str, height: int | None = None) -> None:
-    """Draw `fig` under `key`: its title as text, its panels side by side or stacked, each
+@dataclass(frozen=True)
+class Drawn:
+    """A figure as the page draws it: its title as text, then one chart, or one per panel with
+    the panel's title as text. Shared by every session: nothing may change it."""
+
+    figure: go.Figure  # whole, as exports draw it
+    title: str
+    panels: tuple[tuple[str, go.Figure], ...]  # (title, chart) each; one untitled chart if no panels
+
+    @classmethod
+    def of(cls, content: str, build: Callable[[], go.Figure], height: int | None = None) -> Drawn:
+        """The drawn form of `build()`, made once per process for `content` (a text naming
+        everything the figure shows: the same content, the same figure)."""
+        return _drawn(content, height, build)
+
+    @classmethod
+    def made(cls, fig: go.Figure, height: int | None = None) -> Drawn:
+        panels = split_panels(fig)
+        if panels is None:
+            return cls(fig, plain(fig.layout.title.text), (("", untitled(fig, height)),))
+        charts = tuple((plain(p.layout.title.text), untitled(p, height)) for p in panels)
+        return cls(fig, plain(fig.layout.title.text), charts)
+
+
+@st.cache_resource(max_entries=LIMITS.cache_entries * 4, show_spinner=False)
+def _drawn(content: str, height: int | None, _build: Callable[[], go.Figure]) -> Drawn:
+    made = Drawn.made(_build(), height)
+    return Drawn(made.figure, made.title, tuple((title, _Fixed(chart)) for title, chart in made.panels))
+
+
+class _Fixed(go.Figure):
+    """A figure that will not change, with its plain form made once: st.plotly_chart asks a
+    figure for to_dict() at every draw, which walks and encodes every array again (a tenth of a
+    second for a page's charts), for every session that draws a shared figure."""
+
+    def __init__(self, fig: go.Figure) -> None:
+        super().__init__(fig)
+        self._plain = super().to_dict()
+
+    def to_dict(self) -> dict:
+        return self._plain  # read by plotly.io.to_json, never changed
+
+
+def show(drawn: Drawn | go.Figure, key: str, height: int | None = None) -> None:
+    """Draw a figure under `key`: its title as text, its panels side by side or stacked, each
     panel's title as text above it (`height`: the chart's, else the figure's own)."""
-    title = plain(fig.layout.title.text)
-    if title:
-        st.markdown(f"**{escape(title)}**")
-    panels = split_panels(fig)
-    if panels is None:
-        st.plotly_chart(untitled(fig, height), key=key, config=dict(CHART_CONFIG))
+    if isinstance(drawn, go.Figure):
+        drawn = Drawn.made(drawn, height)
+    if drawn.title:
+        st.markdown(f"**{escape(drawn.title)}**")
+    if len(drawn.panels) == 1 and not drawn.panels[0][0]:
+        st.plotly_chart(drawn.panels[0][1], key=key, config=dict(CHART_CONFIG))
         return
-    for i, (column, panel) in enumerate(zip(st.columns(len(panels)), panels)):
+    for i, (column, (title, panel)) in enumerate(zip(st.columns(len(drawn.panels)), drawn.panels)):
         with column:
-            if panel.layout.title.text:
-                st.caption(f"**{escape(plain(panel.layout.title.text))}**")
-            st.plotly_chart(untitled(panel, height), key=f"{key}_{i}", config=dict(CHART_CONFIG))
+            if title:
+                st.caption(f"**{escape(title)}**")
+            st.plotly_chart(panel, key=f"{key}_{i}", config=dict(CHART_CONFIG))
 
 
 def untitled(fig: go.Figure, height: int | None = None) -> go.Figure:

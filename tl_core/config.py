@@ -10,12 +10,13 @@ one place with one kind of message: "gap must be in [0, 1], got 1.7".
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from tl_core.limits import LIMITS
+from tl_core.limits import LIMITS, Limits
 from tl_core.runtime import DEVICE_CHOICES
 
 
@@ -133,9 +134,16 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def _spec(f: dataclasses.Field) -> FieldSpec:
+@functools.cache
+def _specs(cls: type, limits: Limits) -> tuple[FieldSpec, ...]:
+    """Every field's spec of config class `cls` under the host's `limits`, made once: configs
+    are made by the hundred for a sweep, each checking every field."""
+    return tuple(_spec(f, limits) for f in dataclasses.fields(cls))
+
+
+def _spec(f: dataclasses.Field, limits: Limits) -> FieldSpec:
     """A field's spec; a cap set by the host (tl_core.limits) lowers its upper bound."""
-    high, cap = f.metadata.get("high"), LIMITS.field_cap(f.name)
+    high, cap = f.metadata.get("high"), limits.field_cap(f.name)
     if cap is not None:
         high = cap if high is None else min(high, cap)
     default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
@@ -190,7 +198,7 @@ class DemoConfig:
     @classmethod
     def fields(cls) -> list[FieldSpec]:
         """The spec of every field, in declaration order, with the host's caps applied."""
-        return [_spec(f) for f in dataclasses.fields(cls)]
+        return list(_specs(cls, LIMITS))
 
     @classmethod
     def field(cls, name: str) -> FieldSpec:
