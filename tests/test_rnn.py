@@ -445,16 +445,22 @@ def test_model_figure_draws_each_hidden_path_and_the_mistakes():
     result = rnn.run(small())
     fig = rnn.model_figure(result)
     paths = result.extras["hidden_paths"]
-    drawn = [t for t in fig.data if t.name.startswith(("source digit", "target digit"))]
+    drawn = [t for t in fig.data if t.mode == "lines+markers"]
     assert len(drawn) == len(paths["source"]) + len(paths["target"]) == 10
     assert all(len(t.x) == rnn_data.SEQUENCE_LENGTH for t in drawn)
+    means = [t for t in fig.data if t.name.startswith("mean state")]  # what the dense layer reads
+    for path, mean in zip(drawn, means, strict=True):
+        assert (mean.x[0], mean.y[0]) == pytest.approx((np.mean(path.x), np.mean(path.y)))
     best = result.ranked()[0]  # the strategy the page's sentences call best
     mistakes = [t for t in fig.data if "→" in t.name]
     assert len(mistakes) == min(4, len(best.extras["misclassified"])) > 0
     for trace, example in zip(mistakes, best.extras["misclassified"]):
         true, predicted = (int(d) for d in trace.name.split(" → "))
         assert (true - 5, predicted - 5) == (example["true"], example["predicted"])
-    assert "feature extraction reaches" in rnn.describe_model(result)
+    words = rnn.describe_model(result)
+    fe = result.strategy("feature_extraction").target_metric
+    assert f"feature extraction reaches {fe:.0%}" in words
+    assert f"the source model {result.extras['source_model_metric']:.0%}" in words
     best.extras["misclassified"] = []  # a perfect model: the panel says so rather than stay blank
     fig = rnn.model_figure(result)
     [note] = [a for a in fig.layout.annotations if a.text == "no test sequence misclassified"]

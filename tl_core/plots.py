@@ -275,7 +275,7 @@ def training_curves(result: RunResult) -> go.Figure:
             text="During target training: what the target gains, what the source keeps",
             subtitle=dict(text=result.extras.get("history_measured", "")),
         ),
-        **{**LAYOUT, "legend": LEGEND_BELOW},
+        **{**LAYOUT, "legend": LEGEND_BELOW, "margin": {**LAYOUT["margin"], "t": 90}},
     )
     _stop_r2_axis(fig, [v for t in fig.data for v in t.y], result.metric_name)
     _percent_axes(fig, result.metric_name)

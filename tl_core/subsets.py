@@ -34,10 +34,10 @@ def history_note(rows: int | None, n_source_test: int, n_target_test: int, what:
     ("history_measured"; `what` names the examples, e.g. "test sequences")."""
     source, target = (n if rows is None else min(rows, n) for n in (n_source_test, n_target_test))
     if (source, target) == (n_source_test, n_target_test):
-        sentence = f"measured each epoch on all {what}"
+        sentence = f"per epoch: all {what}"
     else:
         sentence = (
-            f"each epoch measured on the same {source} of {n_source_test} source and {target} of "
-            f"{n_target_test} target {what}; the last epoch on all"
+            f"per epoch: the same {source} of {n_source_test} source and {target} of "
+            f"{n_target_test} target {what}; last epoch: all"
         )
     return {"history_test_rows": {"source": source, "target": target}, "history_measured": sentence}

@@ -891,7 +891,7 @@ def model_figure(result: RunResult, data: SequenceData | None = None) -> go.Figu
                     y=xy[:, 1],
                     mode="lines+markers",
                     name=f"{domain} {words}",
-                    legendgroup=domain,
+                    legendgroup=f"{domain} {words}",
                     line=dict(color=color, width=2),
                     marker=dict(size=3, color=color),
                     hovertemplate=f"{domain} {words}<br>step %{{pointNumber}}<extra></extra>",
@@ -906,7 +906,7 @@ def model_figure(result: RunResult, data: SequenceData | None = None) -> go.Figu
                     y=[mean[1]],
                     mode="markers",
                     name=f"mean state of {domain} {words}",
-                    legendgroup=domain,
+                    legendgroup=f"{domain} {words}",
                     showlegend=False,
                     marker=dict(size=13, color=color, symbol="circle" if domain == "source" else "diamond"),
                     hovertemplate=f"{domain} {words}: mean state<extra></extra>",
@@ -961,7 +961,7 @@ def model_figure(result: RunResult, data: SequenceData | None = None) -> go.Figu
     fig.update_layout(
         template="plotly_white",
         title="Inside the source model: hidden-state paths (big marker: their mean, what the head reads)",
-        legend=dict(orientation="h", yanchor="top", y=-0.2),
+        legend=dict(orientation="h", yanchor="top", y=-0.3),
     )
     return fig
 
@@ -980,22 +980,34 @@ def describe_model(result: RunResult) -> str:
     ratio = spread(ends["target"]) / max(spread(ends["source"]), 1e-9)
     best = result.ranked()[0]
     target = "your classes" if "target_classes" in result.extras else "the target digits"
-    meaning = (
-        "the source features tell them apart less well"
-        if ratio < 0.9
-        else "the source features separate them about as well"
-        if ratio <= 1.1
-        else "the source features separate them even better"
-    )
     sentence = (
         f"In the source model's plane (by PCA: the two directions in which its hidden "
         f"states vary most), the mean states of {target} lie {ratio:.1f} times as far "
-        f"apart as those of the source digits: {meaning}"
+        f"apart as those of the source digits"
     )
-    if "feature_extraction" in result.names():
+    if "feature_extraction" in result.names():  # what the features really tell apart: a head on them
+        read, source = (
+            result.strategy("feature_extraction").target_metric,
+            result.extras["source_model_metric"],
+        )
+        how = (
+            "about as well as"
+            if read >= source - 0.1
+            else "less well than"
+            if read >= source / 2
+            else "far less well than"
+        )
         sentence += (
-            f"; reading them as they are, feature extraction reaches "
-            f"{result.strategy('feature_extraction').target_metric:.0%} on the target"
+            f"; read as they are, they tell {target} apart {how} the source digits: feature "
+            f"extraction reaches {read:.0%} on the target, the source model {source:.0%} on its own task"
+        )
+    else:  # only the spread to go by
+        sentence += (
+            ": by that measure the source features tell them apart less well"
+            if ratio < 0.9
+            else ": by that measure the source features separate them about as well"
+            if ratio <= 1.1
+            else ": by that measure the source features separate them even better"
         )
     return sentence + (f". Best on the target: {label(best.strategy).lower()} ({best.target_metric:.0%}).")
 
