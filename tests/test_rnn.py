@@ -1,9 +1,11 @@
 """The RNN demo (MNIST-1D): the lessons its defaults must show, and its contracts.
 
-Lessons are checked on the mean over five seeds. Source models are cached by the module (one per
-scenario, cell, shape and quality), so every test here shares them. Torch runs on one thread
-while this file runs: these small recurrences gain nothing from more, and a busy machine makes
-two threads far slower than one.
+Lessons are checked on the mean over ten seeds that no default was tuned on (UNSEEN), at the
+page's default settings and the stops of its default sweeps. Source models are cached by the
+module (one per scenario, cell, shape and quality), so every test here shares them, and each
+sweep is trained once (batched, rnn.run_many) for all the tests that read it. Torch runs on one
+thread while this file runs: these small recurrences gain nothing from more, and a busy machine
+makes two threads far slower than one.
 """
 
 from __future__ import annotations
@@ -16,12 +18,18 @@ import torch
 import torch.nn.functional as F
 from conftest import assert_close, one_example
 
+from tl_app.sweeps import sweep_values
 from tl_core import diskcache
 from tl_core.demos import get_demo, rnn, rnn_data
 from tl_core.result import RunResult
 
-SEEDS = range(5)
-FEW, MANY = (1, 5), 30  # labelled target sequences per digit
+UNSEEN = range(1000, 1010)  # seeds no default was tuned on (they were tuned on 0-9)
+DEFAULT = rnn.Config()
+FEW = DEFAULT.n_target  # labelled sequences per digit at the defaults
+MANY = sweep_values(rnn, DEFAULT, "n_target")[-1]  # the largest stop of the page's sweep (50)
+GAPS = sweep_values(rnn, rnn.Config(scenario="shift"), "gap")  # 0, 0.2, ..., 1
+CHANCE = 1 / 5  # five target digits in new_classes
+TRANSFERRING = ("source_only", "feature_extraction", "fine_tune")  # carry the source model over
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
@@ -31,45 +39,66 @@ def mean_over_seeds(results: list[RunResult], strategy: str, what: str = "target
     return float(np.mean([getattr(r.strategy(strategy), what) for r in results]))
 
 
+def gain(results: list[RunResult], strategy: str) -> float:
+    """Mean target accuracy of `strategy` minus scratch's, over the runs' seeds."""
+    return mean_over_seeds(results, strategy) - mean_over_seeds(results, "scratch")
+
+
+def by_value(configs: list[rnn.Config], field: str) -> dict:
+    """The runs of `configs` (trained together) grouped by the value of `field`."""
+    runs = rnn.run_many(configs)
+    grouped: dict = {}
+    for config, run in zip(configs, runs, strict=True):
+        grouped.setdefault(getattr(config, field), []).append(run)
+    return grouped
+
+
 @pytest.fixture(scope="module")
 def data_efficiency() -> dict[int, list[RunResult]]:
-    """new_classes at the defaults, for few and many labels, five seeds each."""
-    strategies = ("feature_extraction", "fine_tune")
-    return {
-        n: [rnn.run(rnn.Config(n_target=n, seed=s, strategies=strategies)) for s in SEEDS]
-        for n in (*FEW, MANY)
-    }
+    """new_classes at the defaults, every strategy, with few and many labels, unseen seeds."""
+    return by_value([DEFAULT.replace(n_target=n, seed=s) for n in (FEW, MANY) for s in UNSEEN], "n_target")
+
+
+@pytest.fixture(scope="module")
+def gap_sweep() -> dict[float, list[RunResult]]:
+    """shift at the defaults across the stops of the page's gap sweep, unseen seeds."""
+    shift = rnn.Config(scenario="shift", strategies=TRANSFERRING)
+    return by_value([shift.replace(gap=g, seed=s) for g in GAPS for s in UNSEEN], "gap")
+
+
+# ------------------------------------------------------------------------- a fair baseline
+def test_scratch_learns_from_few_labels_well_above_chance(data_efficiency):
+    """Scratch is what a practitioner would train on 25 sequences, not an untrained baseline:
+    at the default 5 labels per digit it is at least 10 points above chance."""
+    assert mean_over_seeds(data_efficiency[FEW], "scratch") >= CHANCE + 0.10
+
+
+def test_scratch_learns_the_target_with_many_labels(data_efficiency):
+    assert mean_over_seeds(data_efficiency[MANY], "scratch") >= 0.85
 
 
 # ------------------------------------------------------------------------------------- lessons
-@pytest.mark.parametrize("n_target", FEW)
 @pytest.mark.parametrize("strategy", ["fine_tune", "feature_extraction"])
 @pytest.mark.slow
-def test_with_few_labels_transfer_beats_scratch(data_efficiency, n_target, strategy):
-    results = data_efficiency[n_target]
-    gain = mean_over_seeds(results, strategy) - mean_over_seeds(results, "scratch")
-    assert gain > 0.10, f"{strategy} with {n_target} labels per digit gains only {gain:.3f}"
+def test_with_few_labels_transfer_beats_scratch(data_efficiency, strategy):
+    assert gain(data_efficiency[FEW], strategy) > 0.05
 
 
 @pytest.mark.parametrize("strategy", ["fine_tune", "feature_extraction"])
 @pytest.mark.slow
 def test_the_gain_shrinks_as_labels_grow(data_efficiency, strategy):
-    def gain(n):
-        results = data_efficiency[n]
-        return mean_over_seeds(results, strategy) - mean_over_seeds(results, "scratch")
-
-    assert gain(MANY) < gain(FEW[-1]) - 0.10
+    assert gain(data_efficiency[MANY], strategy) < gain(data_efficiency[FEW], strategy) - 0.05
     # ...because scratch catches up, not because transfer got worse
     assert (
         mean_over_seeds(data_efficiency[MANY], "scratch")
-        > mean_over_seeds(data_efficiency[FEW[-1]], "scratch") + 0.3
+        > mean_over_seeds(data_efficiency[FEW], "scratch") + 0.3
     )
 
 
 @pytest.mark.slow
 def test_fine_tuning_forgets_the_source_while_feature_extraction_keeps_it(data_efficiency):
-    results = data_efficiency[5]
-    source_accuracy = rnn.source_accuracy(rnn.Config())
+    results = data_efficiency[FEW]
+    source_accuracy = rnn.source_accuracy(DEFAULT)
     assert source_accuracy > 0.9
     for r in results:  # the frozen features and the source head are untouched
         kept = r.strategy("feature_extraction").source_metric  # measured beside the target: rounding
@@ -81,12 +110,40 @@ def test_fine_tuning_forgets_the_source_while_feature_extraction_keeps_it(data_e
     assert mean_over_seeds(results, "fine_tune") > mean_over_seeds(results, "scratch")
 
 
+def test_a_far_enough_target_makes_transfer_hurt(gap_sweep):
+    """At the gap slider's top (sequences drawn four times as large) carrying the source model
+    over is worse than training from scratch, for some transferring strategy; at gap 0 every
+    one of them is far better."""
+    assert min(gain(gap_sweep[1.0], s) for s in TRANSFERRING) < -0.03
+    assert min(gain(gap_sweep[0.0], s) for s in TRANSFERRING) > 0.3
+
+
+@pytest.mark.parametrize("strategy", ["source_only", "feature_extraction"])
+def test_the_gap_sweep_crosses_zero(gap_sweep, strategy):
+    """The gain falls as the gap grows and turns negative on the way: the curve the page's gap
+    sweep draws crosses its zero line (ups within a few points of noise allowed)."""
+    gains = [gain(gap_sweep[g], strategy) for g in GAPS]
+    assert gains[0] > 0 > gains[-1]
+    assert all(later < earlier + 0.03 for earlier, later in zip(gains, gains[1:]))
+
+
+def test_scratch_learns_a_far_target_as_well_as_a_near_one(gap_sweep):
+    """The gap makes the target larger, not harder to learn: what transfer loses with it is
+    the source model's fit, not the data's."""
+    near, far = (mean_over_seeds(gap_sweep[g], "scratch") for g in (0.0, 1.0))
+    assert far > near - 0.05 and far > 0.1 + 0.1  # ten digits: chance is 10%
+
+
 def test_new_classes_ignores_the_gap_which_its_page_greys_out():
     assert rnn.Config(scenario="new_classes").ignored_fields() == ("gap",)
     runs = [
         rnn.run(
             rnn.Config(
-                scenario="new_classes", gap=gap, epochs=1, strategies=("scratch", "feature_extraction")
+                scenario="new_classes",
+                gap=gap,
+                epochs=1,
+                scratch_epochs=1,
+                strategies=("scratch", "feature_extraction"),
             )
         )
         for gap in (0.0, 1.0)
@@ -97,29 +154,34 @@ def test_new_classes_ignores_the_gap_which_its_page_greys_out():
 def test_in_shift_source_only_falls_as_the_gap_grows():
     accuracy = []
     for gap in (0.0, 0.5, 1.0):
-        r = rnn.run(rnn.Config(scenario="shift", gap=gap, epochs=1, strategies=("source_only",)))
+        r = rnn.run(rnn.Config(scenario="shift", gap=gap, scratch_epochs=1, strategies=("source_only",)))
         accuracy.append(r.strategy("source_only").target_metric)
     assert accuracy[0] > 0.85, "at gap 0 the target is the source's own distribution"
     assert accuracy[0] > accuracy[1] + 0.05 > accuracy[2] + 0.10
 
 
 def test_source_only_runs_only_where_the_classes_match():
-    shift = rnn.run(rnn.Config(scenario="shift", epochs=1, strategies=("source_only",)))
-    new_classes = rnn.run(rnn.Config(epochs=1, strategies=("source_only",)))
+    shift = rnn.run(rnn.Config(scenario="shift", scratch_epochs=1, strategies=("source_only",)))
+    new_classes = rnn.run(rnn.Config(scratch_epochs=1, strategies=("source_only",)))
     assert shift.names() == ["scratch", "source_only"]
     assert new_classes.names() == ["scratch"]
 
 
 def test_lambda_runs_from_fine_tuning_to_the_source_model():
+    """λ = 0 is plain fine-tuning; a large λ keeps the transferred weights where the source left
+    them, and with them the source accuracy, as feature extraction does."""
+
     def regularized(lam):
-        r = rnn.run(rnn.Config(lam=lam, epochs=10, strategies=("fine_tune", "regularized")))
+        strategies = ("feature_extraction", "fine_tune", "regularized")
+        r = rnn.run(rnn.Config(lam=lam, scratch_epochs=1, strategies=strategies))
         return r, r.strategy("regularized")
 
     r, at_zero = regularized(0.0)
     assert at_zero.target_metric == r.strategy("fine_tune").target_metric
     assert at_zero.source_metric == r.strategy("fine_tune").source_metric
-    _, strong = regularized(100.0)
+    r, strong = regularized(100.0)
     assert strong.source_metric > at_zero.source_metric + 0.1
+    assert strong.source_metric == pytest.approx(r.strategy("feature_extraction").source_metric, abs=0.02)
 
 
 # ------------------------------------------------------------------------- the source model
@@ -136,7 +198,7 @@ def test_full_quality_gru_passes_the_published_accuracy_on_ten_digits():
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 @pytest.mark.slow
 def test_every_cell_runs(cell):
-    r = rnn.run(rnn.Config(cell=cell, epochs=2, strategies=("fine_tune",)))
+    r = rnn.run(rnn.Config(cell=cell, epochs=2, scratch_epochs=2, strategies=("fine_tune",)))
     assert r.names() == ["scratch", "fine_tune"]
     for s in r.strategies:
         assert 0.0 <= s.target_metric <= 1.0 and np.isfinite(s.target_loss)
@@ -211,7 +273,7 @@ def test_stacked_models_learn_what_each_would_learn_alone(cell):
 @pytest.mark.parametrize("layers", [1, 2])
 def test_the_blocks_in_order_are_the_features_the_head_reads(layers):
     """The engine runs the blocks itself (and only the trained ones after frozen ones): each
-    must read the output of the one before, ending in h_T through the dense layer."""
+    must read the output of the one before, ending in the mean state h̄ through the dense layer."""
     from tl_core.demos.rnn_model import SequenceClassifier
 
     model = SequenceClassifier(5, cell="lstm", hidden=8, layers=layers)
@@ -220,8 +282,8 @@ def test_the_blocks_in_order_are_the_features_the_head_reads(layers):
     for block in model.blocks.values():
         h = block(h)
     assert torch.equal(h, model.features(x)) and h.shape == (3, 8)
-    # the hidden-state paths of the model view end where the dense layer reads
-    assert torch.allclose(model.blocks["dense"](model.hidden_states(x)[:, -1]), h)
+    # the dense layer reads the mean of the hidden-state paths the model view draws
+    assert torch.allclose(model.blocks["dense"](model.hidden_states(x).mean(1)), h, atol=1e-6)
 
 
 @pytest.mark.parametrize("scenario", rnn.SCENARIOS)
@@ -230,7 +292,7 @@ def test_a_strategys_numbers_do_not_depend_on_joint_training_beside_it(scenario)
     other strategies' numbers."""
 
     def histories(strategies):
-        r = rnn.run(rnn.Config(scenario=scenario, epochs=3, strategies=strategies))
+        r = rnn.run(rnn.Config(scenario=scenario, epochs=3, scratch_epochs=3, strategies=strategies))
         return {s.strategy: s.history for s in r.strategies}
 
     others = ("fine_tune", "regularized")
@@ -241,7 +303,8 @@ def test_a_strategys_numbers_do_not_depend_on_joint_training_beside_it(scenario)
 
 # ---------------------------------------------------------------------------------- contracts
 def small(**fields) -> rnn.Config:
-    return rnn.Config(**{"epochs": 3, "strategies": ("feature_extraction", "fine_tune"), **fields})
+    fields = {"epochs": 3, "scratch_epochs": 5, "strategies": ("feature_extraction", "fine_tune"), **fields}
+    return rnn.Config(**fields)
 
 
 def test_same_config_and_seed_give_identical_numbers():
@@ -269,7 +332,7 @@ def test_a_run_gives_the_same_numbers_on_one_core_or_two(monkeypatch, tmp_path):
         monkeypatch.setenv(diskcache.ENV, str(tmp_path / f"cache-{threads}"))
         rnn._SOURCES.cache_clear()
         rnn._source_accuracy.cache_clear()
-        data = rnn.run(rnn.Config(scenario="shift", epochs=2)).to_dict()
+        data = rnn.run(rnn.Config(scenario="shift", epochs=2, scratch_epochs=2)).to_dict()
         data.pop("wall_time")
         for s in data["results"]:
             s.pop("wall_time")
@@ -324,11 +387,31 @@ def test_result_carries_history_confusion_and_hidden_paths():
     assert result.extras["n_target_train"] == 10
 
 
+def test_the_history_says_what_it_measured_and_its_chart_says_so_too():
+    """The curves are measured on 250 test sequences of each domain, the same every epoch, and
+    the last epoch on all of them (the numbers every other view shows)."""
+    from tl_core import plots
+
+    result = rnn.run(small())
+    rows = result.extras["history_test_rows"]
+    assert rows == {"source": rnn.HISTORY_ROWS, "target": rnn.HISTORY_ROWS}
+    words = result.extras["history_measured"]
+    for number in (
+        rows["source"],
+        result.extras["n_source_test"],
+        rows["target"],
+        result.extras["n_target_test"],
+    ):
+        assert str(number) in words
+    assert plots.training_curves(result).layout.title.subtitle.text == words
+
+
 def test_a_sweep_point_is_the_single_run_of_its_config_and_seed():
     """rnn.run_many trains a sweep's models together, and each gives the numbers rnn.run gives
     its config alone: the page's headline and its sweep agree. To rounding (conftest.py): a
     sweep's batched matrix products stack more models, and some processors then sum in another
-    order. A sweep's history holds only the start and the end."""
+    order. A sweep's history holds only the start and the end (scratch's end is its own,
+    scratch_epochs)."""
     configs = [
         small(
             n_target=n,
@@ -343,7 +426,8 @@ def test_a_sweep_point_is_the_single_run_of_its_config_and_seed():
         one = rnn.run(config)
         assert many.names() == one.names()
         for a, b in zip(one.strategies, many.strategies, strict=True):
-            assert b.history["step"] == [0, config.epochs] == a.history["step"][:: config.epochs]
+            ends = [0, config.scratch_epochs if a.strategy == "scratch" else config.epochs]
+            assert b.history["step"] == ends == a.history["step"][:: len(a.history["step"]) - 1]
         assert_close(one, many, (one.extras["n_source_test"], one.extras["n_target_test"]))
 
 
@@ -358,23 +442,31 @@ def test_samples_figure_shows_one_sequence_per_digit_on_each_side():
     assert {t.xaxis for t in fig.data[:5]} != {t.xaxis for t in fig.data[5:]}
     assert all(len(t.y) == rnn_data.SEQUENCE_LENGTH for t in fig.data)
     shift = rnn.samples_figure(rnn.Config(scenario="shift", gap=1.0))
-    assert len(shift.data) == 20
+    assert len(shift.data) == 20  # each digit on both sides, listed once in the legend
+    assert [t.name for t in shift.data if t.showlegend is not False] == [f"digit {d}" for d in range(10)]
+    assert {t.legendgroup for t in shift.data[:10]} == {t.legendgroup for t in shift.data[10:]}
 
 
 def test_model_figure_draws_each_hidden_path_and_the_mistakes():
     result = rnn.run(small())
     fig = rnn.model_figure(result)
     paths = result.extras["hidden_paths"]
-    drawn = [t for t in fig.data if t.name.startswith(("source digit", "target digit"))]
+    drawn = [t for t in fig.data if t.mode == "lines+markers"]
     assert len(drawn) == len(paths["source"]) + len(paths["target"]) == 10
     assert all(len(t.x) == rnn_data.SEQUENCE_LENGTH for t in drawn)
+    means = [t for t in fig.data if t.name.startswith("mean state")]  # what the dense layer reads
+    for path, mean in zip(drawn, means, strict=True):
+        assert (mean.x[0], mean.y[0]) == pytest.approx((np.mean(path.x), np.mean(path.y)))
     best = result.ranked()[0]  # the strategy the page's sentences call best
     mistakes = [t for t in fig.data if "→" in t.name]
     assert len(mistakes) == min(4, len(best.extras["misclassified"])) > 0
     for trace, example in zip(mistakes, best.extras["misclassified"]):
         true, predicted = (int(d) for d in trace.name.split(" → "))
         assert (true - 5, predicted - 5) == (example["true"], example["predicted"])
-    assert "feature extraction reaches" in rnn.describe_model(result)
+    words = rnn.describe_model(result)
+    fe = result.strategy("feature_extraction").target_metric
+    assert f"feature extraction reaches {fe:.0%}" in words
+    assert f"the source model {result.extras['source_model_metric']:.0%}" in words
     best.extras["misclassified"] = []  # a perfect model: the panel says so rather than stay blank
     fig = rnn.model_figure(result)
     [note] = [a for a in fig.layout.annotations if a.text == "no test sequence misclassified"]
@@ -401,10 +493,16 @@ def test_data_is_generated_offline_and_cached():
     assert (np.random.get_state()[1] == state).all()
 
 
-def test_gap_raises_every_distortion():
-    calm, rough = rnn_data.generator_settings(0.0), rnn_data.generator_settings(1.0)
-    for name in rnn_data.GAP_GROWTH:
-        assert rough[name] > calm[name], name
+def test_the_gap_draws_the_shift_target_larger_and_leaves_the_source_alone():
+    """gap g: the same target sequences, 1 + 3g times as large (four times at the far end)."""
+    near, far = (rnn_data.load_domains("shift", g, rnn.NUM_SAMPLES, rnn.TARGET_SAMPLES) for g in (0.0, 1.0))
+    np.testing.assert_allclose(far.target_pool.x, 4 * near.target_pool.x, rtol=1e-6)
+    np.testing.assert_allclose(far.target_test.x, 4 * near.target_test.x, rtol=1e-6)
+    assert np.array_equal(far.target_test.y, near.target_test.y)
+    assert far.source_train is near.source_train  # one source set for every gap
+    assert (
+        "4x as large" in rnn.samples_figure(rnn.Config(scenario="shift", gap=1.0)).layout.annotations[1].text
+    )
 
 
 def test_labelled_subset_draws_n_per_class():
@@ -415,11 +513,12 @@ def test_labelled_subset_draws_n_per_class():
 
 @pytest.mark.slow
 def test_plain_rnn_learns_the_source_with_gradient_clipping():
-    """Clipped at norm 1, the tanh RNN trained long (the full preset, 100 epochs: unclipped it
-    ended at chance) learns digits 0-4 well above chance (20%), yet below a GRU."""
+    """Clipped at norm 1, the tanh RNN trained long (the full preset, 100 epochs) learns digits
+    0-4 well; in the lecture's fast preset, at its small steps, far less than the gated GRU does
+    in a quarter of the epochs (the cell's help says both)."""
     assert rnn.PRESETS["full", "rnn"].clip_grad_norm is not None
-    accuracy = rnn.source_accuracy(rnn.Config(cell="rnn", quality="full"))
-    assert 0.6 < accuracy < rnn.source_accuracy(rnn.Config(cell="gru"))
+    assert rnn.source_accuracy(rnn.Config(cell="rnn", quality="full")) > 0.9
+    assert rnn.source_accuracy(rnn.Config(cell="rnn")) < rnn.source_accuracy(rnn.Config(cell="gru")) - 0.15
 
 
 def test_progress_is_reported_during_source_training(empty_disk_cache):
@@ -428,7 +527,7 @@ def test_progress_is_reported_during_source_training(empty_disk_cache):
     strategies start."""
     calls = []
     rnn.run(
-        rnn.Config(hidden=6, epochs=1, strategies=("fine_tune",)),
+        rnn.Config(hidden=6, epochs=1, scratch_epochs=1, strategies=("fine_tune",)),
         progress=lambda fraction, message: calls.append(message),
     )
     source_calls = [m for m in calls if m.startswith("training the source model: epoch")]

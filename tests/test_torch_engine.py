@@ -19,6 +19,7 @@ from conftest import assert_close, one_example
 from torch import nn
 
 from tl_core import diskcache
+from tl_core import subsets as tl_subsets
 from tl_core import torch_engine as engine
 from tl_core.result import RunResult
 
@@ -168,6 +169,56 @@ def test_history_every_must_be_a_positive_whole_number():
     for bad in (0, -1, 1.5):
         with pytest.raises(ValueError, match="history_every"):
             engine.TransferSettings(history_every=bad)
+
+
+@pytest.mark.parametrize("field", ["history_rows", "scratch_epochs"])
+def test_history_rows_and_scratch_epochs_are_none_or_positive_whole_numbers(field):
+    assert getattr(engine.TransferSettings(**{field: None}), field) is None
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match=f"^{field} must be None"):
+            engine.TransferSettings(**{field: bad})
+
+
+def test_scratch_trains_its_own_epochs_and_the_others_theirs(source_model, source, target):
+    """Fresh weights may be given more epochs than transferred ones; the history says so, with
+    as many measured points as the others' (every second epoch, here), its last one the end."""
+    settings = replace(SETTINGS, scratch_epochs=2 * SETTINGS.epochs)
+    results = {r.strategy: r for r in run(source_model, source, target, settings=settings)}
+    assert results["scratch"].history["step"] == [0, 2, 4, 6, 8, 10]
+    assert results["fine_tune"].history["step"] == list(range(SETTINGS.epochs + 1))
+    before = {r.strategy: r for r in run(source_model, source, target)}
+    assert results["scratch"].target_loss != before["scratch"].target_loss  # it trained longer
+    for name in ("feature_extraction", "fine_tune", "regularized", "joint"):
+        assert results[name].history == before[name].history
+
+
+def test_a_history_on_test_subsets_keeps_the_final_metrics(source_model, source, target):
+    """With history_rows the epochs before the last are measured on a fixed, stratified subset
+    of each test set (cheaper); the last epoch, the final metrics and the extras on every row:
+    exactly the numbers of measuring everything, since measuring never changes training."""
+    everything = run(source_model, source, target)
+    subsets = run(source_model, source, target, settings=replace(SETTINGS, history_rows=30))
+    rows = tl_subsets.stratified_rows(target.y_test.numpy(), 30)
+    assert len(rows) == 30 and np.bincount(target.y_test.numpy()[rows]).tolist() == [10, 10, 10]
+    for a, b in zip(everything, subsets, strict=True):
+        assert b.extras == a.extras
+        if a.strategy == "source_only":
+            continue
+        for key in ("source_metric", "target_metric", "source_loss", "target_loss"):
+            assert getattr(b, key) == getattr(a, key) == b.history[key][-1]
+        assert b.history["step"] == a.history["step"]
+    # the earlier epochs read only the subset: every accuracy is a whole number of its 30 rows
+    fine_tune, measured_fully = (
+        next(r for r in rs if r.strategy == "fine_tune") for rs in (subsets, everything)
+    )
+    assert all(float(30 * v).is_integer() for v in fine_tune.history["target_metric"][:-1])
+    assert fine_tune.history["target_loss"][:-1] != measured_fully.history["target_loss"][:-1]
+
+
+def test_one_at_a_time_agrees_with_scratch_epochs_and_history_subsets(source_model, source, target):
+    settings = replace(SETTINGS, scratch_epochs=7, history_rows=30)
+    job = engine.TransferJob(ALL, source_model, TinyNet, source, target, settings, 0)
+    assert_close(one_at_a_time(job), engine.run_many([job])[0])
 
 
 def test_l2sp_with_zero_lambda_is_exactly_fine_tuning(source_model, source, target):

@@ -271,8 +271,11 @@ def training_curves(result: RunResult) -> go.Figure:
     fig.update_xaxes(title_text="epoch of target training")
     fig.update_yaxes(title_text=f"{result.metric_name} (test)", row=1, col=1)
     fig.update_layout(
-        title="During target training: what the target gains, what the source keeps",
-        **{**LAYOUT, "legend": LEGEND_BELOW},
+        title=dict(
+            text="During target training: what the target gains, what the source keeps",
+            subtitle=dict(text=result.extras.get("history_measured", "")),
+        ),
+        **{**LAYOUT, "legend": LEGEND_BELOW, "margin": {**LAYOUT["margin"], "t": 90}},
     )
     _stop_r2_axis(fig, [v for t in fig.data for v in t.y], result.metric_name)
     _percent_axes(fig, result.metric_name)

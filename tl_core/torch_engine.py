@@ -25,7 +25,8 @@ Strategies (``settings`` = :class:`TransferSettings`)
 Every strategy starts from ``copy.deepcopy`` of the source model (or a fresh model), so the source
 model is never changed. Let f = blocks, h = head, θ₀ the source weights.
 
-- ``scratch``: fresh f and h, trained on the target only. The baseline.
+- ``scratch``: fresh f and h, trained on the target only. The baseline: it trains for
+  ``scratch_epochs`` where set (fresh weights take longer to learn than transferred ones).
 - ``source_only``: the source model as it is (only when source and target classes match).
 - ``feature_extraction``: f = source blocks, all frozen; a new h is trained.
 - ``partial_fine_tune``: the first ``partial_blocks`` blocks frozen; the rest and h trained.
@@ -54,6 +55,9 @@ fine-tuning shows what the shared blocks forgot.
 one; by default every epoch): "step" (the true epoch numbers), "source_metric",
 "target_metric", "source_loss", "target_loss". Measuring never changes training, so the final
 metrics do not depend on ``history_every``; a sweep that needs only them measures the two ends.
+With ``history_rows`` the epochs before the last are measured on that many rows of each test set
+(a fixed, stratified subset: :mod:`tl_core.subsets`), the last epoch, whose numbers are the
+final metrics, on every row.
 ``extras``: "confusion_matrix" (target test, rows = true class, sklearn's convention) and
 "misclassified" (up to ``N_MISCLASSIFIED`` target test examples, one of each of the commonest
 confusions first: index, true, predicted, input as nested lists).
@@ -115,7 +119,9 @@ blocks must read each other's outputs in order (see the model convention); since
 run_many's ``workers`` (groups side by side; None = :func:`parallel_groups`); since the sixth,
 :func:`stored_source` (train_source once per machine, its weights kept in the disk cache);
 since the seventh, SourceCache.get's optional ``waiting`` (a key is built once at a time; the
-other callers wait) and :func:`waiting_for_source`.
+other callers wait) and :func:`waiting_for_source`; since the eighth,
+``TransferSettings.scratch_epochs`` (default None: scratch trains ``epochs``, as before) and
+``TransferSettings.history_rows`` (default None: every test row, as before).
 """
 
 from __future__ import annotations
@@ -128,7 +134,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -217,6 +223,16 @@ def _clip(parameters, max_norm: float | None) -> None:
         torch.nn.utils.clip_grad_norm_(parameters, max_norm)
 
 
+def _check_whole(name: str, value, none_means: str | None = None) -> None:
+    """ValueError unless `value` is a whole number >= 1, or None where `none_means` says what
+    None stands for."""
+    if value is None and none_means:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        allowed = f"None ({none_means}) or " if none_means else ""
+        raise ValueError(f"{name} must be {allowed}a whole number >= 1, got {value!r}")
+
+
 @dataclass(frozen=True)
 class SourceSettings:
     """How the source model is trained (the app caches it per these settings and the seed)."""
@@ -235,6 +251,7 @@ class TransferSettings:
     """How every strategy trains on the target."""
 
     epochs: int = 30  # passes over the target training set
+    scratch_epochs: int | None = None  # scratch's passes (None: `epochs`): fresh weights need more
     lr: float = 3e-3  # Adam learning rate of new and fine-tuned layers
     batch_size: int = 64  # target minibatch size (a tiny target set is one batch)
     lam: float = 1.0  # λ of L2-SP (regularized)
@@ -242,14 +259,22 @@ class TransferSettings:
     backbone_lr_scale: float = 1.0  # transferred blocks learn at lr * this (fine-tune family)
     target_weight: float = 1.0  # w in L_source + w·L_target (joint)
     history_every: int = 1  # measure every this many epochs (and always at 0 and the last)
+    history_rows: int | None = None  # rows of each test set measured before the last epoch (None: all)
     clip_grad_norm: float | None = None  # rescale each step's gradient to at most this norm
 
     def __post_init__(self):
         _check_clip(self.clip_grad_norm)
-        if not isinstance(self.history_every, (int, np.integer)) or self.history_every < 1:
-            raise ValueError(
-                f"history_every must be a whole number of epochs >= 1, got {self.history_every!r}"
-            )
+        _check_whole("history_every", self.history_every)
+        _check_whole("history_rows", self.history_rows, none_means="every test row")
+        _check_whole("scratch_epochs", self.scratch_epochs, none_means="as epochs")
+
+    def of(self, strategy: str) -> TransferSettings:
+        """The settings `strategy` trains with: scratch's own epochs where it has them, its
+        history measured as often in proportion (as many points, not more measuring)."""
+        if strategy == "scratch" and self.scratch_epochs is not None:
+            stretch = max(1, -(-self.scratch_epochs // self.epochs))
+            return replace(self, epochs=self.scratch_epochs, history_every=self.history_every * stretch)
+        return self
 
     def measures_at(self, epoch: int) -> bool:
         """Whether the history records `epoch`: the start, every `history_every` epochs, and the
@@ -438,6 +463,27 @@ def _measure(twin: _Twin, source: Domain, target: Domain) -> dict[str, float]:
         "source_loss": float(source_loss),
         "target_loss": float(target_loss),
     }
+
+
+def _history_test_sets(domains: list[tuple[Domain, Domain]], rows: int | None) -> list[tuple[Domain, Domain]]:
+    """Each (source, target) pair with its test sets cut to the `rows` the history measures
+    before the last epoch (a fixed, stratified subset: tl_core.subsets). Domains that share test
+    tensors share the cut ones, so that a measurement of equal weights is reused there too."""
+    from tl_core.subsets import stratified_rows
+
+    cut: dict[int, Domain] = {}
+
+    def subset(d: Domain) -> Domain:
+        if id(d.x_test) not in cut:
+            idx = torch.as_tensor(stratified_rows(d.y_test.cpu().numpy(), rows), device=d.device)
+            cut[id(d.x_test)] = (
+                d
+                if len(idx) == len(d.y_test)
+                else Domain(d.x_train, d.y_train, d.x_test[idx], d.y_test[idx], d.classes)
+            )
+        return cut[id(d.x_test)]
+
+    return [(subset(source), subset(target)) for source, target in domains]
 
 
 def _empty_history() -> dict[str, list[float]]:
@@ -707,7 +753,8 @@ def _fit(
     target_batches = torch.Generator().manual_seed(seed + _TARGET_BATCHES)
     source_batches = torch.Generator().manual_seed(seed + _SOURCE_BATCHES)
     history = _empty_history()
-    _append(history, 0, _measure(twin, source, target))
+    [partial] = _history_test_sets([(source, target)], settings.history_rows)
+    _append(history, 0, _measure(twin, *partial))
     for epoch in range(1, settings.epochs + 1):
         twin.train()
         for idx in _batches(target.n_train, settings.batch_size, target_batches):
@@ -727,7 +774,8 @@ def _fit(
             _clip([p for _, p in trained], settings.clip_grad_norm)
             optimizer.step()
         if settings.measures_at(epoch):
-            _append(history, epoch, _measure(twin, source, target))
+            test_sets = partial if epoch < settings.epochs else (source, target)  # the last: every row
+            _append(history, epoch, _measure(twin, *test_sets))
     return history
 
 
@@ -780,7 +828,7 @@ def _run_alone(job: TransferJob, inspect: Inspect = None) -> list[StrategyResult
         start = time.perf_counter()
         plan = _plan(name, job.settings, block_names, shared)
         twin = _build_twin(plan, job.source_model, job.make_model, job.target, job.seed)
-        history = _fit(twin, plan, job.source, job.target, job.settings, job.seed)
+        history = _fit(twin, plan, job.source, job.target, job.settings.of(name), job.seed)
         results.append(
             _result(
                 name,
@@ -1342,9 +1390,11 @@ def _fit_group(
     seen: dict = {}  # measurements already made, for _measure_group to reuse
     pool = _Measurers(base, workers) if workers > 1 and len(members) > 1 else None
     histories = [_empty_history() for _ in members]
+    partial = _history_test_sets(domains, settings.history_rows)
 
     def measure(epoch: int) -> dict[str, list]:
-        scores = _measure_group(base, stack.params, domains, seen, pool)
+        test_sets = partial if epoch < settings.epochs else domains  # the last epoch: every row
+        scores = _measure_group(base, stack.params, test_sets, seen, pool)
         for i, h in enumerate(histories):
             _append(
                 h,
@@ -1415,7 +1465,7 @@ def run_many(
                 continue
             plan = _plan(name, job.settings, block_names, shared)
             twin = _build_twin(plan, job.source_model, job.make_model, job.target, job.seed)
-            member = _Member(j, plan, twin, job.source, job.target, job.settings, job.seed)
+            member = _Member(j, plan, twin, job.source, job.target, job.settings.of(name), job.seed)
             groups.setdefault(_group_key(member), []).append((j, i, member))
     fitted = _fit_groups([[m for _, _, m in group] for group in groups.values()], progress, inspect, workers)
     for group, results in zip(groups.values(), fitted):
