@@ -68,16 +68,16 @@ def gap_scenarios(module) -> list[str]:
 def sweep_values(module, config: DemoConfig, over: str) -> list:
     """The values a sweep of `over` steps through, around `config` (a demo config).
 
-    The demo's own `SWEEP_VALUES[over]` when it has one; else n_target: its slider's first
-    SWEEP_POINTS stops (1, 2, 3, 5, 10, 20 from the field's lower bound), gap: 0, 0.2, ..., 1.
+    The demo's own `SWEEP_VALUES[over]` when it has one; else n_target: 1, 2, 5, 10, 20, 50
+    from the field's lower bound (every stop of it a stop of the slider too), gap: 0, 0.2, ..., 1.
     Values that the other settings rule out (more target samples than the data has) are left out.
     """
     spec = module.Config.field(over)
     own = getattr(module, "SWEEP_VALUES", {}).get(over)
     if own is not None:
         values = list(own)
-    elif over == "n_target":
-        values = [v for v in SAMPLE_STOPS if spec.low <= v <= spec.high][:SWEEP_POINTS]
+    elif over == "n_target":  # orders of magnitude: scratch catches up over a wide range
+        values = [int(v) for v in ladder(spec.low, spec.high) if v >= spec.low][:SWEEP_POINTS]
     else:
         values = [
             round(spec.low + i * (spec.high - spec.low) / (SWEEP_POINTS - 1), 6) for i in range(SWEEP_POINTS)
