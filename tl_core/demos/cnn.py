@@ -61,6 +61,7 @@ from tl_core import narrate
 from tl_core import torch_engine as engine
 from tl_core.config import DemoConfig, device_field, param, seed_field
 from tl_core.demos import cnn_data
+from tl_core.demos.protocol import Imagenet, Offers
 from tl_core.result import RunResult
 from tl_core.runtime import pick_device
 from tl_core.strategies import label
@@ -768,3 +769,17 @@ def imagenet_feature_extraction(
         "target_accuracy": float(head.score(test, y_test.cpu().numpy())),
         "n_target_test": int(len(y_test)),
     }
+
+
+# What this demo offers beyond the required members (tl_core.demos.protocol)
+OFFERS = Offers(
+    describe_model=describe_model,
+    confusion_figure=confusion_figure,
+    prepare=prepare,
+    run_many=run_many,
+    target_weights=target_weights,
+    imagenet=Imagenet(unavailable=imagenet_unavailable, feature_extraction=imagenet_feature_extraction),
+    user_data=USER_DATA,
+    ignored_with_user_data=IGNORED_WITH_USER_DATA,
+    max_n_target=max_n_target,
+)

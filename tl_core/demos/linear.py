@@ -65,6 +65,7 @@ from sklearn.metrics import mean_squared_error, r2_score
 
 from tl_core.config import DemoConfig, device_field, param, seed_field
 from tl_core.demos.numpy_demo import Domain, Fit, check_result_data, checked_table, run_strategies, scale
+from tl_core.demos.protocol import Offers
 from tl_core.estimators.regressor import RegularTransferRegressor
 from tl_core.result import RunResult, StrategyResult
 from tl_core.runtime import seed_everything
@@ -781,3 +782,11 @@ def _predicted_vs_true_figure(result: RunResult, data: Data, config: Config) -> 
         yaxis_title=f"predicted {what}",
     )
     return fig
+
+
+# What this demo offers beyond the required members (tl_core.demos.protocol)
+OFFERS = Offers(
+    user_data=USER_DATA,
+    ignored_with_user_data=IGNORED_WITH_USER_DATA,
+    max_n_target=max_n_target,
+)

@@ -78,6 +78,7 @@ from sklearn.metrics import accuracy_score, log_loss
 
 from tl_core.config import DemoConfig, device_field, param, seed_field
 from tl_core.demos.numpy_demo import Domain, Fit, check_result_data, checked_table, run_strategies, scale
+from tl_core.demos.protocol import Offers
 from tl_core.estimators.classifier import RegularTransferClassifier
 from tl_core.result import RunResult, StrategyResult
 from tl_core.runtime import seed_everything
@@ -914,3 +915,11 @@ def _probability_strips_figure(result: RunResult, data: Data) -> go.Figure:
         legend=dict(orientation="h", yanchor="top", y=-0.2),
     )
     return fig
+
+
+# What this demo offers beyond the required members (tl_core.demos.protocol)
+OFFERS = Offers(
+    user_data=USER_DATA,
+    ignored_with_user_data=IGNORED_WITH_USER_DATA,
+    max_n_target=max_n_target,
+)

@@ -63,6 +63,7 @@ from plotly.subplots import make_subplots
 from tl_core import subsets
 from tl_core.config import DemoConfig, device_field, param, seed_field
 from tl_core.demos import rnn_data
+from tl_core.demos.protocol import Offers
 from tl_core.demos.rnn_model import CELLS
 from tl_core.result import RunResult
 from tl_core.runtime import pick_device, seed_everything
@@ -1044,3 +1045,16 @@ def confusion_figure(
         yaxis=dict(title=f"true {what}", type="category", autorange="reversed"),
     )
     return fig
+
+
+# What this demo offers beyond the required members (tl_core.demos.protocol)
+OFFERS = Offers(
+    describe_model=describe_model,
+    confusion_figure=confusion_figure,
+    prepare=prepare,
+    run_many=run_many,
+    target_weights=target_weights,
+    user_data=USER_DATA,
+    ignored_with_user_data=IGNORED_WITH_USER_DATA,
+    max_n_target=max_n_target,
+)
