@@ -119,7 +119,15 @@ def wait_until_idle(page: Page) -> None:
     page.wait_for_selector(
         '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=PAGE_TIMEOUT_MS
     )
+    # The run is over, but a fresh browser fetches each kind of element's code on first use and
+    # shows a placeholder until then (on a loaded machine, seconds): wait for every element drawn.
+    page.wait_for_function(DRAWN, timeout=PAGE_TIMEOUT_MS)
     page.wait_for_timeout(500)  # plotly draws after the run's last message
+
+
+DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]')
+             && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+                  .every(chart => chart.querySelector('.main-svg'))"""
 
 
 def charts_data(page: Page) -> str:
