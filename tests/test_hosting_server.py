@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test starts an app server and trains in it
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 300  # generous: a loaded 2-core machine; a passing test never waits this long
 

@@ -45,8 +45,8 @@ def measured(demo: str) -> dict[str, list[RunResult]]:
         "λ top": {"lam": module.Config.field("lam").high, "strategies": lam_strategies},
     }
     configs = [default.replace(**fields, seed=seed) for fields in groups.values() for seed in SEEDS]
-    if hasattr(module, "run_many"):
-        results = module.run_many(configs)
+    if module.OFFERS.run_many is not None:
+        results = module.OFFERS.run_many(configs)
     else:
         results = [module.run(config) for config in configs]
     return {name: results[i * len(SEEDS) : (i + 1) * len(SEEDS)] for i, name in enumerate(groups)}
@@ -67,7 +67,12 @@ def source_model(results: list[RunResult]) -> float:
 
 
 def cells(lesson: int) -> list:
-    return [pytest.param(c, id=c.demo) for c in CELLS if c.lesson == lesson]
+    """The cells of `lesson`, one test each; the networks' are slow (10 seeds of every group trained)."""
+    return [
+        pytest.param(c, id=c.demo, marks=pytest.mark.slow if c.demo in NETWORKS else ())
+        for c in CELLS
+        if c.lesson == lesson
+    ]
 
 
 # ----------------------------------------------------------------------------- the declaration
