@@ -464,7 +464,7 @@ def test_unknown_strategy_is_a_value_error(source_model, source, target):
 CLIPPED = replace(SETTINGS, lr=5e-2, clip_grad_norm=0.05)
 
 
-def test_clipping_changes_training_and_none_is_todays_behaviour(source_model, source, target):
+def test_clipping_changes_training_and_none_is_the_default(source_model, source, target):
     plain = run(source_model, source, target, ("fine_tune",))
     explicit_none = run(source_model, source, target, ("fine_tune",), replace(SETTINGS, clip_grad_norm=None))
     clipped = run(source_model, source, target, ("fine_tune",), replace(SETTINGS, clip_grad_norm=0.05))
