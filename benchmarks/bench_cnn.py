@@ -7,7 +7,7 @@
 2. One target run per strategy (default config, source model cached): seconds each, the whole
    run the median of three, against RUN_TARGET (a run not stored, every strategy, the default
    size, on a 2-core CPU). With more than one thread, with the groups side by side in threads,
-   then in worker processes (as the app trains: tl_core.processes), and how much faster the
+   then in worker processes (as the app trains: tl_core.engine.processes), and how much faster the
    processes were.
 3. A data-efficiency sweep, 6 target sizes x all strategies x `--seeds` seeds, four ways:
    one model at a time (torch.optim.Adam: the engine's reference path) and batched
@@ -32,9 +32,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from tl_core import processes, torch_engine  # noqa: E402
+from tl_core import engine  # noqa: E402
 from tl_core.bench import empty_disk_cache, machine_speed  # noqa: E402
 from tl_core.demos import cnn, cnn_data  # noqa: E402
+from tl_core.engine import processes  # noqa: E402
 from tl_core.limits import Limits  # noqa: E402
 from tl_core.runtime import configure_torch_threads  # noqa: E402
 
@@ -122,7 +123,7 @@ def main() -> None:
 
     def one_at_a_time(history_every=None):
         jobs = [cnn.transfer_job(c, history_every or c.epochs) for c in configs]
-        return torch_engine.run_many(jobs, batched=False)
+        return engine.run_many(jobs, batched=False)
 
     one_at_a_time()  # warm up both paths once
     cnn.run_many(configs[:2])

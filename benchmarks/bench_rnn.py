@@ -18,7 +18,7 @@ printed first and runs are timed `--repeats` times (the median counts).
 2. One target run per strategy (default config, source model cached): seconds each, and the
    whole run (what a page shows when a slider moves), against RUN_TARGET. With more than one
    thread, first with the groups side by side in threads, then in worker processes
-   (tl_core.processes, as the app trains), and how much faster the processes were, measured in
+   (tl_core.engine.processes, as the app trains), and how much faster the processes were, measured in
    this run.
 3. A data-efficiency sweep, 6 target sizes x all strategies x `--seeds` seeds, through
    rnn.run_many (what the app's sweeps call), against SWEEP_TARGET: like models trained
@@ -41,9 +41,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from tl_core import processes, torch_engine  # noqa: E402
+from tl_core import engine  # noqa: E402
 from tl_core.bench import empty_disk_cache, machine_speed  # noqa: E402
 from tl_core.demos import rnn  # noqa: E402
+from tl_core.engine import processes  # noqa: E402
 from tl_core.limits import Limits  # noqa: E402
 from tl_core.runtime import configure_torch_threads  # noqa: E402
 
@@ -156,12 +157,12 @@ def main() -> None:
     met = _met(batched_wall, SWEEP_TARGET, _default(args) and args.seeds == 5)
     print(
         f"   {batched_wall:6.2f} s wall (target {SWEEP_TARGET:g} s{met}), {time.process_time() - cpu:6.2f} s "
-        f"CPU for {len(configs)} runs, {torch_engine.parallel_groups(args.device)} group(s) side by "
+        f"CPU for {len(configs)} runs, {engine.parallel_groups(args.device)} group(s) side by "
         f"side (history measured at the start and end only)"
     )
     jobs = [rnn.transfer_job(c, history_every=max(c.epochs, c.scratch_epochs)) for c in configs]
     start = time.perf_counter()
-    in_turn = torch_engine.run_many(jobs, workers=1)
+    in_turn = engine.run_many(jobs, side_by_side=1)
     in_turn_wall = time.perf_counter() - start
     same = [[r.history for r in job] for job in in_turn] == [
         [r.history for r in run.strategies] for run in batched
@@ -174,7 +175,7 @@ def main() -> None:
 
     print("\n4. the same sweep one model at a time (torch.optim.Adam, torch's fused kernels)")
     start, cpu = time.perf_counter(), time.process_time()
-    alone = torch_engine.run_many(jobs, batched=False)
+    alone = engine.run_many(jobs, batched=False)
     alone_wall = time.perf_counter() - start
     print(
         f"   {alone_wall:6.2f} s wall, {time.process_time() - cpu:6.2f} s CPU; batched speed-up "

@@ -28,7 +28,7 @@ from tl_app import cached, server
 from tl_app import workers as worker_pool
 from tl_app.workers import Workers
 from tl_core import limits as limits_module
-from tl_core import processes
+from tl_core.engine import processes
 from tl_core.limits import Limits, RunTooLong
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -486,7 +486,7 @@ UNSAFE_MODULES = {"pickle", "cloudpickle", "dill", "joblib", "marshal", "shelve"
 # the engine's own objects pickled, over a connection authenticated with a random key, so the
 # bytes unpickled there are only ever the process's own (a visitor's values inside, never a
 # visitor's bytes). Its connections are checked below.
-ALLOWED = {Path("tl_core/processes.py"): {"pickle", "subprocess"}}
+ALLOWED = {Path("tl_core/engine/processes.py"): {"pickle", "subprocess"}}
 
 
 def test_no_pickle_eval_or_exec_in_the_app_or_the_core():
@@ -510,7 +510,7 @@ def test_no_pickle_eval_or_exec_in_the_app_or_the_core():
 
 
 def test_the_training_processes_only_talk_over_authenticated_connections_and_start_python():
-    path = ROOT / "tl_core" / "processes.py"
+    path = ROOT / "tl_core" / "engine" / "processes.py"
     connections = [node for node in calls(path) if call_name(node) in ("Client", "Listener")]
     assert len(connections) == 2
     for node in connections:

@@ -1,4 +1,4 @@
-"""Worker processes (tl_core.processes): training side by side without Python's interpreter lock.
+"""Worker processes (tl_core.engine.processes): training side by side without Python's interpreter lock.
 
 The workers import this module to find the tasks below, so it defines nothing at import time
 that starts work.
@@ -18,9 +18,9 @@ import pytest
 import torch
 from test_torch_engine import CENTRES, TinyNet, blobs, jobs_of_a_sweep
 
-from tl_core import processes
-from tl_core import torch_engine as engine
+from tl_core import engine
 from tl_core.demos import rnn
+from tl_core.engine import processes
 
 
 def pid_and_threads(value, report):
@@ -129,7 +129,7 @@ def worker_pids() -> list[int]:
                 entry.name.isdigit()
                 and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()
             ):
-                if b"tl_core.processes" in (entry / "cmdline").read_bytes():
+                if b"tl_core.engine.processes" in (entry / "cmdline").read_bytes():
                     found.append(int(entry.name))
         except OSError:
             continue
@@ -212,11 +212,11 @@ def test_side_by_side_in_processes_gives_the_numbers_of_training_in_turn(
     workers, sent, source_model, source, target
 ):
     jobs = jobs_of_a_sweep(source_model, source, target)
-    in_turn = engine.run_many(jobs, workers=1)
+    in_turn = engine.run_many(jobs, side_by_side=1)
     assert sent == []
     calls = []
     in_processes = engine.run_many(
-        jobs, workers=2, progress=lambda f, words: calls.append((threading.get_ident(), f))
+        jobs, side_by_side=2, progress=lambda f, words: calls.append((threading.get_ident(), f))
     )
     assert sent == [4]  # groups: scratch, fine-tuning and regularized; joint; the two frozen ones
     for key in ("history", "extras"):
@@ -233,11 +233,11 @@ def test_an_inspect_that_cannot_be_sent_trains_in_threads_with_the_same_numbers(
     """trained_model passes a lambda (it keeps the model): threads train it instead."""
     jobs = jobs_of_a_sweep(source_model, source, target)
     seen = []
-    results = engine.run_many(jobs, workers=2, inspect=lambda model: seen.append(model) or {"n": 1})
+    results = engine.run_many(jobs, side_by_side=2, inspect=lambda model: seen.append(model) or {"n": 1})
     assert len(seen) == sum(len(job) for job in results)  # here, in this process: every model
     assert all(r.extras["n"] == 1 for job in results for r in job)
     assert [[r.history for r in job] for job in results] == [
-        [r.history for r in job] for job in engine.run_many(jobs, workers=1)
+        [r.history for r in job] for job in engine.run_many(jobs, side_by_side=1)
     ]
 
 
@@ -272,10 +272,10 @@ def test_workers_that_cannot_start_leave_the_training_to_threads(
     monkeypatch.setattr(processes, "_BOOTSTRAP", "import sys; sys.exit(4)")
     processes.start(0).join()  # allowed, none started yet
     jobs = jobs_of_a_sweep(source_model, source, target)
-    with caplog.at_level("WARNING", logger="tl_core.processes"):
-        side_by_side = engine.run_many(jobs, workers=2)
+    with caplog.at_level("WARNING", logger="tl_core.engine.processes"):
+        in_threads = engine.run_many(jobs, side_by_side=2)
     assert "exit code 4" in caplog.text
     assert not processes.available()
-    assert [[r.history for r in job] for job in side_by_side] == [
-        [r.history for r in job] for job in engine.run_many(jobs, workers=1)
+    assert [[r.history for r in job] for job in in_threads] == [
+        [r.history for r in job] for job in engine.run_many(jobs, side_by_side=1)
     ]

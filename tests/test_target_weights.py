@@ -13,7 +13,7 @@ import torch
 from conftest import one_example
 from safetensors.torch import load
 
-from tl_core import torch_engine
+from tl_core import engine
 from tl_core.demos import cnn, rnn
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
@@ -43,7 +43,7 @@ def test_weights_load_into_a_fresh_model_that_scores_what_the_run_reported(demo)
         assert all(t.device.type == "cpu" and t.is_contiguous() for t in state.values())
         model = make_model(target.n_classes)
         model.load_state_dict(state)  # strict: every parameter present, nothing extra
-        scores = torch_engine.evaluate(model, target)
+        scores = engine.evaluate(model, target)
         reported = result.strategy(strategy).target_metric
         assert scores["accuracy"] == pytest.approx(reported, abs=one_example(len(target.y_test))), strategy
 

@@ -18,9 +18,9 @@ import torch
 from conftest import assert_close, one_example
 from torch import nn
 
-from tl_core import diskcache
+from tl_core import diskcache, engine
 from tl_core import subsets as tl_subsets
-from tl_core import torch_engine as engine
+from tl_core.engine import batched, measure, runs
 from tl_core.result import RunResult
 
 ALL = (
@@ -362,9 +362,9 @@ def test_groups_trained_side_by_side_give_the_numbers_of_one_at_a_time(source_mo
     """With several cores, like-model groups train in threads side by side, and a group's
     members are measured side by side: every number is the one of training them in turn."""
     jobs = jobs_of_a_sweep(source_model, source, target)
-    in_turn = engine.run_many(jobs, workers=1)
-    for workers in (2, 3):
-        side_by_side = engine.run_many(jobs, workers=workers)
+    in_turn = engine.run_many(jobs, side_by_side=1)
+    for groups_at_once in (2, 3):
+        side_by_side = engine.run_many(jobs, side_by_side=groups_at_once)
         assert [[r.history for r in job] for job in side_by_side] == [
             [r.history for r in job] for job in in_turn
         ]
@@ -374,8 +374,8 @@ def test_groups_trained_side_by_side_give_the_numbers_of_one_at_a_time(source_mo
     # One group (scratch, fine-tuning and regularized transfer of three jobs): its nine members
     # are measured two at a time.
     one_group = [replace(job, strategies=("fine_tune", "regularized")) for job in jobs]
-    assert [[r.history for r in job] for job in engine.run_many(one_group, workers=2)] == [
-        [r.history for r in job] for job in engine.run_many(one_group, workers=1)
+    assert [[r.history for r in job] for job in engine.run_many(one_group, side_by_side=2)] == [
+        [r.history for r in job] for job in engine.run_many(one_group, side_by_side=1)
     ]
 
 
@@ -383,7 +383,7 @@ def test_side_by_side_numbers_do_not_depend_on_the_cores_torch_may_use(source_mo
     """Groups in threads compute on one core each, whatever torch.set_num_threads says, so a
     machine with more cores gets the same numbers."""
     jobs = jobs_of_a_sweep(source_model, source, target)
-    one_core = engine.run_many(jobs, workers=2)
+    one_core = engine.run_many(jobs, side_by_side=2)
     torch.set_num_threads(2)  # the one_torch_thread fixture puts it back
     two_cores = engine.run_many(jobs)  # parallel_groups: 2
     assert torch.get_num_threads() == 2  # the caller's setting is left alone
@@ -398,7 +398,7 @@ def test_side_by_side_progress_is_reported_from_the_calling_thread(source_model,
     calls = []
     engine.run_many(
         jobs_of_a_sweep(source_model, source, target),
-        workers=2,
+        side_by_side=2,
         progress=lambda f, words: calls.append((threading.get_ident(), f, words)),
     )
     assert {ident for ident, _, _ in calls} == {threading.get_ident()}
@@ -411,7 +411,7 @@ def test_a_failure_beside_other_groups_stops_them_and_surfaces(source_model, sou
     """An error in one group reaches the caller, and the other groups stop at their next epoch
     instead of training to their end for nobody."""
     epochs_run = []
-    real = engine._fit_group
+    real = runs.fit_group
 
     def failing(members, progress, **options):
         def track(fraction):
@@ -422,19 +422,19 @@ def test_a_failure_beside_other_groups_stops_them_and_surfaces(source_model, sou
 
         return real(members, track, **options)
 
-    monkeypatch.setattr(engine, "_fit_group", failing)
+    monkeypatch.setattr(runs, "fit_group", failing)
     settings = replace(SETTINGS, epochs=200)
     with pytest.raises(RuntimeError, match="joint training broke"):
-        engine.run_many(jobs_of_a_sweep(source_model, source, target, settings), workers=2)
+        engine.run_many(jobs_of_a_sweep(source_model, source, target, settings), side_by_side=2)
     assert 1.0 not in epochs_run  # no group trained to its end
 
 
 def test_frozen_blocks_are_run_once_and_change_nothing(source_model, source, target, monkeypatch):
     """Feature extraction and partial fine-tuning train on the frozen blocks' outputs, computed
     once: the same numbers as running every block at every step (the reference)."""
-    runs = []
+    computed = []
     monkeypatch.setattr(
-        engine, "_after_prefix", lambda *a, f=engine._after_prefix: runs.append(a[2]) or f(*a)
+        batched, "after_prefix", lambda *a, f=batched.after_prefix: computed.append(a[2]) or f(*a)
     )
     for k in (1, 2):
         settings = replace(SETTINGS, partial_blocks=k)
@@ -443,7 +443,7 @@ def test_frozen_blocks_are_run_once_and_change_nothing(source_model, source, tar
         )
         together = run(source_model, source, target, job.strategies, settings)
         assert_close(one_at_a_time(job), together, TEST_EXAMPLES, UNBATCHED_LOSS_RTOL)
-    assert sorted(runs) == [1, 2, 2, 2]  # partial: its k blocks; feature extraction: both, twice
+    assert sorted(computed) == [1, 2, 2, 2]  # partial: its k blocks; feature extraction: both, twice
 
 
 def test_results_are_plain_json(source_model, source, target):
@@ -464,7 +464,7 @@ def test_unknown_strategy_is_a_value_error(source_model, source, target):
 CLIPPED = replace(SETTINGS, lr=5e-2, clip_grad_norm=0.05)
 
 
-def test_clipping_changes_training_and_none_is_todays_behaviour(source_model, source, target):
+def test_clipping_changes_training_and_none_is_the_default(source_model, source, target):
     plain = run(source_model, source, target, ("fine_tune",))
     explicit_none = run(source_model, source, target, ("fine_tune",), replace(SETTINGS, clip_grad_norm=None))
     clipped = run(source_model, source, target, ("fine_tune",), replace(SETTINGS, clip_grad_norm=0.05))
@@ -779,7 +779,7 @@ def test_the_misclassified_examples_shown_are_the_commonest_confusions_first():
     truth = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
     predicted = np.array([1, 0, 1, 1, 2, 1, 0, 0, 0, 2])  # 2→0 three times, 0→1 twice, 1→2 once
     matrix = confusion_matrix(truth, predicted, labels=[0, 1, 2])
-    shown = engine._telling_mistakes(truth, predicted, matrix)
+    shown = measure.telling_mistakes(truth, predicted, matrix)
     pairs = [(int(truth[i]), int(predicted[i])) for i in shown]
     assert pairs == [(2, 0), (0, 1), (1, 2), (2, 0), (0, 1), (2, 0)]
     assert list(shown[:3]) == [6, 0, 4]  # the first of each, in test-set order

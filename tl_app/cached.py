@@ -35,7 +35,7 @@ import streamlit as st
 
 import tl_core
 from tl_app import workers as worker_pool
-from tl_core import processes
+from tl_core.engine import processes
 from tl_core.limits import LIMITS
 from tl_core.result import RunResult
 from tl_core.userdata import UserData

@@ -25,7 +25,7 @@ from streamlit import config as streamlit_config
 from threadpoolctl import threadpool_limits
 
 from tl_app.controls import escape
-from tl_core import processes
+from tl_core.engine import processes
 from tl_core.limits import LIMITS, Limits, RunTooLong
 from tl_core.runtime import configure_torch_threads
 
@@ -63,7 +63,7 @@ def limit_cpu_threads(limits: Limits = LIMITS) -> int:
 
 def start_training_processes(device: str, threads: int) -> bool:
     """Where a run may use several CPU threads, start the worker processes that train its groups
-    of models side by side (tl_core.processes), in the background, so they are ready for the
+    of models side by side (tl_core.engine.processes), in the background, so they are ready for the
     first run. Whether they were started. On one thread (a hosted job's share) there is nothing
     to run side by side; on a GPU, groups train one at a time on the device."""
     if device != "cpu" or threads < 2:

@@ -6,7 +6,7 @@ sequences of the RNN demo on a 2-core laptop CPU), and a demo's source model tra
 seconds; the command line, an exported notebook and a restarted server would each pay that
 again. Both are deterministic (what they are made from fixes every number), so their arrays are
 stored once in an ``.npz`` file named by a digest of exactly that, and read back as they were
-written (the source models' weights: :func:`tl_core.torch_engine.stored_source`).
+written (the source models' weights: :func:`tl_core.engine.stored_source`).
 
 Arrays are made once at a time, across processes too (two replicas of a server, the command
 line beside a server, a class opening one link at once): a process that finds another making

@@ -4,7 +4,7 @@ A per-epoch history (the training-curve chart) measures every model on both test
 every epoch: for a recurrent model, more work than the training itself. A few hundred test
 examples, the same every epoch and in each class's share, draw the same curves to within a few
 points; the last epoch, whose numbers the headlines, tables and sweeps read, is measured on the
-whole test sets (see tl_core.torch_engine).
+whole test sets (see tl_core.engine.measure).
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ Scenarios (``scenario``):
 Images are sklearn's 8x8 digits (values 0..16, scaled to 0..1 for the net). The net has three
 named blocks, "conv1" and "conv2" (3x3 convolutions of stride 2: 8x8 -> 4x4 -> 2x2) and "fc"
 (a dense layer), then the classifier ``head``. Training and the strategies are those of
-:mod:`tl_core.torch_engine`; the source model is cached per (scenario, seed, source settings,
-device), in memory and on the machine's disk (torch_engine.stored_source), and never changed by
+:mod:`tl_core.engine`; the source model is cached per (scenario, seed, source settings,
+device), in memory and on the machine's disk (engine.stored_source), and never changed by
 a strategy.
 
 Your own images (``data=``, an :class:`~tl_core.userdata.ImageData` from
@@ -57,8 +57,7 @@ import torch
 from plotly.subplots import make_subplots
 from torch import nn
 
-from tl_core import narrate
-from tl_core import torch_engine as engine
+from tl_core import engine, narrate
 from tl_core.config import DemoConfig, device_field, param, seed_field
 from tl_core.demos import cnn_data
 from tl_core.demos.protocol import Imagenet, Offers

@@ -25,11 +25,11 @@ not that of a baseline stopped early.
 
 The source model is trained once per scenario, model shape and ``quality`` (its seed is fixed:
 it plays the part of a pre-trained model, shared by every run), and cached: in memory, and on
-the machine's disk for later processes (torch_engine.stored_source). The run's ``seed``
+the machine's disk for later processes (engine.stored_source). The run's ``seed``
 draws the labelled target sequences, the fresh weights of new layers and the batch order.
 
 Strategies, their per-epoch history of source and target test accuracy and loss, the confusion
-matrix and misclassified examples come from the shared engine, :mod:`tl_core.torch_engine`.
+matrix and misclassified examples come from the shared engine, :mod:`tl_core.engine`.
 This module adds the hidden-state paths of the model view: a few sequences' h_1..h_T under the
 source model's features (what feature extraction reads), projected to 2-D with PCA.
 
@@ -65,10 +65,10 @@ from tl_core.config import DemoConfig, device_field, param, seed_field
 from tl_core.demos import rnn_data
 from tl_core.demos.protocol import Offers
 from tl_core.demos.rnn_model import CELLS
+from tl_core.engine import READING_SOURCE, SourceCache, waiting_for_source
 from tl_core.result import RunResult
 from tl_core.runtime import pick_device, seed_everything
 from tl_core.strategies import label, with_baseline
-from tl_core.torch_engine import READING_SOURCE, SourceCache, waiting_for_source
 from tl_core.userdata import SequenceData, UserDataError, for_figures, literal, per_class_counts
 
 STRATEGIES = (
@@ -255,7 +255,7 @@ def load_domains(config: Config) -> rnn_data.Domains:
 @lru_cache(maxsize=8)
 def _device_tensors(scenario: str, gap: float, device: str):
     """Source domain and the target test/pool tensors on `device`, made once per data and device."""
-    from tl_core.torch_engine import Domain
+    from tl_core.engine import Domain
 
     data = load_domains(Config(scenario=scenario, gap=gap))
     source = Domain.from_arrays(
@@ -281,7 +281,7 @@ def domains(config: Config, device: str, data: SequenceData | None = None):
     """(source, target) engine domains: the target's training set is `n_target` sequences per
     digit drawn from the target pool with the run's seed (a larger draw is not a superset).
     With `data`, the target is the user's sequences (see :func:`user_target`)."""
-    from tl_core.torch_engine import Domain
+    from tl_core.engine import Domain
 
     if data is not None:
         _, source, _ = _device_tensors(config.scenario, 0.0, device)
@@ -366,7 +366,7 @@ def source_model(config: Config, device: str, progress: Callable[[float, str], N
 
 def _source_settings(quality: str, cell: str, n_train: int):
     """The engine's settings for training the source model on `n_train` sequences."""
-    from tl_core.torch_engine import SourceSettings
+    from tl_core.engine import SourceSettings
 
     preset = PRESETS[quality, cell]
     scale = max(1, round(n_train / PRESET_SEQUENCES)) if preset.scales_with_source else 1
@@ -387,7 +387,7 @@ def _source_model(
     device: str,
     progress: Callable[[float, str], None] | None = None,
 ):
-    from tl_core.torch_engine import stored_source
+    from tl_core.engine import stored_source
 
     def build():
         config = Config(scenario=scenario, cell=cell, hidden=hidden, layers=layers, quality=quality)
@@ -422,7 +422,7 @@ def source_accuracy(config: Config) -> float:
 
 @lru_cache(maxsize=8)  # a run's headline reads it: measured once per source model, not per run
 def _source_accuracy(scenario: str, cell: str, hidden: int, layers: int, quality: str, device: str) -> float:
-    from tl_core.torch_engine import evaluate
+    from tl_core.engine import evaluate
 
     config = Config(scenario=scenario, cell=cell, hidden=hidden, layers=layers, quality=quality)
     _, source, _ = _device_tensors(scenario, 0.0, device)
@@ -437,7 +437,7 @@ def transfer_settings(config: Config, n_classes: int, history_every: int = 1):
     """The engine's target-training settings for a target of `n_classes` classes;
     `history_every` = how often the history measures (1 = every epoch, for the curves; a
     sweep, reading only final metrics, measures the ends)."""
-    from tl_core.torch_engine import TransferSettings
+    from tl_core.engine import TransferSettings
 
     return TransferSettings(
         epochs=config.epochs,
@@ -463,7 +463,7 @@ def transfer_job(
     """Everything the engine needs to carry the source model to the target for `config`;
     `progress` hears from the source training if the source model is not cached yet; `data`:
     the user's sequences as the target."""
-    from tl_core.torch_engine import TransferJob
+    from tl_core.engine import TransferJob
 
     device = pick_device(config.device)
     source, target = domains(config, device, data)
@@ -484,7 +484,7 @@ def target_weights(config: Config | dict, strategy: str, data: SequenceData | No
     alone with the config's seed, it is the very model `run(config)` trained (the page's run);
     the source model comes from the cache. Raises ValueError naming the strategies the scenario
     allows (no source_only in new_classes, nor on a user's `data`)."""
-    from tl_core.torch_engine import trained_model, weights_bytes
+    from tl_core.engine import trained_model, weights_bytes
 
     config = Config.from_dict(config) if isinstance(config, dict) else config
     new_head = config.scenario == "new_classes" or data is not None
@@ -502,7 +502,7 @@ def run(
 ) -> RunResult:
     """Train (or reuse) the source model, then every strategy on the target; score both domains.
     `data`: the user's sequences as the target (see the module docstring)."""
-    from tl_core.torch_engine import run_many as engine_run_many
+    from tl_core.engine import run_many as engine_run_many
 
     config = config if config is not None else Config()
     started = time.perf_counter()
@@ -527,7 +527,7 @@ def run_many(
     written-out recurrence): a sweep of 6 target sizes x 5 seeds trains several times faster than
     one model after another (benchmarks/bench_rnn.py measures both).
     """
-    from tl_core.torch_engine import run_many as engine_run_many
+    from tl_core.engine import run_many as engine_run_many
 
     started = time.perf_counter()
     jobs = []

@@ -2,9 +2,9 @@
 
 Why processes and not threads: the target models of the torch demos are small, so a training
 step is hundreds of operations of a few microseconds each, and a thread spends much of that time
-in Python, holding the interpreter lock (the GIL). Two training threads on two cores were only
-about 1.1x faster than one; two processes, each with its own interpreter, about 1.8x
-(benchmarks/bench_rnn.py prints both).
+in Python, holding the interpreter lock (the GIL). Training threads on several cores wait on each
+other for it; processes, each with its own interpreter, do not (benchmarks/bench_rnn.py measures
+both).
 
 A worker is a fresh Python (``python -c``, the caller's interpreter and import path), never a
 fork of the caller: a Streamlit server has many threads, and a forked child can inherit their
@@ -13,6 +13,9 @@ main script in every child (a student's script without ``if __name__ == "__main_
 workers without end). Starting one costs importing torch, a few seconds, so a worker is kept for
 the next call, and only a process that asks for workers (:func:`start`) gets them. Every worker
 computes on one torch thread, so its numbers are those of one core, on any machine.
+
+This module knows nothing of what the tasks do (the engine sends them: tl_core.engine.parallel):
+a task's pickle names its function's module, which the worker imports when the task arrives.
 
 A task is a picklable callable ``task(report)`` (a module-level function, or functools.partial of
 one); its ``report(*args)`` calls reach the caller's ``on_report(i, *args)`` in the caller's own
@@ -48,7 +51,7 @@ STOP = b"stop"  # the message that stops a worker's task at its next report
 # A worker's start: read the caller's import path, the connection's key and address from its stdin.
 _BOOTSTRAP = (
     "import pickle, sys; path, key, address = pickle.load(sys.stdin.buffer); sys.path[:0] = path; "
-    "from tl_core.processes import _serve; _serve(key, address)"
+    "from tl_core.engine.processes import _serve; _serve(key, address)"
 )
 
 log = logging.getLogger(__name__)
@@ -85,9 +88,7 @@ class WorkerDied(RuntimeError):
 def _serve(key: bytes, address: str | None) -> None:
     """A worker's life: tell the caller where to connect (one line on stdout), then run each
     task it is sent, reporting and replying over the connection."""
-    import torch
-
-    import tl_core.torch_engine  # noqa: F401  (what every task needs: imported before it comes)
+    import torch  # here, not at the top: the app imports this module and need not load torch
 
     torch.set_num_threads(1)
     with Listener(address, authkey=key) as listener:
@@ -357,7 +358,7 @@ class _Pickler(pickle.Pickler):
 
 def _dumps(task: Callable) -> bytes:
     """The task pickled; Unpicklable if it cannot be sent (a lambda, a local function, a class
-    of the main script: threads then run it, see tl_core.torch_engine)."""
+    of the main script: threads then run it, see tl_core.engine.parallel)."""
     buffer = io.BytesIO()
     try:
         _Pickler(buffer, pickle.HIGHEST_PROTOCOL).dump(task)
