@@ -301,7 +301,7 @@ def test_a_student_uploads_their_own_data(server, page, demo, name, mime, make):
 
 
 def training_processes(server_pid: int) -> dict[int, int]:
-    """The server's training processes (tl_core.processes), each with its CPU time so far in
+    """The server's training processes (tl_core.engine.processes), each with its CPU time so far in
     clock ticks (from /proc: Debian's Chromium makes these tests Linux-only anyway)."""
     found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -310,7 +310,7 @@ def training_processes(server_pid: int) -> dict[int, int]:
             command = (stat.parent / "cmdline").read_bytes()
         except OSError:  # the process ended meanwhile
             continue
-        if int(fields[1]) == server_pid and b"tl_core.processes" in command:
+        if int(fields[1]) == server_pid and b"tl_core.engine.processes" in command:
             found[int(stat.parent.name)] = int(fields[11]) + int(fields[12])  # utime + stime
     return found
 

@@ -268,7 +268,7 @@ def children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="finds the training processes in /proc")
 def test_a_training_process_killed_during_a_run_is_trained_again_and_the_next_run_trains(serve):
-    # Two threads per run: the runs train in training processes (tl_core.processes).
+    # Two threads per run: the runs train in training processes (tl_core.engine.processes).
     server = serve(TL_MAX_JOBS=1, TL_TORCH_THREADS=2)
     killed = []
 
@@ -276,7 +276,7 @@ def test_a_training_process_killed_during_a_run_is_trained_again_and_the_next_ru
         if killed or "source" in text or text.endswith(("starting", "done")):
             return  # the source model trains in the server; its targets in the processes
         for pid in children(server.process.pid):
-            if b"tl_core.processes" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"tl_core.engine.processes" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 os.kill(pid, signal.SIGKILL)  # the busy ones among them
                 killed.append(pid)
 
