@@ -233,7 +233,7 @@ def imagenet_probe(
     slot = st.empty()
     with cleared_on_failure(slot), training_slot(slot):
         slot.info("ResNet-18 is reading the target images...", icon=":material/hourglass_top:")
-        probe = tl_core.get_demo(demo).imagenet_feature_extraction(
+        probe = tl_core.get_demo(demo).OFFERS.imagenet.feature_extraction(
             tl_core.make_config(demo, **config), data=_data
         )
     slot.empty()

@@ -66,13 +66,6 @@ class Charts:
 def show(demo: str) -> None:
     page = DEMO_BY_NAME[demo]
     st.title(page.title)
-    if demo not in tl_core.available_demos():
-        st.info(
-            f"The {page.title} demo is coming soon: its part of the lab is still being "
-            "written. The other demos in the menu on the left work already.",
-            icon=":material/construction:",
-        )
-        return
     module = tl_core.get_demo(demo)
     warnings = st.container()  # above the controls whose values they explain
     config = experiment_controls(demo, page_specs(module))
@@ -206,14 +199,6 @@ def glossary_help(spec: FieldSpec) -> str:
 # Main sections
 
 
-def not_yet(module, name: str) -> bool:
-    """True (with a note) when a demo module has not grown `name` yet; its page still works."""
-    if hasattr(module, name):
-        return False
-    st.info(f"This view is coming soon: the demo has no `{name}` yet.", icon=":material/construction:")
-    return True
-
-
 def first_screen(result: RunResult, charts: Charts) -> None:
     """The headline beside the source-vs-target chart: on screen with the controls above them."""
     left, right = st.columns([1, 2], gap="medium")
@@ -240,9 +225,6 @@ def samples_section(demo: str, config, charts: Charts, data: UserData | None = N
     else:
         sentence = f"{labels} Gap {config.gap:g}: {module.Config.field('gap').help}."
     scenario_caption(module, config, data)
-    if not_yet(module, "samples_figure"):
-        st.markdown(sentence)
-        return
     try:  # the figure is made before anything is drawn: an error leaves no half a chart
         charts.show(
             lambda: cached.samples_figure(demo, config.to_dict(), **cached.with_data(data)),
@@ -368,7 +350,7 @@ def sweep_section(demo: str, module, config, over: str, charts: Charts, data: Us
                 "needs a built-in scenario, whose gap is a setting."
             )
             return None
-        most = module.max_n_target(data)
+        most = module.OFFERS.max_n_target(data)
         values = [v for v in values if v <= most]
         if len(values) < 2:
             st.caption(
@@ -455,20 +437,16 @@ def model_section(
     demo: str, module, config, result: RunResult, charts: Charts, data: UserData | None = None
 ) -> None:
     st.subheader("5 · Inside the models")
-    if not_yet(module, "model_figure"):
-        return
-    if hasattr(module, "describe_model"):
-        sentence = module.describe_model(result)
-    else:
-        sentence = narrate.describe_best_and_worst(result)
+    describe = module.OFFERS.describe_model or narrate.describe_best_and_worst
     charts.show(
         lambda: module.model_figure(result, **data_keyword(data)),
         "model_chart",
-        sentence,
+        describe(result),
         strategies=result.names(),
     )
-    if hasattr(module, "confusion_figure"):
-        charts.show(lambda: module.confusion_figure(result, **data_keyword(data)), "confusion_chart")
+    if module.OFFERS.confusion_figure is not None:
+        confusion = module.OFFERS.confusion_figure
+        charts.show(lambda: confusion(result, **data_keyword(data)), "confusion_chart")
     if imagenet.offered(module):
         imagenet.section(demo, module, config, result, data)
 
@@ -606,7 +584,7 @@ def export_buttons(
         key="download_charts_html",
         on_click="ignore",
     )
-    weights = getattr(module, "target_weights", None)
+    weights = module.OFFERS.target_weights
     if weights is not None:  # a torch demo: the trained target model, on request
         st.download_button(
             "Trained target model weights (safetensors)",
