@@ -98,6 +98,11 @@ def ignored_with_own_data(module) -> tuple[str, ...]:
     return tuple(module.OFFERS.ignored_with_user_data)
 
 
+def keyword(data: UserData | None) -> dict:
+    """How a demo's functions take a user's data: `data=`, absent for the built-in data."""
+    return {} if data is None else {"data": data}
+
+
 def _loaded() -> dict[str, UserData]:
     return st.session_state.setdefault("_tl_user_data", {})
 
