@@ -19,8 +19,8 @@ from test_app_user_data import sales_csv
 import tl_core
 from tl_app import controls, exports, results_section
 from tl_app.catalog import DEMO_BY_NAME
-from tl_app.sweeps import sweep_values
 from tl_core import narrate, userdata
+from tl_core.lecture import sweep_values
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 AVAILABLE = tl_core.available_demos()

@@ -15,8 +15,8 @@ import streamlit as st
 import tl_core
 from tl_app import cached, controls
 from tl_app.page_charts import Charts
-from tl_app.sweeps import gap_scenarios, sweep_values
 from tl_core import narrate, plots
+from tl_core.lecture import gap_scenarios, sweep_values
 from tl_core.userdata import UserData
 
 SWEEP_TEXT = {
