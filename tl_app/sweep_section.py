@@ -41,8 +41,7 @@ def sweep_section(demo: str, module, config, over: str, charts: Charts, data: Us
         return None
     title, button, words = SWEEP_TEXT[over]
     st.subheader(title)
-    values, seeds = sweep_values(module, config, over), st.session_state["sweep_seeds"]
-    values = values_that_apply(module, config, over, values, data)
+    values, seeds = values_that_apply(module, config, over, data), st.session_state["sweep_seeds"]
     if values is None:
         return None
     fields = {k: v for k, v in config.to_dict().items() if k != over}
@@ -59,10 +58,8 @@ def sweep_section(demo: str, module, config, over: str, charts: Charts, data: Us
         f"Runs every strategy for {words} = {', '.join(f'{v:g}' for v in values)}, "
         f"{seeds} seed{'s' if seeds > 1 else ''} each ({len(values) * seeds} runs)."
     )
-    earlier = st.session_state.get(EARLIER, {}).get((demo, over))
     if table is None and not controls.requested(work, button, key=f"run_{over}_sweep", note=note):
-        if earlier is not None:
-            earlier_sweep(earlier, settings, charts, over)
+        earlier_sweep(demo, over, settings, charts)
         return None
     if table is None:
         table = cached.sweep(demo, over, tuple(values), seeds, fields, **cached.with_data(data))
@@ -71,9 +68,10 @@ def sweep_section(demo: str, module, config, over: str, charts: Charts, data: Us
     return values, seeds
 
 
-def values_that_apply(module, config, over: str, values: list, data: UserData | None) -> list | None:
-    """The sweep's values that the data and the scenario allow, or None (with a caption saying
-    why) where no sweep applies."""
+def values_that_apply(module, config, over: str, data: UserData | None) -> list | None:
+    """The values the sweep steps through that the data and the scenario allow, or None (with
+    a caption saying why) where no sweep applies."""
+    values = sweep_values(module, config, over)
     if data is not None:
         if over == "gap":
             st.caption(
@@ -133,8 +131,12 @@ def draw_sweep(table: pd.DataFrame, charts: Charts, over: str, earlier: str = ""
     charts.show(build, f"{key}_chart", sentence, strategies=table.strategy.unique(), content=content)
 
 
-def earlier_sweep(earlier: dict, settings: dict, charts: Charts, over: str) -> None:
-    """The sweep this page drew before, kept in view and said to be made with other settings."""
+def earlier_sweep(demo: str, over: str, settings: dict, charts: Charts) -> None:
+    """The sweep this page drew before, if any, kept in view and said to be made with other
+    settings."""
+    earlier = st.session_state.get(EARLIER, {}).get((demo, over))
+    if earlier is None:
+        return
     changed = [
         f"{controls.label_of_name(name)} {controls.show(old)} → {controls.show(settings.get(name))}"
         for name, old in earlier["settings"].items()
