@@ -7,7 +7,7 @@ Each page is a short script in app_pages/; the demo pages share tl_app/demo_page
 such as /linear opened on a fresh server would run the page without this frame.)
 
 Hosting a class (see the README): the CPU threads are shared out once per process, training waits
-for one of TL_MAX_JOBS worker slots, and an unexpected error in a page becomes a message saying
+for one of TL_MAX_JOBS training slots, and an unexpected error in a page becomes a message saying
 what to do while the server log keeps its traceback.
 """
 

@@ -6,6 +6,7 @@ import streamlit as st
 import tl_core
 from tl_app import cached, controls, figures, glossary, sweeps
 from tl_app.catalog import DEMO_BY_NAME
+from tl_core import lecture
 from tl_core.config import FieldSpec
 from tl_core.strategies import BASELINE, STRATEGIES, label
 
@@ -86,9 +87,9 @@ for over, heading, button in (
         base = module.Config(seed=seed)
         fields = {"seed": seed}
         if over == "gap" and "gap" in base.ignored_fields():  # a flat line there: its shift instead
-            fields["scenario"] = sweeps.gap_scenarios(module)[0]
+            fields["scenario"] = lecture.gap_scenarios(module)[0]
             moved.append(f"{titles[demo]} in its {controls.choice_label(fields['scenario'])} scenario")
-        plan[demo] = (tuple(sweeps.sweep_values(module, base, over)), fields)
+        plan[demo] = (tuple(lecture.sweep_values(module, base, over)), fields)
         try:  # e.g. the seed at the top of its range: the sweep's further seeds are not seeds
             tl_core.api.sweep_configs(demo, over, plan[demo][0], seeds, **fields)
         except ValueError as err:

@@ -17,10 +17,10 @@ from test_app_pages import failures, fast
 from test_app_user_data import sales_csv
 
 import tl_core
-from tl_app import controls, demo_page, exports
+from tl_app import controls, exports, results_section
 from tl_app.catalog import DEMO_BY_NAME
-from tl_app.sweeps import sweep_values
 from tl_core import narrate, userdata
+from tl_core.lecture import sweep_values
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 AVAILABLE = tl_core.available_demos()
@@ -74,7 +74,7 @@ def test_the_notebook_reproduces_the_numbers_on_the_page(demo, monkeypatch):
 
     namespace = run_cells(exports.code_of_notebook(nbformat.writes(notebook).encode()), monkeypatch)
     page_table = at.table[0].value
-    notebook_table, _ = demo_page.results_tables(namespace["result"])
+    notebook_table, _ = results_section.results_tables(namespace["result"])
     assert page_table.equals(notebook_table), "same strategies, same numbers, to the last digit"
     assert namespace["result"].config["seed"] == 7 and namespace["result"].config["gap"] == 0.55
     if not sweep:
@@ -108,7 +108,7 @@ OWN_FILE = "Q3 sales (Anne's).csv"  # a name that is not a Python identifier, qu
 
 
 def notebook_of(demo: str, config, data=None) -> bytes:
-    """The notebook the page's download button gives (see tl_app/demo_page.py)."""
+    """The notebook the page's download button gives (see tl_app/take_away.py)."""
     module = tl_core.get_demo(demo)
     cells = exports.reproduce_cells(demo, config.to_dict(), {}, exports.views_of(module), data=data)
     return exports.notebook_bytes(f"Transfer Lab: {demo}", "What it shows.", cells)

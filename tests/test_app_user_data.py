@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from test_app_pages import APP, failures, fast
 
 import tl_core
-from tl_app import controls, demo_page
+from tl_app import controls, results_section
 from tl_app.catalog import DEMO_BY_NAME
 from tl_core import userdata
 
@@ -150,7 +150,7 @@ def test_an_uploaded_csv_runs_every_strategy_and_the_notebook_reproduces_it(tmp_
     code = notebook_code(at)
     assert "userdata.read('table'" in code and "data=data" in code
     namespace = run_cells(code, tmp_path, monkeypatch)
-    assert demo_page.results_tables(namespace["result"])[0].reset_index().equals(results_table(at))
+    assert results_section.results_tables(namespace["result"])[0].reset_index().equals(results_table(at))
 
 
 def test_the_split_column_and_threshold_decide_the_domains():
@@ -276,7 +276,7 @@ def test_a_zip_of_image_folders_is_the_cnns_target(tmp_path, monkeypatch):
     assert "8x8 in grey" in said and "64x64 RGB" in said, "what the reader keeps, and what the CNN reads"
     (tmp_path / "shapes.zip").write_bytes(shapes_zip())
     namespace = run_cells(notebook_code(at), tmp_path, monkeypatch)
-    assert demo_page.results_tables(namespace["result"])[0].reset_index().equals(results_table(at))
+    assert results_section.results_tables(namespace["result"])[0].reset_index().equals(results_table(at))
 
 
 @pytest.mark.parametrize(
@@ -308,7 +308,7 @@ def test_a_sequence_csv_is_the_rnns_target():
     result = tl_core.run(
         "rnn", data=data, **tl_core.make_config("rnn", **{**fast("rnn"), "n_target": "2"}).to_dict()
     )
-    assert demo_page.results_tables(result)[0].reset_index().equals(results_table(at))
+    assert results_section.results_tables(result)[0].reset_index().equals(results_table(at))
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """A class on one server: training slots, CPU threads, errors visitors may see, nothing unsafe.
 
-- Worker slots: at most `slots` trainings at once, the rest queue first come first served and are
+- Training slots: at most `count` trainings at once, the rest queue first come first served and are
   told their place; a run that stops (its controls changed, its tab closed) gives back its slot or
   its place in the queue.
 - CPU threads: torch and every BLAS/OpenMP pool get the cores divided by the trainings at once.
@@ -24,9 +24,8 @@ from streamlit.testing.v1 import AppTest
 from threadpoolctl import ThreadpoolController, threadpool_info
 
 import tl_core
-from tl_app import cached, server
-from tl_app import workers as worker_pool
-from tl_app.workers import Workers
+from tl_app import cached, server, training_slots
+from tl_app.training_slots import TrainingSlots
 from tl_core import limits as limits_module
 from tl_core.engine import processes
 from tl_core.limits import Limits, RunTooLong
@@ -57,11 +56,11 @@ def eventually(condition, what: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# Worker slots
+# Training slots
 
 
-def hold(workers: Workers, entered: threading.Event, leave: threading.Event, places: list | None = None):
-    with workers.slot(
+def hold(slots: TrainingSlots, entered: threading.Event, leave: threading.Event, places: list | None = None):
+    with slots.hold(
         on_wait=(lambda ahead, busy: places.append((ahead, busy))) if places is not None else None,
         poll_s=0.01,
     ):
@@ -70,34 +69,34 @@ def hold(workers: Workers, entered: threading.Event, leave: threading.Event, pla
 
 
 def test_a_burst_queues_in_arrival_order_and_is_told_its_place():
-    workers = Workers(2)
+    slots = TrainingSlots(2)
     entered = [threading.Event() for _ in range(4)]
     leave = [threading.Event() for _ in range(4)]
     places = [[] for _ in range(4)]
-    threads = [start(hold, workers, entered[0], leave[0]), start(hold, workers, entered[1], leave[1])]
+    threads = [start(hold, slots, entered[0], leave[0]), start(hold, slots, entered[1], leave[1])]
     assert entered[0].wait(WAIT_S) and entered[1].wait(WAIT_S)
-    threads.append(start(hold, workers, entered[2], leave[2], places[2]))
-    eventually(lambda: workers.waiting == 1, "the third run queues")
-    threads.append(start(hold, workers, entered[3], leave[3], places[3]))
-    eventually(lambda: workers.waiting == 2, "the fourth run queues behind it")
-    assert workers.busy == 2 and not entered[2].is_set() and not entered[3].is_set()
+    threads.append(start(hold, slots, entered[2], leave[2], places[2]))
+    eventually(lambda: slots.waiting == 1, "the third run queues")
+    threads.append(start(hold, slots, entered[3], leave[3], places[3]))
+    eventually(lambda: slots.waiting == 2, "the fourth run queues behind it")
+    assert slots.busy == 2 and not entered[2].is_set() and not entered[3].is_set()
     eventually(lambda: places[3], "the fourth run is told its place")
     assert places[2][0] == (0, 2) and places[3][0] == (1, 2)  # next / one ahead, two training
     leave[0].set()
     assert entered[2].wait(WAIT_S), "the first in the queue takes the freed slot"
-    assert not entered[3].is_set() and workers.busy == 2
+    assert not entered[3].is_set() and slots.busy == 2
     eventually(lambda: (0, 2) in places[3], "the fourth run moves up")
     for event in leave:
         event.set()
     for thread in threads:
         thread.join(WAIT_S)
-    assert workers.busy == 0 and workers.waiting == 0
+    assert slots.busy == 0 and slots.waiting == 0
 
 
 def test_a_run_stopped_while_waiting_leaves_the_queue():
-    workers = Workers(1)
+    slots = TrainingSlots(1)
     entered, leave = threading.Event(), threading.Event()
-    holder = start(hold, workers, entered, leave)
+    holder = start(hold, slots, entered, leave)
     assert entered.wait(WAIT_S)
     checks = []
 
@@ -107,48 +106,48 @@ def test_a_run_stopped_while_waiting_leaves_the_queue():
             raise Stop
 
     with pytest.raises(Stop):
-        with workers.slot(check=check, poll_s=0.01):
+        with slots.hold(check=check, poll_s=0.01):
             pytest.fail("a stopped run must not train")
-    assert workers.waiting == 0 and workers.busy == 1, "only the holder is left"
+    assert slots.waiting == 0 and slots.busy == 1, "only the holder is left"
     leave.set()
     holder.join(WAIT_S)
-    assert workers.busy == 0
-    with workers.slot():  # the slot is free again for the next run
-        assert workers.busy == 1
+    assert slots.busy == 0
+    with slots.hold():  # the slot is free again for the next run
+        assert slots.busy == 1
 
 
 def test_a_run_stopped_while_training_gives_its_slot_back():
-    workers = Workers(1)
+    slots = TrainingSlots(1)
     with pytest.raises(Stop):
-        with workers.slot():
-            assert workers.busy == 1
+        with slots.hold():
+            assert slots.busy == 1
             raise Stop  # a rerun arriving at a progress call, deep in the core
-    assert workers.busy == 0
+    assert slots.busy == 0
     with pytest.raises(ValueError):
-        with workers.slot():
+        with slots.hold():
             raise ValueError("a failing run")
-    assert workers.busy == 0
+    assert slots.busy == 0
 
 
-def test_a_weights_download_trains_in_a_worker_slot_too(monkeypatch):
-    workers = Workers(1)
-    monkeypatch.setattr(worker_pool, "WORKERS", workers)
+def test_a_weights_download_trains_in_a_training_slot_too(monkeypatch):
+    slots = TrainingSlots(1)
+    monkeypatch.setattr(training_slots, "SLOTS", slots)
     entered, leave = threading.Event(), threading.Event()
-    holder = start(hold, workers, entered, leave)
+    holder = start(hold, slots, entered, leave)
     assert entered.wait(WAIT_S)
     got = []
-    download = start(lambda: got.append(cached.on_request(lambda: workers.busy)))
-    eventually(lambda: workers.waiting == 1, "the download's training queues")
+    download = start(lambda: got.append(cached.on_request(lambda: slots.busy)))
+    eventually(lambda: slots.waiting == 1, "the download's training queues")
     assert not got
     leave.set()
     download.join(WAIT_S)
     holder.join(WAIT_S)
-    assert got == [1] and workers.busy == 0, "it trained holding the one slot, then gave it back"
+    assert got == [1] and slots.busy == 0, "it trained holding the one slot, then gave it back"
 
 
 def test_a_server_needs_a_slot():
     with pytest.raises(ValueError, match="at least one"):
-        Workers(0)
+        TrainingSlots(0)
 
 
 class Slot:
@@ -162,9 +161,9 @@ class Slot:
 
 
 def test_the_waiting_message_says_the_place_and_a_changed_control_ends_the_wait(monkeypatch):
-    workers = Workers(1)
+    slots = TrainingSlots(1)
     entered, leave = threading.Event(), threading.Event()
-    holder = start(hold, workers, entered, leave)
+    holder = start(hold, slots, entered, leave)
     assert entered.wait(WAIT_S)
     polls = []
 
@@ -174,38 +173,38 @@ def test_the_waiting_message_says_the_place_and_a_changed_control_ends_the_wait(
             raise Stop  # the visitor moved a slider: Streamlit wants a rerun
 
     monkeypatch.setattr(cached, "_stop_check", lambda: streamlit_check)
-    monkeypatch.setattr(worker_pool, "POLL_S", 0.01)
+    monkeypatch.setattr(training_slots, "POLL_S", 0.01)
     slot = Slot()
     with pytest.raises(Stop):
-        with cached.training_slot(slot, workers):
+        with cached.training_slot(slot, slots):
             pytest.fail("must not train while the only slot is busy")
     assert slot.drawn and "Waiting for a free worker" in slot.drawn[0] and "yours is next" in slot.drawn[0]
-    assert workers.waiting == 0
+    assert slots.waiting == 0
     leave.set()
     holder.join(WAIT_S)
     assert "3 ahead of yours" in cached.waiting_message(3, 2, 2)
     assert "2 experiments at a time" in cached.waiting_message(3, 2, 2)
 
 
-def test_a_sweep_waits_for_a_busy_worker_then_draws_and_a_quick_run_never_waits(monkeypatch):
+def test_a_sweep_waits_for_a_busy_slot_then_draws_and_a_quick_run_never_waits(monkeypatch):
     """The app's real path: every slot busy, a sweep queues, shows why, and draws once freed; a
     single run of a quick demo (linear regression) does not queue at all."""
-    workers = Workers(1)
-    monkeypatch.setattr(worker_pool, "WORKERS", workers)
+    slots = TrainingSlots(1)
+    monkeypatch.setattr(training_slots, "SLOTS", slots)
     shown = []
     real = cached.waiting_message
     monkeypatch.setattr(cached, "waiting_message", lambda *a: shown.append(real(*a)) or shown[-1])
     entered, leave = threading.Event(), threading.Event()
-    holder = start(hold, workers, entered, leave)
+    holder = start(hold, slots, entered, leave)
     assert entered.wait(WAIT_S)
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"seed": "424242", "sweep_seeds": "1"})  # configs no other test ran
     at.switch_page("app_pages/linear.py").run()
-    assert len(at.metric) >= 2 and not shown, "a quick run does not wait for the busy worker"
+    assert len(at.metric) >= 2 and not shown, "a quick run does not wait for the busy slot"
     charts = len(at.get("plotly_chart"))
 
     def release_once_queued():
-        eventually(lambda: workers.waiting == 1, "the sweep queues for the busy worker")
+        eventually(lambda: slots.waiting == 1, "the sweep queues for the busy slot")
         leave.set()
 
     releaser = start(release_once_queued)
@@ -213,12 +212,12 @@ def test_a_sweep_waits_for_a_busy_worker_then_draws_and_a_quick_run_never_waits(
     releaser.join(WAIT_S)
     holder.join(WAIT_S)
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert len(at.get("plotly_chart")) == charts + 1, "the sweep drew once the worker was free"
+    assert len(at.get("plotly_chart")) == charts + 1, "the sweep drew once the slot was free"
     assert shown and "Waiting for a free worker" in shown[0] and "yours is next" in shown[0]
-    assert workers.busy == 0 and workers.waiting == 0
+    assert slots.busy == 0 and slots.waiting == 0
     entered.clear()
     leave.clear()
-    holder = start(hold, workers, entered, leave)  # busy again: a cached sweep needs no worker
+    holder = start(hold, slots, entered, leave)  # busy again: a cached sweep needs no slot
     assert entered.wait(WAIT_S)
     at.run()
     leave.set()

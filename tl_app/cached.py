@@ -13,7 +13,7 @@ A training process that dies during a run (killed from outside, or out of memory
 retry, said on the progress bar: the run starts again in a new process. A second death goes on
 to the page, which says what happened (tl_app.server.report_failure).
 
-Training waits for one of the server's few worker slots (`tl_app.workers`); while it waits, the
+Training waits for one of the server's few training slots (`tl_app.training_slots`); while it waits, the
 progress bar's place says so, with the number of runs ahead of it. One run of a quick demo (the
 closed forms and small solvers of linear and logistic regression: a tenth of a second on one
 thread) never waits: it cannot thrash the server, and queueing it behind a network's training
@@ -34,14 +34,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import tl_core
-from tl_app import workers as worker_pool
+from tl_app import training_slots
 from tl_core.engine import processes
 from tl_core.limits import LIMITS
 from tl_core.result import RunResult
 from tl_core.userdata import UserData
 
 PROGRESS_EVERY_S = 0.1  # redraw the bar at most this often
-QUICK_DEMOS = frozenset({"linear", "logistic"})  # one run: ~0.1 s on one thread, no worker slot
+QUICK_DEMOS = frozenset({"linear", "logistic"})  # one run: ~0.1 s on one thread, no training slot
 RETRYING = "again: the training process stopped unexpectedly, so this run starts over in a new one"
 
 log = logging.getLogger("tl_app")
@@ -93,29 +93,29 @@ def _stop_check() -> Callable[[], None] | None:
 
 
 @contextmanager
-def training_slot(slot, workers: worker_pool.Workers | None = None) -> Iterator[None]:
-    """Hold a worker slot while training; meanwhile `slot` shows the run's place in the queue.
+def training_slot(status, slots: training_slots.TrainingSlots | None = None) -> Iterator[None]:
+    """Hold a training slot while training; meanwhile `status` shows the run's place in the queue.
 
     A run whose controls change while it waits leaves the queue: Streamlit's stop check raises its
     rerun signal. (Where Streamlit has no such check, redrawing the message is the check: every
     element a run draws is a point where Streamlit may stop it.)
     """
-    workers = workers or worker_pool.WORKERS
+    slots = slots or training_slots.SLOTS
     shown = [""]
 
     def on_wait(ahead: int, busy: int) -> None:
-        shown[0] = waiting_message(ahead, busy, workers.slots)
-        slot.info(shown[0], icon=":material/hourglass_top:")
+        shown[0] = waiting_message(ahead, busy, slots.count)
+        status.info(shown[0], icon=":material/hourglass_top:")
 
-    check = _stop_check() or (lambda: slot.info(shown[0], icon=":material/hourglass_top:"))
-    with workers.slot(on_wait=on_wait, check=check):
+    check = _stop_check() or (lambda: status.info(shown[0], icon=":material/hourglass_top:"))
+    with slots.hold(on_wait=on_wait, check=check):
         yield
 
 
 def on_request(train: Callable[[], Any]) -> Any:
     """Training a visitor asked for outside a page run (the weights download retrains the model):
-    it takes a worker slot like any other, waiting quietly, as a download has nowhere to say so."""
-    with worker_pool.WORKERS.slot():
+    it takes a training slot like any other, waiting quietly, as a download has nowhere to say so."""
+    with training_slots.SLOTS.hold():
         return train()
 
 
@@ -143,7 +143,7 @@ def run(
     the arrays)."""
     made = tl_core.make_config(demo, **config)
     stored = tl_core.api.stored_run(demo, config=made, data=_data)
-    if stored is not None:  # computed before on this machine: no worker slot, no training
+    if stored is not None:  # computed before on this machine: no training slot, no training
         return stored
     slot = st.empty()
     with cleared_on_failure(slot), nullcontext() if demo in QUICK_DEMOS else training_slot(slot):
@@ -167,7 +167,7 @@ def sweep(
     """`tl_core.sweep` of `over` through `values`, `seeds` seeds from config's seed up (data: as
     for `run`)."""
     stored = tl_core.api.stored_sweep(demo, over, list(values), seeds, data=_data, **config)
-    if stored is not None:  # every point computed before on this machine: no worker slot
+    if stored is not None:  # every point computed before on this machine: no training slot
         return stored
     slot = st.empty()
     with cleared_on_failure(slot), training_slot(slot):
@@ -233,7 +233,7 @@ def imagenet_probe(
     slot = st.empty()
     with cleared_on_failure(slot), training_slot(slot):
         slot.info("ResNet-18 is reading the target images...", icon=":material/hourglass_top:")
-        probe = tl_core.get_demo(demo).imagenet_feature_extraction(
+        probe = tl_core.get_demo(demo).OFFERS.imagenet.feature_extraction(
             tl_core.make_config(demo, **config), data=_data
         )
     slot.empty()

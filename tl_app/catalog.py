@@ -1,4 +1,9 @@
-"""The pages of the app, and what each demo teaches, in one place (Home, navigation, Theory)."""
+"""The pages of the app, and what each demo teaches, in one place (Home, navigation, Theory).
+
+A new demo's page is one `DemoPage` here and a page file of three lines, `app_pages/<demo>.py`,
+that calls `tl_app.demo_page.show("<demo>")`: the page reads the demo through its contract
+(tl_core.demos.protocol), so nothing else in tl_app changes (tests/test_fake_demo.py).
+"""
 
 from __future__ import annotations
 

@@ -24,12 +24,12 @@ NOT_OFFERED = (
 
 
 def offered(module) -> bool:
-    return hasattr(module, "imagenet_feature_extraction")
+    return module.OFFERS.imagenet is not None
 
 
 def section(demo: str, module, config, result: RunResult, data: UserData | None) -> None:
     with st.expander("Compare: features from ImageNet (ResNet-18)", icon=":material/photo_library:"):
-        if module.imagenet_unavailable():
+        if module.OFFERS.imagenet.unavailable():
             st.caption(NOT_OFFERED)
             return
         what = "your images in colour at 224x224" if data is not None else "the digits scaled to 32x32"

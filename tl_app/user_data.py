@@ -1,6 +1,6 @@
 """The "Your data" section of a demo page: upload a file, make the choices it needs, get its data.
 
-A demo that takes a user's data (its module's `USER_DATA` is "table", "images" or "sequences")
+A demo that takes a user's data (its `OFFERS.user_data` is "table", "images" or "sequences")
 gets a "Data" choice in the sidebar, saved in the link as `data=builtin` or `data=own`. With
 "own", this section asks for the file and the few choices it needs, reads it through
 `tl_core.userdata` (cached by the file's bytes and the choices) and hands the page a data object.
@@ -59,7 +59,7 @@ FILE_TYPES = {"table": ["csv", "txt"], "images": ["zip"], "sequences": ["csv", "
 
 
 def takes_user_data(module) -> bool:
-    return getattr(module, "USER_DATA", None) in UPLOAD_HELP
+    return module.OFFERS.user_data in UPLOAD_HELP
 
 
 def table_source(module) -> FieldSpec | None:
@@ -67,7 +67,7 @@ def table_source(module) -> FieldSpec | None:
     scikit-learn for its task (a link can carry this one: the bundled tables need no file)."""
     from tl_core.userdata import tables
 
-    if getattr(module, "USER_DATA", None) != "table":
+    if module.OFFERS.user_data != "table":
         return None
     task = _task(module)
     bundled = tuple(name for name, table in tables.BUNDLED_TABLES.items() if table.task == task)
@@ -95,7 +95,12 @@ def data_widget() -> str:
 
 def ignored_with_own_data(module) -> tuple[str, ...]:
     """The settings a user's data replaces (the page greys them out)."""
-    return tuple(getattr(module, "IGNORED_WITH_USER_DATA", ()))
+    return tuple(module.OFFERS.ignored_with_user_data)
+
+
+def keyword(data: UserData | None) -> dict:
+    """How a demo's functions take a user's data: `data=`, absent for the built-in data."""
+    return {} if data is None else {"data": data}
 
 
 def _loaded() -> dict[str, UserData]:
@@ -119,7 +124,7 @@ def fall_back_from_link(demo: str, entered: bool) -> None:
 
 def section(demo: str, module) -> UserData | None:
     """Draw the "Your data" section; return the data once a file is read, else None."""
-    kind = module.USER_DATA
+    kind = module.OFFERS.user_data
     st.subheader("0 · Your data")
     try:
         data = READERS[kind](demo, module)

@@ -3,7 +3,7 @@
 A class opening the teacher's link in the same minute would otherwise start thirty trainings at
 once on a two-core server: every one would crawl and all would finish late. With slots, the first
 `max_jobs` train at full speed and the others wait their turn, first come first served, each
-showing "Waiting for a free worker" with its place in the queue.
+showing "Waiting for a free worker" (the page's words for a slot) with its place in the queue.
 
 Only work that trains takes a slot (`cached.run` and `cached.sweep` when the cache misses): a result
 seen before renders at once, whatever the queue.
@@ -13,7 +13,7 @@ a run whose controls changed, or whose tab closed, by raising inside it), and a 
 Streamlit every `POLL_S` whether it should stop, so a student who changes a slider while queued
 leaves the queue at once instead of waiting for a result nobody wants.
 
-`WORKERS` is the one piece of state that every session shares on purpose; it is thread-safe.
+`SLOTS` is the one piece of state that every session shares on purpose; it is thread-safe.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ POLL_S = 0.2  # how often a waiting run checks whether it should stop (and wheth
 OnWait = Callable[[int, int], None]  # (runs waiting before this one, trainings under way)
 
 
-class Workers:
-    """`slots` trainings at a time; the rest queue in arrival order."""
+class TrainingSlots:
+    """`count` trainings at a time; the rest queue in arrival order."""
 
-    def __init__(self, slots: int):
-        if slots < 1:
-            raise ValueError(f"a server needs at least one training slot, got {slots}")
-        self.slots = slots
+    def __init__(self, count: int):
+        if count < 1:
+            raise ValueError(f"a server needs at least one training slot, got {count}")
+        self.count = count
         self._changed = threading.Condition()
         self._busy = 0
         self._queue: list[object] = []  # tickets of the waiting runs, first come first served
@@ -53,7 +53,7 @@ class Workers:
             return len(self._queue)
 
     @contextmanager
-    def slot(
+    def hold(
         self, on_wait: OnWait | None = None, check: Callable[[], None] | None = None, poll_s: float = POLL_S
     ) -> Iterator[None]:
         """Hold one slot while the body runs.
@@ -93,7 +93,7 @@ class Workers:
     def _take(self, ticket: object) -> bool:
         """Take a slot when one is free and this run is first in the queue."""
         with self._changed:
-            if self._queue[0] is ticket and self._busy < self.slots:
+            if self._queue[0] is ticket and self._busy < self.count:
                 self._queue.pop(0)
                 self._busy += 1
                 return True
@@ -104,4 +104,4 @@ class Workers:
             return self._queue.index(ticket), self._busy
 
 
-WORKERS = Workers(LIMITS.max_jobs)
+SLOTS = TrainingSlots(LIMITS.max_jobs)
