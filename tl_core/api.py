@@ -124,11 +124,11 @@ def prepare(
             report(line)
 
     for name, module in modules.items():
-        if hasattr(module, "prepare"):
+        if module.OFFERS.prepare:
             for scenario in module.Config.field("scenario").choices:
                 started = time.perf_counter()  # per scenario: a seed may share its model with others
                 for seed in range(seeds):
-                    module.prepare(module.Config(scenario=scenario, seed=seed))
+                    module.OFFERS.prepare(module.Config(scenario=scenario, seed=seed))
                 which = "seed 0" if seeds == 1 else f"seeds 0 to {seeds - 1}"
                 done(f"{name} {scenario}, {which}: data and source model ready ({_since(started)})")
         if grid:
@@ -140,8 +140,9 @@ def _prepare_grid(name: str, module, grid: lecture.Grid, done: Callable[[str], N
     """Compute the grid's runs (batched where the demo trains batched) and sweeps into the store."""
     started = time.perf_counter()
     missing = [config for config in grid.runs if store.stored_run(config) is None]
-    if missing and hasattr(module, "run_many"):  # every epoch measured, as a single run does
-        for config, result in zip(missing, module.run_many(missing, history_every=1)):
+    run_many = module.OFFERS.run_many
+    if missing and run_many:  # every epoch measured, as a single run does
+        for config, result in zip(missing, run_many(missing, history_every=1)):
             store.keep_run(config, None, result)
     else:
         for config in missing:
@@ -208,8 +209,8 @@ def sweep(
     )
 
     def train(configs: list[DemoConfig]) -> list[RunResult]:
-        if hasattr(module, "run_many"):
-            return module.run_many(configs, progress=progress, **with_data)
+        if module.OFFERS.run_many:
+            return module.OFFERS.run_many(configs, progress=progress, **with_data)
         results = []
         for i, config in enumerate(configs):
             results.append(module.run(config, **with_data))
@@ -255,7 +256,7 @@ def _with_data(module, data: UserData | None) -> dict[str, Any]:
     """The `data=` keyword for the demo's run, checked to be the kind the demo takes."""
     if data is None:
         return {}
-    wanted = getattr(module, "USER_DATA", None)
+    wanted = module.OFFERS.user_data
     if wanted != data.kind:
         takes = f"takes {wanted} data" if wanted else "takes no user data"
         raise ValueError(f"the {module.Config.demo} demo {takes}, got {data.kind} data ({data.name})")
