@@ -6,7 +6,7 @@ import pandas as pd
 
 from tl_core.api import summarize
 from tl_core.result import RunResult
-from tl_core.strategies import BASELINE, label
+from tl_core.strategies import BASELINE, SOURCE_ONLY, label
 
 FORGOT = 0.05  # a source score this much below the best kept one is called forgetting
 
@@ -123,8 +123,8 @@ def source_model_metric(result: RunResult) -> float | None:
     """The source model's own source metric, before any target training."""
     if "source_model_metric" in result.extras:
         return result.extras["source_model_metric"]
-    if "source_only" in result.names():
-        return result.strategy("source_only").source_metric
+    if SOURCE_ONLY in result.names():
+        return result.strategy(SOURCE_ONLY).source_metric
     return None
 
 
@@ -133,7 +133,7 @@ def describe_source_vs_target(result: RunResult) -> str:
     the most, against the source model's own score. Source only is not among them: it trains
     nothing, so it is the source model; scratch never learned the source."""
     metric = result.metric_name
-    candidates = [s for s in result.strategies if s.strategy not in (BASELINE, "source_only")]
+    candidates = [s for s in result.strategies if s.strategy not in (BASELINE, SOURCE_ONLY)]
     if not candidates:
         return ""
     most = max(s.source_metric for s in candidates)

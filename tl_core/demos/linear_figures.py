@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 from tl_core.config import DemoConfig
 from tl_core.demos.linear_data import Data
 from tl_core.result import RunResult
-from tl_core.strategies import color, label
+from tl_core.strategies import color, dash, label
 
 SOURCE_COLOR, TARGET_COLOR = "#1f77b4", "#d62728"
 MAX_POINTS_SHOWN = 300  # more source points only hide each other
@@ -220,9 +220,7 @@ def _lines_figure(result: RunResult, data: Data, config: DemoConfig) -> go.Figur
                 y=ys,
                 mode="lines",
                 name=label(s.strategy),
-                line=dict(
-                    color=color(s.strategy), width=3, dash="dot" if s.strategy == "source_only" else "solid"
-                ),
+                line=dict(color=color(s.strategy), width=3, dash=dash(s.strategy)),
                 hovertemplate=f"{label(s.strategy)}: y = {s.params['slope']:.2f}x"
                 f" + {s.params['intercept']:.2f}<extra></extra>",
             )

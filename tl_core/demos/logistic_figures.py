@@ -15,7 +15,7 @@ from tl_core.config import DemoConfig
 from tl_core.demos.logistic_data import MAX_ANGLE_DEGREES, Data
 from tl_core.demos.numpy_demo import DomainSplit
 from tl_core.result import RunResult
-from tl_core.strategies import color, label
+from tl_core.strategies import color, dash, label
 
 CLASS_COLORS = ("#e45756", "#4c78a8")  # class 0, class 1 on every panel
 MAX_POINTS_SHOWN = 400  # more points only hide each other
@@ -245,9 +245,7 @@ def model(result: RunResult, data: Data) -> go.Figure:
                 y=ys,
                 mode="lines",
                 name=label(s.strategy),
-                line=dict(
-                    color=color(s.strategy), width=3, dash="dot" if s.strategy == "source_only" else "solid"
-                ),
+                line=dict(color=color(s.strategy), width=3, dash=dash(s.strategy)),
                 hovertemplate=f"{label(s.strategy)}: target accuracy {s.target_metric:.2f}<extra></extra>",
             )
         )
@@ -294,9 +292,7 @@ def _probability_curves_figure(result: RunResult, data: Data) -> go.Figure:
                 y=expit(s.params["weights"][0] * xs + s.params["bias"]),
                 mode="lines",
                 name=label(s.strategy),
-                line=dict(
-                    color=color(s.strategy), width=3, dash="dot" if s.strategy == "source_only" else "solid"
-                ),
+                line=dict(color=color(s.strategy), width=3, dash=dash(s.strategy)),
                 hovertemplate=f"{label(s.strategy)}: target accuracy {s.target_metric:.2f}<extra></extra>",
             )
         )
