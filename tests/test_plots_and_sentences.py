@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from tl_core import narrate, plots
-from tl_core.api import summarize, sweep_table
 from tl_core.result import RunResult, StrategyResult
+from tl_core.tables import summarize, sweep_table
 
 
 def make_result(n_target=5, gap=0.3, seed=0, scratch=0.60, fine_tune=0.85, fine_tune_source=0.70):

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 from tl_app import sweeps
 from tl_core import narrate, plots
-from tl_core.api import sweep_table
 from tl_core.demos import cnn, linear, logistic, rnn
 from tl_core.result import RunResult, StrategyResult
 from tl_core.strategies import BASELINE, STRATEGIES, label
+from tl_core.tables import sweep_table
 from tl_core.userdata.tables import BUNDLED_TABLES, bundled_table_data, table_data
 
 CASES = settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
