@@ -16,7 +16,7 @@ def test_module_has_the_interface_the_app_reads(demo):
     assert module.Config.demo == demo
     assert set(module.STRATEGIES) <= set(STRATEGIES) and module.STRATEGIES[0] == "scratch"
     assert list(module.STRATEGIES) == [s for s in STRATEGIES if s in module.STRATEGIES], "display order"
-    for name in ("scenario", "gap", "n_target", "lam", "epochs", "lr", "seed", "device", "strategies"):
+    for name in ("scenario", "gap", "n_target", "lam", "epochs", "lr", "seed", "strategies"):
         assert name in module.Config.field_names(), f"{demo} lacks the common field {name}"
     for spec in module.Config.fields():
         assert spec.help, f"{demo}.{spec.name} has no help text"

@@ -41,7 +41,7 @@ import plotly.graph_objects as go
 from sklearn.linear_model import LinearRegression, RidgeCV
 from sklearn.metrics import mean_squared_error, r2_score
 
-from tl_core.config import DemoConfig, device_field, param, seed_field
+from tl_core.config import DemoConfig, param, seed_field
 from tl_core.demos import linear_data, linear_figures
 from tl_core.demos.linear_data import DIABETES_MAX_TARGET, Data, make_data
 from tl_core.demos.numpy_demo import DomainSplit, Fit, check_result_data, run_strategies
@@ -131,7 +131,6 @@ class Config(DemoConfig):
         STRATEGIES, "strategies to run (scratch always runs)", choices=STRATEGIES
     )
     seed: int = seed_field()
-    device: str = device_field()  # unused: this demo is numpy on the CPU
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -20,7 +20,7 @@ The table's split gives both domains. A share (USER_SOURCE_TEST) of the source r
 seed, is held out to score the source model; the seed also draws the n_target labelled target
 rows, and every other target row is the target test set. Features and y are standardized with
 the source training rows' statistics, as for diabetes, and MSE is reported in y's own units.
-The data replace the fields in IGNORED_WITH_USER_DATA (scenario, gap and the synthetic
+The data replace the fields in the demo's IGNORED_WITH_USER_DATA (scenario, gap and the synthetic
 settings); every other field keeps its meaning, and every strategy runs.
 """
 

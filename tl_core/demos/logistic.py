@@ -44,7 +44,7 @@ import sklearn
 from scipy.special import expit
 from sklearn.metrics import accuracy_score, log_loss
 
-from tl_core.config import DemoConfig, device_field, param, seed_field
+from tl_core.config import DemoConfig, param, seed_field
 from tl_core.demos import logistic_data, logistic_figures
 from tl_core.demos.logistic_data import CANCER_MAX_TARGET, Data, make_data
 from tl_core.demos.numpy_demo import Fit, check_result_data, run_strategies
@@ -128,7 +128,6 @@ class Config(DemoConfig):
         STRATEGIES, "strategies to run (scratch always runs)", choices=STRATEGIES
     )
     seed: int = seed_field()
-    device: str = device_field()  # unused: this demo is numpy on the CPU
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -28,7 +28,7 @@ A share (CANCER_SOURCE_TEST) of each class's source rows, drawn by the seed, is 
 the source model; the seed also draws the n_target labelled target rows per class, and every other
 target row is the target test set (CORAL sees the inputs of all target rows, as for breast_cancer).
 Features are standardized with the source training rows' statistics. The data replace the fields
-in IGNORED_WITH_USER_DATA (scenario, gap and the synthetic settings); every other field keeps its
+in the demo's IGNORED_WITH_USER_DATA (scenario, gap and the synthetic settings); every other field keeps its
 meaning, and every strategy runs. With one feature the figures draw probability curves; with more
 than two, the samples figure shows the two features the source model weighs most and the model
 figure each strategy's predicted probabilities on the target test set.
