@@ -426,9 +426,7 @@ def test_a_label_with_no_room_above_or_below_goes_beside_its_point():
 
 
 def test_the_compare_pages_sentence_says_labels_in_words():
-    from tl_app import sweeps
-
-    text = sweeps.describe_gains(
+    text = narrate.describe_compare_gains(
         {"toy": sweep_of("n_target", [1, 8])}, {"toy": "Toy"}, "fine_tune", "n_target"
     )
     assert text.startswith("Fine-tune's gain over scratch — Toy: +28 points with 1 label per class →")
