@@ -111,7 +111,7 @@ def widget_value(value):
 )
 def test_every_page_renders_without_an_exception(path):
     demo = next((d for d in DEMOS if PATH[d] == path), None)
-    at = open_page(path, fast(demo) if demo in AVAILABLE else None)
+    at = open_page(path, fast(demo) if demo is not None else None)
     assert not failures(at), failures(at)
     assert at.title, "every page has a title"
     if demo is not None:
@@ -269,7 +269,7 @@ def test_a_stored_sweep_is_drawn_without_a_button_and_compare_draws_at_once(resu
     tl_core.run("linear", config=config)
     for over in ("n_target", "gap"):
         fields = {k: v for k, v in config.to_dict().items() if k != over}
-        tl_core.sweep("linear", over, sweeps.sweep_values(module, config, over), seeds, **fields)
+        tl_core.sweep("linear", over, lecture.sweep_values(module, config, over), seeds, **fields)
 
     def no_training(*args, **kwargs):
         raise AssertionError("the page trained a model the store holds")
@@ -305,7 +305,7 @@ def test_compare_sweeps_the_gap_of_the_torch_demos_in_their_shift_scenario():
     assert not failures(at), failures(at)
     note = " ".join(c.value for c in at.caption)
     assert "sweep it there: CNN in its shift scenario, RNN in its shift scenario." in note
-    assert sweeps.gap_scenarios(tl_core.get_demo("linear")) == list(
+    assert lecture.gap_scenarios(tl_core.get_demo("linear")) == list(
         tl_core.get_demo("linear").Config.field("scenario").choices
     )
 
