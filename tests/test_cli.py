@@ -1,5 +1,6 @@
 """The command line: tables, JSON, CSV, help from the config fields, one-line errors with exit 2."""
 
+import dataclasses
 import io
 import json
 import os
@@ -151,7 +152,8 @@ def test_prepare_makes_every_seed_of_every_scenario_and_reports_each_scenario_on
 ):
     module = tl_core.get_demo("cnn")
     made = []
-    monkeypatch.setattr(module, "prepare", lambda config: made.append((config.scenario, config.seed)))
+    prepare = lambda config: made.append((config.scenario, config.seed))  # noqa: E731
+    monkeypatch.setattr(module, "OFFERS", dataclasses.replace(module.OFFERS, prepare=prepare))
     code, out, _ = cli("prepare", "cnn", "--seeds", "2", "--no-grid")
     scenarios = module.Config.field("scenario").choices
     assert code == 0 and made == [(s, seed) for s in scenarios for seed in (0, 1)]

@@ -3,7 +3,7 @@
 import pytest
 
 import tl_core
-from tl_core.strategies import STRATEGIES
+from tl_core.strategies import STRATEGIES, applicable
 
 DEMOS = tl_core.available_demos()
 CHEAP = [d for d in DEMOS if d in ("linear", "logistic")]  # numpy demos: run them freely
@@ -15,7 +15,8 @@ def test_module_has_the_interface_the_app_reads(demo):
     config = module.Config()  # valid with no arguments
     assert module.Config.demo == demo
     assert set(module.STRATEGIES) <= set(STRATEGIES) and module.STRATEGIES[0] == "scratch"
-    for name in ("scenario", "gap", "n_target", "lam", "epochs", "lr", "seed", "device", "strategies"):
+    assert list(module.STRATEGIES) == [s for s in STRATEGIES if s in module.STRATEGIES], "display order"
+    for name in ("scenario", "gap", "n_target", "lam", "epochs", "lr", "seed", "strategies"):
         assert name in module.Config.field_names(), f"{demo} lacks the common field {name}"
     for spec in module.Config.fields():
         assert spec.help, f"{demo}.{spec.name} has no help text"
@@ -48,3 +49,9 @@ def test_settings_a_scenario_ignores_change_nothing(demo):
 def test_result_carries_the_source_models_own_source_metric(demo):
     result = tl_core.run(demo)
     assert result.extras["source_model_metric"] == result.strategy("source_only").source_metric
+
+
+def test_source_only_applies_only_where_the_classes_are_the_same():
+    names = ("scratch", "source_only", "fine_tune")
+    assert applicable(names, same_classes=True) == list(names)
+    assert applicable(names, same_classes=False) == ["scratch", "fine_tune"]

@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 from tl_core.demos import logistic
 from tl_core.demos.logistic import Config, make_data, run
+from tl_core.demos.logistic_data import true_boundaries
 from tl_core.result import RunResult
 
 SEEDS = range(10)
@@ -85,13 +86,13 @@ def test_n_target_counts_labelled_samples_per_class():
 
 def test_the_target_boundary_turns_by_gap_times_90_degrees():
     for gap in (0.0, 0.5, 1.0):
-        truth = logistic.true_boundaries(Config(gap=gap))
+        truth = true_boundaries(Config(gap=gap))
         w_source, w_target = np.array(truth["source"]["weights"]), np.array(truth["target"]["weights"])
         turned = np.arctan2(w_source[0] * w_target[1] - w_source[1] * w_target[0], w_source @ w_target)
         assert np.degrees(turned) == pytest.approx(90 * gap, abs=1e-9)
     # without label noise every target test label is the side of the true target boundary
     config = Config(gap=0.5, shift=1.0, label_noise=0.0)
-    data, target = make_data(config), logistic.true_boundaries(config)["target"]
+    data, target = make_data(config), true_boundaries(config)["target"]
     sides = data.target.X_test @ np.array(target["weights"]) + target["bias"] > 0
     np.testing.assert_array_equal(sides.astype(int), data.target.y_test)
 

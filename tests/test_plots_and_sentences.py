@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from tl_core import narrate, plots
-from tl_core.api import summarize, sweep_table
 from tl_core.result import RunResult, StrategyResult
+from tl_core.tables import summarize, sweep_table
 
 
 def make_result(n_target=5, gap=0.3, seed=0, scratch=0.60, fine_tune=0.85, fine_tune_source=0.70):
@@ -426,9 +426,7 @@ def test_a_label_with_no_room_above_or_below_goes_beside_its_point():
 
 
 def test_the_compare_pages_sentence_says_labels_in_words():
-    from tl_app import sweeps
-
-    text = sweeps.describe_gains(
+    text = narrate.describe_compare_gains(
         {"toy": sweep_of("n_target", [1, 8])}, {"toy": "Toy"}, "fine_tune", "n_target"
     )
     assert text.startswith("Fine-tune's gain over scratch — Toy: +28 points with 1 label per class →")

@@ -17,12 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tl_app import sweeps
 from tl_core import narrate, plots
-from tl_core.api import sweep_table
 from tl_core.demos import cnn, linear, logistic, rnn
 from tl_core.result import RunResult, StrategyResult
 from tl_core.strategies import BASELINE, STRATEGIES, label
+from tl_core.tables import sweep_table
 from tl_core.userdata.tables import BUNDLED_TABLES, bundled_table_data, table_data
 
 CASES = settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
@@ -387,8 +386,8 @@ def check_gap_sentence(table: pd.DataFrame) -> None:
 def check_compare_sentence(table: pd.DataFrame, over: str) -> None:
     titles = {"toy": "Toy"}
     strategy = table.strategy[table.strategy != BASELINE].iloc[0]
-    text = sweeps.describe_gains({"toy": table}, titles, strategy, over)
-    fig = sweeps.gain_figure({"toy": table}, titles, strategy, over)
+    text = narrate.describe_compare_gains({"toy": table}, titles, strategy, over)
+    fig = plots.compare_gains({"toy": table}, titles, strategy, over)
     [line] = [t for t in fig.data if t.mode == "lines+markers"]
     on_chart, metric = dict(zip(line.x, line.y)), table.attrs["metric"]
     where = r"with (\d+) label" if over == "n_target" else r"at gap ([\d.]+)"

@@ -3,6 +3,7 @@ call, session and process with the same config, data and code, and by none that 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -27,17 +28,20 @@ CNN_QUICK = {"epochs": 2, "n_target": 1, "strategies": ("fine_tune",), "device":
 def trainings(monkeypatch):
     """The configs each demo module was asked to train, one list per call."""
     calls = []
+
+    def counting(original):
+        def counted(configs, *args, **kwargs):
+            calls.append(list(configs) if isinstance(configs, list) else [configs])
+            return original(configs, *args, **kwargs)
+
+        return counted
+
     for demo in ("linear", "cnn"):
         module = tl_core.get_demo(demo)
-        for name in ("run", "run_many"):
-            if hasattr(module, name):
-                original = getattr(module, name)
-
-                def counted(configs, *args, _original=original, **kwargs):
-                    calls.append(list(configs) if isinstance(configs, list) else [configs])
-                    return _original(configs, *args, **kwargs)
-
-                monkeypatch.setattr(module, name, counted)
+        monkeypatch.setattr(module, "run", counting(module.run))
+        if module.OFFERS.run_many:
+            offers = dataclasses.replace(module.OFFERS, run_many=counting(module.OFFERS.run_many))
+            monkeypatch.setattr(module, "OFFERS", offers)
     return calls
 
 
@@ -104,8 +108,9 @@ def test_any_change_of_what_a_result_depends_on_misses_the_store(change, trainin
     elif change == "a library's version":
         versions = {**store.library_versions(), "numpy": "0.0"}
         monkeypatch.setattr(store, "library_versions", lambda: versions)
-    else:  # the torch demos' results depend on the device; linear's do not
-        monkeypatch.setattr(store, "TORCH_DEMOS", frozenset({"linear"}))
+    else:  # a torch demo's key names the device's kind (linear's numbers do not depend on it)
+        original = store.key
+        monkeypatch.setattr(store, "key", lambda *args: {**original(*args), "device": "another kind"})
     if change == "the data":
         tl_core.run("linear", data=data, **fields)
     else:

@@ -9,10 +9,11 @@ tl_core.prepare()  # once per machine: data and source models kept on disk
 """
 
 from tl_core import plots
-from tl_core.api import make_config, prepare, run, stored_run, stored_sweep, summarize, sweep
+from tl_core.api import make_config, prepare, run, stored_run, stored_sweep, sweep
 from tl_core.demos import available_demos, get_demo
 from tl_core.estimators import RegularTransferClassifier, RegularTransferRegressor
 from tl_core.result import RunResult, StrategyResult
+from tl_core.tables import summarize
 
 __all__ = [
     "run",

@@ -1,4 +1,4 @@
-"""The Python API, as short as the command line: `run`, `sweep`, `summarize`, `prepare`.
+"""The Python API, as short as the command line: `run`, `sweep`, `prepare` (a sweep's tables: tl_core.tables).
 
 import tl_core
 result = tl_core.run("linear", n_target=5)
@@ -19,22 +19,10 @@ from tl_core.config import DemoConfig
 from tl_core.demos import get_demo
 from tl_core.limits import LIMITS, timed
 from tl_core.result import RunResult
-from tl_core.strategies import BASELINE
+from tl_core.tables import sweep_table
 from tl_core.userdata import UserData
 
 Progress = Callable[[float, str], None]
-
-# Columns of a sweep table, after the swept field's own column.
-SWEEP_COLUMNS = [
-    "seed",
-    "strategy",
-    "source_metric",
-    "target_metric",
-    "source_loss",
-    "target_loss",
-    "gain",
-    "wall_time",
-]
 
 
 def make_config(demo: str, **fields: Any) -> DemoConfig:
@@ -124,11 +112,11 @@ def prepare(
             report(line)
 
     for name, module in modules.items():
-        if hasattr(module, "prepare"):
+        if module.OFFERS.prepare:
             for scenario in module.Config.field("scenario").choices:
                 started = time.perf_counter()  # per scenario: a seed may share its model with others
                 for seed in range(seeds):
-                    module.prepare(module.Config(scenario=scenario, seed=seed))
+                    module.OFFERS.prepare(module.Config(scenario=scenario, seed=seed))
                 which = "seed 0" if seeds == 1 else f"seeds 0 to {seeds - 1}"
                 done(f"{name} {scenario}, {which}: data and source model ready ({_since(started)})")
         if grid:
@@ -140,8 +128,9 @@ def _prepare_grid(name: str, module, grid: lecture.Grid, done: Callable[[str], N
     """Compute the grid's runs (batched where the demo trains batched) and sweeps into the store."""
     started = time.perf_counter()
     missing = [config for config in grid.runs if store.stored_run(config) is None]
-    if missing and hasattr(module, "run_many"):  # every epoch measured, as a single run does
-        for config, result in zip(missing, module.run_many(missing, history_every=1)):
+    run_many = module.OFFERS.run_many
+    if missing and run_many:  # every epoch measured, as a single run does
+        for config, result in zip(missing, run_many(missing, history_every=1)):
             store.keep_run(config, None, result)
     else:
         for config in missing:
@@ -208,8 +197,8 @@ def sweep(
     )
 
     def train(configs: list[DemoConfig]) -> list[RunResult]:
-        if hasattr(module, "run_many"):
-            return module.run_many(configs, progress=progress, **with_data)
+        if module.OFFERS.run_many:
+            return module.OFFERS.run_many(configs, progress=progress, **with_data)
         results = []
         for i, config in enumerate(configs):
             results.append(module.run(config, **with_data))
@@ -255,45 +244,8 @@ def _with_data(module, data: UserData | None) -> dict[str, Any]:
     """The `data=` keyword for the demo's run, checked to be the kind the demo takes."""
     if data is None:
         return {}
-    wanted = getattr(module, "USER_DATA", None)
+    wanted = module.OFFERS.user_data
     if wanted != data.kind:
         takes = f"takes {wanted} data" if wanted else "takes no user data"
         raise ValueError(f"the {module.Config.demo} demo {takes}, got {data.kind} data ({data.name})")
     return {"data": data}
-
-
-def sweep_table(results: Sequence[RunResult], over: str) -> pd.DataFrame:
-    """The tidy table of a sweep's results (see `sweep`)."""
-    rows = []
-    for result in results:
-        baseline = result.strategy(BASELINE).target_metric if BASELINE in result.names() else float("nan")
-        for s in result.strategies:
-            rows.append(
-                {
-                    over: result.config[over],
-                    "seed": result.config["seed"],
-                    "strategy": s.strategy,
-                    "source_metric": s.source_metric,
-                    "target_metric": s.target_metric,
-                    "source_loss": s.source_loss,
-                    "target_loss": s.target_loss,
-                    "gain": s.target_metric - baseline,
-                    "wall_time": s.wall_time,
-                }
-            )
-    table = pd.DataFrame(rows, columns=[over] + SWEEP_COLUMNS)
-    table.attrs["over"] = over
-    if results:
-        table.attrs.update(demo=results[0].demo, metric=results[0].metric_name)
-    return table
-
-
-def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean, standard deviation and count over seeds, per swept value and strategy."""
-    over = table.columns[0]
-    metrics = ["source_metric", "target_metric", "gain"]
-    summary = table.groupby([over, "strategy"], sort=False)[metrics].agg(["mean", "std", "count"])
-    summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
-    summary = summary.reset_index()
-    summary.attrs = dict(table.attrs)
-    return summary

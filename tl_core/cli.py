@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from tl_core import api, diskcache
+from tl_core import api, diskcache, tables
 from tl_core.config import FieldSpec
 from tl_core.demos import available_demos, get_demo
 
@@ -207,7 +207,7 @@ def _sweep(args: argparse.Namespace) -> None:
     else:
         print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
         print()
-        print(api.summarize(table).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        print(tables.summarize(table).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 
 
 def _prepare(args: argparse.Namespace) -> None:

@@ -177,9 +177,9 @@ def _kind_of(annotation: Any) -> type:
 class DemoConfig:
     """Base of every demo's config: checks each field against its spec when made.
 
-    Subclasses are frozen dataclasses whose fields are declared with :func:`param`. The common
-    fields every demo shares are declared here with `seed` and `device`; `scenario`, `gap`,
-    `n_target`, `lam`, `epochs` and `lr` are declared by each demo with its own defaults.
+    Subclasses are frozen dataclasses whose fields are declared with :func:`param`. Fields many
+    demos share are declared here: `seed` (every demo) and `device` (the torch demos); `scenario`,
+    `gap`, `n_target`, `lam`, `epochs` and `lr` are declared by each demo with its own defaults.
     """
 
     demo: ClassVar[str] = ""

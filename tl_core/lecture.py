@@ -68,17 +68,18 @@ def gap_scenarios(module) -> list[str]:
 def sweep_values(module, config: DemoConfig, over: str) -> list:
     """The values a sweep of `over` steps through, around `config` (a demo config).
 
-    The demo's own `SWEEP_VALUES[over]` when it has one; else n_target: 1, 2, 5, 10, 20, 50
+    The demo's own `OFFERS.sweep_values[over]` when it has one; else n_target: 1, 2, 5, 10, 20, 50
     from the field's lower bound, ending at the field's cap where the ladder stops short of six
     values (the CNN's 40); every value a stop of the slider too. gap: 0, 0.2, ..., 1.
     Values that the other settings rule out (more target samples than the data has) are left out.
     """
     spec = module.Config.field(over)
-    own = getattr(module, "SWEEP_VALUES", {}).get(over)
+    own = module.OFFERS.sweep_values.get(over)
     if own is not None:
         values = list(own)
     elif over == "n_target":  # orders of magnitude: scratch catches up over a wide range
-        values = [int(v) for v in ladder(spec.low, spec.high, extra=[spec.high]) if v >= spec.low][:SWEEP_POINTS]
+        stops = ladder(spec.low, spec.high, extra=[spec.high])
+        values = [int(v) for v in stops if v >= spec.low][:SWEEP_POINTS]
     else:
         values = [
             round(spec.low + i * (spec.high - spec.low) / (SWEEP_POINTS - 1), 6) for i in range(SWEEP_POINTS)

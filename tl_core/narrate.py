@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tl_core.api import summarize
 from tl_core.result import RunResult
-from tl_core.strategies import BASELINE, label
+from tl_core.strategies import BASELINE, SOURCE_ONLY, label
+from tl_core.tables import strategy_rows, summarize
 
 FORGOT = 0.05  # a source score this much below the best kept one is called forgetting
 
@@ -123,8 +123,8 @@ def source_model_metric(result: RunResult) -> float | None:
     """The source model's own source metric, before any target training."""
     if "source_model_metric" in result.extras:
         return result.extras["source_model_metric"]
-    if "source_only" in result.names():
-        return result.strategy("source_only").source_metric
+    if SOURCE_ONLY in result.names():
+        return result.strategy(SOURCE_ONLY).source_metric
     return None
 
 
@@ -133,7 +133,7 @@ def describe_source_vs_target(result: RunResult) -> str:
     the most, against the source model's own score. Source only is not among them: it trains
     nothing, so it is the source model; scratch never learned the source."""
     metric = result.metric_name
-    candidates = [s for s in result.strategies if s.strategy not in (BASELINE, "source_only")]
+    candidates = [s for s in result.strategies if s.strategy not in (BASELINE, SOURCE_ONLY)]
     if not candidates:
         return ""
     most = max(s.source_metric for s in candidates)
@@ -321,3 +321,31 @@ def _gap_words(name: str, values: list, gains: list[float], over: str, metric: s
             runs.append(f"{words} scratch at {over} {span}")
             start = i
     return f"{name} is " + ", then ".join(runs) + f" ({at(last)})"
+
+
+def describe_compare_gains(
+    tables: dict[str, pd.DataFrame], titles: dict[str, str], strategy: str, over: str
+) -> str:
+    """Under the Compare page's chart: how `strategy`'s gain moves over the swept values, demo by
+    demo: from the first value to the last, through a peak (or a trough) between them when the
+    curve rises and falls."""
+    parts = []
+    for demo, table in tables.items():
+        rows = strategy_rows(summarize(table), strategy)
+        if rows.empty:
+            continue
+        metric = table.attrs.get("metric", "accuracy")
+        path = describe_gain_path(
+            rows[over].tolist(), rows.gain_mean.tolist(), lambda v, m=metric: _where(over, v, m), metric
+        )
+        parts.append(f"{titles[demo]}: {path}")
+    if not parts:
+        return ""
+    return f"{label(strategy)}'s gain over scratch — " + "; ".join(parts) + "."
+
+
+def _where(over: str, value: float, metric: str) -> str:
+    """A swept value in words: "with 2 labels per class", "at gap 0.5"."""
+    if over == "n_target":
+        return "with " + labels_phrase(int(value), metric)
+    return f"at {over} {value:g}"

@@ -13,9 +13,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from tl_core.api import summarize
+from tl_core.narrate import signed
 from tl_core.result import RunResult, StrategyResult
 from tl_core.strategies import BASELINE, color, label
+from tl_core.tables import strategy_rows, summarize
 
 LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)
 FIELD_TITLES = {
@@ -24,6 +25,7 @@ FIELD_TITLES = {
     "lam": "λ of regularized transfer",
     "epochs": "epochs of target training",
 }
+DEMO_COLORS = {"linear": "#1f77b4", "logistic": "#ff7f0e", "cnn": "#2ca02c", "rnn": "#9467bd"}
 LAYOUT = dict(
     template="plotly_white",
     margin=dict(l=60, r=20, t=60, b=50),
@@ -380,4 +382,67 @@ def gap_curve(table: pd.DataFrame) -> go.Figure:
         annotation_text="no gain",
         annotation_position="bottom right",
     )
+    return fig
+
+
+def compare_gains(
+    tables: dict[str, pd.DataFrame], titles: dict[str, str], strategy: str, over: str
+) -> go.Figure:
+    """The Compare page's chart: one line per demo, `strategy`'s target gain over scratch against
+    `over` (mean ± 1 sd). `tables` are the demos' sweep tables, `titles` their names."""
+    fig = go.Figure()
+    for demo, table in tables.items():
+        rows = strategy_rows(summarize(table), strategy)
+        if rows.empty:
+            continue
+        x, mean, sd = rows[over].tolist(), rows["gain_mean"], rows["gain_std"].fillna(0.0)
+        name = f"{titles[demo]} ({table.attrs.get('metric', 'metric')})"
+        colour = DEMO_COLORS.get(demo, "#333333")
+        fig.add_trace(
+            go.Scatter(
+                x=x + x[::-1],
+                y=(mean + sd).tolist() + (mean - sd).tolist()[::-1],
+                mode="lines",
+                fill="toself",
+                fillcolor=colour,
+                opacity=0.15,
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=demo,
+            )
+        )
+        metric = table.attrs.get("metric", "accuracy")
+        where = "with %{x} labels" if over == "n_target" else f"at {over} %{{x}}"
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=mean.tolist(),
+                mode="lines+markers",
+                name=name,
+                legendgroup=demo,
+                line=dict(color=colour),
+                # the hover says a gain as the sentence under the chart does: "+25 points", "−0.30"
+                text=[signed(g, metric) for g in mean],
+                hovertemplate=f"{titles[demo]}: %{{text}} {where}<extra></extra>",
+            )
+        )
+    fig.add_hline(
+        y=0,
+        line_dash="dash",
+        line_color="black",
+        annotation_text="no gain",
+        annotation_position="bottom right",
+    )
+    what = "labelled target samples (per class for the classifiers)" if over == "n_target" else "gap"
+    fig.update_layout(
+        title=f"{label(strategy)}: target gain over scratch vs {what.split(' (')[0]}",
+        xaxis_title=what,
+        # one axis for both metrics: an accuracy gain as a fraction (0.25 = the sentence's 25 points)
+        yaxis_title="target gain over scratch (R²; accuracy: 0.1 = 10 points)",
+        **LAYOUT,
+    )
+    if over == "n_target":  # labels at the swept values only: a log axis's minor ticks clutter
+        swept = sorted({v for table in tables.values() for v in table[over]})
+        fig.update_xaxes(type="log", tickvals=swept, ticktext=[f"{v:g}" for v in swept])
     return fig

@@ -1,4 +1,15 @@
-"""One vocabulary of strategies for every demo: names, labels for charts, one-line meanings."""
+"""One vocabulary of strategies for every demo: their names in display order, labels and colours
+for charts, one-line meanings, and the rules about which strategies apply where.
+
+A demo's ``STRATEGIES`` is a subset of these names, in this order. The rules:
+
+- scratch is the baseline: it always runs, first, since every gain is measured against it
+  (:func:`with_baseline`).
+- source only applies the source model as it is, head included, so it needs the same classes on
+  both sides (:func:`applicable`); where the target's classes differ it is left out
+  (:data:`SOURCE_ONLY_LEFT_OUT` says why). Charts draw its line dotted: it never trained on the
+  target (:func:`dash`).
+"""
 
 from __future__ import annotations
 
@@ -42,6 +53,11 @@ STRATEGIES = {
 }
 
 BASELINE = "scratch"
+SOURCE_ONLY = "source_only"
+SOURCE_ONLY_LEFT_OUT = (
+    "Source only is left out: the source model's head names the source's classes, "
+    "not the target's, so it cannot be applied to the target as it is."
+)
 
 
 def label(name: str) -> str:
@@ -56,3 +72,15 @@ def color(name: str) -> str:
 def with_baseline(names: tuple[str, ...] | list[str]) -> list[str]:
     """The strategies to run: those asked for, with scratch first, since every gain is against it."""
     return [BASELINE] + [n for n in names if n != BASELINE]
+
+
+def applicable(names: tuple[str, ...] | list[str], same_classes: bool) -> list[str]:
+    """The strategies of `names`, in their order, that apply to a pair of domains: source only
+    only where source and target have the same classes (the source head names them)."""
+    return [n for n in names if n != SOURCE_ONLY or same_classes]
+
+
+def dash(name: str) -> str:
+    """The line style of a strategy's model on a chart: source only's dotted (never trained on
+    the target), every other solid."""
+    return "dot" if name == SOURCE_ONLY else "solid"

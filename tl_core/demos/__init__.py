@@ -1,14 +1,25 @@
-"""The registry of demos. Each demo is one module with the same small interface:
+"""The registry of demos: each name in DEMOS and the module that holds it.
 
-- ``Config``: a frozen :class:`tl_core.config.DemoConfig` subclass, valid with no arguments.
-- ``STRATEGIES``: the strategy names it runs, in display order (names from tl_core.strategies).
-- ``METRIC`` / ``LOSS``: what its accuracy and loss are called ("R²"/"MSE", "accuracy"/"log-loss").
-- ``run(config, progress=None) -> RunResult``: one experiment; `progress(fraction, message)` is
-  called as work advances, so the app can show it.
-- ``samples_figure(config)``: source and target samples side by side, so the gap is visible.
-- ``model_figure(result)``: the model view (fitted lines, decision boundaries, filters...).
-- optionally ``prepare(config)``: make what runs of `config` start from (generated data, the
-  trained source model) so that the machine's disk cache keeps it (:func:`tl_core.api.prepare`).
+A demo is a module that satisfies :class:`tl_core.demos.protocol.Demo`: a ``Config`` (a frozen
+:class:`tl_core.config.DemoConfig` whose fields feed the command line, the widgets and the
+links), its ``STRATEGIES`` (names from :mod:`tl_core.strategies`, in their display order),
+``METRIC``, ``LOSS``, ``SCENARIOS``, ``run``, ``samples_figure`` and ``model_figure``. What it
+offers beyond them (a batched trainer, a confusion matrix, users' own data, ``prepare``...) it
+declares in one ``OFFERS = Offers(...)`` at the end of its module: the API and the pages read
+that declaration and never probe a module for names.
+
+To add a demo:
+
+1. a data module (``<name>_data.py``): its scenarios made into source and target samples,
+   deterministic given the seed;
+2. a model and config module (``<name>.py``): ``Config``, the strategies, ``run``, the figure
+   wrappers and ``OFFERS`` (``numpy_demo`` holds what numpy demos share; ``tl_core.torch_engine``
+   trains torch models);
+3. a figures module (``<name>_figures.py``): plotly figures of the data and results it is
+   given; it never imports its demo module (the demo module imports it and wraps what needs
+   its defaults);
+4. its name and module in DEMOS below; for the app, its page in ``tl_app/catalog.py`` and a
+   three-line page file in ``app_pages/`` that calls ``tl_app.demo_page.show``.
 
 Modules are imported on first use, so importing tl_core stays cheap.
 """
@@ -29,17 +40,10 @@ DEMOS = {
 def get_demo(name: str) -> ModuleType:
     """The module of demo `name`; ValueError naming the demos there are otherwise."""
     if name not in DEMOS:
-        raise ValueError(f"demo must be one of {', '.join(available_demos())}, got {name!r}")
-    try:
-        return importlib.import_module(DEMOS[name])
-    except ModuleNotFoundError as err:
-        if err.name == DEMOS[name]:
-            raise ValueError(
-                f"demo {name!r} is not available yet; available: {', '.join(available_demos())}"
-            ) from None
-        raise
+        raise ValueError(f"demo must be one of {', '.join(DEMOS)}, got {name!r}")
+    return importlib.import_module(DEMOS[name])
 
 
 def available_demos() -> list[str]:
-    """Demos whose module exists, in the order of DEMOS."""
-    return [name for name, module in DEMOS.items() if importlib.util.find_spec(module) is not None]
+    """The names of the demos, in the order of DEMOS."""
+    return list(DEMOS)

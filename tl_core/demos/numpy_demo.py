@@ -22,7 +22,7 @@ from tl_core.userdata import TableData, UserData, UserDataError
 
 
 @dataclass
-class Domain:
+class DomainSplit:
     """One domain's training and held-out test samples."""
 
     X_train: np.ndarray
