@@ -6,7 +6,7 @@ import streamlit as st
 import tl_core
 from tl_app import cached, controls, figures, glossary, sweeps
 from tl_app.catalog import DEMO_BY_NAME
-from tl_core import lecture
+from tl_core import lecture, narrate, plots
 from tl_core.config import FieldSpec
 from tl_core.strategies import BASELINE, STRATEGIES, label
 
@@ -134,9 +134,9 @@ for over, heading, button in (
     figures.show(
         figures.Drawn.of(
             repr(("compare", over, strategy, drawn)),
-            lambda tables=tables, over=over: sweeps.gain_figure(tables, titles, strategy, over),
+            lambda tables=tables, over=over: plots.compare_gains(tables, titles, strategy, over),
         ),
         key=f"compare_{over}_chart",
     )
     glossary.strategies_popover([strategy, BASELINE], key=f"compare_{over}_strategies")
-    st.markdown(sweeps.describe_gains(tables, titles, strategy, over))
+    st.markdown(narrate.describe_compare_gains(tables, titles, strategy, over))

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import tl_core
-from tl_app.sweeps import sweep_values
 from tl_core import lessons
+from tl_core.lecture import sweep_values
 from tl_core.lessons import CELLS, NETWORKS, SEEDS
 from tl_core.result import RunResult
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from tl_core import strategies
+
 THEORY_PATH = "theory"  # relative: right under any base URL the server is given
 
 
@@ -25,43 +27,43 @@ class Term:
 
 STRATEGY_TERMS = {
     "scratch": Term(
-        "Scratch",
+        strategies.label("scratch"),
         "a fresh model trained on the target's few labels alone: the baseline every gain is measured against",
         "scratch-and-source-only",
     ),
     "source_only": Term(
-        "Source only",
+        strategies.label("source_only"),
         "the source model applied to the target as it is, with no target training at all",
         "scratch-and-source-only",
     ),
     "feature_extraction": Term(
-        "Feature extraction",
+        strategies.label("feature_extraction"),
         "the source model's features stay frozen; only a new output layer (the head) learns the target",
         "freezing",
     ),
     "partial_fine_tune": Term(
-        "Partial fine-tune",
+        strategies.label("partial_fine_tune"),
         "the first blocks of the source network stay frozen; the later blocks and the head learn the target",
         "freezing",
     ),
     "fine_tune": Term(
-        "Fine-tune",
+        strategies.label("fine_tune"),
         "training starts from the source weights and moves all of them to fit the target's labels",
         "fine-tuning",
     ),
     "regularized": Term(
-        "Regularized transfer",
+        strategies.label("regularized"),
         "target training with a pull λ‖θ − θ_s‖² toward the source weights: λ sets how far it may move",
         "regularized-transfer",
     ),
     "joint": Term(
-        "Joint training",
+        strategies.label("joint"),
         "one model trained on the source and the target data together, the target's few samples "
         "weighted by w",
         "joint-training",
     ),
     "coral": Term(
-        "CORAL",
+        strategies.label("coral"),
         "no target labels: the target inputs are re-coloured to the source's mean and covariance, then the "
         "source model reads them",
         "coral",

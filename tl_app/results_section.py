@@ -10,7 +10,7 @@ from tl_app import exports, glossary
 from tl_app.page_charts import Charts
 from tl_core import narrate, plots
 from tl_core.result import RunResult
-from tl_core.strategies import BASELINE
+from tl_core.strategies import BASELINE, SOURCE_ONLY, SOURCE_ONLY_LEFT_OUT
 
 FIRST_CHART_HEIGHT = 420  # px: under the title and the controls, inside a 1280x720 screen
 
@@ -55,11 +55,8 @@ def headline(result: RunResult) -> None:
     st.markdown("**" + narrate.describe_result(result) + "**")
     if negative := narrate.describe_negative_r2(result):
         st.caption(negative)
-    if "source_only" in result.config.get("strategies", ()) and "source_only" not in result.names():
-        st.caption(
-            "Source only is left out: the source model's head names the source's classes, "
-            "not the target's, so it cannot be applied to the target as it is."
-        )
+    if SOURCE_ONLY in result.config.get("strategies", ()) and SOURCE_ONLY not in result.names():
+        st.caption(SOURCE_ONLY_LEFT_OUT)
 
 
 def best_transfer_metrics(result: RunResult, best: str) -> None:

@@ -1,18 +1,11 @@
-"""Which values a sweep steps through, and the Compare page's chart of every demo's gain
-(drawn by :func:`tl_core.plots.compare_gains`, told by :func:`tl_core.narrate.describe_compare_gains`).
-
-A sweep varies one setting (the number of target labels, or the gap) and runs every strategy
-for several seeds at each value; the charts show the mean and a ±1 standard deviation band.
-"""
+"""The number of seeds behind each point of a sweep: a control of the demo pages and the Compare
+page (a sweep's values are tl_core.lecture's, its chart tl_core.plots', its sentences
+tl_core.narrate's)."""
 
 from __future__ import annotations
 
-import pandas as pd
-import plotly.graph_objects as go
-
-from tl_core import lecture, narrate, plots
+from tl_core import lecture
 from tl_core.config import FieldSpec
-from tl_core.lecture import gap_scenarios, sweep_values  # noqa: F401 - the pages read them here
 from tl_core.limits import LIMITS
 
 SWEEP_SEEDS = FieldSpec(
@@ -23,15 +16,3 @@ SWEEP_SEEDS = FieldSpec(
     low=1,
     high=min(10, LIMITS.max_seeds),
 )
-
-
-def gain_figure(
-    tables: dict[str, pd.DataFrame], titles: dict[str, str], strategy: str, over: str
-) -> go.Figure:
-    """One line per demo: `strategy`'s target gain over scratch against `over` (mean ± 1 sd)."""
-    return plots.compare_gains(tables, titles, strategy, over)
-
-
-def describe_gains(tables: dict[str, pd.DataFrame], titles: dict[str, str], strategy: str, over: str) -> str:
-    """How `strategy`'s gain moves over the swept values, demo by demo."""
-    return narrate.describe_compare_gains(tables, titles, strategy, over)

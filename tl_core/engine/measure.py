@@ -44,6 +44,7 @@ from tl_core.engine.plans import Twin
 from tl_core.engine.types import Domain, Inspect
 from tl_core.result import StrategyResult
 from tl_core.runtime import one_core_threads
+from tl_core.strategies import SOURCE_ONLY
 from tl_core.subsets import stratified_rows
 
 N_MISCLASSIFIED = 8
@@ -143,7 +144,7 @@ def source_only(
     if inspect:
         extras.update(inspect(source_model))
     return StrategyResult(
-        strategy="source_only", wall_time=time.perf_counter() - start, extras=extras, **numbers
+        strategy=SOURCE_ONLY, wall_time=time.perf_counter() - start, extras=extras, **numbers
     )
 
 

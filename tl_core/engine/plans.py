@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from tl_core import strategies
 from tl_core.engine.types import Domain, MakeModel, TransferJob, TransferSettings, same_classes
 from tl_core.runtime import global_random
 
@@ -59,13 +60,13 @@ FRESH_INIT, TARGET_BATCHES, SOURCE_BATCHES = 1, 2, 3
 
 
 def allowed_strategies(source: Domain, target: Domain) -> tuple[str, ...]:
-    """The strategies that apply to this pair of domains (source_only needs the same classes)."""
-    return tuple(s for s in TRANSFER_STRATEGIES if same_classes(source, target) or s != "source_only")
+    """The strategies that apply to this pair of domains (tl_core.strategies.applicable)."""
+    return tuple(strategies.applicable(TRANSFER_STRATEGIES, same_classes(source, target)))
 
 
 def applicable(job: TransferJob) -> list[str]:
-    """The job's strategies in its order, source_only left out where the classes differ."""
-    return [s for s in job.strategies if s != "source_only" or same_classes(job.source, job.target)]
+    """The job's strategies in its order, those that apply to its domains."""
+    return strategies.applicable(job.strategies, same_classes(job.source, job.target))
 
 
 def minibatches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:

@@ -32,6 +32,7 @@ from tl_core.engine.plans import (
 )
 from tl_core.engine.types import Domain, Inspect, TransferJob, TransferSettings, same_classes
 from tl_core.result import StrategyResult
+from tl_core.strategies import SOURCE_ONLY
 
 
 def run_alone(job: TransferJob, inspect: Inspect = None) -> list[StrategyResult]:
@@ -41,7 +42,7 @@ def run_alone(job: TransferJob, inspect: Inspect = None) -> list[StrategyResult]
     block_names = list(job.source_model.blocks.keys())
     results = []
     for name in applicable(job):
-        if name == "source_only":
+        if name == SOURCE_ONLY:
             results.append(measure.source_only(job.source_model, job.source, job.target, inspect))
             continue
         start = time.perf_counter()

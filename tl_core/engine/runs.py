@@ -30,7 +30,7 @@ from tl_core.engine.types import (
     same_classes,
 )
 from tl_core.result import StrategyResult
-from tl_core.strategies import label
+from tl_core.strategies import SOURCE_ONLY, label
 
 
 def run_strategies(
@@ -86,7 +86,7 @@ def run_many(
         slots.append([None] * len(names))
         block_names = list(job.source_model.blocks.keys())
         for i, name in enumerate(names):
-            if name == "source_only":
+            if name == SOURCE_ONLY:
                 slots[j][i] = source_only(job.source_model, job.source, job.target, inspect)
                 continue
             plan = plan_for(name, job.settings, block_names, shared)
@@ -111,7 +111,7 @@ def trained_model(strategy: str, job: TransferJob) -> nn.Module:
     allowed = allowed_strategies(job.source, job.target)
     if strategy not in allowed:
         raise ValueError(f"strategy must be one of {', '.join(allowed)} here, got {strategy!r}")
-    if strategy == "source_only":
+    if strategy == SOURCE_ONLY:
         return job.source_model
     kept: list[nn.Module] = []
     run_strategies(
