@@ -10,12 +10,11 @@ offline by the `mnist1d` package. Scenarios:
   (0 = the source's own distribution, 1 = four times as large, where carrying the source model
   over hurts: see :mod:`tl_core.demos.rnn_data`).
 
-Model (:mod:`tl_core.demos.rnn_model`): ``layers`` recurrent layers of a plain RNN
-(h_t = tanh(W_hh h_{t−1} + W_xh x_t + b)), a GRU or an LSTM with ``hidden`` units, a dense layer
-on the mean hidden state h̄ = (1/T) Σ h_t and a linear head. Cross-entropy loss, Adam, minibatches
-of up to TARGET_BATCH_PER_CLASS labelled sequences per class. The engine's blocks are
+Model (:mod:`tl_core.demos.rnn_model`): ``layers`` recurrent layers (plain RNN, GRU or LSTM) of
+``hidden`` units, a dense layer on the mean hidden state and a linear head; its blocks
 "layer1".."layerN" and "dense": feature extraction freezes them all, partial fine-tuning the
 first ``partial_blocks`` recurrent layers (the dense layer is retrained), fine-tuning none.
+Cross-entropy loss, Adam, minibatches of up to TARGET_BATCH_PER_CLASS sequences per class.
 
 Scratch, the baseline every gain is measured against, trains ``scratch_epochs`` passes, the
 strategies that start from the source model ``epochs``, at the same learning rate: fresh weights

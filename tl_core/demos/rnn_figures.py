@@ -2,9 +2,10 @@
 
 The samples figure stacks source and target sequences, one per digit (or per class of a user's
 data); the model view draws hidden-state paths h_1..h_T of the source model's recurrent layers in
-the 2-D plane that best spreads them beside target
-sequences the best strategy got wrong; the confusion matrix counts a strategy's answers on the
-target test set. Everything is drawn from a RunResult and the demo's data: nothing here trains.
+the 2-D plane that best spreads them, beside target sequences the best strategy got wrong; the
+confusion matrix counts a strategy's answers on the target test set. Everything is drawn from a
+RunResult and the demo's data: nothing here trains. The paths themselves a run computes for its
+result, with :func:`digit_paths` or :func:`user_paths` (one forward pass and a PCA).
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ modules lay them out:
 - without autograd on a CPU (every measurement of a test set), :func:`evaluating`: the loop
   tuned for large batches, faster than the fused kernels there (on a GPU the fused kernels
   run a whole sequence in a few launches, and stay).
+
+:data:`PRESETS` says how the source model of each cell trains, per quality.
 """
 
 from __future__ import annotations
