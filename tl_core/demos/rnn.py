@@ -57,7 +57,7 @@ from tl_core import torch_engine as engine
 from tl_core.config import DemoConfig, device_field, param, seed_field
 from tl_core.demos import rnn_data, rnn_figures, torch_demo
 from tl_core.demos.protocol import Offers
-from tl_core.demos.rnn_model import CELLS, PRESET_SEQUENCES, PRESETS, SequenceClassifier
+from tl_core.demos.rnn_model import CELLS, PRESETS, SequenceClassifier
 from tl_core.result import RunResult
 from tl_core.runtime import seed_everything
 from tl_core.strategies import with_baseline
@@ -273,18 +273,6 @@ def source_model(config: Config, device: str, progress: Progress = None):
     )
 
 
-def _source_settings(quality: str, cell: str, n_train: int) -> engine.SourceSettings:
-    """The engine's settings for training the source model on `n_train` sequences."""
-    preset = PRESETS[quality, cell]
-    scale = max(1, round(n_train / PRESET_SEQUENCES)) if preset.scales_with_source else 1
-    return engine.SourceSettings(
-        epochs=preset.epochs,
-        lr=preset.lr * scale,
-        batch_size=preset.batch_size * scale,
-        clip_grad_norm=preset.clip_grad_norm,
-    )
-
-
 def _source_model(
     scenario: str, cell: str, hidden: int, layers: int, quality: str, device: str, progress: Progress = None
 ):
@@ -294,7 +282,7 @@ def _source_model(
         return engine.stored_source(
             model_factory(config),
             source,
-            _source_settings(quality, cell, source.n_train),
+            engine.SourceSettings(**PRESETS[quality, cell].for_source(source.n_train)),
             SOURCE_SEED,
             progress=progress,
         )
@@ -474,12 +462,8 @@ def hidden_paths(config: Config, device: str, data: SequenceData | None = None) 
         test = user_target(config, data).test_split
         return rnn_figures.user_paths(
             source_model(config, device),
-            source.x_test,
-            builtin.source_test.y,
-            builtin.source_digits,
-            test.x,
-            test.y,
-            data.class_names,
+            (source.x_test, builtin.source_test.y, builtin.source_digits),
+            (test.x, test.y, data.class_names),
         )
     gap = config.gap if config.scenario == "shift" else 0.0
     paths = _hidden_paths(
@@ -493,12 +477,8 @@ def _hidden_paths(scenario, gap, cell, hidden, layers, quality, device) -> dict:
     data, source, pool = _device_tensors(scenario, gap, device)
     return rnn_figures.digit_paths(
         _source_model(scenario, cell, hidden, layers, quality, device),
-        source.x_test,
-        data.source_test.y,
-        data.source_digits,
-        pool.x_test,
-        data.target_test.y,
-        data.target_digits,
+        (source.x_test, data.source_test.y, data.source_digits),
+        (pool.x_test, data.target_test.y, data.target_digits),
     )
 
 

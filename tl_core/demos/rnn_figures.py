@@ -386,40 +386,27 @@ def confusion_figure(
 # Hidden-state paths, computed by a run for its result's extras
 
 
-def digit_paths(
-    model: nn.Module,
-    source_x: torch.Tensor,
-    source_y: np.ndarray,
-    source_digits: tuple,
-    target_x: torch.Tensor,
-    target_y: np.ndarray,
-    target_digits: tuple,
-) -> dict:
+def digit_paths(model: nn.Module, source: tuple, target: tuple) -> dict:
     """The model view's hidden-state paths on MNIST-1D: the source `model`'s states h_1..h_T of
-    the first N_PATHS_PER_CLASS test sequences of each digit, source and target (inputs `*_x` on
-    the model's device, labels `*_y` indexing `*_digits`), in one 2-D plane (see _project)."""
+    the first N_PATHS_PER_CLASS test sequences of each digit, source and target, in one 2-D
+    plane (see _project). `source`, `target`: a domain's (test inputs on the model's device,
+    their labels, the digits the labels index)."""
+    (source_x, source_y, source_digits), (target_x, target_y, target_digits) = source, target
     states = {"source": _states(model, source_x), "target": _states(model, target_x)}
     shown = {"source": _per_digit(source_y, source_digits), "target": _per_digit(target_y, target_digits)}
     return _project(states, shown)
 
 
-def user_paths(
-    model: nn.Module,
-    source_x: torch.Tensor,
-    source_y: np.ndarray,
-    source_digits: tuple,
-    target_x: np.ndarray,
-    target_y: np.ndarray,
-    class_names: tuple,
-) -> dict:
-    """As :func:`digit_paths`, the target being a user's test sequences (scaled as the models
-    read them): the first of each class, for at most MAX_CLASSES_SHOWN classes, each path naming
-    its "class" index and "name" instead of a "digit"."""
+def user_paths(model: nn.Module, source: tuple, target: tuple) -> dict:
+    """As :func:`digit_paths`, `target` being a user's test sequences (numpy inputs scaled as the
+    models read them, their labels, the class names): the first of each class, for at most
+    MAX_CLASSES_SHOWN classes, each path naming its "class" index and "name", not a "digit"."""
+    (source_x, source_y, source_digits), (target_x, target_y, class_names) = source, target
     shown = [int(np.flatnonzero(target_y == c)[0]) for c in range(len(class_names)) if (target_y == c).any()]
     shown = shown[:MAX_CLASSES_SHOWN]
     fitted = sorted(set(range(min(N_PCA_SEQUENCES, len(target_y)))) | set(shown))  # the rows projected
-    target = torch.tensor(target_x[fitted], device=source_x.device)
-    states = {"source": _states(model, source_x), "target": _states(model, target, len(fitted))}
+    inputs = torch.tensor(target_x[fitted], device=source_x.device)
+    states = {"source": _states(model, source_x), "target": _states(model, inputs, len(fitted))}
     paths = [
         (fitted.index(i), {"index": i, "class": int(target_y[i]), "name": class_names[target_y[i]]})
         for i in shown

@@ -315,6 +315,16 @@ class SourcePreset:
     # not take the larger steps (it learns less): it keeps its batches and lr.
     scales_with_source: bool = True
 
+    def for_source(self, n_train: int) -> dict:
+        """The source training's settings (the engine's SourceSettings) on `n_train` sequences."""
+        scale = max(1, round(n_train / PRESET_SEQUENCES)) if self.scales_with_source else 1
+        return {
+            "epochs": self.epochs,
+            "lr": self.lr * scale,
+            "batch_size": self.batch_size * scale,
+            "clip_grad_norm": self.clip_grad_norm,
+        }
+
 
 # Source training per (quality, cell). "fast" takes seconds, for the lecture; "full" trains long
 # enough for the GRU to pass the published MNIST-1D GRU accuracy (91%) on all ten digits.
