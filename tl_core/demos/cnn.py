@@ -19,9 +19,9 @@ Scenarios (``scenario``):
 Images are sklearn's 8x8 digits (values 0..16, scaled to 0..1 for the net). The net has three
 named blocks, "conv1" and "conv2" (3x3 convolutions of stride 2: 8x8 -> 4x4 -> 2x2) and "fc"
 (a dense layer), then the classifier ``head``. Training and the strategies are those of
-:mod:`tl_core.torch_engine`, run as every torch demo runs (:mod:`tl_core.demos.torch_demo`); the
+:mod:`tl_core.engine`, run as every torch demo runs (:mod:`tl_core.demos.torch_demo`); the
 source model is cached per (scenario, seed, source settings, device), in memory and on the
-machine's disk (torch_engine.stored_source), and never changed by a strategy. The pictures are
+machine's disk (engine.stored_source), and never changed by a strategy. The pictures are
 :mod:`tl_core.demos.cnn_figures`.
 
 Your own images (``data=``, an :class:`~tl_core.userdata.ImageData` from

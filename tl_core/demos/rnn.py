@@ -23,13 +23,11 @@ transfer's, not that of a baseline stopped early.
 
 The source model is trained once per scenario, model shape and ``quality`` (its seed is fixed:
 it plays the part of a pre-trained model, shared by every run), and cached: in memory, and on
-the machine's disk for later processes (torch_engine.stored_source). The run's ``seed``
+the machine's disk for later processes (engine.stored_source). The run's ``seed``
 draws the labelled target sequences, the fresh weights of new layers and the batch order.
 
-Strategies, their per-epoch history, the confusion matrix and misclassified examples come from
-the engine, :mod:`tl_core.torch_engine`, run as every torch demo runs
-(:mod:`tl_core.demos.torch_demo`); a run adds the hidden-state paths its model view draws. The
-pictures are :mod:`tl_core.demos.rnn_figures`.
+Training, scores and histories are the engine's (:mod:`tl_core.engine`), run as every torch
+demo runs (:mod:`tl_core.demos.torch_demo`); the pictures are :mod:`tl_core.demos.rnn_figures`.
 
 Your own sequences (``data=``, a :class:`tl_core.userdata.SequenceData` read by
 :func:`tl_core.userdata.sequences.read_sequence_csv`, of any length) replace the target task;
@@ -192,10 +190,7 @@ class Config(DemoConfig):
             )
 
 
-# ----------------------------------------------------------------------------------------------
-# Data and the source model
-
-
+# -------------------------------------------------------------------- data and the source model
 def load_domains(config: Config) -> rnn_data.Domains:
     """The scenario's MNIST-1D data as numpy arrays (cached by the generation settings)."""
     gap = config.gap if config.scenario == "shift" else 0.0  # new_classes ignores the gap
@@ -316,10 +311,7 @@ def _source_accuracy(scenario: str, cell: str, hidden: int, layers: int, quality
     return engine.evaluate(source_model(config, device), source)["accuracy"]
 
 
-# ----------------------------------------------------------------------------------------------
-# Runs
-
-
+# ------------------------------------------------------------------------------------------ run
 def transfer_settings(
     config: Config, n_classes: int, history_every: int | None = 1
 ) -> engine.TransferSettings:
@@ -444,19 +436,13 @@ def target_weights(config: Config | dict, strategy: str, data: SequenceData | No
     return torch_demo.target_weights(_TORCH_DEMO, config, strategy, data)
 
 
-# ----------------------------------------------------------------------------------------------
-# Hidden-state paths for the model view
-
-
+# -------------------------------------------------------- hidden-state paths for the model view
 def hidden_paths(config: Config, device: str, data: SequenceData | None = None) -> dict:
     """Hidden states h_1..h_T of a few source and target test sequences under the source model's
     recurrent layers (the frozen features of feature extraction), in the 2-D plane (PCA) that
-    best spreads both domains' states (rnn_figures.digit_paths). They depend on the data and the
-    source model, not on the seed: cached.
-
-    With `data`, the target paths are the user's test sequences (rnn_figures.user_paths); the
-    seed picks which are held out, so these are computed per run (one forward pass).
-    """
+    best spreads both domains' states (rnn_figures.digit_paths): cached, as they do not depend
+    on the seed. With `data`, the target paths are the user's test sequences, which the seed
+    picks (rnn_figures.user_paths)."""
     if data is not None:
         builtin, source, _ = _device_tensors(config.scenario, 0.0, device)
         test = user_target(config, data).test_split
@@ -482,10 +468,7 @@ def _hidden_paths(scenario, gap, cell, hidden, layers, quality, device) -> dict:
     )
 
 
-# ----------------------------------------------------------------------------------------------
-# Figures (rnn_figures), with the demo's defaults and data
-
-
+# ------------------------------------------------------------------------ figures (rnn_figures)
 def samples_figure(config: Config | None = None, data: SequenceData | None = None) -> go.Figure:
     """One test sequence of each digit from the source (left) and the target (right), stacked one
     digit per row; with `data`, the right panel shows the user's sequences instead, scaled to

@@ -3,7 +3,7 @@ alike.
 
 A run resolves its device once (:func:`device_of`) and passes it down; it makes the engine's job
 for its config (the demo's target domain first, then its cached source model), lets
-:mod:`tl_core.torch_engine` train every strategy, and gives back a RunResult. Many configs train
+:mod:`tl_core.engine` train every strategy, and gives back a RunResult. Many configs train
 together (batched), each as it would alone; a strategy's trained weights are had by training it
 again with the config's seed. What differs between the demos, each says in a :class:`TorchDemo`.
 """
