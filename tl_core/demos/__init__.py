@@ -13,8 +13,8 @@ To add a demo:
 1. a data module (``<name>_data.py``): its scenarios made into source and target samples,
    deterministic given the seed;
 2. a model and config module (``<name>.py``): ``Config``, the strategies, ``run``, the figure
-   wrappers and ``OFFERS`` (``numpy_demo`` holds what numpy demos share; ``tl_core.torch_engine``
-   trains torch models);
+   wrappers and ``OFFERS`` (``numpy_demo`` holds what the numpy demos share, ``torch_demo`` what
+   the torch demos share; ``tl_core.engine`` trains torch models);
 3. a figures module (``<name>_figures.py``): plotly figures of the data and results it is
    given; it never imports its demo module (the demo module imports it and wraps what needs
    its defaults);

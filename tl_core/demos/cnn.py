@@ -8,26 +8,21 @@ Scenarios (``scenario``):
   fix that far faster than training from scratch.
 - ``new_classes``: source = handwritten 0-4, target = handwritten 5-9: new classes, so the
   strategies get a new head (and ``source_only`` is left out: the source head cannot name them).
-  This is the demo's example of NEGATIVE transfer: features a net learns to tell 0-4 apart are
-  worse for 5-9 than what a fresh net learns from a few 5-9 digits, and on 8x8 digits even raw
-  pixels beat them (a linear model on pixels reaches about 75% with one digit per class, on the
-  0-4 features about 46%). With the defaults, mean over 5 seeds, target accuracy at 1 / 2 / 5 /
-  20 labels per class: scratch .62 / .74 / .85 / .93, fine-tune .54 / .65 / .80 / .91, feature
-  extraction .45 / .52 / .60 / .67. ``source_copies`` adds randomly warped copies of the source
-  digits, and the features carry over better (4 copies: fine-tune .68 / .73 / .87 / .94, about
-  level with scratch; feature extraction .53 / .59 / .70 / .80, still below). Tried and found not
-  to make transfer beat scratch here: a wider dense layer, no dense layer, max pooling, more
-  filters, printed digits 0-4 added to the source, fewer or more source epochs, a lower backbone
-  learning rate.
+  This is the demo's example of NEGATIVE transfer: features a net learns to tell 0-4 apart fit
+  5-9 worse than what a fresh net learns from a few 5-9 digits, and on 8x8 digits even raw
+  pixels beat them. ``source_copies`` adds randomly warped copies of the source digits, and the
+  features carry over better (fine-tuning comes level with scratch; feature extraction stays
+  below).
 - ``shift``: source = handwritten digits; target = other handwritten digits rotated, blurred,
   partly inverted and noisy, with strength ``gap``.
 
 Images are sklearn's 8x8 digits (values 0..16, scaled to 0..1 for the net). The net has three
 named blocks, "conv1" and "conv2" (3x3 convolutions of stride 2: 8x8 -> 4x4 -> 2x2) and "fc"
 (a dense layer), then the classifier ``head``. Training and the strategies are those of
-:mod:`tl_core.engine`; the source model is cached per (scenario, seed, source settings,
-device), in memory and on the machine's disk (engine.stored_source), and never changed by
-a strategy.
+:mod:`tl_core.engine`, run as every torch demo runs (:mod:`tl_core.demos.torch_demo`); the
+source model is cached per (scenario, seed, source settings, device), in memory and on the
+machine's disk (engine.stored_source), and never changed by a strategy. The pictures are
+:mod:`tl_core.demos.cnn_figures`.
 
 Your own images (``data=``, an :class:`~tl_core.userdata.ImageData` from
 :func:`tl_core.userdata.images.read_image_zip`, a zip of class folders) replace the target task:
@@ -45,7 +40,6 @@ only when the weights are already on disk (:func:`imagenet_unavailable` says how
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -54,17 +48,15 @@ from typing import Any, ClassVar
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 from torch import nn
 
-from tl_core import engine, narrate
+from tl_core import engine
 from tl_core.config import DemoConfig, device_field, param, seed_field
-from tl_core.demos import cnn_data
+from tl_core.demos import cnn_data, cnn_figures, torch_demo
 from tl_core.demos.protocol import Imagenet, Offers
 from tl_core.result import RunResult
-from tl_core.runtime import pick_device
-from tl_core.strategies import label
-from tl_core.userdata import ImageData, literal
+from tl_core.strategies import with_baseline
+from tl_core.userdata import ImageData
 
 STRATEGIES = (
     "scratch",
@@ -199,12 +191,9 @@ def _domain(digits: cnn_data.Digits, device: str) -> engine.Domain:
     )
 
 
-def source_settings(config: Config) -> engine.SourceSettings:
-    return engine.SourceSettings(epochs=config.source_epochs, lr=SOURCE_LR, batch_size=BATCH_SIZE)
-
-
-def transfer_settings(config: Config, history_every: int = 1) -> engine.TransferSettings:
-    """The engine's target-training settings; `history_every` = how often the history measures."""
+def transfer_settings(config: Config, history_every: int | None = 1) -> engine.TransferSettings:
+    """The engine's target-training settings; the history measures every `history_every`
+    epochs (None: at the start and the end only)."""
     return engine.TransferSettings(
         epochs=config.epochs,
         lr=config.lr,
@@ -213,15 +202,15 @@ def transfer_settings(config: Config, history_every: int = 1) -> engine.Transfer
         partial_blocks=config.partial_blocks,
         backbone_lr_scale=config.backbone_lr_scale,
         target_weight=config.target_weight,
-        history_every=history_every,
+        history_every=torch_demo.history_every(history_every, config.epochs),
     )
 
 
-def _source_key(config: Config) -> tuple:
+def _source_key(config: Config, device: str) -> tuple:
     """What the source model depends on (the app may cache on it too)."""
     n_source = config.n_source if config.scenario == "sim2real" else 0
     copies = config.source_copies if config.scenario == "new_classes" else 0
-    return (config.scenario, n_source, copies, config.source_epochs, config.seed, pick_device(config.device))
+    return (config.scenario, n_source, copies, config.source_epochs, config.seed, device)
 
 
 _SOURCES = engine.SourceCache(size=16)
@@ -242,11 +231,14 @@ def _train_source(
     return engine.stored_source(SmallCNN, source, settings, seed, progress=progress), source
 
 
-def source_model(config: Config, progress: Progress = None) -> tuple[nn.Module, engine.Domain]:
+def source_model(
+    config: Config, progress: Progress = None, device: str | None = None
+) -> tuple[nn.Module, engine.Domain]:
     """The trained source model and the source domain, cached (a few at a time): never mutate
     the model. The same (scenario, seed, source settings, device) gives the same model.
-    `progress(fraction, message)` hears from the source training when it has to run."""
-    key = _source_key(config)
+    `progress(fraction, message)` hears from the source training when it has to run; `device`:
+    the run's (None: the config's, see torch_demo.device_of)."""
+    key = _source_key(config, device or torch_demo.device_of(config))
     return _SOURCES.get(
         key, lambda: _train_source(*key, progress=progress), waiting=engine.waiting_for_source(progress)
     )
@@ -301,36 +293,43 @@ def max_n_target(data: ImageData) -> int:
     return int(min(counts.min() - 1, Config.field("n_target").high))
 
 
-def target_domain(config: Config, data: ImageData | None = None) -> engine.Domain:
+def target_domain(config: Config, data: ImageData | None = None, device: str | None = None) -> engine.Domain:
     """The target domain: `n_target` labelled digits per class and the whole target test set
-    (with `data`: the user's labelled images, and all the others to test)."""
+    (with `data`: the user's labelled images, and all the others to test), on `device` (None:
+    the config's)."""
+    device = device or torch_demo.device_of(config)
     if data is not None:
-        return _domain(user_target(config, data), pick_device(config.device))
+        return _domain(user_target(config, data), device)
     digits = cnn_data.target_digits(config.scenario, config.gap, config.seed)
     labelled = cnn_data.labelled_subset(digits.y_train, config.n_target, config.seed)
-    device = pick_device(config.device)
     x_train, y_train = _tensors(digits.x_train[labelled], digits.y_train[labelled], device)
     x_test, y_test = _target_test(config.scenario, config.gap, config.seed, device)
     return engine.Domain(x_train, y_train, x_test, y_test, digits.classes)
 
 
+# ------------------------------------------------------------------------------------------ run
 def _inspect(model: nn.Module) -> dict[str, Any]:
     """What model_figure needs of a trained model: its first-layer filters, as plain lists."""
     return {"filters": model.blocks["conv1"][0].weight.detach()[:, 0].cpu().tolist()}
 
 
 def transfer_job(
-    config: Config, history_every: int = 1, progress: Progress = None, data: ImageData | None = None
+    config: Config,
+    history_every: int | None = 1,
+    progress: Progress = None,
+    data: ImageData | None = None,
+    device: str | None = None,
 ) -> engine.TransferJob:
     """Everything the engine needs to carry the source model to the target for `config` (the
     source model trained or fetched, `progress` hearing from its training; `data`: the user's
-    images as the target)."""
-    target = target_domain(config, data)  # first: a config that does not fit the data trains nothing
+    images as the target; `device`: the run's, None for the config's)."""
+    device = device or torch_demo.device_of(config)
+    target = target_domain(config, data, device)  # first: a config that does not fit the data trains nothing
     if progress:
         progress(0.0, engine.READING_SOURCE)
-    model, source = source_model(config, progress)
+    model, source = source_model(config, progress, device)
     return engine.TransferJob(
-        strategies=_strategies(config),
+        strategies=with_baseline(config.strategies),
         source_model=model,
         make_model=SmallCNN,
         source=source,
@@ -340,15 +339,9 @@ def transfer_job(
     )
 
 
-def _strategies(config: Config) -> list[str]:
-    from tl_core.strategies import with_baseline
-
-    return with_baseline(config.strategies)
-
-
-def _run_result(
-    config: Config, job: engine.TransferJob, results: list, wall_time: float, data: ImageData | None = None
-) -> RunResult:
+def _extras(config: Config, job: engine.TransferJob, data: ImageData | None, device: str) -> dict[str, Any]:
+    """What a run's result carries beside the strategies' scores: the source model's, the
+    classes, the source filters the model view starts from."""
     source_scores = engine.evaluate(job.source_model, job.source)
     extras = {
         "source_model_accuracy": source_scores["accuracy"],
@@ -362,18 +355,21 @@ def _run_result(
     if data is not None:
         extras["user_data"] = data.summary()
         extras["n_target_test"] = int(job.target.y_test.shape[0])
-    return RunResult(
-        demo="cnn",
-        config=config.to_dict(),
-        metric_name=METRIC,
-        loss_name=LOSS,
-        strategies=results,
-        extras=extras,
-        wall_time=wall_time,
-    )
+    return extras
 
 
-# ------------------------------------------------------------------------------------------ run
+_TORCH_DEMO = torch_demo.TorchDemo(
+    config=Config,
+    strategies=STRATEGIES,
+    metric=METRIC,
+    loss=LOSS,
+    transfer_job=transfer_job,
+    extras=_extras,
+    yours="with your images ({name})",
+    inspect=_inspect,
+)
+
+
 def run(
     config: Config | None = None,
     progress: Progress = None,
@@ -389,11 +385,7 @@ def run(
     ignored and ``source_only`` left out. UserDataError, before any training, when a class has
     fewer than n_target + 1 images.
     """
-    config = config or Config()
-    start = time.perf_counter()
-    job = transfer_job(config, history_every, progress, data)
-    results = engine.run_many([job], progress=progress, inspect=_inspect)[0]
-    return _run_result(config, job, results, time.perf_counter() - start, data)
+    return torch_demo.run(_TORCH_DEMO, config or Config(), progress, data, history_every)
 
 
 def run_many(
@@ -409,25 +401,7 @@ def run_many(
     0) and the end (the last epoch); `history_every=1` records every epoch, as `run` does.
     `data`: the user's images as every config's target task, as in `run`.
     """
-    start = time.perf_counter()
-    jobs = []
-    for i, config in enumerate(configs):
-        if progress:
-            progress(0.2 * i / max(len(configs), 1), "preparing source models and data")
-
-        def preparing(fraction: float, message: str, i: int = i) -> None:
-            if progress:
-                progress(0.2 * (i + fraction) / len(configs), message)
-
-        jobs.append(transfer_job(config, history_every or config.epochs, preparing, data))
-
-    def report(fraction: float, message: str) -> None:
-        if progress:
-            progress(0.2 + 0.8 * fraction, message)
-
-    many = engine.run_many(jobs, progress=report, inspect=_inspect)
-    wall_time = (time.perf_counter() - start) / max(len(configs), 1)
-    return [_run_result(c, j, r, wall_time, data) for c, j, r in zip(configs, jobs, many)]
+    return torch_demo.run_many(_TORCH_DEMO, configs, progress, data, history_every)
 
 
 def target_weights(config: Config | dict, strategy: str, data: ImageData | None = None) -> bytes:
@@ -436,284 +410,24 @@ def target_weights(config: Config | dict, strategy: str, data: ImageData | None 
     seed, it is the very model `run(config, data=data)` trained (the page's run); the source
     model comes from the cache. Raises ValueError naming the strategies the scenario (or the
     user's data, whose classes are new) allows."""
-    config = Config.from_dict(config) if isinstance(config, dict) else config
-    new_classes = data is not None or config.scenario == "new_classes"
-    allowed = [s for s in STRATEGIES if s != "source_only" or not new_classes]
-    if strategy not in allowed:  # before any training: the answer needs no model
-        where = f"with your images ({data.name})" if data is not None else f"in {config.scenario}"
-        raise ValueError(f"strategy must be one of {', '.join(allowed)} {where}, got {strategy!r}")
-    return engine.weights_bytes(engine.trained_model(strategy, transfer_job(config, data=data)))
+    return torch_demo.target_weights(_TORCH_DEMO, config, strategy, data)
 
 
 # -------------------------------------------------------------------------------------- figures
-def _digit_trace(
-    image: Any, zmin: float = 0.0, zmax: float = 16.0, colorscale: str = "gray_r", name: str = ""
-) -> go.Heatmap:
-    return go.Heatmap(
-        z=np.asarray(image, dtype=float).reshape(-1, np.asarray(image).shape[-1]),
-        zmin=zmin,
-        zmax=zmax,
-        colorscale=colorscale,
-        showscale=False,
-        name=name,
-        hovertemplate="%{z:.1f}<extra>" + name + "</extra>",
-    )
-
-
-def _hide_axes(fig: go.Figure) -> None:
-    """Bare square pixels: no ticks, row 0 at the top, each y axis scaled to its own x axis."""
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(
-        showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain"
-    )
-    fig.for_each_yaxis(lambda axis: axis.update(scaleanchor=axis.anchor))
-
-
-DOMAIN_WORDS = {
-    "sim2real": ("printed digits rendered from fonts", "handwritten digits"),
-    "new_classes": ("handwritten digits 0-4", "handwritten digits 5-9"),
-    "shift": ("handwritten digits", "transformed handwritten digits"),
-}
-
-
-def _examples(digits: cnn_data.Digits, count: int) -> tuple[np.ndarray, list[str]]:
-    """`count` test digits, the classes in turn (0, 1, ..., 0, 1, ...), and their names."""
-    k = len(digits.classes)
-    per_class = [np.flatnonzero(digits.y_test == c)[: -(-count // k)] for c in range(k)]
-    picks = [per_class[c][r] for r in range(-(-count // k)) for c in range(k)][:count]
-    return digits.x_test[picks], [str(digits.classes[digits.y_test[i]]) for i in picks]
-
-
-def _user_examples(data: ImageData, count: int) -> list[int]:
-    """Indices of up to `count` of the user's images, the classes in turn (a, b, c, a, ...)."""
-    per_class = [np.flatnonzero(data.labels == c) for c in range(len(data.class_names))]
-    picks = [members[r] for r in range(max(map(len, per_class))) for members in per_class if r < len(members)]
-    return picks[:count]
-
-
-def _short(name: str, width: int = 12) -> str:
-    """A class name short enough for a thumbnail's title, as plotly text (cut, then literal)."""
-    return literal(name if len(name) <= width else name[: width - 1] + "…")
-
-
-def _photo_trace(image: np.ndarray, name: str) -> go.Image:
-    return go.Image(z=np.asarray(image), name=name, hovertemplate=f"<extra>{name}</extra>")
-
-
 def samples_figure(config: Config | None = None, data: ImageData | None = None) -> go.Figure:
-    """Ten source digits (top row) above ten target digits (bottom row), as the net sees them
-    (8x8, ink 0..16), so the gap between the domains is visible.
-
-    With `data`: the source digits (top), ten of your images, the classes in turn (middle, as
-    uploaded, resized), and the same images as the net sees them (bottom, 8x8 grey ink)."""
-    config = config or Config()
-    source = cnn_data.source_digits(config.scenario, config.n_source, config.seed)
-    source_images, source_labels = _examples(source, 10)
-    source_words, target_words = DOMAIN_WORDS[config.scenario]
-    if data is not None:
-        return _user_samples_figure(source_images, source_labels, source_words, data)
-    target = cnn_data.target_digits(config.scenario, config.gap, config.seed)
-    target_images, target_labels = _examples(target, 10)
-    fig = make_subplots(
-        rows=2,
-        cols=10,
-        subplot_titles=source_labels + target_labels,
-        horizontal_spacing=0.01,
-        vertical_spacing=0.12,
-    )
-    for row, images, words in ((1, source_images, "source"), (2, target_images, "target")):
-        for col, image in enumerate(images, start=1):
-            fig.add_trace(_digit_trace(image, name=words), row=row, col=col)
-    _hide_axes(fig)
-    gap_words = f" (gap {config.gap:g})" if config.scenario == "shift" else ""
-    fig.update_layout(
-        template="plotly_white",
-        height=320,
-        margin=dict(l=20, r=20, t=80, b=10),
-        title=f"Top: source, {source_words}. Bottom: target, {target_words}{gap_words}",
-    )
-    return fig
+    """Ten source digits above ten target digits, as the net sees them (with `data`: your
+    images too, as uploaded and as the net sees them); see cnn_figures.samples_figure."""
+    ink = user_ink(data) if data is not None else None
+    return cnn_figures.samples_figure(config or Config(), data, ink)
 
 
-def _user_samples_figure(
-    source_images: np.ndarray, source_labels: list[str], source_words: str, data: ImageData
-) -> go.Figure:
-    picks = _user_examples(data, 10)
-    names = [_short(data.class_names[data.labels[i]]) for i in picks]
-    fig = make_subplots(
-        rows=3,
-        cols=10,
-        horizontal_spacing=0.01,
-        vertical_spacing=0.1,
-        subplot_titles=source_labels + names + [""] * (20 - len(names)),
-    )
-    for col, image in enumerate(source_images, start=1):
-        fig.add_trace(_digit_trace(image, name="source"), row=1, col=col)
-    for col, i in enumerate(picks, start=1):
-        fig.add_trace(_photo_trace(data.images[i], "your image"), row=2, col=col)
-        fig.add_trace(_digit_trace(user_ink(data)[i], name="target"), row=3, col=col)
-    _hide_axes(fig)
-    k = len(data.class_names)
-    # A two-line title: room for it above the digits' column labels
-    fig.update_layout(
-        template="plotly_white",
-        height=470,
-        margin=dict(l=20, r=20, t=110, b=10),
-        title=f"Top: source, {source_words}. Middle: target, your images "
-        f"({literal(data.name)}, {k} classes).<br>Bottom: the same images as the net "
-        f"sees them (8x8 grey ink)",
-    )
-    return fig
-
-
-def _pick(result: RunResult, strategy: str | None) -> engine.StrategyResult:
-    """The strategy asked for, by default the one best on the target (as the page's sentences
-    name it: RunResult.ranked)."""
-    return result.strategy(strategy) if strategy is not None else result.ranked()[0]
-
-
-def _matches(result: RunResult, data: ImageData | None) -> bool:
-    """Whether `data` is the data `result` was run on."""
-    used = result.extras.get("user_data") or {}
-    return data is not None and used.get("fingerprint") == data.fingerprint
-
-
-def model_figure(result: RunResult, strategy: str | None = None, data: ImageData | None = None) -> go.Figure:
-    """The model view: the source model's first-layer filters (row 1), the same filters after
-    the strategy's target training (row 2; by default the strategy best on the target), the
-    change, after − before, on a scale of its own (row 3: a 12% change is invisible on the
-    filters' scale), and target digits the strategy got wrong, titled "true→predicted" (row 4),
-    with the user's class names when the result was run on their images. Given those images
-    (`data`), row 4 shows them as uploaded rather than as the net's 8x8 input."""
-    chosen = _pick(result, strategy)
-    source_filters = result.extras["source_filters"]
-    filters = chosen.extras.get("filters", source_filters)
-    wrong = chosen.extras.get("misclassified", [])
-    classes = result.extras["target_classes"]
-    cols = len(source_filters)
-    # Two lines, true over predicted: class names side by side would overlap in a column this narrow
-    titles = [""] * (3 * cols) + [
-        f"{_short(str(classes[w['true']]), 8)}<br>→{_short(str(classes[w['predicted']]), 8)}" for w in wrong
-    ]
-    fig = make_subplots(
-        rows=4,
-        cols=cols,
-        subplot_titles=titles + [""] * (cols - len(wrong)),
-        horizontal_spacing=0.005,
-        vertical_spacing=0.06,
-    )
-    scale = max(abs(v) for f in source_filters + filters for row in f for v in row)
-    for row, bank, words in ((1, source_filters, "source filter"), (2, filters, "after transfer")):
-        for col, weights in enumerate(bank, start=1):
-            fig.add_trace(_digit_trace(weights, -scale, scale, "RdBu", words), row=row, col=col)
-    change = np.asarray(filters) - np.asarray(source_filters)
-    largest = max(float(np.abs(change).max()), 1e-12)  # a frozen layer: all zero, drawn blank
-    for col, weights in enumerate(change, start=1):
-        fig.add_trace(_digit_trace(weights, -largest, largest, "PiYG", "change"), row=3, col=col)
-    originals = None
-    if _matches(result, data):  # the test images' places in the upload: the run's own split
-        _, tested = cnn_data.user_split(
-            data.labels, data.class_names, result.config["n_target"], result.config["seed"]
-        )
-        originals = data.images[tested]
-    for col, w in enumerate(wrong, start=1):
-        trace = (
-            _photo_trace(originals[w["index"]], "misclassified")
-            if originals is not None
-            else _digit_trace(np.asarray(w["input"])[0] * 16.0, name="misclassified")
-        )
-        fig.add_trace(trace, row=4, col=col)
-    _hide_axes(fig)
-    what = "your test images" if "user_data" in result.extras else "target digits"
-    fig.update_layout(
-        template="plotly_white",
-        height=540,
-        margin=dict(l=20, r=20, t=80, b=10),
-        title=f"First-layer filters: source model (row 1), after {label(chosen.strategy).lower()} "
-        f"(row 2), the change, after − before, magnified to its largest ±{largest:.2f} (row 3);<br>"
-        f"{what} it got wrong, true→predicted (row 4)",
-    )
-    return fig
+model_figure = cnn_figures.model_figure
+confusion_figure = cnn_figures.confusion_figure
 
 
 def describe_model(result: RunResult) -> str:
-    """One sentence under the model view, computed from the filters it shows: how far the best
-    strategy moved the source model's first-layer filters, and the best and worst strategies."""
-    chosen = result.ranked()[0]
-    source = np.asarray(result.extras["source_filters"])
-    after = np.asarray(chosen.extras.get("filters", source))
-    name = label(chosen.strategy)
-    if chosen.strategy == "scratch":
-        first = f"{name} learnt its own first-layer filters, from the target alone"
-    elif np.array_equal(after, source):
-        first = f"{name} kept the source model's first-layer filters exactly (that layer stays frozen)"
-    else:
-        change = np.abs(after - source).mean() / max(np.abs(source).mean(), 1e-12)
-        first = (
-            f"{name} moved the source model's first-layer filters by {change:.0%} on "
-            f"average (mean absolute change, relative to their mean size; row 3 shows it magnified)"
-        )
-    return " ".join(filter(None, [f"{first}.", narrate.describe_best_and_worst(result), _alike(result)]))
-
-
-def _alike(result: RunResult) -> str:
-    """Why partial fine-tune and fine-tune can score the same, when they do on the page's
-    precision: the frozen first block is a small part of the net, and fine-tuning itself barely
-    moves it, so both adapt the rest of the net the same way ("" when they differ)."""
-    if not {"partial_fine_tune", "fine_tune"} <= set(result.names()):
-        return ""
-    partial, full = result.strategy("partial_fine_tune"), result.strategy("fine_tune")
-    metric = result.metric_name
-    if narrate.fmt(partial.target_metric, metric) != narrate.fmt(full.target_metric, metric):
-        return ""
-    k = result.config["partial_blocks"]
-    net = SmallCNN(len(result.extras["target_classes"]))
-    frozen = sum(p.numel() for block in list(net.blocks.values())[:k] for p in block.parameters())
-    total = sum(p.numel() for p in net.parameters())
-    blocks = ", ".join(list(net.blocks)[:k])
-    scores = (
-        f"target {narrate.fmt(partial.target_metric, metric)} and {narrate.fmt(full.target_metric, metric)}"
-    )
-    why = f"partial fine-tune freezes only {blocks}, {frozen} of the net's {total} weights"
-    if k == 1:  # the frozen block is the first layer the figure draws: say how far fine-tuning moved it
-        source = np.asarray(result.extras["source_filters"])
-        moved = np.abs(np.asarray(full.extras["filters"]) - source).mean() / max(np.abs(source).mean(), 1e-12)
-        why += f", and fine-tuning moves those first-layer filters by just {moved:.0%}"
-    return (
-        f"Partial fine-tune and fine-tune score alike here ({scores}): {why}, so both train the rest "
-        "of the net alike; freeze more blocks (More settings) to set them apart."
-    )
-
-
-def confusion_figure(
-    result: RunResult, strategy: str | None = None, data: ImageData | None = None
-) -> go.Figure:
-    """The strategy's confusion matrix on the target test set: rows true class, columns
-    predicted, named by the result's target classes (the user's folder names when it was run
-    on their images; `data` is taken for a uniform interface and not needed)."""
-    chosen = _pick(result, strategy)
-    matrix = np.asarray(chosen.extras["confusion_matrix"])
-    names = [literal(c) for c in result.extras["target_classes"]]
-    fig = go.Figure(
-        go.Heatmap(
-            z=matrix,
-            x=names,
-            y=names,
-            colorscale="Blues",
-            text=matrix,
-            texttemplate="%{text}",
-            showscale=False,
-            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
-        )
-    )
-    what = "your test images" if "user_data" in result.extras else "target test digits"
-    fig.update_layout(
-        template="plotly_white",
-        title=f"{label(chosen.strategy)}: {what} (accuracy {chosen.target_metric:.0%})",
-        xaxis=dict(title="predicted", type="category"),
-        yaxis=dict(title="true", type="category", autorange="reversed"),
-    )
-    return fig
+    """The sentence under the model view (cnn_figures.describe_model), counting SmallCNN's weights."""
+    return cnn_figures.describe_model(result, SmallCNN)
 
 
 # ------------------------------------------------------------------------ ImageNet (optional)
@@ -746,10 +460,10 @@ def imagenet_feature_extraction(
     from tl_core import backbones
 
     config = config or Config()
-    device = pick_device(config.device)
+    device = torch_demo.device_of(config)
     if data is None:
         backbone = backbones.load_resnet18(weights).to(device)
-        target = target_domain(config)
+        target = target_domain(config, device=device)
         x_train, y_train, x_test, y_test = target.x_train, target.y_train, target.x_test, target.y_test
         batch = 256
     else:

@@ -37,6 +37,7 @@ import numpy as np
 
 from tl_core import diskcache
 from tl_core.runtime import global_random
+from tl_core.userdata import SequenceData, UserDataError, per_class_counts
 
 SEQUENCE_LENGTH = 40  # MNIST-1D's final_seq_length
 SOURCE_DATA_SEED = 42  # the published MNIST-1D set is generated with seed 42
@@ -224,6 +225,35 @@ def labelled_subset(pool: Split, per_class: int, rng: np.random.Generator) -> np
 
 # ----------------------------------------------------------------------------------------------
 # A user's own sequences as the target (tl_core.userdata.sequences reads them)
+
+
+def _check_data(data) -> SequenceData:
+    if not isinstance(data, SequenceData):
+        raise TypeError(
+            f"the RNN demo takes sequences (tl_core.userdata.sequences."
+            f"read_sequence_csv), got {type(data).__name__}"
+        )
+    return data
+
+
+def max_n_target(data: SequenceData, most: int) -> int:
+    """The most labelled sequences per class `data` allows: every class keeps one to test (and
+    no more than `most`, the n_target setting's bound)."""
+    smallest = int(np.bincount(_check_data(data).labels, minlength=len(data.class_names)).min())
+    return max(0, min(smallest - 1, most))
+
+
+def check_fits(data: SequenceData, n_target: int, allowed: int) -> None:
+    """UserDataError unless every class has `n_target` sequences to learn from and one to test
+    (`allowed`: the most n_target can be, for the message)."""
+    counts = per_class_counts(_check_data(data).labels, data.class_names)
+    smallest = min(counts, key=counts.get)
+    if counts[smallest] < n_target + 1:
+        raise UserDataError(
+            f"n_target = {n_target} per class needs at least {n_target + 1} "
+            f"sequences of class {smallest!r} in {data.name} ({n_target} labelled + 1 to "
+            f"test); it has {counts[smallest]} (n_target can be at most {allowed} here)"
+        )
 
 
 @dataclass(frozen=True)

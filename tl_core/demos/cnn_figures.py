@@ -1,0 +1,315 @@
+"""The CNN demo's pictures and the sentence under its model view.
+
+The samples figure draws source and target digits as the net sees them (8x8 ink); the model view
+draws the first-layer filters before and after a strategy's target training, their change, and
+target digits it got wrong; the confusion matrix counts a strategy's answers on the target test
+set. Everything is drawn from a RunResult and the demo's data: nothing here trains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+from torch import nn
+
+from tl_core.demos import cnn_data
+from tl_core.result import RunResult, StrategyResult
+from tl_core.strategies import label
+from tl_core.userdata import ImageData, literal
+
+
+def _digit_trace(
+    image: Any, zmin: float = 0.0, zmax: float = 16.0, colorscale: str = "gray_r", name: str = ""
+) -> go.Heatmap:
+    return go.Heatmap(
+        z=np.asarray(image, dtype=float).reshape(-1, np.asarray(image).shape[-1]),
+        zmin=zmin,
+        zmax=zmax,
+        colorscale=colorscale,
+        showscale=False,
+        name=name,
+        hovertemplate="%{z:.1f}<extra>" + name + "</extra>",
+    )
+
+
+def _hide_axes(fig: go.Figure) -> None:
+    """Bare square pixels: no ticks, row 0 at the top, each y axis scaled to its own x axis."""
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(
+        showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain"
+    )
+    fig.for_each_yaxis(lambda axis: axis.update(scaleanchor=axis.anchor))
+
+
+DOMAIN_WORDS = {
+    "sim2real": ("printed digits rendered from fonts", "handwritten digits"),
+    "new_classes": ("handwritten digits 0-4", "handwritten digits 5-9"),
+    "shift": ("handwritten digits", "transformed handwritten digits"),
+}
+
+
+def _examples(digits: cnn_data.Digits, count: int) -> tuple[np.ndarray, list[str]]:
+    """`count` test digits, the classes in turn (0, 1, ..., 0, 1, ...), and their names."""
+    k = len(digits.classes)
+    per_class = [np.flatnonzero(digits.y_test == c)[: -(-count // k)] for c in range(k)]
+    picks = [per_class[c][r] for r in range(-(-count // k)) for c in range(k)][:count]
+    return digits.x_test[picks], [str(digits.classes[digits.y_test[i]]) for i in picks]
+
+
+def _user_examples(data: ImageData, count: int) -> list[int]:
+    """Indices of up to `count` of the user's images, the classes in turn (a, b, c, a, ...)."""
+    per_class = [np.flatnonzero(data.labels == c) for c in range(len(data.class_names))]
+    picks = [members[r] for r in range(max(map(len, per_class))) for members in per_class if r < len(members)]
+    return picks[:count]
+
+
+def _short(name: str, width: int = 12) -> str:
+    """A class name short enough for a thumbnail's title, as plotly text (cut, then literal)."""
+    return literal(name if len(name) <= width else name[: width - 1] + "…")
+
+
+def _photo_trace(image: np.ndarray, name: str) -> go.Image:
+    return go.Image(z=np.asarray(image), name=name, hovertemplate=f"<extra>{name}</extra>")
+
+
+def samples_figure(config: Any, data: ImageData | None = None, ink: np.ndarray | None = None) -> go.Figure:
+    """Ten source digits (top row) above ten target digits (bottom row), as the net sees them
+    (8x8, ink 0..16), so the gap between the domains is visible. `config`: the demo's Config.
+
+    With `data`: the source digits (top), ten of your images, the classes in turn (middle, as
+    uploaded, resized), and the same images as the net sees them (bottom: `ink`, the images as
+    8x8 grey ink)."""
+    source = cnn_data.source_digits(config.scenario, config.n_source, config.seed)
+    source_images, source_labels = _examples(source, 10)
+    source_words, target_words = DOMAIN_WORDS[config.scenario]
+    if data is not None:
+        return _user_samples_figure(source_images, source_labels, source_words, data, ink)
+    target = cnn_data.target_digits(config.scenario, config.gap, config.seed)
+    target_images, target_labels = _examples(target, 10)
+    fig = make_subplots(
+        rows=2,
+        cols=10,
+        subplot_titles=source_labels + target_labels,
+        horizontal_spacing=0.01,
+        vertical_spacing=0.12,
+    )
+    for row, images, words in ((1, source_images, "source"), (2, target_images, "target")):
+        for col, image in enumerate(images, start=1):
+            fig.add_trace(_digit_trace(image, name=words), row=row, col=col)
+    _hide_axes(fig)
+    gap_words = f" (gap {config.gap:g})" if config.scenario == "shift" else ""
+    fig.update_layout(
+        template="plotly_white",
+        height=320,
+        margin=dict(l=20, r=20, t=80, b=10),
+        title=f"Top: source, {source_words}. Bottom: target, {target_words}{gap_words}",
+    )
+    return fig
+
+
+def _user_samples_figure(
+    source_images: np.ndarray, source_labels: list[str], source_words: str, data: ImageData, ink: np.ndarray
+) -> go.Figure:
+    picks = _user_examples(data, 10)
+    names = [_short(data.class_names[data.labels[i]]) for i in picks]
+    fig = make_subplots(
+        rows=3,
+        cols=10,
+        horizontal_spacing=0.01,
+        vertical_spacing=0.1,
+        subplot_titles=source_labels + names + [""] * (20 - len(names)),
+    )
+    for col, image in enumerate(source_images, start=1):
+        fig.add_trace(_digit_trace(image, name="source"), row=1, col=col)
+    for col, i in enumerate(picks, start=1):
+        fig.add_trace(_photo_trace(data.images[i], "your image"), row=2, col=col)
+        fig.add_trace(_digit_trace(ink[i], name="target"), row=3, col=col)
+    _hide_axes(fig)
+    k = len(data.class_names)
+    # A two-line title: room for it above the digits' column labels
+    fig.update_layout(
+        template="plotly_white",
+        height=470,
+        margin=dict(l=20, r=20, t=110, b=10),
+        title=f"Top: source, {source_words}. Middle: target, your images "
+        f"({literal(data.name)}, {k} classes).<br>Bottom: the same images as the net "
+        f"sees them (8x8 grey ink)",
+    )
+    return fig
+
+
+def _pick(result: RunResult, strategy: str | None) -> StrategyResult:
+    """The strategy asked for, by default the one best on the target (as the page's sentences
+    name it: RunResult.ranked)."""
+    return result.strategy(strategy) if strategy is not None else result.ranked()[0]
+
+
+def _matches(result: RunResult, data: ImageData | None) -> bool:
+    """Whether `data` is the data `result` was run on."""
+    used = result.extras.get("user_data") or {}
+    return data is not None and used.get("fingerprint") == data.fingerprint
+
+
+def model_figure(result: RunResult, strategy: str | None = None, data: ImageData | None = None) -> go.Figure:
+    """The model view: the source model's first-layer filters (row 1), the same filters after
+    the strategy's target training (row 2; by default the strategy best on the target), the
+    change, after − before, on a scale of its own (row 3: a 12% change is invisible on the
+    filters' scale), and target digits the strategy got wrong, titled "true→predicted" (row 4),
+    with the user's class names when the result was run on their images. Given those images
+    (`data`), row 4 shows them as uploaded rather than as the net's 8x8 input."""
+    chosen = _pick(result, strategy)
+    source_filters = result.extras["source_filters"]
+    filters = chosen.extras.get("filters", source_filters)
+    wrong = chosen.extras.get("misclassified", [])
+    classes = result.extras["target_classes"]
+    cols = len(source_filters)
+    # Two lines, true over predicted: class names side by side would overlap in a column this narrow
+    titles = [""] * (3 * cols) + [
+        f"{_short(str(classes[w['true']]), 8)}<br>→{_short(str(classes[w['predicted']]), 8)}" for w in wrong
+    ]
+    fig = make_subplots(
+        rows=4,
+        cols=cols,
+        subplot_titles=titles + [""] * (cols - len(wrong)),
+        horizontal_spacing=0.005,
+        vertical_spacing=0.06,
+    )
+    scale = max(abs(v) for f in source_filters + filters for row in f for v in row)
+    for row, bank, words in ((1, source_filters, "source filter"), (2, filters, "after transfer")):
+        for col, weights in enumerate(bank, start=1):
+            fig.add_trace(_digit_trace(weights, -scale, scale, "RdBu", words), row=row, col=col)
+    change = np.asarray(filters) - np.asarray(source_filters)
+    largest = max(float(np.abs(change).max()), 1e-12)  # a frozen layer: all zero, drawn blank
+    for col, weights in enumerate(change, start=1):
+        fig.add_trace(_digit_trace(weights, -largest, largest, "PiYG", "change"), row=3, col=col)
+    originals = None
+    if _matches(result, data):  # the test images' places in the upload: the run's own split
+        _, tested = cnn_data.user_split(
+            data.labels, data.class_names, result.config["n_target"], result.config["seed"]
+        )
+        originals = data.images[tested]
+    for col, w in enumerate(wrong, start=1):
+        trace = (
+            _photo_trace(originals[w["index"]], "misclassified")
+            if originals is not None
+            else _digit_trace(np.asarray(w["input"])[0] * 16.0, name="misclassified")
+        )
+        fig.add_trace(trace, row=4, col=col)
+    _hide_axes(fig)
+    what = "your test images" if "user_data" in result.extras else "target digits"
+    fig.update_layout(
+        template="plotly_white",
+        height=540,
+        margin=dict(l=20, r=20, t=80, b=10),
+        title=f"First-layer filters: source model (row 1), after {label(chosen.strategy).lower()} "
+        f"(row 2), the change, after − before, magnified to its largest ±{largest:.2f} (row 3);<br>"
+        f"{what} it got wrong, true→predicted (row 4)",
+    )
+    return fig
+
+
+def describe_model(result: RunResult, make_model: Callable[[int], nn.Module]) -> str:
+    """One sentence under the model view, computed from the filters it shows: how far the best
+    strategy moved the source model's first-layer filters, and the best and worst strategies.
+    `make_model(n_classes)`: a fresh net of the demo's, whose blocks the sentence counts."""
+    chosen = result.ranked()[0]
+    source = np.asarray(result.extras["source_filters"])
+    after = np.asarray(chosen.extras.get("filters", source))
+    name = label(chosen.strategy)
+    if chosen.strategy == "scratch":
+        first = f"{name} learnt its own first-layer filters, from the target alone"
+    elif np.array_equal(after, source):
+        first = f"{name} kept the source model's first-layer filters exactly (that layer stays frozen)"
+    else:
+        change = np.abs(after - source).mean() / max(np.abs(source).mean(), 1e-12)
+        first = (
+            f"{name} moved the source model's first-layer filters by {change:.0%} on "
+            f"average (mean absolute change, relative to their mean size; row 3 shows it magnified)"
+        )
+    return " ".join(filter(None, [f"{first}.", _best_and_worst(result), _alike(result, make_model)]))
+
+
+def _alike(result: RunResult, make_model: Callable[[int], nn.Module]) -> str:
+    """Why partial fine-tune and fine-tune can score the same, when they do on the page's
+    precision: the frozen first block is a small part of the net, and fine-tuning itself barely
+    moves it, so both adapt the rest of the net the same way ("" when they differ)."""
+    if not {"partial_fine_tune", "fine_tune"} <= set(result.names()):
+        return ""
+    partial, full = result.strategy("partial_fine_tune"), result.strategy("fine_tune")
+    if _percent(partial.target_metric) != _percent(full.target_metric):
+        return ""
+    k = result.config["partial_blocks"]
+    net = make_model(len(result.extras["target_classes"]))
+    frozen = sum(p.numel() for block in list(net.blocks.values())[:k] for p in block.parameters())
+    total = sum(p.numel() for p in net.parameters())
+    blocks = ", ".join(list(net.blocks)[:k])
+    scores = f"target {_percent(partial.target_metric)} and {_percent(full.target_metric)}"
+    why = f"partial fine-tune freezes only {blocks}, {frozen} of the net's {total} weights"
+    if k == 1:  # the frozen block is the first layer the figure draws: say how far fine-tuning moved it
+        source = np.asarray(result.extras["source_filters"])
+        moved = np.abs(np.asarray(full.extras["filters"]) - source).mean() / max(np.abs(source).mean(), 1e-12)
+        why += f", and fine-tuning moves those first-layer filters by just {moved:.0%}"
+    return (
+        f"Partial fine-tune and fine-tune score alike here ({scores}): {why}, so both train the rest "
+        "of the net alike; freeze more blocks (More settings) to set them apart."
+    )
+
+
+def _percent(accuracy: float) -> str:
+    """An accuracy as the page's sentences give it: whole percent."""
+    return f"{100 * accuracy:.0f}%"
+
+
+def _name_in_text(strategy: str) -> str:
+    """A strategy's label inside a sentence: lower case, but acronyms (CORAL) stay as they are."""
+    text = label(strategy)
+    return text if text.isupper() else text[0].lower() + text[1:]
+
+
+def _best_and_worst(result: RunResult) -> str:
+    """The strategies best and worst on the target (RunResult.ranked), as the other model views
+    name them."""
+    ranked = result.ranked()
+    best, worst = ranked[0], ranked[-1]
+    if best is worst:
+        return ""
+    return (
+        f"Best on the target: {_name_in_text(best.strategy)} ({result.metric_name} "
+        f"{_percent(best.target_metric)}); worst: {_name_in_text(worst.strategy)} "
+        f"({_percent(worst.target_metric)})."
+    )
+
+
+def confusion_figure(
+    result: RunResult, strategy: str | None = None, data: ImageData | None = None
+) -> go.Figure:
+    """The strategy's confusion matrix on the target test set: rows true class, columns
+    predicted, named by the result's target classes (the user's folder names when it was run
+    on their images; `data` is taken for a uniform interface and not needed)."""
+    chosen = _pick(result, strategy)
+    matrix = np.asarray(chosen.extras["confusion_matrix"])
+    names = [literal(c) for c in result.extras["target_classes"]]
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=names,
+            y=names,
+            colorscale="Blues",
+            text=matrix,
+            texttemplate="%{text}",
+            showscale=False,
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+        )
+    )
+    what = "your test images" if "user_data" in result.extras else "target test digits"
+    fig.update_layout(
+        template="plotly_white",
+        title=f"{label(chosen.strategy)}: {what} (accuracy {chosen.target_metric:.0%})",
+        xaxis=dict(title="predicted", type="category"),
+        yaxis=dict(title="true", type="category", autorange="reversed"),
+    )
+    return fig
