@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from conftest import assert_close, one_example
 
-from tl_app.sweeps import sweep_values
 from tl_core import diskcache
 from tl_core.demos import get_demo, rnn, rnn_data
+from tl_core.lecture import sweep_values
 from tl_core.result import RunResult
 
 UNSEEN = range(1000, 1010)  # seeds no default was tuned on (they were tuned on 0-9)

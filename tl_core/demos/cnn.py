@@ -121,7 +121,7 @@ class Config(DemoConfig):
     seed: int = seed_field()
     device: str = device_field()
     strategies: tuple = param(STRATEGIES, "strategies to compare (scratch always runs)", choices=STRATEGIES)
-    partial_blocks: int = param(1, "partial fine-tune: how many leading blocks stay frozen", low=1, high=3)
+    partial_blocks: int = param(2, "partial fine-tune: how many leading blocks stay frozen", low=1, high=3)
     backbone_lr_scale: float = param(
         1.0,
         "fine-tune: learning rate of the transferred blocks, as a fraction of lr (0 = frozen)",

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from torch import nn
 
+from tl_core import narrate
 from tl_core.demos import cnn_data
 from tl_core.result import RunResult, StrategyResult
 from tl_core.strategies import label
@@ -230,7 +231,9 @@ def describe_model(result: RunResult, make_model: Callable[[int], nn.Module]) ->
             f"{name} moved the source model's first-layer filters by {change:.0%} on "
             f"average (mean absolute change, relative to their mean size; row 3 shows it magnified)"
         )
-    return " ".join(filter(None, [f"{first}.", _best_and_worst(result), _alike(result, make_model)]))
+    return " ".join(
+        filter(None, [f"{first}.", narrate.describe_best_and_worst(result), _alike(result, make_model)])
+    )
 
 
 def _alike(result: RunResult, make_model: Callable[[int], nn.Module]) -> str:
@@ -240,14 +243,15 @@ def _alike(result: RunResult, make_model: Callable[[int], nn.Module]) -> str:
     if not {"partial_fine_tune", "fine_tune"} <= set(result.names()):
         return ""
     partial, full = result.strategy("partial_fine_tune"), result.strategy("fine_tune")
-    if _percent(partial.target_metric) != _percent(full.target_metric):
+    partial_score, full_score = (narrate.fmt(s.target_metric, "accuracy") for s in (partial, full))
+    if partial_score != full_score:
         return ""
     k = result.config["partial_blocks"]
     net = make_model(len(result.extras["target_classes"]))
     frozen = sum(p.numel() for block in list(net.blocks.values())[:k] for p in block.parameters())
     total = sum(p.numel() for p in net.parameters())
     blocks = ", ".join(list(net.blocks)[:k])
-    scores = f"target {_percent(partial.target_metric)} and {_percent(full.target_metric)}"
+    scores = f"target {partial_score} and {full_score}"
     why = f"partial fine-tune freezes only {blocks}, {frozen} of the net's {total} weights"
     if k == 1:  # the frozen block is the first layer the figure draws: say how far fine-tuning moved it
         source = np.asarray(result.extras["source_filters"])
@@ -256,31 +260,6 @@ def _alike(result: RunResult, make_model: Callable[[int], nn.Module]) -> str:
     return (
         f"Partial fine-tune and fine-tune score alike here ({scores}): {why}, so both train the rest "
         "of the net alike; freeze more blocks (More settings) to set them apart."
-    )
-
-
-def _percent(accuracy: float) -> str:
-    """An accuracy as the page's sentences give it: whole percent."""
-    return f"{100 * accuracy:.0f}%"
-
-
-def _name_in_text(strategy: str) -> str:
-    """A strategy's label inside a sentence: lower case, but acronyms (CORAL) stay as they are."""
-    text = label(strategy)
-    return text if text.isupper() else text[0].lower() + text[1:]
-
-
-def _best_and_worst(result: RunResult) -> str:
-    """The strategies best and worst on the target (RunResult.ranked), as the other model views
-    name them."""
-    ranked = result.ranked()
-    best, worst = ranked[0], ranked[-1]
-    if best is worst:
-        return ""
-    return (
-        f"Best on the target: {_name_in_text(best.strategy)} ({result.metric_name} "
-        f"{_percent(best.target_metric)}); worst: {_name_in_text(worst.strategy)} "
-        f"({_percent(worst.target_metric)})."
     )
 
 

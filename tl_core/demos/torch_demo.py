@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tl_core import engine
+from tl_core import engine, strategies
 from tl_core.config import DemoConfig
 from tl_core.result import RunResult
 from tl_core.runtime import pick_device
@@ -121,8 +121,8 @@ def target_weights(demo: TorchDemo, config, strategy: str, data: Any = None) -> 
     naming the strategies allowed: no source_only where the target's classes are new (the
     new_classes scenario, or a user's data)."""
     config = demo.config.from_dict(config) if isinstance(config, dict) else config
-    new_classes = data is not None or config.scenario == "new_classes"
-    allowed = [s for s in demo.strategies if s != "source_only" or not new_classes]
+    same_classes = data is None and config.scenario != "new_classes"
+    allowed = strategies.applicable(demo.strategies, same_classes)
     if strategy not in allowed:
         where = demo.yours.format(name=data.name) if data is not None else f"in {config.scenario}"
         raise ValueError(f"strategy must be one of {', '.join(allowed)} {where}, got {strategy!r}")
