@@ -71,38 +71,10 @@ def _wide_label(table: pd.DataFrame, name: str, parsed: dict, id_column: str | N
 
 def wide_layout(table: pd.DataFrame, name: str, options: dict[str, Any], max_steps: int):
     """(values [N, columns] with NaN, labels, notes) of a table with one row per sequence."""
-    id_column = given_column(table, name, "id column", options["id_column"])
-    label = given_column(table, name, "label", options["label"])
-    if id_column is None:
-        ids = named_columns(table, ID_NAMES, exclude=(label,))
-        id_column = ids[0] if ids else None
     parsed = {c: parse_numbers(table, c) for c in table.columns}
-    numeric = [
-        c
-        for c, (v, text) in parsed.items()
-        if c not in (label, id_column) and not len(text) and not np.isnan(v).all()
-    ]
-    if not numeric:
-        text = [c for c, (_, t) in parsed.items() if len(t)]
-        raise UserDataError(
-            f"{name} has no numeric columns: the time steps must be numbers "
-            f"(found text columns {listing(text or table.columns)})"
-        )
-    label = label if label is not None else _wide_label(table, name, parsed, id_column)
-    steps = [c for c in table.columns if c not in (id_column, label)]
+    id_column, label = _wide_columns(table, name, options, parsed)
     notes = []
-    empty = [c for c in steps if np.isnan(parsed[c][0]).all() and not len(parsed[c][1])]
-    if empty:
-        notes.append(f"ignored {counted(len(empty), 'empty column')}: {listing(empty)}")
-        steps = [c for c in steps if c not in empty]
-    if not steps:
-        raise UserDataError(
-            f"{name} has no numeric columns besides the label {label!r}: the time steps must be numbers"
-        )
-    if len(steps) > max_steps:
-        raise UserDataError(
-            f"{name} has {len(steps)} time steps (columns): at most {max_steps} are allowed here"
-        )
+    steps = _time_steps(table, name, parsed, id_column, label, max_steps, notes)
     what = "the time steps (if this column is not one, choose it as the label or id column)"
     infinite: dict[str, int] = {}
     values = np.stack([checked_numbers(name, table, c, parsed[c], what, infinite) for c in steps], axis=1)
@@ -117,6 +89,59 @@ def wide_layout(table: pd.DataFrame, name: str, options: dict[str, Any], max_ste
     values, labels, notes = _drop_unlabelled(values, labels, notes, "row")
     values, labels = _fill_gaps(values, labels, options["missing"], notes)
     return values, labels, notes
+
+
+def _wide_columns(
+    table: pd.DataFrame, name: str, options: dict[str, Any], parsed: dict
+) -> tuple[str | None, str]:
+    """The id column (given, or named like one; None without) and the label column of a wide
+    table, which needs a numeric column besides them."""
+    id_column = given_column(table, name, "id column", options["id_column"])
+    label = given_column(table, name, "label", options["label"])
+    if id_column is None:
+        ids = named_columns(table, ID_NAMES, exclude=(label,))
+        id_column = ids[0] if ids else None
+    numeric = [
+        c
+        for c, (v, text) in parsed.items()
+        if c not in (label, id_column) and not len(text) and not np.isnan(v).all()
+    ]
+    if not numeric:
+        text = [c for c, (_, t) in parsed.items() if len(t)]
+        raise UserDataError(
+            f"{name} has no numeric columns: the time steps must be numbers "
+            f"(found text columns {listing(text or table.columns)})"
+        )
+    if label is None:
+        label = _wide_label(table, name, parsed, id_column)
+    return id_column, label
+
+
+def _time_steps(
+    table: pd.DataFrame,
+    name: str,
+    parsed: dict,
+    id_column: str | None,
+    label: str,
+    max_steps: int,
+    notes: list[str],
+) -> list[str]:
+    """The columns that are time steps: all but the id and the label, empty ones ignored (with
+    a note in `notes`), at most `max_steps` of them."""
+    steps = [c for c in table.columns if c not in (id_column, label)]
+    empty = [c for c in steps if np.isnan(parsed[c][0]).all() and not len(parsed[c][1])]
+    if empty:
+        notes.append(f"ignored {counted(len(empty), 'empty column')}: {listing(empty)}")
+        steps = [c for c in steps if c not in empty]
+    if not steps:
+        raise UserDataError(
+            f"{name} has no numeric columns besides the label {label!r}: the time steps must be numbers"
+        )
+    if len(steps) > max_steps:
+        raise UserDataError(
+            f"{name} has {len(steps)} time steps (columns): at most {max_steps} are allowed here"
+        )
+    return steps
 
 
 def _drop_unlabelled(values, labels, notes, what: str):

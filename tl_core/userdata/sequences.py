@@ -99,7 +99,6 @@ def read_sequence_csv(
     }
     _check_options(options)
     table = _read_csv(raw, name)
-    notes: list[str] = []
     if is_long(table, options):
         values, labels, notes = long_layout(table, name, options, LIMITS.max_upload_columns)
     else:
@@ -136,6 +135,28 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
             f"{name} is empty: a CSV file with a header line and one row per "
             f"sequence (or per value) is needed"
         )
+    table = _parse(text, name)
+    if len(table) > LIMITS.max_upload_rows:
+        raise UserDataError(
+            f"{name} has more than {LIMITS.max_upload_rows} rows: at most "
+            f"{LIMITS.max_upload_rows} are allowed here"
+        )
+    if len(table) == 0:
+        raise UserDataError(
+            f"{name} has a header line but no rows: one row per sequence "
+            f"(or per value, in the long layout) is needed"
+        )
+    columns = [str(c).strip() for c in table.columns]
+    if len(set(columns)) < len(columns):
+        twice = sorted({c for c in columns if columns.count(c) > 1})
+        raise UserDataError(f"{name} has two columns named {twice[0]!r}: every column needs its own name")
+    table.columns = columns
+    return table
+
+
+def _parse(text: str, name: str) -> pd.DataFrame:
+    """The text as a table of text cells, split by the separator its header uses most. The
+    column cap is checked from the header alone; parsing stops one row past the row cap."""
     header = text.lstrip("\r\n").split("\n", 1)[0]
     sep = max(DELIMITERS, key=header.count)  # ties (none found) go to the comma
     read = dict(sep=sep, dtype=str, keep_default_na=True, skipinitialspace=True, engine="c")
@@ -155,21 +176,6 @@ def _read_csv(raw: bytes, name: str) -> pd.DataFrame:
             f"{name} could not be read as a CSV table ({reason}): a text file "
             f"with a header line and values separated by commas is needed"
         ) from None
-    if len(table) > LIMITS.max_upload_rows:
-        raise UserDataError(
-            f"{name} has more than {LIMITS.max_upload_rows} rows: at most "
-            f"{LIMITS.max_upload_rows} are allowed here"
-        )
-    if len(table) == 0:
-        raise UserDataError(
-            f"{name} has a header line but no rows: one row per sequence "
-            f"(or per value, in the long layout) is needed"
-        )
-    columns = [str(c).strip() for c in table.columns]
-    if len(set(columns)) < len(columns):
-        twice = sorted({c for c in columns if columns.count(c) > 1})
-        raise UserDataError(f"{name} has two columns named {twice[0]!r}: every column needs its own name")
-    table.columns = columns
     return table
 
 

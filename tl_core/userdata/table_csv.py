@@ -28,35 +28,10 @@ def read_csv(raw: bytes, name: str) -> pd.DataFrame:
     the column cap (from the header alone), the row cap (parsing stops one row past it), a
     well-formed table with at least one row, and at least one numeric column.
     """
-    caps = host_limits.LIMITS
-    if not isinstance(raw, (bytes, bytearray)):
-        raise UserDataError(f"{name} could not be read: expected the file's bytes")
-    raw = bytes(raw)
-    if len(raw) > caps.max_upload_mb * 1024 * 1024:
-        raise UserDataError(
-            f"{name} is {len(raw) / 1024 / 1024:.1f} MB: files on this server can "
-            f"be at most {caps.max_upload_mb} MB"
-        )
-    if not raw.strip():
-        raise UserDataError(
-            f"{name} is empty: upload a CSV file with a header row and at least one row of data"
-        )
+    raw = _checked_bytes(raw, name)
     text = _decode(raw, name)
     separator = _separator(text)
-    columns = _parse(text, name, separator, nrows=0).columns
-    if len(columns) > caps.max_upload_columns:
-        raise UserDataError(
-            f"{name} has {len(columns)} columns: tables on this server can have at "
-            f"most {caps.max_upload_columns}"
-        )
-    table = _parse(text, name, separator, nrows=caps.max_upload_rows + 1)
-    if len(table) > caps.max_upload_rows:
-        raise UserDataError(
-            f"{name} has more than {caps.max_upload_rows} rows: tables on this "
-            f"server can have at most {caps.max_upload_rows}"
-        )
-    if table.empty:
-        raise UserDataError(f"{name} has a header but no rows of data: add one row per sample")
+    table = _capped_table(text, name, separator)
     stripped = [str(c).strip() for c in table.columns]
     if len(set(stripped)) == len(stripped):  # else keep pandas' names, made unique (a, a.1)
         table.columns = stripped
@@ -73,6 +48,45 @@ def read_csv(raw: bytes, name: str) -> pd.DataFrame:
             f"{name} has no numeric columns: the features must be numbers "
             f"(found text columns {listed(table.columns)})"
         )
+    return table
+
+
+def _checked_bytes(raw: bytes, name: str) -> bytes:
+    """The upload's bytes, within the host's byte cap and not empty."""
+    caps = host_limits.LIMITS
+    if not isinstance(raw, (bytes, bytearray)):
+        raise UserDataError(f"{name} could not be read: expected the file's bytes")
+    raw = bytes(raw)
+    if len(raw) > caps.max_upload_mb * 1024 * 1024:
+        raise UserDataError(
+            f"{name} is {len(raw) / 1024 / 1024:.1f} MB: files on this server can "
+            f"be at most {caps.max_upload_mb} MB"
+        )
+    if not raw.strip():
+        raise UserDataError(
+            f"{name} is empty: upload a CSV file with a header row and at least one row of data"
+        )
+    return raw
+
+
+def _capped_table(text: str, name: str, separator: str) -> pd.DataFrame:
+    """The table, within the host's caps on columns (checked from the header alone) and rows
+    (parsing stops one row past the cap), with at least one row."""
+    caps = host_limits.LIMITS
+    columns = _parse(text, name, separator, nrows=0).columns
+    if len(columns) > caps.max_upload_columns:
+        raise UserDataError(
+            f"{name} has {len(columns)} columns: tables on this server can have at "
+            f"most {caps.max_upload_columns}"
+        )
+    table = _parse(text, name, separator, nrows=caps.max_upload_rows + 1)
+    if len(table) > caps.max_upload_rows:
+        raise UserDataError(
+            f"{name} has more than {caps.max_upload_rows} rows: tables on this "
+            f"server can have at most {caps.max_upload_rows}"
+        )
+    if table.empty:
+        raise UserDataError(f"{name} has a header but no rows of data: add one row per sample")
     return table
 
 

@@ -149,28 +149,9 @@ def table_data(
         "missing": missing,
         "positive_class": plain(positive_class),
     }
-    check_choice("task", task, TASKS)
-    check_choice("split_op", split_op, SPLIT_OPS)
-    check_choice("missing", missing, MISSING)
-    check_column(df, label, "label")
-    check_column(df, split_column, "split column")
-    feature_names, notes = _feature_columns(df, options["features"], label, split_column, name)
-    if task == "regression" and column_kind(df, label) != "number":
-        raise UserDataError(
-            not_numeric_message(
-                df[label],
-                f"the label {label}",
-                "the linear demo predicts a number",
-                "so those rows are dropped",
-                "choose a numeric label, or use the logistic demo to predict classes",
-            )
-        )
-    df, found = infinite_as_missing(df, [split_column, label, *feature_names])
+    feature_names, notes = _checked_columns(df, name, options)
+    df, found = _checked_values(df, options, feature_names)
     notes += found
-    checked = [(c, "feature") for c in feature_names] + ([(label, "label")] if task == "regression" else [])
-    for column, role in checked:
-        check_magnitude(df, column, role)
-        check_spread(df, column, role)
     table, dropped = _known_rows(df, label, split_column)
     notes += dropped
     in_target = split_mask(table[split_column], split_op, split_value, split_column)
@@ -200,6 +181,43 @@ def table_data(
         source_words=source_words,
         target_words=target_words,
     )
+
+
+def _checked_columns(df: pd.DataFrame, name: str, options: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The choices checked against the table; the feature columns, and notes on them."""
+    task, label, split_column = options["task"], options["label"], options["split_column"]
+    check_choice("task", task, TASKS)
+    check_choice("split_op", options["split_op"], SPLIT_OPS)
+    check_choice("missing", options["missing"], MISSING)
+    check_column(df, label, "label")
+    check_column(df, split_column, "split column")
+    feature_names, notes = _feature_columns(df, options["features"], label, split_column, name)
+    if task == "regression" and column_kind(df, label) != "number":
+        raise UserDataError(
+            not_numeric_message(
+                df[label],
+                f"the label {label}",
+                "the linear demo predicts a number",
+                "so those rows are dropped",
+                "choose a numeric label, or use the logistic demo to predict classes",
+            )
+        )
+    return feature_names, notes
+
+
+def _checked_values(
+    df: pd.DataFrame, options: dict[str, Any], feature_names: list[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """The table with infinite numbers made missing (and a note), its features (and a
+    regression's label) checked to be numbers one can compute with."""
+    label, split_column = options["label"], options["split_column"]
+    df, notes = infinite_as_missing(df, [split_column, label, *feature_names])
+    regression = options["task"] == "regression"
+    checked = [(c, "feature") for c in feature_names] + ([(label, "label")] if regression else [])
+    for column, role in checked:
+        check_magnitude(df, column, role)
+        check_spread(df, column, role)
+    return df, notes
 
 
 def _feature_columns(
