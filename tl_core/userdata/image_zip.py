@@ -46,6 +46,7 @@ def image_endings() -> tuple[str, ...]:
 
 
 def is_image_name(path: str) -> bool:
+    """Whether a file is read as an image, by its ending."""
     return path.lower().endswith(image_endings())
 
 
@@ -56,6 +57,7 @@ def max_entries() -> int:
 
 
 def max_extracted_bytes() -> int:
+    """Bytes all the images together may unpack to."""
     return EXTRACT_FACTOR * limits.LIMITS.max_upload_mb * 2**20
 
 

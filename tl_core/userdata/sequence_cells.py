@@ -19,6 +19,7 @@ N_NAMES_LISTED = 8  # columns a message lists before "and 12 more"
 
 
 def column_key(column: str) -> str:
+    """A column's name as matched against the known names: lower case, "_" for spaces and dashes."""
     return column.strip().lower().replace(" ", "_").replace("-", "_")
 
 
@@ -37,6 +38,7 @@ def counted(n, thing: str) -> str:
 
 
 def listing(columns) -> str:
+    """The first N_NAMES_LISTED names, then "and 12 more"."""
     columns = list(columns)
     shown = ", ".join(columns[:N_NAMES_LISTED])
     more = len(columns) - N_NAMES_LISTED
@@ -44,6 +46,7 @@ def listing(columns) -> str:
 
 
 def given_column(table: pd.DataFrame, name: str, option: str, column: str | None) -> str | None:
+    """The column a user chose for `option`, stripped; None when none was chosen."""
     if column is not None and column.strip() not in table.columns:
         raise UserDataError(
             f"{name} has no column {column!r} (the {option} chosen); its columns are {listing(table.columns)}"

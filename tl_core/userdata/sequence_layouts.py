@@ -37,6 +37,7 @@ VALUE_NAMES = ("value", "x", "val", "signal", "measurement")
 
 
 def is_long(table: pd.DataFrame, options: dict[str, Any]) -> bool:
+    """Whether the table is in the long layout: as chosen, or told apart by its column names."""
     if options["layout"] != "auto":
         return options["layout"] == "long"
     if options["time_column"] is not None or options["value_column"] is not None:

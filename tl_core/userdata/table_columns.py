@@ -129,11 +129,13 @@ def split_mask(values: pd.Series, op: str, value: Any, column: str) -> np.ndarra
 
 
 def check_choice(what: str, value: Any, allowed: tuple[str, ...]) -> None:
+    """Refuse an option that is not one of `allowed`."""
     if value not in allowed:
         raise UserDataError(f"{what} must be one of {', '.join(allowed)}, got {quoted(value)}")
 
 
 def check_column(df: pd.DataFrame, column: Any, what: str) -> None:
+    """Refuse a column name that is not one of the table's."""
     if not isinstance(column, str) or column not in df.columns:
         raise UserDataError(
             f"the {what} {quoted(column)} is not a column of the table: its columns are {listed(df.columns)}"
@@ -146,6 +148,7 @@ def as_text(values: pd.Series) -> pd.Series:
 
 
 def class_text(values: pd.Series) -> np.ndarray:
+    """Each row's class as the text its name is written in."""
     return as_text(values).to_numpy(dtype=object)
 
 

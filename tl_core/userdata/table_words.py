@@ -15,6 +15,8 @@ MAX_LISTED = 10  # column names or values quoted in one message
 
 
 def value_text(value: Any) -> str:
+    """A value as the user sees it: whole numbers without ".0" (3, not 3.0), others as %g, text
+    stripped."""
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (int, float, np.integer, np.floating)):
@@ -24,6 +26,7 @@ def value_text(value: Any) -> str:
 
 
 def as_number(value: Any) -> float | None:
+    """A finite number from a value (text may write the decimal with a comma); None if not."""
     if isinstance(value, (bool, np.bool_)):
         return None
     try:
@@ -46,17 +49,20 @@ def quoted(value: Any) -> str:
 
 
 def example(values: pd.Series) -> str:
+    """The first value present, as the user sees it (for "e.g." in a message)."""
     present = values.dropna()
     return value_text(present.iloc[0]) if len(present) else ""
 
 
 def listed(items) -> str:
+    """The first MAX_LISTED items, then how many in all."""
     items = [str(i) for i in items]
     shown = ", ".join(items[:MAX_LISTED])
     return shown + (f", ... ({len(items)} in all)" if len(items) > MAX_LISTED else "")
 
 
 def count_rows(n: int) -> str:
+    """ "1 row", "3 rows"."""
     return f"{int(n)} row" + ("" if int(n) == 1 else "s")
 
 

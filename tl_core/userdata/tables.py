@@ -225,21 +225,32 @@ def _feature_columns(
 ) -> tuple[list[str], list[str]]:
     """The feature columns, and a note when a default leaves one out."""
     if features is None:
-        chosen = [c for c in numeric_columns(df) if c not in (label, split_column)]
-        # A column that only numbers the rows (pandas writes one unless told not to) would
-        # teach the model the row order: leave it out unless asked for.
-        numbering = [c for c in chosen if _numbers_the_rows(df[c])]
-        chosen = [c for c in chosen if c not in numbering] or chosen
-        if not chosen:
-            raise UserDataError(
-                f"{name} has no numeric column to use as a feature besides the "
-                f"label {label} and the split column {split_column}: the features "
-                "must be numbers"
-            )
-        notes = [
-            f"left {c} out of the features: it only numbers the rows" for c in numbering if c not in chosen
-        ]
-        return chosen, notes
+        return _default_features(df, label, split_column, name)
+    return _chosen_features(df, features, label, split_column), []
+
+
+def _default_features(
+    df: pd.DataFrame, label: str, split_column: str, name: str
+) -> tuple[list[str], list[str]]:
+    """Every numeric column but the label and the split column, and a note on those left out."""
+    chosen = [c for c in numeric_columns(df) if c not in (label, split_column)]
+    # A column that only numbers the rows (pandas writes one unless told not to) would
+    # teach the model the row order: leave it out unless asked for.
+    numbering = [c for c in chosen if _numbers_the_rows(df[c])]
+    chosen = [c for c in chosen if c not in numbering] or chosen
+    if not chosen:
+        raise UserDataError(
+            f"{name} has no numeric column to use as a feature besides the "
+            f"label {label} and the split column {split_column}: the features "
+            "must be numbers"
+        )
+    notes = [f"left {c} out of the features: it only numbers the rows" for c in numbering if c not in chosen]
+    return chosen, notes
+
+
+def _chosen_features(df: pd.DataFrame, features: list[str], label: str, split_column: str) -> list[str]:
+    """The features a user chose, each checked to be a numeric column that is neither the label
+    nor the split column."""
     if not features:
         raise UserDataError("choose at least one feature column")
     chosen = list(dict.fromkeys(features))
@@ -263,7 +274,7 @@ def _feature_columns(
                     "use it to split the rows instead, or leave it out",
                 )
             )
-    return chosen, []
+    return chosen
 
 
 def _numbers_the_rows(values: pd.Series) -> bool:
