@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 import tl_core
 from tl_core import limits, userdata
 from tl_core.demos import cnn, cnn_data
-from tl_core.userdata import UserDataError, images
+from tl_core.userdata import UserDataError, image_zip, images
 from tl_core.userdata.images import read_image_zip
 
 SHAPES = ("circle", "square", "triangle")
@@ -414,18 +414,17 @@ def test_a_header_that_understates_a_size_does_not_get_past_the_cap(monkeypatch,
 def test_unpacking_stops_at_the_cap_whatever_the_headers_say():
     target = io.BytesIO()
     with pytest.raises(UserDataError, match="more than its headers declare"):
-        images.copy_capped(io.BytesIO(bytes(3 * images.CHUNK)), target, budget=images.CHUNK + 1)
-    assert len(target.getvalue()) <= images.CHUNK + 1
-    assert images.copy_capped(io.BytesIO(b"12345"), io.BytesIO(), budget=5) == 5
+        image_zip.copy_capped(io.BytesIO(bytes(3 * image_zip.CHUNK)), target, budget=image_zip.CHUNK + 1)
+    assert len(target.getvalue()) <= image_zip.CHUNK + 1
+    assert image_zip.copy_capped(io.BytesIO(b"12345"), io.BytesIO(), budget=5) == 5
 
 
 def test_too_many_files_or_bytes_are_refused(monkeypatch, shapes_zip):
     with_limits(monkeypatch, max_upload_images=5)
     refused(shapes_zip, "has 24 images; at most 5 are allowed")
-    clutter = {f"notes/{i}.txt": b"" for i in range(images.max_entries() + 1)}
-    refused(
-        make_zip(clutter), f"{images.max_entries() + 1} files and folders", f"at most {images.max_entries()}"
-    )
+    most = image_zip.max_entries()
+    clutter = {f"notes/{i}.txt": b"" for i in range(most + 1)}
+    refused(make_zip(clutter), f"{most + 1} files and folders", f"at most {most}")
     with_limits(monkeypatch, max_upload_images=5000, max_upload_mb=1)
     noise = np.random.default_rng(0).integers(0, 255, 2 * 2**20, dtype=np.uint8).tobytes()
     refused(make_zip({"a/1.bmp": noise}, zipfile.ZIP_STORED), "2.0 MB", "at most 1 MB")

@@ -20,9 +20,15 @@ in every export; a figure shows them through :func:`literal` (see :func:`for_fig
 plotly renders a subset of HTML in any text.
 
 Every data object carries `options` (the reader's keyword arguments, JSON-able), so that the
-same data can be read again from the same file: ``READERS[data.kind](raw, data.name,
+same data can be read again from the same file: ``read(data.kind, raw, data.name,
 **data.options)``, which is what an exported notebook does; and a `fingerprint` (a hash of the
 bytes and the options), which is what caches key on.
+
+Each reader's public face is its module above; the steps behind it live in modules of their own:
+``table_csv`` (bytes to a DataFrame), ``table_columns`` (column kinds and the splits offered),
+``table_checks`` (values and domains), ``table_bundled`` (scikit-learn's tables), ``table_words``
+(how messages write values); ``image_zip`` (checking and unpacking the zip); ``sequence_layouts``
+(the wide and long layouts), ``sequence_cells`` (checking cells, wording counts).
 """
 
 from __future__ import annotations
