@@ -285,13 +285,13 @@ def test_the_model_views_sentence_says_how_far_the_best_strategy_moved_the_filte
 
 
 def test_the_model_view_says_why_partial_fine_tune_and_fine_tune_can_score_alike(sim2real):
-    """The CNN's defaults: 72% and 72%. Freezing conv1 (160 of the net's weights) changes little
-    when fine-tuning moves those filters little; the sentence says so only when they tie."""
+    """Where they tie, the sentence says why: the frozen blocks (the default two, conv1 and conv2)
+    are a small part of the net; it says nothing of the kind when they differ."""
     result = copy.deepcopy(sim2real[2][0])
     result.strategy("partial_fine_tune").target_metric = result.strategy("fine_tune").target_metric
     text = cnn.describe_model(result)
     assert "Partial fine-tune and fine-tune score alike here" in text
-    assert "freezes only conv1, 160 of the net's 7290 weights" in text
+    assert "freezes only conv1 and conv2, 2480 of the net's 7290 weights" in text
     result.strategy("partial_fine_tune").target_metric -= 0.05
     assert "alike" not in cnn.describe_model(result)
 

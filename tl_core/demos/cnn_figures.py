@@ -250,7 +250,8 @@ def _alike(result: RunResult, make_model: Callable[[int], nn.Module]) -> str:
     net = make_model(len(result.extras["target_classes"]))
     frozen = sum(p.numel() for block in list(net.blocks.values())[:k] for p in block.parameters())
     total = sum(p.numel() for p in net.parameters())
-    blocks = ", ".join(list(net.blocks)[:k])
+    *others, last = list(net.blocks)[:k]
+    blocks = f"{', '.join(others)} and {last}" if others else last
     scores = f"target {partial_score} and {full_score}"
     why = f"partial fine-tune freezes only {blocks}, {frozen} of the net's {total} weights"
     if k == 1:  # the frozen block is the first layer the figure draws: say how far fine-tuning moved it
