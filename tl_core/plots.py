@@ -222,6 +222,32 @@ def _near_each_other(points: list[_Point], x_range, y_range) -> list[list[_Point
     return groups
 
 
+def confusion_heatmap(matrix, names: list[str], title: str, noun: str = "") -> go.Figure:
+    """A confusion matrix, rows the true class and columns the predicted one, each cell its count;
+    `names` label both axes (already literal where a user chose them), `noun` follows
+    "true"/"predicted" in the axis titles."""
+    words = f" {noun}" if noun else ""
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=names,
+            y=names,
+            colorscale="Blues",
+            text=matrix,
+            texttemplate="%{text}",
+            showscale=False,
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        template="plotly_white",
+        title=title,
+        xaxis=dict(title=f"predicted{words}", type="category"),
+        yaxis=dict(title=f"true{words}", type="category", autorange="reversed"),
+    )
+    return fig
+
+
 def accuracy_bars(result: RunResult) -> go.Figure:
     """Source and target test metric side by side for each strategy."""
     names = [label(s.strategy) for s in result.strategies]

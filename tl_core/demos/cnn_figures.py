@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from torch import nn
 
-from tl_core import narrate
+from tl_core import narrate, plots
 from tl_core.demos import cnn_data
 from tl_core.result import RunResult, StrategyResult
 from tl_core.strategies import label
@@ -273,23 +273,6 @@ def confusion_figure(
     chosen = _pick(result, strategy)
     matrix = np.asarray(chosen.extras["confusion_matrix"])
     names = [literal(c) for c in result.extras["target_classes"]]
-    fig = go.Figure(
-        go.Heatmap(
-            z=matrix,
-            x=names,
-            y=names,
-            colorscale="Blues",
-            text=matrix,
-            texttemplate="%{text}",
-            showscale=False,
-            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
-        )
-    )
     what = "your test images" if "user_data" in result.extras else "target test digits"
-    fig.update_layout(
-        template="plotly_white",
-        title=f"{label(chosen.strategy)}: {what} (accuracy {chosen.target_metric:.0%})",
-        xaxis=dict(title="predicted", type="category"),
-        yaxis=dict(title="true", type="category", autorange="reversed"),
-    )
-    return fig
+    title = f"{label(chosen.strategy)}: {what} (accuracy {chosen.target_metric:.0%})"
+    return plots.confusion_heatmap(matrix, names, title)

@@ -18,6 +18,7 @@ import torch
 from plotly.subplots import make_subplots
 from torch import nn
 
+from tl_core import plots
 from tl_core.demos import rnn_data
 from tl_core.result import RunResult
 from tl_core.strategies import label
@@ -361,25 +362,8 @@ def confusion_figure(
     matrix = np.asarray(chosen.extras["confusion_matrix"])
     names = [str(d) for d in _target_names(result)]
     what = "class" if "target_classes" in result.extras else "digit"
-    fig = go.Figure(
-        go.Heatmap(
-            z=matrix,
-            x=names,
-            y=names,
-            colorscale="Blues",
-            text=matrix,
-            texttemplate="%{text}",
-            showscale=False,
-            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        template="plotly_white",
-        title=f"{label(chosen.strategy)}: target test sequences (accuracy {chosen.target_metric:.0%})",
-        xaxis=dict(title=f"predicted {what}", type="category"),
-        yaxis=dict(title=f"true {what}", type="category", autorange="reversed"),
-    )
-    return fig
+    title = f"{label(chosen.strategy)}: target test sequences (accuracy {chosen.target_metric:.0%})"
+    return plots.confusion_heatmap(matrix, names, title, noun=what)
 
 
 # ----------------------------------------------------------------------------------------------
