@@ -8,6 +8,7 @@ set. Everything is drawn from a RunResult and the demo's data: nothing here trai
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -37,13 +38,20 @@ def _digit_trace(
     )
 
 
-def _hide_axes(fig: go.Figure) -> None:
-    """Bare square pixels: no ticks, row 0 at the top, each y axis scaled to its own x axis."""
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(
-        showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain"
-    )
-    fig.for_each_yaxis(lambda axis: axis.update(scaleanchor=axis.anchor))
+def _bare_pixels(fig: go.Figure, **layout: Any) -> go.Figure:
+    """`fig` as a grid of bare square pixels: no ticks, row 0 at the top, each y axis scaled to
+    its own x axis; then `layout` (the title, the size...).
+
+    The layout is made once as a plain dict: changing a grid of 40 images' axes through plotly's
+    update calls (which validate and relayout at each change) took most of the figure's time."""
+    plain = fig.layout.to_plotly_json()
+    bare = dict(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    for name, axis in plain.items():
+        if re.fullmatch(r"xaxis\d*", name):
+            axis.update(bare)
+        elif re.fullmatch(r"yaxis\d*", name):
+            axis.update(bare, autorange="reversed", scaleanchor=axis.get("anchor"))
+    return go.Figure(data=fig.data, layout={**plain, **layout})
 
 
 DOMAIN_WORDS = {
@@ -101,15 +109,14 @@ def samples_figure(config: Any, data: ImageData | None = None, ink: np.ndarray |
     for row, images, words in ((1, source_images, "source"), (2, target_images, "target")):
         for col, image in enumerate(images, start=1):
             fig.add_trace(_digit_trace(image, name=words), row=row, col=col)
-    _hide_axes(fig)
     gap_words = f" (gap {config.gap:g})" if config.scenario == "shift" else ""
-    fig.update_layout(
+    return _bare_pixels(
+        fig,
         template="plotly_white",
         height=320,
         margin=dict(l=20, r=20, t=80, b=10),
         title=f"Top: source, {source_words}. Bottom: target, {target_words}{gap_words}",
     )
-    return fig
 
 
 def _user_samples_figure(
@@ -129,10 +136,10 @@ def _user_samples_figure(
     for col, i in enumerate(picks, start=1):
         fig.add_trace(_photo_trace(data.images[i], "your image"), row=2, col=col)
         fig.add_trace(_digit_trace(ink[i], name="target"), row=3, col=col)
-    _hide_axes(fig)
     k = len(data.class_names)
     # A two-line title: room for it above the digits' column labels
-    fig.update_layout(
+    return _bare_pixels(
+        fig,
         template="plotly_white",
         height=470,
         margin=dict(l=20, r=20, t=110, b=10),
@@ -140,7 +147,6 @@ def _user_samples_figure(
         f"({literal(data.name)}, {k} classes).<br>Bottom: the same images as the net "
         f"sees them (8x8 grey ink)",
     )
-    return fig
 
 
 def _pick(result: RunResult, strategy: str | None) -> StrategyResult:
@@ -200,9 +206,9 @@ def model_figure(result: RunResult, strategy: str | None = None, data: ImageData
             else _digit_trace(np.asarray(w["input"])[0] * 16.0, name="misclassified")
         )
         fig.add_trace(trace, row=4, col=col)
-    _hide_axes(fig)
     what = "your test images" if "user_data" in result.extras else "target digits"
-    fig.update_layout(
+    return _bare_pixels(
+        fig,
         template="plotly_white",
         height=540,
         margin=dict(l=20, r=20, t=80, b=10),
@@ -210,7 +216,6 @@ def model_figure(result: RunResult, strategy: str | None = None, data: ImageData
         f"(row 2), the change, after − before, magnified to its largest ±{largest:.2f} (row 3);<br>"
         f"{what} it got wrong, true→predicted (row 4)",
     )
-    return fig
 
 
 def describe_model(result: RunResult, make_model: Callable[[int], nn.Module]) -> str:
