@@ -68,27 +68,31 @@ class Drawn:
 
     @classmethod
     def made(cls, fig: go.Figure, height: int | None = None) -> Drawn:
-        panels = split_panels(fig)
+        """The drawn form of `fig`. The charts are made from its plain form (a dict), never as
+        plotly objects: plotly validates every property it is given, which cost more than
+        building the figure did."""
+        whole = fig.to_dict()
+        title = plain(_title_text(whole["layout"]))
+        panels = _panels(whole)
         if panels is None:
-            return cls(fig, plain(fig.layout.title.text), (("", untitled(fig, height)),))
-        charts = tuple((plain(p.layout.title.text), untitled(p, height)) for p in panels)
-        return cls(fig, plain(fig.layout.title.text), charts)
+            return cls(fig, title, (("", _Fixed(_untitled(whole, height))),))
+        charts = tuple((plain(_title_text(p["layout"])), _Fixed(_untitled(p, height))) for p in panels)
+        return cls(fig, title, charts)
 
 
 @st.cache_resource(max_entries=LIMITS.cache_entries * 4, show_spinner=False)
 def _drawn(content: str, height: int | None, _build: Callable[[], go.Figure]) -> Drawn:
-    made = Drawn.made(_build(), height)
-    return Drawn(made.figure, made.title, tuple((title, _Fixed(chart)) for title, chart in made.panels))
+    return Drawn.made(_build(), height)
 
 
 class _Fixed(go.Figure):
-    """A figure that will not change, with its plain form made once: st.plotly_chart asks a
-    figure for to_dict() at every draw, which walks and encodes every array again (a tenth of a
-    second for a page's charts), for every session that draws a shared figure."""
+    """A chart that will not change, held in its plain form: st.plotly_chart asks a figure for
+    to_dict() at every draw, which would walk and encode every array again for every session
+    that draws a shared chart."""
 
-    def __init__(self, fig: go.Figure) -> None:
-        super().__init__(fig)
-        self._plain = super().to_dict()
+    def __init__(self, plain_form: dict) -> None:
+        super().__init__()  # empty: the chart is its plain form, which plotly need not validate
+        self._plain = plain_form
 
     def to_dict(self) -> dict:
         return self._plain  # read by plotly.io.to_json, never changed
@@ -115,30 +119,7 @@ def untitled(fig: go.Figure, height: int | None = None) -> go.Figure:
     """A copy of `fig` without its title (shown above it as text), with the room it took, its
     legend in rows above the plot (as tl_core.plots lays out most), `height` pixels tall when
     given."""
-    fig = go.Figure(fig)
-    top = fig.layout.margin.t
-    fig.update_layout(title=None, margin=dict(t=min(top, UNTITLED_TOP) if top is not None else UNTITLED_TOP))
-    if height is not None:
-        fig.update_layout(height=height)
-    if fig.layout.legend.orientation != "h":  # a legend at the side leaves a phone no plot
-        fig.update_layout(legend=TOP_LEGEND)
-    return fig
-
-
-def _axis_suffixes(fig: go.Figure) -> list[str]:
-    """'' for xaxis, '2' for xaxis2, ... in the order of their domains, left to right."""
-    names = [name for name in fig.layout if re.fullmatch(r"xaxis\d*", name)]
-    names.sort(key=lambda name: (fig.layout[name].domain or (0, 1))[0])
-    return [name[len("xaxis") :] for name in names]
-
-
-def _one_row(fig: go.Figure, suffixes: list[str]) -> bool:
-    for s in suffixes:
-        y = fig.layout[f"yaxis{s}"] if f"yaxis{s}" in fig.layout else None
-        domain = tuple(y.domain) if y is not None and y.domain is not None else (0, 1)
-        if domain != (0, 1) and domain != (0.0, 1.0):
-            return False
-    return True
+    return go.Figure(_untitled(fig.to_dict(), height))
 
 
 def split_panels(fig: go.Figure) -> list[go.Figure] | None:
@@ -149,66 +130,112 @@ def split_panels(fig: go.Figure) -> list[go.Figure] | None:
     panel's (the same scale on purpose, as the RNN's hidden-state plane) get the range of both,
     so they still compare.
     """
-    suffixes = _axis_suffixes(fig)
-    if not 2 <= len(suffixes) <= MAX_PANELS or not _one_row(fig, suffixes):
+    panels = _panels(fig.to_dict())
+    return None if panels is None else [go.Figure(panel) for panel in panels]
+
+
+# The plain forms (plotly's to_dict()) the two functions above work on.
+def _title_text(layout: dict) -> str | None:
+    title = layout.get("title")
+    return title.get("text") if isinstance(title, dict) else title
+
+
+def _untitled(plain_form: dict, height: int | None) -> dict:
+    layout = copy.deepcopy(plain_form["layout"])
+    layout.pop("title", None)
+    top = layout.get("margin", {}).get("t")
+    layout.setdefault("margin", {})["t"] = min(top, UNTITLED_TOP) if top is not None else UNTITLED_TOP
+    if height is not None:
+        layout["height"] = height
+    if layout.get("legend", {}).get("orientation") != "h":  # a legend at the side leaves a phone no plot
+        layout["legend"] = {**layout.get("legend", {}), **TOP_LEGEND}
+    return {**plain_form, "layout": layout}
+
+
+def _axis_suffixes(layout: dict) -> list[str]:
+    """'' for xaxis, '2' for xaxis2, ... in the order of their domains, left to right."""
+    names = [name for name in layout if re.fullmatch(r"xaxis\d*", name)]
+    names.sort(key=lambda name: _domain(layout[name])[0])
+    return [name[len("xaxis") :] for name in names]
+
+
+def _domain(axis: dict | None) -> tuple[float, float]:
+    return tuple((axis or {}).get("domain") or (0, 1))
+
+
+def _panels(whole: dict) -> list[dict] | None:
+    layout, traces = whole["layout"], whole.get("data", [])
+    suffixes = _axis_suffixes(layout)
+    if not 2 <= len(suffixes) <= MAX_PANELS or any(
+        _domain(layout.get(f"yaxis{s}")) != (0, 1) for s in suffixes
+    ):
         return None
-    domains = {s: tuple(fig.layout[f"xaxis{s}"].domain or (0, 1)) for s in suffixes}
-    ranges = {"x": _shared_ranges(fig, "x", suffixes), "y": _shared_ranges(fig, "y", suffixes)}
-    in_legend = {t.name for t in fig.data if t.name and t.showlegend is not False}
-    base = fig.layout.to_plotly_json()
-    for name in list(base):
-        if re.fullmatch(r"[xy]axis\d*", name) or name in ("annotations", "shapes", "title", "images"):
-            del base[name]
+    ranges = {axis: _shared_ranges(layout, traces, axis, suffixes) for axis in ("x", "y")}
+    in_legend = {t.get("name") for t in traces if t.get("name") and t.get("showlegend") is not False}
+    base = {
+        name: value
+        for name, value in layout.items()
+        if not re.fullmatch(r"[xy]axis\d*", name) and name not in ("annotations", "shapes", "title", "images")
+    }
     panels = []
     for s in suffixes:
-        panel = go.Figure(layout=copy.deepcopy(base))
-        named: set[str] = set()
-        for trace in fig.data:
-            if (trace.xaxis or "x") != f"x{s}":
-                continue
-            settings = {**trace.to_plotly_json(), "xaxis": "x", "yaxis": "y"}
-            if trace.name in in_legend and trace.name not in named:  # each panel its own legend,
-                settings["showlegend"] = True  # so that they stay the same size, stacked or not
-                named.add(trace.name)
-            elif trace.name in named:
-                settings["showlegend"] = False
-            panel.add_trace(settings)
+        domain = _domain(layout[f"xaxis{s}"])
+        panel = copy.deepcopy(base)
         for axis in ("x", "y"):
-            settings = fig.layout[f"{axis}axis{s}"].to_plotly_json() if f"{axis}axis{s}" in fig.layout else {}
+            settings = copy.deepcopy(layout.get(f"{axis}axis{s}", {}))
             for drop in ("domain", "anchor", "matches", "scaleanchor", "overlaying"):
                 settings.pop(drop, None)
             if settings.get("showticklabels") is False:  # hidden where it shared its neighbour's
                 del settings["showticklabels"]
             if s in ranges[axis]:
                 settings["range"] = ranges[axis][s]
-            panel.layout[f"{axis}axis"] = settings
-        title, notes = _panel_annotations(fig, s, domains[s])
-        panel.update_layout(
-            annotations=notes,
-            shapes=[
-                _moved(shape, s, domains[s]) for shape in fig.layout.shapes if _belongs(shape, s, domains[s])
-            ],
-            title=dict(text=title) if title else None,
-        )
-        panels.append(panel)
+            panel[f"{axis}axis"] = settings
+        title, notes = _panel_annotations(layout, s, domain)
+        panel["annotations"] = notes
+        panel["shapes"] = [
+            _moved(shape, s, domain) for shape in layout.get("shapes", []) if _belongs(shape, s, domain, "x0")
+        ]
+        if title:
+            panel["title"] = {"text": title}
+        panels.append({"data": _panel_traces(traces, s, in_legend), "layout": panel})
     return panels
 
 
-def _shared_ranges(fig: go.Figure, axis: str, suffixes: list[str]) -> dict[str, list[float]]:
+def _panel_traces(traces: list[dict], s: str, in_legend: set[str]) -> list[dict]:
+    """The traces of panel `s`, on the panel's own axes; each panel its own legend, so that the
+    panels stay the same size, stacked or not."""
+    named: set[str] = set()
+    kept = []
+    for trace in traces:
+        if (trace.get("xaxis") or "x") != f"x{s}":
+            continue
+        settings = {**copy.deepcopy(trace), "xaxis": "x", "yaxis": "y"}
+        name = trace.get("name")
+        if name in in_legend and name not in named:
+            settings["showlegend"] = True
+            named.add(name)
+        elif name in named:
+            settings["showlegend"] = False
+        kept.append(settings)
+    return kept
+
+
+def _shared_ranges(
+    layout: dict, traces: list[dict], axis: str, suffixes: list[str]
+) -> dict[str, list[float]]:
     """The range each matched axis must keep: that of all the axes it matches, with a margin."""
     groups: dict[str, list[str]] = {}
     for s in suffixes:
-        settings = fig.layout[f"{axis}axis{s}"] if f"{axis}axis{s}" in fig.layout else None
-        matches = settings.matches if settings is not None else None
+        matches = layout.get(f"{axis}axis{s}", {}).get("matches")
         if matches:
             groups.setdefault(matches[len(axis) :], [matches[len(axis) :]]).append(s)
     ranges = {}
     for members in groups.values():
         values = [
             v
-            for trace in fig.data
-            if (getattr(trace, f"{axis}axis") or axis)[len(axis) :] in members
-            for v in _numbers(getattr(trace, axis, None))
+            for trace in traces
+            if (trace.get(f"{axis}axis") or axis)[len(axis) :] in members
+            for v in _numbers(trace.get(axis))
         ]
         if not values:
             continue
@@ -237,29 +264,30 @@ def _in_domain(x: float | None, domain: tuple[float, float]) -> bool:
     return x is not None and domain[0] - 1e-9 <= x <= domain[1] + 1e-9
 
 
-def _belongs(item, s: str, domain: tuple[float, float]) -> bool:
-    if item.xref == "paper":
-        return _in_domain(item.x if hasattr(item, "text") else item.x0, domain)
-    return _refers_to(item.xref, s, "x")
+def _belongs(item: dict, s: str, domain: tuple[float, float], at: str) -> bool:
+    """Whether an annotation (placed `at` "x") or a shape (at "x0") belongs to panel `s`."""
+    if item.get("xref") == "paper":
+        return _in_domain(item.get(at), domain)
+    return _refers_to(item.get("xref"), s, "x")
 
 
-def _panel_annotations(fig: go.Figure, s: str, domain: tuple[float, float]) -> tuple[str, list[dict]]:
+def _panel_annotations(layout: dict, s: str, domain: tuple[float, float]) -> tuple[str, list[dict]]:
     """The panel's subplot title (a paper annotation on top of its domain) and its other notes."""
     title, notes = "", []
-    for note in fig.layout.annotations:
-        if not _belongs(note, s, domain):
+    for note in layout.get("annotations", []):
+        if not _belongs(note, s, domain, "x"):
             continue
-        is_title = note.xref == "paper" and note.yref == "paper" and (note.y or 0) >= 1 and not title
-        if is_title:
-            title = note.text or ""
+        on_top = note.get("xref") == "paper" and note.get("yref") == "paper" and (note.get("y") or 0) >= 1
+        if on_top and not title:
+            title = note.get("text") or ""
             continue
         notes.append(_moved(note, s, domain))
     return title, notes
 
 
-def _moved(item, s: str, domain: tuple[float, float]) -> dict:
+def _moved(item: dict, s: str, domain: tuple[float, float]) -> dict:
     """An annotation or shape of panel `s`, referring to the panel's own axes."""
-    settings = item.to_plotly_json()
+    settings = copy.deepcopy(item)
     for axis in ("x", "y"):
         ref = settings.get(f"{axis}ref")
         if ref and ref != "paper" and _refers_to(ref, s, axis):
