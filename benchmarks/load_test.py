@@ -379,17 +379,33 @@ async def open_all(
                 await browser.close()
 
 
-async def open_socket(url: str, visit: Visit, timeout_s: float) -> Outcome:
+class AllShown:
+    """Counts the sessions whose page run ended: the exports are fetched once every page is
+    shown, so that making the files (CPU on the server) does not slow the pages being timed."""
+
+    def __init__(self, sessions: int) -> None:
+        self.left, self.event = sessions, asyncio.Event()
+
+    def one_done(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            self.event.set()
+
+
+async def open_socket(url: str, visit: Visit, timeout_s: float, all_shown: AllShown | None = None) -> Outcome:
     """One student without a browser: Streamlit's own protocol on its websocket, as the browser
     speaks it (ask for the page with its link; read every element until the run finishes). The
     server does the same work as for a browser; no time goes into drawing. The headline numbers
-    are the metric elements; the exported result is fetched from the JSON download's address."""
+    are the metric elements; the exported result is the JSON download's file, which the page
+    makes on request (a deferred download): asked for as the browser asks when it is pressed."""
     import websockets
     from streamlit.proto.Alert_pb2 import Alert
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-    outcome, json_url = Outcome(visit), None
+    outcome, json_file, session = Outcome(visit), None, ""
+    all_shown = all_shown or AllShown(1)
+    counted = False
     try:
         started = time.perf_counter()
         async with websockets.connect(
@@ -408,6 +424,8 @@ async def open_socket(url: str, visit: Visit, timeout_s: float) -> Outcome:
                 kind = message.WhichOneof("type")
                 if kind == "script_finished":
                     break
+                if kind == "new_session":
+                    session = message.new_session.initialize.session_id
                 if kind != "delta" or message.delta.WhichOneof("type") != "new_element":
                     continue
                 element = message.delta.new_element
@@ -415,25 +433,54 @@ async def open_socket(url: str, visit: Visit, timeout_s: float) -> Outcome:
                 if shown == "metric":
                     outcome.headline.append(element.metric.body)
                 elif shown == "download_button" and "JSON" in element.download_button.label:
-                    json_url = element.download_button.url
+                    json_file = element.download_button.deferred_file_id
                 elif shown == "exception" or (shown == "alert" and element.alert.format == Alert.ERROR):
                     outcome.error = (
                         element.exception.message if shown == "exception" else element.alert.body
                     )[:300]
-        outcome.seconds = time.perf_counter() - started
-        if not outcome.error and outcome.headline and json_url:
-            outcome.completed = True
-            data = await asyncio.to_thread(lambda: urllib.request.urlopen(url + json_url, timeout=60).read())
-            outcome.exported = RunResult.from_json(data.decode())
-        elif not outcome.error:
-            outcome.error = "the run finished without a headline or an export"
+            outcome.seconds = time.perf_counter() - started
+            counted = True
+            all_shown.one_done()
+            if not outcome.error and outcome.headline and json_file:
+                outcome.completed = True
+                await asyncio.wait_for(all_shown.event.wait(), timeout_s)
+                json_url = url + await deferred_file_url(socket, session, json_file, timeout_s)
+                data = await asyncio.to_thread(lambda: urllib.request.urlopen(json_url, timeout=60).read())
+                outcome.exported = RunResult.from_json(data.decode())
+            elif not outcome.error:
+                outcome.error = "the run finished without a headline or an export"
     except Exception as error:
         outcome.error = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
+    finally:
+        if not counted:
+            all_shown.one_done()
     return outcome
 
 
+async def deferred_file_url(socket, session: str, file_id: str, timeout_s: float) -> str:
+    """The address of a deferred download's file: the server makes it when asked (as when its
+    button is pressed) and answers with where to fetch it."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    ask = BackMsg()
+    ask.backend_operation_request.request_id = file_id
+    ask.backend_operation_request.session_id = session
+    ask.backend_operation_request.deferred_file.file_id = file_id
+    await socket.send(ask.SerializeToString())
+    while True:
+        message = ForwardMsg()
+        message.ParseFromString(await asyncio.wait_for(socket.recv(), timeout_s))
+        if message.WhichOneof("type") == "backend_operation_response":
+            answer = message.backend_operation_response
+            if answer.error_msg:
+                raise RuntimeError(f"the JSON download failed: {answer.error_msg}")
+            return answer.deferred_file.url
+
+
 async def open_sockets(url: str, visits: list[Visit], timeout_s: float) -> list[Outcome]:
-    return list(await asyncio.gather(*(open_socket(url, v, timeout_s) for v in visits)))
+    all_shown = AllShown(len(visits))
+    return list(await asyncio.gather(*(open_socket(url, v, timeout_s, all_shown) for v in visits)))
 
 
 # ----------------------------------------------------------------------------------------------

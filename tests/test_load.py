@@ -1,7 +1,8 @@
 """Four students open their links at once on one server: no cross-talk between their sessions.
 
 The small version of benchmarks/load_test.py (which times 10 pages and prints figures): a fresh
-`streamlit run app.py`, four headless Chromium pages at once, one per demo, each with its own seed,
+`streamlit run app.py`, four headless Chromium pages at once (then four sessions of its socket
+client), one per demo, each with its own seed,
 gap and number of target labels (short torch training). Every page must finish without an error,
 and the results it exports must equal `tl_core.run` for the same config and seed run alone, number
 for number, as must its headline. Nothing here is timed.
@@ -33,10 +34,14 @@ def load_test_module():
     return module
 
 
-def test_four_sessions_at_once_each_get_their_own_numbers():
+@pytest.mark.parametrize("client", ["chromium", "socket"])
+def test_four_sessions_at_once_each_get_their_own_numbers(client):
+    """In browsers, and through the benchmark's socket client, which sizes a server in the README
+    (it reads the headline and fetches the JSON export as a browser does when its button is
+    pressed: the file is made on request)."""
     load_test = load_test_module()
     report = load_test.load_test(
-        4, cheap=True, timeout_s=400, log=ROOT / "artifacts" / "load_test_streamlit.log"
+        4, cheap=True, timeout_s=400, log=ROOT / "artifacts" / f"load_test_{client}.log", client=client
     )
     demos = {o.visit.demo for o in report.outcomes}
     assert len(demos) == min(4, len(tl_core.available_demos())), "one page per demo"

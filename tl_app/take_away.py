@@ -83,12 +83,14 @@ def export_buttons(
     page: DemoPage, module, config, result: RunResult, charts: Charts, data: UserData | None = None
 ) -> None:
     """The downloads. None reruns the page (`on_click="ignore"`): a rerun would replace the
-    buttons' files while the browser still asks for the old ones, and close nothing."""
+    buttons' files while the browser still asks for the old ones, and close nothing. Each file
+    is made when its button is pressed (a callable): most page runs download nothing, and
+    encoding every result and history to JSON at each run was half a stored page's time."""
     name = f"transfer_lab_{page.demo}_seed{config.seed}"
     left, right = st.columns(2)
     left.download_button(
         "Results as CSV",
-        exports.csv_bytes(result),
+        lambda: exports.csv_bytes(result),
         file_name=f"{name}.csv",
         mime="text/csv",
         key="download_csv",
@@ -96,7 +98,7 @@ def export_buttons(
     )
     right.download_button(
         "Results as JSON (config + metrics + history)",
-        exports.json_bytes(result),
+        lambda: exports.json_bytes(result),
         file_name=f"{name}.json",
         mime="application/json",
         key="download_json",
@@ -137,10 +139,9 @@ def notebook_panel(
         + ")."
     )
     st.code("\n\n".join(cells), language="python")
-    notebook = exports.notebook_bytes(f"Transfer Lab: {page.title}", what_it_shows(page, result), cells)
     st.download_button(
         "Download as a Jupyter notebook",
-        notebook,
+        lambda: exports.notebook_bytes(f"Transfer Lab: {page.title}", what_it_shows(page, result), cells),
         key="download_notebook",
         file_name=f"transfer_lab_{page.demo}.ipynb",
         mime="application/x-ipynb+json",
