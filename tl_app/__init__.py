@@ -10,10 +10,13 @@
 - `demo_page`: the one page every demo uses; `app_pages/linear.py` etc. only name their demo. Its
   parts: `page_controls`, `results_section`, `sweep_section`, `take_away`, `page_charts`.
 - `launch`: the `transfer-lab` command (`transfer-lab app` starts the app from any folder).
+- `lecture_pages`, `chart_store`: `transfer-lab prepare` opens the lecture grid's pages once; their
+  charts are kept on disk for every server process.
 
 Nothing here trains a model: that is `tl_core`'s job. Every session's values live in its own
 `st.session_state`; module-level names are constants, except the training slots
 (`training_slots.SLOTS`), which every session shares on purpose and which are thread-safe. Cached
-results reach each session as its own copy (`st.cache_data`); the one `st.cache_resource` is
-app.py's start-up, which returns an immutable tuple (the device, the CPU threads).
+results reach each session as its own copy (`st.cache_data`); `st.cache_resource` holds only what
+no one changes: app.py's start-up (an immutable tuple: the device, the CPU threads) and the drawn
+charts (`figures.Drawn`, frozen, also kept on disk by `chart_store`).
 """

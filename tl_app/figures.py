@@ -15,8 +15,9 @@ they are.
 
 Building a figure and redrawing it for the page take tens of milliseconds each, more than
 reading a stored result; a class asks for the same few experiments over and over. So a chart is
-built once per server process for what it shows (`Drawn.of`, keyed by the chart's content), and
-the same read-only figures serve every session.
+built once per machine for what it shows (`Drawn.of`, keyed by the chart's content): kept in the
+server process, where the same read-only chart serves every session, and on disk
+(tl_app.chart_store), where every later process and replica finds it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from tl_app import chart_store
 from tl_app.controls import escape
 from tl_core.limits import LIMITS
 
@@ -62,8 +64,9 @@ class Drawn:
 
     @classmethod
     def of(cls, content: str, build: Callable[[], go.Figure], height: int | None = None) -> Drawn:
-        """The drawn form of `build()`, made once per process for `content` (a text naming
-        everything the figure shows: the same content, the same figure)."""
+        """The drawn form of `build()`, made once per machine for `content` (a text naming
+        everything the figure shows: the same content, the same figure): kept in this process,
+        and on disk for every process (tl_app.chart_store)."""
         return _drawn(content, height, build)
 
     @classmethod
@@ -72,23 +75,47 @@ class Drawn:
         plotly objects: plotly validates every property it is given, which cost more than
         building the figure did."""
         whole = fig.to_dict()
-        title = plain(_title_text(whole["layout"]))
         panels = _panels(whole)
-        if panels is None:
-            return cls(fig, title, (("", _Fixed(_untitled(whole, height))),))
-        charts = tuple((plain(_title_text(p["layout"])), _Fixed(_untitled(p, height))) for p in panels)
-        return cls(fig, title, charts)
+        charts = [("", whole)] if panels is None else [(_title_text(p["layout"]), p) for p in panels]
+        return cls.from_plain(
+            {
+                "title": plain(_title_text(whole["layout"])),
+                "whole": whole,
+                "panels": [[plain(title), _untitled(chart, height)] for title, chart in charts],
+            }
+        )
+
+    @classmethod
+    def from_plain(cls, drawn: dict) -> Drawn:
+        return cls(
+            _Fixed(drawn["whole"]),
+            drawn["title"],
+            tuple((title, _Fixed(chart)) for title, chart in drawn["panels"]),
+        )
+
+    def to_plain(self) -> dict:
+        """Plain data (plotly's JSON form), as tl_app.chart_store keeps it."""
+        return {
+            "title": self.title,
+            "whole": self.figure.to_dict(),
+            "panels": [[title, chart.to_dict()] for title, chart in self.panels],
+        }
 
 
 @st.cache_resource(max_entries=LIMITS.cache_entries * 4, show_spinner=False)
 def _drawn(content: str, height: int | None, _build: Callable[[], go.Figure]) -> Drawn:
-    return Drawn.made(_build(), height)
+    kept = chart_store.load(content, height)
+    if kept is not None:
+        return Drawn.from_plain(kept)
+    drawn = Drawn.made(_build(), height)
+    chart_store.keep(content, height, drawn.to_plain())
+    return drawn
 
 
 class _Fixed(go.Figure):
-    """A chart that will not change, held in its plain form: st.plotly_chart asks a figure for
-    to_dict() at every draw, which would walk and encode every array again for every session
-    that draws a shared chart."""
+    """A chart that will not change, held in its plain form: st.plotly_chart (and plotly's
+    to_html, for the export) asks a figure for to_dict() at every draw, which would walk and
+    encode every array again for every session that draws a shared chart."""
 
     def __init__(self, plain_form: dict) -> None:
         super().__init__()  # empty: the chart is its plain form, which plotly need not validate

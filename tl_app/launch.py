@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,5 +76,23 @@ def _add_app_command(commands: argparse._SubParsersAction) -> None:
     app.set_defaults(handler=_start_app, passes_on=True)
 
 
+def _prepare_and_draw(args: argparse.Namespace) -> None:
+    cli.prepare_command(args)
+    if not args.no_grid:
+        from tl_app import lecture_pages
+
+        demos = list(args.demos) + [d.strip() for d in (args.demo_list or "").split(",") if d.strip()]
+        started = time.perf_counter()
+        drawn = lecture_pages.draw(app_folder() / "app.py", demos)
+        print(f"{drawn} pages drawn, their charts kept; {time.perf_counter() - started:.0f} s")
+
+
+def _draw_pages_too(commands: argparse._SubParsersAction) -> None:
+    """`transfer-lab prepare` also draws the lecture grid's pages: their charts are kept too."""
+    prepare = commands.choices["prepare"]
+    prepare.description += " Then open each page of the grid once, keeping its charts (tl_app.lecture_pages)."
+    prepare.set_defaults(handler=_prepare_and_draw)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return cli.main(argv, prog="transfer-lab", extra_commands=[_add_app_command])
+    return cli.main(argv, prog="transfer-lab", extra_commands=[_add_app_command, _draw_pages_too])

@@ -136,7 +136,7 @@ def build_parser(
         help="also download ResNet-18's ImageNet weights (torchvision's download, into torch hub's "
         "cache) for the CNN page's ImageNet comparison: needs the network, once per machine",
     )
-    prepare.set_defaults(handler=_prepare)
+    prepare.set_defaults(handler=prepare_command)
     for add_command in extra_commands:
         add_command(commands)
     return parser
@@ -210,7 +210,7 @@ def _sweep(args: argparse.Namespace) -> None:
         print(tables.summarize(table).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 
 
-def _prepare(args: argparse.Namespace) -> None:
+def prepare_command(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     demos = list(args.demos) + [d.strip() for d in (args.demo_list or "").split(",") if d.strip()]
     api.prepare(demos, args.seeds, report=print, grid=not args.no_grid)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 import zlib
@@ -49,10 +50,16 @@ def enabled() -> bool:
     return os.environ.get(ENV, "on").strip().lower() != diskcache.OFF
 
 
-@functools.cache
 def code_digest() -> str:
     """A digest of every source file of tl_core: any change of the code misses the store."""
-    root = Path(__file__).resolve().parent
+    return source_digest("tl_core")
+
+
+@functools.cache
+def source_digest(package: str) -> str:
+    """A digest of every source file of the installed package named `package` (tl_core; tl_app
+    for its drawn charts, tl_app.chart_store)."""
+    root = Path(importlib.util.find_spec(package).origin).resolve().parent
     digest = hashlib.blake2b(digest_size=16)
     for path in sorted(root.rglob("*.py")):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
