@@ -8,6 +8,8 @@ marked as made with the earlier settings, until it is run for the new ones.
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -17,6 +19,7 @@ from tl_app import cached, controls
 from tl_app.page_charts import Charts
 from tl_core import narrate, plots
 from tl_core.lecture import gap_scenarios, sweep_values
+from tl_core.limits import LIMITS
 from tl_core.userdata import UserData
 
 SWEEP_TEXT = {
@@ -45,10 +48,10 @@ def sweep_section(demo: str, module, config, over: str, charts: Charts, data: Us
     if values is None:
         return None
     fields = {k: v for k, v in config.to_dict().items() if k != over}
-    try:  # e.g. the seed at the top of its range: the sweep's further seeds are not seeds
-        tl_core.api.sweep_configs(demo, over, values, seeds, **fields)
-    except ValueError as err:
-        st.caption(f"No sweep for these settings: {controls.escape(str(err))}.")
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in fields.items()))
+    problem = no_sweep_because(demo, over, tuple(values), seeds, frozen)
+    if problem:  # e.g. the seed at the top of its range: the sweep's further seeds are not seeds
+        st.caption(f"No sweep for these settings: {controls.escape(problem)}.")
         return None
     which = data.name if data is not None else "built-in scenario"
     settings = {**fields, "values": values, "seeds": seeds, "data": which}
@@ -66,6 +69,17 @@ def sweep_section(demo: str, module, config, over: str, charts: Charts, data: Us
     draw_sweep(table, charts, over)
     st.session_state.setdefault(EARLIER, {})[(demo, over)] = {"settings": settings, "table": table}
     return values, seeds
+
+
+@functools.lru_cache(maxsize=256)
+def no_sweep_because(demo: str, over: str, values: tuple, seeds: int, fields: tuple) -> str:
+    """Why the sweep's configs are not valid, or "" (known once per process: building every
+    config of a sweep to check it cost more than drawing the stored sweep)."""
+    try:
+        tl_core.api.sweep_configs(demo, over, list(values), seeds, **dict(fields))
+    except ValueError as err:
+        return str(err)
+    return ""
 
 
 def values_that_apply(module, config, over: str, data: UserData | None) -> list | None:
@@ -114,10 +128,8 @@ def stored_table(
 def draw_sweep(table: pd.DataFrame, charts: Charts, over: str, earlier: str = "") -> None:
     """The sweep's chart and sentence; `earlier`: the note of a sweep made with other settings,
     written on its title too, so that no one takes it for the settings above."""
-    if over == "n_target":
-        draw, sentence, key = plots.data_efficiency, narrate.describe_data_efficiency(table), "efficiency"
-    else:
-        draw, sentence, key = plots.gap_curve, narrate.describe_gap_curve(table), "gap"
+    draw, key = (plots.data_efficiency, "efficiency") if over == "n_target" else (plots.gap_curve, "gap")
+    content = f"{pd.util.hash_pandas_object(table).sum()}|{list(table.columns)}|{bool(earlier)}"  # the table
 
     def build() -> go.Figure:
         fig = draw(table)
@@ -127,8 +139,16 @@ def draw_sweep(table: pd.DataFrame, charts: Charts, over: str, earlier: str = ""
 
     if earlier:
         st.info(earlier, icon=":material/history:")
-    content = f"{pd.util.hash_pandas_object(table).sum()}|{bool(earlier)}"  # the table drawn
+    sentence = sweep_sentence(over, content, table)
     charts.show(build, f"{key}_chart", sentence, strategies=table.strategy.unique(), content=content)
+
+
+@st.cache_resource(max_entries=LIMITS.cache_entries * 4, show_spinner=False)
+def sweep_sentence(over: str, content: str, _table: pd.DataFrame) -> str:
+    """What the sweep's chart shows, in words: written once per process for the table `content`
+    names (reading the curves took a tenth of a stored page's time)."""
+    describe = narrate.describe_data_efficiency if over == "n_target" else narrate.describe_gap_curve
+    return describe(_table)
 
 
 def earlier_sweep(demo: str, over: str, settings: dict, charts: Charts) -> None:
