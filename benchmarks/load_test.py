@@ -14,7 +14,7 @@ config given by its link: the four demos in turn, default settings with their ow
 number of target labels: off the lecture grid, so each trains (`--plan off-grid`, the default).
 `--plan lecture` follows the lecture path instead: each page is a setting of the lecture grid
 (tl_core.lecture: a scenario's defaults, or one main control moved to a stop of its slider),
-which `python -m tl_core prepare` has computed into the server's store of results (`--prepared
+which `transfer-lab prepare` has computed and drawn into the server's store of results (`--prepared
 DIR`, the server's TL_CACHE_DIR; without it, this script prepares a new folder first and prints
 how long that took). Prints:
 - completion: pages whose charts and headline arrived with no error;
@@ -167,10 +167,11 @@ def lecture_plan(pages: int, demos: tuple[str, ...] = DEMO_ORDER, per_setting: i
 
 
 def prepare(folder: Path, demos: tuple[str, ...]) -> float:
-    """`python -m tl_core prepare` of `demos` into `folder`, as a host runs it; its seconds."""
+    """`transfer-lab prepare` of `demos` into `folder` (results and charts), as a host runs it;
+    its seconds."""
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "tl_core", "prepare", "--demos", ",".join(demos)],
+        [sys.executable, "-m", "tl_app.launch", "prepare", "--demos", ",".join(demos)],
         cwd=ROOT,
         check=True,
         env={**os.environ, "TL_CACHE_DIR": str(folder), "TL_RESULT_STORE": "on"},

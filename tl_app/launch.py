@@ -96,3 +96,7 @@ def _draw_pages_too(commands: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return cli.main(argv, prog="transfer-lab", extra_commands=[_add_app_command, _draw_pages_too])
+
+
+if __name__ == "__main__":  # python -m tl_app.launch: the same, without the installed script
+    sys.exit(main())
