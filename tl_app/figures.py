@@ -23,7 +23,6 @@ server process, where the same read-only chart serves every session, and on disk
 from __future__ import annotations
 
 import base64
-import copy
 import html
 import re
 from collections.abc import Callable, Iterable
@@ -161,17 +160,20 @@ def split_panels(fig: go.Figure) -> list[go.Figure] | None:
     return None if panels is None else [go.Figure(panel) for panel in panels]
 
 
-# The plain forms (plotly's to_dict()) the two functions above work on.
+# The plain forms (plotly's to_dict()) the two functions above work on. Each change makes a new
+# dict at the level it changes and shares the rest (the template, the arrays): nothing changes a
+# plain form once made, and copying plotly's template for every panel cost more than the rest.
 def _title_text(layout: dict) -> str | None:
     title = layout.get("title")
     return title.get("text") if isinstance(title, dict) else title
 
 
 def _untitled(plain_form: dict, height: int | None) -> dict:
-    layout = copy.deepcopy(plain_form["layout"])
+    layout = dict(plain_form["layout"])
     layout.pop("title", None)
-    top = layout.get("margin", {}).get("t")
-    layout.setdefault("margin", {})["t"] = min(top, UNTITLED_TOP) if top is not None else UNTITLED_TOP
+    margin = layout.get("margin", {})
+    top = margin.get("t")
+    layout["margin"] = {**margin, "t": min(top, UNTITLED_TOP) if top is not None else UNTITLED_TOP}
     if height is not None:
         layout["height"] = height
     if layout.get("legend", {}).get("orientation") != "h":  # a legend at the side leaves a phone no plot
@@ -207,9 +209,9 @@ def _panels(whole: dict) -> list[dict] | None:
     panels = []
     for s in suffixes:
         domain = _domain(layout[f"xaxis{s}"])
-        panel = copy.deepcopy(base)
+        panel = dict(base)
         for axis in ("x", "y"):
-            settings = copy.deepcopy(layout.get(f"{axis}axis{s}", {}))
+            settings = dict(layout.get(f"{axis}axis{s}", {}))
             for drop in ("domain", "anchor", "matches", "scaleanchor", "overlaying"):
                 settings.pop(drop, None)
             if settings.get("showticklabels") is False:  # hidden where it shared its neighbour's
@@ -236,7 +238,7 @@ def _panel_traces(traces: list[dict], s: str, in_legend: set[str]) -> list[dict]
     for trace in traces:
         if (trace.get("xaxis") or "x") != f"x{s}":
             continue
-        settings = {**copy.deepcopy(trace), "xaxis": "x", "yaxis": "y"}
+        settings = {**trace, "xaxis": "x", "yaxis": "y"}
         name = trace.get("name")
         if name in in_legend and name not in named:
             settings["showlegend"] = True
@@ -314,7 +316,7 @@ def _panel_annotations(layout: dict, s: str, domain: tuple[float, float]) -> tup
 
 def _moved(item: dict, s: str, domain: tuple[float, float]) -> dict:
     """An annotation or shape of panel `s`, referring to the panel's own axes."""
-    settings = copy.deepcopy(item)
+    settings = dict(item)
     for axis in ("x", "y"):
         ref = settings.get(f"{axis}ref")
         if ref and ref != "paper" and _refers_to(ref, s, axis):
