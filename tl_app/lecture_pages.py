@@ -41,22 +41,24 @@ def draw(app: Path, demos: Sequence[str] = (), report: Callable[[str], None] = p
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
         _no_context_warning
     )
-    drawn = 0
-    for demo in demos or tl_core.available_demos():
-        started = time.perf_counter()
-        grid = lecture.grid(tl_core.get_demo(demo))
-        configs = [c for c in grid.runs if tl_core.api.stored_run(demo, config=c) is not None]
-        for config in configs:
-            _open(app, DEMO_BY_NAME[demo].path, link_fields(config))
-        drawn += len(configs)
-        seconds = time.perf_counter() - started
-        missing = len(grid.runs) - len(configs)
-        left_out = f"; {missing} left out, their results not prepared" if missing else ""
-        report(f"{demo}: {len(configs)} pages of the lecture grid drawn ({seconds:.1f} s{left_out})")
-    if not demos or set(demos) >= set(tl_core.available_demos()):
-        _open(app, COMPARE[0], {})
+    drawn = sum(_draw_grid(app, demo, report) for demo in demos or tl_core.available_demos())
+    if (not demos or set(demos) >= set(tl_core.available_demos())) and _open(app, COMPARE[0], {}, report):
         drawn += 1
         report("compare: its page drawn")
+    return drawn
+
+
+def _draw_grid(app: Path, demo: str, report: Callable[[str], None]) -> int:
+    """Open the pages of `demo`'s lecture grid whose results are stored; how many drew."""
+    started = time.perf_counter()
+    grid = lecture.grid(tl_core.get_demo(demo))
+    configs = [c for c in grid.runs if tl_core.api.stored_run(demo, config=c) is not None]
+    drawn = sum(_open(app, DEMO_BY_NAME[demo].path, link_fields(c), report) for c in configs)
+    missing = len(grid.runs) - len(configs)
+    left_out = f"; {missing} left out, their results not prepared" if missing else ""
+    report(
+        f"{demo}: {drawn} pages of the lecture grid drawn ({time.perf_counter() - started:.1f} s{left_out})"
+    )
     return drawn
 
 
@@ -64,7 +66,8 @@ def _no_context_warning(record: logging.LogRecord) -> bool:
     return "missing ScriptRunContext" not in record.getMessage()
 
 
-def _open(app: Path, path: str, link: dict[str, str]) -> None:
+def _open(app: Path, path: str, link: dict[str, str], report: Callable[[str], None]) -> bool:
+    """Run the page at `path` with `link`; whether it ran without an error (else report it)."""
     from streamlit.testing.v1 import AppTest
 
     page = AppTest.from_file(str(app), default_timeout=PAGE_SECONDS)
@@ -72,3 +75,7 @@ def _open(app: Path, path: str, link: dict[str, str]) -> None:
     for name, value in link.items():
         page.query_params[name] = value
     page.run()
+    errors = [e.message for e in page.exception] + [e.body for e in page.error]
+    if errors:
+        report(f"{path} {link}: the page failed, its charts are not kept: {errors[0][:300]}")
+    return not errors
