@@ -77,6 +77,18 @@ def test_scratch_learns_the_target_with_many_labels(data_efficiency):
     assert mean_over_seeds(data_efficiency[MANY], "scratch") >= 0.85
 
 
+@pytest.mark.parametrize("scenario", rnn.SCENARIOS)
+def test_scratch_has_levelled_off_at_the_defaults(scenario):
+    """Every gain is measured against scratch, so at the default schedule it must have levelled
+    off, not been stopped early (a gain shown would then be partly a baseline cut short): twice
+    as many passes move its mean target accuracy by less than 2 points."""
+    default = rnn.Config(scenario=scenario, strategies=("scratch",))
+    doubled = default.replace(scratch_epochs=2 * default.scratch_epochs)
+    runs = by_value([c.replace(seed=s) for c in (default, doubled) for s in UNSEEN], "scratch_epochs")
+    at_default, longer = (mean_over_seeds(runs[c.scratch_epochs], "scratch") for c in (default, doubled))
+    assert abs(longer - at_default) < 0.02, (at_default, longer)
+
+
 # ------------------------------------------------------------------------------------- lessons
 @pytest.mark.parametrize("strategy", ["fine_tune", "feature_extraction"])
 @pytest.mark.slow
