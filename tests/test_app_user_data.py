@@ -11,6 +11,7 @@ import zipfile
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+import streamlit as st
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 from test_app_pages import APP, failures, fast
@@ -151,6 +152,18 @@ def test_an_uploaded_csv_runs_every_strategy_and_the_notebook_reproduces_it(tmp_
     assert "userdata.read('table'" in code and "data=data" in code
     namespace = run_cells(code, tmp_path, monkeypatch)
     assert results_section.results_tables(namespace["result"])[0].reset_index().equals(results_table(at))
+
+
+def test_the_charts_of_an_upload_are_never_kept_on_disk_those_of_built_in_data_are(result_store):
+    """A visitor's file shows in its charts (their values, their images): on a shared server those
+    charts stay in the server's memory, while built-in scenarios' charts are kept for every process."""
+    st.cache_resource.clear()  # a new server process: no chart drawn yet
+    at = page("linear")
+    kept = set(result_store.glob("chart-*"))
+    assert kept, "the built-in scenario's charts are kept on disk"
+    at = upload(own_data(at), "linear", "sales.csv", sales_csv())
+    assert not failures(at) and len(charts(at)) >= 3
+    assert set(result_store.glob("chart-*")) == kept, "no chart of the upload on disk"
 
 
 def test_the_split_column_and_threshold_decide_the_domains():

@@ -97,6 +97,15 @@ def test_nothing_is_kept_where_the_store_is_off(monkeypatch):
     assert build.calls == 2
 
 
+def test_charts_of_a_visitors_own_data_stay_in_memory(result_store):
+    build = Builds()
+    figures.Drawn.of("svt|their data", build, on_disk=False)
+    new_process()
+    figures.Drawn.of("svt|their data", build, on_disk=False)
+    assert build.calls == 2
+    assert not list(result_store.glob(f"{chart_store.KIND}-*")), "nothing of theirs on disk"
+
+
 def charts_built_by_a_page(monkeypatch, link: dict[str, str]) -> int:
     """How many charts a new server process builds to draw the linear page at `link`."""
     built = []

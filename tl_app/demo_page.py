@@ -50,7 +50,8 @@ def show(demo: str) -> None:
     result = run(demo, config, data)
     if result is None:
         return
-    charts = Charts(repr((demo, sorted(config.to_dict().items()), data.fingerprint if data else None)))
+    context = repr((demo, sorted(config.to_dict().items()), data.fingerprint if data else None))
+    charts = Charts(context, on_disk=data is None)
     first_screen(result, charts)
     numbers_section(result, charts)
     samples_section(demo, module, config, charts, data)

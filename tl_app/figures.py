@@ -62,11 +62,13 @@ class Drawn:
     panels: tuple[tuple[str, go.Figure], ...]  # (title, chart) each; one untitled chart if no panels
 
     @classmethod
-    def of(cls, content: str, build: Callable[[], go.Figure], height: int | None = None) -> Drawn:
+    def of(
+        cls, content: str, build: Callable[[], go.Figure], height: int | None = None, on_disk: bool = True
+    ) -> Drawn:
         """The drawn form of `build()`, made once per machine for `content` (a text naming
         everything the figure shows: the same content, the same figure): kept in this process,
-        and on disk for every process (tl_app.chart_store)."""
-        return _drawn(content, height, build)
+        and `on_disk` for every process (tl_app.chart_store)."""
+        return _drawn(content, height, on_disk, build)
 
     @classmethod
     def made(cls, fig: go.Figure, height: int | None = None) -> Drawn:
@@ -102,12 +104,13 @@ class Drawn:
 
 
 @st.cache_resource(max_entries=LIMITS.cache_entries * 4, show_spinner=False)
-def _drawn(content: str, height: int | None, _build: Callable[[], go.Figure]) -> Drawn:
-    kept = chart_store.load(content, height)
+def _drawn(content: str, height: int | None, on_disk: bool, _build: Callable[[], go.Figure]) -> Drawn:
+    kept = chart_store.load(content, height) if on_disk else None
     if kept is not None:
         return Drawn.from_plain(kept)
     drawn = Drawn.made(_build(), height)
-    chart_store.keep(content, height, drawn.to_plain())
+    if on_disk:
+        chart_store.keep(content, height, drawn.to_plain())
     return drawn
 
 
