@@ -7,6 +7,8 @@
     python benchmarks/load_test.py --client socket      # no browser: the server's own share
     python benchmarks/load_test.py --plan lecture --prepared DIR --client socket --pages 40
                                                         # a class on the lecture path, prepared
+    python benchmarks/load_test.py ... --replicas 2     # two servers sharing the disk cache, the
+                                                        # pages dealt out in turn (a balancer's job)
 
 Starts `streamlit run app.py` headless on a free localhost port, opens N pages in headless Chromium
 at once (each its own browser context, so its own Streamlit session), each page a different demo
@@ -358,8 +360,9 @@ def niced_chromium(folder: str) -> str:
 
 
 async def open_all(
-    url: str, visits: list[Visit], timeout_s: float, screenshots: Path | None, nice: bool
+    urls: list[str], visits: list[Visit], timeout_s: float, screenshots: Path | None, nice: bool
 ) -> list[Outcome]:
+    """Every visit at once in Chromium, visit i on server i mod len(urls) (as a balancer would)."""
     from playwright.async_api import async_playwright
 
     with tempfile.TemporaryDirectory(prefix="tl_load_") as folder:  # removed however it ends
@@ -371,7 +374,14 @@ async def open_all(
                 return list(
                     await asyncio.gather(
                         *(
-                            open_page(browser, url, v, timeout_s, screenshots, f"page{i:02d}_{v.demo}")
+                            open_page(
+                                browser,
+                                urls[i % len(urls)],
+                                v,
+                                timeout_s,
+                                screenshots,
+                                f"page{i:02d}_{v.demo}",
+                            )
                             for i, v in enumerate(visits)
                         )
                     )
@@ -479,9 +489,14 @@ async def deferred_file_url(socket, session: str, file_id: str, timeout_s: float
             return answer.deferred_file.url
 
 
-async def open_sockets(url: str, visits: list[Visit], timeout_s: float) -> list[Outcome]:
+async def open_sockets(urls: list[str], visits: list[Visit], timeout_s: float) -> list[Outcome]:
+    """Every visit at once, visit i on server i mod len(urls) (as a balancer would)."""
     all_shown = AllShown(len(visits))
-    return list(await asyncio.gather(*(open_socket(url, v, timeout_s, all_shown) for v in visits)))
+    return list(
+        await asyncio.gather(
+            *(open_socket(urls[i % len(urls)], v, timeout_s, all_shown) for i, v in enumerate(visits))
+        )
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -500,6 +515,7 @@ class Report:
     wall_s: float
     healthy_after: bool
     client: str = "chromium"
+    replicas: int = 1
 
     @property
     def completed(self) -> int:
@@ -543,7 +559,7 @@ def warm_up(url: str, timeout_s: float, cheap: bool, demos: tuple[str, ...]) -> 
     """One page per demo, one after the other: source models trained, data generated, cached."""
     visits = [Visit(v.demo, {**v.fields, "seed": 0}) for v in plan(len(demos), cheap, demos)]
     for visit in visits:
-        asyncio.run(open_all(url, [visit], timeout_s, None, nice=False))
+        asyncio.run(open_all([url], [visit], timeout_s, None, nice=False))
 
 
 def load_test(
@@ -560,44 +576,55 @@ def load_test(
     lecture: bool = False,
     prepared: Path | None = None,
     per_setting: int = 1,
+    replicas: int = 1,
 ) -> Report:
     """Start a server, open `pages` pages at once, check their numbers; the figures.
 
     `client`: "chromium" (real browsers, drawing included) or "socket" (Streamlit's protocol
     without a browser: what the server alone takes). `lecture`: the pages follow the lecture
-    grid, prepared in the server's disk cache `prepared`."""
+    grid, prepared in the server's disk cache `prepared`. `replicas`: that many servers on this
+    machine, sharing its disk cache, the pages dealt out in turn as a balancer would; memory and
+    CPU are theirs together."""
     env = {"TL_MAX_JOBS": str(jobs)} if jobs else {}
     if prepared is not None:
         env.update({"TL_CACHE_DIR": str(prepared), "TL_RESULT_STORE": "on"})
+    if not lecture:  # off the grid every page trains, however often this test ran before
+        env["TL_RESULT_STORE"] = "off"
     limits = Limits.from_environment({**os.environ, **env})
     visits = lecture_plan(pages, demos, per_setting) if lecture else plan(pages, cheap, demos)
     if screenshots:
         screenshots.mkdir(parents=True, exist_ok=True)
-    server = start_server(env, log)
+    log = log or ROOT / "artifacts" / "load_test_streamlit.log"
+    servers: list[Server] = []
     try:
-        if warm:
-            warm_up(server.url, timeout_s, cheap, demos)
-        start_rss, cpu_before, started = (
-            server.status("VmRSS") / 1024,
-            server.cpu_seconds(),
-            time.perf_counter(),
-        )
+        for i in range(replicas):
+            servers.append(start_server(env, log if i == 0 else log.with_name(f"{log.stem}_{i}{log.suffix}")))
+            if warm:
+                warm_up(servers[-1].url, timeout_s, cheap, demos)
+        urls = [server.url for server in servers]
+        start_rss = sum(server.status("VmRSS") for server in servers) / 1024
+        cpu_before, started = sum(server.cpu_seconds() for server in servers), time.perf_counter()
         outcomes = asyncio.run(
-            open_all(server.url, visits, timeout_s, screenshots, nice)
+            open_all(urls, visits, timeout_s, screenshots, nice)
             if client == "chromium"
-            else open_sockets(server.url, visits, timeout_s)
+            else open_sockets(urls, visits, timeout_s)
         )
-        wall, cpu = time.perf_counter() - started, server.cpu_seconds() - cpu_before
-        peak, healthy = server.status("VmHWM") / 1024, server.healthy()
+        wall = time.perf_counter() - started
+        cpu = sum(server.cpu_seconds() for server in servers) - cpu_before
+        peak = sum(server.status("VmHWM") for server in servers) / 1024
+        healthy = all(server.healthy() for server in servers)
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
     from tl_app.server import limit_cpu_threads  # the server's thread count, for equal numbers
 
     threads = limit_cpu_threads(limits)
     for outcome in outcomes:
         if outcome.completed:
             outcome.same_numbers, outcome.why_not = compare(outcome, reference(outcome.visit))
-    return Report(pages, limits.max_jobs, threads, outcomes, peak, start_rss, cpu, wall, healthy, client)
+    return Report(
+        pages, limits.max_jobs, threads, outcomes, peak, start_rss, cpu, wall, healthy, client, replicas
+    )
 
 
 def print_report(report: Report, warm: bool) -> None:
@@ -607,8 +634,13 @@ def print_report(report: Report, warm: bool) -> None:
         if any(o.visit.demo == d for o in report.outcomes)
     )
     clients = "Chromium pages" if report.client == "chromium" else "websocket sessions (no browser)"
+    servers = (
+        f"{report.replicas} servers sharing one disk cache, pages dealt in turn; "
+        if report.replicas > 1
+        else ""
+    )
     print(
-        f"\n{report.pages} {clients} at once ({mix}); TL_MAX_JOBS={report.jobs}, "
+        f"\n{report.pages} {clients} at once ({mix}); {servers}TL_MAX_JOBS={report.jobs}, "
         f"{report.threads} CPU thread(s) per training; {'warm' if warm else 'cold'} server caches"
     )
     for i, o in enumerate(report.outcomes):
@@ -675,6 +707,13 @@ def main(argv: list[str] | None = None) -> int:
         "lecture; without it, a new folder is prepared first)",
     )
     parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="servers on this machine sharing its disk cache, the pages dealt out in turn as a "
+        "load balancer would (default 1)",
+    )
+    parser.add_argument(
         "--client",
         choices=("chromium", "socket"),
         default="chromium",
@@ -711,6 +750,7 @@ def _run_series(args, counts: list[int], demos: tuple[str, ...], lecture: bool, 
             lecture=lecture,
             prepared=prepared,
             per_setting=args.per_setting,
+            replicas=args.replicas,
         )
         print_report(report, args.warm)
         summaries.append(report.summary())
