@@ -6,7 +6,6 @@ that a new server process builds no chart for them."""
 from __future__ import annotations
 
 import json
-import logging
 
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -124,7 +123,6 @@ def charts_built_by_a_page(monkeypatch, link: dict[str, str]) -> int:
 
 @pytest.mark.slow
 def test_transfer_lab_prepare_draws_the_lecture_pages_so_a_new_process_builds_no_chart(monkeypatch, capsys):
-    logging.getLogger("streamlit").setLevel(logging.ERROR)
     assert main(["prepare", "linear"]) == 0
     printed = capsys.readouterr().out
     assert "pages of the lecture grid drawn" in printed and "charts kept" in printed

@@ -14,6 +14,7 @@ Kept only where results are (TL_RESULT_STORE, TL_CACHE_DIR): the same switch tur
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
 from importlib import metadata
@@ -27,13 +28,18 @@ from tl_core import diskcache, store
 KIND = "chart"
 
 
+@functools.cache
+def _plotly_version() -> str:
+    return metadata.version("plotly")  # reads the package's metadata from disk: once
+
+
 def _key(content: str, height: int | None) -> dict[str, Any]:
     return {
         "kind": KIND,
         "content": content,
         "height": height,
         "code": [store.code_digest(), store.source_digest("tl_app")],  # the figures, their drawn form
-        "plotly": metadata.version("plotly"),
+        "plotly": _plotly_version(),
     }
 
 

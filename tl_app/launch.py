@@ -81,9 +81,8 @@ def _prepare_and_draw(args: argparse.Namespace) -> None:
     if not args.no_grid:
         from tl_app import lecture_pages
 
-        demos = list(args.demos) + [d.strip() for d in (args.demo_list or "").split(",") if d.strip()]
         started = time.perf_counter()
-        drawn = lecture_pages.draw(app_folder() / "app.py", demos)
+        drawn = lecture_pages.draw(app_folder() / "app.py", cli.prepare_demos(args))
         print(f"{drawn} pages drawn, their charts kept; {time.perf_counter() - started:.0f} s")
 
 

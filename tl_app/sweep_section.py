@@ -30,6 +30,10 @@ SWEEP_TEXT = {
     ),
     "gap": ("4 · The gap: when does transfer hurt?", "Run the gap sweep", "gap"),
 }
+SWEEP_VIEWS = {  # each sweep's chart, its sentence, its chart's key
+    "n_target": (plots.data_efficiency, narrate.describe_data_efficiency, "efficiency"),
+    "gap": (plots.gap_curve, narrate.describe_gap_curve, "gap"),
+}
 EARLIER = "_tl_sweeps_drawn"  # session state: the last sweep each page drew, by (demo, over)
 
 
@@ -128,7 +132,7 @@ def stored_table(
 def draw_sweep(table: pd.DataFrame, charts: Charts, over: str, earlier: str = "") -> None:
     """The sweep's chart and sentence; `earlier`: the note of a sweep made with other settings,
     written on its title too, so that no one takes it for the settings above."""
-    draw, key = (plots.data_efficiency, "efficiency") if over == "n_target" else (plots.gap_curve, "gap")
+    draw, _, key = SWEEP_VIEWS[over]
     content = f"{pd.util.hash_pandas_object(table).sum()}|{list(table.columns)}|{bool(earlier)}"  # the table
 
     def build() -> go.Figure:
@@ -147,7 +151,7 @@ def draw_sweep(table: pd.DataFrame, charts: Charts, over: str, earlier: str = ""
 def sweep_sentence(over: str, content: str, _table: pd.DataFrame) -> str:
     """What the sweep's chart shows, in words: written once per process for the table `content`
     names (reading the curves took a tenth of a stored page's time)."""
-    describe = narrate.describe_data_efficiency if over == "n_target" else narrate.describe_gap_curve
+    _, describe, _ = SWEEP_VIEWS[over]
     return describe(_table)
 
 

@@ -210,10 +210,14 @@ def _sweep(args: argparse.Namespace) -> None:
         print(tables.summarize(table).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 
 
+def prepare_demos(args: argparse.Namespace) -> list[str]:
+    """The demos `prepare` names, as words and as --demos D1,D2 (none: all)."""
+    return list(args.demos) + [d.strip() for d in (args.demo_list or "").split(",") if d.strip()]
+
+
 def prepare_command(args: argparse.Namespace) -> None:
     started = time.perf_counter()
-    demos = list(args.demos) + [d.strip() for d in (args.demo_list or "").split(",") if d.strip()]
-    api.prepare(demos, args.seeds, report=print, grid=not args.no_grid)
+    api.prepare(prepare_demos(args), args.seeds, report=print, grid=not args.no_grid)
     print(f"kept in {diskcache.cache_dir()}; {time.perf_counter() - started:.0f} s in all")
     if args.imagenet:
         from tl_core import backbones
