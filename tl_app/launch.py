@@ -3,6 +3,7 @@
     transfer-lab run linear --n_target 5      # as python -m tl_core run ...
     transfer-lab app                          # the Streamlit app on http://localhost:8501
     transfer-lab app --server.port 8502       # any `streamlit run` option passes on
+    transfer-lab app --replicas 2             # two app servers behind one port (tl_app.balancer)
 
 The app starts with the settings of the project's `.streamlit/config.toml` (theme, no tracebacks
 on the page, headless), given to Streamlit as options: Streamlit reads that file only from the
@@ -14,10 +15,16 @@ app.py; an installed package (pip install, not editable) runs the copy of app.py
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import secrets
+import signal
+import socket
+import subprocess
 import sys
 import time
 import tomllib
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -58,11 +65,109 @@ def streamlit_command(passed_on: Sequence[str] = ()) -> list[str]:
 
 
 def _start_app(args: argparse.Namespace) -> None:
+    if args.replicas < 1:
+        raise ValueError(f"--replicas must be at least 1, got {args.replicas}")
     # One user on their own machine, as `make run`: one training at a time gets every core. A
     # host sets its own caps (README, "Host it for a class").
     os.environ.setdefault("TL_MAX_JOBS", "1")
+    if args.replicas > 1:
+        serve_replicas(args.replicas, args.passed_on)
+        return
     command = streamlit_command(args.passed_on)
     os.execv(command[0], command)  # Streamlit takes over this process: Ctrl+C stops it
+
+
+def take_option(options: Sequence[str], name: str) -> tuple[str | None, list[str]]:
+    """The value of `--name` in command-line options (as `--name v` or `--name=v`; the last one
+    given wins, as in Streamlit), and the options without it."""
+    value, rest, i = None, [], 0
+    while i < len(options):
+        option = options[i]
+        if option == f"--{name}" and i + 1 < len(options):
+            value, i = options[i + 1], i + 2
+            continue
+        if option.startswith(f"--{name}="):
+            value = option.split("=", 1)[1]
+        else:
+            rest.append(option)
+        i += 1
+    return value, rest
+
+
+def serve_replicas(count: int, passed_on: Sequence[str]) -> None:
+    """`count` app servers on loopback ports, behind the balancer on the public address
+    (`--server.address`, all interfaces by default, and `--server.port`, 8501): see
+    tl_app.balancer. Ctrl+C or SIGTERM stops them all."""
+    from tl_app.balancer import Balancer
+
+    port, options = take_option(passed_on, "server.port")
+    address, options = take_option(options, "server.address")
+    public = 8501 if port is None else int(port) if port.isdigit() else 0
+    if not 1 <= public <= 65535:
+        raise ValueError(f"--server.port must be a whole number from 1 to 65535, got {port!r}")
+    try:  # the public port first: if it is taken, nothing starts
+        listener = socket.create_server((address or "", public))
+    except OSError as error:
+        raise SystemExit(f"transfer-lab: error: cannot listen on port {public}: {error.strerror}") from None
+    # One cookie secret (Streamlit takes it only from its environment or config file): a cookie
+    # set by any replica is good on all.
+    env = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(16), **os.environ}
+    ports = [_free_port() for _ in range(count)]
+    replicas = [
+        subprocess.Popen(
+            streamlit_command([*options, f"--server.port={p}", "--server.address=127.0.0.1"]), env=env
+        )
+        for p in ports
+    ]
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: end the replicas too
+    try:
+        _wait_until_healthy(replicas, ports)
+        print(
+            f"Transfer Lab: {count} app servers behind http://{address or 'localhost'}:{public}", flush=True
+        )
+        asyncio.run(Balancer([("127.0.0.1", p) for p in ports]).serve(listener))
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as error:  # a replica that did not start: say why, no traceback
+        raise SystemExit(f"transfer-lab: error: {error}") from None
+    finally:
+        for replica in replicas:
+            replica.terminate()
+        for replica in replicas:
+            try:
+                replica.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                replica.kill()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_healthy(replicas: list[subprocess.Popen], ports: list[int], timeout_s: float = 120) -> None:
+    """Wait until every replica answers its health check; raise if one ends or none answers in time."""
+    deadline = time.monotonic() + timeout_s
+    waiting = list(zip(replicas, ports))
+    while waiting:
+        replica, port = waiting[0]
+        if replica.poll() is not None:
+            raise RuntimeError(f"an app server (port {port}) ended with status {replica.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as answer:
+                if answer.read() == b"ok":
+                    waiting.pop(0)
+                    continue
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"an app server (port {port}) did not start within {timeout_s:.0f} s")
+        time.sleep(0.3)
 
 
 def _add_app_command(commands: argparse._SubParsersAction) -> None:
@@ -72,6 +177,13 @@ def _add_app_command(commands: argparse._SubParsersAction) -> None:
         description="Start the Transfer Lab app with the project's Streamlit settings. Any "
         "`streamlit run` option passes on, e.g. --server.port 8502. One training at a time "
         "(TL_MAX_JOBS=1) unless TL_MAX_JOBS is set.",
+    )
+    app.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="app servers (processes) behind the one port, each browser kept on one of them: "
+        "one per core serves a class faster (README, Host it for a class)",
     )
     app.set_defaults(handler=_start_app, passes_on=True)
 
