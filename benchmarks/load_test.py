@@ -7,8 +7,8 @@
     python benchmarks/load_test.py --client socket      # no browser: the server's own share
     python benchmarks/load_test.py --plan lecture --prepared DIR --client socket --pages 40
                                                         # a class on the lecture path, prepared
-    python benchmarks/load_test.py ... --replicas 2     # two servers sharing the disk cache, the
-                                                        # pages dealt out in turn (a balancer's job)
+    python benchmarks/load_test.py ... --replicas 2     # `transfer-lab app --replicas 2`: two
+                                                        # servers behind the app's own balancer
 
 Starts `streamlit run app.py` headless on a free localhost port, opens N pages in headless Chromium
 at once (each its own browser context, so its own Streamlit session), each page a different demo
@@ -63,6 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import tl_core  # noqa: E402
+from tl_app import balancer  # noqa: E402
 from tl_core import narrate  # noqa: E402
 from tl_core.limits import Limits  # noqa: E402
 from tl_core.result import RunResult  # noqa: E402
@@ -122,6 +123,13 @@ class Outcome:
     exported: RunResult | None = None
     same_numbers: bool | None = None
     why_not: str = ""
+    replica: int | None = None  # behind the app's balancer: the app server that served it
+
+
+def replica_of(cookies: dict[str, str]) -> int | None:
+    """The app server the balancer's cookie names (None: no balancer)."""
+    value = cookies.get(balancer.COOKIE)
+    return int(value) if value is not None else None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -238,18 +246,29 @@ class Server:
     process: subprocess.Popen
     url: str
     log: Path
+    replicas: int = 1  # more: `process` is the balancer, its child processes the app servers
+
+    def pids(self) -> list[int]:
+        """The server's processes: the app server, or the balancer and its app servers (not
+        the training processes an app server starts)."""
+        if self.replicas == 1:
+            return [self.process.pid]
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [pid, *map(int, children)]
 
     def status(self, key: str) -> int:
-        """A memory figure of the server process in kB (VmHWM: peak resident; VmRSS: now)."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-        raise KeyError(key)
+        """A memory figure of the server's processes together in kB (VmHWM: peak resident;
+        VmRSS: now)."""
+        return sum(_status(pid, key) for pid in self.pids())
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process so far."""
-        parts = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time of the server's processes so far."""
+        total = 0
+        for pid in self.pids():
+            parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(parts[11]) + int(parts[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def healthy(self) -> bool:
         try:
@@ -265,18 +284,29 @@ class Server:
             self.process.kill()
 
 
-def start_server(env: dict[str, str] | None = None, log: Path | None = None) -> Server:
-    """`streamlit run app.py` headless on a free loopback port, as a host starts it."""
+def _status(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(key)
+
+
+def start_server(env: dict[str, str] | None = None, log: Path | None = None, replicas: int = 1) -> Server:
+    """`streamlit run app.py` headless on a free loopback port, as a host starts it; with
+    `replicas` > 1, `transfer-lab app --replicas N` (N app servers behind the app's balancer)."""
     port = free_port()
     log = log or ROOT / "artifacts" / "load_test_streamlit.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    run = (
+        ["streamlit", "run", "app.py"]
+        if replicas == 1
+        else ["tl_app.launch", "app", f"--replicas={replicas}"]
+    )
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "streamlit",
-            "run",
-            "app.py",
+            *run,
             "--server.headless",
             "true",
             "--server.port",
@@ -293,7 +323,7 @@ def start_server(env: dict[str, str] | None = None, log: Path | None = None) -> 
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
     )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
+    server = Server(process, f"http://127.0.0.1:{port}", log, replicas)
     deadline = time.monotonic() + 120
     while not server.healthy():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -308,11 +338,20 @@ def start_server(env: dict[str, str] | None = None, log: Path | None = None) -> 
 
 
 async def open_page(
-    browser, url: str, visit: Visit, timeout_s: float, screenshots: Path | None, name: str
+    browser,
+    url: str,
+    visit: Visit,
+    timeout_s: float,
+    screenshots: Path | None,
+    name: str,
+    replica: int | None = None,
 ) -> Outcome:
-    """One student: open the link, wait for the charts, read the headline, download the JSON."""
+    """One student: open the link, wait for the charts, read the headline, download the JSON.
+    `replica`: the app server the balancer is to send this browser to (its cookie)."""
     outcome = Outcome(visit)
     context = await browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    if replica is not None:
+        await context.add_cookies([{"name": balancer.COOKIE, "value": str(replica), "url": url}])
     page = await context.new_page()
     try:
         started = time.perf_counter()
@@ -342,6 +381,7 @@ async def open_page(
                 '[data-testid="stMetricValue"]'
             ).all_inner_texts()
         ]
+        outcome.replica = replica_of({c["name"]: c["value"] for c in await context.cookies()})
         if screenshots:
             await page.screenshot(path=str(screenshots / f"{name}_done.png"))
     except Exception as error:  # a timeout or a closed page: this student did not get a result
@@ -360,9 +400,14 @@ def niced_chromium(folder: str) -> str:
 
 
 async def open_all(
-    urls: list[str], visits: list[Visit], timeout_s: float, screenshots: Path | None, nice: bool
+    url: str,
+    visits: list[Visit],
+    timeout_s: float,
+    screenshots: Path | None,
+    nice: bool,
+    replica: int | None = None,
 ) -> list[Outcome]:
-    """Every visit at once in Chromium, visit i on server i mod len(urls) (as a balancer would)."""
+    """Every visit at once in Chromium (on app server `replica` behind a balancer, if given)."""
     from playwright.async_api import async_playwright
 
     with tempfile.TemporaryDirectory(prefix="tl_load_") as folder:  # removed however it ends
@@ -376,11 +421,12 @@ async def open_all(
                         *(
                             open_page(
                                 browser,
-                                urls[i % len(urls)],
+                                url,
                                 v,
                                 timeout_s,
                                 screenshots,
                                 f"page{i:02d}_{v.demo}",
+                                replica,
                             )
                             for i, v in enumerate(visits)
                         )
@@ -456,7 +502,14 @@ async def open_socket(url: str, visit: Visit, timeout_s: float, all_shown: AllSh
                 outcome.completed = True
                 await asyncio.wait_for(all_shown.event.wait(), timeout_s)
                 json_url = url + await deferred_file_url(socket, session, json_file, timeout_s)
-                data = await asyncio.to_thread(lambda: urllib.request.urlopen(json_url, timeout=60).read())
+                # Behind a balancer the file is on this session's app server: its cookie says which.
+                cookies = dict(
+                    c.split(";")[0].split("=", 1) for c in socket.response.headers.get_all("Set-Cookie")
+                )
+                outcome.replica = replica_of(cookies)
+                cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+                request = urllib.request.Request(json_url, headers={"Cookie": cookie} if cookie else {})
+                data = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=60).read())
                 outcome.exported = RunResult.from_json(data.decode())
             elif not outcome.error:
                 outcome.error = "the run finished without a headline or an export"
@@ -489,14 +542,10 @@ async def deferred_file_url(socket, session: str, file_id: str, timeout_s: float
             return answer.deferred_file.url
 
 
-async def open_sockets(urls: list[str], visits: list[Visit], timeout_s: float) -> list[Outcome]:
-    """Every visit at once, visit i on server i mod len(urls) (as a balancer would)."""
+async def open_sockets(url: str, visits: list[Visit], timeout_s: float) -> list[Outcome]:
+    """Every visit at once."""
     all_shown = AllShown(len(visits))
-    return list(
-        await asyncio.gather(
-            *(open_socket(urls[i % len(urls)], v, timeout_s, all_shown) for i, v in enumerate(visits))
-        )
-    )
+    return list(await asyncio.gather(*(open_socket(url, v, timeout_s, all_shown) for v in visits)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -555,11 +604,14 @@ def percentile(values: list[float], q: float) -> float:
     return values[low] + (values[high] - values[low]) * (rank - low)
 
 
-def warm_up(url: str, timeout_s: float, cheap: bool, demos: tuple[str, ...]) -> None:
-    """One page per demo, one after the other: source models trained, data generated, cached."""
+def warm_up(
+    url: str, timeout_s: float, cheap: bool, demos: tuple[str, ...], replica: int | None = None
+) -> None:
+    """One page per demo, one after the other: source models trained, data generated, cached
+    (on app server `replica` behind a balancer, if given)."""
     visits = [Visit(v.demo, {**v.fields, "seed": 0}) for v in plan(len(demos), cheap, demos)]
     for visit in visits:
-        asyncio.run(open_all([url], [visit], timeout_s, None, nice=False))
+        asyncio.run(open_all(url, [visit], timeout_s, None, nice=False, replica=replica))
 
 
 def load_test(
@@ -582,9 +634,11 @@ def load_test(
 
     `client`: "chromium" (real browsers, drawing included) or "socket" (Streamlit's protocol
     without a browser: what the server alone takes). `lecture`: the pages follow the lecture
-    grid, prepared in the server's disk cache `prepared`. `replicas`: that many servers on this
-    machine, sharing its disk cache, the pages dealt out in turn as a balancer would; memory and
-    CPU are theirs together."""
+    grid, prepared in the server's disk cache `prepared`. `replicas`: that many app servers on
+    this machine behind the app's own balancer (`transfer-lab app --replicas N`), sharing its
+    disk cache; memory and CPU are theirs and the balancer's together."""
+    if replicas > 1 and not jobs:
+        jobs = 1  # as `transfer-lab app` starts its app servers, unless TL_MAX_JOBS is set
     env = {"TL_MAX_JOBS": str(jobs)} if jobs else {}
     if prepared is not None:
         env.update({"TL_CACHE_DIR": str(prepared), "TL_RESULT_STORE": "on"})
@@ -595,27 +649,24 @@ def load_test(
     if screenshots:
         screenshots.mkdir(parents=True, exist_ok=True)
     log = log or ROOT / "artifacts" / "load_test_streamlit.log"
-    servers: list[Server] = []
+    server = start_server(env, log, replicas)
     try:
-        for i in range(replicas):
-            servers.append(start_server(env, log if i == 0 else log.with_name(f"{log.stem}_{i}{log.suffix}")))
-            if warm:
-                warm_up(servers[-1].url, timeout_s, cheap, demos)
-        urls = [server.url for server in servers]
-        start_rss = sum(server.status("VmRSS") for server in servers) / 1024
-        cpu_before, started = sum(server.cpu_seconds() for server in servers), time.perf_counter()
+        if warm:  # every app server, each reached through the balancer by its cookie
+            for replica in range(replicas) if replicas > 1 else [None]:
+                warm_up(server.url, timeout_s, cheap, demos, replica)
+        start_rss = server.status("VmRSS") / 1024
+        cpu_before, started = server.cpu_seconds(), time.perf_counter()
         outcomes = asyncio.run(
-            open_all(urls, visits, timeout_s, screenshots, nice)
+            open_all(server.url, visits, timeout_s, screenshots, nice)
             if client == "chromium"
-            else open_sockets(urls, visits, timeout_s)
+            else open_sockets(server.url, visits, timeout_s)
         )
         wall = time.perf_counter() - started
-        cpu = sum(server.cpu_seconds() for server in servers) - cpu_before
-        peak = sum(server.status("VmHWM") for server in servers) / 1024
-        healthy = all(server.healthy() for server in servers)
+        cpu = server.cpu_seconds() - cpu_before
+        peak = server.status("VmHWM") / 1024
+        healthy = server.healthy()
     finally:
-        for server in servers:
-            server.stop()
+        server.stop()
     from tl_app.server import limit_cpu_threads  # the server's thread count, for equal numbers
 
     threads = limit_cpu_threads(limits)
@@ -635,7 +686,7 @@ def print_report(report: Report, warm: bool) -> None:
     )
     clients = "Chromium pages" if report.client == "chromium" else "websocket sessions (no browser)"
     servers = (
-        f"{report.replicas} servers sharing one disk cache, pages dealt in turn; "
+        f"{report.replicas} app servers behind the app's balancer, sharing one disk cache; "
         if report.replicas > 1
         else ""
     )
@@ -659,6 +710,9 @@ def print_report(report: Report, warm: bool) -> None:
     per_demo = {d: report.times(d) for d in DEMO_ORDER if report.times(d)}
     medians = ", ".join(f"{d} {statistics.median(t):.1f} s" for d, t in per_demo.items())
     print("  median per demo: " + medians)
+    if report.replicas > 1:
+        served = [sum(o.replica == r for o in report.outcomes) for r in range(report.replicas)]
+        print("  pages per app server: " + ", ".join(map(str, served)))
     print(
         f"server memory: {report.start_rss_mb:.0f} MB at the start, "
         f"peak {report.peak_rss_mb:.0f} MB (VmHWM); "
@@ -710,8 +764,8 @@ def main(argv: list[str] | None = None) -> int:
         "--replicas",
         type=int,
         default=1,
-        help="servers on this machine sharing its disk cache, the pages dealt out in turn as a "
-        "load balancer would (default 1)",
+        help="app servers on this machine behind the app's own balancer, sharing its disk "
+        "cache: `transfer-lab app --replicas N` (default 1: one `streamlit run`)",
     )
     parser.add_argument(
         "--client",

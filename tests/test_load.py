@@ -2,10 +2,10 @@
 
 The small version of benchmarks/load_test.py (which times 10 pages and prints figures): a fresh
 `streamlit run app.py`, four headless Chromium pages at once (then four sessions of its socket
-client), one per demo, each with its own seed,
-gap and number of target labels (short torch training). Every page must finish without an error,
-and the results it exports must equal `tl_core.run` for the same config and seed run alone, number
-for number, as must its headline. Nothing here is timed.
+client; then four pages through two app servers behind the app's balancer), one per demo, each
+with its own seed, gap and number of target labels (short torch training). Every page must
+finish without an error, and the results it exports must equal `tl_core.run` for the same config
+and seed run alone, number for number, as must its headline. Nothing here is timed.
 
 Chromium comes from the system, as in test_browser.py: skipped without /usr/bin/chromium on a
 developer's machine, a failure in CI (CI=true).
@@ -34,14 +34,20 @@ def load_test_module():
     return module
 
 
-@pytest.mark.parametrize("client", ["chromium", "socket"])
-def test_four_sessions_at_once_each_get_their_own_numbers(client):
+@pytest.mark.parametrize(("client", "replicas"), [("chromium", 1), ("socket", 1), ("chromium", 2)])
+def test_four_sessions_at_once_each_get_their_own_numbers(client, replicas):
     """In browsers, and through the benchmark's socket client, which sizes a server in the README
     (it reads the headline and fetches the JSON export as a browser does when its button is
-    pressed: the file is made on request)."""
+    pressed: the file is made on request); and in browsers through `transfer-lab app --replicas
+    2`, where each browser's websocket and download must reach its own app server."""
     load_test = load_test_module()
     report = load_test.load_test(
-        4, cheap=True, timeout_s=400, log=ROOT / "artifacts" / f"load_test_{client}.log", client=client
+        4,
+        cheap=True,
+        timeout_s=400,
+        log=ROOT / "artifacts" / f"load_test_{client}_{replicas}.log",
+        client=client,
+        replicas=replicas,
     )
     demos = {o.visit.demo for o in report.outcomes}
     assert len(demos) == min(4, len(tl_core.available_demos())), "one page per demo"
@@ -50,3 +56,5 @@ def test_four_sessions_at_once_each_get_their_own_numbers(client):
         assert outcome.same_numbers, f"{outcome.visit.label()}: {outcome.why_not}"
     assert len({o.visit.fields["seed"] for o in report.outcomes}) == 4, "four different experiments"
     assert report.healthy_after, "the server still answers its health check"
+    if replicas > 1:  # the balancer spread the browsers out, each kept on its server
+        assert {o.replica for o in report.outcomes} == set(range(replicas))
