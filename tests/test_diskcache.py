@@ -200,6 +200,26 @@ def test_the_folder_stays_under_its_cap_losing_what_was_used_longest_ago(cache, 
     assert kept == {diskcache.path_for("demo", {"a": a}).name for a in (1, 3)} and made == []
 
 
+def test_a_process_looks_at_every_file_only_when_the_folder_may_be_full(cache, monkeypatch):
+    """A prepared cache holds thousands of files (80 ms to look at them all): a server writing a
+    page's result and charts must not pay that at every write, yet still keep the cap."""
+    monkeypatch.setattr(limits, "LIMITS", dataclasses.replace(limits.LIMITS, max_disk_cache_mb=1))
+    monkeypatch.setattr(diskcache, "_since", {})
+    looks = []
+    prune = diskcache._prune
+    monkeypatch.setattr(diskcache, "_prune", lambda *args: looks.append(1) or prune(*args))
+    for a in range(20):  # small entries, far from the cap: one look, at the first write
+        diskcache.write("demo", {"a": a}, {"x": np.zeros(10)})
+    assert len(looks) == 1
+    for a in range(20, 20 + diskcache.SCAN_EVERY):  # ...and one after SCAN_EVERY more writes
+        diskcache.write("demo", {"a": a}, {"x": np.zeros(10)})
+    assert len(looks) == 2
+    for a in range(3):  # 400 KB each: the room it saw is filled at the third, which looks
+        diskcache.write("big", {"a": a}, {"x": np.zeros(100_000, dtype=np.float32)})
+    assert len(looks) == 3
+    assert sum(p.stat().st_size for p in cache.iterdir()) <= 2**20
+
+
 # ------------------------------------------------------------ entries that are not what they should be
 def only_y(arrays: dict) -> None:
     """The check of `counted`'s arrays: raises for anything else."""
@@ -271,6 +291,7 @@ def test_lock_files_go_with_their_maker_and_a_dead_makers_is_removed_when_free(c
     held = aged(cache / "demo-4567.lock", 100)
     handle = os.open(held, os.O_RDWR)
     diskcache.fcntl.flock(handle, diskcache.fcntl.LOCK_EX)  # someone is making that entry now
+    monkeypatch.setattr(diskcache, "_since", {})  # a process that has not looked at the folder yet
     try:
         diskcache.arrays("demo", {"a": 2}, counted([]))
         assert not left.exists() and held.exists()

@@ -18,9 +18,12 @@ The folder stays under ``TL_MAX_DISK_CACHE_MB`` (tl_core.limits; 1 GB by default
 every file in it whatever its name (the folder is the cache's own): each entry read is marked as
 used, and after a write the files used longest ago are removed until the rest fit (a visitor who
 asks for many model shapes cannot fill a server's disk). A removed entry is only made again when
-needed. Temporary files are removed when a write fails, and any left by a process that died are
-removed after STALE_TEMPORARY seconds; a lock file is removed by the process that held it, or
-later by any process that finds it free.
+needed. Looking at every file takes a while in a prepared cache (80 ms with 6,000 files), so a
+process looks after its first write, and then once what it wrote since may have filled the room
+it saw, or after SCAN_EVERY writes: the folder may pass its cap by what other processes wrote
+since this one last looked, until one of them looks. Temporary files are removed when a write
+fails, and any left by a process that died are removed after STALE_TEMPORARY seconds; a lock
+file is removed by the process that held it, or later by any process that finds it free.
 
 An entry that cannot be read as what it should be (damaged, cut short, or holding other arrays:
 the caller's `check` says so) is made again and replaced, never an error.
@@ -38,6 +41,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +62,7 @@ OFF = "off"
 POLL = 0.05  # seconds between looks at a lock another process holds
 STALE_TEMPORARY = 600  # seconds after which a temporary file is one a failed writer left
 TEMPORARY = ".tmp"  # a file being written: renamed to its entry's name once whole
+SCAN_EVERY = 64  # writes of a process between two looks at the whole folder, at most
 LOCK = ".lock"
 WAITING_EVERY = 0.25  # seconds between calls of a waiter's `waiting()`
 
@@ -240,7 +245,7 @@ def _write(path: Path, made: dict[str, np.ndarray]) -> None:
             np.savez(file, **made)
         os.replace(temporary, path)
         temporary = None
-        _prune(path.parent, _max_bytes(), keep=path)
+        _prune_when_due(path.parent, _max_bytes(), keep=path)
     except OSError as err:  # a read-only home, a full disk: the cache is only an optimisation
         log.warning("disk cache: cannot write %s (%s)", path, err)
     finally:
@@ -256,12 +261,42 @@ def _max_bytes() -> int:
     return limits.LIMITS.max_disk_cache_mb * 2**20
 
 
-def _prune(folder: Path, max_bytes: int, keep: Path) -> None:
+class _Since:
+    """What this process wrote into a folder since it last looked at every file in it, and
+    the cap and the room it saw then."""
+
+    def __init__(self, cap: int, room: int):
+        self.cap, self.room, self.written, self.writes = cap, room, 0, 0
+
+
+_since: dict[Path, _Since] = {}  # by folder
+_since_lock = threading.Lock()  # a server's sessions write from their own threads
+
+
+def _prune_when_due(folder: Path, max_bytes: int, keep: Path) -> None:
+    """_prune, when this process has not looked at the folder yet, or may have filled the room
+    it saw there, or has written SCAN_EVERY entries since, or the cap changed (see the module's
+    doc)."""
+    size = keep.stat().st_size
+    with _since_lock:
+        since = _since.get(folder)
+        if since is not None and since.cap == max_bytes:
+            since.written += size
+            since.writes += 1
+            if since.written < since.room and since.writes < SCAN_EVERY:
+                return
+    room = max_bytes - _prune(folder, max_bytes, keep)
+    with _since_lock:
+        _since[folder] = _Since(max_bytes, room)
+
+
+def _prune(folder: Path, max_bytes: int, keep: Path) -> int:
     """Bring the folder under `max_bytes`, counting every file in it whatever its suffix: first
     remove the lock files no process holds and the temporary files older than STALE_TEMPORARY,
     then the files used longest ago (never `keep`, the entry just written, nor a temporary file
     still being written) until the rest fit. A process reading a removed entry meanwhile still
-    reads it whole (POSIX keeps an open file), or finds it gone and makes it again."""
+    reads it whole (POSIX keeps an open file), or finds it gone and makes it again. Returns the
+    bytes left in the folder."""
     entries = []
     now = time.time()
     for entry in folder.iterdir():
@@ -288,6 +323,7 @@ def _prune(folder: Path, max_bytes: int, keep: Path) -> None:
             continue
         if _remove(entry):
             total -= size
+    return total
 
 
 def _remove(entry: Path) -> bool:
