@@ -160,6 +160,18 @@ def test_each_main_control_changes_what_the_page_shows(demo, name):
     )
 
 
+def test_every_visitor_of_a_setting_sees_its_own_tables_drawn_once_and_replayed():
+    """The results' tables are drawn once per setting in a server process and replayed for
+    later visitors: each setting must still show its own numbers, the same on every visit."""
+    tables = {}
+    for seed in (1, 2, 1):
+        at = open_page(PATH["linear"], {"seed": str(seed)})
+        seen = [table.value.to_json() for table in at.table]
+        assert len(seen) == 2 and not failures(at), failures(at)
+        assert tables.setdefault(seed, seen) == seen
+    assert tables[1] != tables[2]
+
+
 @pytest.mark.parametrize("demo", AVAILABLE)
 def test_a_link_restores_every_control_and_is_written_back_unchanged(demo):
     """Every control of the numpy demos (all widget kinds); the main ones of the torch demos. The

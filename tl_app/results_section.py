@@ -9,6 +9,7 @@ import streamlit as st
 from tl_app import exports, glossary
 from tl_app.page_charts import Charts
 from tl_core import narrate, plots
+from tl_core.limits import LIMITS
 from tl_core.result import RunResult
 from tl_core.strategies import BASELINE, SOURCE_ONLY, SOURCE_ONLY_LEFT_OUT
 
@@ -82,14 +83,8 @@ def best_transfer_metrics(result: RunResult, best: str) -> None:
 def numbers_section(result: RunResult, charts: Charts) -> None:
     """What the chart above shows in words and numbers, then during target training."""
     st.subheader("1 · Source vs target: the numbers, and epoch by epoch")
-    metrics, losses = results_tables(result)
     with st.expander(f"Source and target {result.metric_name} of every strategy", expanded=True):
-        st.table(styled(metrics))
-        st.caption(
-            f"The {result.loss_name} each strategy reaches (what training minimises; lower is better):"
-        )
-        st.table(styled(losses))
-        st.caption(glossary.lines([result.metric_name, result.loss_name]))
+        numbers_tables(charts.context, result)
     if any(s.history.get("step") for s in result.strategies):
         charts.show(
             lambda: plots.training_curves(result),
@@ -97,6 +92,19 @@ def numbers_section(result: RunResult, charts: Charts) -> None:
             narrate.describe_history(result),
             strategies=result.names(),
         )
+
+
+@st.cache_data(max_entries=LIMITS.cache_entries * 4, show_spinner=False)
+def numbers_tables(context: str, _result: RunResult) -> None:
+    """The results' two tables and their captions, for the page of `context` (the demo, its
+    settings and data, which make the result). Drawn once per setting in this process; every
+    later visit replays the drawn elements (Streamlit's cache keeps what a cached function
+    drew): styling the tables cost a stored page more than anything else it draws."""
+    metrics, losses = results_tables(_result)
+    st.table(styled(metrics))
+    st.caption(f"The {_result.loss_name} each strategy reaches (what training minimises; lower is better):")
+    st.table(styled(losses))
+    st.caption(glossary.lines([_result.metric_name, _result.loss_name]))
 
 
 def results_tables(result: RunResult) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -86,10 +86,17 @@ def no_sweep_because(demo: str, over: str, values: tuple, seeds: int, fields: tu
     return ""
 
 
+@functools.lru_cache(maxsize=1024)
+def _sweep_values(module, config, over: str) -> tuple:
+    """tl_core.lecture.sweep_values, known once per process and setting: it builds a config
+    for every value to check it, which cost a stored page more than its charts."""
+    return tuple(sweep_values(module, config, over))
+
+
 def values_that_apply(module, config, over: str, data: UserData | None) -> list | None:
     """The values the sweep steps through that the data and the scenario allow, or None (with
     a caption saying why) where no sweep applies."""
-    values = sweep_values(module, config, over)
+    values = list(_sweep_values(module, config, over))
     if data is not None:
         if over == "gap":
             st.caption(
