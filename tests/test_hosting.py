@@ -485,7 +485,12 @@ UNSAFE_MODULES = {"pickle", "cloudpickle", "dill", "joblib", "marshal", "shelve"
 # the engine's own objects pickled, over a connection authenticated with a random key, so the
 # bytes unpickled there are only ever the process's own (a visitor's values inside, never a
 # visitor's bytes). Its connections are checked below.
-ALLOWED = {Path("tl_core/engine/processes.py"): {"pickle", "subprocess"}}
+# And `transfer-lab app --replicas N` (tl_app/launch.py, run by whoever starts the server, never
+# by a page) starts its app servers: `streamlit run` of the app with the host's own options.
+ALLOWED = {
+    Path("tl_core/engine/processes.py"): {"pickle", "subprocess"},
+    Path("tl_app/launch.py"): {"subprocess"},
+}
 
 
 def test_no_pickle_eval_or_exec_in_the_app_or_the_core():
@@ -517,6 +522,14 @@ def test_the_training_processes_only_talk_over_authenticated_connections_and_sta
     starts = [node for node in calls(path) if call_name(node).startswith("subprocess.")]
     assert [call_name(node) for node in starts] == ["subprocess.Popen"]
     assert ast.unparse(starts[0].args[0]).startswith("[sys.executable, '-c', _BOOTSTRAP]")
+
+
+def test_the_launcher_only_starts_the_apps_own_streamlit_servers_without_a_shell():
+    path = ROOT / "tl_app" / "launch.py"
+    starts = [node for node in calls(path) if call_name(node).startswith("subprocess.")]
+    assert [call_name(node) for node in starts] == ["subprocess.Popen"]
+    assert ast.unparse(starts[0].args[0]).startswith("streamlit_command(")
+    assert "shell" not in {k.arg for k in starts[0].keywords}
 
 
 FILE_CALLS = {
