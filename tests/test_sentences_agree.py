@@ -432,3 +432,21 @@ def test_real_sweeps_sentences_agree_with_their_charts(demo):
     check_gap_sentence(gap)
     check_compare_sentence(efficiency, "n_target")
     check_compare_sentence(gap, "gap")
+
+
+def test_a_table_number_that_rounds_to_zero_carries_no_minus_sign():
+    """The results tables write a tiny loss of accuracy or a tiny negative loss as 0, not
+    "-0.0" or "-0.000": a sign must agree with the number it stands beside."""
+    from tl_app.results_section import styled
+
+    table = pd.DataFrame(
+        {"gain (points)": [-0.04, -3.26, 0.04, np.nan], "target cross-entropy": [-0.0004, 0.51234, 0.0, 1.0]},
+        index=["a", "b", "c", "d"],
+    )
+    rows = [line.split() for line in styled(table).to_string().splitlines()[1:]]
+    assert rows == [
+        ["a", "+0.0", "0.000"],
+        ["b", "-3.3", "0.512"],
+        ["c", "+0.0", "0.000"],
+        ["d", "—", "1.000"],
+    ]

@@ -117,10 +117,13 @@ def results_tables(result: RunResult) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def styled(table: pd.DataFrame):
-    """One decimal for percentages and points, three for R² and losses; gains with their sign."""
+    """One decimal for percentages and points, three for R² and losses; gains with their sign.
+    A value that rounds to zero is written 0 (+0.0 for a gain), never "-0.000": its sign would
+    contradict the number shown."""
 
-    def style(name: str) -> str:
+    def style(name: str):
         decimals = 1 if name.endswith(("(%)", "(points)")) else 3
-        return f"{{:{'+' if 'gain' in name else ''}.{decimals}f}}"
+        pattern = f"{{:{'+' if 'gain' in name else ''}.{decimals}f}}"
+        return lambda value: pattern.format(round(value, decimals) + 0.0)  # -0.0 + 0.0 is 0.0
 
     return table.style.format({name: style(name) for name in table.columns}, na_rep="—")
