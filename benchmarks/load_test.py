@@ -47,7 +47,6 @@ import asyncio
 import json
 import math
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -64,6 +63,7 @@ sys.path.insert(0, str(ROOT))
 
 import tl_core  # noqa: E402
 from tl_app import balancer  # noqa: E402
+from tl_app.launch import free_port  # noqa: E402
 from tl_core import narrate  # noqa: E402
 from tl_core.limits import Limits  # noqa: E402
 from tl_core.result import RunResult  # noqa: E402
@@ -233,12 +233,6 @@ def expected_headline(ref: RunResult) -> list[str]:
 
 # ----------------------------------------------------------------------------------------------
 # The server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -648,7 +642,6 @@ def load_test(
     visits = lecture_plan(pages, demos, per_setting) if lecture else plan(pages, cheap, demos)
     if screenshots:
         screenshots.mkdir(parents=True, exist_ok=True)
-    log = log or ROOT / "artifacts" / "load_test_streamlit.log"
     server = start_server(env, log, replicas)
     try:
         if warm:  # every app server, each reached through the balancer by its cookie

@@ -38,11 +38,17 @@ MAX_HEAD = 64 * 1024  # bytes of a request's head; a larger one is refused
 CHUNK = 256 * 1024
 
 
-def replica_named(head: bytes, replicas: int) -> int | None:
-    """The replica the request head's `tl_replica` cookie names, if it is one of `replicas`."""
+def _headers(head: bytes):
+    """(name in lower case, value) of each header line of a request head."""
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() != b"cookie":
+        yield name.strip().lower(), value.strip()
+
+
+def replica_named(head: bytes, replicas: int) -> int | None:
+    """The replica the request head's `tl_replica` cookie names, if it is one of `replicas`."""
+    for name, value in _headers(head):
+        if name != b"cookie":
             continue
         cookies = http.cookies.SimpleCookie()
         with contextlib.suppress(http.cookies.CookieError):
@@ -61,10 +67,7 @@ def with_cookie(head: bytes, replica: int) -> bytes:
 
 def opens_session(head: bytes) -> bool:
     """Whether the request asks for a websocket: a Streamlit session, which lives on its replica."""
-    return any(
-        name.strip().lower() == b"upgrade" and value.strip().lower() == b"websocket"
-        for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:])
-    )
+    return any(name == b"upgrade" and value.lower() == b"websocket" for name, value in _headers(head))
 
 
 @dataclass
@@ -72,7 +75,7 @@ class Balancer:
     """Connections from browsers, passed through to `backends` ((host, port) of each replica)."""
 
     backends: list[tuple[str, int]]
-    sessions: list[int] = field(default_factory=list)  # websockets open to each replica
+    sessions: list[int] = field(init=False)  # websockets open to each replica
 
     def __post_init__(self) -> None:
         self.sessions = [0] * len(self.backends)

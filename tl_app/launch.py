@@ -112,15 +112,13 @@ def serve_replicas(count: int, passed_on: Sequence[str]) -> None:
     # One cookie secret (Streamlit takes it only from its environment or config file): a cookie
     # set by any replica is good on all.
     env = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(16), **os.environ}
-    ports = [_free_port() for _ in range(count)]
-    replicas = [
-        subprocess.Popen(
-            streamlit_command([*options, f"--server.port={p}", "--server.address=127.0.0.1"]), env=env
-        )
-        for p in ports
-    ]
+    ports = [free_port() for _ in range(count)]
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: end the replicas too
+    replicas: list[subprocess.Popen] = []
     try:
+        for p in ports:
+            loopback = [f"--server.port={p}", "--server.address=127.0.0.1"]
+            replicas.append(subprocess.Popen(streamlit_command([*options, *loopback]), env=env))
         _wait_until_healthy(replicas, ports)
         print(
             f"Transfer Lab: {count} app servers behind http://{address or 'localhost'}:{public}", flush=True
@@ -144,7 +142,8 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on the loopback address that no one listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
