@@ -2,10 +2,12 @@
 
 Against small stand-in servers on loopback ports (each answers which one it is, then echoes
 every byte it gets, as a websocket after its upgrade carries any bytes): a new session gets the
-cookie of the server it reached, and the page's other requests set none; a browser with the
-cookie always reaches that server; new sessions go to the server with the fewest, even when
-they arrive together; bytes pass unchanged both ways; a server that is down is passed over; a
-head too large is refused. tests/test_load.py runs real browsers through it against the app.
+cookie of the server it reached, and the page's other requests set none and are not kept alive
+(a later request of the browser, with its cookie, must not reuse a connection dealt to another
+server); a browser with the cookie always reaches that server; new sessions go to the server
+with the fewest, even when they arrive together; bytes pass unchanged both ways; a server that
+is down is passed over; a head too large is refused. tests/test_load.py runs real browsers
+through it against the app.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import contextlib
 import pytest
 
 from tl_app import launch
-from tl_app.balancer import COOKIE, MAX_HEAD, Balancer, opens_session, replica_named, with_cookie
+from tl_app.balancer import COOKIE, MAX_HEAD, Balancer, closing, opens_session, replica_named, with_cookie
 
 
 def head(*headers: str, path: str = "/") -> bytes:
@@ -57,6 +59,14 @@ def test_the_first_response_gains_the_cookie_before_its_blank_line():
     assert changed.endswith(f"Set-Cookie: {COOKIE}=1; Path=/; HttpOnly; SameSite=Lax\r\n\r\n".encode())
 
 
+def test_a_response_not_to_be_reused_says_connection_close_once():
+    for response in (
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\ncontent-length: 2\r\n\r\n",
+    ):
+        assert closing(response) == b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nConnection: close\r\n\r\n"
+
+
 # ------------------------------------------------------------------- through stand-in servers
 async def stand_in(index: int) -> asyncio.Server:
     """A server that answers a request's head with its index, then echoes every byte."""
@@ -83,6 +93,11 @@ class Connection:
     def replica(self) -> int:
         line = next(x for x in self.response.split(b"\r\n") if x.startswith(b"X-Replica"))
         return int(line.split(b":")[1])
+
+    @property
+    def kept_alive(self) -> bool:
+        """Whether the browser may send its later requests on this connection."""
+        return b"Connection: close" not in self.response.split(b"\r\n")
 
     @property
     def cookie(self) -> bytes | None:
@@ -151,6 +166,24 @@ def test_the_pages_other_requests_set_no_cookie():
     through_balancer(test)
 
 
+def test_only_a_connection_to_the_browsers_own_replica_is_kept_alive():
+    """A browser reuses a kept-alive connection for its later requests, whatever their cookie.
+    One dealt to any replica (the page's first requests) must be closed after its answer, or
+    the browser's download, asked for by its session, may reach another replica (a 404)."""
+
+    async def test(port: int) -> None:
+        script = await connect(port, head())
+        new_session = await connect(port, session())
+        named = f"Cookie: {COOKIE}={new_session.replica}"
+        download, again = await connect(port, head(named)), await connect(port, session(named))
+        assert not script.kept_alive
+        assert new_session.kept_alive and download.kept_alive and again.kept_alive
+        for connection in (script, new_session, download, again):
+            connection.close()
+
+    through_balancer(test)
+
+
 def test_new_sessions_go_to_the_replica_with_the_fewest_sessions():
     async def test(port: int) -> None:
         first = await connect(port, session())
@@ -203,7 +236,7 @@ def test_a_replica_that_is_down_is_passed_over_and_its_browsers_move():
             new = await connect(port, session())
             assert new.replica == 0
             script = await connect(port, head(f"Cookie: {COOKIE}=1"))
-            assert script.replica == 0 and script.cookie is None
+            assert script.replica == 0 and script.cookie is None and not script.kept_alive
             for connection in (moved, new, script):
                 connection.close()
 

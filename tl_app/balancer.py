@@ -13,7 +13,10 @@ A websocket without it (a new session) goes to the replica with the fewest sessi
 its handshake's answer sets the cookie: every later request of that browser (its downloads, its
 images, a reconnection) reaches the same replica. Other requests without it (the page's HTML,
 scripts and styles, the same on every replica) go to the least busy one and set nothing, so a
-browser's cookie is set once, by its session. (A browser that refuses cookies keeps its
+browser's cookie is set once, by its session. Their answer says `Connection: close`: a browser
+reuses a kept-alive connection for later requests, and a later request of this browser (its
+download, with the cookie) would pass through to the replica this one was dealt, not to its
+session's. (A browser that refuses cookies keeps its
 websocket on one replica, but its downloads may miss.) A replica that refuses connections (it
 has stopped) is passed over: its browsers move to another one, with a fresh session that their
 link restores.
@@ -28,8 +31,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import http.cookies
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 COOKIE = "tl_replica"
@@ -63,6 +68,14 @@ def with_cookie(head: bytes, replica: int) -> bytes:
     """A response head (ending in a blank line) with the cookie that keeps the browser on `replica`."""
     cookie = f"Set-Cookie: {COOKIE}={replica}; Path=/; HttpOnly; SameSite=Lax\r\n".encode()
     return head[: -len(b"\r\n")] + cookie + b"\r\n"
+
+
+def closing(head: bytes) -> bytes:
+    """A response head (ending in a blank line) that tells the browser not to reuse its connection:
+    any `Connection` header it had is replaced by `Connection: close`."""
+    lines = head[: -len(HEAD_END)].split(b"\r\n")
+    kept = [lines[0], *(x for x in lines[1:] if x.partition(b":")[0].strip().lower() != b"connection")]
+    return b"\r\n".join([*kept, b"Connection: close"]) + HEAD_END
 
 
 def opens_session(head: bytes) -> bool:
@@ -102,13 +115,11 @@ class Balancer:
             await _refuse(writer, b"502 Bad Gateway")
             return
         replica, upstream_reader, upstream_writer = connected
-        # A new session, or one whose replica went away: the answer sets the cookie.
-        cookie = replica if session and replica != named else None
         try:
             upstream_writer.write(head)
             await asyncio.gather(
                 _pipe(reader, upstream_writer, half_close=True),
-                _pipe(upstream_reader, writer, cookie=cookie),
+                _pipe(upstream_reader, writer, edit_head=_answer_edit(session, named, replica)),
             )
         finally:
             if session:
@@ -134,18 +145,27 @@ class Balancer:
             await server.serve_forever()
 
 
+def _answer_edit(session: bool, named: int | None, replica: int) -> Callable[[bytes], bytes] | None:
+    """How the first response head of a connection to `replica` changes, if it does."""
+    if replica == named:  # the browser's own replica: every request may follow on this connection
+        return None
+    if session:  # a new session, or one whose replica went away: the answer sets the cookie
+        return functools.partial(with_cookie, replica=replica)
+    return closing  # dealt to any replica: not to be reused by the browser's later requests
+
+
 async def _pipe(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
-    cookie: int | None = None,
+    edit_head: Callable[[bytes], bytes] | None = None,
     half_close: bool = False,
 ) -> None:
     """Copy bytes until the reader's end; then close the writer, or with `half_close` only
-    its sending side (the browser has sent all; the replica may still answer). With `cookie`,
-    the first response head gains the cookie of that replica."""
+    its sending side (the browser has sent all; the replica may still answer). With `edit_head`,
+    the first response head is passed through it."""
     try:
-        if cookie is not None:
-            writer.write(with_cookie(await reader.readuntil(HEAD_END), cookie))
+        if edit_head is not None:
+            writer.write(edit_head(await reader.readuntil(HEAD_END)))
         while chunk := await reader.read(CHUNK):
             writer.write(chunk)
             await writer.drain()
