@@ -22,7 +22,8 @@ how long that took). Prints:
 - completion: pages whose charts and headline arrived with no error;
 - time to charts: from opening the link to the page's run finished with its headline numbers and
   charts on screen (p50, p95 by linear interpolation between ranks, max; and per demo);
-- the server's peak resident memory (VmHWM in /proc/<pid>/status) and its CPU time;
+- the peak resident memory (VmHWM in /proc/<pid>/status) and the CPU time of the server and its
+  training processes together;
 - no cross-talk: each page's exported results (its "Results as JSON" download: every strategy's
   source and target metric and loss, and the config) agree with `tl_core.run` for the same config
   in this process, computed afresh (not read from the store), with the server's CPU thread count
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -243,25 +245,32 @@ class Server:
     replicas: int = 1  # more: `process` is the balancer, its child processes the app servers
 
     def pids(self) -> list[int]:
-        """The server's processes: the app server, or the balancer and its app servers (not
-        the training processes an app server starts)."""
-        if self.replicas == 1:
-            return [self.process.pid]
-        pid = self.process.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return [pid, *map(int, children)]
+        """The server's processes: the app server (or the balancer and its app servers) and
+        the training processes each app server starts."""
+        pids, i = [self.process.pid], 0
+        while i < len(pids):
+            with contextlib.suppress(OSError):  # a process that has just ended
+                children = Path(f"/proc/{pids[i]}/task/{pids[i]}/children").read_text().split()
+                pids.extend(map(int, children))
+            i += 1
+        return pids
 
     def status(self, key: str) -> int:
         """A memory figure of the server's processes together in kB (VmHWM: peak resident;
         VmRSS: now)."""
-        return sum(_status(pid, key) for pid in self.pids())
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):  # a process that has just ended
+                total += _status(pid, key)
+        return total
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server's processes so far."""
         total = 0
         for pid in self.pids():
-            parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(parts[11]) + int(parts[12])
+            with contextlib.suppress(OSError):  # a process that has just ended
+                parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(parts[11]) + int(parts[12])
         return total / os.sysconf("SC_CLK_TCK")
 
     def healthy(self) -> bool:
