@@ -290,3 +290,42 @@ def test_settings_that_cannot_serve_are_refused_with_a_message_before_anything_s
 ):
     assert launch.main(["app", *options]) == 2
     assert message in capsys.readouterr().err
+
+
+class Ended:
+    """A stand-in for an app server's process that has already ended."""
+
+    returncode = 1
+
+    def poll(self) -> int:
+        return self.returncode
+
+    def terminate(self) -> None: ...
+
+    def wait(self, timeout: float) -> int:
+        return self.returncode
+
+
+@pytest.mark.parametrize(("cores", "replicas", "threads"), [(2, 2, 1), (2, 3, 1), (8, 2, 4), (2, 1, 2)])
+def test_each_replica_trains_on_its_share_of_the_cores_unless_the_host_says(
+    monkeypatch, cores, replicas, threads
+):
+    """Replicas taking every core each would start that many training processes (half a
+    gigabyte each) fighting over the cores; a host's TL_TORCH_THREADS is kept."""
+    monkeypatch.setattr(launch.os, "cpu_count", lambda: cores)
+    monkeypatch.delenv("TL_TORCH_THREADS", raising=False)
+    environments = []
+
+    def popen(command, env):
+        environments.append(env)
+        return Ended()
+
+    monkeypatch.setattr(launch.subprocess, "Popen", popen)
+    monkeypatch.setattr(launch.signal, "signal", lambda *args: None)  # this process's own SIGTERM
+    for host_sets in (None, "3"):
+        if host_sets:
+            monkeypatch.setenv("TL_TORCH_THREADS", host_sets)
+        environments.clear()
+        with pytest.raises(SystemExit, match="ended with status 1"):
+            launch.serve_replicas(replicas, ["--server.port", str(launch.free_port())])
+        assert {env["TL_TORCH_THREADS"] for env in environments} == {host_sets or str(threads)}

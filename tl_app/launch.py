@@ -94,10 +94,18 @@ def take_option(options: Sequence[str], name: str) -> tuple[str | None, list[str
     return value, rest
 
 
+def replica_threads(count: int) -> int:
+    """CPU threads of each of `count` replicas' training, unless the host sets TL_TORCH_THREADS:
+    the cores shared out, at least one. Each replica taking every core would start that many
+    training processes (half a gigabyte each) that fight the other replicas' for the cores."""
+    return max(1, (os.cpu_count() or 1) // count)
+
+
 def serve_replicas(count: int, passed_on: Sequence[str]) -> None:
     """`count` app servers on loopback ports, behind the balancer on the public address
     (`--server.address`, all interfaces by default, and `--server.port`, 8501): see
-    tl_app.balancer. Ctrl+C or SIGTERM stops them all."""
+    tl_app.balancer. Each trains on its share of the cores (replica_threads). Ctrl+C or SIGTERM
+    stops them all."""
     from tl_app.balancer import Balancer
 
     port, options = take_option(passed_on, "server.port")
@@ -112,6 +120,7 @@ def serve_replicas(count: int, passed_on: Sequence[str]) -> None:
     # One cookie secret (Streamlit takes it only from its environment or config file): a cookie
     # set by any replica is good on all.
     env = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(16), **os.environ}
+    env.setdefault("TL_TORCH_THREADS", str(replica_threads(count)))
     ports = [free_port() for _ in range(count)]
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: end the replicas too
     replicas: list[subprocess.Popen] = []
