@@ -65,7 +65,7 @@ sys.path.insert(0, str(ROOT))
 
 import tl_core  # noqa: E402
 from tl_app import balancer  # noqa: E402
-from tl_app.launch import free_port  # noqa: E402
+from tl_app.launch import free_port, replica_threads  # noqa: E402
 from tl_core import narrate  # noqa: E402
 from tl_core.limits import Limits  # noqa: E402
 from tl_core.result import RunResult  # noqa: E402
@@ -241,8 +241,7 @@ def expected_headline(ref: RunResult) -> list[str]:
 class Server:
     process: subprocess.Popen
     url: str
-    log: Path
-    replicas: int = 1  # more: `process` is the balancer, its child processes the app servers
+    log: Path  # with replicas, `process` is the launcher; the app servers are its children
 
     def pids(self) -> list[int]:
         """The server's processes: the app server (or the balancer and its app servers) and
@@ -326,7 +325,7 @@ def start_server(env: dict[str, str] | None = None, log: Path | None = None, rep
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
     )
-    server = Server(process, f"http://127.0.0.1:{port}", log, replicas)
+    server = Server(process, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + 120
     while not server.healthy():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -643,6 +642,8 @@ def load_test(
     if replicas > 1 and not jobs:
         jobs = 1  # as `transfer-lab app` starts its app servers, unless TL_MAX_JOBS is set
     env = {"TL_MAX_JOBS": str(jobs)} if jobs else {}
+    if replicas > 1 and "TL_TORCH_THREADS" not in os.environ:  # as the launcher shares the cores
+        env["TL_TORCH_THREADS"] = str(replica_threads(replicas))
     if prepared is not None:
         env.update({"TL_CACHE_DIR": str(prepared), "TL_RESULT_STORE": "on"})
     if not lecture:  # off the grid every page trains, however often this test ran before

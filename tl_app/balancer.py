@@ -43,11 +43,15 @@ MAX_HEAD = 64 * 1024  # bytes of a request's head; a larger one is refused
 CHUNK = 256 * 1024
 
 
+def _header(line: bytes) -> tuple[bytes, bytes]:
+    """(name in lower case, value) of a header line."""
+    name, _, value = line.partition(b":")
+    return name.strip().lower(), value.strip()
+
+
 def _headers(head: bytes):
     """(name in lower case, value) of each header line of a request head."""
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        yield name.strip().lower(), value.strip()
+    return (_header(line) for line in head.split(b"\r\n")[1:])
 
 
 def replica_named(head: bytes, replicas: int) -> int | None:
@@ -74,7 +78,7 @@ def closing(head: bytes) -> bytes:
     """A response head (ending in a blank line) that tells the browser not to reuse its connection:
     any `Connection` header it had is replaced by `Connection: close`."""
     lines = head[: -len(HEAD_END)].split(b"\r\n")
-    kept = [lines[0], *(x for x in lines[1:] if x.partition(b":")[0].strip().lower() != b"connection")]
+    kept = [lines[0], *(x for x in lines[1:] if _header(x)[0] != b"connection")]
     return b"\r\n".join([*kept, b"Connection: close"]) + HEAD_END
 
 
