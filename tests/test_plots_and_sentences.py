@@ -425,6 +425,32 @@ def test_a_label_with_no_room_above_or_below_goes_beside_its_point():
     assert regularized == "middle right"
 
 
+def test_two_labels_side_by_side_at_one_height_do_not_share_the_room_above():
+    """The linear page at 30 labels: fine-tune and regularized transfer at one target R², a
+    seventh of the x axis apart. Both labels above their points ran into each other on the
+    page's chart ("Fine-tRegularized transfer")."""
+    scores = {
+        "scratch": (0.370, 0.533),
+        "source_only": (0.565, 0.446),
+        "fine_tune": (0.400, 0.561),
+        "regularized": (0.440, 0.561),
+        "joint": (0.515, 0.531),
+    }
+    result = RunResult(
+        demo="linear",
+        config={},
+        metric_name="R²",
+        loss_name="MSE",
+        strategies=[StrategyResult(name, *xy) for name, xy in scores.items()],
+    )
+    where = {
+        t.text[0].split(">")[1].split("<")[0]: t.textposition
+        for t in plots.source_vs_target(result).data
+        if t.mode == "markers+text"
+    }
+    assert not (where["Fine-tune"].startswith("top") and where["Regularized transfer"].startswith("top"))
+
+
 def test_the_compare_pages_sentence_says_labels_in_words():
     text = narrate.describe_compare_gains(
         {"toy": sweep_of("n_target", [1, 8])}, {"toy": "Toy"}, "fine_tune", "n_target"

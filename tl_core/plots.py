@@ -35,10 +35,16 @@ LAYOUT = dict(
 
 R2_FLOOR = -1.0  # an R² further below only says "far worse than predicting the mean": axes stop here
 NEAR = 0.04  # points closer than this share of each axis's span share one label
-# Sizes as shares of the axes, on a chart about 800 x 330 pixels: a label's character (~7 px
-# wide) and line (~16 px high), the gap between a point and its label, and a 14 px marker.
-CHAR_SHARE, LINE_SHARE, MARKER_SHARE = 0.009, 0.05, 0.025
-MARKER_HALF_WIDTH, MARKER_HALF_HEIGHT = 0.009, 0.02
+# Label placement works in shares of the axes, on the plot area the pages give this chart beside
+# the headline at 1280 to 1440 px wide: about PLOT_WIDTH_PX x 330 pixels. Sized for a wider chart,
+# two labels side by side at one height were placed over each other on the page. A label's
+# character (~6.5 px wide) and line (~16 px high), the gap between a point and its label, and a
+# 14 px marker:
+PLOT_WIDTH_PX = 470
+CHAR_SHARE, LINE_SHARE, MARKER_SHARE = 6.5 / PLOT_WIDTH_PX, 0.05, 0.025
+MARKER_HALF_WIDTH, MARKER_HALF_HEIGHT = 7 / PLOT_WIDTH_PX, 0.02
+RIGHT_MARGIN_PX = 60  # the chart's right margin: room for the end of a label beside a point
+RIGHT_ROOM = RIGHT_MARGIN_PX / PLOT_WIDTH_PX
 
 
 class _Point(NamedTuple):
@@ -131,7 +137,7 @@ def source_vs_target(result: RunResult) -> go.Figure:
         showlegend=False,
         **LAYOUT,
     )
-    fig.update_layout(margin=dict(t=90, r=60))  # room for labels of points at the edges
+    fig.update_layout(margin=dict(t=90, r=RIGHT_MARGIN_PX))  # room for labels of points at the edges
     fig.update_xaxes(automargin=True, range=list(x_range[:2]) if x_range[2] else None)
     fig.update_yaxes(range=list(y_range[:2]) if y_range[2] else None)
     _percent_axes(fig, metric, x=True)
@@ -177,12 +183,12 @@ def _free_position(x: float, y: float, lines: list[str], x_range, y_range, place
         "middle left": (sx - beside - width, sy - height / 2, sx - beside, sy + height / 2),
     }
 
-    def cost(box):  # area covering markers and labels, plus area off the chart's sides
+    def cost(box):  # area covering markers and labels, plus area off the chart (its right margin is room)
         covered = sum(
             max(0.0, min(box[2], b[2]) - max(box[0], b[0])) * max(0.0, min(box[3], b[3]) - max(box[1], b[1]))
             for b in placed
         )
-        return covered + (max(0.0, -box[0]) + max(0.0, box[2] - 1)) * (box[3] - box[1])
+        return covered + (max(0.0, -box[0]) + max(0.0, box[2] - 1 - RIGHT_ROOM)) * (box[3] - box[1])
 
     costs = {place: cost(box) for place, box in boxes.items()}
     order = list(boxes)
