@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -316,7 +320,7 @@ def test_each_replica_trains_on_its_share_of_the_cores_unless_the_host_says(
     monkeypatch.delenv("TL_TORCH_THREADS", raising=False)
     environments = []
 
-    def popen(command, env):
+    def popen(command, env, **kwargs):
         environments.append(env)
         return Ended()
 
@@ -329,3 +333,68 @@ def test_each_replica_trains_on_its_share_of_the_cores_unless_the_host_says(
         with pytest.raises(SystemExit, match="ended with status 1"):
             launch.serve_replicas(replicas, ["--server.port", str(launch.free_port())])
         assert {env["TL_TORCH_THREADS"] for env in environments} == {host_sets or str(threads)}
+
+
+class Running(Ended):
+    """A stand-in for an app server's process that is running."""
+
+    returncode = None
+
+
+def test_an_app_server_that_ends_is_started_again_on_its_port_and_the_others_are_left(monkeypatch):
+    """Out of memory, say: its browsers go to the other replicas meanwhile (the balancer passes
+    over a port that refuses), and come back to it by their cookie once it runs again."""
+    started = []
+
+    def popen(command, **kwargs):
+        started.append((command, kwargs))
+        return Running()
+
+    clock = [100.0]
+    monkeypatch.setattr(launch.subprocess, "Popen", popen)
+    monkeypatch.setattr(launch.time, "monotonic", lambda: clock[0])
+    replicas = launch.Replicas([9001, 9002], ["--server.maxUploadSize=5"], {"A": "1"})
+    replicas.start()
+    assert replicas.restart_ended() == []  # both running
+    replicas.processes[1] = Ended()
+    clock[0] += launch.RESTART_PAUSE_S / 2
+    assert replicas.restart_ended() == []  # it started moments ago: it is not retried in a loop
+    clock[0] += launch.RESTART_PAUSE_S
+    assert replicas.restart_ended() == [1]
+    command, kwargs = started[-1]
+    assert len(started) == 3 and isinstance(replicas.processes[1], Running)
+    assert "--server.port=9002" in command and "--server.maxUploadSize=5" in command
+    assert kwargs["env"] == {"A": "1"}
+    if sys.platform == "linux":
+        assert kwargs["preexec_fn"] is launch._end_with_launcher
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="prctl(PR_SET_PDEATHSIG) is Linux's")
+def test_an_app_server_ends_when_its_launcher_is_killed():
+    """SIGKILL gives the launcher no chance to stop its servers: the kernel does, so that none is
+    left holding its port and memory."""
+    launcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; from tl_app import launch; "
+            "server = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], "
+            "preexec_fn=launch._end_with_launcher); print(server.pid, flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    server = int(launcher.stdout.readline())
+    launcher.kill()
+    launcher.wait()
+    deadline = time.monotonic() + 20
+    while _running(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(server)
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` exists and has not ended (a zombie has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

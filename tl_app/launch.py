@@ -27,10 +27,16 @@ import tomllib
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tl_core import cli
 
+if TYPE_CHECKING:
+    from tl_app.balancer import Balancer
+
 INSTALLED_APP = Path(__file__).resolve().parent / "streamlit_app"
+RESTART_PAUSE_S = 5.0  # an app server that ends is started again, at most this often
+PR_SET_PDEATHSIG = 1  # Linux prctl(2): the signal a process gets when its parent ends
 CHECKOUT = Path(__file__).resolve().parent.parent
 
 
@@ -104,8 +110,8 @@ def replica_threads(count: int) -> int:
 def serve_replicas(count: int, passed_on: Sequence[str]) -> None:
     """`count` app servers on loopback ports, behind the balancer on the public address
     (`--server.address`, all interfaces by default, and `--server.port`, 8501): see
-    tl_app.balancer. Each trains on its share of the cores (replica_threads). Ctrl+C or SIGTERM
-    stops them all."""
+    tl_app.balancer. Each trains on its share of the cores (replica_threads); one that ends is
+    started again (Replicas). Ctrl+C or SIGTERM stops them all."""
     from tl_app.balancer import Balancer
 
     port, options = take_option(passed_on, "server.port")
@@ -121,30 +127,92 @@ def serve_replicas(count: int, passed_on: Sequence[str]) -> None:
     # set by any replica is good on all.
     env = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(16), **os.environ}
     env.setdefault("TL_TORCH_THREADS", str(replica_threads(count)))
-    ports = [free_port() for _ in range(count)]
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: end the replicas too
-    replicas: list[subprocess.Popen] = []
+    replicas = Replicas([free_port() for _ in range(count)], options, env)
     try:
-        for p in ports:
-            loopback = [f"--server.port={p}", "--server.address=127.0.0.1"]
-            replicas.append(subprocess.Popen(streamlit_command([*options, *loopback]), env=env))
-        _wait_until_healthy(replicas, ports)
+        replicas.start()
+        _wait_until_healthy(replicas.processes, replicas.ports)
         print(
             f"Transfer Lab: {count} app servers behind http://{address or 'localhost'}:{public}", flush=True
         )
-        asyncio.run(Balancer([("127.0.0.1", p) for p in ports]).serve(listener))
+        balancer = Balancer([("127.0.0.1", p) for p in replicas.ports])
+        asyncio.run(_serve(balancer, listener, replicas))
     except KeyboardInterrupt:
         pass
     except RuntimeError as error:  # a replica that did not start: say why, no traceback
         raise SystemExit(f"transfer-lab: error: {error}") from None
     finally:
-        for replica in replicas:
-            replica.terminate()
-        for replica in replicas:
+        replicas.stop()
+
+
+async def _serve(balancer: Balancer, listener: socket.socket, replicas: Replicas) -> None:
+    await asyncio.gather(balancer.serve(listener), replicas.keep_running())
+
+
+class Replicas:
+    """The app servers behind the balancer, one on each loopback port: started, started again
+    when one ends (out of memory, say: until then the balancer sends its browsers to the others,
+    and their links restore their settings), and stopped together."""
+
+    def __init__(self, ports: list[int], options: Sequence[str], env: dict[str, str]):
+        self.ports, self.options, self.env = ports, list(options), env
+        self.processes: list[subprocess.Popen] = []
+        self.started: list[float] = []  # time.monotonic() of each one's latest start
+
+    def start(self) -> None:
+        for port in self.ports:
+            self.processes.append(self._start(port))
+            self.started.append(time.monotonic())
+
+    def _start(self, port: int) -> subprocess.Popen:
+        loopback = [f"--server.port={port}", "--server.address=127.0.0.1"]
+        return subprocess.Popen(
+            streamlit_command([*self.options, *loopback]),
+            env=self.env,
+            preexec_fn=_end_with_launcher if sys.platform == "linux" else None,
+        )
+
+    def restart_ended(self) -> list[int]:
+        """Start again each replica whose server has ended, unless it started less than
+        RESTART_PAUSE_S ago (one that cannot start is retried at that pace, not in a loop).
+        Returns their indices."""
+        now = time.monotonic()
+        ended = [
+            i
+            for i, process in enumerate(self.processes)
+            if process.poll() is not None and now - self.started[i] >= RESTART_PAUSE_S
+        ]
+        for i in ended:
+            print(
+                f"transfer-lab: the app server on port {self.ports[i]} ended (status "
+                f"{self.processes[i].returncode}); starting it again",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.processes[i], self.started[i] = self._start(self.ports[i]), now
+        return ended
+
+    async def keep_running(self, every_s: float = 1.0) -> None:
+        while True:
+            self.restart_ended()
+            await asyncio.sleep(every_s)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
             try:
-                replica.wait(timeout=30)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                replica.kill()
+                process.kill()
+
+
+def _end_with_launcher() -> None:
+    """Run in a new app server before Streamlit starts (Linux): the kernel sends it SIGTERM when
+    the launcher ends, even when it is killed (SIGKILL), so no server is left holding a port."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _interrupt(signum, frame) -> None:
