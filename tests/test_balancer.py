@@ -341,7 +341,7 @@ class Running(Ended):
     returncode = None
 
 
-def test_an_app_server_that_ends_is_started_again_on_its_port_and_the_others_are_left(monkeypatch):
+def test_an_app_server_that_ends_is_started_again_on_its_port_and_the_others_are_left(monkeypatch, capsys):
     """Out of memory, say: its browsers go to the other replicas meanwhile (the balancer passes
     over a port that refuses), and come back to it by their cookie once it runs again."""
     started = []
@@ -361,6 +361,7 @@ def test_an_app_server_that_ends_is_started_again_on_its_port_and_the_others_are
     assert replicas.restart_ended() == []  # it started moments ago: it is not retried in a loop
     clock[0] += launch.RESTART_PAUSE_S
     assert replicas.restart_ended() == [1]
+    assert "the app server on port 9002 ended with status 1; starting it again" in capsys.readouterr().err
     command, kwargs = started[-1]
     assert len(started) == 3 and isinstance(replicas.processes[1], Running)
     assert "--server.port=9002" in command and "--server.maxUploadSize=5" in command

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import signal
@@ -184,8 +185,8 @@ class Replicas:
         ]
         for i in ended:
             print(
-                f"transfer-lab: the app server on port {self.ports[i]} ended (status "
-                f"{self.processes[i].returncode}); starting it again",
+                f"transfer-lab: the app server on port {self.ports[i]} {_how_it_ended(self.processes[i])}; "
+                "starting it again",
                 file=sys.stderr,
                 flush=True,
             )
@@ -205,6 +206,15 @@ class Replicas:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _how_it_ended(process: subprocess.Popen) -> str:
+    """ "was killed by SIGKILL" or "ended with status 1" (Popen's returncode is −signal when killed)."""
+    code = process.returncode
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+    return f"ended with status {code}"
 
 
 def _end_with_launcher() -> None:
