@@ -353,3 +353,22 @@ def test_progress_is_reported_during_source_training(empty_disk_cache):
     assert len(source_calls) >= 3
     target_calls = [i for i, m in enumerate(calls) if m.startswith("training scratch")]
     assert calls.index(source_calls[-1]) < target_calls[0]
+
+
+def test_printed_digits_are_warped_as_affine_grid_and_bicubic_interpolation_would():
+    """The fast sampling grid of the rendered source digits is torch's affine grid plus the
+    bicubically smoothed random warp, to float rounding."""
+    import torch.nn.functional as F
+
+    from tl_core.demos import cnn_data
+
+    generator = torch.Generator().manual_seed(0)
+    theta = torch.randn(6, 2, 3, generator=generator)
+    coarse = torch.randn(6, 2, 4, 4, generator=generator)
+    smooth = cnn_data._bicubic_weights(4, 64)
+    expected = F.interpolate(coarse, size=(64, 64), mode="bicubic", align_corners=True)
+    assert torch.allclose(smooth @ coarse @ smooth.T, expected, atol=1e-5)
+    affine = F.affine_grid(theta, (6, 1, 64, 64), align_corners=False)
+    assert torch.allclose(cnn_data._sampling_grid(theta, 64), affine, atol=1e-5)
+    warped = cnn_data._sampling_grid(theta, 64, expected.clone())
+    assert torch.allclose(warped, affine + expected.permute(0, 2, 3, 1), atol=1e-5)

@@ -84,6 +84,31 @@ def glyph_bank() -> tuple[np.ndarray, np.ndarray]:
     return bank
 
 
+@lru_cache(maxsize=4)
+def _bicubic_weights(size_in: int, size_out: int) -> torch.Tensor:
+    """[size_out, size_in]: the weights F.interpolate(mode="bicubic", align_corners=True) gives
+    each of size_in points at each of size_out along one axis (interpolating the identity). The
+    2-D interpolation is separable, A @ c @ Aᵀ: as a matrix product it runs many times faster on
+    thousands of small grids than interpolate, to float rounding."""
+    identity = torch.eye(size_in).view(size_in, 1, 1, size_in)
+    rows = F.interpolate(identity, size=(1, size_out), mode="bicubic", align_corners=True)
+    return rows[:, 0, 0, :].T.contiguous()
+
+
+def _sampling_grid(theta: torch.Tensor, size: int, warp: torch.Tensor | None = None) -> torch.Tensor:
+    """F.affine_grid(theta, (n, 1, size, size), align_corners=False) for n matrices theta
+    [n, 2, 3], plus `warp` [n, 2, size, size] when given (which it then holds): where each output
+    pixel reads. Each coordinate is an outer sum of a row part and a column part, added in two
+    passes: about five times faster than affine_grid on thousands of canvases, to float rounding."""
+    centres = (torch.arange(size, dtype=theta.dtype) * 2 + 1) / size - 1  # pixel centres in [-1, 1]
+    grid = torch.zeros(theta.shape[0], 2, size, size, dtype=theta.dtype) if warp is None else warp
+    for k in range(2):  # x, then y
+        by_row = theta[:, k, 1, None] * centres + theta[:, k, 2, None]
+        by_column = theta[:, k, 0, None] * centres
+        grid[:, k].add_(by_row[:, :, None]).add_(by_column[:, None, :])
+    return grid.permute(0, 2, 3, 1)
+
+
 def to_digits_format(canvas: torch.Tensor) -> torch.Tensor:
     """[N, 1, H, W] ink in [0, 1] -> [N, 8, 8] counts 0..16, the way sklearn's digits were made:
     crop each digit's bounding box, scale it (keeping its aspect) so its longer side fills a 32x32
@@ -96,14 +121,13 @@ def to_digits_format(canvas: torch.Tensor) -> torch.Tensor:
     left = cols.float().argmax(1)
     right = width - 1 - cols.flip(1).float().argmax(1)
     side = torch.maximum(bottom - top + 1, right - left + 1).float()
-    # affine_grid maps output coordinates in [-1, 1] to input ones (align_corners=False).
+    # The grid maps output coordinates in [-1, 1] to input ones (as affine_grid, align_corners=False).
     theta = torch.zeros(n, 2, 3)
     theta[:, 0, 0] = side / width
     theta[:, 1, 1] = side / height
     theta[:, 0, 2] = (left + right + 1).float() / width - 1
     theta[:, 1, 2] = (top + bottom + 1).float() / height - 1
-    grid = F.affine_grid(theta, (n, 1, 32, 32), align_corners=False)
-    bitmap = F.grid_sample(canvas, grid, align_corners=False) > 0.5
+    bitmap = F.grid_sample(canvas, _sampling_grid(theta, 32), align_corners=False) > 0.5
     return (F.avg_pool2d(bitmap.float(), 4) * 16).round()[:, 0]
 
 
@@ -123,11 +147,10 @@ def render_printed_digits(n: int, rng: np.random.Generator) -> tuple[np.ndarray,
     theta[:, 0, 0], theta[:, 0, 1] = cos * widen, cos * shear - sin
     theta[:, 1, 0], theta[:, 1, 1] = sin * widen, sin * shear + cos
     canvas = torch.from_numpy(bank[chosen])[:, None]
-    grid = F.affine_grid(torch.from_numpy(theta), tuple(canvas.shape), align_corners=False)
     coarse = rng.uniform(-WOBBLE, WOBBLE, (n, 2, WOBBLE_GRID, WOBBLE_GRID)).astype(np.float32)
-    warp = F.interpolate(torch.from_numpy(coarse), size=(CANVAS, CANVAS), mode="bicubic", align_corners=True)
-    grid = grid + 2 * warp.permute(0, 2, 3, 1)
-    moved = F.grid_sample(canvas, grid, align_corners=False)
+    smooth = _bicubic_weights(WOBBLE_GRID, CANVAS)
+    warp = (smooth @ torch.from_numpy(coarse) @ smooth.T).mul_(2)  # bicubic, in [-1, 1] units
+    moved = F.grid_sample(canvas, _sampling_grid(torch.from_numpy(theta), CANVAS, warp), align_corners=False)
     assert (bank_digits[chosen] == digits).all()
     return to_digits_format(moved).numpy(), digits
 
@@ -152,8 +175,7 @@ def warp_digits(images: np.ndarray, copies: int, rng: np.random.Generator) -> np
     theta[:, 0, 0], theta[:, 0, 1] = cos * shrink, (cos * shear - sin) * shrink
     theta[:, 1, 0], theta[:, 1, 1] = sin * shrink, (sin * shear + cos) * shrink
     theta[:, :, 2] = shift
-    grid = F.affine_grid(torch.from_numpy(theta), (n, 1, 32, 32), align_corners=False)
-    fine = F.grid_sample(x, grid, align_corners=False)
+    fine = F.grid_sample(x, _sampling_grid(torch.from_numpy(theta), 32), align_corners=False)
     return (F.avg_pool2d(fine, 4) * 16.0)[:, 0].numpy()
 
 
