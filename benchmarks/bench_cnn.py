@@ -97,6 +97,9 @@ def main() -> None:
     cnn_data.glyph_bank.cache_clear()
     _, wall, cpu = timed(cnn_data.glyph_bank)
     print(f"   (rendering every font x pen x digit once: {wall:.2f} s ({cpu:.2f}), cached)")
+    default = cnn.Config()
+    _, wall, cpu = timed(lambda: cnn_data.source_digits(default.scenario, default.n_source, 12345))
+    print(f"   drawing a new seed's printed source digits (training and test sets): {wall:.2f} s ({cpu:.2f})")
 
     print("\n2. one target run per strategy (default config, source model cached)")
     result = target_run(args, "in threads" if threads > 1 else "in turn")
