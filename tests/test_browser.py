@@ -430,11 +430,27 @@ WIDER_THAN_SCREEN = """() => {
         .map(([what, r]) => `${String(what).slice(0, 40)} from ${r.left} to ${r.right}`) }"""
 
 
+# Every chart's x axis title that a legend covers: on a short chart (a phone's), a legend placed at
+# a share of the plot's height below it ran into the title.
+TITLES_UNDER_A_LEGEND = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(plot => {
+    const legend = plot.querySelector('g.legend');
+    if (!legend) return [];
+    const l = legend.getBoundingClientRect();
+    return [...plot.querySelectorAll('g[class^="g-x"][class$="title"] text')]
+        .map(t => [t.textContent, t.getBoundingClientRect()])
+        .filter(([_, r]) => r.width > 0 && l.width > 0 && r.left < l.right && l.left < r.right
+                && r.top < l.bottom && l.top < r.bottom)
+        .map(([text, r]) => `x axis title "${text}" (${r.top} to ${r.bottom}) under the legend `
+                            + `(${l.top} to ${l.bottom})`);
+})"""
+
+
 @pytest.mark.parametrize("name, path", PAGE_PATHS, ids=[name for name, _ in PAGE_PATHS])
 def test_every_page_reads_on_a_phone(server, browser, name, path):
     """At 390x844: no chart, table, equation or title wider than the screen, no sideways scroll
-    of the page; the sidebar starts shut, and opened it takes the top of the screen while the
-    page stays in view below it (it does not cover it). Screenshots: phone_<page>.png."""
+    of the page, no legend over an axis title; the sidebar starts shut, and opened it takes the
+    top of the screen while the page stays in view below it (it does not cover it). Screenshots:
+    phone_<page>.png."""
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.goto(f"{server}/{path}", timeout=PAGE_TIMEOUT_MS)
@@ -459,6 +475,7 @@ def test_every_page_reads_on_a_phone(server, browser, name, path):
     page.wait_for_timeout(500)
     screenshot(page, f"phone_{name}", width=PHONE["width"], height=PHONE["height"])
     assert page.evaluate(WIDER_THAN_SCREEN) == [], "at the full page's height too"
+    assert page.evaluate(TITLES_UNDER_A_LEGEND) == []
     context.close()
 
 

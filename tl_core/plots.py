@@ -18,7 +18,10 @@ from tl_core.result import RunResult, StrategyResult
 from tl_core.strategies import BASELINE, color, label
 from tl_core.tables import strategy_rows, summarize
 
-LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)
+# A legend under the plot, placed from the figure's bottom edge (plotly makes room for it above):
+# below the x axis's title at any height. Placed at a share of the plot's height below it, as
+# before, it ran into the axis title on a short chart (a phone's).
+LEGEND_BELOW = dict(orientation="h", yref="container", yanchor="bottom", y=0, xanchor="left", x=0)
 FIELD_TITLES = {
     "n_target": "labelled target samples",
     "gap": "gap between source and target",

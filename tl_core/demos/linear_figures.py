@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from tl_core import plots
 from tl_core.config import DemoConfig
 from tl_core.demos.linear_data import Data
 from tl_core.result import RunResult
@@ -135,7 +136,7 @@ def samples(config: DemoConfig, data: Data) -> go.Figure:
     fig.update_layout(
         template="plotly_white",
         title="Source and target samples",
-        legend=dict(orientation="h", yanchor="top", y=-0.2),
+        legend=plots.LEGEND_BELOW,
     )
     return fig
 

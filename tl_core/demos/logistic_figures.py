@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy.special import expit
 
+from tl_core import plots
 from tl_core.config import DemoConfig
 from tl_core.demos.logistic_data import MAX_ANGLE_DEGREES, Data
 from tl_core.demos.numpy_demo import DomainSplit
@@ -200,7 +201,7 @@ def samples(config: DemoConfig, data: Data, source_weights: np.ndarray | None = 
     fig.update_layout(
         template="plotly_white",
         title="Source and target samples" + what,
-        legend=dict(orientation="h", yanchor="top", y=-0.2),
+        legend=plots.LEGEND_BELOW,
     )
     return fig
 
@@ -263,7 +264,7 @@ def model(result: RunResult, data: Data) -> go.Figure:
         title="Decision boundaries on the target data",
         xaxis=dict(title=data.feature_names[0], range=x_range),
         yaxis=dict(title=data.feature_names[1], range=y_range),
-        legend=dict(orientation="h", yanchor="top", y=-0.2),
+        legend=plots.LEGEND_BELOW,
     )
     return fig
 
@@ -303,7 +304,7 @@ def _probability_curves_figure(result: RunResult, data: Data) -> go.Figure:
         "each model says that class above the dashed line",
         xaxis=dict(title=data.feature_names[0], range=x_range),
         yaxis=dict(title=f"probability of {data.class_names[1]}", range=[-0.1, 1.1]),
-        legend=dict(orientation="h", yanchor="top", y=-0.2),
+        legend=plots.LEGEND_BELOW,
     )
     return fig
 
@@ -343,6 +344,6 @@ def _probability_strips_figure(result: RunResult, data: Data) -> go.Figure:
             ticktext=[label(s.strategy) for s in result.strategies],
         ),
         yaxis=dict(title=f"probability of {data.class_names[1]}", range=[-0.05, 1.05]),
-        legend=dict(orientation="h", yanchor="top", y=-0.2),
+        legend=plots.LEGEND_BELOW,
     )
     return fig

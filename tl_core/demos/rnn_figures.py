@@ -128,7 +128,7 @@ def samples_figure(config: Any, data: rnn_data.Domains) -> go.Figure:
     fig.update_layout(
         template="plotly_white",
         title="Source and target sequences (one per digit)",
-        legend=dict(orientation="h", yanchor="top", y=-0.2),
+        legend=plots.LEGEND_BELOW,
     )
     return fig
 
@@ -189,7 +189,7 @@ def user_samples_figure(
         template="plotly_white",
         title=f"Source sequences (one per digit) and yours ({data.name}, one per "
         f"class{shown}; scaled to the source's range)",
-        legend=dict(orientation="h", yanchor="top", y=-0.2),
+        legend=plots.LEGEND_BELOW,
     )
     return fig
 
@@ -301,7 +301,7 @@ def model_figure(result: RunResult, data: SequenceData | None = None) -> go.Figu
     fig.update_layout(
         template="plotly_white",
         title="Inside the source model: hidden-state paths (big marker: their mean, what the head reads)",
-        legend=dict(orientation="h", yanchor="top", y=-0.3),
+        legend=plots.LEGEND_BELOW,
     )
     return fig
 
