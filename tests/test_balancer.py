@@ -370,6 +370,27 @@ def test_an_app_server_that_ends_is_started_again_on_its_port_and_the_others_are
         assert kwargs["preexec_fn"] is launch._end_with_launcher
 
 
+def test_an_app_server_that_cannot_be_started_again_is_said_and_retried_later(monkeypatch, capsys):
+    """No more processes allowed, say: the launcher keeps serving with the others."""
+    clock = [100.0]
+    monkeypatch.setattr(launch.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(launch.subprocess, "Popen", lambda command, **kwargs: Running())
+    replicas = launch.Replicas([9001, 9002], [], {})
+    replicas.start()
+    replicas.processes[0] = Ended()
+
+    def refused(command, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(launch.subprocess, "Popen", refused)
+    clock[0] += launch.RESTART_PAUSE_S
+    assert replicas.restart_ended() == [0]
+    assert "could not be started: [Errno 11] Resource temporarily unavailable" in capsys.readouterr().err
+    assert replicas.restart_ended() == []  # not again at once
+    clock[0] += launch.RESTART_PAUSE_S
+    assert replicas.restart_ended() == [0]  # but later
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="prctl(PR_SET_PDEATHSIG) is Linux's")
 def test_an_app_server_ends_when_its_launcher_is_killed():
     """SIGKILL gives the launcher no chance to stop its servers: the kernel does, so that none is

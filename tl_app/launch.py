@@ -36,9 +36,9 @@ if TYPE_CHECKING:
     from tl_app.balancer import Balancer
 
 INSTALLED_APP = Path(__file__).resolve().parent / "streamlit_app"
+CHECKOUT = Path(__file__).resolve().parent.parent
 RESTART_PAUSE_S = 5.0  # an app server that ends is started again, at most this often
 PR_SET_PDEATHSIG = 1  # Linux prctl(2): the signal a process gets when its parent ends
-CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def app_folder() -> Path:
@@ -190,7 +190,11 @@ class Replicas:
                 file=sys.stderr,
                 flush=True,
             )
-            self.processes[i], self.started[i] = self._start(self.ports[i]), now
+            self.started[i] = now
+            try:
+                self.processes[i] = self._start(self.ports[i])
+            except OSError as error:  # no more processes allowed, say: the others serve; try later
+                print(f"transfer-lab: it could not be started: {error}", file=sys.stderr, flush=True)
         return ended
 
     async def keep_running(self, every_s: float = 1.0) -> None:
@@ -209,7 +213,8 @@ class Replicas:
 
 
 def _how_it_ended(process: subprocess.Popen) -> str:
-    """ "was killed by SIGKILL" or "ended with status 1" (Popen's returncode is −signal when killed)."""
+    """How a process ended, in words: "was killed by SIGKILL", "ended with status 1" (Popen's
+    returncode is minus the signal's number when a signal ended it)."""
     code = process.returncode
     if code < 0:
         with contextlib.suppress(ValueError):
