@@ -78,6 +78,22 @@ def test_a_label_that_would_cover_a_neighbours_goes_below_its_point():
     assert where["Scratch"].startswith("top")  # nothing near it
 
 
+def chart_of(scores: dict[str, tuple[float, float]], metric: str = "accuracy") -> RunResult:
+    """A result with these (source, target) scores per strategy, as the source-vs-target chart reads it."""
+    loss = "cross-entropy" if metric == "accuracy" else "MSE"
+    strategies = [StrategyResult(name, *xy) for name, xy in scores.items()]
+    return RunResult(demo="toy", config={}, metric_name=metric, loss_name=loss, strategies=strategies)
+
+
+def label_positions(scores: dict[str, tuple[float, float]], metric: str = "accuracy") -> dict[str, str]:
+    """Where the source-vs-target chart puts each label, by the first strategy it names."""
+    return {
+        t.text[0].split(">")[1].split("<")[0]: t.textposition
+        for t in plots.source_vs_target(chart_of(scores, metric)).data
+        if t.mode == "markers+text"
+    }
+
+
 def test_a_label_does_not_cover_a_neighbouring_point():
     """Partial fine-tuning's label, above and to the left, would sit on regularized transfer's
     marker (the RNN page's defaults)."""
@@ -89,18 +105,7 @@ def test_a_label_does_not_cover_a_neighbouring_point():
         "regularized": (0.785, 0.680),
         "joint": (0.882, 0.736),
     }
-    result = RunResult(
-        demo="rnn",
-        config={},
-        metric_name="accuracy",
-        loss_name="cross-entropy",
-        strategies=[StrategyResult(name, *xy) for name, xy in scores.items()],
-    )
-    where = {
-        t.text[0].split(">")[1].split("<")[0]: t.textposition
-        for t in plots.source_vs_target(result).data
-        if t.mode == "markers+text"
-    }
+    where = label_positions(scores)
     assert where["Partial fine-tune"].startswith("bottom") and where["Regularized transfer"].startswith("top")
 
 
@@ -411,15 +416,10 @@ def test_a_label_with_no_room_above_or_below_goes_beside_its_point():
         "regularized": (0.451, 0.570),
         "joint": (0.441, 0.563),
     }
-    result = RunResult(
-        demo="linear",
-        config={},
-        metric_name="R²",
-        loss_name="MSE",
-        strategies=[StrategyResult(name, *xy) for name, xy in scores.items()],
-    )
     where = {
-        t.text[0]: t.textposition for t in plots.source_vs_target(result).data if t.mode == "markers+text"
+        t.text[0]: t.textposition
+        for t in plots.source_vs_target(chart_of(scores, "R²")).data
+        if t.mode == "markers+text"
     }
     [regularized] = [position for text, position in where.items() if "Regularized transfer" in text]
     assert regularized == "middle right"
@@ -436,18 +436,7 @@ def test_two_labels_side_by_side_at_one_height_do_not_share_the_room_above():
         "regularized": (0.440, 0.561),
         "joint": (0.515, 0.531),
     }
-    result = RunResult(
-        demo="linear",
-        config={},
-        metric_name="R²",
-        loss_name="MSE",
-        strategies=[StrategyResult(name, *xy) for name, xy in scores.items()],
-    )
-    where = {
-        t.text[0].split(">")[1].split("<")[0]: t.textposition
-        for t in plots.source_vs_target(result).data
-        if t.mode == "markers+text"
-    }
+    where = label_positions(scores, "R²")
     assert not (where["Fine-tune"].startswith("top") and where["Regularized transfer"].startswith("top"))
 
 
