@@ -184,6 +184,19 @@ def test_tl_core_never_imports_streamlit():
     assert not offenders, offenders
 
 
+def test_one_place_in_the_core_picks_a_runs_device():
+    """DESIGN: one place picks the device. In the core only torch_demo.device_of asks
+    runtime.pick_device, so a run, its store key and its source models agree on it."""
+    callers = sorted(
+        module
+        for module in SOURCES
+        if module.startswith("tl_core")
+        for node in ast.walk(tree(module))
+        if isinstance(node, ast.Call) and "pick_device" in ast.unparse(node.func)
+    )
+    assert callers == ["tl_core.demos.torch_demo"], callers
+
+
 def is_demo_module(node: ast.AST) -> bool:
     """A name the code gives a demo module, or a call that fetches one (`get_demo(...)`)."""
     if isinstance(node, ast.Name):

@@ -82,10 +82,10 @@ def library_versions() -> dict[str, str | None]:
 def key(kind: str, config: DemoConfig, data: UserData | None = None) -> dict[str, Any]:
     """Everything a result of `config` (on `data`) depends on, as plain data."""
     device = None
-    if config.demo in TORCH_DEMOS:
-        from tl_core.runtime import pick_device
+    if config.demo in TORCH_DEMOS:  # the device the run trains on, as the demo itself picks it
+        from tl_core.demos.torch_demo import device_of
 
-        device = pick_device(config.device)
+        device = device_of(config)
     return {
         "kind": kind,
         "demo": config.demo,
