@@ -361,7 +361,9 @@ def test_a_host_who_asks_for_error_details_sees_the_traceback_too(monkeypatch):
 
 def test_a_run_stopped_at_the_time_cap_says_why_plainly(monkeypatch, caplog):
     def too_long(*args, **kwargs):
-        raise RunTooLong("This rnn run was stopped after 121 s: at most 120 s (TL_MAX_RUN_SECONDS).")
+        raise RunTooLong(
+            "This run of the RNN demo was stopped after 121 s: at most 120 s (TL_MAX_RUN_SECONDS)."
+        )
 
     monkeypatch.setattr(tl_core, "run", too_long)
     at = AppTest.from_file(APP, default_timeout=60)
@@ -405,7 +407,7 @@ def test_the_time_cap_stops_training_at_its_next_report_and_names_the_costly_set
         tl_core.run("rnn", hidden=128, layers=3, cell="lstm", epochs=200, n_target=100)
     assert time.monotonic() - started < 30, "stopped at a report, long before the run's end"
     message = str(stopped.value)
-    assert message.startswith("This rnn run was stopped after")
+    assert message.startswith("This run of the RNN demo was stopped after")
     assert "at most 1 s (TL_MAX_RUN_SECONDS)" in message and "training the source model" in message
     for setting in ("epochs 200 (default", "hidden 128 (default", "layers 3 (default", "n_target 100"):
         assert setting in message

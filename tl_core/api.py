@@ -17,6 +17,7 @@ import pandas as pd
 from tl_core import lecture, store
 from tl_core.config import DemoConfig
 from tl_core.demos import get_demo
+from tl_core.lessons import DEMO_TITLES
 from tl_core.limits import LIMITS, timed
 from tl_core.result import RunResult
 from tl_core.tables import sweep_table
@@ -48,7 +49,7 @@ def run(
     module = get_demo(demo)
     config = config if config is not None else module.Config.from_dict(fields)
     with_data = _with_data(module, data)
-    progress = timed(progress, f"This {demo} run", _advice(config))
+    progress = timed(progress, f"This run of the {DEMO_TITLES.get(demo, demo)} demo", _advice(config))
 
     def train() -> RunResult:
         started = time.perf_counter()
