@@ -41,11 +41,12 @@ def test_four_sessions_at_once_each_get_their_own_numbers(client, replicas):
     pressed: the file is made on request); and in browsers through `transfer-lab app --replicas
     2`, where each browser's websocket and download must reach its own app server."""
     load_test = load_test_module()
+    log = ROOT / "artifacts" / f"load_test_{client}_{replicas}.log"
     report = load_test.load_test(
         4,
         cheap=True,
         timeout_s=400,
-        log=ROOT / "artifacts" / f"load_test_{client}_{replicas}.log",
+        log=log,
         client=client,
         replicas=replicas,
     )
@@ -58,3 +59,6 @@ def test_four_sessions_at_once_each_get_their_own_numbers(client, replicas):
     assert report.healthy_after, "the server still answers its health check"
     if replicas > 1:  # the balancer spread the browsers out, each kept on its server
         assert {o.replica for o in report.outcomes} == set(range(replicas))
+        # ...and the host was shown one address to give out, the balancer's, not the replicas'
+        addresses = [line for line in log.read_text().splitlines() if "http://127.0.0.1:" in line]
+        assert len(addresses) == 1 and addresses[0].startswith("Transfer Lab:"), addresses

@@ -166,7 +166,9 @@ class Replicas:
             self.started.append(time.monotonic())
 
     def _start(self, port: int) -> subprocess.Popen:
-        loopback = [f"--server.port={port}", "--server.address=127.0.0.1"]
+        # A replica's loopback address is not one to give out (a browser sent there skips the
+        # balancer): Streamlit's "You can now view your app" lines are left to the launcher.
+        loopback = [f"--server.port={port}", "--server.address=127.0.0.1", "--logger.hideWelcomeMessage=true"]
         return subprocess.Popen(
             streamlit_command([*self.options, *loopback]),
             env=self.env,
