@@ -43,6 +43,39 @@ def test_single_charts_and_grids_of_images_stay_whole():
     assert figures.split_panels(make_subplots(1, 10)) is None, "ten digits in a row scale as one"
 
 
+def plot_heights(drawn: figures.Drawn) -> list[float]:
+    """Each panel's plot height as plotly lays it out: the chart's height less its margins."""
+    layouts = [chart.to_dict()["layout"] for _, chart in drawn.panels]
+    return [lay["height"] - lay["margin"]["t"] - lay["margin"]["b"] for lay in layouts]
+
+
+def test_panels_with_different_legends_keep_plots_of_one_height_and_room_for_every_entry():
+    """Side by side, a longer legend would shrink its panel's plot; here (two legends and a
+    panel without one) each legend lists one entry per row below the plot, in room kept for
+    the longest."""
+    fig = row_of_three()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[1, 2], name="source digit 1 and more"), 1, 1)
+    drawn = figures.Drawn.made(fig)
+    heights = plot_heights(drawn)
+    assert len(set(heights)) == 1 and heights[0] > 250, heights
+    for _, chart in drawn.panels:
+        layout = chart.to_dict()["layout"]
+        assert layout["legend"]["orientation"] == "v" and layout["legend"]["y"] < 0, "a list below the plot"
+        two_rows = figures.UNDER_THE_PLOT_PX + 2 * figures.LEGEND_ROW_PX
+        assert layout["margin"]["b"] >= two_rows, "room for the longest legend, two entries"
+
+
+def test_panels_with_legends_alike_are_drawn_as_they_were():
+    """Legends of labels of the same lengths wrap alike (a training curve's two panels): their
+    rows of entries are kept, as plotly lays them out."""
+    fig = make_subplots(1, 2)
+    for col in (1, 2):
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name=f"digit {col}"), 1, col)
+    fig.update_layout(legend=dict(orientation="h"))
+    drawn = figures.Drawn.made(fig)
+    assert [chart.to_dict()["layout"]["legend"]["orientation"] for _, chart in drawn.panels] == ["h", "h"]
+
+
 def test_a_title_becomes_plain_text_that_can_wrap():
     assert (
         figures.plain("<b>Inside</b>: paths<br>of h<sub>T</sub> &amp; more") == "Inside: paths of h_T & more"

@@ -416,6 +416,35 @@ def test_the_first_screen_holds_the_controls_the_headline_and_the_chart(server, 
         context.close()
 
 
+# The plot heights of the charts in each row of Streamlit columns that holds more than one chart
+# (a figure's panels side by side).
+PANEL_ROWS = """() => {
+    const rows = new Map();
+    for (const chart of document.querySelectorAll('[data-testid="stHorizontalBlock"] .js-plotly-plot')) {
+        const row = chart.closest('[data-testid="stHorizontalBlock"]');
+        const plot = chart.querySelector('.nsewdrag');
+        if (plot) rows.set(row, [...(rows.get(row) || []), plot.getBoundingClientRect().height]);
+    }
+    return [...rows.values()].filter(heights => heights.length > 1);
+}"""
+
+
+@pytest.mark.parametrize("demo_page", AVAILABLE_PAGES, ids=lambda p: p.demo)
+def test_panels_side_by_side_have_plots_of_one_height(server, browser, demo_page):
+    """At 1280 px a figure's panels stand side by side (samples of both tasks, hidden-state
+    paths, training curves), each with its own legend; their plots are the same height however
+    the legends differ, so that a student compares like with like."""
+    context = browser.new_context(viewport={"width": FIRST_SCREENS[0][0], "height": 3000})
+    page = context.new_page()
+    page.goto(f"{server}/{demo_page.demo}", timeout=PAGE_TIMEOUT_MS)
+    wait_until_idle(page)
+    no_exception(page)
+    rows = page.evaluate(PANEL_ROWS)
+    assert rows, "the page has panels side by side"
+    assert all(max(heights) - min(heights) <= 1 for heights in rows), rows
+    context.close()
+
+
 PAGE_PATHS = [("home", ""), ("theory", "theory"), ("compare", "compare")] + [
     (p.demo, p.demo) for p in AVAILABLE_PAGES
 ]

@@ -42,6 +42,12 @@ CHART_CONFIG = MappingProxyType({"displaylogo": False})  # shared by every sessi
 MAX_PANELS = 3  # a row of more subplots is a grid of images (the CNN's digits): it scales as one
 TOP_LEGEND = dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0)
 UNTITLED_TOP = 40  # px above the plot once the title is text on the page: room for the modebar
+PLOTLY_HEIGHT = 450  # px: a chart's height when its figure sets none
+# Panels side by side with different legends (see _same_plot_heights): one entry per row under the
+# plot, below its tick labels and x axis title.
+LISTED_BELOW = dict(orientation="v", yref="paper", yanchor="top", xanchor="left", x=0, tracegroupgap=0)
+UNDER_THE_PLOT_PX, LEGEND_ROW_PX, LEGEND_PADDING_PX = 64, 22, 12  # a row fits a large marker
+USUAL_BOTTOM_PX = 96  # under a plot: its x axis title and a legend of two rows in our figures
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -78,11 +84,12 @@ class Drawn:
         whole = fig.to_dict()
         panels = _panels(whole)
         charts = [("", whole)] if panels is None else [(_title_text(p["layout"]), p) for p in panels]
+        drawn = _same_plot_heights([_untitled(chart, height) for _, chart in charts])
         return cls.from_plain(
             {
                 "title": plain(_title_text(whole["layout"])),
                 "whole": whole,
-                "panels": [[plain(title), _untitled(chart, height)] for title, chart in charts],
+                "panels": [[plain(title), chart] for (title, _), chart in zip(charts, drawn, strict=True)],
             }
         )
 
@@ -184,6 +191,46 @@ def _untitled(plain_form: dict, height: int | None) -> dict:
     if layout.get("legend", {}).get("orientation") != "h":  # a legend at the side leaves a phone no plot
         layout["legend"] = {**layout.get("legend", {}), **TOP_LEGEND}
     return {**plain_form, "layout": layout}
+
+
+def _legend_names(plain_form: dict) -> list[str]:
+    """The names a chart's legend lists, in order."""
+    if plain_form["layout"].get("showlegend") is False:
+        return []
+    return [
+        trace["name"]
+        for trace in plain_form.get("data", [])
+        if trace.get("name") and trace.get("showlegend", True) is not False
+    ]
+
+
+def _same_plot_heights(charts: list[dict]) -> list[dict]:
+    """Panels side by side whose legends differ, each with the same plot height.
+
+    Plotly fits a plot above its legend, and a legend wraps into as many rows as the panel's
+    width makes it: panels with different legends had plots of different heights side by side.
+    Here every legend lists one entry per row under its plot, in room kept for the longest, so
+    the plots are the same height at any width (a shorter legend leaves room below it)."""
+    names = [_legend_names(chart) for chart in charts]
+    lengths = [[len(name) for name in n] for n in names]
+    if len(charts) < 2 or all(n == lengths[0] for n in lengths):  # legends of alike labels wrap alike
+        return charts
+    rows = max(len(n) for n in names)
+    out = []
+    for chart in charts:
+        layout = dict(chart["layout"])
+        margin = layout.get("margin", {})
+        top, height = margin.get("t", UNTITLED_TOP), layout.get("height") or PLOTLY_HEIGHT
+        bottom = UNDER_THE_PLOT_PX + rows * LEGEND_ROW_PX + LEGEND_PADDING_PX
+        height += bottom - USUAL_BOTTOM_PX  # the plot keeps the height it has beside a short legend
+        below = UNDER_THE_PLOT_PX / (height - top - bottom)  # the legend's top, in plot heights
+        layout.update(
+            height=height,
+            margin={**margin, "b": bottom},
+            legend={**layout.get("legend", {}), **dict(LISTED_BELOW, y=-below)},
+        )
+        out.append({**chart, "layout": layout})
+    return out
 
 
 def _axis_suffixes(layout: dict) -> list[str]:
