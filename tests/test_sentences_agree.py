@@ -33,14 +33,19 @@ NAME_OF = {s.label: s.name for s in STRATEGIES.values()}  # a chart's label -> t
 # ------------------------------------------------------------------------------ reading charts
 def chart_points(result: RunResult) -> dict[str, tuple[float, float]]:
     """(source, target) of each strategy (by name) as the source-vs-target chart holds it: the
-    point, or for a point drawn at the axis floor the true values its hover text gives."""
+    point, or for a point drawn at the axis floor the true values its hover text gives (to its
+    3 decimals: the result's own values are returned, so that a sentence's 2 decimals are not
+    compared with a rounded number rounded again, 0.2647 -> 0.265 -> 0.27)."""
     points = {}
     for trace in plots.source_vs_target(result).data:
         if trace.mode != "markers" or not trace.hovertemplate:
             continue
         x, y = trace.x[0], trace.y[0]
         if trace.marker.symbol != "circle":  # off the chart: the hover says the true values
-            x, y = (float(v) for v in re.findall(r"(-?\d+\.\d+)", trace.hovertemplate)[:2])
+            strategy = result.strategy(NAME_OF[trace.name])
+            x, y = strategy.source_metric, strategy.target_metric
+            hover = [float(v) for v in re.findall(r"(-?\d+\.\d+)", trace.hovertemplate)[:2]]
+            assert hover == pytest.approx([x, y], abs=5e-4), (trace.hovertemplate, x, y)
         points[NAME_OF[trace.name]] = (x, y)
     return points
 
