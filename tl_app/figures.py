@@ -211,9 +211,11 @@ def _same_plot_heights(charts: list[dict]) -> list[dict]:
     width makes it: panels with different legends had plots of different heights side by side.
     Here every legend lists one entry per row under its plot, in room kept for the longest, so
     the plots are the same height at any width (a shorter legend leaves room below it)."""
+    if len(charts) < 2:  # a single chart: nothing beside it to match
+        return charts
     names = [_legend_names(chart) for chart in charts]
     lengths = [[len(name) for name in n] for n in names]
-    if len(charts) < 2 or all(n == lengths[0] for n in lengths):  # legends of alike labels wrap alike
+    if all(n == lengths[0] for n in lengths):  # legends of alike labels wrap alike
         return charts
     rows = max(len(n) for n in names)
     out = []
