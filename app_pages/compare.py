@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import tl_core
-from tl_app import cached, controls, figures, glossary, sweeps
+from tl_app import cached, controls, figures, glossary, sweep_section, sweeps
 from tl_app.catalog import DEMO_BY_NAME
 from tl_core import lecture, narrate, plots
 from tl_core.config import FieldSpec
@@ -117,6 +117,11 @@ for over, heading, button in (
             else ""
         )
     )
+    if missing and all(
+        lecture.prepared(module, lecture.Sweep(over, values, seeds, module.Config(**fields)))
+        for module, (values, fields) in ((tl_core.get_demo(d), plan[d]) for d in missing)
+    ):
+        note += sweep_section.prepare_hint("these sweeps are")
     if controls.asked(work) or controls.requested(work, button, key=f"run_{over}_sweeps", note=note):
         tables = {
             demo: ready[demo] if demo in ready else cached.sweep(demo, over, values, seeds, fields)

@@ -8,6 +8,7 @@ a warning naming what it ignored, never an exception.
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import tl_core
@@ -296,6 +297,27 @@ def test_a_stored_sweep_is_drawn_without_a_button_and_compare_draws_at_once(resu
     assert not failures(compare), failures(compare)
     assert {c.key for c in compare.get("plotly_chart")} == {"compare_n_target_chart", "compare_gap_chart"}
     assert not [b for b in compare.button if b.key.startswith("run_")], "drawn at once, no button"
+
+
+def test_a_sweep_prepare_would_store_says_so_under_its_button(result_store):
+    """On a machine not prepared, the lecture grid's sweeps wait on their buttons: the note above
+    each tells the teacher that `transfer-lab prepare` makes them appear at once (only those it
+    computes: not a sweep around moved settings, nor one of more seeds)."""
+    hint = "After `transfer-lab prepare` on this machine (once, before class), "
+    st.cache_data.clear()  # a new server: no sweep found in the store before (as another test left)
+
+    def notes(at) -> str:
+        return " ".join(c.value for c in at.caption)
+
+    at = open_page(PATH["linear"])
+    assert not failures(at), failures(at)
+    assert notes(at).count(hint + "this sweep is drawn at once.") == 2  # both sweeps
+    moved = open_page(PATH["linear"], {"lam": "1"})
+    assert moved.button(key="run_n_target_sweep") and hint not in notes(moved)
+    compare = open_page("app_pages/compare.py", {"demos": "linear,logistic"})
+    assert notes(compare).count(hint + "these sweeps are drawn at once.") == 2
+    other_seeds = open_page("app_pages/compare.py", {"demos": "linear", "sweep_seeds": "5"})
+    assert other_seeds.button(key="run_n_target_sweeps") and hint not in notes(other_seeds)
 
 
 @pytest.mark.parametrize("demo, scenario", [("cnn", "sim2real"), ("rnn", "new_classes")])

@@ -213,6 +213,27 @@ def test_prepare_computes_the_lecture_grid_once():
     assert any(f"{len(grid.runs)} runs of the lecture grid ready, 0 computed" in line for line in again)
 
 
+def test_a_sweep_is_said_prepared_exactly_when_prepare_stores_it():
+    """The pages promise that `prepare` draws a sweep at once where lecture.prepared says so."""
+    api.prepare(["linear"])  # the default seeds, as the pages' sweeps have them
+    grid, seeds = lecture.grid(linear), lecture.SWEEP_SEEDS
+    gaps = tuple(lecture.sweep_values(linear, linear.Config(), "gap"))
+    candidates = [
+        *grid.sweeps,  # prepared
+        lecture.Sweep("n_target", grid.sweeps[0].values, seeds, linear.Config(n_target=10)),  # prepared
+        lecture.Sweep("gap", gaps, 1, linear.Config()),  # prepared: seed 0 only
+        lecture.Sweep("gap", gaps[:2], seeds - 1, linear.Config(seed=1)),  # prepared: seeds 1, 2
+        lecture.Sweep("gap", gaps, seeds, linear.Config(lam=1.0)),  # other settings: not
+        lecture.Sweep("gap", gaps, seeds + 1, linear.Config()),  # a seed more: not
+        lecture.Sweep("gap", (*gaps[:-1], 0.9), seeds, linear.Config()),  # a value off the grid: not
+    ]
+    said = [lecture.prepared(linear, s) for s in candidates]
+    stored = [
+        api.stored_sweep("linear", s.over, s.values, s.seeds, **s.fields()) is not None for s in candidates
+    ]
+    assert said == stored == [True] * (len(grid.sweeps) + 3) + [False] * 3
+
+
 def test_the_lecture_grid_moves_each_main_control_across_every_stop_of_its_slider():
     grid = lecture.grid(linear)
     base = linear.Config()

@@ -17,7 +17,7 @@ import streamlit as st
 import tl_core
 from tl_app import cached, controls
 from tl_app.page_charts import Charts
-from tl_core import narrate, plots
+from tl_core import lecture, narrate, plots
 from tl_core.lecture import gap_scenarios, sweep_values
 from tl_core.limits import LIMITS
 from tl_core.userdata import UserData
@@ -46,7 +46,7 @@ def sweep_section(demo: str, module, config, over: str, charts: Charts, data: Us
     """
     if over not in module.Config.field_names():
         return None
-    title, button, words = SWEEP_TEXT[over]
+    title, button, _ = SWEEP_TEXT[over]
     st.subheader(title)
     values, seeds = values_that_apply(module, config, over, data), st.session_state["sweep_seeds"]
     if values is None:
@@ -61,18 +61,34 @@ def sweep_section(demo: str, module, config, over: str, charts: Charts, data: Us
     settings = {**fields, "values": values, "seeds": seeds, "data": which}
     work = repr((demo, over, sorted(settings.items()), data.fingerprint if data is not None else None))
     table = stored_table(work, demo, over, values, seeds, fields, data)
-    note = (
-        f"Runs every strategy for {words} = {', '.join(f'{v:g}' for v in values)}, "
-        f"{seeds} seed{'s' if seeds > 1 else ''} each ({len(values) * seeds} runs)."
-    )
-    if table is None and not controls.requested(work, button, key=f"run_{over}_sweep", note=note):
-        earlier_sweep(demo, over, settings, charts)
-        return None
     if table is None:
+        note = "" if controls.asked(work) else button_note(module, config, over, values, seeds, data)
+        if not controls.requested(work, button, key=f"run_{over}_sweep", note=note):
+            earlier_sweep(demo, over, settings, charts)
+            return None
         table = cached.sweep(demo, over, tuple(values), seeds, fields, **cached.with_data(data))
     draw_sweep(table, charts, over)
     st.session_state.setdefault(EARLIER, {})[(demo, over)] = {"settings": settings, "table": table}
     return values, seeds
+
+
+def button_note(module, config, over: str, values: list, seeds: int, data: UserData | None) -> str:
+    """The note above a sweep's button: what it runs and, for a sweep `prepare` stores, that it
+    need not wait."""
+    words = SWEEP_TEXT[over][2]
+    note = (
+        f"Runs every strategy for {words} = {', '.join(f'{v:g}' for v in values)}, "
+        f"{seeds} seed{'s' if seeds > 1 else ''} each ({len(values) * seeds} runs)."
+    )
+    if data is None and lecture.prepared(module, lecture.Sweep(over, tuple(values), seeds, config)):
+        note += prepare_hint("this sweep is")
+    return note
+
+
+def prepare_hint(what: str) -> str:
+    """Said under the button of sweeps that `prepare` stores, not stored on this machine yet;
+    `what` is the subject and its verb ("this sweep is")."""
+    return f" After `transfer-lab prepare` on this machine (once, before class), {what} drawn at once."
 
 
 @functools.lru_cache(maxsize=256)

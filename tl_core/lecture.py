@@ -10,6 +10,7 @@ the same stops and sweep values from here, so what is prepared is what is asked 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -108,6 +109,15 @@ class Sweep:
     def fields(self) -> dict[str, Any]:
         return {k: v for k, v in self.config.to_dict().items() if k != self.over}
 
+    def points(self) -> list[DemoConfig]:
+        """One config per value and seed, as tl_core.api.sweep_configs makes them."""
+        check = type(self.config).field(self.over).check
+        return [
+            self.config.replace(**{self.over: check(v), "seed": self.config.seed + i})
+            for v in self.values
+            for i in range(self.seeds)
+        ]
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -137,6 +147,19 @@ def grid(module, seed: int = DEFAULT_SEED, seeds: int = SWEEP_SEEDS) -> Grid:
             if over not in base.ignored_fields():
                 sweeps.append(Sweep(over, tuple(sweep_values(module, base, over)), seeds, base))
     return Grid(tuple(runs), tuple(sweeps))
+
+
+def prepared(module, sweep: Sweep) -> bool:
+    """Whether `prepare`, at its default seeds, stores every point of `sweep` (a sweep of the
+    grid, or one of fewer seeds or values of it, or around another value of the swept setting)."""
+    return set(sweep.points()) <= _grid_points(module)
+
+
+@functools.lru_cache(maxsize=8)
+def _grid_points(module) -> frozenset:
+    """Every config whose result `prepare` stores: the grid's runs and its sweeps' points."""
+    lecture_grid = grid(module)
+    return frozenset(lecture_grid.runs).union(*(s.points() for s in lecture_grid.sweeps))
 
 
 def _moved(module, base: DemoConfig, name: str, value: Any) -> DemoConfig | None:
