@@ -472,9 +472,14 @@ def test_model_figure_draws_each_hidden_path_and_the_mistakes():
     best = result.ranked()[0]  # the strategy the page's sentences call best
     mistakes = [t for t in fig.data if "→" in t.name]
     assert len(mistakes) == min(4, len(best.extras["misclassified"])) > 0
-    for trace, example in zip(mistakes, best.extras["misclassified"]):
+    axis = fig.layout.yaxis3  # each row named on the axis, at the level its sequence is drawn around
+    assert list(axis.ticktext) == [t.name for t in mistakes]
+    shown = best.extras["misclassified"][: len(mistakes)]
+    for trace, example, level in zip(mistakes, shown, axis.tickvals, strict=True):
         true, predicted = (int(d) for d in trace.name.split(" → "))
         assert (true - 5, predicted - 5) == (example["true"], example["predicted"])
+        assert np.asarray(trace.y) - level == pytest.approx(example["input"])
+    assert not [a for a in fig.layout.annotations if "→" in a.text], "no label drawn over a sequence"
     words = rnn.describe_model(result)
     fe = result.strategy("feature_extraction").target_metric
     assert f"feature extraction reaches {fe:.0%}" in words

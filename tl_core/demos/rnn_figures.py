@@ -282,22 +282,21 @@ def model_figure(result: RunResult, data: SequenceData | None = None) -> go.Figu
             row=1,
             col=3,
         )
-        fig.add_annotation(
-            x=len(x) - 1,
-            y=-SAMPLE_OFFSET * row + 1.2,
-            text=f"{true} → {predicted}",
-            showarrow=False,
-            xanchor="right",
-            row=1,
-            col=3,
-        )
     for col in (1, 2):
         fig.update_xaxes(title_text=f"PC 1 ({explained[0]:.0%} of variance)", row=1, col=col)
         fig.update_yaxes(title_text=f"PC 2 ({explained[1]:.0%})", row=1, col=col)
     fig.update_xaxes(matches="x", row=1, col=2)  # one plane: the same scale on both panels
     fig.update_yaxes(matches="y", row=1, col=2)
     fig.update_xaxes(title_text="time step t", row=1, col=3)
-    fig.update_yaxes(showticklabels=False, row=1, col=3)
+    # Each row named on the axis, true → predicted (as the samples figure names its rows): the
+    # offsets that stack the sequences are no values to read, and a label inside the panel hid
+    # the end of a sequence.
+    fig.update_yaxes(
+        tickvals=[-SAMPLE_OFFSET * row for row in range(len(mistakes))],
+        ticktext=[f"{digits[m['true']]} → {digits[m['predicted']]}" for m in mistakes],
+        row=1,
+        col=3,
+    )
     fig.update_layout(
         template="plotly_white",
         title="Inside the source model: hidden-state paths (big marker: their mean, what the head reads)",
