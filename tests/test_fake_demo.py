@@ -129,3 +129,13 @@ def test_home_links_the_added_demo(toy_page):
     at.switch_page("app_pages/home.py").run()
     assert not at.exception, [e.message for e in at.exception]
     assert "Toy demo" in [link.label.removeprefix("Open ") for link in at.get("page_link")]
+
+
+def test_the_lecture_grid_of_a_demo_without_a_gap_moves_and_sweeps_its_labels_only():
+    """What `prepare` computes for a demo whose config has no gap (the page asks it, to say
+    whether a sweep would be prepared): no gap sweep, no gap moved."""
+    from tl_core import lecture
+
+    grid = lecture.grid(sys.modules[__name__])
+    assert [s.over for s in grid.sweeps] == ["n_target"]
+    assert {c.n_target for c in grid.runs} == set(lecture.slider_stops(Config.field("n_target")))

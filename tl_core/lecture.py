@@ -144,7 +144,7 @@ def grid(module, seed: int = DEFAULT_SEED, seeds: int = SWEEP_SEEDS) -> Grid:
                 if config is not None:
                     runs[config] = None
         for over in ("n_target", "gap"):
-            if over not in base.ignored_fields():
+            if over in base.field_names() and over not in base.ignored_fields():
                 sweeps.append(Sweep(over, tuple(sweep_values(module, base, over)), seeds, base))
     return Grid(tuple(runs), tuple(sweeps))
 
