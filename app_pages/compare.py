@@ -31,6 +31,13 @@ STRATEGY = FieldSpec(
 SPECS = [DEMOS, STRATEGY, sweeps.SWEEP_SEEDS, controls.SEED]
 titles = {d: DEMO_BY_NAME[d].title for d in available}
 
+
+def prepared(demo: str, over: str, values: tuple, fields: dict, seeds: int) -> bool:
+    """Whether `transfer-lab prepare` stores this demo's sweep (tl_core.lecture.prepared)."""
+    module = tl_core.get_demo(demo)
+    return lecture.prepared(module, lecture.Sweep(over, values, seeds, module.Config(**fields)))
+
+
 controls.enter_page("compare", SPECS)
 with st.sidebar:
     st.header("Compare")
@@ -73,6 +80,7 @@ if missing:
 chosen = [d for d in chosen if strategy in tl_core.get_demo(d).STRATEGIES]
 if not chosen:
     st.warning("Pick at least one demo (sidebar, “Demos”).")
+
 
 for over, heading, button in (
     ("n_target", "Gain vs number of target labels", "Run the label sweeps"),
@@ -117,10 +125,7 @@ for over, heading, button in (
             else ""
         )
     )
-    if missing and all(
-        lecture.prepared(module, lecture.Sweep(over, values, seeds, module.Config(**fields)))
-        for module, (values, fields) in ((tl_core.get_demo(d), plan[d]) for d in missing)
-    ):
+    if missing and not controls.asked(work) and all(prepared(d, over, *plan[d], seeds) for d in missing):
         note += sweep_section.prepare_hint("these sweeps are")
     if controls.asked(work) or controls.requested(work, button, key=f"run_{over}_sweeps", note=note):
         tables = {

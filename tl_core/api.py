@@ -155,7 +155,7 @@ def sweep_configs(
 ) -> list[DemoConfig]:
     """One config per (value, seed): `seeds` is a count (seed, seed+1, ...) or a list of seeds."""
     Config = get_demo(demo).Config
-    spec = Config.field(over)
+    Config.field(over)  # an unknown setting fails here, naming the demo's settings
     if over == "seed":
         raise ValueError("sweep over seeds with seeds=..., not over='seed'")
     base = Config.from_dict(fields)
@@ -166,7 +166,7 @@ def sweep_configs(
         raise ValueError(f"a sweep takes at most {LIMITS.max_sweep_values} values, got {len(values)}")
     if len(seed_list) > LIMITS.max_seeds:
         raise ValueError(f"a sweep takes at most {LIMITS.max_seeds} seeds, got {len(seed_list)}")
-    return [base.replace(**{over: spec.check(v), "seed": s}) for v in values for s in seed_list]
+    return lecture.sweep_points(base, over, values, seed_list)
 
 
 def sweep(

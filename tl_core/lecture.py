@@ -110,13 +110,17 @@ class Sweep:
         return {k: v for k, v in self.config.to_dict().items() if k != self.over}
 
     def points(self) -> list[DemoConfig]:
-        """One config per value and seed, as tl_core.api.sweep_configs makes them."""
-        check = type(self.config).field(self.over).check
-        return [
-            self.config.replace(**{self.over: check(v), "seed": self.config.seed + i})
-            for v in self.values
-            for i in range(self.seeds)
-        ]
+        """One config per value and seed, the seeds counted up from the config's."""
+        first = self.config.seed
+        return sweep_points(self.config, self.over, self.values, range(first, first + self.seeds))
+
+
+def sweep_points(config: DemoConfig, over: str, values: Iterable, seeds: Iterable[int]) -> list[DemoConfig]:
+    """The configs of a sweep of `over` around `config`: one per value and seed, values outer
+    (each value checked by the field, as a link's would be). tl_core.api.sweep_configs makes its
+    sweeps so too."""
+    check = type(config).field(over).check
+    return [config.replace(**{over: check(v), "seed": s}) for v in values for s in seeds]
 
 
 @dataclass(frozen=True)
