@@ -479,6 +479,25 @@ def test_clipped_run_many_equals_training_one_model_at_a_time(source_model, sour
         assert_close(one_at_a_time(job), results, TEST_EXAMPLES, loss_rtol=1e-3)
 
 
+def test_clip_scratch_false_clips_only_the_models_carried_over(source_model, source, target):
+    """A gated RNN's scratch trains best unclipped while its fine-tuned models need the clip:
+    with clip_scratch=False scratch trains as if unclipped and fine-tuning stays clipped, on
+    the batched path and one model at a time alike."""
+    spared = replace(CLIPPED, clip_scratch=False)
+    unclipped = replace(CLIPPED, clip_grad_norm=None)
+    strategies = ("scratch", "fine_tune")
+    for stacked in (True, False):
+        got, plain, clipped = (
+            engine.run_many(
+                [engine.TransferJob(strategies, source_model, TinyNet, source, target, settings, seed=0)],
+                batched=stacked,
+            )[0]
+            for settings in (spared, unclipped, CLIPPED)
+        )
+        assert got[0].history == plain[0].history != clipped[0].history  # scratch
+        assert got[1].history == clipped[1].history != plain[1].history  # fine_tune
+
+
 @pytest.mark.parametrize("value", [0, -1.0, "1", True])
 def test_clip_grad_norm_must_be_none_or_positive(value):
     for settings in (engine.TransferSettings, engine.SourceSettings):

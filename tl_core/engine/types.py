@@ -91,6 +91,9 @@ class TransferSettings:
     history_every: int = 1  # measure every this many epochs (and always at 0 and the last)
     history_rows: int | None = None  # rows of each test set measured before the last epoch (None: all)
     clip_grad_norm: float | None = None  # rescale each step's gradient to at most this norm
+    # Whether scratch is clipped too: fresh weights of a gated cell train unclipped at their best,
+    # while a transferred model's large steps now and then throw it off its minimum.
+    clip_scratch: bool = True
 
     def __post_init__(self):
         _check_clip(self.clip_grad_norm)
@@ -100,11 +103,15 @@ class TransferSettings:
 
     def of(self, strategy: str) -> TransferSettings:
         """The settings `strategy` trains with: scratch's own epochs where it has them, its
-        history measured as often in proportion (as many points, not more measuring)."""
-        if strategy == "scratch" and self.scratch_epochs is not None:
+        history measured as often in proportion (as many points, not more measuring), and its
+        steps unclipped unless `clip_scratch`."""
+        if strategy != "scratch":
+            return self
+        own = self if self.clip_scratch else replace(self, clip_grad_norm=None)
+        if self.scratch_epochs is not None:
             stretch = max(1, -(-self.scratch_epochs // self.epochs))
-            return replace(self, epochs=self.scratch_epochs, history_every=self.history_every * stretch)
-        return self
+            own = replace(own, epochs=self.scratch_epochs, history_every=self.history_every * stretch)
+        return own
 
     def measures_at(self, epoch: int) -> bool:
         """Whether the history records `epoch`: the start, every `history_every` epochs, and the
