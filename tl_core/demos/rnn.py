@@ -78,22 +78,18 @@ SOURCE_SEED = 0  # one source model per setting: the "pre-trained" model every r
 TARGET_SAMPLES = 2000  # sequences generated for a shift target: 75% pool (150 per digit), 25% test
 MAX_N_TARGET = 100  # labelled target sequences per digit (the shift pool has 150 of each)
 # Target minibatches hold up to this many labelled sequences per class: a few labels per class
-# are one batch (full-batch steps), more are several, and both scenarios take as many steps for
-# the same n_target.
+# are one batch (full-batch steps), more are several; both scenarios step alike for one n_target.
 TARGET_BATCH_PER_CLASS = 6
 HISTORY_ROWS = 250  # test sequences of each domain the per-epoch history measures (all at the end)
 USER_DATA = "sequences"  # the kind of a user's own data this demo takes (tl_core.userdata)
 IGNORED_WITH_USER_DATA = ("gap",)  # settings a user's sequences replace (the scenario picks the source)
 Progress = Callable[[float, str], None] | None
 NUM_SAMPLES = 5000  # MNIST-1D sequences generated for the source, as published (80% train)
-# Target training clips the gradient norm of these cells, as their source training does. The
-# plain RNN's gradient explodes now and then, from fresh weights too, so its scratch is clipped
-# as well. A GRU carried over and trained at lr 0.02 now and then leaps off its minimum late in
-# training, decided by rounding (fine-tuning fell from 0.95 to 0.36 in one run summed on two
-# threads), so its transferred models are clipped; its scratch trains best unclipped (clipped,
-# it ends 2 to 3 points lower at 100 labels per digit). The LSTM trains unclipped.
-TARGET_CLIP: dict[str, float] = {"rnn": 1.0, "gru": 1.0}
-SCRATCH_CLIPPED = ("rnn",)
+# Target training clips the gradient norm, as source training does: the plain RNN's explodes,
+# from fresh weights too; a GRU carried over at lr 0.02 now and then leaps off its minimum late
+# (rounding decides: 0.95 fell to 0.36 once), while its scratch trains best unclipped.
+TARGET_CLIP: dict[str, float] = {"rnn": 1.0, "gru": 1.0}  # the LSTM trains unclipped
+SCRATCH_CLIPPED = ("rnn",)  # the cells whose scratch is clipped too
 # Trained source models by (scenario, cell, hidden, layers, quality, device)
 _SOURCES = engine.SourceCache(size=8)
 
