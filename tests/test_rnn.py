@@ -530,7 +530,6 @@ def test_labelled_subset_draws_n_per_class():
     assert np.bincount(pool.y[rows]).tolist() == [3] * 5
 
 
-@pytest.mark.slow
 def test_a_gated_cells_transferred_models_are_clipped_and_its_scratch_is_not():
     """A gated cell carried over at lr 0.02 now and then leaps off its minimum late in training
     (a fine-tuned GRU fell from 0.95 to 0.36 when torch summed on two threads), so the models
@@ -543,6 +542,7 @@ def test_a_gated_cells_transferred_models_are_clipped_and_its_scratch_is_not():
             assert settings.of(strategy).clip_grad_norm == 1.0
 
 
+@pytest.mark.slow
 def test_plain_rnn_learns_the_source_with_gradient_clipping():
     """Clipped at norm 1, the tanh RNN trained long (the full preset, 100 epochs) learns digits
     0-4 well; in the lecture's fast preset, at its small steps, far less than the gated GRU does

@@ -91,8 +91,8 @@ class TransferSettings:
     history_every: int = 1  # measure every this many epochs (and always at 0 and the last)
     history_rows: int | None = None  # rows of each test set measured before the last epoch (None: all)
     clip_grad_norm: float | None = None  # rescale each step's gradient to at most this norm
-    # Whether scratch is clipped too: fresh weights of a gated cell train unclipped at their best,
-    # while a transferred model's large steps now and then throw it off its minimum.
+    # Whether scratch is clipped too: a demo may keep the clip to the models carried over, when
+    # their large steps need it and fresh weights train best without (the RNN's gated cells).
     clip_scratch: bool = True
 
     def __post_init__(self):
