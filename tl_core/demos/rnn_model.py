@@ -27,7 +27,8 @@ modules lay them out:
 - the loop above written out in tensor operations runs inside torch.func transforms: the
   transfer engine trains target models stacked, with vmap, which the fused kernels do not
   support. Under vmap the loop runs once for all the stacked models, in batched operations
-  (:func:`stacked`, through :class:`_Recurrence`'s vmap rule);
+  (:func:`stacked`, through :class:`_Recurrence`'s vmap rule); the GRU's with its backward
+  pass written out too (:mod:`tl_core.demos.gru_bptt`);
 - without autograd on a CPU (every measurement of a test set), :func:`evaluating`: the loop
   tuned for large batches, faster than the fused kernels there (on a GPU the fused kernels
   run a whole sequence in a few launches, and stay).
@@ -41,6 +42,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from tl_core.demos.gru_bptt import StackedGRU
 
 CELLS = ("rnn", "gru", "lstm")
 _MODULES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -180,11 +183,12 @@ def evaluating(
 class _Recurrence(torch.autograd.Function):
     """One layer's recurrence as torch.func transforms see it.
 
-    Under vmap (the transfer engine trains target models stacked) its vmap rule runs `stacked`
-    on every model's weights at once, in plain batched operations that autograd records
-    directly: faster than vmap working through the loop's operations one by one (about 1.5x at
-    a few models on a CPU; the fused kernels cannot be vmapped at all). Under other transforms
-    (torch.func.grad of one model) it is `stacked` for a single model.
+    Under vmap (the transfer engine trains target models stacked) its vmap rule runs every
+    model's weights at once: a GRU on the CPU through gru_bptt.StackedGRU, whose backward pass
+    is written out; otherwise through `stacked`, in plain batched operations that autograd records
+    directly. Either is faster than vmap working through the loop's operations one by one
+    (about 1.5x at a few models on a CPU; the fused kernels cannot be vmapped at all). Under
+    other transforms (torch.func.grad of one model) it is `stacked` for a single model.
     """
 
     generate_vmap_rule = False
@@ -213,6 +217,10 @@ class _Recurrence(torch.autograd.Function):
             t.movedim(d, 0) if d is not None else t.expand(info.batch_size, *t.shape)
             for t, d in zip(tensors, in_dims[2:])
         ]
+        # Not inside another transform (torch.func.grad needs `stacked`), nor on a GPU: measured
+        # on CPUs only, where its saving is autograd's per-operation bookkeeping.
+        if cell == "gru" and tensors[0].device.type == "cpu" and not _inside_torch_func():
+            return StackedGRU.apply(pooled, *tensors), 0
         return stacked(cell, *tensors, pooled), 0
 
 
