@@ -37,7 +37,7 @@ from tl_core.bench import empty_disk_cache, machine_speed  # noqa: E402
 from tl_core.demos import cnn, cnn_data  # noqa: E402
 from tl_core.engine import processes  # noqa: E402
 from tl_core.limits import Limits  # noqa: E402
-from tl_core.runtime import configure_torch_threads  # noqa: E402
+from tl_core.runtime import configure_torch_threads, keep_freed_memory  # noqa: E402
 
 SIZES = (1, 2, 5, 10, 20, 40)
 SWEEP_BUDGET = 30.0  # seconds the issue allows a whole sweep on this CPU
@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     threads = configure_torch_threads(args.threads)
+    keep_freed_memory()  # as the app's training workers do
     print(
         f"torch {torch.__version__}, torch.set_num_threads({threads}), device {args.device}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"

@@ -46,7 +46,7 @@ from tl_core.bench import empty_disk_cache, machine_speed  # noqa: E402
 from tl_core.demos import rnn  # noqa: E402
 from tl_core.engine import processes  # noqa: E402
 from tl_core.limits import Limits  # noqa: E402
-from tl_core.runtime import configure_torch_threads  # noqa: E402
+from tl_core.runtime import configure_torch_threads, keep_freed_memory  # noqa: E402
 
 SIZES = (1, 2, 5, 10, 20, 50)
 RUN_TARGET = 1.5  # seconds: a run not stored, every strategy, the default size, either scenario
@@ -74,6 +74,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     threads = configure_torch_threads(args.threads)
+    keep_freed_memory()  # as the app's training workers do
     print(
         f"torch {torch.__version__}, {threads} thread(s), device {args.device}, cell {args.cell}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_runtime import FREED, heap_kept_after_freeing
 from test_torch_engine import CENTRES, TinyNet, blobs, jobs_of_a_sweep
 
 from tl_core import engine
@@ -87,6 +88,12 @@ def test_tasks_run_in_other_processes_on_one_thread_and_come_back_in_order(worke
     assert sorted(i for _, i, _ in reports) == list(range(5))
     assert {ident for ident, _, _ in reports} == {threading.get_ident()}
     assert (0.5, "half of 3") in [args for _, i, args in reports if i == 3]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc")
+def test_workers_keep_the_memory_a_training_step_frees_for_the_next(workers):
+    """tl_core.runtime.keep_freed_memory in every worker: a large freed tensor's memory stays."""
+    assert all(kept >= FREED for kept in processes.run([heap_kept_after_freeing] * 2, 2, lambda *a: None))
 
 
 def test_a_failing_task_raises_its_own_error_and_stops_the_others(workers):

@@ -1,6 +1,9 @@
-"""One place picks the device, one place seeds."""
+"""One place picks the device, one place seeds, one place tunes how a training process allocates."""
 
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -65,3 +68,39 @@ def test_one_core_threads_leave_the_process_thread_count_alone():
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.split("\n")[0]
     assert out == "[1, 1, 1, 1] 2 [2]"
+
+
+FREED = 16 * 2**20  # bytes: a tensor of a large training step's size
+
+
+def heap_kept_after_freeing(report=None) -> int:
+    """Free bytes glibc's heap holds right after a tensor of FREED bytes was made and dropped
+    (mallinfo2's fordblks): at least FREED where freed memory is kept for the next step."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
+        ]
+
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = MallInfo2
+    torch.ones(FREED // 4)
+    return libc.mallinfo2().fordblks
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc")
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_process_that_keeps_freed_memory_holds_it_for_the_next_step(keep):
+    """Without keep_freed_memory, glibc hands a large freed block back to the kernel, and the
+    next training step touches fresh pages again."""
+    script = (
+        "import sys; sys.path[:0] = [sys.argv[1]]; from tl_core.runtime import keep_freed_memory; "
+        f"from test_runtime import heap_kept_after_freeing; took = {keep} and keep_freed_memory(); "
+        "print(took, heap_kept_after_freeing())"
+    )
+    tests = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run([sys.executable, "-c", script, tests], capture_output=True, text=True, check=True)
+    took, kept = out.stdout.split()
+    assert took == str(keep) and (int(kept) >= FREED) == keep, out.stdout

@@ -216,6 +216,9 @@ def prepare_demos(args: argparse.Namespace) -> list[str]:
 
 
 def prepare_command(args: argparse.Namespace) -> None:
+    from tl_core.runtime import keep_freed_memory
+
+    keep_freed_memory()  # a batch job that trains for minutes and then ends
     started = time.perf_counter()
     api.prepare(prepare_demos(args), args.seeds, report=print, grid=not args.no_grid)
     print(f"kept in {diskcache.cache_dir()}; {time.perf_counter() - started:.0f} s in all")
@@ -227,7 +230,9 @@ def prepare_command(args: argparse.Namespace) -> None:
 
 def _bench(args: argparse.Namespace) -> None:
     from tl_core.bench import main as bench_main
+    from tl_core.runtime import keep_freed_memory
 
+    keep_freed_memory()  # as the app's training workers do
     bench_main(args.demos)
 
 

@@ -80,6 +80,32 @@ def configure_torch_threads(threads: int = 0, jobs: int = 1) -> int:
     return count
 
 
+# glibc's malloc hands blocks over 128 KiB (at first) straight to the kernel and back, and gives
+# back the free top of its heap beyond 128 KiB: a training step whose tensors take megabytes then
+# touches fresh pages, zeroed by the kernel one fault at a time, at every step. Raised, freed
+# memory stays in the heap for the next step (up to TRIM of it, for a process that has trained).
+MALLOC_MMAP_THRESHOLD = 32 * 2**20  # the most glibc allows
+MALLOC_TRIM = 2**30
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)
+
+
+def keep_freed_memory() -> bool:
+    """Let a process that trains on the CPU reuse the memory it frees (see MALLOC_TRIM); whether
+    the C library took the setting (glibc, as on Linux; elsewhere nothing is changed). The RNN's
+    sweeps trained 1.2 to 1.3x faster this way on a 2-core CPU, one core each (2026-12-04), and
+    its workers held the same 0.8 GB after a 5-seed sweep as without. For processes that train:
+    the training workers and `prepare`, not the app's server, whose sessions come and go."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):  # no C library found, or not glibc's
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD) and mallopt(_M_TRIM_THRESHOLD, MALLOC_TRIM))
+
+
 _THREAD_DEFAULT = threading.Lock()  # held while the default thread count is not the process's
 
 

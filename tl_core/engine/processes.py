@@ -90,7 +90,10 @@ def _serve(key: bytes, address: str | None) -> None:
     task it is sent, reporting and replying over the connection."""
     import torch  # here, not at the top: the app imports this module and need not load torch
 
+    from tl_core.runtime import keep_freed_memory
+
     torch.set_num_threads(1)
+    keep_freed_memory()  # a worker trains, call after call: its freed memory is reused, not faulted in
     with Listener(address, authkey=key) as listener:
         where = listener.address  # a socket's path or abstract name (bytes), or a Windows pipe's name
         sys.stdout.write((where.decode() if isinstance(where, bytes) else where) + "\n")
