@@ -18,7 +18,9 @@ from tl_app.catalog import COMPARE, DEMO_PAGES, HOME, THEORY
 from tl_app.server import cap_uploads, limit_cpu_threads, report_failure, start_training_processes
 from tl_core.runtime import pick_device
 
-st.set_page_config(page_title="Transfer Lab", page_icon=":material/school:", layout="wide")
+# An emoji icon is drawn by the browser itself; a ":material/..." page icon is fetched from
+# fonts.gstatic.com by every visitor's browser (nothing at all on a closed network).
+st.set_page_config(page_title="Transfer Lab", page_icon="🎓", layout="wide")
 style.apply()
 
 

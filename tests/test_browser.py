@@ -211,6 +211,10 @@ def test_demo_page_redraws_when_a_slider_moves(server, page, demo_page):
 
 
 def test_home_theory_and_compare_pages(server, page):
+    elsewhere = []  # requests to any host but the app's: a class offline, or on a closed network
+    page.on(
+        "request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else elsewhere.append(r.url)
+    )
     for name in ("home", "theory"):
         page.goto(f"{server}/{'' if name == 'home' else name}", timeout=PAGE_TIMEOUT_MS)
         wait_until_idle(page)
@@ -224,6 +228,7 @@ def test_home_theory_and_compare_pages(server, page):
     wait_until_idle(page)
     no_exception(page)
     screenshot(page, "compare")
+    assert elsewhere == [], "the pages fetch nothing from another host"
 
 
 def test_a_shared_link_opens_the_same_experiment(server, page):
