@@ -22,6 +22,7 @@ import pandas as pd
 from tl_core import api, diskcache, tables
 from tl_core.config import FieldSpec
 from tl_core.demos import available_demos, get_demo
+from tl_core.runtime import keep_freed_memory
 
 
 class _Parser(argparse.ArgumentParser):
@@ -216,8 +217,6 @@ def prepare_demos(args: argparse.Namespace) -> list[str]:
 
 
 def prepare_command(args: argparse.Namespace) -> None:
-    from tl_core.runtime import keep_freed_memory
-
     keep_freed_memory()  # a batch job that trains for minutes and then ends
     started = time.perf_counter()
     api.prepare(prepare_demos(args), args.seeds, report=print, grid=not args.no_grid)
@@ -230,7 +229,6 @@ def prepare_command(args: argparse.Namespace) -> None:
 
 def _bench(args: argparse.Namespace) -> None:
     from tl_core.bench import main as bench_main
-    from tl_core.runtime import keep_freed_memory
 
     keep_freed_memory()  # as the app's training workers do
     bench_main(args.demos)

@@ -83,10 +83,9 @@ class StackedGRU(torch.autograd.Function):
         w_hh_nrz = torch.cat([w_hh[:, 2 * hidden :], w_hh[:, : 2 * hidden]], 1)  # rows as d_g's gates
         dw_hh = x.new_zeros(k, 3 * hidden, hidden)  # rows (n, r, z)
         dw_ih = x.new_zeros(k, 3 * hidden, n_in)
-        scratch = x.new_empty(k, batch, hidden), x.new_empty(k, batch, hidden)
+        dn, work = x.new_empty(k, batch, hidden), x.new_empty(k, batch, hidden)  # reused every step
         dh = from_output[-1].contiguous()
         for t in range(steps - 1, -1, -1):
-            dn, work = scratch
             torch.addcmul(dh, dh, z_[t], value=-1, out=dn)  # dh (1 − z)
             torch.mul(n_[t], n_[t], out=work)
             torch.addcmul(dn, dn, work, value=-1, out=d_an[t])  # da_n
