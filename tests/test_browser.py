@@ -242,16 +242,12 @@ def test_a_shared_link_opens_the_same_experiment(server, page):
     assert page.get_by_text("With 12 labelled target samples").count() >= 1
     # exports: the page's charts as one standalone HTML file (made on click) and the notebook
     page.get_by_text("Export", exact=True).click()
-    with page.expect_download(timeout=PAGE_TIMEOUT_MS) as download:
-        page.get_by_role("button", name="charts of this page in one HTML file").click()
-    html = Path(download.value.path()).read_text()
+    html = downloaded(page, "charts of this page in one HTML file").read_text()
     assert html.lstrip().lower().startswith("<!doctype html>") and "Fine-tune" in html
     assert html.count("Plotly.newPlot") >= 4, "every chart on the page"
     assert 1_000_000 < len(html) < 6_000_000, "plotly.js inside once: opens offline, and not once per chart"
     page.get_by_text("Reproduce in a notebook", exact=True).click()
-    with page.expect_download(timeout=PAGE_TIMEOUT_MS) as download:
-        page.get_by_role("button", name="Download as a Jupyter notebook").click()
-    notebook = json.loads(Path(download.value.path()).read_text())
+    notebook = json.loads(downloaded(page, "Download as a Jupyter notebook").read_text())
     code = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code")
     assert "gap=0.8" in code and "n_target=12" in code and "seed=3" in code
     page.goto(f"{server}/linear?gap=banana&nonsense=1", timeout=PAGE_TIMEOUT_MS)
@@ -259,6 +255,52 @@ def test_a_shared_link_opens_the_same_experiment(server, page):
     no_exception(page)
     assert page.locator('[data-testid="stAlertContentWarning"]').count() >= 2
     screenshot(page, "linear_bad_link")
+
+
+def downloaded(page: Page, button: str) -> Path:
+    """Click the download button named `button`, as a student would, and return its file. When no
+    file comes, the failure says what the browser saw: the message Streamlit shows under the
+    button for a few seconds, the answers to its file requests, and the console's errors."""
+    seen, arrived = [], []
+
+    def on_response(response) -> None:
+        if "/media/" in response.url:
+            seen.append(f"{response.status} {response.url}")
+
+    def on_console(message) -> None:
+        if message.type in ("error", "warning"):
+            seen.append(f"console {message.type}: {message.text[:300]}")
+
+    def on_failed(request) -> None:
+        if "/media/" in request.url:
+            seen.append(f"failed {request.url}: {request.failure}")
+
+    def on_download(download) -> None:
+        arrived.append(download)
+
+    listeners = {
+        "response": on_response,
+        "requestfailed": on_failed,
+        "console": on_console,
+        "download": on_download,
+    }
+    for event, listener in listeners.items():
+        page.on(event, listener)
+    error = page.locator('[data-testid="stDownloadButtonError"]')
+    try:
+        page.get_by_role("button", name=button).click()
+        deadline = time.monotonic() + PAGE_TIMEOUT_MS / 1000
+        while not arrived and time.monotonic() < deadline:
+            if error.count():  # the button gave up: no file will come
+                seen += [f"under the button: {text}" for text in error.all_inner_texts()]
+                break
+            page.wait_for_timeout(250)
+    finally:
+        for event, listener in listeners.items():
+            page.remove_listener(event, listener)
+    assert arrived, f"no file from {button!r}; the browser saw: {sorted(set(seen)) or 'nothing'}"
+    assert arrived[0].failure() is None, f"{button!r}: {arrived[0].failure()}; {seen}"
+    return Path(arrived[0].path())
 
 
 def choose(page: Page, label: str, option: str) -> None:
