@@ -303,7 +303,7 @@ def test_a_sweep_prepare_would_store_says_so_under_its_button(result_store):
     """On a machine not prepared, the lecture grid's sweeps wait on their buttons: the note above
     each tells the teacher that `transfer-lab prepare` makes them appear at once (only those it
     computes: not a sweep around moved settings, nor one of more seeds)."""
-    hint = "After `transfer-lab prepare` on this machine (once, before class), "
+    hint = "On a machine prepared before class (`transfer-lab prepare`), "
     st.cache_data.clear()  # a new server: no sweep found in the store before (as another test left)
 
     def notes(at) -> str:

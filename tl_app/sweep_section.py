@@ -87,8 +87,9 @@ def button_note(module, config, over: str, values: list, seeds: int, data: UserD
 
 def prepare_hint(what: str) -> str:
     """Said under the button of sweeps that `prepare` stores, not stored on this machine yet;
-    `what` is the subject and its verb ("this sweep is")."""
-    return f" After `transfer-lab prepare` on this machine (once, before class), {what} drawn at once."
+    `what` is the subject and its verb ("this sweep is"). Worded for whoever runs the machine: on
+    a class's server a student reads it too, and has nothing to run."""
+    return f" On a machine prepared before class (`transfer-lab prepare`), {what} drawn at once."
 
 
 @functools.lru_cache(maxsize=256)
