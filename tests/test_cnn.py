@@ -242,6 +242,25 @@ def test_samples_figure_shows_ten_source_and_ten_target_digits():
         assert names.count("source") == names.count("target") == 10
 
 
+@pytest.mark.parametrize("scenario", cnn.SCENARIOS)
+def test_samples_figure_draws_the_digits_the_source_model_learned_from(scenario, monkeypatch):
+    """The page draws its samples after its run: the source digits come from the run's cache,
+    not rendered or warped again (rendering thousands of printed digits took 0.2 s a page)."""
+    config = cnn.Config(scenario=scenario, seed=7301, n_source=300, source_epochs=1, source_copies=1)
+    _, source = cnn.source_model(config)
+    made = []
+    for name in ("render_printed_digits", "warp_digits"):
+        real = getattr(cnn.cnn_data, name)
+        monkeypatch.setattr(
+            cnn.cnn_data, name, lambda *a, real=real, name=name: made.append(name) or real(*a)
+        )
+    fig = cnn.samples_figure(config)
+    assert made == []
+    drawn = np.array([t.z for t in fig.data if t.name == "source"])
+    test_digits = source.x_test.cpu().numpy()[:, 0] * 16.0  # the net's ink, 0..1, as drawn (0..16)
+    assert all(any(np.allclose(d, x) for x in test_digits) for d in drawn)
+
+
 @pytest.mark.slow
 def test_model_and_confusion_figures(sim2real):
     result = sim2real[1][0]

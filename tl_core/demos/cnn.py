@@ -206,6 +206,14 @@ def transfer_settings(config: Config, history_every: int | None = 1) -> engine.T
     )
 
 
+def _source_digits(config: Config) -> cnn_data.Digits:
+    """The source digits the config's source model learns from, as _train_source asks for them:
+    the same call, so the samples figure reads the run's cached digits instead of rendering
+    thousands of printed digits again."""
+    scenario, n_source, copies, *_ = _source_key(config, "")
+    return cnn_data.source_digits(scenario, max(n_source, 1), config.seed, copies)
+
+
 def _source_key(config: Config, device: str) -> tuple:
     """What the source model depends on (the app may cache on it too)."""
     n_source = config.n_source if config.scenario == "sim2real" else 0
@@ -225,8 +233,7 @@ def _train_source(
     device: str,
     progress: Progress = None,
 ) -> tuple[nn.Module, engine.Domain]:
-    digits = cnn_data.source_digits(scenario, max(n_source, 1), seed, copies)
-    source = _domain(digits, device)
+    source = _domain(cnn_data.source_digits(scenario, max(n_source, 1), seed, copies), device)
     settings = engine.SourceSettings(epochs=source_epochs, lr=SOURCE_LR, batch_size=BATCH_SIZE)
     return engine.stored_source(SmallCNN, source, settings, seed, progress=progress), source
 
@@ -417,8 +424,9 @@ def target_weights(config: Config | dict, strategy: str, data: ImageData | None 
 def samples_figure(config: Config | None = None, data: ImageData | None = None) -> go.Figure:
     """Ten source digits above ten target digits, as the net sees them (with `data`: your
     images too, as uploaded and as the net sees them); see cnn_figures.samples_figure."""
+    config = config or Config()
     ink = user_ink(data) if data is not None else None
-    return cnn_figures.samples_figure(config or Config(), data, ink)
+    return cnn_figures.samples_figure(config, _source_digits(config), data, ink)
 
 
 model_figure = cnn_figures.model_figure

@@ -238,12 +238,16 @@ def _handwritten_halves(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return _split(labels, 0.5, _rng(seed, 1))
 
 
-@lru_cache(maxsize=16)
 def source_digits(scenario: str, n_source: int, seed: int, copies: int = 0) -> Digits:
     """The source domain: rendered printed digits (sim2real), handwritten 0-4 (new_classes), or
     one half of the handwritten digits (shift). `n_source` applies to rendered digits only;
     `copies` randomly warped copies of each handwritten 0-4 training digit join them in
     new_classes (the test digits stay as they are). Cached: treat the arrays as read-only."""
+    return _source_digits(scenario, n_source, seed, copies)  # one cache entry however it is called
+
+
+@lru_cache(maxsize=16)
+def _source_digits(scenario: str, n_source: int, seed: int, copies: int) -> Digits:
     images, labels = handwritten_digits()
     if scenario == "sim2real":
         x, y = render_printed_digits(n_source, _rng(seed, 2))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
+from itertools import zip_longest
 from typing import Any
 
 import numpy as np
@@ -38,20 +40,53 @@ def _digit_trace(
     )
 
 
-def _bare_pixels(fig: go.Figure, **layout: Any) -> go.Figure:
-    """`fig` as a grid of bare square pixels: no ticks, row 0 at the top, each y axis scaled to
-    its own x axis; then `layout` (the title, the size...).
+def _pixel_grid(
+    rows: list[list[go.Heatmap | go.Image]],
+    titles: list[list[str]],
+    spacing: tuple[float, float],
+    **layout: Any,
+) -> go.Figure:
+    """Rows of images as a grid of bare square pixels: no ticks, an image's row 0 at the top,
+    each y axis scaled to its own x axis. `titles` names each cell (the same shape, "" for none);
+    `spacing` is plotly's (horizontal, vertical) between cells; then `layout` (the title, the
+    size...).
 
-    The layout is made once as a plain dict: changing a grid of 40 images' axes through plotly's
-    update calls (which validate and relayout at each change) took most of the figure's time."""
-    plain = fig.layout.to_plotly_json()
+    The figure is made in one go from the traces and a grid laid out once per shape by plotly's
+    make_subplots: adding 40 images one by one (each addition validated and the grid looked up
+    again), then restyling their axes, took six times as long, at every page of the CNN."""
+    cols = max(map(len, rows))
+    axes, cells = _grid(len(rows), cols, *spacing)
+    data, annotations = [], []
+    for r, (traces, names) in enumerate(zip(rows, titles, strict=True)):
+        for c, (trace, title) in enumerate(zip_longest(traces, names)):
+            cell = r * cols + c + 1
+            if trace is not None:
+                data.append(trace.update(xaxis=f"x{cell}", yaxis=f"y{cell}"))
+            if title:
+                annotations.append({**cells[cell - 1], "text": title})
+    return go.Figure(data=data, layout={**axes, "annotations": annotations, **layout})
+
+
+@lru_cache(maxsize=8)
+def _grid(rows: int, cols: int, horizontal: float, vertical: float) -> tuple[dict, tuple[dict, ...]]:
+    """make_subplots' grid of `rows` x `cols` cells as plain layout: the bare axes (see
+    _pixel_grid) and each cell's title annotation, text to be filled in, row by row. Read-only:
+    plotly copies what a figure is given."""
+    layout = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=["-"] * (rows * cols),
+        horizontal_spacing=horizontal,
+        vertical_spacing=vertical,
+    ).layout.to_plotly_json()
     bare = dict(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    for name, axis in plain.items():
+    axes = {}
+    for name, axis in layout.items():
         if re.fullmatch(r"xaxis\d*", name):
-            axis.update(bare)
+            axes[name] = {**axis, **bare}
         elif re.fullmatch(r"yaxis\d*", name):
-            axis.update(bare, autorange="reversed", scaleanchor=axis.get("anchor"))
-    return go.Figure(data=fig.data, layout={**plain, **layout})
+            axes[name] = {**axis, **bare, "autorange": "reversed", "scaleanchor": axis.get("anchor")}
+    return axes, tuple(layout["annotations"])
 
 
 DOMAIN_WORDS = {
@@ -85,33 +120,31 @@ def _photo_trace(image: np.ndarray, name: str) -> go.Image:
     return go.Image(z=np.asarray(image), name=name, hovertemplate=f"<extra>{name}</extra>")
 
 
-def samples_figure(config: Any, data: ImageData | None = None, ink: np.ndarray | None = None) -> go.Figure:
+def samples_figure(
+    config: Any, source: cnn_data.Digits, data: ImageData | None = None, ink: np.ndarray | None = None
+) -> go.Figure:
     """Ten source digits (top row) above ten target digits (bottom row), as the net sees them
-    (8x8, ink 0..16), so the gap between the domains is visible. `config`: the demo's Config.
+    (8x8, ink 0..16), so the gap between the domains is visible. `config`: the demo's Config;
+    `source`: its source digits.
 
     With `data`: the source digits (top), ten of your images, the classes in turn (middle, as
     uploaded, resized), and the same images as the net sees them (bottom: `ink`, the images as
     8x8 grey ink)."""
-    source = cnn_data.source_digits(config.scenario, config.n_source, config.seed)
     source_images, source_labels = _examples(source, 10)
     source_words, target_words = DOMAIN_WORDS[config.scenario]
     if data is not None:
         return _user_samples_figure(source_images, source_labels, source_words, data, ink)
     target = cnn_data.target_digits(config.scenario, config.gap, config.seed)
     target_images, target_labels = _examples(target, 10)
-    fig = make_subplots(
-        rows=2,
-        cols=10,
-        subplot_titles=source_labels + target_labels,
-        horizontal_spacing=0.01,
-        vertical_spacing=0.12,
-    )
-    for row, images, words in ((1, source_images, "source"), (2, target_images, "target")):
-        for col, image in enumerate(images, start=1):
-            fig.add_trace(_digit_trace(image, name=words), row=row, col=col)
+    digits = [
+        [_digit_trace(image, name=words) for image in images]
+        for images, words in ((source_images, "source"), (target_images, "target"))
+    ]
     gap_words = f" (gap {config.gap:g})" if config.scenario == "shift" else ""
-    return _bare_pixels(
-        fig,
+    return _pixel_grid(
+        digits,
+        [source_labels, target_labels],
+        (0.01, 0.12),
         template="plotly_white",
         height=320,
         margin=dict(l=20, r=20, t=80, b=10),
@@ -124,22 +157,17 @@ def _user_samples_figure(
 ) -> go.Figure:
     picks = _user_examples(data, 10)
     names = [_short(data.class_names[data.labels[i]]) for i in picks]
-    fig = make_subplots(
-        rows=3,
-        cols=10,
-        horizontal_spacing=0.01,
-        vertical_spacing=0.1,
-        subplot_titles=source_labels + names + [""] * (20 - len(names)),
-    )
-    for col, image in enumerate(source_images, start=1):
-        fig.add_trace(_digit_trace(image, name="source"), row=1, col=col)
-    for col, i in enumerate(picks, start=1):
-        fig.add_trace(_photo_trace(data.images[i], "your image"), row=2, col=col)
-        fig.add_trace(_digit_trace(ink[i], name="target"), row=3, col=col)
+    rows = [
+        [_digit_trace(image, name="source") for image in source_images],
+        [_photo_trace(data.images[i], "your image") for i in picks],
+        [_digit_trace(ink[i], name="target") for i in picks],
+    ]
     k = len(data.class_names)
     # A two-line title: room for it above the digits' column labels
-    return _bare_pixels(
-        fig,
+    return _pixel_grid(
+        rows,
+        [source_labels, names, []],
+        (0.01, 0.1),
         template="plotly_white",
         height=470,
         margin=dict(l=20, r=20, t=110, b=10),
@@ -173,42 +201,35 @@ def model_figure(result: RunResult, strategy: str | None = None, data: ImageData
     filters = chosen.extras.get("filters", source_filters)
     wrong = chosen.extras.get("misclassified", [])
     classes = result.extras["target_classes"]
-    cols = len(source_filters)
-    # Two lines, true over predicted: class names side by side would overlap in a column this narrow
-    titles = [""] * (3 * cols) + [
-        f"{_short(str(classes[w['true']]), 8)}<br>→{_short(str(classes[w['predicted']]), 8)}" for w in wrong
-    ]
-    fig = make_subplots(
-        rows=4,
-        cols=cols,
-        subplot_titles=titles + [""] * (cols - len(wrong)),
-        horizontal_spacing=0.005,
-        vertical_spacing=0.06,
-    )
     scale = max(abs(v) for f in source_filters + filters for row in f for v in row)
-    for row, bank, words in ((1, source_filters, "source filter"), (2, filters, "after transfer")):
-        for col, weights in enumerate(bank, start=1):
-            fig.add_trace(_digit_trace(weights, -scale, scale, "RdBu", words), row=row, col=col)
     change = np.asarray(filters) - np.asarray(source_filters)
     largest = max(float(np.abs(change).max()), 1e-12)  # a frozen layer: all zero, drawn blank
-    for col, weights in enumerate(change, start=1):
-        fig.add_trace(_digit_trace(weights, -largest, largest, "PiYG", "change"), row=3, col=col)
     originals = None
     if _matches(result, data):  # the test images' places in the upload: the run's own split
         _, tested = cnn_data.user_split(
             data.labels, data.class_names, result.config["n_target"], result.config["seed"]
         )
         originals = data.images[tested]
-    for col, w in enumerate(wrong, start=1):
-        trace = (
+    rows = [
+        [_digit_trace(weights, -scale, scale, "RdBu", "source filter") for weights in source_filters],
+        [_digit_trace(weights, -scale, scale, "RdBu", "after transfer") for weights in filters],
+        [_digit_trace(weights, -largest, largest, "PiYG", "change") for weights in change],
+        [
             _photo_trace(originals[w["index"]], "misclassified")
             if originals is not None
             else _digit_trace(np.asarray(w["input"])[0] * 16.0, name="misclassified")
-        )
-        fig.add_trace(trace, row=4, col=col)
+            for w in wrong
+        ],
+    ]
+    # Two lines, true over predicted: class names side by side would overlap in a column this narrow
+    wrong_titles = [
+        f"{_short(str(classes[w['true']]), 8)}<br>→{_short(str(classes[w['predicted']]), 8)}" for w in wrong
+    ]
     what = "your test images" if "user_data" in result.extras else "target digits"
-    return _bare_pixels(
-        fig,
+    return _pixel_grid(
+        rows,
+        [[], [], [], wrong_titles],
+        (0.005, 0.06),
         template="plotly_white",
         height=540,
         margin=dict(l=20, r=20, t=80, b=10),
