@@ -8,7 +8,8 @@
    run the median of three, against RUN_TARGET (a run not stored, every strategy, the default
    size, on a 2-core CPU). With more than one thread, with the groups side by side in threads,
    then in worker processes (as the app trains: tl_core.engine.processes), and how much faster the
-   processes were.
+   processes were; then the page's two grids of digits made from the run (samples figure,
+   model view), as a page draws them after its run.
 3. A data-efficiency sweep, 6 target sizes x all strategies x `--seeds` seeds, four ways:
    one model at a time (torch.optim.Adam: the engine's reference path) and batched
    (cnn.run_many, what tl_core.sweep calls), each with the full per-epoch history (what a single
@@ -104,6 +105,7 @@ def main() -> None:
 
     print("\n2. one target run per strategy (default config, source model cached)")
     result = target_run(args, "in threads" if threads > 1 else "in turn")
+    page_pictures(result)
     if threads > 1 and args.device == "cpu":
         processes.start(threads).join()
         in_processes = target_run(args, "in worker processes (as the app trains)")
@@ -164,6 +166,18 @@ def main() -> None:
         f" (budget {SWEEP_BUDGET:.0f} s), {slow_wall / sweep_wall:.1f}x faster than one model at"
         f" a time with the per-epoch history"
     )
+
+
+def page_pictures(result) -> None:
+    """The page's two grids of digits made from the run, as a page of it draws them after the
+    run (its data cached): each the median of RUNS."""
+    config = cnn.Config.from_dict(result.config)
+    for what, make in (
+        ("samples figure (20 digits)", lambda: cnn.samples_figure(config)),
+        ("model view (filters and digits it got wrong)", lambda: cnn.model_figure(result)),
+    ):
+        walls = sorted(timed(make)[1] for _ in range(RUNS))
+        print(f"   the page's {what}: {walls[len(walls) // 2] * 1000:.0f} ms to make")
 
 
 def target_run(args, how: str):
