@@ -206,14 +206,6 @@ def transfer_settings(config: Config, history_every: int | None = 1) -> engine.T
     )
 
 
-def _source_digits(config: Config) -> cnn_data.Digits:
-    """The source digits the config's source model learns from, as _train_source asks for them:
-    the same call, so the samples figure reads the run's cached digits instead of rendering
-    thousands of printed digits again."""
-    scenario, n_source, copies, *_ = _source_key(config, "")
-    return cnn_data.source_digits(scenario, max(n_source, 1), config.seed, copies)
-
-
 def _source_key(config: Config, device: str) -> tuple:
     """What the source model depends on (the app may cache on it too)."""
     n_source = config.n_source if config.scenario == "sim2real" else 0
@@ -425,8 +417,10 @@ def samples_figure(config: Config | None = None, data: ImageData | None = None) 
     """Ten source digits above ten target digits, as the net sees them (with `data`: your
     images too, as uploaded and as the net sees them); see cnn_figures.samples_figure."""
     config = config or Config()
+    scenario, n_source, copies, *_ = _source_key(config, "")  # the run's source digits, cached
+    source = cnn_data.source_digits(scenario, max(n_source, 1), config.seed, copies)
     ink = user_ink(data) if data is not None else None
-    return cnn_figures.samples_figure(config, _source_digits(config), data, ink)
+    return cnn_figures.samples_figure(config, source, data, ink)
 
 
 model_figure = cnn_figures.model_figure
