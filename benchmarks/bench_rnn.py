@@ -20,6 +20,10 @@ printed first and runs are timed `--repeats` times (the median counts).
    thread, first with the groups side by side in threads, then in worker processes
    (tl_core.engine.processes, as the app trains), and how much faster the processes were, measured in
    this run.
+2b. The default run alone and beside a thread of Python busy half the time (a server drawing
+   pages), in worker processes (if section 2 started them) and in this process's threads: a
+   training thread waits for Python's interpreter lock at each of its many small operations,
+   a worker process does not.
 3. A data-efficiency sweep, 6 target sizes x all strategies x `--seeds` seeds, through
    rnn.run_many (what the app's sweeps call), against SWEEP_TARGET: like models trained
    together (the engine's vmap over the written-out recurrence), their groups side by side (in
@@ -33,8 +37,10 @@ printed first and runs are timed `--repeats` times (the median counts).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -141,6 +147,7 @@ def main() -> None:
                 f"threads, numbers {'identical' if same else 'DIFFERENT'}"
             )
 
+    beside_page_drawing(args)
     if args.no_sweep:
         return
     print(
@@ -195,6 +202,50 @@ def main() -> None:
         f"{max(abs(a - b) for *_, a, b in pairs):.3f}, largest difference of "
         f"means over seeds {max(abs(sum(d) / len(d)) for d in means.values()):.3f}"
     )
+
+
+@contextlib.contextmanager
+def _drawing_pages():
+    """A thread of Python busy half the time, 20 ms on, 20 ms off: a server's page drawing."""
+    stop = threading.Event()
+
+    def draw() -> None:
+        while not stop.is_set():
+            until = time.perf_counter() + 0.02
+            while time.perf_counter() < until:
+                pass
+            stop.wait(0.02)
+
+    thread = threading.Thread(target=draw, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def beside_page_drawing(args) -> None:
+    """Section 2b: the default run alone and beside _drawing_pages, in worker processes (if
+    started) and in threads of this process, as the app's server trains beside its pages."""
+    print(
+        "\n2b. the default run (new_classes) alone and beside a thread of Python busy half the "
+        "time (a server drawing pages: 20 ms on, 20 ms off); each the median of --repeats"
+    )
+    config = rnn.Config(cell=args.cell, device=args.device)
+    ways = (["in worker processes"] if processes.available() else []) + ["in this process's threads"]
+    for how in ways:
+        if how.startswith("in this"):
+            processes.stop()  # the groups train in this process from here on
+        times = {}
+        for beside in ("alone", "beside page drawing"):
+            with _drawing_pages() if beside != "alone" else contextlib.nullcontext():
+                walls = sorted(rnn.run(config).wall_time for _ in range(args.repeats))
+            times[beside] = walls[len(walls) // 2]
+        print(
+            f"   {how}: alone {times['alone']:.2f} s, beside page drawing "
+            f"{times['beside page drawing']:.2f} s ({times['beside page drawing'] / times['alone']:.1f}x)"
+        )
 
 
 def _met(seconds: float, target: float, applies: bool) -> str:
