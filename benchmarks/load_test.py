@@ -2,6 +2,7 @@
 
     python benchmarks/load_test.py                      # 10 pages at once on a fresh server
     python benchmarks/load_test.py --pages 4 --jobs 1   # TL_MAX_JOBS=1 on the server
+    python benchmarks/load_test.py --train-in-processes # TL_TRAIN_IN_PROCESSES=1 on the server
     python benchmarks/load_test.py --series 2,4,6,10    # a fresh server for each N; a summary table
     python benchmarks/load_test.py --warm               # source models trained before the clock starts
     python benchmarks/load_test.py --client socket      # no browser: the server's own share
@@ -567,6 +568,7 @@ class Report:
     healthy_after: bool
     client: str = "chromium"
     replicas: int = 1
+    in_processes: bool = False  # TL_TRAIN_IN_PROCESSES=1: every training in worker processes
 
     @property
     def completed(self) -> int:
@@ -631,6 +633,7 @@ def load_test(
     prepared: Path | None = None,
     per_setting: int = 1,
     replicas: int = 1,
+    in_processes: bool = False,
 ) -> Report:
     """Start a server, open `pages` pages at once, check their numbers; the figures.
 
@@ -642,6 +645,8 @@ def load_test(
     if replicas > 1 and not jobs:
         jobs = 1  # as `transfer-lab app` starts its app servers, unless TL_MAX_JOBS is set
     env = {"TL_MAX_JOBS": str(jobs)} if jobs else {}
+    if in_processes:
+        env["TL_TRAIN_IN_PROCESSES"] = "1"
     if replicas > 1 and "TL_TORCH_THREADS" not in os.environ:  # as the launcher shares the cores
         env["TL_TORCH_THREADS"] = str(replica_threads(replicas))
     if prepared is not None:
@@ -677,7 +682,18 @@ def load_test(
         if outcome.completed:
             outcome.same_numbers, outcome.why_not = compare(outcome, reference(outcome.visit))
     return Report(
-        pages, limits.max_jobs, threads, outcomes, peak, start_rss, cpu, wall, healthy, client, replicas
+        pages,
+        limits.max_jobs,
+        threads,
+        outcomes,
+        peak,
+        start_rss,
+        cpu,
+        wall,
+        healthy,
+        client,
+        replicas,
+        bool(limits.train_in_processes),
     )
 
 
@@ -695,7 +711,9 @@ def print_report(report: Report, warm: bool) -> None:
     )
     print(
         f"\n{report.pages} {clients} at once ({mix}); {servers}TL_MAX_JOBS={report.jobs}, "
-        f"{report.threads} CPU thread(s) per training; {'warm' if warm else 'cold'} server caches"
+        f"{report.threads} CPU thread(s) per training"
+        f"{', every training in worker processes' if report.in_processes else ''}; "
+        f"{'warm' if warm else 'cold'} server caches"
     )
     for i, o in enumerate(report.outcomes):
         state = (
@@ -736,6 +754,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, help="TL_MAX_JOBS for the server (default: its own, 2)")
     parser.add_argument("--warm", action="store_true", help="train the source models before timing")
+    parser.add_argument(
+        "--train-in-processes",
+        action="store_true",
+        help="TL_TRAIN_IN_PROCESSES=1 on the server: every training in worker processes",
+    )
     parser.add_argument("--cheap", action="store_true", help="short torch training (the test's settings)")
     parser.add_argument(
         "--demos", default=",".join(DEMO_ORDER), help="demos to take turns (default: all four)"
@@ -808,6 +831,7 @@ def _run_series(args, counts: list[int], demos: tuple[str, ...], lecture: bool, 
             prepared=prepared,
             per_setting=args.per_setting,
             replicas=args.replicas,
+            in_processes=args.train_in_processes,
         )
         print_report(report, args.warm)
         summaries.append(report.summary())

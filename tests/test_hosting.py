@@ -323,6 +323,19 @@ def test_the_server_starts_training_processes_only_for_runs_of_several_cpu_threa
     assert calls == ([threads] if started else [])
 
 
+@pytest.mark.parametrize(
+    "device, threads, jobs", [("cpu", 1, 2), ("cpu", 2, 1), ("cpu", 1, 4), ("cuda", 1, 2)]
+)
+def test_with_train_in_processes_every_cpu_training_gets_a_worker_process(monkeypatch, device, threads, jobs):
+    """TL_TRAIN_IN_PROCESSES=1: a worker per training slot and thread, taking runs of one group at
+    a time too; on a GPU none (the device trains)."""
+    calls = []
+    monkeypatch.setattr(server.processes, "start", lambda count, **options: calls.append((count, options)))
+    limits = Limits(max_jobs=jobs, train_in_processes=1)
+    assert server.start_training_processes(device, threads, limits) is (device == "cpu")
+    assert calls == ([(threads * jobs, {"single_tasks": True})] if device == "cpu" else [])
+
+
 # ----------------------------------------------------------------------------------------------
 # Errors a visitor may see
 

@@ -234,6 +234,27 @@ def test_side_by_side_in_processes_gives_the_numbers_of_training_in_turn(
     assert any(0 < f < 1 for _, f in calls) and calls[-1][1] == 1.0
 
 
+def test_a_server_that_asks_for_it_sends_runs_of_one_group_at_a_time_to_a_worker_too(
+    workers, sent, source_model, source, target
+):
+    """TL_TRAIN_IN_PROCESSES=1: a hosted job's training (one group at a time, one thread) leaves
+    the server's threads, where page drawing holds the interpreter lock, with the same numbers."""
+    jobs = jobs_of_a_sweep(source_model, source, target)
+    in_turn = engine.run_many(jobs, side_by_side=1)
+    assert sent == [] and not processes.available(1)
+    processes.start(0, single_tasks=True).join()  # the module's workers, single tasks too
+    try:
+        assert processes.available(1)
+        in_a_worker = engine.run_many(jobs, side_by_side=1)
+    finally:
+        processes.start(0).join()  # as the module had them
+    assert sent == [4]
+    for key in ("history", "extras"):
+        assert [[getattr(r, key) for r in job] for job in in_a_worker] == [
+            [getattr(r, key) for r in job] for job in in_turn
+        ]
+
+
 def test_an_inspect_that_cannot_be_sent_trains_in_threads_with_the_same_numbers(
     workers, source_model, source, target
 ):

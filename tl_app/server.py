@@ -4,8 +4,8 @@
   the cores divided by the trainings allowed at once (`TL_MAX_JOBS`), or `TL_TORCH_THREADS` when
   the host sets it. Two sessions training at once on two cores then use one core each instead of
   four threads fighting over two cores.
-- `start_training_processes`: a run with several CPU threads trains in worker processes; they
-  start with the server.
+- `start_training_processes`: a run with several CPU threads trains in worker processes, and
+  with TL_TRAIN_IN_PROCESSES=1 every run does; they start with the server.
 - `cap_uploads`: Streamlit's own upload endpoint refuses files over TL_MAX_UPLOAD_MB (its
   `server.maxUploadSize`), whatever a client sends.
 - `report_failure`: an unexpected error in a page becomes a short message saying what to do, with
@@ -61,12 +61,20 @@ def limit_cpu_threads(limits: Limits = LIMITS) -> int:
     return threads
 
 
-def start_training_processes(device: str, threads: int) -> bool:
-    """Where a run may use several CPU threads, start the worker processes that train its groups
-    of models side by side (tl_core.engine.processes), in the background, so they are ready for the
-    first run. Whether they were started. On one thread (a hosted job's share) there is nothing
-    to run side by side; on a GPU, groups train one at a time on the device."""
-    if device != "cpu" or threads < 2:
+def start_training_processes(device: str, threads: int, limits: Limits = LIMITS) -> bool:
+    """Start the worker processes that train (tl_core.engine.processes), in the background, so
+    they are ready for the first run; whether they were started. On a GPU none: groups train one
+    at a time on the device. With TL_TRAIN_IN_PROCESSES=1, every training, one per training
+    slot and thread: none trains in this server's threads, where each of its small operations
+    waits for the interpreter lock while pages are drawn (bench_rnn section 2b). Else only where
+    a run may use several CPU threads, for its groups side by side; on one thread (a hosted job's
+    share) trainings run in the server's threads, which costs no memory."""
+    if device != "cpu":
+        return False
+    if limits.train_in_processes:
+        processes.start(threads * limits.max_jobs, single_tasks=True)
+        return True
+    if threads < 2:
         return False
     processes.start(threads)
     return True

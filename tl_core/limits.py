@@ -17,6 +17,7 @@ and the core refuses more, so a crafted link or request cannot exceed them eithe
 | TL_CACHE_ENTRIES | cached results per cached function in the app | 64 |
 | TL_TORCH_THREADS | CPU threads torch uses per process (0: torch's default) | 0 |
 | TL_MAX_JOBS | training jobs at once per server process; the rest wait their turn | 2 |
+| TL_TRAIN_IN_PROCESSES | 1: every training in worker processes, none in the server's threads (0 or 1) | 0 |
 | TL_MAX_DISK_CACHE_MB | the disk cache's data sets and source models (tl_core.diskcache) | 1024 |
 | TL_MAX_RUN_SECONDS | seconds one run or sweep may train before it is stopped (0: no limit) | 120 |
 
@@ -33,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 ENV_PREFIX = "TL_"
+SWITCHES = ("train_in_processes",)  # 0 (off) or 1 (on)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Limits:
     cache_entries: int = 64
     torch_threads: int = 0
     max_jobs: int = 2
+    train_in_processes: int = 0  # a switch: 0 or 1
     max_disk_cache_mb: int = 1024
     max_run_seconds: int = 120
 
@@ -65,8 +68,10 @@ class Limits:
                 value = int(text)
             except ValueError:
                 value = -1
-            floor = 0 if f.name in ("torch_threads", "max_run_seconds") else 1
-            if value < floor:
+            if f.name in SWITCHES:
+                if value not in (0, 1):
+                    raise ValueError(f"{name} must be 0 or 1, got {text!r}")
+            elif value < (floor := 0 if f.name in ("torch_threads", "max_run_seconds") else 1):
                 raise ValueError(f"{name} must be a whole number >= {floor}, got {text!r}")
             values[f.name] = value
         return cls(**values)

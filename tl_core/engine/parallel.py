@@ -38,23 +38,30 @@ def on_one_core(
 ) -> list:
     """Each task(report)'s result, in order, computed on one core, `side_by_side` tasks at a time.
 
-    In this thread, one after the other, where that is already so (one at a time, and torch on
-    one core here) and on a GPU (the device does the work). Several at a time: in worker
-    processes where the process has started them (tl_core.engine.processes: threads wait on each
-    other for Python's interpreter lock); else, and where the workers cannot take the tasks, in
-    threads of their own (tl_core.runtime.one_core_threads). Tasks are taken in the order given.
+    On a GPU, in this thread, one after the other (the device does the work). On the CPU, in
+    worker processes where the process has started them (tl_core.engine.processes: threads wait
+    on each other for Python's interpreter lock): for several at a time, and for one at a time
+    where the process asked for that too (a server, whose page drawing holds the lock). Else,
+    and where the workers cannot take the tasks: one at a time on one thread in this thread,
+    otherwise in threads of their own (tl_core.runtime.one_core_threads). Tasks are taken in the order given.
     A task's report(*args) reaches on_report(i, *args) in this thread (Streamlit draws only from
     its script's thread). An error, in a task or raised by on_report (a page's rerun), stops the
     other tasks at their next report.
     """
-    if device.type != "cpu" or (side_by_side == 1 and torch.get_num_threads() == 1):
-        return [task(functools.partial(on_report, i)) for i, task in enumerate(tasks)]
-    if side_by_side > 1 and processes.available():
+    if device.type != "cpu":
+        return _in_turn(tasks, on_report)
+    if processes.available(side_by_side):
         try:
             return processes.run(tasks, side_by_side, on_report)
         except processes.Unavailable:  # a lambda `inspect`, a worker that cannot start: threads
             pass
+    if side_by_side == 1 and torch.get_num_threads() == 1:
+        return _in_turn(tasks, on_report)
     return _in_threads(tasks, side_by_side, on_report)
+
+
+def _in_turn(tasks: list[Callable[[Callable], object]], on_report: Callable) -> list:
+    return [task(functools.partial(on_report, i)) for i, task in enumerate(tasks)]
 
 
 def _in_threads(tasks: list[Callable[[Callable], object]], side_by_side: int, on_report: Callable) -> list:

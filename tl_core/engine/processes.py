@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _idle: list[_Worker] = []
 _enabled = False
+_single_tasks = False  # whether a call of one task at a time is sent to a worker too (start())
 _launching: threading.Thread | None = None  # start()'s thread, while it starts the first workers
 
 
@@ -231,17 +232,19 @@ def _check_in(workers: list[_Worker]) -> None:
                 worker.end()
 
 
-def start(count: int) -> threading.Thread:
+def start(count: int, single_tasks: bool = False) -> threading.Thread:
     """Let this process train side by side in worker processes (see :func:`available`), and
     start `count` of them in the background (the thread doing it is returned), so that the
-    first run that needs them waits less for their imports.
+    first run that needs them waits less for their imports. With `single_tasks`, tasks that
+    run one at a time go to a worker too: a server that trains beside the threads drawing its
+    pages (a training thread there waits for the interpreter lock at every small operation).
 
     A long-lived process that trains again and again calls it once (the app, at start-up; a
     benchmark): workers save it a second or more per run. A one-off run (the command line)
     does not: starting workers would cost it more than they save.
     """
-    global _enabled, _launching
-    _enabled = True
+    global _enabled, _single_tasks, _launching
+    _enabled, _single_tasks = True, single_tasks
 
     def launch() -> None:
         with _lock:
@@ -258,8 +261,8 @@ def start(count: int) -> threading.Thread:
 
 def stop() -> None:
     """Undo :func:`start`: end the idle workers; run() is not offered workers any more."""
-    global _enabled
-    _enabled = False
+    global _enabled, _single_tasks
+    _enabled = _single_tasks = False
     with _lock:
         idle = list(_idle)
         _idle.clear()
@@ -267,9 +270,10 @@ def stop() -> None:
         worker.end()
 
 
-def available() -> bool:
-    """Whether :func:`start` was called in this process: only then does run() have workers."""
-    return _enabled
+def available(side_by_side: int = 2) -> bool:
+    """Whether run() has workers for tasks run `side_by_side` at a time: once :func:`start` was
+    called in this process, for several at a time, and for one at a time if start() said so."""
+    return _enabled and (side_by_side > 1 or _single_tasks)
 
 
 def run(tasks: Sequence[Callable], workers: int, on_report: Callable) -> list:
