@@ -233,7 +233,8 @@ def beside_page_drawing(args) -> None:
         "time (a server drawing pages: 20 ms on, 20 ms off); each the median of --repeats"
     )
     config = rnn.Config(cell=args.cell, device=args.device)
-    ways = (["in worker processes"] if processes.available() else []) + ["in this process's threads"]
+    had_workers = processes.available()
+    ways = (["in worker processes"] if had_workers else []) + ["in this process's threads"]
     for how in ways:
         if how.startswith("in this"):
             processes.stop()  # the groups train in this process from here on
@@ -246,6 +247,8 @@ def beside_page_drawing(args) -> None:
             f"   {how}: alone {times['alone']:.2f} s, beside page drawing "
             f"{times['beside page drawing']:.2f} s ({times['beside page drawing'] / times['alone']:.1f}x)"
         )
+    if had_workers:  # section 3's sweep trains its groups in the workers, as before this section
+        processes.start(torch.get_num_threads()).join()
 
 
 def _met(seconds: float, target: float, applies: bool) -> str:
