@@ -29,6 +29,12 @@ if diskcache.ENV not in os.environ:
 # off unless a test turns it on (tests/test_store.py, the pages' stored sweeps).
 os.environ.setdefault(store.ENV, diskcache.OFF)
 
+# The app started in this process (AppTest runs app.py here) trains in this process's threads, as
+# it does where memory is short: tests patch and count trainings, which a worker process would
+# hide. The browser tests' server runs as a host's would, every training in worker processes
+# (tests/test_browser.py), and tests/test_hosting.py tests the choice.
+os.environ.setdefault("TL_TRAIN_IN_PROCESSES", "0")
+
 
 @pytest.fixture
 def result_store(monkeypatch, tmp_path):

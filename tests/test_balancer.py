@@ -335,6 +335,34 @@ def test_each_replica_trains_on_its_share_of_the_cores_unless_the_host_says(
         assert {env["TL_TORCH_THREADS"] for env in environments} == {host_sets or str(threads)}
 
 
+@pytest.mark.parametrize(("gib", "switch"), [(8, "1"), (4, "0")])
+def test_replicas_train_in_processes_only_where_the_memory_holds_them_all(monkeypatch, gib, switch):
+    """Two replicas on two cores, one training process each: 2 x (2 + 0.5) GiB. Each replica alone
+    would count the whole machine's memory as its own; the launcher counts for all. A host's
+    TL_TRAIN_IN_PROCESSES is kept."""
+    monkeypatch.setattr(launch.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(launch, "memory_bytes", lambda: gib * 2**30)
+    monkeypatch.setenv("TL_MAX_JOBS", "1")
+    monkeypatch.delenv("TL_TORCH_THREADS", raising=False)
+    monkeypatch.setattr(launch.signal, "signal", lambda *args: None)  # this process's own SIGTERM
+    environments = []
+
+    def popen(command, env, **kwargs):
+        environments.append(env)
+        return Ended()
+
+    monkeypatch.setattr(launch.subprocess, "Popen", popen)
+    for host_sets in (None, "1"):
+        if host_sets:
+            monkeypatch.setenv("TL_TRAIN_IN_PROCESSES", host_sets)
+        else:
+            monkeypatch.delenv("TL_TRAIN_IN_PROCESSES", raising=False)
+        environments.clear()
+        with pytest.raises(SystemExit, match="ended with status 1"):
+            launch.serve_replicas(2, ["--server.port", str(launch.free_port())])
+        assert {env["TL_TRAIN_IN_PROCESSES"] for env in environments} == {host_sets or switch}
+
+
 class Running(Ended):
     """A stand-in for an app server's process that is running."""
 

@@ -25,6 +25,8 @@ import pytest
 
 import tl_core
 from tl_app.catalog import DEMO_PAGES
+from tl_core.limits import Limits
+from tl_core.runtime import memory_bytes, room_for_workers, share_of_cores
 
 pytestmark = pytest.mark.browser
 
@@ -42,6 +44,11 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# A host's environment: without the test process's own TL_TRAIN_IN_PROCESSES=0 (tests/conftest.py),
+# so that the server chooses as it does for a teacher.
+SERVER_ENVIRONMENT = {name: value for name, value in os.environ.items() if name != "TL_TRAIN_IN_PROCESSES"}
 
 
 @contextmanager
@@ -69,7 +76,7 @@ def running_app(log_name: str, env: dict[str, str] | None = None):
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
+        env={**SERVER_ENVIRONMENT, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -91,10 +98,15 @@ def running_app(log_name: str, env: dict[str, str] | None = None):
 
 
 @pytest.fixture(scope="module")
-def server():
-    """The app with the default caps (on a 2-core machine: one thread per run)."""
-    with running_app("streamlit.log") as (url, _):
-        yield url
+def served():
+    """The app with the default caps (on a 2-core machine: one thread per run): (url, process)."""
+    with running_app("streamlit.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    return served[0]
 
 
 @pytest.fixture(scope="module")
@@ -390,6 +402,26 @@ def test_a_server_with_two_threads_per_run_trains_in_its_training_processes(page
         after = training_processes(process.pid)
         assert after.keys() == before.keys()  # the same two, kept
         assert all(after[pid] > before[pid] for pid in before), (before, after)  # both trained
+
+
+def test_the_default_server_trains_even_a_one_thread_run_in_its_training_processes(served, page):
+    """Where the memory allows, a server with the default caps (two trainings at once, on their
+    share of the cores) starts a training process per slot and thread, and a run of one thread
+    trains there too: not in the server's threads, where drawing pages would slow it."""
+    url, process = served
+    jobs = Limits().max_jobs
+    workers = share_of_cores(0, jobs) * jobs
+    assert room_for_workers(workers, memory_bytes()), "this machine is meant to have the memory"
+    page.goto(url, timeout=PAGE_TIMEOUT_MS)
+    wait_until_idle(page)
+    before = idle_training_processes(process.pid, workers)
+    page.goto(f"{url}/rnn?epochs=3&seed=6", timeout=PAGE_TIMEOUT_MS)
+    wait_until_idle(page)
+    no_exception(page)
+    assert page.locator(".js-plotly-plot").count() >= 2
+    after = training_processes(process.pid)
+    assert after.keys() == before.keys()  # the same ones, kept
+    assert any(after[pid] > before[pid] for pid in before), (before, after)  # the run trained there
 
 
 # ----------------------------------------------------------------------------------------------

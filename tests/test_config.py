@@ -96,7 +96,8 @@ def test_caps_are_read_from_the_environment_with_clear_errors():
     with pytest.raises(ValueError, match="TL_MAX_SEEDS must be a whole number >= 1, got 'lots'"):
         Limits.from_environment({"TL_MAX_SEEDS": "lots"})
     assert Limits.from_environment({"TL_TRAIN_IN_PROCESSES": "1"}).train_in_processes == 1
-    assert Limits.from_environment({}).train_in_processes == 0
+    assert Limits.from_environment({"TL_TRAIN_IN_PROCESSES": "0"}).train_in_processes == 0
+    assert Limits.from_environment({}).train_in_processes is None  # unset: the memory decides
     for text in ("2", "yes", "-1"):
         with pytest.raises(ValueError, match=f"TL_TRAIN_IN_PROCESSES must be 0 or 1, got '{text}'"):
             Limits.from_environment({"TL_TRAIN_IN_PROCESSES": text})

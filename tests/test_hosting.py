@@ -319,7 +319,7 @@ def test_the_server_starts_training_processes_only_for_runs_of_several_cpu_threa
 ):
     calls = []
     monkeypatch.setattr(server.processes, "start", calls.append)
-    assert server.start_training_processes(device, threads) is started
+    assert server.start_training_processes(device, threads, Limits(train_in_processes=0)) is started
     assert calls == ([threads] if started else [])
 
 
@@ -334,6 +334,21 @@ def test_with_train_in_processes_every_cpu_training_gets_a_worker_process(monkey
     limits = Limits(max_jobs=jobs, train_in_processes=1)
     assert server.start_training_processes(device, threads, limits) is (device == "cpu")
     assert calls == ([(threads * jobs, {"single_tasks": True})] if device == "cpu" else [])
+
+
+@pytest.mark.parametrize(
+    ("switch", "gib", "every"),
+    [(None, 8, True), (None, 2.5, False), (None, None, False), (1, 1, True), (0, 64, False)],
+)
+def test_unless_the_host_says_the_memory_decides_whether_every_training_gets_a_process(
+    monkeypatch, switch, gib, every
+):
+    """Two training processes beside a server need about 3 GiB; where the memory is short or
+    unknown, trainings of one thread stay in the server's threads. A host's TL_TRAIN_IN_PROCESSES
+    wins either way."""
+    limits = Limits(max_jobs=2, train_in_processes=switch)
+    monkeypatch.setattr(server, "memory_bytes", lambda: None if gib is None else int(gib * 2**30))
+    assert server.every_training_in_processes(2, limits) is every
 
 
 # ----------------------------------------------------------------------------------------------

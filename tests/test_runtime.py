@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from tl_core import runtime
 from tl_core.runtime import pick_device, seed_everything
 
 
@@ -104,3 +105,29 @@ def test_a_process_that_keeps_freed_memory_holds_it_for_the_next_step(keep):
     out = subprocess.run([sys.executable, "-c", script, tests], capture_output=True, text=True, check=True)
     took, kept = out.stdout.split()
     assert took == str(keep) and (int(kept) >= FREED) == keep, out.stdout
+
+
+def test_the_memory_is_the_machines_or_its_containers_limit_where_lower(monkeypatch, tmp_path):
+    """A container sees the whole machine's memory through sysconf; its cgroup's limit is what it
+    may use before it is killed. A limit of "max" (none) or no cgroup file leaves the machine's."""
+    machine = runtime.memory_bytes()
+    assert machine and machine > 2**28, "Linux says how much memory it has"
+    v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
+    monkeypatch.setattr(runtime, "CGROUP_MEMORY_LIMITS", (str(v2), str(v1)))
+    assert runtime.memory_bytes() == machine  # neither file
+    v2.write_text("max\n")
+    assert runtime.memory_bytes() == machine
+    v1.write_text(f"{2**30}\n")
+    assert runtime.memory_bytes() == 2**30
+    v2.write_text(f"{2**29}\n")
+    assert runtime.memory_bytes() == 2**29
+
+
+@pytest.mark.parametrize(
+    ("workers", "servers", "gib", "room"),
+    [(2, 1, 3, True), (2, 1, 2.9, False), (16, 1, 8, False), (1, 2, 5, True), (1, 2, 4, False)],
+)
+def test_training_processes_are_started_only_where_the_memory_holds_them(workers, servers, gib, room):
+    """About 2 GiB per app server and half a gigabyte per training process (README's measures)."""
+    assert runtime.room_for_workers(workers, int(gib * 2**30), servers) is room
+    assert runtime.room_for_workers(workers, None, servers) is False  # unknown: no

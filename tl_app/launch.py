@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tl_core import cli
+from tl_core.limits import Limits
+from tl_core.runtime import memory_bytes, room_for_workers, share_of_cores
 
 if TYPE_CHECKING:
     from tl_app.balancer import Balancer
@@ -108,6 +110,15 @@ def replica_threads(count: int) -> int:
     return max(1, (os.cpu_count() or 1) // count)
 
 
+def replicas_train_in_processes(count: int, env: dict[str, str]) -> str:
+    """TL_TRAIN_IN_PROCESSES for `count` replicas with the caps in `env`: "1" where the memory
+    holds them all with their training processes. Each replica alone would take the whole
+    machine's memory for its own (tl_app.server.every_training_in_processes)."""
+    limits = Limits.from_environment(env)
+    workers = share_of_cores(limits.torch_threads, limits.max_jobs) * limits.max_jobs
+    return "1" if room_for_workers(workers, memory_bytes(), servers=count) else "0"
+
+
 def serve_replicas(count: int, passed_on: Sequence[str]) -> None:
     """`count` app servers on loopback ports, behind the balancer on the public address
     (`--server.address`, all interfaces by default, and `--server.port`, 8501): see
@@ -128,6 +139,7 @@ def serve_replicas(count: int, passed_on: Sequence[str]) -> None:
     # set by any replica is good on all.
     env = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(16), **os.environ}
     env.setdefault("TL_TORCH_THREADS", str(replica_threads(count)))
+    env.setdefault("TL_TRAIN_IN_PROCESSES", replicas_train_in_processes(count, env))
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: end the replicas too
     replicas = Replicas([free_port() for _ in range(count)], options, env)
     try:

@@ -4,8 +4,9 @@
   the cores divided by the trainings allowed at once (`TL_MAX_JOBS`), or `TL_TORCH_THREADS` when
   the host sets it. Two sessions training at once on two cores then use one core each instead of
   four threads fighting over two cores.
-- `start_training_processes`: a run with several CPU threads trains in worker processes, and
-  with TL_TRAIN_IN_PROCESSES=1 every run does; they start with the server.
+- `start_training_processes`: every training runs in worker processes where the memory allows
+  it (or TL_TRAIN_IN_PROCESSES=1), else only runs with several CPU threads; they start with the
+  server.
 - `cap_uploads`: Streamlit's own upload endpoint refuses files over TL_MAX_UPLOAD_MB (its
   `server.maxUploadSize`), whatever a client sends.
 - `report_failure`: an unexpected error in a page becomes a short message saying what to do, with
@@ -27,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from tl_app.controls import escape
 from tl_core.engine import processes
 from tl_core.limits import LIMITS, Limits, RunTooLong
-from tl_core.runtime import configure_torch_threads
+from tl_core.runtime import configure_torch_threads, memory_bytes, room_for_workers
 
 log = logging.getLogger("tl_app")
 if not log.handlers:  # `streamlit run` gives the root logger no handler: print ours to the console
@@ -64,20 +65,32 @@ def limit_cpu_threads(limits: Limits = LIMITS) -> int:
 def start_training_processes(device: str, threads: int, limits: Limits = LIMITS) -> bool:
     """Start the worker processes that train (tl_core.engine.processes), in the background, so
     they are ready for the first run; whether they were started. On a GPU none: groups train one
-    at a time on the device. With TL_TRAIN_IN_PROCESSES=1, every training, one per training
-    slot and thread: none trains in this server's threads, where each of its small operations
-    waits for the interpreter lock while pages are drawn (bench_rnn section 2b). Else only where
-    a run may use several CPU threads, for its groups side by side; on one thread (a hosted job's
-    share) trainings run in the server's threads, which costs no memory."""
+    at a time on the device. Where every training goes to them (`every_training_in_processes`),
+    one per training slot and thread. Else only where a run may use several CPU threads, for its
+    groups side by side; on one thread (a hosted job's share) trainings then run in the server's
+    threads, which costs no memory but runs them up to 2.5x slower while pages are drawn."""
     if device != "cpu":
         return False
-    if limits.train_in_processes:
-        processes.start(threads * limits.max_jobs, single_tasks=True)
+    workers = threads * limits.max_jobs
+    if every_training_in_processes(workers, limits):
+        processes.start(workers, single_tasks=True)
         return True
     if threads < 2:
         return False
     processes.start(threads)
     return True
+
+
+def every_training_in_processes(workers: int, limits: Limits = LIMITS) -> bool:
+    """Whether every training runs in one of `workers` training processes, none in the server's
+    threads, where each of its small operations waits for the interpreter lock while pages are
+    drawn (a run 2.5x slower: bench_rnn section 2b; 10 sessions off the grid p95 5.6 to 5.8 s
+    in threads, 3.6 to 4.0 s in processes). TL_TRAIN_IN_PROCESSES decides where the host set it;
+    else this machine's or container's memory does: about half a gigabyte per worker, beside
+    the server's own (tl_core.runtime.room_for_workers)."""
+    if limits.train_in_processes is not None:
+        return bool(limits.train_in_processes)
+    return room_for_workers(workers, memory_bytes())
 
 
 def cap_uploads(limits: Limits = LIMITS) -> None:

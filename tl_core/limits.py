@@ -17,7 +17,7 @@ and the core refuses more, so a crafted link or request cannot exceed them eithe
 | TL_CACHE_ENTRIES | cached results per cached function in the app | 64 |
 | TL_TORCH_THREADS | CPU threads torch uses per process (0: torch's default) | 0 |
 | TL_MAX_JOBS | training jobs at once per server process; the rest wait their turn | 2 |
-| TL_TRAIN_IN_PROCESSES | 1: every training in worker processes, none in the server's threads (0 or 1) | 0 |
+| TL_TRAIN_IN_PROCESSES | 1: every training in worker processes; 0: runs of several threads only | memory |
 | TL_MAX_DISK_CACHE_MB | the disk cache's data sets and source models (tl_core.diskcache) | 1024 |
 | TL_MAX_RUN_SECONDS | seconds one run or sweep may train before it is stopped (0: no limit) | 120 |
 
@@ -50,7 +50,7 @@ class Limits:
     cache_entries: int = 64
     torch_threads: int = 0
     max_jobs: int = 2
-    train_in_processes: int = 0  # a switch: 0 or 1
+    train_in_processes: int | None = None  # a switch, 0 or 1; None: where memory allows
     max_disk_cache_mb: int = 1024
     max_run_seconds: int = 120
 

@@ -75,9 +75,44 @@ def configure_torch_threads(threads: int = 0, jobs: int = 1) -> int:
     """
     import torch
 
-    count = threads or max(1, (os.cpu_count() or 1) // max(1, jobs))
+    count = share_of_cores(threads, jobs)
     torch.set_num_threads(count)
     return count
+
+
+def share_of_cores(threads: int = 0, jobs: int = 1) -> int:
+    """`threads`, or where that is 0 the cores split evenly between `jobs` trainings, at least one."""
+    return threads or max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
+GIB = 2**30
+SERVER_MEMORY = 2 * GIB  # an app server off the grid, its caches full (1.3 GB measured, README)
+WORKER_MEMORY = GIB // 2  # a training process's own, after training (about 0.4 GB measured)
+# Where a container's memory limit is (cgroup v2, then v1); in a container, its own cgroup's.
+CGROUP_MEMORY_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def memory_bytes() -> int | None:
+    """The memory this process's machine has, or its container's limit where that is lower;
+    None where the system says neither (Windows)."""
+    sizes = []
+    try:
+        sizes.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        pass
+    for path in CGROUP_MEMORY_LIMITS:
+        try:
+            with open(path) as limit:
+                sizes.append(int(limit.read()))
+        except (OSError, ValueError):  # no such file, or "max": no limit
+            pass
+    return min(sizes) if sizes else None
+
+
+def room_for_workers(workers: int, memory: int | None, servers: int = 1) -> bool:
+    """Whether `servers` app servers, each with `workers` training processes, fit in `memory`
+    bytes (unknown: no)."""
+    return memory is not None and memory >= servers * (SERVER_MEMORY + workers * WORKER_MEMORY)
 
 
 # glibc's malloc hands blocks over 128 KiB (at first) straight to the kernel and back, and gives
