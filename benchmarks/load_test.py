@@ -2,7 +2,7 @@
 
     python benchmarks/load_test.py                      # 10 pages at once on a fresh server
     python benchmarks/load_test.py --pages 4 --jobs 1   # TL_MAX_JOBS=1 on the server
-    python benchmarks/load_test.py --train-in-processes # TL_TRAIN_IN_PROCESSES=1 on the server
+    python benchmarks/load_test.py --train-in-processes 0  # TL_TRAIN_IN_PROCESSES=0 on the server
     python benchmarks/load_test.py --series 2,4,6,10    # a fresh server for each N; a summary table
     python benchmarks/load_test.py --warm               # source models trained before the clock starts
     python benchmarks/load_test.py --client socket      # no browser: the server's own share
@@ -66,7 +66,7 @@ sys.path.insert(0, str(ROOT))
 
 import tl_core  # noqa: E402
 from tl_app import balancer  # noqa: E402
-from tl_app.launch import free_port, replica_threads  # noqa: E402
+from tl_app.launch import free_port, replica_threads, replicas_train_in_processes  # noqa: E402
 from tl_core import narrate  # noqa: E402
 from tl_core.limits import Limits  # noqa: E402
 from tl_core.result import RunResult  # noqa: E402
@@ -568,7 +568,7 @@ class Report:
     healthy_after: bool
     client: str = "chromium"
     replicas: int = 1
-    in_processes: bool = False  # TL_TRAIN_IN_PROCESSES=1: every training in worker processes
+    in_processes: bool = False  # every training in worker processes (TL_TRAIN_IN_PROCESSES)
 
     @property
     def completed(self) -> int:
@@ -633,7 +633,7 @@ def load_test(
     prepared: Path | None = None,
     per_setting: int = 1,
     replicas: int = 1,
-    in_processes: bool = False,
+    in_processes: bool | None = None,
 ) -> Report:
     """Start a server, open `pages` pages at once, check their numbers; the figures.
 
@@ -645,8 +645,8 @@ def load_test(
     if replicas > 1 and not jobs:
         jobs = 1  # as `transfer-lab app` starts its app servers, unless TL_MAX_JOBS is set
     env = {"TL_MAX_JOBS": str(jobs)} if jobs else {}
-    if in_processes:
-        env["TL_TRAIN_IN_PROCESSES"] = "1"
+    if in_processes is not None:  # else the server's own choice, by its memory
+        env["TL_TRAIN_IN_PROCESSES"] = str(int(in_processes))
     if replicas > 1 and "TL_TORCH_THREADS" not in os.environ:  # as the launcher shares the cores
         env["TL_TORCH_THREADS"] = str(replica_threads(replicas))
     if prepared is not None:
@@ -693,8 +693,18 @@ def load_test(
         healthy,
         client,
         replicas,
-        bool(limits.train_in_processes),
+        trains_in_processes(limits, threads, replicas, {**os.environ, **env}),
     )
+
+
+def trains_in_processes(limits: Limits, threads: int, replicas: int, env: dict[str, str]) -> bool:
+    """Whether the server trained every run in worker processes, as it chose (or the launcher
+    for its replicas, where the host did not say)."""
+    from tl_app.server import every_training_in_processes  # imports streamlit
+
+    if replicas > 1 and "TL_TRAIN_IN_PROCESSES" not in env:
+        return replicas_train_in_processes(replicas, env) == "1"
+    return every_training_in_processes(threads * limits.max_jobs, limits)
 
 
 def print_report(report: Report, warm: bool) -> None:
@@ -756,8 +766,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm", action="store_true", help="train the source models before timing")
     parser.add_argument(
         "--train-in-processes",
-        action="store_true",
-        help="TL_TRAIN_IN_PROCESSES=1 on the server: every training in worker processes",
+        type=int,
+        choices=(0, 1),
+        help="TL_TRAIN_IN_PROCESSES for the server, 1: every training in worker processes "
+        "(default: the server's own choice, by its memory)",
     )
     parser.add_argument("--cheap", action="store_true", help="short torch training (the test's settings)")
     parser.add_argument(
