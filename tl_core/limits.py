@@ -21,6 +21,8 @@ and the core refuses more, so a crafted link or request cannot exceed them eithe
 | TL_MAX_DISK_CACHE_MB | the disk cache's data sets and source models (tl_core.diskcache) | 1024 |
 | TL_MAX_RUN_SECONDS | seconds one run or sweep may train before it is stopped (0: no limit) | 120 |
 
+TL_TRAIN_IN_PROCESSES left unset, the app decides by its memory (tl_app.server.every_training_in_processes).
+
 The field ranges bound each setting; TL_MAX_RUN_SECONDS bounds what they cost together (a
 recurrent net of the largest size trained for the most epochs would hold a worker for half an
 hour): :func:`timed` stops the work at its next progress report, with :class:`RunTooLong`.
