@@ -24,7 +24,9 @@ how long that took). Prints:
 - time to charts: from opening the link to the page's run finished with its headline numbers and
   charts on screen (p50, p95 by linear interpolation between ranks, max; and per demo);
 - the peak resident memory (VmHWM in /proc/<pid>/status) and the CPU time of the server and its
-  training processes together;
+  training processes together; the peak sums the pages every process shares (torch's libraries)
+  once per process, so the memory in use at the end is printed too with shared pages counted
+  once (Pss in /proc/<pid>/smaps_rollup);
 - no cross-talk: each page's exported results (its "Results as JSON" download: every strategy's
   source and target metric and loss, and the config) agree with `tl_core.run` for the same config
   in this process, computed afresh (not read from the store), with the server's CPU thread count
@@ -264,6 +266,15 @@ class Server:
                 total += _status(pid, key)
         return total
 
+    def proportional_kb(self) -> int:
+        """The memory the server's processes use now together in kB, a page that several share
+        split between them (Pss), so that the sum counts it once."""
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError, KeyError):  # a process that has just ended
+                total += _status(pid, "Pss", "smaps_rollup")
+        return total
+
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server's processes so far."""
         total = 0
@@ -287,8 +298,8 @@ class Server:
             self.process.kill()
 
 
-def _status(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+def _status(pid: int, key: str, file: str = "status") -> int:
+    for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
         if line.startswith(key + ":"):
             return int(line.split()[1])
     raise KeyError(key)
@@ -563,6 +574,7 @@ class Report:
     outcomes: list[Outcome]
     peak_rss_mb: float
     start_rss_mb: float
+    end_pss_mb: float
     cpu_s: float
     wall_s: float
     healthy_after: bool
@@ -593,6 +605,7 @@ class Report:
             "p95_s": percentile(times, 95),
             "max_s": max(times) if times else math.nan,
             "peak_rss_mb": self.peak_rss_mb,
+            "end_pss_mb": self.end_pss_mb,
             "cpu_s": self.cpu_s,
             "wall_s": self.wall_s,
         }
@@ -672,6 +685,7 @@ def load_test(
         wall = time.perf_counter() - started
         cpu = server.cpu_seconds() - cpu_before
         peak = server.status("VmHWM") / 1024
+        in_use = server.proportional_kb() / 1024
         healthy = server.healthy()
     finally:
         server.stop()
@@ -688,6 +702,7 @@ def load_test(
         outcomes,
         peak,
         start_rss,
+        in_use,
         cpu,
         wall,
         healthy,
@@ -746,7 +761,8 @@ def print_report(report: Report, warm: bool) -> None:
         print("  pages per app server: " + ", ".join(map(str, served)))
     print(
         f"server memory: {report.start_rss_mb:.0f} MB at the start, "
-        f"peak {report.peak_rss_mb:.0f} MB (VmHWM); "
+        f"peak {report.peak_rss_mb:.0f} MB (VmHWM), {report.end_pss_mb:.0f} MB in use at the end "
+        f"(Pss, shared pages once); "
         f"CPU {report.cpu_s:.0f} s in {report.wall_s:.0f} s wall "
         f"({report.cpu_s / report.wall_s:.1f} cores busy), "
         f"{report.cpu_s / report.pages:.1f} CPU s per page"
