@@ -181,6 +181,24 @@ def lecture_plan(pages: int, demos: tuple[str, ...] = DEMO_ORDER, per_setting: i
     return visits
 
 
+def not_prepared(visits: list[Visit], folder: Path) -> list[Visit]:
+    """The visits whose results the store in `folder` lacks: prepared before tl_core changed
+    (results are keyed by the code), or for other demos. Their pages would train, and the
+    figures would not be the lecture path's."""
+    from tl_core import diskcache, store
+
+    saved = {name: os.environ.get(name) for name in (diskcache.ENV, store.ENV)}
+    os.environ.update({diskcache.ENV: str(folder), store.ENV: "on"})
+    try:
+        return [v for v in visits if store.stored_run(tl_core.make_config(v.demo, **v.fields)) is None]
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def prepare(folder: Path, demos: tuple[str, ...]) -> float:
     """`transfer-lab prepare` of `demos` into `folder` (results and charts), as a host runs it;
     its seconds."""
@@ -668,6 +686,12 @@ def load_test(
         env["TL_RESULT_STORE"] = "off"
     limits = Limits.from_environment({**os.environ, **env})
     visits = lecture_plan(pages, demos, per_setting) if lecture else plan(pages, cheap, demos)
+    if lecture and prepared is not None and (missing := not_prepared(visits, prepared)):
+        raise SystemExit(
+            f"{len(missing)} of {len(visits)} lecture pages are not in the store prepared in {prepared} "
+            f"(prepared before tl_core changed?): they would train, and the figures would not be the "
+            f"lecture path's. Prepare it again: TL_CACHE_DIR={prepared} transfer-lab prepare"
+        )
     if screenshots:
         screenshots.mkdir(parents=True, exist_ok=True)
     server = start_server(env, log, replicas)

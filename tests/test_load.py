@@ -62,3 +62,20 @@ def test_four_sessions_at_once_each_get_their_own_numbers(client, replicas):
         # ...and the host was shown one address to give out, the balancer's, not the replicas'
         addresses = [line for line in log.read_text().splitlines() if "http://127.0.0.1:" in line]
         assert len(addresses) == 1 and addresses[0].startswith("Transfer Lab:"), addresses
+
+
+def test_a_lecture_run_refuses_a_store_that_lacks_its_pages(tmp_path, monkeypatch):
+    """Results are keyed by the code: in a folder prepared before tl_core changed, every lecture
+    page would train, and the figures printed under the lecture path's name would be another's.
+    The run stops before starting a server and says what to do; a folder holding the pages'
+    results passes."""
+    load_test = load_test_module()
+    refused = r"4 of 4 lecture pages are not in the store .* transfer-lab prepare"
+    with pytest.raises(SystemExit, match=refused):
+        load_test.load_test(4, lecture=True, prepared=tmp_path / "empty", client="socket")
+    visits = load_test.lecture_plan(3, ("linear",))
+    monkeypatch.setenv("TL_CACHE_DIR", str(tmp_path / "prepared"))
+    monkeypatch.setenv("TL_RESULT_STORE", "on")
+    for visit in visits[:2]:
+        tl_core.run(visit.demo, **visit.fields)  # kept in the store, as prepare keeps them
+    assert load_test.not_prepared(visits, tmp_path / "prepared") == visits[2:]
