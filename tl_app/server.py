@@ -84,7 +84,7 @@ def start_training_processes(device: str, threads: int, limits: Limits = LIMITS)
 def every_training_in_processes(workers: int, limits: Limits = LIMITS) -> bool:
     """Whether every training runs in one of `workers` training processes, none in the server's
     threads, where each of its small operations waits for the interpreter lock while pages are
-    drawn (a run 2.5x slower: bench_rnn section 2b; 10 sessions off the grid p95 4.6 to 5.4 s
+    drawn (a run 2.5x slower: bench_rnn section 2b; 10 sessions off the grid p95 4.6 to 6.2 s
     in threads, 3.6 to 4.0 s in processes). TL_TRAIN_IN_PROCESSES decides where the host set it;
     else this machine's or container's memory does: about half a gigabyte per worker, beside
     the server's own (tl_core.runtime.room_for_workers)."""
