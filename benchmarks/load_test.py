@@ -61,6 +61,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,16 +188,8 @@ def not_prepared(visits: list[Visit], folder: Path) -> list[Visit]:
     figures would not be the lecture path's."""
     from tl_core import diskcache, store
 
-    saved = {name: os.environ.get(name) for name in (diskcache.ENV, store.ENV)}
-    os.environ.update({diskcache.ENV: str(folder), store.ENV: "on"})
-    try:
+    with mock.patch.dict(os.environ, {diskcache.ENV: str(folder), store.ENV: "on"}):
         return [v for v in visits if store.stored_run(tl_core.make_config(v.demo, **v.fields)) is None]
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def prepare(folder: Path, demos: tuple[str, ...]) -> float:
@@ -275,22 +268,14 @@ class Server:
             i += 1
         return pids
 
-    def status(self, key: str) -> int:
-        """A memory figure of the server's processes together in kB (VmHWM: peak resident;
-        VmRSS: now)."""
+    def status(self, key: str, file: str = "status") -> int:
+        """A memory figure of the server's processes together in kB, from /proc/<pid>/`file`
+        (status: VmHWM, peak resident; VmRSS, now. smaps_rollup: Pss, now, a page that several
+        processes share split between them, so that the sum counts it once)."""
         total = 0
         for pid in self.pids():
             with contextlib.suppress(OSError):  # a process that has just ended
-                total += _status(pid, key)
-        return total
-
-    def proportional_kb(self) -> int:
-        """The memory the server's processes use now together in kB, a page that several share
-        split between them (Pss), so that the sum counts it once."""
-        total = 0
-        for pid in self.pids():
-            with contextlib.suppress(OSError, KeyError):  # a process that has just ended
-                total += _status(pid, "Pss", "smaps_rollup")
+                total += _status(pid, key, file)
         return total
 
     def cpu_seconds(self) -> float:
@@ -709,7 +694,7 @@ def load_test(
         wall = time.perf_counter() - started
         cpu = server.cpu_seconds() - cpu_before
         peak = server.status("VmHWM") / 1024
-        in_use = server.proportional_kb() / 1024
+        in_use = server.status("Pss", "smaps_rollup") / 1024
         healthy = server.healthy()
     finally:
         server.stop()

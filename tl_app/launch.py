@@ -107,7 +107,7 @@ def replica_threads(count: int) -> int:
     """CPU threads of each of `count` replicas' training, unless the host sets TL_TORCH_THREADS:
     the cores shared out, at least one. Each replica taking every core would start that many
     training processes (half a gigabyte each) that fight the other replicas' for the cores."""
-    return max(1, (os.cpu_count() or 1) // count)
+    return share_of_cores(jobs=count)
 
 
 def replicas_train_in_processes(count: int, env: dict[str, str]) -> str:
